@@ -1,0 +1,5 @@
+"""Imports every command module so each registers itself on ``app``."""
+
+from connector.cli import (  # noqa: F401
+    cmd_schema,
+)

@@ -1,0 +1,29 @@
+"""Per-invocation state shared by the commands: global options and lazily built settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from connector.settings import Settings, load_settings
+
+__all__ = ["CliState", "state"]
+
+
+@dataclass
+class CliState:
+    config_dir: Path | None = None
+    _settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        """The settings, built on first use so `--help` never touches the environment."""
+        if self._settings is None:
+            self._settings = load_settings(config_dir=self.config_dir)
+        return self._settings
+
+    def reset(self) -> None:
+        self.config_dir = None
+        self._settings = None
+
+
+state = CliState()

@@ -1,0 +1,66 @@
+"""Destinations (``config/destinations.yaml``): the ESP accounts segments are pushed to.
+
+    mailchimp-main:
+      esp: mailchimp
+      audience: a1b2c3d4e5
+      plan_tier: essentials
+      fields: {region: STATE}
+    klaviyo-main:
+      esp: klaviyo
+      fields: {region: region}
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+__all__ = [
+    "Destination",
+    "KlaviyoDestination",
+    "MailchimpDestination",
+    "NewContacts",
+]
+
+NewContacts = Literal["consent_only", "never"]
+
+
+class _Destination(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="local profile attribute -> ESP field (merge tag / profile property)",
+    )
+    new_contacts: NewContacts = "consent_only"
+
+
+class MailchimpDestination(_Destination):
+    esp: Literal["mailchimp"]
+    audience: str = Field(min_length=1, description="Mailchimp audience (list) id")
+    plan_tier: Literal["essentials", "standard"] = "essentials"
+    max_conditions: int = Field(default=5, ge=1, le=50)
+
+
+class KlaviyoDestination(_Destination):
+    esp: Literal["klaviyo"]
+    max_conditions: int = Field(default=100, ge=1, le=100)
+
+
+def _esp_of(value: object) -> str | None:
+    if isinstance(value, dict):
+        esp = value.get("esp")
+        return esp if isinstance(esp, str) else None
+    return getattr(value, "esp", None)
+
+
+Destination = Annotated[
+    Annotated[MailchimpDestination, Tag("mailchimp")]
+    | Annotated[KlaviyoDestination, Tag("klaviyo")],
+    Discriminator(
+        _esp_of,
+        custom_error_type="destination_esp",
+        custom_error_message="esp must be mailchimp or klaviyo",
+    ),
+]

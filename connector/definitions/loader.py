@@ -1,0 +1,281 @@
+"""Load ``config/``: segments, metrics and destinations, with every error located.
+
+Checks here need no data: YAML shape, names equal file names, references between files
+(metrics, segments, destinations), ``in_segment`` cycles, modes per ESP, exclusive-group
+rules. Checks against the customer store's schema live in ``checks.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from connector.definitions.conditions import KINDS, EspCondition
+from connector.definitions.destinations import Destination
+from connector.definitions.metrics import AttributeMetric, EventMetric, Metric
+from connector.definitions.segment import NAME_RE, Segment
+from connector.definitions.walk import iter_nodes, segment_refs
+from connector.definitions.yaml_source import YamlDoc, load_yaml, suggest, validation_issues
+from connector.errors import ConfigError, Issue, Location
+
+__all__ = ["Definitions", "load_definitions"]
+
+_DESTINATIONS = TypeAdapter(Destination)
+_MODES = {"mailchimp": ("auto", "tag", "segment"), "klaviyo": ("auto", "list", "segment")}
+
+
+def _vocabulary(*models: type[BaseModel]) -> set[str]:
+    words = set(KINDS)
+    for model in models:
+        words.update(model.model_fields)
+        words.update(f.alias for f in model.model_fields.values() if f.alias)
+    return words
+
+
+def _language_vocabulary() -> set[str]:
+    from connector.definitions import conditions as c
+
+    return _vocabulary(
+        Segment,
+        c.AttributeCondition,
+        c.PropertyCondition,
+        c.EventCondition,
+        c.AggregateSpec,
+        c.FollowUp,
+        c.MetricCondition,
+        c.GeoPoint,
+        EventMetric,
+        AttributeMetric,
+    ) | {"to", "mode", "esp", "audience", "plan_tier", "fields", "new_contacts"}
+
+
+@dataclass
+class Definitions:
+    """Everything in the config directory, validated (without the store)."""
+
+    config_dir: Path
+    segments: dict[str, Segment] = field(default_factory=dict)
+    metrics: dict[str, Metric] = field(default_factory=dict)
+    destinations: dict[str, Destination] = field(default_factory=dict)
+    docs: dict[str, YamlDoc] = field(default_factory=dict)
+
+    def segment_doc(self, name: str) -> YamlDoc:
+        return self.docs[f"segment:{name}"]
+
+    def locate(self, name: str, path: Iterable[str | int]) -> Location:
+        """Location of ``path`` inside segment ``name``'s file."""
+        return self.segment_doc(name).locate(tuple(path))
+
+    def dependencies(self, names: Iterable[str]) -> list[str]:
+        """``names`` plus every segment they reach through ``in_segment``, sorted."""
+        seen: set[str] = set()
+        stack = list(names)
+        while stack:
+            name = stack.pop()
+            if name in seen or name not in self.segments:
+                continue
+            seen.add(name)
+            stack.extend(ref for ref, _ in segment_refs(self.segments[name].rule))
+        return sorted(seen)
+
+
+def _read_mapping(doc: YamlDoc) -> dict[str, Any] | None:
+    if doc.data is None:
+        return {}
+    if not isinstance(doc.data, dict):
+        return None
+    return doc.data
+
+
+def _load_segments(defs: Definitions, issues: list[Issue], vocabulary: set[str]) -> None:
+    folder = defs.config_dir / "segments"
+    if not folder.is_dir():
+        issues.append(Issue(Location(str(folder)), "segments directory not found"))
+        return
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    stems: dict[str, Path] = {}
+    for path in files:
+        display = str(path)
+        if path.stem in stems:
+            issues.append(Issue(Location(display), f"segment defined twice: also {stems[path.stem]}"))
+            continue
+        stems[path.stem] = path
+        try:
+            doc = load_yaml(path, display)
+        except ConfigError as exc:
+            issues.extend(exc.issues)
+            continue
+        if not isinstance(doc.data, dict):
+            issues.append(Issue(Location(display, 1, 1), "a segment file must be a mapping"))
+            continue
+        try:
+            segment = Segment.model_validate(doc.data)
+        except ValidationError as exc:
+            issues.extend(validation_issues(exc, doc, vocabulary=vocabulary))
+            continue
+        if segment.name != path.stem:
+            issues.append(
+                Issue(
+                    doc.locate(("name",)),
+                    f"name '{segment.name}' must equal the file name '{path.stem}'",
+                )
+            )
+            continue
+        defs.segments[segment.name] = segment
+        defs.docs[f"segment:{segment.name}"] = doc
+
+
+def _load_named_file(
+    defs: Definitions,
+    issues: list[Issue],
+    filename: str,
+    validate: Any,
+    vocabulary: set[str],
+) -> dict[str, Any]:
+    path = defs.config_dir / filename
+    if not path.exists():
+        return {}
+    try:
+        doc = load_yaml(path, str(path))
+    except ConfigError as exc:
+        issues.extend(exc.issues)
+        return {}
+    defs.docs[filename.removesuffix(".yaml")] = doc
+    data = _read_mapping(doc)
+    if data is None:
+        issues.append(Issue(Location(str(path), 1, 1), "must be a mapping of name: definition"))
+        return {}
+    result: dict[str, Any] = {}
+    for name, raw in data.items():
+        if not isinstance(name, str) or not NAME_RE.match(name.replace("_", "-")):
+            issues.append(
+                Issue(doc.locate((str(name),), key=True), f"invalid name '{name}'")
+            )
+            continue
+        try:
+            result[name] = validate(raw)
+        except ValidationError as exc:
+            issues.extend(validation_issues(exc, doc, prefix=(name,), vocabulary=vocabulary))
+    return result
+
+
+def _validate_metric(raw: Any) -> Metric:
+    if isinstance(raw, dict) and "attribute" in raw and "event" not in raw:
+        return AttributeMetric.model_validate(raw)
+    return EventMetric.model_validate(raw)
+
+
+def _check_references(defs: Definitions, issues: list[Issue]) -> None:
+    names = list(defs.segments)
+    for name, segment in defs.segments.items():
+        for node, path in iter_nodes(segment.rule):
+            metric = getattr(node, "metric", None)
+            if isinstance(metric, str) and metric not in defs.metrics:
+                where = "" if defs.metrics else " (config/metrics.yaml defines none)"
+                issues.append(
+                    Issue(
+                        defs.locate(name, (*path, "metric")),
+                        f"unknown metric '{metric}'{where}{suggest(metric, defs.metrics)}",
+                    )
+                )
+        for ref, path in segment_refs(segment.rule):
+            if ref not in defs.segments:
+                issues.append(
+                    Issue(defs.locate(name, path), f"unknown segment '{ref}'{suggest(ref, names)}")
+                )
+        seen_targets: set[str] = set()
+        for index, dest in enumerate(segment.destinations):
+            loc = defs.locate(name, ("destinations", index, "to"))
+            target = defs.destinations.get(dest.to)
+            if target is None:
+                issues.append(
+                    Issue(
+                        loc,
+                        f"unknown destination '{dest.to}'{suggest(dest.to, defs.destinations)}"
+                        + ("" if defs.destinations else " (config/destinations.yaml defines none)"),
+                    )
+                )
+                continue
+            if dest.to in seen_targets:
+                issues.append(Issue(loc, f"destination '{dest.to}' listed twice"))
+            seen_targets.add(dest.to)
+            allowed = _MODES[target.esp]
+            if dest.mode not in allowed:
+                issues.append(
+                    Issue(
+                        defs.locate(name, ("destinations", index, "mode")),
+                        f"mode '{dest.mode}' is not available for {target.esp} "
+                        f"(use {', '.join(allowed)})",
+                    )
+                )
+    _check_cycles(defs, issues)
+    _check_exclusive_groups(defs, issues)
+
+
+def _check_cycles(defs: Definitions, issues: list[Issue]) -> None:
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    reported: set[frozenset[str]] = set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for ref, path in segment_refs(defs.segments[name].rule):
+            if ref not in defs.segments:
+                continue
+            if state.get(ref) == 1:
+                cycle = [*trail[trail.index(ref) :], ref] if ref in trail else [name, ref]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    issues.append(
+                        Issue(
+                            defs.locate(name, path),
+                            f"in_segment cycle: {' -> '.join(cycle)}",
+                        )
+                    )
+            elif ref not in state:
+                visit(ref, [*trail, ref])
+        state[name] = 2
+
+    for name in sorted(defs.segments):
+        if name not in state:
+            visit(name, [name])
+
+
+def _check_exclusive_groups(defs: Definitions, issues: list[Issue]) -> None:
+    for name, segment in defs.segments.items():
+        if segment.exclusive_group is None:
+            continue
+        for node, path in iter_nodes(segment.rule):
+            if isinstance(node, EspCondition):
+                issues.append(
+                    Issue(
+                        defs.locate(name, path),
+                        f"segment is in exclusive group '{segment.exclusive_group}', so its rule "
+                        "must be evaluable locally: esp conditions are not allowed",
+                    )
+                )
+
+
+def load_definitions(config_dir: Path) -> Definitions:
+    """Load and cross-check the config directory; raise ``ConfigError`` with all issues."""
+    if not config_dir.is_dir():
+        raise ConfigError(f"config directory '{config_dir}' not found", file=str(config_dir))
+    defs = Definitions(config_dir)
+    issues: list[Issue] = []
+    vocabulary = _language_vocabulary()
+    defs.metrics = _load_named_file(defs, issues, "metrics.yaml", _validate_metric, vocabulary)
+    defs.destinations = _load_named_file(
+        defs, issues, "destinations.yaml", _DESTINATIONS.validate_python, vocabulary
+    )
+    _load_segments(defs, issues, vocabulary)
+    if issues:
+        raise ConfigError(issues)
+    _check_references(defs, issues)
+    if issues:
+        raise ConfigError(issues)
+    defs.segments = dict(sorted(defs.segments.items()))
+    return defs

@@ -1,0 +1,128 @@
+"""Runtime settings: environment (``SEGSYNC_*``, nested with ``__``), ``.env``, secrets dir.
+
+Precedence, highest first: explicit arguments (CLI flags such as ``--config``), environment
+variables, the ``.env`` file in the working directory, files in the secrets directory
+(``SEGSYNC_SECRETS_DIR``, default ``/run/secrets``; a file named
+``segsync_mailchimp__api_key`` holds the Mailchimp key), then the defaults below.
+
+API keys are ``SecretStr``: they print as ``**********`` and never reach logs or errors.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connector.errors import ConfigError, Issue, Location
+from connector.timespec import Duration, Schedule, parse_duration, parse_schedule
+
+__all__ = ["Settings", "load_settings"]
+
+DurationSetting = Annotated[Duration, BeforeValidator(parse_duration)]
+ScheduleSetting = Annotated[Schedule, BeforeValidator(parse_schedule)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class StoreLayout(_Section):
+    """Table and column names of the customer store (point them at views of your schema)."""
+
+    profiles_table: str = "profiles"
+    events_table: str = "events"
+    profile_id: str = "profile_id"
+    email: str = "email"
+    consent: str = "email_consent"
+    event: str = "event"
+    ts: str = "ts"
+    latitude: str = "latitude"
+    longitude: str = "longitude"
+
+
+class MailchimpSettings(_Section):
+    api_key: SecretStr | None = None
+    base_url: str | None = Field(
+        default=None, description="default: https://<dc>.api.mailchimp.com/3.0 from the key"
+    )
+    max_connections: int = Field(default=10, ge=1, le=10)
+    timeout_seconds: float = Field(default=120.0, gt=0)
+
+
+class KlaviyoSettings(_Section):
+    api_key: SecretStr | None = None
+    base_url: str = "https://a.klaviyo.com"
+    max_connections: int = Field(default=4, ge=1, le=32)
+    timeout_seconds: float = Field(default=60.0, gt=0)
+
+
+class HttpSettings(_Section):
+    bind: str = "127.0.0.1:8080"
+    token: SecretStr | None = None
+
+
+class GuardSettings(_Section):
+    max_removal_percent: float = Field(default=20.0, ge=0, le=100)
+    max_staleness: DurationSetting | None = Field(default_factory=lambda: parse_duration("7d"))
+
+
+class RetrySettings(_Section):
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    max_seconds: float = Field(default=300.0, gt=0)
+    initial_backoff_seconds: float = Field(default=1.0, ge=0)
+    max_backoff_seconds: float = Field(default=60.0, ge=0)
+    quarantine_max_attempts: int = Field(default=5, ge=1)
+
+
+class Settings(BaseSettings):
+    """Everything segsync reads from its environment. See the README's settings table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SEGSYNC_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        secrets_dir_missing="ok",
+        secrets_nested_delimiter="__",
+        frozen=True,
+        arbitrary_types_allowed=True,
+    )
+
+    config_dir: Path = Path("config")
+    source_url: str = "duckdb:///data/customers.duckdb"
+    state_path: Path = Path("state/segsync.db")
+    default_schedule: ScheduleSetting = Field(default_factory=lambda: parse_schedule("1h"))
+    store: StoreLayout = StoreLayout()
+    mailchimp: MailchimpSettings = MailchimpSettings()
+    klaviyo: KlaviyoSettings = KlaviyoSettings()
+    http: HttpSettings = HttpSettings()
+    guards: GuardSettings = GuardSettings()
+    retry: RetrySettings = RetrySettings()
+    log_level: str = "info"
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    return "SEGSYNC_" + "__".join(str(part).upper() for part in loc)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings; a bad value raises ``ConfigError`` naming its variable.
+
+    ``overrides`` are explicit values (from CLI flags); ``None`` values are ignored.
+    """
+    explicit = {key: value for key, value in overrides.items() if value is not None}
+    secrets_dir = os.environ.get("SEGSYNC_SECRETS_DIR", "/run/secrets")
+    try:
+        return Settings(_secrets_dir=secrets_dir, **explicit)
+    except ValidationError as exc:
+        issues = [
+            # msg only: pydantic's input_value could be a secret
+            Issue(Location(field=_env_name(err["loc"])), err["msg"])
+            for err in exc.errors()
+        ]
+        raise ConfigError(issues) from None

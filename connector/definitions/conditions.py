@@ -190,9 +190,7 @@ class _ComparisonFields(_Node):
 
     def comparisons(self) -> list[tuple[str, float]]:
         """The given comparisons as ``(operator, number)`` pairs; all must hold."""
-        return [
-            (name, value) for name in COMPARATORS if (value := getattr(self, name)) is not None
-        ]
+        return [(name, value) for name in COMPARATORS if (value := getattr(self, name)) is not None]
 
 
 class AggregateSpec(_ComparisonFields):

@@ -1,13 +1,13 @@
 """Destinations (``config/destinations.yaml``): the ESP accounts segments are pushed to.
 
-    mailchimp-main:
-      esp: mailchimp
-      audience: a1b2c3d4e5
-      plan_tier: essentials
-      fields: {region: STATE}
-    klaviyo-main:
-      esp: klaviyo
-      fields: {region: region}
+mailchimp-main:
+  esp: mailchimp
+  audience: a1b2c3d4e5
+  plan_tier: essentials
+  fields: {region: STATE}
+klaviyo-main:
+  esp: klaviyo
+  fields: {region: region}
 """
 
 from __future__ import annotations

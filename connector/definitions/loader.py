@@ -101,7 +101,9 @@ def _load_segments(defs: Definitions, issues: list[Issue], vocabulary: set[str])
     for path in files:
         display = str(path)
         if path.stem in stems:
-            issues.append(Issue(Location(display), f"segment defined twice: also {stems[path.stem]}"))
+            issues.append(
+                Issue(Location(display), f"segment defined twice: also {stems[path.stem]}")
+            )
             continue
         stems[path.stem] = path
         try:
@@ -152,9 +154,7 @@ def _load_named_file(
     result: dict[str, Any] = {}
     for name, raw in data.items():
         if not isinstance(name, str) or not NAME_RE.match(name.replace("_", "-")):
-            issues.append(
-                Issue(doc.locate((str(name),), key=True), f"invalid name '{name}'")
-            )
+            issues.append(Issue(doc.locate((str(name),), key=True), f"invalid name '{name}'"))
             continue
         try:
             result[name] = validate(raw)

@@ -1,8 +1,8 @@
 """Named metrics (``config/metrics.yaml``): an event aggregate or a profile attribute.
 
-    orders_90d: {event: order_completed, aggregate: count, within: 90d}
-    aov: {event: order_completed, aggregate: avg, property: amount}
-    clv: {attribute: predicted_clv}
+orders_90d: {event: order_completed, aggregate: count, within: 90d}
+aov: {event: order_completed, aggregate: avg, property: amount}
+clv: {attribute: predicted_clv}
 """
 
 from __future__ import annotations

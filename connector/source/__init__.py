@@ -1,0 +1,37 @@
+"""The customer store (profiles and events): DuckDB by default, PostgreSQL as a server."""
+
+from __future__ import annotations
+
+from connector.settings import Settings, StoreLayout
+from connector.source.schema import ColumnType, StoreSchema
+from connector.source.store import Store, table_expr
+from connector.source.url import StoreUrl, parse_store_url
+
+__all__ = [
+    "ColumnType",
+    "Store",
+    "StoreSchema",
+    "StoreUrl",
+    "open_store",
+    "parse_store_url",
+    "table_expr",
+]
+
+
+def open_store(
+    url: str | StoreUrl, layout: StoreLayout | None = None, *, read_only: bool = True
+) -> Store:
+    """Open the store at ``url`` (a ``SEGSYNC_SOURCE_URL``-style string or parsed URL)."""
+    parsed = parse_store_url(url) if isinstance(url, str) else url
+    lay = layout or StoreLayout()
+    if parsed.kind == "duckdb":
+        from connector.source.duckdb_store import DuckDBStore
+
+        return DuckDBStore(parsed, lay, read_only=read_only)
+    from connector.source.postgres_store import PostgresStore
+
+    return PostgresStore(parsed, lay)
+
+
+def open_from_settings(settings: Settings, *, read_only: bool = True) -> Store:
+    return open_store(settings.source_url, settings.store, read_only=read_only)

@@ -1,0 +1,170 @@
+"""Definitions checked against the customer store's schema, before anything runs.
+
+Every attribute, property, event and metric a rule uses must exist in the store with a
+type its operator fits ("unknown attribute 'regoin' — did you mean 'region'?").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from connector.definitions.conditions import (
+    AttributeCondition,
+    EventCondition,
+    FollowUp,
+    NearCondition,
+    PropertyCondition,
+)
+from connector.definitions.loader import Definitions
+from connector.definitions.metrics import AttributeMetric, EventMetric
+from connector.definitions.values import coerce_value
+from connector.definitions.walk import Path, iter_nodes
+from connector.definitions.yaml_source import YamlDoc, suggest
+from connector.errors import ConfigError, Issue, Location
+from connector.source.schema import ColumnType, StoreSchema
+
+__all__ = ["check_against_schema", "raise_for_schema"]
+
+
+class _Checker:
+    def __init__(self, defs: Definitions, schema: StoreSchema) -> None:
+        self.defs = defs
+        self.schema = schema
+        self.issues: list[Issue] = []
+
+    def add(self, location: Location, message: str) -> None:
+        self.issues.append(Issue(location, message))
+
+    # -- names ------------------------------------------------------------------------
+    def column(
+        self, doc: YamlDoc, path: Path, name: str, columns: dict[str, ColumnType], what: str
+    ) -> ColumnType | None:
+        real = StoreSchema.resolve(name, columns)
+        if real is None:
+            table = (
+                self.schema.layout.profiles_table
+                if what == "attribute"
+                else self.schema.layout.events_table
+            )
+            self.add(
+                doc.locate(path),
+                f"unknown {what} '{name}' (not a column of '{table}'){suggest(name, columns)}",
+            )
+            return None
+        return columns[real]
+
+    def event(self, doc: YamlDoc, path: Path, name: str) -> None:
+        key = name.strip().lower()
+        if key not in self.schema.event_names:
+            known = sorted(self.schema.event_names)
+            listing = f" (events in the store: {', '.join(known[:12])})" if known else ""
+            hint = suggest(key, known)
+            self.add(doc.locate(path), f"unknown event '{name}'{hint or listing}")
+
+    # -- conditions -------------------------------------------------------------------
+    def comparison(
+        self,
+        doc: YamlDoc,
+        path: Path,
+        cond: AttributeCondition | PropertyCondition,
+        columns: dict[str, ColumnType],
+        what: str,
+    ) -> None:
+        name = cond.attribute if isinstance(cond, AttributeCondition) else cond.property
+        kind = self.column(doc, (*path, what), name, columns, what)
+        if kind is None:
+            return
+        try:
+            coerce_value(cond.op, cond.value, kind)
+        except ValueError as exc:
+            field = "op" if "does not apply" in str(exc) else "value"
+            self.add(doc.locate((*path, field)), f"{what} '{name}' is {kind.value}: {exc}")
+
+    def where(self, doc: YamlDoc, path: Path, conds: Iterable[PropertyCondition]) -> None:
+        for index, cond in enumerate(conds):
+            self.comparison(doc, (*path, "where", index), cond, self.schema.properties, "property")
+
+    def numeric_property(self, doc: YamlDoc, path: Path, name: str, purpose: str) -> None:
+        kind = self.column(doc, path, name, self.schema.properties, "property")
+        if kind is not None and kind is not ColumnType.NUMBER:
+            self.add(
+                doc.locate(path), f"{purpose} needs a number property; '{name}' is {kind.value}"
+            )
+
+    def event_condition(self, doc: YamlDoc, path: Path, cond: EventCondition | FollowUp) -> None:
+        self.event(doc, (*path, "event"), cond.event)
+        self.where(doc, path, cond.where)
+        if isinstance(cond, FollowUp):
+            return
+        name, spec = cond.aggregate()
+        if spec.property is not None:
+            self.numeric_property(doc, (*path, name, "property"), spec.property, name)
+        if cond.per is not None:
+            kind = self.column(doc, (*path, "per"), cond.per, self.schema.properties, "property")
+            if kind is ColumnType.OTHER:
+                self.add(doc.locate((*path, "per")), f"cannot group by '{cond.per}' ({kind.value})")
+        if cond.not_followed_by is not None:
+            self.event_condition(doc, (*path, "not_followed_by"), cond.not_followed_by)
+
+    def near(self, doc: YamlDoc, path: Path) -> None:
+        lay = self.schema.layout
+        for column in (lay.latitude, lay.longitude):
+            kind = self.column(doc, (*path, "near"), column, self.schema.attributes, "attribute")
+            if kind is not None and kind is not ColumnType.NUMBER:
+                self.add(doc.locate((*path, "near")), f"'{column}' must be a number column")
+
+    def segment(self, name: str) -> None:
+        doc = self.defs.segment_doc(name)
+        for node, path in iter_nodes(self.defs.segments[name].rule):
+            if isinstance(node, AttributeCondition):
+                self.comparison(doc, path, node, self.schema.attributes, "attribute")
+            elif isinstance(node, EventCondition):
+                self.event_condition(doc, path, node)
+            elif isinstance(node, NearCondition):
+                self.near(doc, path)
+
+    def metrics(self) -> None:
+        doc = self.defs.docs.get("metrics")
+        if doc is None:
+            return
+        for name, metric in self.defs.metrics.items():
+            if isinstance(metric, AttributeMetric):
+                kind = self.column(
+                    doc, (name, "attribute"), metric.attribute, self.schema.attributes, "attribute"
+                )
+                if kind is not None and kind is not ColumnType.NUMBER:
+                    self.add(
+                        doc.locate((name, "attribute")),
+                        f"a metric needs a number attribute; '{metric.attribute}' is {kind.value}",
+                    )
+                continue
+            assert isinstance(metric, EventMetric)
+            self.event(doc, (name, "event"), metric.event)
+            self.where(doc, (name,), metric.where)
+            if metric.property is None:
+                continue
+            if metric.aggregate == "distinct_count":
+                self.column(
+                    doc, (name, "property"), metric.property, self.schema.properties, "property"
+                )
+            else:
+                self.numeric_property(doc, (name, "property"), metric.property, metric.aggregate)
+
+
+def check_against_schema(
+    defs: Definitions, schema: StoreSchema, names: Iterable[str] | None = None
+) -> list[Issue]:
+    """Every problem of ``names`` (default: all segments) and of the metrics vs the store."""
+    checker = _Checker(defs, schema)
+    checker.metrics()
+    for name in defs.dependencies(names if names is not None else defs.segments):
+        checker.segment(name)
+    return sorted(set(checker.issues))
+
+
+def raise_for_schema(
+    defs: Definitions, schema: StoreSchema, names: Iterable[str] | None = None
+) -> None:
+    issues = check_against_schema(defs, schema, names)
+    if issues:
+        raise ConfigError(issues)

@@ -1,0 +1,300 @@
+"""Segment rules compiled to one SQL query (a sqlglot tree) that evaluates them all.
+
+Layers, each a CTE:
+
+    __ev, __feat, __per*, __nfb*   the shared event scan (``features.py``)
+    __base                         profiles LEFT JOIN the per-profile aggregates
+    __ranked                       + CUME_DIST windows for top/bottom_percent metrics
+    final SELECT                   profile id, email, consent, one TRUE/FALSE column per rule
+
+Every node compiles to an expression that is TRUE or FALSE, never NULL (DESIGN.md §3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlglot import exp
+
+from connector.definitions.conditions import (
+    AllOf,
+    AnyOf,
+    AttributeCondition,
+    Condition,
+    EspCondition,
+    EventCondition,
+    InSegmentCondition,
+    MetricCondition,
+    NearCondition,
+    NotOf,
+    PropertyCondition,
+)
+from connector.definitions.loader import Definitions
+from connector.definitions.metrics import AttributeMetric, EventMetric
+from connector.definitions.walk import Path, children
+from connector.errors import ConfigError
+from connector.evaluate.features import Aggregate, EventFilter, FeatureScan, compare_all
+from connector.evaluate.predicates import comparison
+from connector.evaluate.sql import and_all, as_bool, col, lit, not_, or_all, text_key
+from connector.source.schema import StoreSchema
+from connector.source.store import table_expr
+from connector.timespec import Duration
+
+__all__ = ["EARTH_RADIUS_KM", "RuleCompiler", "Trace"]
+
+#: mean Earth radius used for great-circle (haversine) distances
+EARTH_RADIUS_KM = 6371.0
+BASE = "__base"
+RANKED = "__ranked"
+
+
+@dataclass
+class Trace:
+    """For ``explain``: per node path, its TRUE/FALSE expression and the value it tested."""
+
+    results: dict[Path, exp.Expression] = field(default_factory=dict)
+    values: dict[Path, exp.Expression] = field(default_factory=dict)
+
+
+class RuleCompiler:
+    """Compiles rules of one run against one store schema and ``as_of``."""
+
+    def __init__(self, defs: Definitions, schema: StoreSchema, as_of: datetime) -> None:
+        self.defs = defs
+        self.schema = schema
+        self.as_of = as_of
+        self.scan = FeatureScan(schema, as_of)
+        self.attributes: set[str] = set()
+        self.ranks: dict[tuple[str, str], str] = {}
+        self._segments: dict[str, exp.Expression] = {}
+
+    # -- nodes --------------------------------------------------------------------------
+    def compile(
+        self, node: Condition, path: Path = ("rule",), trace: Trace | None = None
+    ) -> exp.Expression:
+        """A TRUE/FALSE expression for ``node`` over the ``__ranked`` columns."""
+        result = self._node(node, path, trace)
+        if trace is not None:
+            trace.results[path] = result
+        return result
+
+    def _node(self, node: Condition, path: Path, trace: Trace | None) -> exp.Expression:
+        if isinstance(node, AllOf | AnyOf):
+            parts = [
+                self.compile(child, child_path, trace) for child, child_path in children(node, path)
+            ]
+            return and_all(parts) if isinstance(node, AllOf) else or_all(parts)
+        if isinstance(node, NotOf):
+            ((child, child_path),) = list(children(node, path))
+            return not_(self.compile(child, child_path, trace))
+        if isinstance(node, AttributeCondition):
+            return self._attribute(node, path, trace)
+        if isinstance(node, EventCondition):
+            return self._event(node, path, trace)
+        if isinstance(node, MetricCondition):
+            return self._metric(node, path, trace)
+        if isinstance(node, NearCondition):
+            distance = self._distance(node)
+            if trace is not None:
+                trace.values[path] = distance
+            return as_bool(
+                exp.LTE(this=distance.copy(), expression=lit(float(node.near.radius_km)))
+            )
+        if isinstance(node, InSegmentCondition):
+            return self.segment(node.in_segment).copy()
+        if isinstance(node, EspCondition):
+            raise ConfigError(
+                f"{self._where(path)}: an esp condition can only be evaluated by the ESP, not locally"
+            )
+        raise AssertionError(f"unhandled node {node!r}")  # pragma: no cover
+
+    def _where(self, path: Path) -> str:
+        from connector.definitions.yaml_source import format_path
+
+        return format_path(path)
+
+    def _attribute(
+        self, node: AttributeCondition, path: Path, trace: Trace | None
+    ) -> exp.Expression:
+        real = StoreSchema.resolve(node.attribute, self.schema.attributes)
+        assert real is not None, node.attribute
+        self.attributes.add(real)
+        if trace is not None:
+            trace.values[path] = col(real)
+        return comparison(
+            node.op,
+            node.value,
+            col(real),
+            self.schema.attributes[real],
+            self.as_of,
+            case_sensitive=node.case_sensitive,
+        )
+
+    def _filter(
+        self, event: str, where: tuple[PropertyCondition, ...], within: Duration | None
+    ) -> EventFilter:
+        since = self.as_of - within.delta if within is not None else None
+        return EventFilter(text_key(event), where, since)
+
+    def _event(self, node: EventCondition, path: Path, trace: Trace | None) -> exp.Expression:
+        flt = self._filter(node.event, node.where, node.within)
+        if node.not_followed_by is not None:
+            fol = node.not_followed_by
+            follow = self._filter(fol.event, fol.where, None)
+            latest = Aggregate(flt, "last_ts")
+            if trace is not None:
+                trace.values[path] = self.scan.aggregate(latest)
+            return self.scan.not_followed_by(
+                latest, follow, fol.within.delta if fol.within else None
+            )
+        kind, spec = node.aggregate()
+        agg = Aggregate(flt, kind, spec.property)
+        comparisons = tuple(spec.comparisons())
+        if node.per is not None:
+            result = self.scan.per(agg, node.per, comparisons)
+            if trace is not None:
+                trace.values[path] = result
+            return result
+        value = self.scan.aggregate(agg)
+        if trace is not None:
+            trace.values[path] = value
+        return compare_all(value, comparisons)
+
+    def metric_value(self, name: str) -> exp.Expression:
+        """The metric's per-profile value over the ``__base`` columns (NULL when none)."""
+        metric = self.defs.metrics[name]
+        if isinstance(metric, AttributeMetric):
+            real = StoreSchema.resolve(metric.attribute, self.schema.attributes)
+            assert real is not None
+            self.attributes.add(real)
+            return exp.cast(col(real), exp.DataType.build("DOUBLE"))
+        assert isinstance(metric, EventMetric)
+        flt = self._filter(metric.event, metric.where, metric.within)
+        if metric.aggregate == "days_since_last":
+            last = self.scan.aggregate(Aggregate(flt, "last_ts"))
+            seconds = exp.Sub(
+                this=lit(float(_epoch(self.as_of))), expression=exp.TimeToUnix(this=last)
+            )
+            return exp.Floor(this=exp.Div(this=exp.paren(seconds), expression=lit(86400.0)))
+        return self.scan.aggregate(Aggregate(flt, metric.aggregate, metric.property))
+
+    def _metric(self, node: MetricCondition, path: Path, trace: Trace | None) -> exp.Expression:
+        value = self.metric_value(node.metric)
+        if trace is not None:
+            trace.values[path] = value.copy()
+        if node.top_percent is None and node.bottom_percent is None:
+            return compare_all(value, tuple(node.comparisons()))
+        direction = "top" if node.top_percent is not None else "bottom"
+        percent = node.top_percent if node.top_percent is not None else node.bottom_percent
+        assert percent is not None
+        alias = self.ranks.setdefault((node.metric, direction), f"__r{len(self.ranks)}")
+        if trace is not None:
+            trace.values[(*path, "cume_dist")] = col(alias)
+        return as_bool(exp.LTE(this=col(alias), expression=lit(float(percent) / 100.0)))
+
+    def _distance(self, node: NearCondition) -> exp.Expression:
+        lay = self.schema.layout
+        lat_name = StoreSchema.resolve(lay.latitude, self.schema.attributes)
+        lon_name = StoreSchema.resolve(lay.longitude, self.schema.attributes)
+        assert lat_name is not None and lon_name is not None
+        self.attributes.update((lat_name, lon_name))
+        return haversine_km(col(lat_name), col(lon_name), node.near.lat, node.near.lon)
+
+    def segment(self, name: str) -> exp.Expression:
+        """The compiled rule of segment ``name`` (memoised; ``in_segment`` inlines it)."""
+        if name not in self._segments:
+            self._segments[name] = self.compile(self.defs.segments[name].rule)
+        return self._segments[name]
+
+    # -- query --------------------------------------------------------------------------
+    def query(
+        self,
+        outputs: Sequence[tuple[str, exp.Expression]],
+        *,
+        extra_columns: Sequence[str] = (),
+        where: exp.Expression | None = None,
+    ) -> exp.Select:
+        """The full query: profile id, email, consent, ``extra_columns`` and ``outputs``.
+
+        Compile every rule first (``segment``/``compile``), then call this once.
+        """
+        lay = self.schema.layout
+        wanted = [lay.profile_id, lay.email]
+        consent = StoreSchema.resolve(lay.consent, self.schema.attributes)
+        if consent is not None:
+            wanted.append(consent)
+        for name in [*sorted(self.attributes), *extra_columns]:
+            if name not in wanted:
+                wanted.append(name)
+        base = exp.select(*[col(c, "p") for c in wanted]).from_(
+            exp.alias_(table_expr(lay.profiles_table), "p")
+        )
+        for cte_name, columns in self.scan.joined():
+            base = base.join(
+                exp.to_identifier(cte_name, quoted=True),
+                on=exp.EQ(this=col("__pid", cte_name), expression=col(lay.profile_id, "p")),
+                join_type="left",
+            )
+            base = base.select(*[col(src, cte_name).as_(dst, quoted=True) for src, dst in columns])
+        ranked = exp.select(exp.Star()).from_(exp.to_identifier(BASE, quoted=True))
+        for (metric, direction), alias in self.ranks.items():
+            value = self.metric_value(metric)
+            order = exp.Ordered(this=value.copy(), desc=direction == "top", nulls_first=False)
+            window = exp.Window(
+                this=exp.CumeDist(),
+                partition_by=[exp.Is(this=value.copy(), expression=exp.null())],
+                order=exp.Order(expressions=[order]),
+            )
+            rank = exp.Case().when(exp.Is(this=value.copy(), expression=exp.null()), exp.null())
+            rank = rank.else_(window)
+            ranked = ranked.select(rank.as_(alias, quoted=True))
+        consent_expr: exp.Expression = as_bool(col(consent)) if consent else exp.false()
+        final = exp.select(
+            col(lay.profile_id).as_("profile_id", quoted=True),
+            col(lay.email).as_("email", quoted=True),
+            consent_expr.as_("consent", quoted=True),
+            *[col(c).as_(f"attr:{c}", quoted=True) for c in extra_columns],
+            *[expr.as_(alias, quoted=True) for alias, expr in outputs],
+        ).from_(exp.to_identifier(RANKED, quoted=True))
+        if where is not None:
+            final = final.where(where)
+        for cte_name, cte in [*self.scan.ctes(), (BASE, base), (RANKED, ranked)]:
+            final = final.with_(exp.to_identifier(cte_name, quoted=True), as_=cte)
+        return final
+
+
+def _epoch(moment: datetime) -> float:
+    from datetime import UTC
+
+    return moment.replace(tzinfo=UTC).timestamp()
+
+
+def haversine_km(
+    lat: exp.Expression, lon: exp.Expression, lat0: float, lon0: float
+) -> exp.Expression:
+    """Great-circle distance in km between (lat, lon) columns and a fixed point."""
+
+    def rad(e: exp.Expression) -> exp.Expression:
+        return exp.func("RADIANS", e)
+
+    def half_sin_sq(delta: exp.Expression) -> exp.Expression:
+        return exp.Pow(
+            this=exp.func("SIN", exp.Div(this=rad(delta), expression=lit(2.0))), expression=lit(2)
+        )
+
+    dlat = exp.Sub(this=lat.copy(), expression=lit(float(lat0)))
+    dlon = exp.Sub(this=lon.copy(), expression=lit(float(lon0)))
+    inner = exp.Add(
+        this=half_sin_sq(dlat),
+        expression=exp.Mul(
+            this=exp.Mul(
+                this=exp.func("COS", rad(lit(float(lat0)))),
+                expression=exp.func("COS", rad(lat.copy())),
+            ),
+            expression=half_sin_sq(dlon),
+        ),
+    )
+    bounded = exp.func("LEAST", lit(1.0), exp.func("SQRT", inner))
+    return exp.Mul(this=lit(2.0 * EARTH_RADIUS_KM), expression=exp.func("ASIN", bounded))

@@ -1,0 +1,150 @@
+"""Evaluate segments: one query for every rule of the run, then the order of operations
+of DESIGN.md §3 — qualify → exclusive groups → holdout → min_size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from sqlglot import exp
+
+from connector.definitions.checks import raise_for_schema
+from connector.definitions.conditions import Condition, EspCondition
+from connector.definitions.loader import Definitions
+from connector.definitions.segment import Segment
+from connector.definitions.walk import iter_nodes
+from connector.evaluate.compile import RuleCompiler
+from connector.evaluate.identity import is_held_out, normalise_email
+from connector.evaluate.sql import col, or_all
+from connector.source.store import Store
+
+__all__ = ["Evaluation", "evaluate", "has_esp_conditions"]
+
+
+def has_esp_conditions(rule: Condition) -> bool:
+    """True when the rule holds a condition only the ESP can evaluate."""
+    return any(isinstance(node, EspCondition) for node, _ in iter_nodes(rule))
+
+
+@dataclass
+class Evaluation:
+    """The outcome of one run, row-aligned arrays over the profiles that matter.
+
+    Rows are the profiles that qualify for at least one evaluated rule, sorted by profile id.
+    """
+
+    as_of: datetime
+    segments: dict[str, Segment]
+    profile_ids: np.ndarray
+    raw_emails: np.ndarray
+    emails: np.ndarray  # normalised; None where missing or invalid
+    consent: np.ndarray
+    qualified: dict[str, np.ndarray] = field(default_factory=dict)  # by rule (and extra rules)
+    members: dict[str, np.ndarray] = field(default_factory=dict)  # after exclusive groups
+    held_out: dict[str, np.ndarray] = field(default_factory=dict)  # members held out
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def pushed(self, name: str) -> np.ndarray:
+        """Members that would go to the ESP (not held out)."""
+        return self.members[name] & ~self.held_out[name]
+
+    def size(self, name: str) -> int:
+        return int(self.members[name].sum())
+
+    def below_min_size(self, name: str) -> bool:
+        return int(self.pushed(name).sum()) < self.segments[name].min_size
+
+    def rows(self, name: str) -> np.ndarray:
+        """Row indices of the segment's members, in profile-id order."""
+        return np.flatnonzero(self.members[name])
+
+
+def _order(segments: Mapping[str, Segment], group: str) -> list[str]:
+    """A group's segments, highest priority first, ties by name."""
+    names = [n for n, s in segments.items() if s.exclusive_group == group]
+    return sorted(names, key=lambda n: (-segments[n].priority, n))
+
+
+def _with_group_siblings(defs: Definitions, names: Iterable[str]) -> list[str]:
+    wanted = set(names)
+    groups = {defs.segments[n].exclusive_group for n in wanted} - {None}
+    wanted |= {n for n, s in defs.segments.items() if s.exclusive_group in groups}
+    return sorted(wanted)
+
+
+def evaluate(
+    store: Store,
+    defs: Definitions,
+    *,
+    as_of: datetime,
+    names: Sequence[str] | None = None,
+    extra_rules: Mapping[str, Condition] | None = None,
+    attributes: Sequence[str] = (),
+) -> Evaluation:
+    """Evaluate segments ``names`` (default: every segment without ESP-only conditions)
+    and any ``extra_rules`` (named sub-rules, e.g. materialised parts) in one query.
+
+    ``attributes`` are extra profile columns to return per row (mapped ESP fields).
+    Raises ``ConfigError`` when a rule does not fit the store's schema.
+    """
+    if names is None:
+        names = [n for n, s in defs.segments.items() if not has_esp_conditions(s.rule)]
+    selected = _with_group_siblings(defs, names)
+    schema = store.discover()
+    raise_for_schema(defs, schema, selected)
+    compiler = RuleCompiler(defs, schema, as_of)
+    outputs: list[tuple[str, exp.Expression]] = []
+    keys: list[str] = []
+    for index, name in enumerate(selected):
+        outputs.append((f"__s{index}", compiler.segment(name)))
+        keys.append(name)
+    for index, (name, rule) in enumerate((extra_rules or {}).items()):
+        outputs.append((f"__x{index}", compiler.compile(rule)))
+        keys.append(name)
+    real_attributes = []
+    for attribute in attributes:
+        real = schema.resolve(attribute, schema.attributes)
+        if real is not None:
+            real_attributes.append(real)
+    any_output = or_all([col(alias) for alias, _ in outputs]) if outputs else None
+    query = compiler.query(outputs, extra_columns=real_attributes)
+    if any_output is not None:
+        query = exp.select(exp.Star()).from_(query.subquery("__all")).where(any_output)
+        query = query.order_by(col("profile_id"))
+    data = store.columns(query)
+    ids = data["profile_id"]
+    raw = data["email"]
+    result = Evaluation(
+        as_of=as_of,
+        segments={n: defs.segments[n] for n in selected},
+        profile_ids=ids,
+        raw_emails=raw,
+        emails=np.array([normalise_email(e) for e in raw], dtype=object),
+        consent=np.asarray(data["consent"], dtype=bool),
+        attributes={a: data[f"attr:{a}"] for a in real_attributes},
+    )
+    for (alias, _), key in zip(outputs, keys, strict=True):
+        result.qualified[key] = np.asarray(data[alias], dtype=bool)
+    _apply_membership(result, selected)
+    return result
+
+
+def _apply_membership(result: Evaluation, selected: Sequence[str]) -> None:
+    segments = result.segments
+    for name in selected:
+        result.members[name] = result.qualified[name].copy()
+    for group in sorted({s.exclusive_group for s in segments.values()} - {None}):
+        assert group is not None
+        taken = np.zeros(len(result.profile_ids), dtype=bool)
+        for name in _order(segments, group):
+            result.members[name] &= ~taken
+            taken |= result.members[name]
+    for name in selected:
+        holdout = segments[name].holdout
+        held = np.zeros(len(result.profile_ids), dtype=bool)
+        if holdout > 0:
+            for row in np.flatnonzero(result.members[name]):
+                held[row] = is_held_out(name, result.profile_ids[row], holdout)
+        result.held_out[name] = held

@@ -1,0 +1,30 @@
+"""Who a member is to an ESP (a normalised email) and whether they are held out."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+__all__ = ["is_held_out", "normalise_email"]
+
+# Pragmatic: one @, no spaces, a dot in the domain. ESPs reject the rest anyway.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+def normalise_email(raw: object) -> str | None:
+    """The email trimmed and lower-cased, or ``None`` when missing or not a valid address."""
+    if not isinstance(raw, str):
+        return None
+    email = raw.strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email):
+        return None
+    return email
+
+
+def is_held_out(segment: str, profile_id: object, holdout: float) -> bool:
+    """DESIGN.md §3: sha256 of ``"<segment>:<profile_id>"``, first 8 bytes big-endian,
+    modulo 10000, below ``holdout × 100``."""
+    if holdout <= 0:
+        return False
+    digest = hashlib.sha256(f"{segment}:{profile_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 10000 < holdout * 100

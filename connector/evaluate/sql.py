@@ -1,0 +1,79 @@
+"""Small sqlglot builders shared by the compiler: typed literals, text normalisation, and
+the two-valued wrappers that keep every condition TRUE or FALSE, never NULL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlglot import exp
+
+__all__ = [
+    "and_all",
+    "as_bool",
+    "col",
+    "lit",
+    "norm_text",
+    "not_",
+    "or_all",
+    "text_key",
+    "ts_lit",
+]
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    """A quoted column reference (names come from the discovered schema or are ours)."""
+    return exp.column(name, table=table, quoted=True)
+
+
+def ts_lit(value: datetime) -> exp.Expression:
+    """``CAST('2026-05-01 12:00:00' AS TIMESTAMP)`` for a naive UTC datetime."""
+    return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), exp.DataType.build("TIMESTAMP"))
+
+
+def lit(value: Any) -> exp.Expression:
+    """A SQL literal built by sqlglot (quoted and escaped by the generator)."""
+    if isinstance(value, bool):
+        return exp.true() if value else exp.false()
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, float):
+        return exp.cast(exp.Literal.number(repr(value)), exp.DataType.build("DOUBLE"))
+    if isinstance(value, datetime):
+        return ts_lit(value)
+    if value is None:
+        return exp.null()
+    return exp.Literal.string(str(value))
+
+
+def text_key(value: str, *, case_sensitive: bool = False) -> str:
+    """The Python twin of ``norm_text``: trimmed of spaces, lower-cased unless asked not to."""
+    trimmed = value.strip(" ")
+    return trimmed if case_sensitive else trimmed.lower()
+
+
+def norm_text(expr: exp.Expression, *, case_sensitive: bool = False) -> exp.Expression:
+    """``LOWER(TRIM(x))`` (or ``TRIM(x)``): how text is compared unless told otherwise."""
+    trimmed = exp.Trim(this=expr)
+    return trimmed if case_sensitive else exp.Lower(this=trimmed)
+
+
+def as_bool(expr: exp.Expression) -> exp.Expression:
+    """``COALESCE(expr, FALSE)``: a comparison with NULL is false, never unknown."""
+    return exp.func("COALESCE", exp.paren(expr, copy=False), exp.false())
+
+
+def not_(expr: exp.Expression) -> exp.Expression:
+    return exp.Not(this=exp.paren(expr, copy=False))
+
+
+def and_all(parts: list[exp.Expression]) -> exp.Expression:
+    if not parts:
+        return exp.true()
+    return exp.and_(*[exp.paren(p, copy=False) for p in parts], copy=False)
+
+
+def or_all(parts: list[exp.Expression]) -> exp.Expression:
+    if not parts:
+        return exp.false()
+    return exp.or_(*[exp.paren(p, copy=False) for p in parts], copy=False)

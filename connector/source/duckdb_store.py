@@ -1,0 +1,67 @@
+"""DuckDB: the embedded default store (one file; columnar scans)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+import numpy as np
+from sqlglot import exp
+
+from connector.errors import ConfigError
+from connector.settings import StoreLayout
+from connector.source.store import Store
+from connector.source.url import StoreUrl
+
+__all__ = ["DuckDBStore"]
+
+
+class DuckDBStore(Store):
+    dialect = "duckdb"
+
+    def __init__(self, url: StoreUrl, layout: StoreLayout, *, read_only: bool = True) -> None:
+        super().__init__(url, layout)
+        if url.path is not None and read_only and not url.path.exists():
+            raise ConfigError(
+                f"customer store '{url.path}' not found: create it with `segsync demo` or "
+                "`segsync load profiles FILE`, or set SEGSYNC_SOURCE_URL",
+                file="SEGSYNC_SOURCE_URL",
+            )
+        target = str(url.path) if url.path is not None else ":memory:"
+        try:
+            self.con = duckdb.connect(target, read_only=read_only and url.path is not None)
+        except duckdb.Error as exc:
+            raise ConfigError(
+                f"cannot open customer store '{target}': {exc}", file="SEGSYNC_SOURCE_URL"
+            ) from None
+        self.con.execute("SET TimeZone = 'UTC'")
+
+    def rows(self, query: exp.Expression) -> list[tuple[Any, ...]]:
+        return self.con.execute(self.sql(query)).fetchall()
+
+    def iter_rows(
+        self, query: exp.Expression, batch: int = 50_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        cursor = self.con.cursor()
+        try:
+            cursor.execute(self.sql(query))
+            while chunk := cursor.fetchmany(batch):
+                yield chunk
+        finally:
+            cursor.close()
+
+    def columns(self, query: exp.Expression) -> dict[str, np.ndarray]:
+        raw = self.con.execute(self.sql(query)).fetchnumpy()
+        result: dict[str, np.ndarray] = {}
+        for name, values in raw.items():
+            if isinstance(values, np.ma.MaskedArray):
+                if values.dtype == np.bool_:
+                    values = values.filled(False)
+                else:
+                    values = np.ma.filled(values.astype(object), None)
+            result[name] = np.asarray(values)
+        return result
+
+    def close(self) -> None:
+        self.con.close()

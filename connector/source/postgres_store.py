@@ -1,0 +1,68 @@
+"""PostgreSQL: the shared/server store. Sessions run in UTC."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import psycopg
+from sqlglot import exp
+
+from connector.errors import ConfigError
+from connector.settings import StoreLayout
+from connector.source.store import Store
+from connector.source.url import StoreUrl
+
+__all__ = ["PostgresStore"]
+
+
+class PostgresStore(Store):
+    dialect = "postgres"
+
+    def __init__(self, url: StoreUrl, layout: StoreLayout) -> None:
+        super().__init__(url, layout)
+        try:
+            self.con = psycopg.connect(
+                url.dsn, autocommit=True, options="-c TimeZone=UTC", connect_timeout=10
+            )
+        except psycopg.Error as exc:
+            # psycopg's message never includes the password
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(
+                f"cannot connect to customer store {url.display()}: {reason}",
+                file="SEGSYNC_SOURCE_URL",
+            ) from None
+
+    def rows(self, query: exp.Expression) -> list[tuple[Any, ...]]:
+        with self.con.cursor() as cur:
+            cur.execute(self.sql(query).encode())
+            return list(cur.fetchall())
+
+    def iter_rows(
+        self, query: exp.Expression, batch: int = 50_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        with self.con.transaction(), self.con.cursor(name="segsync_stream") as cur:
+            cur.itersize = batch
+            cur.execute(self.sql(query).encode())
+            while chunk := cur.fetchmany(batch):
+                yield list(chunk)
+
+    def columns(self, query: exp.Expression) -> dict[str, np.ndarray]:
+        with self.con.cursor() as cur:
+            cur.execute(self.sql(query).encode())
+            names = [d.name for d in cur.description or ()]
+            data = cur.fetchall()
+        result: dict[str, np.ndarray] = {}
+        for index, name in enumerate(names):
+            values = [row[index] for row in data]
+            if values and all(isinstance(v, bool) for v in values):
+                result[name] = np.array(values, dtype=bool)
+            else:
+                arr = np.empty(len(values), dtype=object)
+                arr[:] = values
+                result[name] = arr
+        return result
+
+    def close(self) -> None:
+        self.con.close()

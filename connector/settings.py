@@ -15,15 +15,24 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NestedSecretsSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from connector.errors import ConfigError, Issue, Location
 from connector.timespec import Duration, Schedule, parse_duration, parse_schedule
 
 __all__ = ["Settings", "load_settings"]
 
-DurationSetting = Annotated[Duration, BeforeValidator(parse_duration)]
-ScheduleSetting = Annotated[Schedule, BeforeValidator(parse_schedule)]
+DurationSetting = Annotated[
+    Duration, BeforeValidator(lambda v: v if isinstance(v, Duration) else parse_duration(v))
+]
+ScheduleSetting = Annotated[
+    Schedule, BeforeValidator(lambda v: v if isinstance(v, Schedule) else parse_schedule(v))
+]
 
 
 class _Section(BaseModel):
@@ -104,6 +113,19 @@ class Settings(BaseSettings):
     guards: GuardSettings = GuardSettings()
     retry: RetrySettings = RetrySettings()
     log_level: str = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # nested secrets: /run/secrets/segsync_mailchimp__api_key -> mailchimp.api_key
+        secrets = NestedSecretsSettingsSource(file_secret_settings)
+        return init_settings, env_settings, dotenv_settings, secrets
 
 
 def _env_name(loc: tuple[int | str, ...]) -> str:

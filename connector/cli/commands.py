@@ -1,5 +1,9 @@
 """Imports every command module so each registers itself on ``app``."""
 
 from connector.cli import (  # noqa: F401
+    cmd_audit,
+    cmd_explain,
+    cmd_preview,
     cmd_schema,
+    cmd_validate,
 )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["err", "out", "print_table", "is_terminal"]
+__all__ = ["err", "is_terminal", "out", "print_table"]
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -62,6 +62,8 @@ class Definitions:
     metrics: dict[str, Metric] = field(default_factory=dict)
     destinations: dict[str, Destination] = field(default_factory=dict)
     docs: dict[str, YamlDoc] = field(default_factory=dict)
+    #: names whose definitions failed to load (references to them are not reported again)
+    broken: set[str] = field(default_factory=set)
 
     def segment_doc(self, name: str) -> YamlDoc:
         return self.docs[f"segment:{name}"]
@@ -106,6 +108,7 @@ def _load_segments(defs: Definitions, issues: list[Issue], vocabulary: set[str])
             )
             continue
         stems[path.stem] = path
+        defs.broken.add(path.stem)
         try:
             doc = load_yaml(path, display)
         except ConfigError as exc:
@@ -127,6 +130,7 @@ def _load_segments(defs: Definitions, issues: list[Issue], vocabulary: set[str])
                 )
             )
             continue
+        defs.broken.discard(path.stem)
         defs.segments[segment.name] = segment
         defs.docs[f"segment:{segment.name}"] = doc
 
@@ -145,6 +149,7 @@ def _load_named_file(
         doc = load_yaml(path, str(path))
     except ConfigError as exc:
         issues.extend(exc.issues)
+        defs.broken.add(f"file:{filename}")
         return {}
     defs.docs[filename.removesuffix(".yaml")] = doc
     data = _read_mapping(doc)
@@ -160,6 +165,7 @@ def _load_named_file(
             result[name] = validate(raw)
         except ValidationError as exc:
             issues.extend(validation_issues(exc, doc, prefix=(name,), vocabulary=vocabulary))
+            defs.broken.add(name)
     return result
 
 
@@ -174,7 +180,9 @@ def _check_references(defs: Definitions, issues: list[Issue]) -> None:
     for name, segment in defs.segments.items():
         for node, path in iter_nodes(segment.rule):
             metric = getattr(node, "metric", None)
-            if isinstance(metric, str) and metric not in defs.metrics:
+            if isinstance(metric, str) and metric not in defs.metrics and not (
+                metric in defs.broken or "file:metrics.yaml" in defs.broken
+            ):
                 where = "" if defs.metrics else " (config/metrics.yaml defines none)"
                 issues.append(
                     Issue(
@@ -183,14 +191,26 @@ def _check_references(defs: Definitions, issues: list[Issue]) -> None:
                     )
                 )
         for ref, path in segment_refs(segment.rule):
+            if ref in defs.broken:
+                continue
             if ref not in defs.segments:
                 issues.append(
                     Issue(defs.locate(name, path), f"unknown segment '{ref}'{suggest(ref, names)}")
+                )
+            elif any(isinstance(n, EspCondition) for n, _ in iter_nodes(defs.segments[ref].rule)):
+                issues.append(
+                    Issue(
+                        defs.locate(name, path),
+                        f"segment '{ref}' has esp conditions, which only the ESP can evaluate, "
+                        "so in_segment cannot use it",
+                    )
                 )
         seen_targets: set[str] = set()
         for index, dest in enumerate(segment.destinations):
             loc = defs.locate(name, ("destinations", index, "to"))
             target = defs.destinations.get(dest.to)
+            if target is None and (dest.to in defs.broken or "file:destinations.yaml" in defs.broken):
+                continue
             if target is None:
                 issues.append(
                     Issue(
@@ -272,8 +292,6 @@ def load_definitions(config_dir: Path) -> Definitions:
         defs, issues, "destinations.yaml", _DESTINATIONS.validate_python, vocabulary
     )
     _load_segments(defs, issues, vocabulary)
-    if issues:
-        raise ConfigError(issues)
     _check_references(defs, issues)
     if issues:
         raise ConfigError(issues)

@@ -147,6 +147,9 @@ def _message(err: ErrorDetails, path: PathKey, data: Any, vocabulary: Iterable[s
         return f"{msg} (found {found}){hint}"
     if kind in ("string_pattern_mismatch",) and last in ("name", "exclusive_group"):
         return "use lower-case letters, digits and dashes, starting with a letter or digit"
+    given = err.get("input")
+    if kind != "value_error" and isinstance(given, str | int | float | bool) and given != "":
+        return f"{msg} (got {given!r})"
     return msg
 
 

@@ -1,0 +1,101 @@
+"""``segsync preview NAME``: who is in a segment, as CSV ``profile_id,email,holdout``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+
+from connector.cli.app import app
+from connector.cli.common import AsOf, load_config, open_source, resolve_as_of, segment_names
+from connector.cli.output import err, is_terminal, print_table
+from connector.errors import ConfigError
+from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
+from connector.timespec import format_instant
+
+PREVIEW_ROWS = 20
+
+
+def write_members_csv(result: Evaluation, name: str, stream: TextIO) -> int:
+    """Write the segment's members (after exclusive groups) sorted by profile id."""
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(["profile_id", "email", "holdout"])
+    rows = result.rows(name)
+    held = result.held_out[name]
+    for row in rows:
+        email = result.emails[row]
+        writer.writerow(
+            [result.profile_ids[row], email or "", "true" if held[row] else "false"]
+        )
+    return len(rows)
+
+
+def summary_lines(result: Evaluation, name: str) -> list[str]:
+    rows = result.rows(name)
+    held = int(result.held_out[name].sum())
+    no_email = sum(1 for r in rows if result.emails[r] is None)
+    segment = result.segments[name]
+    lines = [
+        f"{name} as of {format_instant(result.as_of)}: {len(rows)} members, "
+        f"{held} held out, {len(rows) - held} to push, {no_email} without a valid email"
+    ]
+    excluded = int(result.qualified[name].sum()) - len(rows)
+    if excluded:
+        lines.append(
+            f"{excluded} qualifying profiles belong to a higher-priority segment of exclusive "
+            f"group '{segment.exclusive_group}'"
+        )
+    if result.below_min_size(name):
+        lines.append(
+            f"warning: below min_size {segment.min_size}: this segment would not be pushed"
+        )
+    return lines
+
+
+@app.command()
+def preview(
+    name: Annotated[str, typer.Argument(help="Segment name.")],
+    as_of: AsOf = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the members CSV to this file ('-': stdout)."),
+    ] = None,
+) -> None:
+    """Evaluate one segment and list its members (CSV: profile_id,email,holdout)."""
+    defs = load_config()
+    segment_names(defs, [name])
+    if has_esp_conditions(defs.segments[name].rule):
+        raise ConfigError(
+            f"segment '{name}' has esp conditions that only the ESP can evaluate, so it cannot "
+            "be previewed locally; `segsync plan` shows its locally evaluated parts",
+            file=str(defs.segment_doc(name).file),
+        )
+    moment = resolve_as_of(as_of)
+    with open_source() as store:
+        result = evaluate(store, defs, as_of=moment, names=[name])
+    for line in summary_lines(result, name):
+        err.print(line, markup=False)
+    if output is not None and str(output) != "-":
+        buffer = io.StringIO()
+        write_members_csv(result, name, buffer)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(buffer.getvalue(), encoding="utf-8")
+        err.print(f"wrote {output}", markup=False)
+        return
+    if output is None and is_terminal():
+        rows = result.rows(name)[:PREVIEW_ROWS]
+        print_table(
+            ["profile_id", "email", "holdout"],
+            [
+                (result.profile_ids[r], result.emails[r] or "", bool(result.held_out[name][r]))
+                for r in rows
+            ],
+        )
+        if len(result.rows(name)) > PREVIEW_ROWS:
+            err.print(f"… first {PREVIEW_ROWS} shown; use --output FILE for all", markup=False)
+        return
+    write_members_csv(result, name, sys.stdout)

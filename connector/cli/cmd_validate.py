@@ -1,0 +1,60 @@
+"""``segsync validate``: check config against the language and the store's schema."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from connector.cli.app import app
+from connector.cli.common import JsonFlag, load_config, open_source
+from connector.cli.output import out, print_table
+from connector.definitions.checks import raise_for_schema
+from connector.evaluate.engine import has_esp_conditions
+
+
+@app.command()
+def validate(
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline", help="Check the YAML only, without the customer store (e.g. in CI)."
+        ),
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check every segment, metric and destination; exit 1 with located errors if any."""
+    defs = load_config()
+    if not offline:
+        with open_source() as store:
+            raise_for_schema(defs, store.discover())
+    rows = [
+        (
+            name,
+            seg.type,
+            str(seg.schedule or "default"),
+            ", ".join(f"{d.to}({d.mode})" for d in seg.destinations) or "-",
+            "esp-only parts" if has_esp_conditions(seg.rule) else "local",
+        )
+        for name, seg in defs.segments.items()
+    ]
+    if as_json:
+        payload = {
+            "ok": True,
+            "segments": [
+                {"name": r[0], "type": r[1], "schedule": r[2], "destinations": r[3]} for r in rows
+            ],
+            "metrics": sorted(defs.metrics),
+            "destinations": sorted(defs.destinations),
+            "store_checked": not offline,
+        }
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return
+    print_table(["segment", "type", "schedule", "destinations", "evaluation"], rows)
+    checked = "YAML only" if offline else "against the customer store"
+    out.print(
+        f"ok: {len(defs.segments)} segments, {len(defs.metrics)} metrics, "
+        f"{len(defs.destinations)} destinations valid ({checked})"
+    )

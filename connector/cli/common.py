@@ -1,0 +1,61 @@
+"""Helpers shared by commands: options, loading config and store, parsing ``--as-of``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from connector.cli.context import state
+from connector.definitions.loader import Definitions, load_definitions
+from connector.errors import ConfigError, Issue, Location
+from connector.source import Store, open_store
+from connector.timespec import parse_instant, utc_now
+
+__all__ = ["AsOf", "JsonFlag", "load_config", "open_source", "resolve_as_of", "segment_names"]
+
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Evaluate as of this instant (ISO date or timestamp, UTC). Default: now.",
+        show_default=False,
+    ),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def resolve_as_of(text: str | None) -> datetime:
+    if text is None:
+        return utc_now()
+    try:
+        return parse_instant(text)
+    except ValueError as exc:
+        raise ConfigError(str(exc), file="--as-of") from None
+
+
+def load_config() -> Definitions:
+    return load_definitions(state.settings().config_dir)
+
+
+def open_source() -> Store:
+    settings = state.settings()
+    return open_store(settings.source_url, settings.store)
+
+
+def segment_names(defs: Definitions, names: list[str] | None) -> list[str]:
+    """Validate segment names given on the command line (all segments when none)."""
+    if not names:
+        return list(defs.segments)
+    from connector.definitions.yaml_source import suggest
+
+    unknown = [n for n in names if n not in defs.segments]
+    if unknown:
+        raise ConfigError(
+            [
+                Issue(Location(), f"unknown segment '{n}'{suggest(n, defs.segments)}")
+                for n in unknown
+            ]
+        )
+    return names

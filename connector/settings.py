@@ -18,9 +18,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, V
 from pydantic_settings import (
     BaseSettings,
     NestedSecretsSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from pydantic_settings.exceptions import SettingsError
 
 from connector.errors import ConfigError, Issue, Location
 from connector.timespec import Duration, Schedule, parse_duration, parse_schedule
@@ -31,7 +33,9 @@ DurationSetting = Annotated[
     Duration, BeforeValidator(lambda v: v if isinstance(v, Duration) else parse_duration(v))
 ]
 ScheduleSetting = Annotated[
-    Schedule, BeforeValidator(lambda v: v if isinstance(v, Schedule) else parse_schedule(v))
+    Schedule,
+    NoDecode,  # a plain string in the environment, not JSON
+    BeforeValidator(lambda v: v if isinstance(v, Schedule) else parse_schedule(v)),
 ]
 
 
@@ -148,3 +152,6 @@ def load_settings(**overrides: Any) -> Settings:
             for err in exc.errors()
         ]
         raise ConfigError(issues) from None
+    except SettingsError as exc:
+        # e.g. a nested value that is not valid JSON; name the field, never the value
+        raise ConfigError(f"invalid setting: {exc}") from None

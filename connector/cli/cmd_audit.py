@@ -68,6 +68,4 @@ def audit(
     if tiny:
         out.print(f"below min_size (not pushed): {', '.join(tiny)}", markup=False)
     if skipped:
-        out.print(
-            f"not evaluated locally (esp conditions): {', '.join(skipped)}", markup=False
-        )
+        out.print(f"not evaluated locally (esp conditions): {', '.join(skipped)}", markup=False)

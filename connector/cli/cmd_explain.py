@@ -9,7 +9,14 @@ from typing import Annotated, Any
 import typer
 
 from connector.cli.app import app
-from connector.cli.common import AsOf, JsonFlag, load_config, open_source, resolve_as_of, segment_names
+from connector.cli.common import (
+    AsOf,
+    JsonFlag,
+    load_config,
+    open_source,
+    resolve_as_of,
+    segment_names,
+)
 from connector.cli.output import out
 from connector.evaluate.explain import Explanation, explain_profile
 from connector.timespec import format_instant

@@ -28,9 +28,7 @@ def write_members_csv(result: Evaluation, name: str, stream: TextIO) -> int:
     held = result.held_out[name]
     for row in rows:
         email = result.emails[row]
-        writer.writerow(
-            [result.profile_ids[row], email or "", "true" if held[row] else "false"]
-        )
+        writer.writerow([result.profile_ids[row], email or "", "true" if held[row] else "false"])
     return len(rows)
 
 

@@ -19,8 +19,6 @@ from pydantic import (
     Discriminator,
     Field,
     PlainSerializer,
-    StrictFloat,
-    StrictInt,
     Tag,
     field_serializer,
     model_validator,
@@ -176,7 +174,17 @@ class PropertyCondition(_Comparison):
     property: str = Field(min_length=1)
 
 
-Number: TypeAlias = StrictInt | StrictFloat
+def _number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number, got {value!r}")
+    return value
+
+
+Number: TypeAlias = Annotated[
+    float,
+    BeforeValidator(_number),
+    PlainSerializer(lambda v: int(v) if float(v).is_integer() else v),
+]
 COMPARATORS = ("eq", "neq", "gt", "gte", "lt", "lte")
 
 
@@ -339,7 +347,7 @@ _CLASS_KIND = {cls: kind for kind, cls in KINDS.items()}
 def condition_kind(value: Any) -> str | None:
     """The union tag (``kind:<key>``) of a raw mapping or a model instance, ``None`` when the
     value is not exactly one node. Error paths carry the tag; loaders strip ``kind:`` parts."""
-    if isinstance(value, BaseModel):
+    if isinstance(value, _Node):
         kind = _CLASS_KIND.get(type(value))
     elif isinstance(value, dict):
         keys = [k for k in KINDS if k in value]

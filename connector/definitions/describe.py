@@ -74,7 +74,9 @@ def describe(node: Condition) -> str:
             return f"{text}, not followed by {_events(node.not_followed_by)}"
         kind, spec = node.aggregate()
         measure = kind if spec.property is None else f"{kind}({spec.property})"
-        tests = " and ".join(f"{measure} {_SYMBOL[op]} {_number(v)}" for op, v in spec.comparisons())
+        tests = " and ".join(
+            f"{measure} {_SYMBOL[op]} {_number(v)}" for op, v in spec.comparisons()
+        )
         per = f" for some single {node.per}" if node.per else ""
         return f"{text}: {tests}{per}"
     if isinstance(node, MetricCondition):

@@ -49,15 +49,13 @@ class KlaviyoDestination(_Destination):
 
 
 def _esp_of(value: object) -> str | None:
-    if isinstance(value, dict):
-        esp = value.get("esp")
-        return esp if isinstance(esp, str) else None
-    return getattr(value, "esp", None)
+    esp = value.get("esp") if isinstance(value, dict) else getattr(value, "esp", None)
+    return f"kind:{esp}" if esp in ("mailchimp", "klaviyo") else None
 
 
 Destination = Annotated[
-    Annotated[MailchimpDestination, Tag("mailchimp")]
-    | Annotated[KlaviyoDestination, Tag("klaviyo")],
+    Annotated[MailchimpDestination, Tag("kind:mailchimp")]
+    | Annotated[KlaviyoDestination, Tag("kind:klaviyo")],
     Discriminator(
         _esp_of,
         custom_error_type="destination_esp",

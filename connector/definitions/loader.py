@@ -180,8 +180,10 @@ def _check_references(defs: Definitions, issues: list[Issue]) -> None:
     for name, segment in defs.segments.items():
         for node, path in iter_nodes(segment.rule):
             metric = getattr(node, "metric", None)
-            if isinstance(metric, str) and metric not in defs.metrics and not (
-                metric in defs.broken or "file:metrics.yaml" in defs.broken
+            if (
+                isinstance(metric, str)
+                and metric not in defs.metrics
+                and not (metric in defs.broken or "file:metrics.yaml" in defs.broken)
             ):
                 where = "" if defs.metrics else " (config/metrics.yaml defines none)"
                 issues.append(
@@ -209,7 +211,9 @@ def _check_references(defs: Definitions, issues: list[Issue]) -> None:
         for index, dest in enumerate(segment.destinations):
             loc = defs.locate(name, ("destinations", index, "to"))
             target = defs.destinations.get(dest.to)
-            if target is None and (dest.to in defs.broken or "file:destinations.yaml" in defs.broken):
+            if target is None and (
+                dest.to in defs.broken or "file:destinations.yaml" in defs.broken
+            ):
                 continue
             if target is None:
                 issues.append(

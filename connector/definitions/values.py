@@ -47,7 +47,7 @@ def _one(value: Any, kind: ColumnType) -> Any:
             raise ValueError(f"expected true or false, got {value!r}")
         return value
     if kind.is_time:
-        if isinstance(value, bool) or isinstance(value, int | float):
+        if isinstance(value, bool | int | float):
             raise ValueError(f"expected an ISO date or instant, got {value!r}")
         return parse_instant(value)
     raise ValueError("this column's type supports only exists / not_exists")

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from connector.errors import ConfigError, Issue, Location
@@ -24,6 +25,13 @@ from connector.errors import ConfigError, Issue, Location
 __all__ = ["YamlDoc", "format_path", "load_yaml", "suggest", "validation_issues"]
 
 PathKey = tuple[str | int, ...]
+
+
+class _Constructor(RoundTripConstructor):
+    """Dates and timestamps stay text: our own parser validates them with a location."""
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_str)
 
 
 @dataclass
@@ -100,6 +108,7 @@ def load_yaml(path: Path, display: str | None = None) -> YamlDoc:
     except OSError as exc:
         raise ConfigError(f"cannot read file: {exc.strerror}", file=name) from None
     yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
     try:
         raw = yaml.load(text)
     except MarkedYAMLError as exc:

@@ -34,6 +34,7 @@ from connector.definitions.conditions import (
 from connector.definitions.loader import Definitions
 from connector.definitions.metrics import AttributeMetric, EventMetric
 from connector.definitions.walk import Path, children
+from connector.definitions.yaml_source import format_path
 from connector.errors import ConfigError
 from connector.evaluate.features import Aggregate, EventFilter, FeatureScan, compare_all
 from connector.evaluate.predicates import comparison
@@ -54,8 +55,8 @@ RANKED = "__ranked"
 class Trace:
     """For ``explain``: per node path, its TRUE/FALSE expression and the value it tested."""
 
-    results: dict[Path, exp.Expression] = field(default_factory=dict)
-    values: dict[Path, exp.Expression] = field(default_factory=dict)
+    results: dict[Path, exp.Expr] = field(default_factory=dict)
+    values: dict[Path, exp.Expr] = field(default_factory=dict)
 
 
 class RuleCompiler:
@@ -68,19 +69,19 @@ class RuleCompiler:
         self.scan = FeatureScan(schema, as_of)
         self.attributes: set[str] = set()
         self.ranks: dict[tuple[str, str], str] = {}
-        self._segments: dict[str, exp.Expression] = {}
+        self._segments: dict[str, exp.Expr] = {}
 
     # -- nodes --------------------------------------------------------------------------
     def compile(
         self, node: Condition, path: Path = ("rule",), trace: Trace | None = None
-    ) -> exp.Expression:
+    ) -> exp.Expr:
         """A TRUE/FALSE expression for ``node`` over the ``__ranked`` columns."""
         result = self._node(node, path, trace)
         if trace is not None:
             trace.results[path] = result
         return result
 
-    def _node(self, node: Condition, path: Path, trace: Trace | None) -> exp.Expression:
+    def _node(self, node: Condition, path: Path, trace: Trace | None) -> exp.Expr:
         if isinstance(node, AllOf | AnyOf):
             parts = [
                 self.compile(child, child_path, trace) for child, child_path in children(node, path)
@@ -106,18 +107,14 @@ class RuleCompiler:
             return self.segment(node.in_segment).copy()
         if isinstance(node, EspCondition):
             raise ConfigError(
-                f"{self._where(path)}: an esp condition can only be evaluated by the ESP, not locally"
+                f"{format_path(path)}: an esp condition can only be evaluated by the ESP, "
+                "not locally"
             )
         raise AssertionError(f"unhandled node {node!r}")  # pragma: no cover
 
-    def _where(self, path: Path) -> str:
-        from connector.definitions.yaml_source import format_path
-
-        return format_path(path)
-
     def _attribute(
         self, node: AttributeCondition, path: Path, trace: Trace | None
-    ) -> exp.Expression:
+    ) -> exp.Expr:
         real = StoreSchema.resolve(node.attribute, self.schema.attributes)
         assert real is not None, node.attribute
         self.attributes.add(real)
@@ -138,7 +135,7 @@ class RuleCompiler:
         since = self.as_of - within.delta if within is not None else None
         return EventFilter(text_key(event), where, since)
 
-    def _event(self, node: EventCondition, path: Path, trace: Trace | None) -> exp.Expression:
+    def _event(self, node: EventCondition, path: Path, trace: Trace | None) -> exp.Expr:
         flt = self._filter(node.event, node.where, node.within)
         if node.not_followed_by is not None:
             fol = node.not_followed_by
@@ -162,7 +159,7 @@ class RuleCompiler:
             trace.values[path] = value
         return compare_all(value, comparisons)
 
-    def metric_value(self, name: str) -> exp.Expression:
+    def metric_value(self, name: str) -> exp.Expr:
         """The metric's per-profile value over the ``__base`` columns (NULL when none)."""
         metric = self.defs.metrics[name]
         if isinstance(metric, AttributeMetric):
@@ -180,7 +177,7 @@ class RuleCompiler:
             return exp.Floor(this=exp.Div(this=exp.paren(seconds), expression=lit(86400.0)))
         return self.scan.aggregate(Aggregate(flt, metric.aggregate, metric.property))
 
-    def _metric(self, node: MetricCondition, path: Path, trace: Trace | None) -> exp.Expression:
+    def _metric(self, node: MetricCondition, path: Path, trace: Trace | None) -> exp.Expr:
         value = self.metric_value(node.metric)
         if trace is not None:
             trace.values[path] = value.copy()
@@ -194,7 +191,7 @@ class RuleCompiler:
             trace.values[(*path, "cume_dist")] = col(alias)
         return as_bool(exp.LTE(this=col(alias), expression=lit(float(percent) / 100.0)))
 
-    def _distance(self, node: NearCondition) -> exp.Expression:
+    def _distance(self, node: NearCondition) -> exp.Expr:
         lay = self.schema.layout
         lat_name = StoreSchema.resolve(lay.latitude, self.schema.attributes)
         lon_name = StoreSchema.resolve(lay.longitude, self.schema.attributes)
@@ -202,7 +199,7 @@ class RuleCompiler:
         self.attributes.update((lat_name, lon_name))
         return haversine_km(col(lat_name), col(lon_name), node.near.lat, node.near.lon)
 
-    def segment(self, name: str) -> exp.Expression:
+    def segment(self, name: str) -> exp.Expr:
         """The compiled rule of segment ``name`` (memoised; ``in_segment`` inlines it)."""
         if name not in self._segments:
             self._segments[name] = self.compile(self.defs.segments[name].rule)
@@ -211,10 +208,10 @@ class RuleCompiler:
     # -- query --------------------------------------------------------------------------
     def query(
         self,
-        outputs: Sequence[tuple[str, exp.Expression]],
+        outputs: Sequence[tuple[str, exp.Expr]],
         *,
         extra_columns: Sequence[str] = (),
-        where: exp.Expression | None = None,
+        where: exp.Expr | None = None,
     ) -> exp.Select:
         """The full query: profile id, email, consent, ``extra_columns`` and ``outputs``.
 
@@ -250,7 +247,7 @@ class RuleCompiler:
             rank = exp.Case().when(exp.Is(this=value.copy(), expression=exp.null()), exp.null())
             rank = rank.else_(window)
             ranked = ranked.select(rank.as_(alias, quoted=True))
-        consent_expr: exp.Expression = as_bool(col(consent)) if consent else exp.false()
+        consent_expr: exp.Expr = as_bool(col(consent)) if consent else exp.false()
         final = exp.select(
             col(lay.profile_id).as_("profile_id", quoted=True),
             col(lay.email).as_("email", quoted=True),
@@ -272,14 +269,14 @@ def _epoch(moment: datetime) -> float:
 
 
 def haversine_km(
-    lat: exp.Expression, lon: exp.Expression, lat0: float, lon0: float
-) -> exp.Expression:
+    lat: exp.Expr, lon: exp.Expr, lat0: float, lon0: float
+) -> exp.Expr:
     """Great-circle distance in km between (lat, lon) columns and a fixed point."""
 
-    def rad(e: exp.Expression) -> exp.Expression:
+    def rad(e: exp.Expr) -> exp.Expr:
         return exp.func("RADIANS", e)
 
-    def half_sin_sq(delta: exp.Expression) -> exp.Expression:
+    def half_sin_sq(delta: exp.Expr) -> exp.Expr:
         return exp.Pow(
             this=exp.func("SIN", exp.Div(this=rad(delta), expression=lit(2.0))), expression=lit(2)
         )

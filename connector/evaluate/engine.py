@@ -48,7 +48,8 @@ class Evaluation:
 
     def pushed(self, name: str) -> np.ndarray:
         """Members that would go to the ESP (not held out)."""
-        return self.members[name] & ~self.held_out[name]
+        pushed: np.ndarray = self.members[name] & ~self.held_out[name]
+        return pushed
 
     def size(self, name: str) -> int:
         return int(self.members[name].sum())
@@ -95,7 +96,7 @@ def evaluate(
     schema = store.discover()
     raise_for_schema(defs, schema, selected)
     compiler = RuleCompiler(defs, schema, as_of)
-    outputs: list[tuple[str, exp.Expression]] = []
+    outputs: list[tuple[str, exp.Expr]] = []
     keys: list[str] = []
     for index, name in enumerate(selected):
         outputs.append((f"__s{index}", compiler.segment(name)))
@@ -135,8 +136,7 @@ def _apply_membership(result: Evaluation, selected: Sequence[str]) -> None:
     segments = result.segments
     for name in selected:
         result.members[name] = result.qualified[name].copy()
-    for group in sorted({s.exclusive_group for s in segments.values()} - {None}):
-        assert group is not None
+    for group in sorted({s.exclusive_group for s in segments.values() if s.exclusive_group}):
         taken = np.zeros(len(result.profile_ids), dtype=bool)
         for name in _order(segments, group):
             result.members[name] &= ~taken

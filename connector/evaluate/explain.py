@@ -85,7 +85,7 @@ def explain_profile(
     compiler = RuleCompiler(defs, schema, as_of)
     trace = Trace()
     _collect(compiler, segment.rule, ("rule",), trace)
-    outputs: list[tuple[str, exp.Expression]] = []
+    outputs: list[tuple[str, exp.Expr]] = []
     labels: list[tuple[str, Path]] = []
     for index, (path, expr) in enumerate(trace.results.items()):
         outputs.append((f"__res{index}", expr))
@@ -97,10 +97,14 @@ def explain_profile(
         outputs.append((f"__rival{index}", compiler.segment(rival)))
         labels.append(("rival", (rival,)))
     key = _profile_key(profile_id, schema.profile_id_type)
-    query = compiler.query(outputs, where=exp.EQ(this=col(schema.layout.profile_id), expression=lit(key)))
+    query = compiler.query(
+        outputs, where=exp.EQ(this=col(schema.layout.profile_id), expression=lit(key))
+    )
     rows = store.rows(query)
     if not rows:
-        raise ConfigError(f"profile '{profile_id}' not found in the customer store", file="PROFILE_ID")
+        raise ConfigError(
+            f"profile '{profile_id}' not found in the customer store", file="PROFILE_ID"
+        )
     row = rows[0]
     results: dict[Path, bool] = {}
     values: dict[Path, Any] = {}
@@ -114,7 +118,9 @@ def explain_profile(
             rival_in[str(path[0])] = bool(value)
     nodes = []
     for node, path in iter_nodes(segment.rule):
-        extra = {"cume_dist": values[(*path, "cume_dist")]} if (*path, "cume_dist") in values else None
+        extra = (
+            {"cume_dist": values[(*path, "cume_dist")]} if (*path, "cume_dist") in values else None
+        )
         nodes.append(
             NodeResult(
                 path=path,

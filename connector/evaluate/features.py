@@ -67,8 +67,8 @@ _CMP = {"eq": exp.EQ, "neq": exp.NEQ, "gt": exp.GT, "gte": exp.GTE, "lt": exp.LT
 
 
 def compare_all(
-    value: exp.Expression, comparisons: tuple[tuple[str, float], ...]
-) -> exp.Expression:
+    value: exp.Expr, comparisons: tuple[tuple[str, float], ...]
+) -> exp.Expr:
     """All comparisons hold; any comparison with NULL is false (so the whole is FALSE)."""
     return as_bool(and_all([_CMP[op](this=value, expression=lit(v)) for op, v in comparisons]))
 
@@ -97,7 +97,7 @@ class FeatureScan:
         for cond in flt.where:
             self._prop(cond.property)
 
-    def aggregate(self, agg: Aggregate) -> exp.Expression:
+    def aggregate(self, agg: Aggregate) -> exp.Expr:
         """A reference (in the profile-level CTEs) to this aggregate's value.
 
         count and distinct_count are 0 for a profile without matching events; the others
@@ -107,14 +107,14 @@ class FeatureScan:
         if agg.prop is not None:
             self._prop(agg.prop)
         alias = self.aggregates.setdefault(agg, f"__f{len(self.aggregates)}")
-        ref: exp.Expression = col(alias)
+        ref: exp.Expr = col(alias)
         if agg.kind in ("count", "distinct_count"):
             ref = exp.func("COALESCE", ref, lit(0))
         return ref
 
     def per(
         self, agg: Aggregate, group: str, comparisons: tuple[tuple[str, float], ...]
-    ) -> exp.Expression:
+    ) -> exp.Expr:
         """TRUE when, for some single value of ``group``, the aggregate passes."""
         self._register_filter(agg.filter)
         if agg.prop is not None:
@@ -126,7 +126,7 @@ class FeatureScan:
 
     def not_followed_by(
         self, latest: Aggregate, follow: EventFilter, within: timedelta | None
-    ) -> exp.Expression:
+    ) -> exp.Expr:
         """TRUE when the latest matching event exists and no follow-up event comes after it
         (up to ``as_of``, and within ``within`` of it when given)."""
         last = self.aggregate(latest)
@@ -142,8 +142,8 @@ class FeatureScan:
         return as_bool(exp.and_(present, exp.Is(this=col(alias), expression=exp.null())))
 
     # -- SQL ----------------------------------------------------------------------------
-    def _filter_sql(self, flt: EventFilter, table: str | None = None) -> exp.Expression:
-        parts: list[exp.Expression] = [exp.EQ(this=col(NAME, table), expression=lit(flt.event))]
+    def _filter_sql(self, flt: EventFilter, table: str | None = None) -> exp.Expr:
+        parts: list[exp.Expr] = [exp.EQ(this=col(NAME, table), expression=lit(flt.event))]
         if flt.since is not None:
             parts.append(exp.GTE(this=col(TS, table), expression=ts_lit(flt.since)))
         for cond in flt.where:
@@ -160,9 +160,9 @@ class FeatureScan:
             )
         return and_all(parts)
 
-    def _agg_sql(self, agg: Aggregate, table: str | None = None) -> exp.Expression:
+    def _agg_sql(self, agg: Aggregate, table: str | None = None) -> exp.Expr:
         cond = self._filter_sql(agg.filter, table)
-        value: exp.Expression
+        value: exp.Expr
         if agg.kind == "count":
             value = exp.Count(this=exp.Star())
         elif agg.kind == "last_ts":
@@ -170,7 +170,7 @@ class FeatureScan:
         else:
             assert agg.prop is not None
             real = self._prop(agg.prop)
-            arg: exp.Expression = col(self.props[real], table)
+            arg: exp.Expr = col(self.props[real], table)
             if agg.kind == "distinct_count":
                 if self.schema.properties[real] is ColumnType.TEXT:
                     arg = norm_text(arg)
@@ -203,7 +203,7 @@ class FeatureScan:
 
     def _per_cte(self, group: str, items: list[tuple[_Per, str]]) -> exp.Select:
         kind = self.schema.properties[group]
-        key: exp.Expression = col(self.props[group])
+        key: exp.Expr = col(self.props[group])
         if kind is ColumnType.TEXT:
             key = norm_text(key)
         inner = exp.select(col(PID), key.as_("__grp", quoted=True))

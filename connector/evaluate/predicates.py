@@ -33,24 +33,24 @@ _CMP = {
 def _positive(
     op: Op,
     value: Any,
-    column: exp.Expression,
+    column: exp.Expr,
     kind: ColumnType,
     as_of: datetime,
     case_sensitive: bool,
-) -> exp.Expression:
+) -> exp.Expr:
     """The positive operator's predicate (may be NULL on NULL input; wrapped by the caller)."""
     text = kind is ColumnType.TEXT
-    subject: exp.Expression = column
+    subject: exp.Expr = column
     if text:
         subject = norm_text(column, case_sensitive=case_sensitive)
     elif kind is ColumnType.DATE:
         subject = exp.cast(column, exp.DataType.build("TIMESTAMP"))
 
-    def val(v: Any) -> exp.Expression:
+    def val(v: Any) -> exp.Expr:
         return lit(text_key(v, case_sensitive=case_sensitive) if text else v)
 
     if op is Op.EXISTS:
-        present: exp.Expression = exp.Not(this=exp.Is(this=column, expression=exp.null()))
+        present: exp.Expr = exp.Not(this=exp.Is(this=column, expression=exp.null()))
         if text:
             present = exp.and_(present, exp.NEQ(this=exp.Trim(this=column), expression=lit("")))
         return present
@@ -97,12 +97,12 @@ def _positive(
 def comparison(
     op: Op,
     value: Any,
-    column: exp.Expression,
+    column: exp.Expr,
     kind: ColumnType,
     as_of: datetime,
     *,
     case_sensitive: bool = False,
-) -> exp.Expression:
+) -> exp.Expr:
     """A TRUE/FALSE predicate for ``column <op> value`` (value as written in the rule)."""
     typed = coerce_value(op, value, kind)
     positive_op = NEGATIONS.get(op, op)

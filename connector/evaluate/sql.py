@@ -26,12 +26,12 @@ def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
 
 
-def ts_lit(value: datetime) -> exp.Expression:
+def ts_lit(value: datetime) -> exp.Expr:
     """``CAST('2026-05-01 12:00:00' AS TIMESTAMP)`` for a naive UTC datetime."""
     return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), exp.DataType.build("TIMESTAMP"))
 
 
-def lit(value: Any) -> exp.Expression:
+def lit(value: Any) -> exp.Expr:
     """A SQL literal built by sqlglot (quoted and escaped by the generator)."""
     if isinstance(value, bool):
         return exp.true() if value else exp.false()
@@ -52,28 +52,28 @@ def text_key(value: str, *, case_sensitive: bool = False) -> str:
     return trimmed if case_sensitive else trimmed.lower()
 
 
-def norm_text(expr: exp.Expression, *, case_sensitive: bool = False) -> exp.Expression:
+def norm_text(expr: exp.Expr, *, case_sensitive: bool = False) -> exp.Expr:
     """``LOWER(TRIM(x))`` (or ``TRIM(x)``): how text is compared unless told otherwise."""
     trimmed = exp.Trim(this=expr)
     return trimmed if case_sensitive else exp.Lower(this=trimmed)
 
 
-def as_bool(expr: exp.Expression) -> exp.Expression:
+def as_bool(expr: exp.Expr) -> exp.Expr:
     """``COALESCE(expr, FALSE)``: a comparison with NULL is false, never unknown."""
     return exp.func("COALESCE", exp.paren(expr, copy=False), exp.false())
 
 
-def not_(expr: exp.Expression) -> exp.Expression:
+def not_(expr: exp.Expr) -> exp.Expr:
     return exp.Not(this=exp.paren(expr, copy=False))
 
 
-def and_all(parts: list[exp.Expression]) -> exp.Expression:
+def and_all(parts: list[exp.Expr]) -> exp.Expr:
     if not parts:
         return exp.true()
     return exp.and_(*[exp.paren(p, copy=False) for p in parts], copy=False)
 
 
-def or_all(parts: list[exp.Expression]) -> exp.Expression:
+def or_all(parts: list[exp.Expr]) -> exp.Expr:
     if not parts:
         return exp.false()
     return exp.or_(*[exp.paren(p, copy=False) for p in parts], copy=False)

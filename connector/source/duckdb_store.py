@@ -37,11 +37,11 @@ class DuckDBStore(Store):
             ) from None
         self.con.execute("SET TimeZone = 'UTC'")
 
-    def rows(self, query: exp.Expression) -> list[tuple[Any, ...]]:
+    def rows(self, query: exp.Expr) -> list[tuple[Any, ...]]:
         return self.con.execute(self.sql(query)).fetchall()
 
     def iter_rows(
-        self, query: exp.Expression, batch: int = 50_000
+        self, query: exp.Expr, batch: int = 50_000
     ) -> Iterator[list[tuple[Any, ...]]]:
         cursor = self.con.cursor()
         try:
@@ -51,16 +51,17 @@ class DuckDBStore(Store):
         finally:
             cursor.close()
 
-    def columns(self, query: exp.Expression) -> dict[str, np.ndarray]:
+    def columns(self, query: exp.Expr) -> dict[str, np.ndarray]:
         raw = self.con.execute(self.sql(query)).fetchnumpy()
         result: dict[str, np.ndarray] = {}
         for name, values in raw.items():
+            array = values
             if isinstance(values, np.ma.MaskedArray):
                 if values.dtype == np.bool_:
-                    values = values.filled(False)
+                    array = values.filled(False)
                 else:
-                    values = np.ma.filled(values.astype(object), None)
-            result[name] = np.asarray(values)
+                    array = np.ma.filled(values.astype(object), None)
+            result[name] = np.asarray(array)
         return result
 
     def close(self) -> None:

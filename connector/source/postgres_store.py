@@ -34,13 +34,13 @@ class PostgresStore(Store):
                 file="SEGSYNC_SOURCE_URL",
             ) from None
 
-    def rows(self, query: exp.Expression) -> list[tuple[Any, ...]]:
+    def rows(self, query: exp.Expr) -> list[tuple[Any, ...]]:
         with self.con.cursor() as cur:
             cur.execute(self.sql(query).encode())
             return list(cur.fetchall())
 
     def iter_rows(
-        self, query: exp.Expression, batch: int = 50_000
+        self, query: exp.Expr, batch: int = 50_000
     ) -> Iterator[list[tuple[Any, ...]]]:
         with self.con.transaction(), self.con.cursor(name="segsync_stream") as cur:
             cur.itersize = batch
@@ -48,7 +48,7 @@ class PostgresStore(Store):
             while chunk := cur.fetchmany(batch):
                 yield list(chunk)
 
-    def columns(self, query: exp.Expression) -> dict[str, np.ndarray]:
+    def columns(self, query: exp.Expr) -> dict[str, np.ndarray]:
         with self.con.cursor() as cur:
             cur.execute(self.sql(query).encode())
             names = [d.name for d in cur.description or ()]

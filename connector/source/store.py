@@ -30,7 +30,7 @@ def table_expr(name: str) -> exp.Table:
     return exp.table_(parts[-1], db=parts[-2], quoted=True)
 
 
-def _lit(value: str) -> exp.Expression:
+def _lit(value: str) -> exp.Expr:
     return exp.Literal.string(value)
 
 
@@ -46,24 +46,24 @@ class Store(ABC):
 
     # -- to implement -------------------------------------------------------------------
     @abstractmethod
-    def rows(self, query: exp.Expression) -> list[tuple[Any, ...]]:
+    def rows(self, query: exp.Expr) -> list[tuple[Any, ...]]:
         """Run ``query`` and return all rows."""
 
     @abstractmethod
     def iter_rows(
-        self, query: exp.Expression, batch: int = 50_000
+        self, query: exp.Expr, batch: int = 50_000
     ) -> Iterator[list[tuple[Any, ...]]]:
         """Run ``query`` and yield its rows in batches (results larger than memory)."""
 
     @abstractmethod
-    def columns(self, query: exp.Expression) -> dict[str, np.ndarray]:
+    def columns(self, query: exp.Expr) -> dict[str, np.ndarray]:
         """Run ``query`` and return one array per column (NULL as ``None`` in object arrays)."""
 
     @abstractmethod
     def close(self) -> None: ...
 
     # -- shared -------------------------------------------------------------------------
-    def sql(self, query: exp.Expression) -> str:
+    def sql(self, query: exp.Expr) -> str:
         return query.sql(dialect=self.dialect)
 
     def __enter__(self) -> Store:
@@ -76,7 +76,7 @@ class Store(ABC):
 
     def _table_columns(self, name: str) -> dict[str, str]:
         parts = name.split(".")
-        schema_cond: exp.Expression = exp.column("table_schema").eq(
+        schema_cond: exp.Expr = exp.column("table_schema").eq(
             _lit(parts[-2]) if len(parts) > 1 else exp.func("current_schema")
         )
         query = (

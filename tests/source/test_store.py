@@ -1,0 +1,125 @@
+"""Schema discovery on real DuckDB and PostgreSQL stores."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from connector.errors import ConfigError
+from connector.settings import StoreLayout
+from connector.source import ColumnType, Store, open_store
+
+PG_URL = os.environ.get("SEGSYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PROFILES = [("p1", "a@x.com", True, "CA", 30, 1.5, False, datetime(2026, 1, 1), 1.0, 2.0)]
+EVENTS = [
+    ("p1", " Order_Completed", datetime(2026, 11, 1, 12), "tv", 9.5, None),
+    ("p1", "page_view", datetime(2026, 11, 2, 8), None, None, None),
+]
+
+
+def test_duckdb_discovery(store_factory: Callable[..., Store]) -> None:
+    schema = store_factory(PROFILES, EVENTS).discover()
+    assert schema.profile_columns["age"] is ColumnType.NUMBER
+    assert schema.profile_columns["vip"] is ColumnType.BOOLEAN
+    assert schema.profile_columns["signup_at"] is ColumnType.TIMESTAMP
+    assert schema.properties == {
+        "category": ColumnType.TEXT,
+        "amount": ColumnType.NUMBER,
+        "destination": ColumnType.TEXT,
+    }
+    assert schema.event_names == {"order_completed", "page_view"}
+    assert schema.latest_event == datetime(2026, 11, 2, 8)
+    assert (schema.profile_count, schema.event_count) == (1, 2)
+
+
+def test_missing_duckdb_file_is_not_created(tmp_path: Path) -> None:
+    target = tmp_path / "nope.duckdb"
+    with pytest.raises(ConfigError) as info:
+        open_store(f"duckdb:///{target}")
+    assert "not found" in str(info.value) and "segsync demo" in str(info.value)
+    assert not target.exists()
+
+
+def test_missing_table_and_column(store_factory: Callable[..., Store]) -> None:
+    store = store_factory(PROFILES, EVENTS)
+    store.layout = StoreLayout(events_table="evts")
+    with pytest.raises(ConfigError, match="table 'evts' not found"):
+        store.discover()
+    store.layout = StoreLayout(email="mail")
+    with pytest.raises(ConfigError, match="has no column 'mail'"):
+        store.discover(refresh=True)
+
+
+def test_ts_must_be_a_timestamp(store_factory: Callable[..., Store]) -> None:
+    store = store_factory(
+        [("p1", "a@x.com")],
+        [("p1", "x", "yesterday")],
+        profile_columns="profile_id VARCHAR, email VARCHAR",
+        event_columns="profile_id VARCHAR, event VARCHAR, ts VARCHAR",
+    )
+    with pytest.raises(ConfigError, match="must be a timestamp"):
+        store.discover()
+
+
+def test_profile_id_types_must_match(store_factory: Callable[..., Store]) -> None:
+    store = store_factory(
+        [(1, "a@x.com")],
+        [("1", "x", datetime(2026, 1, 1))],
+        profile_columns="profile_id INTEGER, email VARCHAR",
+        event_columns="profile_id VARCHAR, event VARCHAR, ts TIMESTAMP",
+    )
+    with pytest.raises(ConfigError, match="must have the same type"):
+        store.discover()
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_URL, autocommit=True) as con:
+        con.execute(f"CREATE SCHEMA {name}")
+        con.execute(
+            f"CREATE TABLE {name}.profiles (profile_id bigint, email text, email_consent boolean,"
+            " clv numeric(10,2), signup_at date)"
+        )
+        con.execute(
+            f"CREATE TABLE {name}.events (profile_id bigint, event text, ts timestamptz,"
+            " amount double precision)"
+        )
+        con.execute(f"INSERT INTO {name}.profiles VALUES (1, 'a@x.com', true, 3.5, '2026-01-01')")
+        con.execute(f"INSERT INTO {name}.events VALUES (1, 'Buy', '2026-11-01 12:00:00+02', 1.0)")
+        try:
+            yield name
+        finally:
+            con.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+@pytest.mark.postgres
+def test_postgres_discovery(pg_schema: str) -> None:
+    layout = StoreLayout(profiles_table=f"{pg_schema}.profiles", events_table=f"{pg_schema}.events")
+    with open_store(PG_URL, layout) as store:
+        schema = store.discover()
+    assert schema.profile_columns == {
+        "profile_id": ColumnType.NUMBER,
+        "email": ColumnType.TEXT,
+        "email_consent": ColumnType.BOOLEAN,
+        "clv": ColumnType.NUMBER,
+        "signup_at": ColumnType.DATE,
+    }
+    assert schema.event_names == {"buy"}
+    assert schema.latest_event == datetime(2026, 11, 1, 10)  # UTC
+
+
+@pytest.mark.postgres
+def test_postgres_unreachable_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        open_store("postgresql://nobody:pw@127.0.0.1:1/none")
+    assert "cannot connect to customer store postgresql://nobody@127.0.0.1:1/none" in str(
+        info.value
+    )
+    assert "pw" not in str(info.value).replace("postgresql://nobody@", "")

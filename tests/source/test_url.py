@@ -1,0 +1,53 @@
+"""Store URLs follow SQLAlchemy's convention."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connector.errors import ConfigError
+from connector.source.url import parse_store_url
+
+
+@pytest.mark.parametrize(
+    ("url", "kind", "path"),
+    [
+        ("duckdb:///data/customers.duckdb", "duckdb", Path("data/customers.duckdb")),
+        ("duckdb:////abs/customers.duckdb", "duckdb", Path("/abs/customers.duckdb")),
+        ("duckdb:///:memory:", "duckdb", None),
+    ],
+)
+def test_duckdb_urls(url: str, kind: str, path: Path | None) -> None:
+    parsed = parse_store_url(url)
+    assert (parsed.kind, parsed.path) == (kind, path)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:pw@h:5433/db",
+        "postgres://u:pw@h:5433/db",
+        "postgresql+psycopg://u:pw@h:5433/db",
+    ],
+)
+def test_postgres_urls_hide_the_password(url: str) -> None:
+    parsed = parse_store_url(url)
+    assert parsed.kind == "postgresql"
+    assert parsed.dsn == "postgresql://u:pw@h:5433/db"
+    assert parsed.display() == "postgresql://u@h:5433/db"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("customers.duckdb", "expected duckdb:///path.duckdb"),
+        ("duckdb://data.duckdb", "three or four slashes"),
+        ("mysql://h/db", "unsupported store 'mysql'"),
+    ],
+)
+def test_bad_urls(url: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_store_url(url)
+    assert message in str(info.value)
+    assert "SEGSYNC_SOURCE_URL" in str(info.value)

@@ -13,6 +13,7 @@ from connector.cli.common import JsonFlag, load_config, open_source
 from connector.cli.output import out, print_table
 from connector.definitions.checks import raise_for_schema
 from connector.evaluate.engine import has_esp_conditions
+from connector.plan.split import plan_splits
 
 
 @app.command()
@@ -27,9 +28,12 @@ def validate(
 ) -> None:
     """Check every segment, metric and destination; exit 1 with located errors if any."""
     defs = load_config()
+    schema = None
     if not offline:
         with open_source() as store:
-            raise_for_schema(defs, store.discover())
+            schema = store.discover()
+        raise_for_schema(defs, schema)
+    plan_splits(defs, schema=schema)  # every (segment, destination) must have a split
     rows = [
         (
             name,

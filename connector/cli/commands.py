@@ -3,6 +3,7 @@
 from connector.cli import (  # noqa: F401
     cmd_audit,
     cmd_explain,
+    cmd_plan,
     cmd_preview,
     cmd_schema,
     cmd_validate,

@@ -108,7 +108,11 @@ def _check_scalar(op: Op, value: object) -> object:
 
 
 def _check_op_value(op: Op, value: object) -> object:
-    """Validate the shape of ``value`` for ``op``; returns the normalised value."""
+    """Validate the shape of ``value`` for ``op``; returns the normalised value.
+
+    Idempotent: an already normalised value (a tuple, a ``Duration``) passes unchanged,
+    because pydantic re-runs this when a parsed node is nested into a new one.
+    """
     if op in NO_VALUE_OPS:
         if value is not None:
             raise ValueError(f"op {op.value} takes no value")
@@ -116,15 +120,15 @@ def _check_op_value(op: Op, value: object) -> object:
     if value is None:
         raise ValueError(f"op {op.value} needs a value")
     if op in LIST_OPS:
-        if not isinstance(value, list) or not value:
+        if not isinstance(value, list | tuple) or not value:
             raise ValueError(f"op {op.value} needs a non-empty list of values")
         return tuple(_check_scalar(op, v) for v in value)
     if op is Op.BETWEEN:
-        if not isinstance(value, list) or len(value) != 2:
+        if not isinstance(value, list | tuple) or len(value) != 2:
             raise ValueError("op between needs a list of two values [low, high]")
         return tuple(_check_scalar(op, v) for v in value)
     if op in (Op.WITHIN_LAST, Op.NOT_WITHIN_LAST):
-        return parse_duration(value)
+        return value if isinstance(value, Duration) else parse_duration(value)
     if op in (Op.BEFORE, Op.AFTER):
         return parse_instant(value)
     if op in TEXT_OPS and not isinstance(value, str):

@@ -21,7 +21,7 @@ from connector.definitions.conditions import (
 )
 from connector.timespec import Duration, format_instant
 
-__all__ = ["describe"]
+__all__ = ["describe", "describe_rule"]
 
 _SYMBOL = {"eq": "=", "neq": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
@@ -94,3 +94,13 @@ def describe(node: Condition) -> str:
     if isinstance(node, EspCondition):
         return "ESP-only condition " + json.dumps(node.esp, sort_keys=True, default=str)
     raise AssertionError(f"unhandled node {node!r}")  # pragma: no cover
+
+
+def describe_rule(node: Condition) -> str:
+    """A whole rule on one line: ``all of (region eq 'CA'; not (in segment churn))``."""
+    if isinstance(node, AllOf | AnyOf):
+        items = node.all if isinstance(node, AllOf) else node.any
+        return f"{describe(node)} (" + "; ".join(describe_rule(i) for i in items) + ")"
+    if isinstance(node, NotOf):
+        return f"not ({describe_rule(node.not_)})"
+    return describe(node)

@@ -44,6 +44,8 @@ class Evaluation:
     qualified: dict[str, np.ndarray] = field(default_factory=dict)  # by rule (and extra rules)
     members: dict[str, np.ndarray] = field(default_factory=dict)  # after exclusive groups
     held_out: dict[str, np.ndarray] = field(default_factory=dict)  # members held out
+    #: qualifying profiles a higher-priority segment of the exclusive group took
+    excluded: dict[str, np.ndarray] = field(default_factory=dict)
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
 
     def pushed(self, name: str) -> np.ndarray:
@@ -136,9 +138,11 @@ def _apply_membership(result: Evaluation, selected: Sequence[str]) -> None:
     segments = result.segments
     for name in selected:
         result.members[name] = result.qualified[name].copy()
+        result.excluded[name] = np.zeros(len(result.profile_ids), dtype=bool)
     for group in sorted({s.exclusive_group for s in segments.values() if s.exclusive_group}):
         taken = np.zeros(len(result.profile_ids), dtype=bool)
         for name in _order(segments, group):
+            result.excluded[name] = result.qualified[name] & taken
             result.members[name] &= ~taken
             taken |= result.members[name]
     for name in selected:

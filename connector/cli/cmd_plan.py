@@ -1,0 +1,117 @@
+"""``segsync plan``: what each segment becomes in each ESP, like ``terraform plan``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from connector.cli.app import app
+from connector.cli.common import (
+    AsOf,
+    JsonFlag,
+    load_config,
+    open_source,
+    resolve_as_of,
+    segment_names,
+)
+from connector.cli.output import out
+from connector.plan.document import PlanDocument, SegmentPlan, build_plan
+from connector.timespec import format_instant
+
+
+def _condition_text(esp: str, cond: dict[str, Any]) -> str:
+    if esp == "mailchimp":
+        kind = cond.get("condition_type")
+        if kind == "StaticSegment":
+            return f"{cond['op']} tag {cond['value']}"
+        if kind == "TextMerge":
+            value = f" {json.dumps(cond['value'])}" if "value" in cond else ""
+            return f"merge field {cond['field']} {cond['op']}{value}"
+        return f"ESP-only {json.dumps(cond, sort_keys=True)}"
+    kind = cond.get("type")
+    if kind == "profile-group-membership":
+        verb = "in" if cond["is_member"] else "not in"
+        return f"{verb} list {', '.join(cond['group_ids'])}"
+    if kind == "profile-property":
+        flt = cond["filter"]
+        value = f" {json.dumps(flt['value'])}" if "value" in flt else ""
+        return f"property {cond['property']} {flt['operator']}{value}"
+    return f"ESP-only {json.dumps(cond, sort_keys=True)}"
+
+
+def _native_lines(plan: SegmentPlan) -> list[str]:
+    if plan.native is None:
+        return []
+    definition = plan.native["definition"]
+    if plan.esp == "mailchimp":
+        lines = [f"  native segment {plan.native['name']} (match {definition['match']}):"]
+        lines += [f"    - {_condition_text('mailchimp', c)}" for c in definition["conditions"]]
+        return lines
+    lines = [
+        f"  native segment {plan.native['name']} (every group holds; any condition in a group):"
+    ]
+    for index, group in enumerate(definition["condition_groups"], 1):
+        texts = " OR ".join(_condition_text("klaviyo", c) for c in group["conditions"])
+        lines.append(f"    {index}. {texts}")
+    return lines
+
+
+def print_plan(document: PlanDocument) -> None:
+    """The human-readable plan."""
+    out.print(
+        f"segsync plan as of {format_instant(document.as_of)} ({document.store})", markup=False
+    )
+    if not document.segments:
+        out.print("no segment has destinations: nothing to plan", markup=False)
+    for plan in document.segments:
+        kind = plan.target["kind"]
+        out.print("", markup=False)
+        header = f"{plan.segment} -> {plan.destination} ({plan.esp}, mode {plan.mode})"
+        out.print(f"[bold]{header}[/]" if out.is_terminal else header, markup=out.is_terminal)
+        out.print(f"  target: {kind} {plan.target['name']}", markup=False)
+        if plan.members is not None:
+            out.print(f"  members to push: {plan.members}", markup=False)
+        if plan.skipped:
+            out.print(f"  SKIPPED: {plan.skipped}", markup=False)
+        for line in _native_lines(plan):
+            out.print(line, markup=False)
+        noun = "tag" if plan.esp == "mailchimp" else "list"
+        for part in plan.parts:
+            out.print(
+                f"  + {noun} {part.name}: {part.description} — {part.members} profiles, "
+                f"{part.contacts} contacts",
+                markup=False,
+            )
+        if plan.fields:
+            mapped = ", ".join(f"{k} -> {v}" for k, v in plan.fields.items())
+            out.print(f"  fields pushed: {mapped}", markup=False)
+
+
+@app.command()
+def plan(
+    names: Annotated[list[str] | None, typer.Argument(help="Segments (default: all).")] = None,
+    as_of: AsOf = None,
+    as_json: JsonFlag = False,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Save the plan as JSON (for `segsync apply`).")
+    ] = None,
+) -> None:
+    """Show how each segment splits into native conditions and tags/lists, and its sizes."""
+    defs = load_config()
+    selected = segment_names(defs, names)
+    with open_source() as store:
+        document, _, _ = build_plan(store, defs, as_of=resolve_as_of(as_of), names=selected)
+    payload = document.to_json()
+    if out_file is not None:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return
+    print_plan(document)
+    if out_file is not None:
+        out.print(f"\nsaved to {out_file}", markup=False)

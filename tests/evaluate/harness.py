@@ -1,0 +1,204 @@
+"""Run the evaluator and the oracle on the same store and rules, and say where they differ.
+
+The store's rows live in an ``OracleStore``; ``load_duckdb`` / ``load_postgres`` copy them
+into a real store, ``write_config`` writes the rules as YAML files that the real loader
+reads, and ``disagreements`` lists every profile on which the two evaluations differ.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from connector.definitions.loader import Definitions, load_definitions
+from connector.evaluate.engine import Evaluation, evaluate
+from connector.settings import StoreLayout
+from connector.source import Store, open_store
+from tests.evaluate.oracle import Oracle, OracleResult, OracleStore
+
+__all__ = [
+    "EVENT_SQL",
+    "PROFILE_SQL",
+    "compare",
+    "disagreements",
+    "dump_yaml",
+    "load_duckdb",
+    "load_postgres",
+    "make_oracle_store",
+    "postgres_layout",
+    "write_config",
+]
+
+#: the columns of the test store and their SQL types (the same spelling works on both backends)
+PROFILE_SQL: dict[str, str] = {
+    "profile_id": "VARCHAR",
+    "email": "VARCHAR",
+    "email_consent": "BOOLEAN",
+    "region": "VARCHAR",
+    "city": "VARCHAR",
+    "age": "INTEGER",
+    "clv": "DOUBLE PRECISION",
+    "vip": "BOOLEAN",
+    "signup_at": "TIMESTAMP",
+    "birthday": "DATE",
+    "latitude": "DOUBLE PRECISION",
+    "longitude": "DOUBLE PRECISION",
+}
+EVENT_SQL: dict[str, str] = {
+    "profile_id": "VARCHAR",
+    "event": "VARCHAR",
+    "ts": "TIMESTAMP",
+    "category": "VARCHAR",
+    "destination": "VARCHAR",
+    "amount": "DOUBLE PRECISION",
+    "qty": "INTEGER",
+    "gift": "BOOLEAN",
+}
+_KINDS = {
+    "VARCHAR": "text",
+    "INTEGER": "number",
+    "DOUBLE PRECISION": "number",
+    "BOOLEAN": "boolean",
+    "TIMESTAMP": "timestamp",
+    "DATE": "date",
+}
+
+
+def make_oracle_store(
+    profiles: Sequence[Mapping[str, Any]], events: Sequence[Mapping[str, Any]] = ()
+) -> OracleStore:
+    """Rows completed with NULL for every column they do not name."""
+    return OracleStore(
+        profiles=[{c: p.get(c) for c in PROFILE_SQL} for p in profiles],
+        events=[{c: e.get(c) for c in EVENT_SQL} for e in events],
+        profile_types={c: _KINDS[t] for c, t in PROFILE_SQL.items()},
+        event_types={c: _KINDS[t] for c, t in EVENT_SQL.items()},
+    )
+
+
+def _create(con: Any, table: str, columns: Mapping[str, str], rows: list[dict[str, Any]]) -> None:
+    con.execute(f"DROP TABLE IF EXISTS {table}")
+    con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+    if rows:  # one statement: executemany is slow on DuckDB
+        mark = "%s" if "psycopg" in type(con).__module__ else "?"
+        tuples = ", ".join(f"({', '.join([mark] * len(columns))})" for _ in rows)
+        params = [r[c] for r in rows for c in columns]
+        con.execute(f"INSERT INTO {table} VALUES {tuples}", params)
+
+
+def load_duckdb(store: OracleStore, db: Store | None = None) -> Store:
+    """The rows in an in-memory DuckDB store: a new one, or ``db`` with its tables replaced
+    (opening DuckDB costs more than a whole evaluation of these tiny stores)."""
+    db = db or open_store("duckdb:///:memory:", read_only=False)
+    con = db.con  # type: ignore[attr-defined]
+    _create(con, "profiles", PROFILE_SQL, store.profiles)
+    _create(con, "events", EVENT_SQL, store.events)
+    db.discover(refresh=True)
+    return db
+
+
+def postgres_layout(schema: str) -> StoreLayout:
+    return StoreLayout(profiles_table=f"{schema}.profiles", events_table=f"{schema}.events")
+
+
+def load_postgres(db: Store, store: OracleStore) -> Store:
+    """The rows in ``db``'s PostgreSQL tables (``<schema>.profiles`` / ``.events``), replaced."""
+    con = db.con  # type: ignore[attr-defined]
+    _create(con, db.layout.profiles_table, PROFILE_SQL, store.profiles)
+    _create(con, db.layout.events_table, EVENT_SQL, store.events)
+    db.discover(refresh=True)
+    return db
+
+
+def dump_yaml(data: Any) -> str:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = None
+    yaml.width = 100
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def write_config(
+    root: Path, segments: Mapping[str, Mapping[str, Any]], metrics: Mapping[str, Any]
+) -> Definitions:
+    """Write ``segments/<name>.yaml`` and ``metrics.yaml`` under ``root``; load them."""
+    folder = root / "segments"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.yaml"):
+        old.unlink()
+    for name, segment in segments.items():
+        (folder / f"{name}.yaml").write_text(dump_yaml(dict(segment)), encoding="utf-8")
+    (root / "metrics.yaml").write_text(dump_yaml(dict(metrics)) if metrics else "", "utf-8")
+    return load_definitions(root)
+
+
+def disagreements(evaluation: Evaluation, expected: OracleResult) -> list[str]:
+    """One line per (segment, profile, what) where the evaluator differs from the oracle."""
+    problems: list[str] = []
+    ids = [str(p) for p in evaluation.profile_ids]
+    if ids != sorted(ids):
+        problems.append(f"rows not sorted by profile id: {ids}")
+    rows = {pid: i for i, pid in enumerate(ids)}
+    everyone = sorted({str(p) for name in expected.qualified for p in expected.qualified[name]})
+    wanted_rows = {
+        pid for pid in everyone if any(q[pid] for q in expected.qualified.values() if pid in q)
+    }
+    if set(rows) != wanted_rows:
+        problems.append(f"rows {sorted(rows)} != profiles qualifying somewhere {wanted_rows}")
+    for what, theirs, ours in (
+        ("qualified", evaluation.qualified, expected.qualified),
+        ("member", evaluation.members, expected.members),
+        ("held out", evaluation.held_out, expected.held_out),
+    ):
+        for name, per_profile in ours.items():
+            for pid, want in per_profile.items():
+                row = rows.get(str(pid))
+                got = False if row is None else bool(theirs[name][row])
+                if got != want:
+                    problems.append(f"{name} / {pid}: {what} evaluator={got} oracle={want}")
+    for pid, row in rows.items():
+        want_email = expected.emails.get(pid)
+        if evaluation.emails[row] != want_email:
+            got_email = evaluation.emails[row]
+            problems.append(f"email of {pid}: evaluator={got_email!r} oracle={want_email!r}")
+    return problems
+
+
+def compare(
+    db: Store,
+    store: OracleStore,
+    root: Path,
+    segments: Mapping[str, Mapping[str, Any]],
+    metrics: Mapping[str, Any],
+    as_of: datetime,
+) -> tuple[Evaluation, OracleResult, list[str]]:
+    """Evaluate with both; return both results and a readable report of the differences."""
+    defs = write_config(root, segments, metrics)
+    evaluation = evaluate(db, defs, as_of=as_of)
+    expected = Oracle(store, segments, metrics, as_of).run()
+    problems = disagreements(evaluation, expected)
+    if not problems:
+        return evaluation, expected, []
+    involved = {line.split(" / ")[1].split(":")[0] for line in problems if " / " in line}
+    report = [
+        f"as_of: {as_of.isoformat()}",
+        "--- metrics.yaml",
+        dump_yaml(dict(metrics)) if metrics else "{}",
+    ]
+    for name, segment in segments.items():
+        report += [f"--- segments/{name}.yaml", dump_yaml(dict(segment))]
+    report.append("--- disagreements")
+    report += problems
+    report.append("--- rows of the profiles involved")
+    for profile in store.profiles:
+        if str(profile["profile_id"]) in involved:
+            report.append(f"profile {profile}")
+            own = [e for e in store.events if e["profile_id"] == profile["profile_id"]]
+            report += [f"    event {e}" for e in own]
+    return evaluation, expected, report

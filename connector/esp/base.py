@@ -1,0 +1,215 @@
+"""The contract between the reconciler and the ESP adapters: one protocol, its data, limits.
+
+The reconciler never asks "which ESP is this?": everything it needs to plan batches is in
+``EspLimits`` (plain data), and everything it does goes through ``EspAdapter``.
+
+    reconciler ──► EspAdapter ──► MailchimpAdapter (mailchimp.py) / KlaviyoAdapter (klaviyo.py)
+                                    └─ one httpx.Client each (transport.py), one retry policy
+                                       (retry.py), shared per-account gates (ratelimit.py)
+
+Emails crossing this boundary are normalised (trimmed, lower-cased) by the caller; adapters
+lower-case again wherever they compare, because ESPs echo addresses in their own case.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from connector.errors import MemberError
+
+__all__ = [
+    "KLAVIYO_LIMITS",
+    "MAILCHIMP_LIMITS",
+    "Contact",
+    "ContactsResult",
+    "EspAdapter",
+    "EspLimits",
+    "EspObject",
+    "MembershipResult",
+    "ObjectKind",
+    "dedupe_contacts",
+]
+
+ObjectKind = Literal["tag", "list", "segment"]
+
+
+@dataclass(frozen=True)
+class EspLimits:
+    """What one ESP accepts per call, as data for the batch planner."""
+
+    esp: str
+    #: what a materialised part becomes: a Mailchimp tag or a Klaviyo list
+    group_kind: Literal["tag", "list"]
+    #: emails per add_members / remove_members call
+    max_members_per_call: int
+    #: contacts per ensure_contacts call that map to one upsert request
+    max_contacts_per_upsert: int
+    #: members per page when reading a tag/list back
+    member_page_size: int
+    #: requests in flight at once for one account (all threads of the process)
+    max_concurrency: int
+
+    def with_concurrency(self, value: int) -> EspLimits:
+        """The same limits with the account's configured concurrency."""
+        return replace(self, max_concurrency=value)
+
+
+MAILCHIMP_LIMITS = EspLimits(
+    esp="mailchimp",
+    group_kind="tag",
+    max_members_per_call=500,
+    max_contacts_per_upsert=500,
+    member_page_size=1000,
+    max_concurrency=10,
+)
+KLAVIYO_LIMITS = EspLimits(
+    esp="klaviyo",
+    group_kind="list",
+    max_members_per_call=1000,
+    max_contacts_per_upsert=10_000,
+    member_page_size=100,
+    max_concurrency=4,
+)
+
+
+@dataclass(frozen=True)
+class EspObject:
+    """A tag, list or native segment in the ESP.
+
+    ``created`` is true when this call created it, so the caller records ownership.
+    """
+
+    id: str
+    name: str
+    kind: ObjectKind
+    created: bool = False
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One contact to make present in the ESP.
+
+    ``email`` is normalised; ``fields`` maps ESP field names (Mailchimp merge tags, Klaviyo
+    profile properties) to values; ``consent`` is the store's email consent.
+    """
+
+    email: str
+    consent: bool
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+def dedupe_contacts(contacts: Sequence[Contact]) -> list[Contact]:
+    """One contact per normalised email: consent if any copy has it, later fields win
+    (DESIGN.md §3: two profiles with one email are one contact)."""
+    merged: dict[str, Contact] = {}
+    for contact in contacts:
+        email = contact.email.strip().lower()
+        previous = merged.get(email)
+        if previous is None:
+            merged[email] = Contact(email, contact.consent, dict(contact.fields))
+        else:
+            merged[email] = Contact(
+                email, previous.consent or contact.consent, {**previous.fields, **contact.fields}
+            )
+    return list(merged.values())
+
+
+@dataclass
+class ContactsResult:
+    """What ``ensure_contacts`` did.
+
+    - ``present``: emails that exist in the ESP now (including ``created``), whatever their
+      subscription status; these can be added to tags/lists.
+    - ``created``: emails created by this call (only consenting contacts, when allowed).
+    - ``skipped_no_consent``: missing contacts not created because consent is false.
+    - ``skipped_creation_disabled``: missing, consenting contacts not created because the
+      destination says ``new_contacts: never``.
+    - ``errors``: contacts the ESP refused (not created, or fields not updated). An email
+      can be both ``present`` and in ``errors`` (it exists, but its update was refused).
+    """
+
+    present: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    skipped_no_consent: list[str] = field(default_factory=list)
+    skipped_creation_disabled: list[str] = field(default_factory=list)
+    errors: list[MemberError] = field(default_factory=list)
+
+    def merge(self, other: ContactsResult) -> None:
+        """Add another batch's result to this one."""
+        self.present.extend(other.present)
+        self.created.extend(other.created)
+        self.skipped_no_consent.extend(other.skipped_no_consent)
+        self.skipped_creation_disabled.extend(other.skipped_creation_disabled)
+        self.errors.extend(other.errors)
+
+
+@dataclass
+class MembershipResult:
+    """What ``add_members`` / ``remove_members`` did.
+
+    ``applied`` holds every email the ESP acknowledged, including no-ops (already a member,
+    already removed); the others are in ``errors`` with the ESP's reason.
+    """
+
+    applied: list[str] = field(default_factory=list)
+    errors: list[MemberError] = field(default_factory=list)
+
+
+@runtime_checkable
+class EspAdapter(Protocol):
+    """What the reconciler calls. Implementations are safe to call from several threads."""
+
+    esp: str
+    limits: EspLimits
+    #: (method, route template, HTTP status) → count; status 0 = no response (timeout, reset)
+    calls: Counter[tuple[str, str, int]]
+
+    def check(self) -> None:
+        """Verify the API key and that the audience/account is reachable.
+
+        Raises ``EspAuthError`` or ``EspNotFoundError``.
+        """
+        ...
+
+    def list_owned(self, prefix: str = "segsync:") -> list[EspObject]:
+        """Tags/lists and native segments whose name starts with ``prefix`` (ignoring case)."""
+        ...
+
+    def ensure_group(self, name: str) -> EspObject:
+        """Find the tag (Mailchimp, name ignoring case) or list (Klaviyo, exact name), or
+        create it."""
+        ...
+
+    def ensure_contacts(self, contacts: Sequence[Contact], *, create_new: bool) -> ContactsResult:
+        """Push field values to existing contacts; create missing ones only when
+        ``create_new`` and ``contact.consent``. Never changes a subscription status."""
+        ...
+
+    def add_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
+        """Add up to ``limits.max_members_per_call`` emails to a tag/list."""
+        ...
+
+    def remove_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
+        """Remove up to ``limits.max_members_per_call`` emails from a tag/list."""
+        ...
+
+    def iter_members(self, group: EspObject) -> Iterator[str]:
+        """Every member email of a tag/list, whatever its subscription status."""
+        ...
+
+    def upsert_segment(
+        self, name: str, definition: Mapping[str, Any], segment_id: str | None
+    ) -> EspObject:
+        """Create (``segment_id`` None) or update a native segment.
+
+        ``definition`` is the ESP's own JSON: Mailchimp's ``options`` object
+        (``{match, conditions}``), Klaviyo's ``definition`` (``{condition_groups}``).
+        """
+        ...
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        ...

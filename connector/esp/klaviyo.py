@@ -1,0 +1,623 @@
+"""Klaviyo adapter: lists, profiles and segments of one Klaviyo account.
+
+Built on the official ``klaviyo-api`` SDK, sending through one pooled ``httpx`` client
+(``klaviyo_client.py``), with the SDK's retry at one attempt and every call under the one
+retry policy (``retry.py``). Each endpoint has a shared burst/steady window of its tier, so
+the threads of a process stay under Klaviyo's limits instead of provoking 429 storms.
+
+Consent rules (DESIGN.md §5) and how they are kept:
+- segsync never calls Klaviyo's subscribe or unsubscribe endpoints: adding to a list is not
+  consent, removing from one does not change it, a bulk import grants none.
+- A bulk profile import is an upsert, so before importing, every contact that may not be
+  created (no consent, or ``new_contacts: never``) is looked up (``GET /api/profiles?filter=
+  any(email,[…])``) and only imported when it exists: a missing one is skipped and counted.
+- Lists take profile ids: ``add_members`` resolves ids (the email → id map, then a lookup)
+  and never creates a profile; an email without a profile is a ``MemberError``.
+
+Ids learned anywhere (lookups, list reads, imports) go to the email → id map, which the
+reconciler can persist: ``known_ids()`` / ``remember_ids(mapping)``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pydantic
+
+from connector.errors import (
+    ConfigError,
+    EspNotFoundError,
+    EspValidationError,
+    MemberError,
+    RetriableEspError,
+)
+from connector.esp.base import (
+    KLAVIYO_LIMITS,
+    Contact,
+    ContactsResult,
+    EspObject,
+    MembershipResult,
+    dedupe_contacts,
+)
+from connector.esp.klaviyo_client import KlaviyoKeyAuth, build_sdk
+from connector.esp.klaviyo_errors import ESP, NOT_FOUND, import_error, validate_response
+from connector.esp.klaviyo_ids import ProfileIds
+from connector.esp.ratelimit import (
+    Clock,
+    RateTier,
+    SystemClock,
+    account_fingerprint,
+    shared_concurrency_gate,
+    shared_window_limiter,
+)
+from connector.esp.retry import RetryPolicy
+from connector.esp.transport import HttpTransport, RequestGate, route
+from connector.esp.values import plain_value
+from connector.settings import KlaviyoSettings, RetrySettings
+
+__all__ = ["ENDPOINT_TIERS", "TIERS", "KlaviyoAdapter"]
+
+log = logging.getLogger("segsync.esp.klaviyo")
+
+# Klaviyo's rate tiers: requests per 1 s burst / 60 s steady
+TIERS = {
+    "XS": RateTier(1, 15),
+    "S": RateTier(3, 60),
+    "M": RateTier(10, 150),
+    "L": RateTier(75, 700),
+    "XL": RateTier(350, 3500),
+}
+
+# Route templates (the keys of `calls`)
+R_LISTS = "/api/lists"
+R_LIST_PROFILES = "/api/lists/{id}/profiles"
+R_LIST_RELATIONSHIPS = "/api/lists/{id}/relationships/profiles"
+R_PROFILES = "/api/profiles"
+R_IMPORTS = "/api/profile-bulk-import-jobs"
+R_IMPORT = "/api/profile-bulk-import-jobs/{job_id}"
+R_IMPORT_ERRORS = "/api/profile-bulk-import-jobs/{id}/import-errors"
+R_SEGMENTS = "/api/segments"
+R_SEGMENT = "/api/segments/{id}"
+
+#: (method, route) → tier, from the OpenAPI spec's per-operation rate limits
+ENDPOINT_TIERS: dict[tuple[str, str], RateTier] = {
+    ("GET", R_LISTS): TIERS["L"],
+    ("POST", R_LISTS): TIERS["M"],  # and 150 per day
+    ("GET", R_LIST_PROFILES): TIERS["L"],
+    ("POST", R_LIST_RELATIONSHIPS): TIERS["M"],
+    ("DELETE", R_LIST_RELATIONSHIPS): TIERS["M"],
+    ("GET", R_PROFILES): TIERS["L"],
+    ("POST", R_IMPORTS): TIERS["M"],
+    ("GET", R_IMPORT): TIERS["M"],
+    ("GET", R_IMPORT_ERRORS): TIERS["M"],
+    ("GET", R_SEGMENTS): TIERS["L"],
+    ("POST", R_SEGMENTS): TIERS["XS"],  # and 100 per day
+    ("PATCH", R_SEGMENT): TIERS["XS"],
+}
+_DEFAULT_TIER = TIERS["M"]
+
+LOOKUP_PAGE = 100  # emails per `any(email,[...])` filter and profiles per page
+MAX_IMPORT_BYTES = 4_500_000  # under the 5 MB payload limit of a bulk import job
+# profile attributes a field may set directly; identifiers (phone, external_id) are left
+# out on purpose: setting one could merge profiles
+_TOP_LEVEL = frozenset({"first_name", "last_name", "organization", "title", "locale", "image"})
+_POINTER_INDEX = re.compile(r"/profiles/data/(\d+)")
+
+
+def _next_cursor(data: Mapping[str, Any]) -> str | None:
+    """The ``page[cursor]`` of the ``links.next`` URL, if there is a next page."""
+    links = data.get("links")
+    url = links.get("next") if isinstance(links, dict) else None
+    if not url:
+        return None
+    values = parse_qs(urlsplit(str(url)).query).get("page[cursor]")
+    return values[0] if values else None
+
+
+def _email_of(resource: Mapping[str, Any]) -> str:
+    attributes = resource.get("attributes") or {}
+    return str(attributes.get("email") or "").strip().lower()
+
+
+def _quoted(value: str) -> str:
+    return json.dumps(value)  # Klaviyo filter strings are double-quoted
+
+
+def _attributes(contact: Contact) -> dict[str, Any]:
+    attributes: dict[str, Any] = {"email": contact.email}
+    properties: dict[str, Any] = {}
+    for name, raw in contact.fields.items():
+        value = plain_value(raw)
+        if value is None:
+            continue  # null cannot clear a field in a bulk import; sending it is noise
+        if name in _TOP_LEVEL:
+            attributes[name] = value
+        else:
+            properties[name] = value
+    if properties:
+        attributes["properties"] = properties
+    return attributes
+
+
+def _payload_email(payload: Any, depth: int = 0) -> str:
+    """The email inside an import error's ``original_payload``, wherever it sits."""
+    if depth > 4 or not isinstance(payload, dict):
+        return ""
+    email = payload.get("email")
+    if isinstance(email, str) and email:
+        return email.strip().lower()
+    for value in payload.values():
+        found = _payload_email(value, depth + 1)
+        if found:
+            return found
+    return ""
+
+
+class KlaviyoAdapter:
+    """The ``EspAdapter`` for one Klaviyo account."""
+
+    esp = ESP
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = "https://a.klaviyo.com",
+        timeout_seconds: float = 60.0,
+        max_connections: int = 4,
+        retry: RetrySettings | None = None,
+        clock: Clock | None = None,
+        transport: httpx.BaseTransport | None = None,
+        job_poll_seconds: float = 1.0,
+        job_timeout_seconds: float = 900.0,
+    ) -> None:
+        if not api_key:
+            raise ConfigError("the Klaviyo API key is not set (SEGSYNC_KLAVIYO__API_KEY)")
+        self.base_url = base_url.rstrip("/")
+        self.clock: Clock = clock or SystemClock()
+        self.limits = KLAVIYO_LIMITS.with_concurrency(max_connections)
+        self.job_poll_seconds = job_poll_seconds
+        self.job_timeout_seconds = job_timeout_seconds
+        account = account_fingerprint(ESP, self.base_url, api_key)
+
+        def limiter_for(method: str, template: str) -> Any:
+            tier = ENDPOINT_TIERS.get((method, template), _DEFAULT_TIER)
+            return shared_window_limiter(account, f"{method} {template}", tier, self.clock)
+
+        self._http = HttpTransport(
+            esp=ESP,
+            auth=KlaviyoKeyAuth(api_key),
+            timeout_seconds=timeout_seconds,
+            max_connections=max_connections,
+            gate=RequestGate(shared_concurrency_gate(account, max_connections), limiter_for),
+            check=validate_response,
+            transport=transport,
+        )
+        self.calls = self._http.calls
+        sdk = build_sdk(self._http, self.base_url)
+        # the wrapper builds a new API object per attribute access: take them once
+        self._lists = sdk.Lists
+        self._profiles = sdk.Profiles
+        self._segments = sdk.Segments
+        self._retry = RetryPolicy(retry, sleep=self.clock.sleep)
+        self._ids = ProfileIds()
+        self._group_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: KlaviyoSettings,
+        *,
+        retry: RetrySettings | None = None,
+        clock: Clock | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> KlaviyoAdapter:
+        """An adapter from ``Settings.klaviyo`` (key, base URL, timeouts, concurrency)."""
+        if settings.api_key is None:
+            raise ConfigError("the Klaviyo API key is not set (SEGSYNC_KLAVIYO__API_KEY)")
+        return cls(
+            api_key=settings.api_key.get_secret_value(),
+            base_url=settings.base_url,
+            timeout_seconds=settings.timeout_seconds,
+            max_connections=settings.max_connections,
+            retry=retry,
+            clock=clock,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"KlaviyoAdapter(base_url={self.base_url!r})"
+
+    def __enter__(self) -> KlaviyoAdapter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the email → profile id map ----------------------------------------------------
+
+    def known_ids(self) -> dict[str, str]:
+        """Every email → profile id learned so far (for the reconciler to persist)."""
+        return self._ids.snapshot()
+
+    def remember_ids(self, mapping: Mapping[str, str]) -> None:
+        """Seed the map (ids persisted by an earlier run)."""
+        self._ids.update(mapping)
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _call(self, method: str, template: str, fn: Callable[[], Any]) -> dict[str, Any]:
+        """One SDK call under the retry policy; its JSON body (``{}`` for 204)."""
+
+        def attempt() -> dict[str, Any]:
+            with route(template):
+                try:
+                    result = fn()
+                except pydantic.ValidationError as exc:
+                    # the SDK validates bodies before sending: report it like a 400
+                    problems = "; ".join(
+                        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                        for e in exc.errors(include_input=False, include_url=False)[:5]
+                    )
+                    raise EspValidationError(
+                        f"the Klaviyo SDK rejected the request body: {problems}",
+                        esp=ESP,
+                        method=method,
+                        path=template,
+                    ) from None
+            return result if isinstance(result, dict) else {}
+
+        return self._retry.call(attempt)
+
+    def _paged(
+        self, method: str, template: str, fetch: Callable[[str | None], Any]
+    ) -> Iterator[dict[str, Any]]:
+        """Every resource of a cursor-paged collection (``fetch(cursor)``)."""
+        cursor: str | None = None
+        while True:
+            data = self._call(method, template, partial(fetch, cursor))
+            yield from data.get("data") or []
+            cursor = _next_cursor(data)
+            if cursor is None:
+                return
+
+    def _lookup(self, emails: Sequence[str]) -> dict[str, str]:
+        """Profile ids of the emails that have a profile (fresh from Klaviyo)."""
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(e.strip().lower() for e in emails))
+        for start in range(0, len(unique), LOOKUP_PAGE):
+            chunk = unique[start : start + LOOKUP_PAGE]
+            query = f"any(email,[{','.join(_quoted(e) for e in chunk)}])"
+
+            def fetch(cursor: str | None, query: str = query) -> Any:
+                return self._profiles.get_profiles(
+                    fields_profile=["email"],
+                    filter=query,
+                    page_size=LOOKUP_PAGE,
+                    page_cursor=cursor,
+                )
+
+            for profile in self._paged("GET", R_PROFILES, fetch):
+                email = _email_of(profile)
+                if email and profile.get("id"):
+                    found[email] = str(profile["id"])
+        self._ids.update(found)
+        return found
+
+    def _resolve(self, emails: Sequence[str], *, fresh: bool) -> dict[str, str]:
+        """email → profile id for those that have one (the map first unless ``fresh``)."""
+        ids: dict[str, str] = {}
+        unknown: list[str] = []
+        for email in emails:
+            known = None if fresh else self._ids.get(email)
+            if known:
+                ids[email.strip().lower()] = known
+            else:
+                unknown.append(email)
+        if unknown:
+            ids.update(self._lookup(unknown))
+        return ids
+
+    # -- protocol -----------------------------------------------------------------------
+
+    def check(self) -> None:
+        """The key works and can read lists (``EspAuthError`` otherwise)."""
+        self._call("GET", R_LISTS, lambda: self._lists.get_lists(fields_list=["name"], page_size=1))
+
+    def _all_lists(self, query: str | None = None) -> Iterator[dict[str, Any]]:
+        def fetch(cursor: str | None) -> Any:
+            return self._lists.get_lists(fields_list=["name"], filter=query, page_cursor=cursor)
+
+        return self._paged("GET", R_LISTS, fetch)
+
+    def _all_segments(self, query: str | None = None) -> Iterator[dict[str, Any]]:
+        def fetch(cursor: str | None) -> Any:
+            return self._segments.get_segments(
+                fields_segment=["name"], filter=query, page_cursor=cursor
+            )
+
+        return self._paged("GET", R_SEGMENTS, fetch)
+
+    def list_owned(self, prefix: str = "segsync:") -> list[EspObject]:
+        """Lists and segments whose name starts with ``prefix`` (ignoring case)."""
+        wanted = prefix.casefold()
+        owned: list[EspObject] = []
+        for kind, items in (("list", self._all_lists()), ("segment", self._all_segments())):
+            for item in items:
+                name = str((item.get("attributes") or {}).get("name") or "")
+                if name.casefold().startswith(wanted):
+                    owned.append(EspObject(str(item["id"]), name, kind))  # type: ignore[arg-type]
+        return owned
+
+    def _find_list(self, name: str) -> EspObject | None:
+        for item in self._all_lists(f"equals(name,{_quoted(name)})"):
+            if (item.get("attributes") or {}).get("name") == name:
+                return EspObject(str(item["id"]), name, "list")
+        return None
+
+    def ensure_group(self, name: str) -> EspObject:
+        """The list named exactly ``name``, created if missing (150 creations a day)."""
+        with self._group_lock:
+            found = self._find_list(name)
+            if found is not None:
+                return found
+            body = {"data": {"type": "list", "attributes": {"name": name}}}
+            try:
+                data = self._call("POST", R_LISTS, lambda: self._lists.create_list(body))
+            except EspValidationError:
+                found = self._find_list(name)  # a retried create that did land
+                if found is None:
+                    raise
+                return found
+            return EspObject(str(data["data"]["id"]), name, "list", created=True)
+
+    def ensure_contacts(self, contacts: Sequence[Contact], *, create_new: bool) -> ContactsResult:
+        """Import fields of existing profiles and create consenting missing ones (when
+        allowed), in bulk import jobs; never subscribes anyone (see the module docstring)."""
+        result = ContactsResult()
+        unique = dedupe_contacts(contacts)
+        size = self.limits.max_contacts_per_upsert
+        for start in range(0, len(unique), size):
+            result.merge(self._ensure_batch(unique[start : start + size], create_new))
+        return result
+
+    def _ensure_batch(self, contacts: list[Contact], create_new: bool) -> ContactsResult:
+        result = ContactsResult()
+        creatable = {c.email for c in contacts if create_new and c.consent}
+        # a contact that may not be created must be seen in Klaviyo now, not remembered
+        # (it may have been deleted since); one that may be created can trust the map
+        existing = {c.email for c in contacts if c.email in creatable and self._ids.get(c.email)}
+        existing |= set(self._lookup([c.email for c in contacts if c.email not in existing]))
+
+        to_import: list[Contact] = []
+        for contact in contacts:
+            if contact.email in existing:
+                result.present.append(contact.email)
+                if contact.fields:
+                    to_import.append(contact)
+            elif contact.email in creatable:
+                to_import.append(contact)
+            elif contact.consent:
+                result.skipped_creation_disabled.append(contact.email)
+            else:
+                result.skipped_no_consent.append(contact.email)
+        if not to_import:
+            return result
+
+        refused = self._import(to_import)
+        new = [c.email for c in to_import if c.email not in existing and c.email not in refused]
+        created = self._lookup(new) if new else {}
+        for contact in to_import:
+            if contact.email in refused:
+                result.errors.append(refused[contact.email])
+            elif contact.email not in existing:
+                if contact.email in created:
+                    result.created.append(contact.email)
+                    result.present.append(contact.email)
+                else:
+                    result.errors.append(
+                        MemberError(
+                            contact.email,
+                            "the bulk import finished but no profile has this email",
+                            "not_created",
+                        )
+                    )
+        return result
+
+    def _import(self, contacts: list[Contact]) -> dict[str, MemberError]:
+        """Run bulk import jobs (≤ 10,000 profiles, < 5 MB each); refused emails → error."""
+        refused: dict[str, MemberError] = {}
+        batch: list[Contact] = []
+        resources: list[dict[str, Any]] = []
+        size = 0
+        for contact in contacts:
+            resource = {"type": "profile", "attributes": _attributes(contact)}
+            weight = len(json.dumps(resource)) + 1
+            if batch and size + weight > MAX_IMPORT_BYTES:
+                refused.update(self._import_job(batch, resources))
+                batch, resources, size = [], [], 0
+            batch.append(contact)
+            resources.append(resource)
+            size += weight
+        if batch:
+            refused.update(self._import_job(batch, resources))
+        return refused
+
+    def _import_job(
+        self, contacts: list[Contact], resources: list[dict[str, Any]]
+    ) -> dict[str, MemberError]:
+        body = {
+            "data": {
+                "type": "profile-bulk-import-job",
+                "attributes": {"profiles": {"data": resources}},
+            }
+        }
+        data = self._call("POST", R_IMPORTS, lambda: self._profiles.bulk_import_profiles(body))
+        job_id = str(data["data"]["id"])
+        attributes = self._wait_for_job(job_id)
+        refused: dict[str, MemberError] = {}
+        if attributes.get("failed_count") or attributes.get("status") == "cancelled":
+            refused = self._import_errors(job_id, contacts)
+        if attributes.get("status") == "cancelled":
+            for contact in contacts:
+                refused.setdefault(
+                    contact.email,
+                    MemberError(contact.email, "the bulk import job was cancelled", "cancelled"),
+                )
+        return refused
+
+    def _wait_for_job(self, job_id: str) -> dict[str, Any]:
+        """Poll the job until it is complete or cancelled; its attributes."""
+        deadline = self.clock.now() + self.job_timeout_seconds
+        delay = self.job_poll_seconds
+        while True:
+            data = self._call(
+                "GET", R_IMPORT, lambda: self._profiles.get_bulk_import_profiles_job(job_id)
+            )
+            attributes: dict[str, Any] = data["data"].get("attributes") or {}
+            status = attributes.get("status")
+            if status in ("complete", "cancelled"):
+                return attributes
+            if self.clock.now() >= deadline:
+                raise RetriableEspError(
+                    f"bulk import job still {status} after {self.job_timeout_seconds:.0f}s",
+                    esp=ESP,
+                    method="GET",
+                    path=R_IMPORT,
+                )
+            self.clock.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    def _import_errors(self, job_id: str, contacts: list[Contact]) -> dict[str, MemberError]:
+        def fetch(cursor: str | None) -> Any:
+            return self._profiles.get_errors_for_bulk_import_profiles_job(
+                job_id, page_size=100, page_cursor=cursor
+            )
+
+        refused: dict[str, MemberError] = {}
+        for item in self._paged("GET", R_IMPORT_ERRORS, fetch):
+            attributes = item.get("attributes") or {}
+            email = _payload_email(attributes.get("original_payload"))
+            if not email:
+                source = attributes.get("source") or {}
+                match = _POINTER_INDEX.search(str(source.get("pointer") or ""))
+                if match and int(match.group(1)) < len(contacts):
+                    email = contacts[int(match.group(1))].email
+            if email:
+                refused[email] = import_error(email, attributes)
+            else:
+                log.warning("a Klaviyo import error names no profile: %s", attributes.get("title"))
+        return refused
+
+    def _change_members(
+        self, group: EspObject, emails: Sequence[str], *, adding: bool
+    ) -> MembershipResult:
+        if len(emails) > self.limits.max_members_per_call:
+            raise ValueError(
+                f"at most {self.limits.max_members_per_call} emails per call, got {len(emails)}"
+            )
+        result = MembershipResult()
+        if not emails:
+            return result
+        method = "POST" if adding else "DELETE"
+        ids: dict[str, str] = {}
+        for fresh in (False, True):
+            ids = self._resolve(emails, fresh=fresh)
+            unique_ids = list(dict.fromkeys(ids.values()))
+            if not unique_ids:
+                break
+            body = {"data": [{"type": "profile", "id": pid} for pid in unique_ids]}
+
+            def send(body: dict[str, Any] = body) -> Any:
+                if adding:
+                    return self._lists.add_profiles_to_list(group.id, body)
+                return self._lists.remove_profiles_from_list(group.id, body)
+
+            try:
+                self._call(method, R_LIST_RELATIONSHIPS, send)
+                break
+            except (EspValidationError, EspNotFoundError):
+                # a remembered id may be stale (merged or deleted profile): look the
+                # emails up again once; a second failure (e.g. the list is gone) is raised
+                if fresh:
+                    raise
+                self._ids.forget(emails)
+        for email in emails:
+            normal = email.strip().lower()
+            if normal in ids or not adding:
+                # removing someone without a profile: they cannot be on the list
+                result.applied.append(email)
+            else:
+                result.errors.append(
+                    MemberError(
+                        normal,
+                        "no Klaviyo profile has this email (profiles are only created by "
+                        "ensure_contacts)",
+                        NOT_FOUND,
+                    )
+                )
+        return result
+
+    def add_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
+        """Add up to 1000 emails' profiles to the list in one call (ids resolved first)."""
+        return self._change_members(group, emails, adding=True)
+
+    def remove_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
+        """Remove up to 1000 emails' profiles from the list in one call; consent unchanged."""
+        return self._change_members(group, emails, adding=False)
+
+    def iter_members(self, group: EspObject) -> Iterator[str]:
+        """Every member email of the list (learning their profile ids on the way)."""
+
+        def fetch(cursor: str | None) -> Any:
+            return self._lists.get_profiles_for_list(
+                group.id,
+                fields_profile=["email"],
+                page_size=self.limits.member_page_size,
+                page_cursor=cursor,
+            )
+
+        for profile in self._paged("GET", R_LIST_PROFILES, fetch):
+            email = _email_of(profile)
+            if not email:
+                continue  # a phone-only profile: segsync identifies people by email
+            if profile.get("id"):
+                self._ids.update({email: str(profile["id"])})
+            yield email
+
+    def _find_segment(self, name: str) -> str | None:
+        for item in self._all_segments(f"equals(name,{_quoted(name)})"):
+            if (item.get("attributes") or {}).get("name") == name:
+                return str(item["id"])
+        return None
+
+    def upsert_segment(
+        self, name: str, definition: Mapping[str, Any], segment_id: str | None
+    ) -> EspObject:
+        """Create or update a segment: ``{name, definition}`` (1/s, 15/min, 100 a day).
+
+        Without ``segment_id`` an existing segment of exactly this name is updated rather
+        than spending a creation on a duplicate.
+        """
+        if segment_id is None:
+            segment_id = self._find_segment(name)
+        attributes = {"name": name, "definition": dict(definition)}
+        if segment_id is None:
+            body: dict[str, Any] = {"data": {"type": "segment", "attributes": attributes}}
+            data = self._call("POST", R_SEGMENTS, lambda: self._segments.create_segment(body))
+            return EspObject(str(data["data"]["id"]), name, "segment", created=True)
+        sid = segment_id
+        body = {"data": {"type": "segment", "id": sid, "attributes": attributes}}
+        data = self._call("PATCH", R_SEGMENT, lambda: self._segments.update_segment(sid, body))
+        return EspObject(str((data.get("data") or {}).get("id", sid)), name, "segment")
+
+    def close(self) -> None:
+        self._http.close()

@@ -1,0 +1,511 @@
+"""Mailchimp adapter: tags (static segments), contacts and saved segments of one audience.
+
+Built on the official ``mailchimp-marketing`` SDK, sending through one pooled ``httpx``
+client (``mailchimp_client.py``), at most ``max_connections`` (≤ 10) requests in flight per
+account for the whole process, every call under the one retry policy (``retry.py``).
+
+Consent rules (DESIGN.md §5) and how they are kept:
+- A missing contact is created only when ``create_new`` and its consent is true, as
+  ``subscribed``, by the batch ``POST /lists/{id}`` with ``update_existing: false``: an
+  existing contact comes back as a per-member "already a list member" error, so its status
+  is never touched (that is what ``update_existing: false`` guarantees).
+- Field values of existing contacts go in a second batch with ``update_existing: true`` and
+  **no** ``status`` field, so the update cannot change a status, and it only ever carries
+  contacts known to exist (from pass one, or a ``GET …/members/{hash}`` for contacts that may
+  not be created): nothing in it can create a contact.
+- "Member In Compliance State", invalid/fake and permanently deleted addresses are
+  permanent ``MemberError``s; ``sync_tags`` is never sent; no contact is ever unsubscribed,
+  archived or deleted.
+
+The subscriber hash is the MD5 of the lower-cased email; tag names compare ignoring case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+import httpx
+from mailchimp_marketing.api.lists_api import ListsApi
+from mailchimp_marketing.api_client import ApiClientError
+
+from connector.errors import (
+    ConfigError,
+    EspNotFoundError,
+    EspValidationError,
+    MemberError,
+)
+from connector.esp.base import (
+    MAILCHIMP_LIMITS,
+    Contact,
+    ContactsResult,
+    EspObject,
+    MembershipResult,
+    dedupe_contacts,
+)
+from connector.esp.mailchimp_client import HttpxApiClient, body_of
+from connector.esp.mailchimp_errors import (
+    ALREADY_MEMBER,
+    ESP,
+    NOT_IN_AUDIENCE,
+    from_api_client_error,
+    member_error,
+    validate_response,
+)
+from connector.esp.ratelimit import account_fingerprint, shared_concurrency_gate
+from connector.esp.retry import RetryPolicy, Sleep
+from connector.esp.transport import HttpTransport, RequestGate, route
+from connector.esp.values import plain_value
+from connector.settings import MailchimpSettings, RetrySettings
+
+__all__ = ["MailchimpAdapter", "mailchimp_base_url", "subscriber_hash"]
+
+T = TypeVar("T")
+log = logging.getLogger("segsync.esp.mailchimp")
+
+_DATA_CENTRE = re.compile(r"[a-z]{2,}[0-9]+")
+
+# Route templates (the keys of `calls`)
+R_LIST = "/lists/{list_id}"
+R_SEGMENTS = "/lists/{list_id}/segments"
+R_SEGMENT = "/lists/{list_id}/segments/{segment_id}"
+R_SEGMENT_MEMBERS = "/lists/{list_id}/segments/{segment_id}/members"
+R_MEMBER = "/lists/{list_id}/members/{subscriber_hash}"
+
+
+def subscriber_hash(email: str) -> str:
+    """Mailchimp's member id: MD5 of the lower-cased address."""
+    return hashlib.md5(email.strip().lower().encode("utf-8")).hexdigest()
+
+
+def mailchimp_base_url(api_key: str | None, base_url: str | None) -> str:
+    """The API root: ``base_url`` if set, else ``https://<dc>.api.mailchimp.com/3.0`` from
+    the key's ``-<dc>`` suffix. Messages never contain the key."""
+    if base_url:
+        return base_url.rstrip("/")
+    if not api_key:
+        raise ConfigError("the Mailchimp API key is not set (SEGSYNC_MAILCHIMP__API_KEY)")
+    _, _, dc = api_key.rpartition("-")
+    if "-" not in api_key or not _DATA_CENTRE.fullmatch(dc):
+        raise ConfigError(
+            "the Mailchimp API key has no data-centre suffix (like '-us21'); "
+            "set SEGSYNC_MAILCHIMP__BASE_URL to the API root"
+        )
+    return f"https://{dc}.api.mailchimp.com/3.0"
+
+
+def _merge_value(value: Any) -> Any:
+    value = plain_value(value)
+    if value is None:
+        return ""  # an empty merge field is how Mailchimp stores "no value"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and "T" in value and value[:4].isdigit() and len(value) > 10:
+        return value[:10]  # a timestamp: Mailchimp date fields take the date
+    return value
+
+
+def _merge_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {tag: _merge_value(value) for tag, value in fields.items()}
+
+
+class MailchimpAdapter:
+    """The ``EspAdapter`` for one Mailchimp audience."""
+
+    esp = ESP
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        audience_id: str,
+        base_url: str | None = None,
+        timeout_seconds: float = 120.0,
+        max_connections: int = 10,
+        retry: RetrySettings | None = None,
+        sleep: Sleep = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        root = mailchimp_base_url(api_key, base_url)
+        if not audience_id:
+            raise ConfigError("a Mailchimp destination needs an audience id")
+        self.audience_id = audience_id
+        self.base_url = root
+        self.limits = MAILCHIMP_LIMITS.with_concurrency(max_connections)
+        account = account_fingerprint(ESP, root, api_key)
+        self._http = HttpTransport(
+            esp=ESP,
+            auth=httpx.BasicAuth("segsync", api_key),
+            timeout_seconds=timeout_seconds,
+            max_connections=max_connections,
+            gate=RequestGate(shared_concurrency_gate(account, max_connections)),
+            check=validate_response,
+            transport=transport,
+        )
+        self.calls = self._http.calls
+        self._lists = ListsApi(HttpxApiClient(self._http, root))
+        self._retry = RetryPolicy(retry, sleep=sleep)
+        self._group_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: MailchimpSettings,
+        *,
+        audience_id: str,
+        retry: RetrySettings | None = None,
+        sleep: Sleep = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> MailchimpAdapter:
+        """An adapter for ``audience_id`` from ``Settings.mailchimp`` (key, base URL, limits)."""
+        if settings.api_key is None:
+            raise ConfigError("the Mailchimp API key is not set (SEGSYNC_MAILCHIMP__API_KEY)")
+        return cls(
+            api_key=settings.api_key.get_secret_value(),
+            audience_id=audience_id,
+            base_url=settings.base_url,
+            timeout_seconds=settings.timeout_seconds,
+            max_connections=settings.max_connections,
+            retry=retry,
+            sleep=sleep,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"MailchimpAdapter(audience_id={self.audience_id!r}, base_url={self.base_url!r})"
+
+    def __enter__(self) -> MailchimpAdapter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _call(self, method: str, template: str, fn: Callable[[], Any]) -> dict[str, Any]:
+        """One SDK call under the retry policy; its JSON body."""
+
+        def attempt() -> dict[str, Any]:
+            with route(template):
+                try:
+                    return body_of(fn())
+                except ApiClientError as err:
+                    # the SDK wraps whatever `request` raised, our EspErrors included
+                    raise from_api_client_error(err, method, template) from None
+
+        return self._retry.call(attempt)
+
+    def _pages(
+        self, method: str, template: str, key: str, fetch: Callable[[int, int], Any]
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of an offset-paged collection (``fetch(count, offset)``)."""
+        size = self.limits.member_page_size
+        offset = 0
+        while True:
+            data = self._call(method, template, partial(fetch, size, offset))
+            items = data.get(key) or []
+            yield from items
+            offset += len(items)
+            total = data.get("total_items")
+            if not items or len(items) < size or (isinstance(total, int) and offset >= total):
+                return
+
+    # -- protocol -----------------------------------------------------------------------
+
+    def check(self) -> None:
+        """The key works and the audience exists (``EspAuthError`` / ``EspNotFoundError``)."""
+        self._call(
+            "GET",
+            R_LIST,
+            lambda: self._lists.get_list(self.audience_id, fields=["id", "name"]),
+        )
+
+    def _segments(self, kind: str | None = None) -> Iterator[dict[str, Any]]:
+        def fetch(count: int, offset: int) -> Any:
+            params: dict[str, Any] = {
+                "count": count,
+                "offset": offset,
+                "fields": ["segments.id", "segments.name", "segments.type", "total_items"],
+            }
+            if kind:
+                params["type"] = kind
+            return self._lists.list_segments(self.audience_id, **params)
+
+        return self._pages("GET", R_SEGMENTS, "segments", fetch)
+
+    def list_owned(self, prefix: str = "segsync:") -> list[EspObject]:
+        """Tags and saved segments whose name starts with ``prefix`` (ignoring case)."""
+        wanted = prefix.casefold()
+        return [
+            EspObject(
+                id=str(seg["id"]),
+                name=str(seg.get("name", "")),
+                kind="tag" if seg.get("type") == "static" else "segment",
+            )
+            for seg in self._segments()
+            if str(seg.get("name", "")).casefold().startswith(wanted)
+        ]
+
+    def _find(self, name: str, kind: str) -> dict[str, Any] | None:
+        wanted = name.casefold()
+        for seg in self._segments(kind):
+            if str(seg.get("name", "")).casefold() == wanted:
+                return seg
+        return None
+
+    def ensure_group(self, name: str) -> EspObject:
+        """The tag named ``name`` (ignoring case), created empty if missing."""
+        with self._group_lock:  # find-then-create must not race with itself
+            found = self._find(name, "static")
+            if found is not None:
+                return EspObject(str(found["id"]), str(found.get("name", name)), "tag")
+            try:
+                data = self._call(
+                    "POST",
+                    R_SEGMENTS,
+                    lambda: self._lists.create_segment(
+                        self.audience_id, {"name": name, "static_segment": []}
+                    ),
+                )
+            except EspValidationError:
+                # e.g. a retried create whose first attempt did land: find it again
+                found = self._find(name, "static")
+                if found is None:
+                    raise
+                return EspObject(str(found["id"]), str(found.get("name", name)), "tag")
+            return EspObject(str(data["id"]), str(data.get("name", name)), "tag", created=True)
+
+    def _batch(self, members: list[dict[str, Any]], *, update_existing: bool) -> dict[str, Any]:
+        body = {"members": members, "update_existing": update_existing}
+        return self._call(
+            "POST",
+            R_LIST,
+            lambda: self._lists.batch_list_members(
+                self.audience_id, body, skip_merge_validation=True
+            ),
+        )
+
+    def _member_status(self, email: str) -> str | None:
+        """The member's status, or None when the address is not in the audience."""
+        try:
+            data = self._call(
+                "GET",
+                R_MEMBER,
+                lambda: self._lists.get_list_member(
+                    self.audience_id, subscriber_hash(email), fields=["email_address", "status"]
+                ),
+            )
+        except EspNotFoundError:
+            return None
+        return str(data.get("status") or "subscribed")
+
+    def _statuses(self, emails: Sequence[str]) -> dict[str, str | None]:
+        if not emails:
+            return {}
+        workers = max(1, min(len(emails), self.limits.max_concurrency))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mailchimp") as pool:
+            return dict(zip(emails, pool.map(self._member_status, emails), strict=True))
+
+    def ensure_contacts(self, contacts: Sequence[Contact], *, create_new: bool) -> ContactsResult:
+        """Create consenting missing contacts (when allowed) and push fields to existing ones,
+        in batches of ``limits.max_contacts_per_upsert``; see the module docstring."""
+        result = ContactsResult()
+        unique = dedupe_contacts(contacts)
+        size = self.limits.max_contacts_per_upsert
+        for start in range(0, len(unique), size):
+            result.merge(self._ensure_batch(unique[start : start + size], create_new))
+        return result
+
+    def _ensure_batch(self, contacts: list[Contact], create_new: bool) -> ContactsResult:
+        result = ContactsResult()
+        creatable = [c for c in contacts if create_new and c.consent]
+        others = [c for c in contacts if not (create_new and c.consent)]
+        to_update: list[Contact] = []
+
+        # pass 1: create consenting contacts; existing ones are refused untouched
+        if creatable:
+            data = self._batch(
+                [
+                    {"email_address": c.email, "status": "subscribed"}
+                    | ({"merge_fields": _merge_fields(c.fields)} if c.fields else {})
+                    for c in creatable
+                ],
+                update_existing=False,
+            )
+            new = {str(m.get("email_address", "")).lower() for m in data.get("new_members", [])}
+            refused = _batch_errors(data)
+            for contact in creatable:
+                error = refused.get(contact.email)
+                if contact.email in new:
+                    result.created.append(contact.email)
+                    result.present.append(contact.email)
+                elif error is not None and error.code == ALREADY_MEMBER:
+                    result.present.append(contact.email)
+                    if contact.fields:
+                        to_update.append(contact)
+                elif error is not None:
+                    result.errors.append(error)
+                else:
+                    # neither created nor refused: Mailchimp answered for it in no list
+                    result.errors.append(
+                        MemberError(contact.email, "not in Mailchimp's batch answer", "esp_error")
+                    )
+
+        # contacts that may not be created: are they there? (GET never creates)
+        statuses = self._statuses([c.email for c in others])
+        for contact in others:
+            status = statuses.get(contact.email)
+            if status is None or status == "archived":
+                # missing (or archived, which only an explicit re-add would undo)
+                if contact.consent:
+                    result.skipped_creation_disabled.append(contact.email)
+                else:
+                    result.skipped_no_consent.append(contact.email)
+                continue
+            result.present.append(contact.email)
+            if contact.fields:
+                to_update.append(contact)
+
+        # pass 2: fields of existing contacts, without any status field
+        if to_update:
+            data = self._batch(
+                [
+                    {"email_address": c.email, "merge_fields": _merge_fields(c.fields)}
+                    for c in to_update
+                ],
+                update_existing=True,
+            )
+            refused = _batch_errors(data)
+            result.errors.extend(refused[c.email] for c in to_update if c.email in refused)
+            for member in data.get("new_members", []):
+                # cannot happen for known members; say so loudly if Mailchimp ever does it
+                log.error("Mailchimp created a member in a fields-only update")
+                result.created.append(str(member.get("email_address", "")).lower())
+        return result
+
+    def _segment_members(self, group: EspObject, key: str, emails: Sequence[str]) -> Any:
+        if len(emails) > self.limits.max_members_per_call:
+            raise ValueError(
+                f"at most {self.limits.max_members_per_call} emails per call, got {len(emails)}"
+            )
+        return self._call(
+            "POST",
+            R_SEGMENT,
+            lambda: self._lists.batch_segment_members(
+                {key: list(emails)}, self.audience_id, group.id
+            ),
+        )
+
+    def add_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
+        """Tag up to 500 emails in one call; members already tagged count as applied."""
+        if not emails:
+            return MembershipResult()
+        data = self._segment_members(group, "members_to_add", emails)
+        return _membership(emails, _segment_errors(data), removing=False)
+
+    def remove_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
+        """Untag up to 500 emails in one call; addresses not in the audience count as
+        applied (they cannot carry the tag)."""
+        if not emails:
+            return MembershipResult()
+        data = self._segment_members(group, "members_to_remove", emails)
+        return _membership(emails, _segment_errors(data), removing=True)
+
+    def iter_members(self, group: EspObject) -> Iterator[str]:
+        """Every tagged email, including unsubscribed, cleaned and transactional members."""
+
+        def fetch(count: int, offset: int) -> Any:
+            return self._lists.get_segment_members_list(
+                self.audience_id,
+                group.id,
+                count=count,
+                offset=offset,
+                include_cleaned=True,
+                include_transactional=True,
+                include_unsubscribed=True,
+                fields=["members.email_address", "total_items"],
+            )
+
+        for member in self._pages("GET", R_SEGMENT_MEMBERS, "members", fetch):
+            email = str(member.get("email_address") or "").strip().lower()
+            if email:
+                yield email
+
+    def upsert_segment(
+        self, name: str, definition: Mapping[str, Any], segment_id: str | None
+    ) -> EspObject:
+        """Create or update a saved segment: ``{name, options: definition}``.
+
+        Without ``segment_id`` an existing saved segment of the same name (ignoring case) is
+        updated instead of creating a second one (a retried create, or lost state).
+        """
+        body = {"name": name, "options": dict(definition)}
+        created = False
+        if segment_id is None:
+            found = self._find(name, "saved")
+            segment_id = str(found["id"]) if found is not None else None
+        if segment_id is None:
+            data = self._call(
+                "POST", R_SEGMENTS, lambda: self._lists.create_segment(self.audience_id, body)
+            )
+            created = True
+        else:
+            sid = segment_id
+            data = self._call(
+                "PATCH",
+                R_SEGMENT,
+                lambda: self._lists.update_segment(self.audience_id, sid, body),
+            )
+        return EspObject(
+            str(data.get("id", segment_id)), str(data.get("name", name)), "segment", created
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _batch_errors(data: Mapping[str, Any]) -> dict[str, MemberError]:
+    """Per-member errors of a ``POST /lists/{id}`` answer, by lower-cased email."""
+    errors: dict[str, MemberError] = {}
+    for item in data.get("errors") or []:
+        email = str(item.get("email_address") or "").strip().lower()
+        if email:
+            errors[email] = member_error(
+                email,
+                str(item.get("error") or ""),
+                str(item.get("error_code") or ""),
+                field=str(item.get("field") or ""),
+                field_message=str(item.get("field_message") or ""),
+            )
+    return errors
+
+
+def _segment_errors(data: Mapping[str, Any]) -> dict[str, MemberError]:
+    """Per-member errors of a ``POST /lists/{id}/segments/{seg}`` answer, by email."""
+    errors: dict[str, MemberError] = {}
+    for item in data.get("errors") or []:
+        message = str(item.get("error") or "")
+        code = str(item.get("error_code") or "")
+        for email in item.get("email_addresses") or []:
+            errors[str(email).strip().lower()] = member_error(str(email), message, code)
+    return errors
+
+
+def _membership(
+    emails: Sequence[str], errors: Mapping[str, MemberError], *, removing: bool
+) -> MembershipResult:
+    result = MembershipResult()
+    for email in emails:
+        error = errors.get(email.strip().lower())
+        if error is None or (removing and error.code == NOT_IN_AUDIENCE):
+            result.applied.append(email)
+        else:
+            result.errors.append(error)
+    return result

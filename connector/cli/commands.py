@@ -2,7 +2,9 @@
 
 from connector.cli import (  # noqa: F401
     cmd_audit,
+    cmd_demo,
     cmd_explain,
+    cmd_load,
     cmd_plan,
     cmd_preview,
     cmd_schema,

@@ -1,0 +1,132 @@
+"""``segsync demo``: build the synthetic retail store, write the example config, and show
+what the demo segments hold.
+
+The command is a short list of steps (``run_demo``) so later steps — such as syncing into
+the built-in emulator — slot in without touching the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from connector.cli.app import app
+from connector.cli.common import load_config, open_source, resolve_as_of
+from connector.cli.context import state
+from connector.cli.output import err, out, print_table
+from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
+from connector.source.demo import (
+    DEFAULT_PROFILES,
+    DEFAULT_SEED,
+    DemoSpec,
+    DemoStore,
+    WrittenConfig,
+    build_demo_store,
+    default_as_of,
+    write_demo_config,
+)
+from connector.timespec import format_instant, utc_now
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """Everything the demo did, for the summary (and for later steps)."""
+
+    store: DemoStore
+    config: WrittenConfig
+    evaluation: Evaluation
+    not_local: list[str]
+
+
+def build_store(spec: DemoSpec, *, force: bool) -> DemoStore:
+    settings = state.settings()
+    if err.is_terminal:
+        with err.status(f"generating {spec.profiles:,} demo profiles…"):
+            return build_demo_store(settings.source_url, spec, settings.store, force=force)
+    return build_demo_store(settings.source_url, spec, settings.store, force=force)
+
+
+def write_config() -> WrittenConfig:
+    return write_demo_config(state.settings().config_dir)
+
+
+def evaluate_segments(as_of: datetime) -> tuple[Evaluation, list[str]]:
+    """Every locally evaluable segment of the config, as of the demo's ``as_of``."""
+    defs = load_config()
+    not_local = sorted(n for n, s in defs.segments.items() if has_esp_conditions(s.rule))
+    with open_source() as store:
+        return evaluate(store, defs, as_of=as_of), not_local
+
+
+def print_summary(result: DemoResult) -> None:
+    store, spec = result.store, result.store.spec
+    out.print(
+        f"built {store.url.display()}: {store.profiles:,} profiles, {store.events:,} events "
+        f"(seed {spec.seed}, as of {format_instant(spec.as_of)})",
+        markup=False,
+    )
+    config_dir = state.settings().config_dir
+    kept = f"; kept {len(result.config.kept)} existing" if result.config.kept else ""
+    out.print(
+        f"config: wrote {len(result.config.written)} files into {config_dir}{kept}", markup=False
+    )
+    ev = result.evaluation
+    print_table(
+        ["segment", "members", "held out"],
+        [(name, ev.size(name), int(ev.held_out[name].sum())) for name in ev.segments],
+        title=f"Demo segments as of {format_instant(ev.as_of)}",
+    )
+    if result.not_local:
+        out.print(
+            "evaluated by the ESP only (esp conditions): " + ", ".join(result.not_local),
+            markup=False,
+        )
+    out.print(
+        "next: segsync validate · segsync preview abandoned-cart-24h · segsync audit",
+        markup=False,
+    )
+
+
+def run_demo(spec: DemoSpec, *, force: bool = False) -> DemoResult:
+    """The demo's steps: store, config, evaluation, summary."""
+    store = build_store(spec, force=force)
+    config = write_config()
+    evaluation, not_local = evaluate_segments(spec.as_of)
+    result = DemoResult(store, config, evaluation, not_local)
+    print_summary(result)
+    return result
+
+
+@app.command()
+def demo(
+    profiles: Annotated[
+        int, typer.Option("--profiles", min=1, help="How many customers to generate.")
+    ] = DEFAULT_PROFILES,
+    seed: Annotated[
+        int,
+        typer.Option("--seed", help="Random seed (same seed and --as-of: same data)."),
+    ] = DEFAULT_SEED,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Place events up to this instant (ISO date or timestamp, UTC). "
+            "Default: now, floored to the hour.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace the store file even if it holds other data."),
+    ] = False,
+) -> None:
+    """Build a synthetic retail store and the example segments, then evaluate them.
+
+    Writes the store at SEGSYNC_SOURCE_URL and the example config into the config directory
+    (only files that do not exist yet).
+    """
+    moment = resolve_as_of(as_of) if as_of is not None else default_as_of(utc_now())
+    run_demo(DemoSpec(as_of=moment, profiles=profiles, seed=seed), force=force)

@@ -1,0 +1,333 @@
+"""The demo: a deterministic synthetic retail store and the example config that goes with it.
+
+``build_demo_store`` writes ``profiles`` and ``events`` into a new DuckDB file next to the
+target and then moves it into place, so a crash never leaves half a store behind. It only
+replaces a file that holds nothing but an earlier demo (or when forced): the tables carry a
+``segsync demo`` comment that marks them. The same seed and ``as_of`` always give the same
+rows; every event lies in the ~400 days up to ``as_of``.
+
+``write_demo_config`` copies the example config (``connector/demo_config/``) into a config
+directory, never overwriting a file that already exists.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+import duckdb
+import numpy as np
+from sqlglot import exp
+
+from connector.errors import ConfigError
+from connector.settings import StoreLayout
+from connector.source import demo_data as data
+from connector.source.store import table_expr
+from connector.source.url import StoreUrl, parse_store_url
+from connector.timespec import format_instant
+
+__all__ = [
+    "DEFAULT_PROFILES",
+    "DEFAULT_SEED",
+    "DemoSpec",
+    "DemoStore",
+    "WrittenConfig",
+    "build_demo_store",
+    "default_as_of",
+    "generate",
+    "write_demo_config",
+]
+
+DEFAULT_PROFILES = 25_000
+DEFAULT_SEED = 7
+MARK = "segsync demo"
+
+
+@dataclass(frozen=True)
+class DemoSpec:
+    """What to generate. ``events_per_profile`` scales the background behaviour (the
+    cohorts that make the demo segments interesting stay the same size per profile)."""
+
+    as_of: datetime
+    profiles: int = DEFAULT_PROFILES
+    seed: int = DEFAULT_SEED
+    events_per_profile: float = data.BASE_EVENTS_PER_PROFILE
+
+
+@dataclass(frozen=True)
+class DemoStore:
+    """The store that was built."""
+
+    url: StoreUrl
+    spec: DemoSpec
+    profiles: int
+    events: int
+
+
+def default_as_of(now: datetime) -> datetime:
+    """``now`` floored to the hour: the demo's default ``as_of``."""
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
+# -- SQL --------------------------------------------------------------------------------
+def _ident(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql("duckdb")
+
+
+def _table(name: str) -> str:
+    return table_expr(name).sql("duckdb")
+
+
+def _texts(values: Sequence[str]) -> str:
+    """A DuckDB list literal of our own constant texts (indexed 1-based by code + 1)."""
+    return exp.Array(expressions=[exp.Literal.string(v) for v in values]).sql("duckdb")
+
+
+def _id_sql(column: str, width: int) -> str:
+    return f"'c' || lpad(CAST({column} AS VARCHAR), {width}, '0')"
+
+
+def _profile_columns(layout: StoreLayout) -> list[tuple[str, str]]:
+    return [
+        (layout.profile_id, "VARCHAR"),
+        (layout.email, "VARCHAR"),
+        (layout.consent, "BOOLEAN"),
+        ("first_name", "VARCHAR"),
+        ("gender", "VARCHAR"),
+        ("age", "INTEGER"),
+        ("region", "VARCHAR"),
+        ("city", "VARCHAR"),
+        (layout.latitude, "DOUBLE"),
+        (layout.longitude, "DOUBLE"),
+        ("home_airport", "VARCHAR"),
+        ("lifecycle_stage", "VARCHAR"),
+        ("signup_at", "TIMESTAMP"),
+        ("interests", "VARCHAR"),
+        ("predicted_clv", "DOUBLE"),
+    ]
+
+
+def _event_columns(layout: StoreLayout) -> list[tuple[str, str]]:
+    return [
+        (layout.profile_id, "VARCHAR"),
+        (layout.event, "VARCHAR"),
+        (layout.ts, "TIMESTAMP"),
+        ("category", "VARCHAR"),
+        ("product_id", "VARCHAR"),
+        ("amount", "DOUBLE"),
+        ("destination", "VARCHAR"),
+    ]
+
+
+def _profiles_sql(width: int) -> str:
+    first, last = _texts(data.FIRST_NAMES), _texts(data.LAST_NAMES)
+    domains = _texts(data.DOMAINS)
+    local = f"lower({first}[first + 1]) || '.' || {last}[last + 1] || email_number"
+    address = f"{local} || '@' || {domains}[domain + 1]"
+    email = (
+        f"CASE email_quirk WHEN 1 THEN NULL "
+        f"WHEN 2 THEN {local} || '@' || split_part({domains}[domain + 1], '.', 1) "
+        f"WHEN 3 THEN {first}[first + 1] || '.' || {last}[last + 1] || email_number || '@' "
+        f"|| upper({domains}[domain + 1]) "
+        f"WHEN 4 THEN ' ' || {address} || ' ' ELSE {address} END"
+    )
+    interests = (
+        f"NULLIF(array_to_string(list_filter({_texts(data.INTERESTS)}, "
+        "lambda x, i: (interests >> (i - 1)) & 1 = 1), ','), '')"
+    )
+    columns = [
+        _id_sql("pid", width),
+        email,
+        "consent",
+        f"{first}[first + 1]",
+        f"CASE WHEN gender >= 0 THEN {_texts(data.GENDERS)}[gender + 1] END",
+        "CAST(age AS INTEGER)",
+        f"{_texts([c[0] for c in data.CITIES])}[city + 1]",
+        f"{_texts([c[1] for c in data.CITIES])}[city + 1]",
+        "latitude",
+        "longitude",
+        f"{_texts([c[4] for c in data.CITIES])}[city + 1]",
+        f"{_texts(data.STAGES)}[stage + 1]",
+        "signup_at",
+        interests,
+        "clv",
+    ]
+    return "SELECT " + ", ".join(columns) + " FROM __demo_chunk"
+
+
+def _events_sql(width: int) -> str:
+    columns = [
+        _id_sql("pid", width),
+        f"{_texts(data.EVENT_NAMES)}[kind + 1]",
+        "ts",
+        f"CASE WHEN category >= 0 THEN {_texts(data.CATEGORIES)}[category + 1] END",
+        "CASE WHEN product >= 0 THEN 'sku-' || lpad(CAST(product AS VARCHAR), 5, '0') END",
+        "amount",
+        f"CASE WHEN destination >= 0 THEN {_texts(data.DESTINATIONS)}[destination + 1] END",
+    ]
+    return "SELECT " + ", ".join(columns) + " FROM __demo_chunk"
+
+
+def _create(con: duckdb.DuckDBPyConnection, table: str, columns: list[tuple[str, str]]) -> None:
+    if "." in table:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(table.split('.')[-2])}")
+    body = ", ".join(f"{_ident(name)} {kind}" for name, kind in columns)
+    con.execute(f"CREATE OR REPLACE TABLE {_table(table)} ({body})")
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection, table: str, select: str, arrays: dict[str, np.ndarray]
+) -> None:
+    con.register("__demo_chunk", arrays)
+    try:
+        con.execute(f"INSERT INTO {_table(table)} {select}")
+    finally:
+        con.unregister("__demo_chunk")
+
+
+def generate(
+    con: duckdb.DuckDBPyConnection, spec: DemoSpec, layout: StoreLayout | None = None
+) -> tuple[int, int]:
+    """Create (or replace) the demo tables in ``con`` and fill them; returns the number of
+    profiles and events. Generated chunk by chunk, so memory stays small at any size."""
+    lay = layout or StoreLayout()
+    if spec.profiles < 1:
+        raise ConfigError("the demo needs at least one profile", file="--profiles")
+    width = max(6, len(str(spec.profiles)))
+    scale = spec.events_per_profile / data.BASE_EVENTS_PER_PROFILE
+    _create(con, lay.profiles_table, _profile_columns(lay))
+    _create(con, lay.events_table, _event_columns(lay))
+    profiles_sql, events_sql = _profiles_sql(width), _events_sql(width)
+    events = 0
+    for index, first in enumerate(range(0, spec.profiles, data.CHUNK_PROFILES)):
+        size = min(data.CHUNK_PROFILES, spec.profiles - first)
+        chunk = data.generate_chunk(spec.seed, index, first + 1, size, spec.as_of, scale)
+        _insert(con, lay.profiles_table, profiles_sql, chunk.profiles)
+        _insert(con, lay.events_table, events_sql, chunk.events)
+        events += len(chunk.events["pid"])
+    note = f"{MARK}: seed {spec.seed}, {spec.profiles} profiles, as of {format_instant(spec.as_of)}"
+    for table in (lay.profiles_table, lay.events_table):
+        con.execute(f"COMMENT ON TABLE {_table(table)} IS {exp.Literal.string(note).sql()}")
+    return spec.profiles, events
+
+
+# -- the store file ---------------------------------------------------------------------
+def _foreign_tables(path: Path) -> list[str]:
+    """Tables and views in an existing store that the demo did not create."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise ConfigError(
+            f"'{path}' exists but cannot be opened as a DuckDB store ({reason}); "
+            "remove it, or pass --force to replace it",
+            file="SEGSYNC_SOURCE_URL",
+        ) from None
+    try:
+        rows = con.execute(
+            "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE NOT internal "
+            "UNION ALL "
+            "SELECT schema_name, view_name, comment FROM duckdb_views() WHERE NOT internal"
+        ).fetchall()
+    finally:
+        con.close()
+    return [
+        f"{schema}.{name}" if schema != "main" else str(name)
+        for schema, name, comment in rows
+        if not str(comment or "").startswith(MARK)
+    ]
+
+
+def _check_replaceable(path: Path, force: bool) -> None:
+    if path.is_dir():
+        raise ConfigError(f"'{path}' is a directory, not a store file", file="SEGSYNC_SOURCE_URL")
+    if force or not path.exists():
+        return
+    foreign = _foreign_tables(path)
+    if foreign:
+        raise ConfigError(
+            f"'{path}' holds data that segsync demo did not create ({', '.join(foreign[:5])}); "
+            "point SEGSYNC_SOURCE_URL at another file, or pass --force to replace it",
+            file="SEGSYNC_SOURCE_URL",
+        )
+
+
+def _remove(*paths: Path) -> None:
+    for target in paths:
+        target.unlink(missing_ok=True)
+
+
+def build_demo_store(
+    url: str | StoreUrl, spec: DemoSpec, layout: StoreLayout | None = None, *, force: bool = False
+) -> DemoStore:
+    """Build the demo store at ``url`` (a DuckDB file), replacing an earlier demo."""
+    parsed = parse_store_url(url) if isinstance(url, str) else url
+    if parsed.kind != "duckdb" or parsed.path is None:
+        raise ConfigError(
+            f"segsync demo builds a DuckDB file, not {parsed.display()}: set "
+            "SEGSYNC_SOURCE_URL=duckdb:///data/customers.duckdb (or another file)",
+            file="SEGSYNC_SOURCE_URL",
+        )
+    path = parsed.path
+    _check_replaceable(path, force)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    _remove(staging, Path(f"{staging}.wal"))
+    try:
+        con = duckdb.connect(str(staging))
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            profiles, events = generate(con, spec, layout)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        _remove(Path(f"{path}.wal"))  # a stale log would be replayed onto the new file
+        os.replace(staging, path)
+    finally:
+        _remove(staging, Path(f"{staging}.wal"))
+    return DemoStore(parsed, spec, profiles, events)
+
+
+# -- config -----------------------------------------------------------------------------
+@dataclass
+class WrittenConfig:
+    """Config files the demo wrote, and those it left alone because they existed."""
+
+    written: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
+
+
+def demo_config_files() -> dict[str, str]:
+    """The example config shipped with segsync: relative path -> text."""
+    files: dict[str, str] = {}
+
+    def walk(node: Traversable, prefix: str) -> None:
+        for child in sorted(node.iterdir(), key=lambda c: c.name):
+            rel = f"{prefix}{child.name}"
+            if child.is_dir():
+                walk(child, f"{rel}/")
+            elif child.name.endswith(".yaml"):
+                files[rel] = child.read_text(encoding="utf-8")
+
+    walk(resources.files("connector") / "demo_config", "")
+    return files
+
+
+def write_demo_config(config_dir: Path) -> WrittenConfig:
+    """Copy the example config into ``config_dir``; existing files are never overwritten."""
+    result = WrittenConfig()
+    for rel, text in demo_config_files().items():
+        target = config_dir / rel
+        if target.exists():
+            result.kept.append(target)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("x", encoding="utf-8") as handle:  # "x": never clobber a file
+            handle.write(text)
+        result.written.append(target)
+    return result

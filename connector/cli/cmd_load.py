@@ -20,7 +20,8 @@ def print_report(report: LoadReport) -> None:
     if report.appended:
         what = f"appended {report.rows:,} rows to {report.table} (now {report.total_rows:,} rows)"
     else:
-        what = f"loaded {report.rows:,} rows into {report.table} (table replaced)"
+        how = "new table" if report.created else "table replaced"
+        what = f"loaded {report.rows:,} rows into {report.table} ({how})"
     out.print(f"{what} in {report.store}", markup=False)
     print_table(["column", "type"], report.columns, title=f"{report.table} columns")
 

@@ -66,6 +66,7 @@ class LoadReport:
     total_rows: int
     columns: list[tuple[str, str]]
     appended: bool
+    created: bool = False  # the table did not exist before
     warnings: list[str] = field(default_factory=list)
 
 
@@ -113,6 +114,7 @@ class _Load:
         self.warnings: list[str] = []
         self.types: dict[str, str] = {}
         self.select: dict[str, str] = {}  # output column -> SQL over __stage
+        self.existed = False  # the table was in the store before
 
     def fail(self, message: str, row: int | None = None) -> ConfigError:
         where = f"row {row}: " if row is not None else ""
@@ -130,14 +132,27 @@ class _Load:
         if text_columns:
             pairs = ", ".join(f"{_text(c)}: 'VARCHAR'" for c in text_columns)
             types = f", types = {{{pairs}}}"
-        return f"read_csv({path}, header = true, delim = ',', skip = 0{sample}{types})"
+        # rows that do not parse are set aside (store_rejects) so we can name their line
+        return (
+            f"read_csv({path}, header = true, delim = ',', skip = 0{sample}{types}, "
+            "store_rejects = true, rejects_table = '__rejects', rejects_scan = '__scans')"
+        )
 
-    def _stage(self, kind: str, full_sample: bool) -> None:
+    def _stage(self, kind: str, full_sample: bool) -> tuple[int, str, str] | None:
+        """Stage the file; for CSV, the first line that did not parse (line, error, text)."""
         reader = self._reader(kind, full_sample, [])
-        found = {str(r[0]) for r in self.con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
+        described = self.con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+        found = {str(r[0]) for r in described}
         if kind == "csv" and self.layout.profile_id in found:
             reader = self._reader(kind, full_sample, [self.layout.profile_id])
         self.con.execute(f"CREATE OR REPLACE TABLE __stage AS SELECT * FROM {reader}")
+        if kind != "csv":
+            return None
+        rejected = self.con.execute(
+            "SELECT line, error_message, csv_line FROM __rejects ORDER BY line LIMIT 1"
+        ).fetchone()
+        self.con.execute("DELETE FROM __rejects")
+        return (int(rejected[0]), str(rejected[1]), str(rejected[2])) if rejected else None
 
     def stage(self) -> None:
         """Read the file into the in-memory table ``__stage`` (in file order)."""
@@ -151,14 +166,22 @@ class _Load:
             raise self.fail(f"unknown file format (use one of {known})")
         label = {"csv": "CSV", "json": "JSONL", "parquet": "Parquet"}[kind]
         try:
-            self._stage(kind, full_sample=False)
+            rejected = self._stage(kind, full_sample=False)
+            if rejected is not None:  # maybe a type guessed from too few rows: look at all
+                rejected = self._stage(kind, full_sample=True)
         except duckdb.Error as exc:
             if kind == "parquet":
                 raise self.fail(f"cannot read it as {label}: {_reason(exc)}") from None
             try:  # the type sniffer saw too few rows: look at all of them
-                self._stage(kind, full_sample=True)
+                rejected = self._stage(kind, full_sample=True)
             except duckdb.Error as again:
                 raise self.fail(f"cannot read it as {label}: {_reason(again)}") from None
+        if rejected is not None:
+            line, message, text = rejected
+            raise ConfigError(
+                f"line {line}: cannot read it as CSV: {message.rstrip('.')} ({_show(text)})",
+                file=self.where,
+            )
         rows = self.con.execute("DESCRIBE __stage").fetchall()
         self.types = {str(r[0]): str(r[1]) for r in rows}
 
@@ -283,7 +306,7 @@ class _Load:
         ).fetchone()
         if found:
             ident, times, rows, ids = found
-            more = f"; {ids - 1} more ids are repeated" if ids > 1 else ""
+            more = f"; {ids - 1} more ids repeat too" if ids > 1 else ""
             raise self.fail(
                 f"{self.layout.profile_id} {_show(ident)} appears {times} times (rows "
                 f"{rows[0]} and {rows[1]}): profile ids must be unique{more}"
@@ -359,6 +382,7 @@ class _Load:
         appending to it."""
         lay = self.layout
         existing = self.store_table(self.table)
+        self.existed = existing is not None
         if existing is not None and existing[0] == "VIEW":
             raise ConfigError(
                 f"'{self.table}' in the customer store is a view: segsync load writes tables "
@@ -410,7 +434,8 @@ class _Load:
             "ORDER BY __row LIMIT 1"
         ).fetchone()
         if found:
-            more = f" (and {found[2] - 1} more rows)" if found[2] > 1 else ""
+            others = found[2] - 1
+            more = f" (and {others} more row{'s' if others > 1 else ''})" if others else ""
             raise self.fail(
                 f"{self.layout.profile_id} {_show(found[1])} is already in the store's "
                 f"'{self.table}' table{more}: profile ids must be unique (load without --append "
@@ -443,6 +468,7 @@ class _Load:
             total_rows=int(count[0]) if count else 0,
             columns=list(found[1].items()),
             appended=appended,
+            created=not self.existed,
             warnings=self.warnings,
         )
 
@@ -521,5 +547,6 @@ def load_file(
         total_rows=report.total_rows,
         columns=report.columns,
         appended=report.appended,
+        created=report.created,
         warnings=report.warnings,
     )

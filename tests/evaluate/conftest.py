@@ -1,0 +1,109 @@
+"""Evaluate hand-written cases with segsync (DuckDB or PostgreSQL) and with the oracle.
+
+``both.qualifying(rule, profiles, events)`` returns who qualifies, after asserting that the
+evaluator and the oracle agree on every profile. The PostgreSQL backend uses a schema of its
+own for the test session, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from connector.evaluate.engine import Evaluation
+from connector.source import Store, open_store
+from tests.evaluate.harness import (
+    compare,
+    load_duckdb,
+    load_postgres,
+    make_oracle_store,
+    postgres_layout,
+)
+from tests.evaluate.oracle import OracleResult
+
+PG_URL = os.environ.get("SEGSYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+AS_OF = datetime(2026, 11, 23, 12, 0, 0)
+#: events of a profile that is not in the store, so that every event name a rule uses exists
+ORPHANS = [
+    {"profile_id": "zz-orphan", "event": name, "ts": datetime(2000, 1, 1)}
+    for name in ("order_completed", "added_to_cart", "page_view")
+]
+
+
+@pytest.fixture(scope="session")
+def pg_schema() -> Iterator[str]:
+    """A uniquely named schema for this test session (one per xdist worker)."""
+    name = f"segsync_eval_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_URL, autocommit=True) as con:
+        con.execute(f"CREATE SCHEMA {name}")
+    yield name
+    with psycopg.connect(PG_URL, autocommit=True) as con:
+        con.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+class Both:
+    """Runs the evaluator on one backend and the oracle; they must agree on every profile."""
+
+    def __init__(self, root: Path, open_db: Any, backend: str) -> None:
+        self.root = root
+        self.open_db = open_db
+        self.backend = backend
+
+    def run(
+        self,
+        segments: Mapping[str, Mapping[str, Any]],
+        profiles: Sequence[Mapping[str, Any]],
+        events: Sequence[Mapping[str, Any]] = (),
+        metrics: Mapping[str, Any] | None = None,
+        as_of: datetime = AS_OF,
+    ) -> tuple[Evaluation, OracleResult]:
+        store = make_oracle_store(profiles, [*events, *ORPHANS])
+        db: Store = self.open_db(store)
+        try:
+            evaluation, expected, report = compare(
+                db, store, self.root, segments, metrics or {}, as_of
+            )
+        finally:
+            db.close()
+        assert not report, "evaluator and oracle disagree\n" + "\n".join(report)
+        return evaluation, expected
+
+    def qualifying(
+        self,
+        rule: Mapping[str, Any],
+        profiles: Sequence[Mapping[str, Any]],
+        events: Sequence[Mapping[str, Any]] = (),
+        metrics: Mapping[str, Any] | None = None,
+        as_of: datetime = AS_OF,
+    ) -> set[str]:
+        """Who qualifies for ``rule`` (the evaluator's answer, equal to the oracle's)."""
+        segments = {"seg": {"name": "seg", "rule": rule}}
+        evaluation, _ = self.run(segments, profiles, events, metrics, as_of)
+        rows = zip(evaluation.profile_ids, evaluation.qualified["seg"], strict=True)
+        return {str(pid) for pid, ok in rows if ok}
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def both(request: pytest.FixtureRequest, tmp_path: Path) -> Both:
+    """The evaluator on DuckDB and on PostgreSQL, each checked against the oracle."""
+    if request.param == "duckdb":
+        return Both(tmp_path, load_duckdb, "duckdb")
+    schema = request.getfixturevalue("pg_schema")
+
+    def open_pg(store: Any) -> Store:
+        return load_postgres(open_store(PG_URL, postgres_layout(schema)), store)
+
+    return Both(tmp_path, open_pg, "postgres")
+
+
+@pytest.fixture
+def duck(tmp_path: Path) -> Both:
+    """The evaluator on DuckDB only, checked against the oracle."""
+    return Both(tmp_path, load_duckdb, "duckdb")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from decimal import Decimal
 
 __all__ = ["is_held_out", "normalise_email"]
 
@@ -27,4 +28,5 @@ def is_held_out(segment: str, profile_id: object, holdout: float) -> bool:
     if holdout <= 0:
         return False
     digest = hashlib.sha256(f"{segment}:{profile_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % 10000 < holdout * 100
+    # decimal, not float: 0.07 * 100 is 7.000000000000001, which would hold out bucket 7
+    return int.from_bytes(digest[:8], "big") % 10000 < Decimal(str(holdout)) * 100

@@ -14,10 +14,10 @@ from connector.cli.common import (
     AsOf,
     JsonFlag,
     load_config,
-    open_source,
     resolve_as_of,
     segment_names,
 )
+from connector.cli.context import state
 from connector.cli.output import out
 from connector.plan.document import PlanDocument, SegmentPlan, build_plan
 from connector.timespec import format_instant
@@ -82,8 +82,15 @@ def print_plan(document: PlanDocument) -> None:
         noun = "tag" if plan.esp == "mailchimp" else "list"
         for part in plan.parts:
             out.print(
-                f"  + {noun} {part.name}: {part.description} — {part.members} profiles, "
-                f"{part.contacts} contacts",
+                f"  {noun} {part.name}: {part.description}\n"
+                f"      {part.contacts} contacts ({part.members} profiles); confirmed "
+                f"{part.confirmed}: +{part.adds} to add, -{part.removes} to remove",
+                markup=False,
+            )
+        if plan.new_contacts or plan.skipped_no_consent:
+            out.print(
+                f"  contacts new to segsync: {plan.new_contacts} with consent (created if "
+                f"missing), {plan.skipped_no_consent} without (never created)",
                 markup=False,
             )
         if plan.fields:
@@ -103,8 +110,7 @@ def plan(
     """Show how each segment splits into native conditions and tags/lists, and its sizes."""
     defs = load_config()
     selected = segment_names(defs, names)
-    with open_source() as store:
-        document, _, _ = build_plan(store, defs, as_of=resolve_as_of(as_of), names=selected)
+    document = build_plan(state.settings(), defs, as_of=resolve_as_of(as_of), names=selected)
     payload = document.to_json()
     if out_file is not None:
         out_file.parent.mkdir(parents=True, exist_ok=True)
@@ -113,5 +119,9 @@ def plan(
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
     print_plan(document)
+    for guard in document.guards:
+        out.print(
+            f"GUARD: {guard} — `segsync sync` would stop (exit 3) unless --force", markup=False
+        )
     if out_file is not None:
         out.print(f"\nsaved to {out_file}", markup=False)

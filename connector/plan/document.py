@@ -1,37 +1,36 @@
-"""The plan document: per segment and destination, the split and the sizes it implies.
+"""The plan document: per segment and destination, the split, the sizes and the changes.
 
 ``segsync plan --json`` prints it and ``--out plan.json`` saves it (format version 1):
 
-    {"version": 1, "as_of": "...Z", "store": "duckdb:///...",
+    {"version": 1, "as_of": "...Z", "store": "duckdb:///...", "guards": ["..."],
      "segments": [{"segment", "destination", "esp", "mode",
                    "target": {"kind": "segment"|"tag"|"list", "name"},
                    "native": {"name", "definition"} | null,
                    "parts": [{"name", "kind", "rule", "description", "apply_holdout",
-                              "apply_exclusive", "members", "contacts"}],
-                   "fields": {attribute: esp_field},
-                   "members": int | null, "skipped": str | null}]}
+                              "apply_exclusive", "members", "contacts", "confirmed",
+                              "adds", "removes", "desired_digest", "confirmed_digest"}],
+                   "fields": {attribute: esp_field}, "members": int | null,
+                   "new_contacts": int, "skipped_no_consent": int,
+                   "skipped": str | null}]}
 
 ``definition`` is the exact JSON the ESP API takes, with ``<id of segsync:…>`` standing in
-for part ids until the parts exist.
+for part ids that do not exist yet. ``members`` counts profiles, ``contacts`` distinct
+valid emails. The digests fingerprint the desired and confirmed email sets, so
+``segsync apply`` can refuse a plan whose data or ESP state moved (no email is stored).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
-from connector.definitions.checks import raise_for_schema
 from connector.definitions.loader import Definitions
-from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
-from connector.plan.membership import part_members, part_rules
-from connector.plan.model import Split
 from connector.plan.native import render_native
-from connector.plan.split import describe_part, plan_splits
-from connector.source.store import Store
+from connector.plan.split import describe_part
+from connector.settings import Settings
 from connector.timespec import format_instant
 
 __all__ = ["PartPlan", "PlanDocument", "SegmentPlan", "build_plan"]
@@ -49,6 +48,11 @@ class PartPlan:
     apply_exclusive: bool
     members: int
     contacts: int
+    confirmed: int = 0
+    adds: int = 0
+    removes: int = 0
+    desired_digest: str = ""
+    confirmed_digest: str = ""
 
 
 @dataclass
@@ -62,6 +66,8 @@ class SegmentPlan:
     parts: list[PartPlan]
     fields: dict[str, str]
     members: int | None
+    new_contacts: int = 0
+    skipped_no_consent: int = 0
     skipped: str | None = None
 
 
@@ -70,85 +76,96 @@ class PlanDocument:
     as_of: datetime
     store: str
     segments: list[SegmentPlan] = field(default_factory=list)
+    guards: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "version": PLAN_VERSION,
             "as_of": format_instant(self.as_of),
             "store": self.store,
+            "guards": list(self.guards),
             "segments": [asdict(s) for s in self.segments],
         }
 
 
-def _contacts(result: Evaluation, rows: np.ndarray) -> int:
-    return len({result.emails[r] for r in np.flatnonzero(rows) if result.emails[r] is not None})
-
-
-def _segment_plan(
-    defs: Definitions, result: Evaluation, split: Split, holdouts: dict[str, float]
-) -> SegmentPlan:
-    parts = []
-    for part in split.parts:
-        rows = part_members(result, split, part, holdouts)
-        parts.append(
-            PartPlan(
-                name=part.name,
-                kind=part.kind,
-                rule=part.rule.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-                if part.rule is not None
-                else None,
-                description=describe_part(part),
-                apply_holdout=part.apply_holdout,
-                apply_exclusive=part.apply_exclusive,
-                members=int(rows.sum()),
-                contacts=_contacts(result, rows),
-            )
-        )
-    segment = defs.segments[split.segment]
-    local = split.segment in result.members
-    members = int(result.pushed(split.segment).sum()) if local else None
-    skipped = None
-    if local and result.below_min_size(split.segment):
-        skipped = f"below min_size {segment.min_size} ({members} members to push)"
-    kind, name = split.target
-    native = None
-    if split.native is not None:
-        native = {
-            "name": split.native.name,
-            "definition": render_native(split.esp, split.native),
-        }
-    return SegmentPlan(
-        segment=split.segment,
-        destination=split.destination,
-        esp=split.esp,
-        mode=split.mode,
-        target={"kind": kind, "name": name},
-        native=native,
-        parts=parts,
-        fields=dict(split.fields),
-        members=members,
-        skipped=skipped,
-    )
+def digest(emails: Iterable[str]) -> str:
+    """A short fingerprint of a set of emails (order-independent)."""
+    return hashlib.sha256("\n".join(sorted(emails)).encode()).hexdigest()[:16]
 
 
 def build_plan(
-    store: Store, defs: Definitions, *, as_of: datetime, names: Sequence[str] | None = None
-) -> tuple[PlanDocument, list[Split], Evaluation]:
-    """Split every (segment, destination) of ``names`` and evaluate every part once."""
-    wanted = [n for n in (names or defs.segments) if defs.segments[n].destinations]
-    schema = store.discover()
-    raise_for_schema(defs, schema, wanted)
-    splits = plan_splits(defs, wanted, schema)
-    local = [n for n in wanted if not has_esp_conditions(defs.segments[n].rule)]
-    result = evaluate(
-        store,
-        defs,
-        as_of=as_of,
-        names=local,
-        extra_rules=part_rules(splits, schema.layout.profile_id),
-        attributes=sorted({a for s in splits for a in s.fields}),
-    )
-    holdouts = {n: defs.segments[n].holdout for n in wanted}
-    document = PlanDocument(as_of=as_of, store=store.url.display())
-    document.segments = [_segment_plan(defs, result, split, holdouts) for split in splits]
-    return document, splits, result
+    settings: Settings, defs: Definitions, *, as_of: datetime, names: Sequence[str] | None = None
+) -> PlanDocument:
+    """Evaluate, split and diff against the confirmed state — without writing anything."""
+    from connector.reconcile.guards import RemovalCheck, check_guards
+    from connector.reconcile.runner import prepare
+    from connector.reconcile.state import StateStore
+    from connector.source.url import parse_store_url
+
+    prepared = prepare(settings, defs, names=names, as_of=as_of)
+    state = StateStore(settings.state_path) if settings.state_path.exists() else None
+    document = PlanDocument(as_of=as_of, store=parse_store_url(settings.source_url).display())
+    removals = []
+    try:
+        for split in prepared.splits:
+            target = prepared.targets[split.destination]
+            known = state.contacts(split.destination) if state else {}
+            wanted = [d for d in target.parts if d.split is split]
+            result = prepared.evaluation
+            local = split.segment in result.members
+            plan = SegmentPlan(
+                segment=split.segment,
+                destination=split.destination,
+                esp=split.esp,
+                mode=split.mode,
+                target=dict(zip(("kind", "name"), split.target, strict=True)),
+                native=None
+                if split.native is None
+                else {
+                    "name": split.native.name,
+                    "definition": render_native(split.esp, split.native),
+                },
+                parts=[],
+                fields=dict(split.fields),
+                members=int(result.pushed(split.segment).sum()) if local else None,
+                skipped=target.skipped_segments.get(split.segment),
+            )
+            new: set[str] = set()
+            for desired in wanted:
+                confirmed = (
+                    state.confirmed(split.destination, desired.part.name) if state else set()
+                )
+                adds = desired.emails - confirmed
+                removes = confirmed - desired.emails
+                removals.append(
+                    RemovalCheck(split.destination, desired.part.name, len(confirmed), len(removes))
+                )
+                new |= {e for e in adds if e not in known or not known[e][0]}
+                part = desired.part
+                plan.parts.append(
+                    PartPlan(
+                        name=part.name,
+                        kind=part.kind,
+                        rule=part.rule.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+                        if part.rule is not None
+                        else None,
+                        description=describe_part(part),
+                        apply_holdout=part.apply_holdout,
+                        apply_exclusive=part.apply_exclusive,
+                        members=desired.profiles,
+                        contacts=len(desired.emails),
+                        confirmed=len(confirmed),
+                        adds=len(adds),
+                        removes=len(removes),
+                        desired_digest=digest(desired.emails),
+                        confirmed_digest=digest(confirmed),
+                    )
+                )
+            plan.skipped_no_consent = sum(1 for e in new if not target.contacts[e].consent)
+            plan.new_contacts = len(new) - plan.skipped_no_consent
+            document.segments.append(plan)
+    finally:
+        if state is not None:
+            state.close()
+    document.guards = check_guards(prepared.schema, as_of, settings.guards, removals)
+    return document

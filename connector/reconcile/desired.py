@@ -1,0 +1,106 @@
+"""Desired state per destination: each part's member emails and the contacts behind them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+
+from connector.definitions.loader import Definitions
+from connector.esp.base import Contact
+from connector.evaluate.engine import Evaluation
+from connector.plan.membership import part_members
+from connector.plan.model import Part, Split
+
+__all__ = ["DesiredPart", "DestinationState", "desired_state", "fields_hash", "push_value"]
+
+
+def push_value(value: Any) -> Any:
+    """How an attribute value is sent to an ESP field: text trimmed of spaces (the native
+    comparisons rely on it), instants as ISO text, NULL as None (not sent)."""
+    if isinstance(value, str):
+        return value.strip(" ")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def fields_hash(fields: Mapping[str, Any]) -> str:
+    text = json.dumps(fields, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class DesiredPart:
+    split: Split
+    part: Part
+    emails: set[str]
+    profiles: int  # profiles behind those emails (and without a valid email)
+    no_email: int
+
+
+@dataclass
+class DestinationState:
+    destination: str
+    esp: str
+    splits: list[Split] = field(default_factory=list)
+    parts: list[DesiredPart] = field(default_factory=list)
+    contacts: dict[str, Contact] = field(default_factory=dict)
+    skipped_segments: dict[str, str] = field(default_factory=dict)  # segment -> why
+
+
+def _contact_fields(result: Evaluation, row: int, mapping: Mapping[str, str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for attribute, esp_field in mapping.items():
+        column = next((c for c in result.attributes if c.lower() == attribute.lower()), None)
+        if column is None:
+            continue
+        value = push_value(result.attributes[column][row])
+        if value is not None:
+            fields[esp_field] = value
+    return fields
+
+
+def desired_state(
+    defs: Definitions, result: Evaluation, splits: Sequence[Split]
+) -> dict[str, DestinationState]:
+    """Group splits by destination and compute every part's desired emails and contacts.
+
+    Segments below ``min_size`` are left out (their ESP objects are left as they are).
+    """
+    holdouts = {name: seg.holdout for name, seg in defs.segments.items()}
+    states: dict[str, DestinationState] = {}
+    for split in splits:
+        state = states.setdefault(split.destination, DestinationState(split.destination, split.esp))
+        if split.segment in result.members and result.below_min_size(split.segment):
+            size = int(result.pushed(split.segment).sum())
+            state.skipped_segments[split.segment] = (
+                f"below min_size {defs.segments[split.segment].min_size} ({size} to push)"
+            )
+            continue
+        state.splits.append(split)
+        for part in split.parts:
+            rows = part_members(result, split, part, holdouts)
+            emails: set[str] = set()
+            no_email = 0
+            for row in np.flatnonzero(rows):
+                email = result.emails[row]
+                if email is None:
+                    no_email += 1
+                    continue
+                emails.add(email)
+                known = state.contacts.get(email)
+                consent = bool(result.consent[row]) or (known is not None and known.consent)
+                fields = _contact_fields(result, int(row), split.fields)
+                if known is not None:
+                    fields = {**known.fields, **fields}
+                state.contacts[email] = Contact(email, consent, fields)
+            state.parts.append(DesiredPart(split, part, emails, int(rows.sum()), no_email))
+    return states

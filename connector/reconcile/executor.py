@@ -1,0 +1,283 @@
+"""Apply one destination's changes through its adapter, confirming batch by batch.
+
+Order: make sure every part's tag/list exists (recorded as owned), push contacts that
+need it (new ones only with consent; existing ones only when their mapped field values
+changed), add/remove members in full batches — in parallel up to the ESP's concurrency —
+then create or update native segments. Confirmed state moves only when the ESP
+acknowledged a batch, in the same transaction as the run's counters, so a crash at any
+point loses nothing: the next run re-diffs and re-sends only what is not confirmed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Literal
+
+from connector.definitions.destinations import Destination
+from connector.errors import MemberError
+from connector.esp.base import Contact, EspAdapter, EspObject, MembershipResult
+from connector.plan.native import render_native
+from connector.reconcile.desired import DesiredPart, DestinationState, fields_hash
+from connector.reconcile.diff import PartChanges, chunks
+from connector.reconcile.state import StateStore
+
+__all__ = ["Batch", "DestinationExecutor", "Progress"]
+
+Operation = Literal["add", "remove"]
+
+
+class Progress:
+    """Progress callbacks (the CLI draws bars, the daemon logs); this one does nothing."""
+
+    def start(self, destination: str, batches: int) -> None:
+        pass
+
+    def advance(self, destination: str, batches: int = 1) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Batch:
+    part: DesiredPart
+    group: EspObject
+    operation: Operation
+    emails: list[str]
+
+
+@dataclass
+class ExecutionReport:
+    created_objects: list[str] = field(default_factory=list)
+    segments_written: list[str] = field(default_factory=list)
+    contacts_created: int = 0
+    contacts_updated: int = 0
+    skipped_no_consent: dict[str, int] = field(default_factory=dict)  # part -> count
+    member_errors: int = 0
+    stopped: bool = False
+
+
+def _errors(errors: list[MemberError]) -> list[tuple[str, str, str, bool]]:
+    return [(e.email.strip().lower(), e.reason, e.code, e.permanent) for e in errors]
+
+
+class DestinationExecutor:
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        state: StateStore,
+        adapter: EspAdapter,
+        target: DestinationState,
+        destination: Destination,
+        changes: dict[str, PartChanges],
+        stop: threading.Event,
+        progress: Progress,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.run_id = run_id
+        self.state = state
+        self.adapter = adapter
+        self.target = target
+        self.destination = destination
+        self.changes = changes
+        self.stop = stop
+        self.progress = progress
+        self.clock = clock
+        self.name = target.destination
+        self.report = ExecutionReport()
+        self.groups: dict[str, EspObject] = {}
+
+    # -- objects ------------------------------------------------------------------------
+    def ensure_objects(self) -> None:
+        """Every part's tag/list, from the state store or found/created in the ESP."""
+        for desired in self.target.parts:
+            name = desired.part.name
+            record = self.state.object(self.name, name)
+            if record is not None:
+                self.groups[name] = EspObject(record.esp_id, name, record.kind)  # type: ignore[arg-type]
+                continue
+            group = self.adapter.ensure_group(name)
+            self.state.record_object(
+                self.name, name, group.kind, group.id, desired.split.segment, created=group.created
+            )
+            if group.created:
+                self.report.created_objects.append(name)
+            self.groups[name] = group
+
+    # -- contacts -----------------------------------------------------------------------
+    def _contacts_to_push(
+        self, known: dict[str, tuple[bool, bool, str | None, str | None]]
+    ) -> list[Contact]:
+        adds = {e for ch in self.changes.values() for e in ch.adds}
+        wanted: list[Contact] = []
+        for email, contact in self.target.contacts.items():
+            digest = fields_hash(contact.fields)
+            record = known.get(email)
+            if record is None:
+                if email in adds:
+                    wanted.append(contact)
+                continue
+            present, consent, old_digest, _ = record
+            if present and old_digest != digest:
+                wanted.append(contact)  # field values changed
+            elif (
+                not present
+                and email in adds
+                and (consent != contact.consent or old_digest != digest)
+            ):
+                wanted.append(contact)  # absent before; consent or fields changed since
+        return wanted
+
+    def ensure_contacts(self, *, recheck_absent: bool = False) -> set[str]:
+        """Push the contacts that need it; return every email known present afterwards."""
+        known = self.state.contacts(self.name)
+        ids = {email: rec[3] for email, rec in known.items() if rec[3]}
+        remember = getattr(self.adapter, "remember_ids", None)
+        if ids and remember is not None:
+            remember(ids)
+        wanted = self._contacts_to_push(known)
+        if recheck_absent:
+            adds = {e for ch in self.changes.values() for e in ch.adds}
+            listed = {c.email for c in wanted}
+            wanted += [
+                self.target.contacts[e]
+                for e, rec in known.items()
+                if not rec[0] and e in adds and e not in listed and e in self.target.contacts
+            ]
+        create = self.destination.new_contacts == "consent_only"
+        size = self.adapter.limits.max_contacts_per_upsert
+        rows: list[tuple[str, bool, bool, str | None, str | None]] = []
+        refused: dict[str, MemberError] = {}
+        batches = list(chunks(wanted, size))
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(len(batches), self.adapter.limits.max_concurrency))
+        ) as pool:
+            for result in pool.map(
+                lambda batch: self.adapter.ensure_contacts(batch, create_new=create), batches
+            ):
+                present = {e.lower() for e in result.present}
+                created = {e.lower() for e in result.created}
+                self.report.contacts_created += len(created)
+                failed = {e.email.strip().lower(): e for e in result.errors}
+                refused.update({e: err for e, err in failed.items() if e not in present})
+                for email in present:
+                    contact = self.target.contacts.get(email)
+                    # a refused field update keeps no hash, so it is retried next run
+                    digest = (
+                        fields_hash(contact.fields) if contact and email not in failed else None
+                    )
+                    rows.append((email, True, bool(contact and contact.consent), digest, None))
+                for email in [*result.skipped_no_consent, *result.skipped_creation_disabled]:
+                    contact = self.target.contacts.get(email.lower())
+                    digest = fields_hash(contact.fields) if contact else None
+                    rows.append(
+                        (email.lower(), False, bool(contact and contact.consent), digest, None)
+                    )
+        self.report.contacts_updated = len(rows) - self.report.contacts_created
+        known_ids = getattr(self.adapter, "known_ids", None)
+        if known_ids is not None:
+            mapping = known_ids()
+            rows = [(e, p, c, h, mapping.get(e)) for e, p, c, h, _ in rows]
+        if rows:
+            self.state.record_contacts(self.name, rows)
+        self._quarantine_refused(refused)
+        return {e for e, rec in self.state.contacts(self.name).items() if rec[0]}
+
+    def _quarantine_refused(self, refused: dict[str, MemberError]) -> None:
+        """A contact the ESP refused cannot join any part: quarantine it where it is wanted."""
+        if not refused:
+            return
+        for desired in self.target.parts:
+            adds = self.changes[desired.part.name].adds
+            errors = [_errors([refused[e]])[0] for e in adds if e in refused]
+            if errors:
+                self.report.member_errors += len(errors)
+                self.state.confirm_batch(
+                    self.run_id, self.name, desired.part.name, "add", [], errors, api_calls=0
+                )
+
+    # -- membership ---------------------------------------------------------------------
+    def batches(self, present: set[str]) -> list[Batch]:
+        size = self.adapter.limits.max_members_per_call
+        result: list[Batch] = []
+        for desired in self.target.parts:
+            name = desired.part.name
+            change = self.changes[name]
+            addable = [e for e in change.adds if e in present]
+            skipped = len(change.adds) - len(addable)
+            if skipped:
+                self.report.skipped_no_consent[name] = skipped
+                self.state.update_part(self.run_id, self.name, name, skipped_no_consent=skipped)
+            group = self.groups[name]
+            result += [Batch(desired, group, "add", b) for b in chunks(addable, size)]
+            result += [Batch(desired, group, "remove", b) for b in chunks(change.removes, size)]
+        return result
+
+    def _send(self, batch: Batch) -> MembershipResult:
+        if batch.operation == "add":
+            return self.adapter.add_members(batch.group, batch.emails)
+        return self.adapter.remove_members(batch.group, batch.emails)
+
+    def run_batches(self, batches: list[Batch]) -> None:
+        """Send batches, at most ``max_concurrency`` in flight; confirm each on its ack.
+
+        When ``stop`` is set no new batch starts; those in flight finish and are confirmed.
+        """
+        self.progress.start(self.name, len(batches))
+        workers = max(1, self.adapter.limits.max_concurrency)
+        pending: Iterator[Batch] = iter(batches)
+        in_flight: dict[Future[MembershipResult], Batch] = {}
+        first_error: BaseException | None = None
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            while True:
+                while len(in_flight) < workers and not self.stop.is_set() and first_error is None:
+                    batch = next(pending, None)
+                    if batch is None:
+                        break
+                    in_flight[pool.submit(self._send, batch)] = batch
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    batch = in_flight.pop(future)
+                    try:
+                        result = future.result()
+                    except Exception as exc:  # the adapter already retried what it could
+                        first_error = first_error or exc
+                        continue
+                    self._confirm(batch, result)
+                    self.progress.advance(self.name)
+        if first_error is not None:
+            raise first_error
+        self.report.stopped = self.stop.is_set() and next(pending, None) is not None
+
+    def _confirm(self, batch: Batch, result: MembershipResult) -> None:
+        applied = sorted({e.strip().lower() for e in result.applied})
+        errors = _errors(result.errors)
+        self.report.member_errors += len(errors)
+        self.state.confirm_batch(
+            self.run_id, self.name, batch.part.part.name, batch.operation, applied, errors
+        )
+
+    # -- native segments ----------------------------------------------------------------
+    def write_segments(self) -> None:
+        ids = {name: group.id for name, group in self.groups.items()}
+        for split in self.target.splits:
+            if split.native is None:
+                continue
+            definition = render_native(split.esp, split.native, ids)
+            text = json.dumps(definition, sort_keys=True)
+            record = self.state.object(self.name, split.native.name)
+            if record is not None and record.definition == text:
+                continue
+            segment = self.adapter.upsert_segment(
+                split.native.name, definition, record.esp_id if record else None
+            )
+            self.state.record_object(
+                self.name, split.native.name, "segment", segment.id, split.segment, definition=text
+            )
+            self.report.segments_written.append(split.native.name)

@@ -1,0 +1,362 @@
+"""One sync run: evaluate → split → diff against confirmed state → guards → execute.
+
+``run_sync`` is what ``segsync sync``, ``segsync apply`` and the daemon call. It returns a
+``RunSummary``; configuration problems raise ``ConfigError`` before anything is written.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from connector.definitions.checks import raise_for_schema
+from connector.definitions.destinations import Destination
+from connector.definitions.loader import Definitions, load_definitions
+from connector.errors import EXIT_ESP, EXIT_GUARD, EXIT_OK, EXIT_QUARANTINE, EspError
+from connector.esp.base import EspAdapter, EspObject
+from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
+from connector.plan.membership import part_rules
+from connector.plan.model import Split
+from connector.plan.split import plan_splits
+from connector.reconcile.desired import DestinationState, desired_state
+from connector.reconcile.diff import PartChanges, diff_part
+from connector.reconcile.executor import DestinationExecutor, ExecutionReport, Progress
+from connector.reconcile.guards import RemovalCheck, check_guards
+from connector.reconcile.state import StateStore
+from connector.reconcile.summary import PartSummary, RunSummary
+from connector.settings import Settings
+from connector.source import open_store
+from connector.source.schema import StoreSchema
+from connector.timespec import format_instant, utc_now
+
+__all__ = ["AdapterFactory", "SyncOptions", "prepare", "run_sync"]
+
+AdapterFactory = Callable[[Destination, Settings], EspAdapter]
+
+
+def _default_factory(destination: Destination, settings: Settings) -> EspAdapter:
+    from connector.esp.factory import adapter_for
+
+    return adapter_for(destination, settings)
+
+
+@dataclass
+class SyncOptions:
+    names: Sequence[str] | None = None
+    as_of: datetime | None = None
+    dry_run: bool = False
+    full_resync: bool = False
+    force: bool = False
+    trigger: str = "cli"
+
+
+@dataclass
+class Prepared:
+    """Everything computed before the first write."""
+
+    as_of: datetime
+    schema: StoreSchema
+    splits: list[Split]
+    evaluation: Evaluation
+    targets: dict[str, DestinationState]
+    changes: dict[str, dict[str, PartChanges]] = field(default_factory=dict)
+    confirmed: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def prepare(
+    settings: Settings, defs: Definitions, *, names: Sequence[str] | None, as_of: datetime
+) -> Prepared:
+    """Evaluate the segments (with destinations) and their parts in one query."""
+    wanted = [n for n in (names or defs.segments) if defs.segments[n].destinations]
+    with open_store(settings.source_url, settings.store) as store:
+        schema = store.discover()
+        raise_for_schema(defs, schema, wanted)
+        splits = plan_splits(defs, wanted, schema)
+        local = [n for n in wanted if not has_esp_conditions(defs.segments[n].rule)]
+        result = evaluate(
+            store,
+            defs,
+            as_of=as_of,
+            names=local,
+            extra_rules=part_rules(splits, schema.layout.profile_id),
+            attributes=sorted({a for s in splits for a in s.fields}),
+        )
+    return Prepared(as_of, schema, splits, result, desired_state(defs, result, splits))
+
+
+def _apply_static(prepared: Prepared, defs: Definitions, state: StateStore, dry_run: bool) -> None:
+    """Static segments keep the membership of their first sync."""
+    for target in prepared.targets.values():
+        for split in target.splits:
+            if defs.segments[split.segment].type != "static":
+                continue
+            parts = [p for p in target.parts if p.split is split]
+            frozen = state.frozen(split.segment, target.destination)
+            if frozen is None:
+                if not dry_run:
+                    state.freeze(
+                        split.segment,
+                        target.destination,
+                        {p.part.name: set(p.emails) for p in parts},
+                    )
+                continue
+            for desired in parts:
+                desired.emails = set(frozen.get(desired.part.name, set()))
+
+
+def _read_actual(
+    adapter: EspAdapter, state: StateStore, target: DestinationState, dry_run: bool
+) -> dict[str, set[str]]:
+    """Full resync: each part's actual ESP membership (read in pages)."""
+    actual: dict[str, set[str]] = {}
+    for desired in target.parts:
+        name = desired.part.name
+        record = state.object(target.destination, name)
+        if record is not None:
+            group = EspObject(record.esp_id, name, record.kind)  # type: ignore[arg-type]
+        elif dry_run:
+            continue
+        else:
+            group = adapter.ensure_group(name)
+            state.record_object(
+                target.destination,
+                name,
+                group.kind,
+                group.id,
+                desired.split.segment,
+                created=group.created,
+            )
+        emails = {e.strip().lower() for e in adapter.iter_members(group)}
+        actual[name] = emails
+        if not dry_run:
+            state.replace_confirmed(target.destination, name, emails)
+    return actual
+
+
+def _api_calls(adapter: EspAdapter, before: Counter[tuple[str, str, int]]) -> dict[str, Any]:
+    delta = adapter.calls.copy()
+    delta.subtract(before)
+    by_status: Counter[str] = Counter()
+    for (_, _, status), count in delta.items():
+        if count > 0:
+            by_status[str(status)] += count
+    return {"total": sum(by_status.values()), "by_status": dict(sorted(by_status.items()))}
+
+
+def run_sync(
+    settings: Settings,
+    defs: Definitions | None = None,
+    *,
+    options: SyncOptions | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    adapter_factory: AdapterFactory = _default_factory,
+    state: StateStore | None = None,
+) -> RunSummary:
+    """Run one sync; never raises for ESP failures (they are in the summary, exit 2)."""
+    options = options or SyncOptions()
+    progress = progress or Progress()
+    stop = stop or threading.Event()
+    started = time.monotonic()
+    run_id = uuid.uuid4().hex[:12]
+    as_of = options.as_of or utc_now()
+    defs = defs or load_definitions(settings.config_dir)
+    prepared = prepare(settings, defs, names=options.names, as_of=as_of)
+    own_state = state is None
+    state = state or StateStore(settings.state_path)
+    summary = RunSummary(
+        run_id=run_id,
+        status="ok",
+        exit_code=EXIT_OK,
+        as_of=format_instant(as_of),
+        started_at=format_instant(utc_now()),
+        trigger=options.trigger,
+    )
+    for target in prepared.targets.values():
+        summary.skipped_segments.update(target.skipped_segments)
+    adapters: dict[str, EspAdapter] = {}
+    try:
+        for name, target in prepared.targets.items():
+            if target.parts:
+                adapters[name] = adapter_factory(defs.destinations[name], settings)
+        before = {name: adapter.calls.copy() for name, adapter in adapters.items()}
+        try:
+            _apply_static(prepared, defs, state, options.dry_run)
+            _diff_all(prepared, state, adapters, settings, options)
+        except EspError as exc:
+            summary.errors.append(str(exc))
+            summary.status, summary.exit_code = "failed", EXIT_ESP
+        else:
+            _decide(prepared, defs, settings, state, adapters, summary, options, stop, progress)
+        for name, adapter in adapters.items():
+            summary.api_calls[name] = _api_calls(adapter, before[name])
+        summary.duration_seconds = round(time.monotonic() - started, 3)
+        if summary.status != "dry_run":
+            _record(state, summary)
+    finally:
+        for adapter in adapters.values():
+            adapter.close()
+        if own_state:
+            state.close()
+    return summary
+
+
+def _decide(
+    prepared: Prepared,
+    defs: Definitions,
+    settings: Settings,
+    state: StateStore,
+    adapters: dict[str, EspAdapter],
+    summary: RunSummary,
+    options: SyncOptions,
+    stop: threading.Event,
+    progress: Progress,
+) -> None:
+    """Guards first; then a dry run only reports, a real run executes."""
+    summary.guards = check_guards(
+        prepared.schema,
+        prepared.as_of,
+        settings.guards,
+        [
+            RemovalCheck(dest, part, prepared.confirmed[dest][part], len(ch.removes))
+            for dest, parts in prepared.changes.items()
+            for part, ch in parts.items()
+        ],
+    )
+    if summary.guards and not options.force:
+        summary.status, summary.exit_code = "guard", EXIT_GUARD
+        summary.parts = _planned_parts(prepared)
+    elif options.dry_run:
+        summary.status = "dry_run"
+        summary.parts = _planned_parts(prepared)
+    else:
+        _execute(prepared, defs, state, adapters, summary, summary.run_id, stop, progress)
+
+
+def _diff_all(
+    prepared: Prepared,
+    state: StateStore,
+    adapters: dict[str, EspAdapter],
+    settings: Settings,
+    options: SyncOptions,
+) -> None:
+    limit = settings.retry.quarantine_max_attempts
+    for dest, target in prepared.targets.items():
+        actual: dict[str, set[str]] = {}
+        if options.full_resync and dest in adapters:
+            actual = _read_actual(adapters[dest], state, target, options.dry_run)
+        quarantine: dict[str, dict[str, tuple[str, int]]] = {}
+        for record in state.quarantined(dest):
+            quarantine.setdefault(record.part, {})[record.email] = (
+                record.operation,
+                record.attempts,
+            )
+        prepared.changes[dest] = {}
+        prepared.confirmed[dest] = {}
+        for desired in target.parts:
+            name = desired.part.name
+            confirmed = actual[name] if name in actual else state.confirmed(dest, name)
+            prepared.confirmed[dest][name] = len(confirmed)
+            prepared.changes[dest][name] = diff_part(
+                desired.emails, confirmed, quarantine.get(name), max_attempts=limit
+            )
+
+
+def _planned_parts(prepared: Prepared) -> list[PartSummary]:
+    parts = []
+    for dest, target in prepared.targets.items():
+        for desired in target.parts:
+            change = prepared.changes[dest][desired.part.name]
+            parts.append(
+                PartSummary(
+                    segment=desired.split.segment,
+                    destination=dest,
+                    part=desired.part.name,
+                    desired=len(desired.emails),
+                    adds=len(change.adds),
+                    removes=len(change.removes),
+                    held_back=len(change.held_back),
+                )
+            )
+    return parts
+
+
+def _execute(
+    prepared: Prepared,
+    defs: Definitions,
+    state: StateStore,
+    adapters: dict[str, EspAdapter],
+    summary: RunSummary,
+    run_id: str,
+    stop: threading.Event,
+    progress: Progress,
+) -> None:
+    state.start_run(run_id, summary.trigger, summary.as_of)
+    reports: list[ExecutionReport] = []
+    held_back: dict[tuple[str, str], int] = {}
+    for dest, target in prepared.targets.items():
+        for desired in target.parts:
+            state.start_part(
+                run_id, desired.split.segment, dest, desired.part.name, len(desired.emails)
+            )
+            held_back[(dest, desired.part.name)] = len(
+                prepared.changes[dest][desired.part.name].held_back
+            )
+        if dest not in adapters or stop.is_set():
+            continue
+        executor = DestinationExecutor(
+            run_id=run_id,
+            state=state,
+            adapter=adapters[dest],
+            target=target,
+            destination=defs.destinations[dest],
+            changes=prepared.changes[dest],
+            stop=stop,
+            progress=progress,
+        )
+        reports.append(executor.report)
+        try:
+            executor.ensure_objects()
+            present = executor.ensure_contacts(recheck_absent=False)
+            executor.run_batches(executor.batches(present))
+            if not executor.report.stopped and not stop.is_set():
+                executor.write_segments()
+        except EspError as exc:
+            summary.errors.append(f"{dest}: {exc}")
+    for report in reports:
+        summary.objects_created += report.created_objects
+        summary.segments_written += report.segments_written
+        summary.contacts_created += report.contacts_created
+    summary.parts = [
+        PartSummary(
+            segment=row["segment"],
+            destination=row["destination"],
+            part=row["part"],
+            desired=row["desired"],
+            adds=row["adds"],
+            removes=row["removes"],
+            held_back=held_back.get((row["destination"], row["part"]), 0),
+            skipped_no_consent=row["skipped_no_consent"],
+            quarantined=row["quarantined"],
+            api_calls=row["api_calls"],
+        )
+        for row in state.part_counts(run_id)
+    ]
+    if summary.errors:
+        summary.status, summary.exit_code = "failed", EXIT_ESP
+    elif stop.is_set():
+        summary.status = "stopped"
+    elif any(p.quarantined for p in summary.parts):
+        summary.status, summary.exit_code = "quarantined", EXIT_QUARANTINE
+
+
+def _record(state: StateStore, summary: RunSummary) -> None:
+    if summary.status == "guard":
+        state.start_run(summary.run_id, summary.trigger, summary.as_of)
+    state.finish_run(summary.run_id, summary.status, summary.exit_code, summary.to_json())

@@ -1,0 +1,59 @@
+"""What a sync did: one object, printed by ``sync --json`` and kept in run history.
+
+    {"run_id", "status": ok|quarantined|guard|failed|dry_run|stopped, "exit_code",
+     "as_of", "started_at", "duration_seconds", "trigger",
+     "parts": [{"segment", "destination", "part", "desired", "adds", "removes",
+                "held_back", "skipped_no_consent", "quarantined", "api_calls"}],
+     "skipped_segments": {"<segment>": "<why>"}, "guards": ["..."], "errors": ["..."],
+     "api_calls": {"<destination>": {"total", "by_status": {"200": n, ...}}},
+     "objects_created": [...], "segments_written": [...], "contacts_created": n}
+
+In a dry run, ``adds``/``removes`` are what would be sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["PartSummary", "RunSummary"]
+
+
+@dataclass
+class PartSummary:
+    segment: str
+    destination: str
+    part: str
+    desired: int
+    adds: int = 0
+    removes: int = 0
+    held_back: int = 0
+    skipped_no_consent: int = 0
+    quarantined: int = 0
+    api_calls: int = 0
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    status: str
+    exit_code: int
+    as_of: str
+    started_at: str
+    trigger: str
+    duration_seconds: float = 0.0
+    parts: list[PartSummary] = field(default_factory=list)
+    skipped_segments: dict[str, str] = field(default_factory=dict)
+    guards: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    api_calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    objects_created: list[str] = field(default_factory=list)
+    segments_written: list[str] = field(default_factory=list)
+    contacts_created: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def total_api_calls(self) -> int:
+        return sum(int(v.get("total", 0)) for v in self.api_calls.values())

@@ -8,5 +8,7 @@ from connector.cli import (  # noqa: F401
     cmd_plan,
     cmd_preview,
     cmd_schema,
+    cmd_status,
+    cmd_sync,
     cmd_validate,
 )

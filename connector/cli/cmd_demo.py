@@ -103,7 +103,7 @@ def run_demo(spec: DemoSpec, *, force: bool = False) -> DemoResult:
 @app.command()
 def demo(
     profiles: Annotated[
-        int, typer.Option("--profiles", min=1, help="How many customers to generate.")
+        int, typer.Option("--profiles", help="How many customers to generate (at least 1).")
     ] = DEFAULT_PROFILES,
     seed: Annotated[
         int,

@@ -10,6 +10,7 @@ import typer
 from connector.cli.app import app
 from connector.cli.context import state
 from connector.cli.output import err, out, print_table
+from connector.errors import ConfigError
 from connector.source.loader import LoadReport, Target, load_file
 
 
@@ -26,10 +27,26 @@ def print_report(report: LoadReport) -> None:
     print_table(["column", "type"], report.columns, title=f"{report.table} columns")
 
 
+def _target(table: str) -> Target:
+    # checked here rather than by typer, so a wrong name is one "error:" line and exit 1
+    try:
+        return Target(table.strip().lower())
+    except ValueError:
+        raise ConfigError(
+            f"cannot load into '{table}': use `segsync load profiles FILE` or "
+            "`segsync load events FILE`"
+        ) from None
+
+
 @app.command()
 def load(
     table: Annotated[
-        Target, typer.Argument(help="Which table to load: profiles or events.", show_default=False)
+        str,
+        typer.Argument(
+            help="Which table to load: profiles or events.",
+            show_default=False,
+            metavar="profiles|events",
+        ),
     ],
     file: Annotated[
         Path,
@@ -49,6 +66,7 @@ def load(
     The file is checked first (required columns, timestamps, unique ids); on any problem
     nothing is written.
     """
+    target = _target(table)
     settings = state.settings()
-    report = load_file(settings.source_url, settings.store, table, file, append=append)
+    report = load_file(settings.source_url, settings.store, target, file, append=append)
     print_report(report)

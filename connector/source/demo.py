@@ -58,6 +58,12 @@ class DemoSpec:
     seed: int = DEFAULT_SEED
     events_per_profile: float = data.BASE_EVENTS_PER_PROFILE
 
+    def __post_init__(self) -> None:
+        if self.profiles < 1:
+            raise ConfigError("the demo needs at least one profile", file="--profiles")
+        if self.events_per_profile <= 0:
+            raise ConfigError("events per profile must be positive", file="--events-per-profile")
+
 
 @dataclass(frozen=True)
 class DemoStore:
@@ -196,8 +202,6 @@ def generate(
     """Create (or replace) the demo tables in ``con`` and fill them; returns the number of
     profiles and events. Generated chunk by chunk, so memory stays small at any size."""
     lay = layout or StoreLayout()
-    if spec.profiles < 1:
-        raise ConfigError("the demo needs at least one profile", file="--profiles")
     width = max(6, len(str(spec.profiles)))
     scale = spec.events_per_profile / data.BASE_EVENTS_PER_PROFILE
     _create(con, lay.profiles_table, _profile_columns(lay))

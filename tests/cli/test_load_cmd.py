@@ -1,0 +1,111 @@
+"""``segsync load`` through the real CLI: output, exit codes, nothing written on errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import CliRunner
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEGSYNC_SOURCE_URL", "duckdb:///data/customers.duckdb")
+    monkeypatch.setenv("SEGSYNC_SECRETS_DIR", str(tmp_path / "secrets"))
+    (tmp_path / "p.csv").write_text(
+        "profile_id,email,email_consent,age\nc1,a@x.com,true,30\nc2,b@x.com,false,41\n"
+    )
+    (tmp_path / "e.csv").write_text(
+        "profile_id,event,ts\nc1,order_completed,2026-01-01T10:00:00Z\n"
+        "c2,page_view,2026-01-02 00:00:00+01:00\n"
+    )
+    return tmp_path
+
+
+def test_load_profiles_then_events(workspace: Path, run_cli: CliRunner) -> None:
+    code, out, err = run_cli(["load", "profiles", "p.csv"])
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "loaded 2 rows into profiles (new table) in duckdb:///data/customers.duckdb"
+    assert lines[1:] == [
+        "# profiles columns",
+        "column\ttype",
+        "profile_id\tVARCHAR",
+        "email\tVARCHAR",
+        "email_consent\tBOOLEAN",
+        "age\tBIGINT",
+    ]
+    code, out, _ = run_cli(["load", "events", "e.csv"])
+    assert code == 0
+    assert "loaded 2 rows into events (new table)" in out
+    assert "ts\tTIMESTAMP" in out
+    assert (workspace / "data" / "customers.duckdb").exists()
+
+
+def test_append_and_replace(workspace: Path, run_cli: CliRunner) -> None:
+    assert run_cli(["load", "profiles", "p.csv"])[0] == 0
+    (workspace / "q.csv").write_text("profile_id,email,email_consent\nc3,c@x.com,1\n")
+    code, out, _ = run_cli(["load", "profiles", "q.csv", "--append"])
+    assert code == 0
+    assert out.startswith("appended 1 rows to profiles (now 3 rows) in duckdb:///")
+    code, out, _ = run_cli(["load", "profiles", "q.csv"])
+    assert code == 0
+    assert out.startswith("loaded 1 rows into profiles (table replaced)")
+
+
+def test_missing_consent_is_a_warning(workspace: Path, run_cli: CliRunner) -> None:
+    (workspace / "p.csv").write_text("profile_id,email\nc1,a@x.com\n")
+    code, _, err = run_cli(["load", "profiles", "p.csv"])
+    assert code == 0
+    assert err.startswith("warning: p.csv: no 'email_consent' column, so nobody has email consent")
+
+
+def test_bad_input_exits_1_with_one_located_message(workspace: Path, run_cli: CliRunner) -> None:
+    (workspace / "p.csv").write_text("id,email,region\n1,a@x.com,CA\n")
+    code, out, err = run_cli(["load", "profiles", "p.csv"])
+    assert code == 1
+    assert out == ""
+    assert err == "error: p.csv: missing column 'profile_id' (columns found: id, email, region)\n"
+    assert not (workspace / "data").exists()
+
+
+def test_a_bad_row_after_a_good_load_changes_nothing(workspace: Path, run_cli: CliRunner) -> None:
+    assert run_cli(["load", "events", "e.csv"])[0] == 0
+    store = workspace / "data" / "customers.duckdb"
+    before = store.read_bytes()
+    (workspace / "bad.csv").write_text("profile_id,event,ts\nc1,x,2026-01-01\nc2,x,soon\n")
+    code, _, err = run_cli(["load", "events", "bad.csv", "--append"])
+    assert code == 1
+    assert err.startswith("error: bad.csv: row 2: ts 'soon' is not a timestamp")
+    assert "Traceback" not in err
+    assert store.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["load", "profiles", "missing.csv"], "error: missing.csv: file not found"),
+        (
+            ["load", "customers", "p.csv"],
+            "error: cannot load into 'customers': use `segsync load profiles FILE` or "
+            "`segsync load events FILE`",
+        ),
+    ],
+)
+def test_usage_errors(workspace: Path, run_cli: CliRunner, args: list[str], message: str) -> None:
+    code, _, err = run_cli(args)
+    assert code == 1
+    assert message in err
+
+
+def test_postgres_store_is_refused(
+    workspace: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEGSYNC_SOURCE_URL", "postgresql://me@db.example.com/shop")
+    code, _, err = run_cli(["load", "profiles", "p.csv"])
+    assert code == 1
+    assert err.startswith(
+        "error: SEGSYNC_SOURCE_URL: load writes DuckDB stores; use your database's own loader"
+    )

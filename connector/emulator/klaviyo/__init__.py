@@ -1,0 +1,5 @@
+"""The Klaviyo API emulator (``segsync emulator klaviyo``)."""
+
+from connector.emulator.klaviyo.state import KlaviyoState
+
+__all__ = ["KlaviyoState"]

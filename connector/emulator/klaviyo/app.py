@@ -1,0 +1,229 @@
+"""The Klaviyo API emulator: routes, credentials, revision header and rate limits.
+
+Credentials: ``Authorization: Klaviyo-API-Key <private key>``; every request also needs a
+``revision`` header (``YYYY-MM-DD`` with an optional ``.suffix``). Rate limits are fixed
+windows per account and endpoint with the tiers Klaviyo documents per operation; a 429
+carries ``Retry-After`` (seconds) and Klaviyo's ``throttled`` error.
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from connector.emulator.calls import CallLog
+from connector.emulator.faults import Fault, FaultInjector
+from connector.emulator.gateway import Gateway
+from connector.emulator.klaviyo.context import Context
+from connector.emulator.klaviyo.imports import ImportHandlers
+from connector.emulator.klaviyo.jsonapi import error, errors_response, not_found
+from connector.emulator.klaviyo.lists import ListHandlers
+from connector.emulator.klaviyo.profiles import ProfileHandlers
+from connector.emulator.klaviyo.segments import SegmentHandlers
+from connector.emulator.klaviyo.state import KlaviyoState
+from connector.emulator.klaviyo.subscriptions import SubscriptionHandlers
+from connector.emulator.options import EmulatorOptions
+from connector.emulator.ratelimit import RateLimit
+
+__all__ = ["RATE_LIMITS", "KlaviyoFlavor", "build_app"]
+
+_REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9]+)?$")
+
+# Tiers from Klaviyo's API reference (x-klaviyo-ratelimit) and ESP_FACTS.md.
+_XS = RateLimit(burst=1, steady=15)
+_M = RateLimit(burst=10, steady=150)
+_L = RateLimit(burst=75, steady=700)
+_L750 = RateLimit(burst=75, steady=750)
+RATE_LIMITS: dict[tuple[str, str], RateLimit] = {
+    ("GET", "/api/accounts"): _XS,
+    ("GET", "/api/lists"): _L750,
+    ("POST", "/api/lists"): RateLimit(burst=10, steady=150, daily=150),
+    ("GET", "/api/lists/{id}"): _L750,
+    ("GET", "/api/lists/{id}/profiles"): _L750,
+    ("GET", "/api/lists/{id}/relationships/profiles"): _L750,
+    ("POST", "/api/lists/{id}/relationships/profiles"): _M,
+    ("DELETE", "/api/lists/{id}/relationships/profiles"): _M,
+    ("GET", "/api/profiles"): _L,
+    ("GET", "/api/profiles/{id}"): _L,
+    ("POST", "/api/profile-bulk-import-jobs"): _M,
+    ("GET", "/api/profile-bulk-import-jobs/{job_id}"): _M,
+    ("GET", "/api/profile-bulk-import-jobs/{id}/import-errors"): _M,
+    ("GET", "/api/profile-bulk-import-jobs/{id}/profiles"): _M,
+    ("GET", "/api/profile-bulk-import-jobs/{id}/relationships/profiles"): _M,
+    ("GET", "/api/segments"): _L750,
+    ("POST", "/api/segments"): RateLimit(burst=1, steady=15, daily=100),
+    ("GET", "/api/segments/{id}"): _L750,
+    ("PATCH", "/api/segments/{id}"): RateLimit(burst=1, steady=15, daily=100),
+    ("DELETE", "/api/segments/{id}"): _M,
+    ("GET", "/api/segments/{id}/profiles"): _L750,
+    ("GET", "/api/segments/{id}/relationships/profiles"): _L750,
+    ("POST", "/api/profile-subscription-bulk-create-jobs"): _L750,
+    ("POST", "/api/profile-subscription-bulk-delete-jobs"): _L750,
+}
+
+_SERVER_ERRORS = {
+    500: ("error", "A server error occurred."),
+    502: ("bad_gateway", "Bad gateway."),
+    503: ("service_unavailable", "Service temporarily unavailable, try again later."),
+    504: ("gateway_timeout", "Gateway timeout."),
+}
+
+
+class KlaviyoFlavor:
+    """Klaviyo's gateway behaviour (see ``connector.emulator.gateway.Flavor``)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def concurrency_key(self, headers: Headers) -> str | None:
+        return None  # Klaviyo limits request rates, not connections
+
+    def too_many_connections(self) -> Response:
+        return self.throttled(1)
+
+    def check(self, method: str, route: str, headers: Headers) -> Response | None:
+        scheme, _, key = headers.get("authorization", "").strip().partition(" ")
+        if scheme != "Klaviyo-API-Key" or not key.strip():
+            return errors_response(
+                401,
+                [
+                    error(
+                        401,
+                        "not_authenticated",
+                        "Authentication credentials were not provided.",
+                        "Missing or invalid authorization scheme. Please use Klaviyo-API-Key.",
+                    )
+                ],
+            )
+        if key.strip() != self.key:
+            return errors_response(
+                401,
+                [
+                    error(
+                        401,
+                        "authentication_failed",
+                        "Incorrect authentication credentials.",
+                        "Incorrect authentication credentials.",
+                    )
+                ],
+            )
+        revision = headers.get("revision", "").strip()
+        if not _REVISION.match(revision):
+            return errors_response(
+                400,
+                [
+                    error(
+                        400,
+                        "invalid",
+                        "Invalid input.",
+                        "A valid revision header (YYYY-MM-DD) is required.",
+                        parameter="revision",
+                    )
+                ],
+            )
+        return None
+
+    def rate_limit(self, method: str, route: str) -> RateLimit | None:
+        return RATE_LIMITS.get((method, route))
+
+    def throttled(self, retry_after: int) -> Response:
+        unit = "second" if retry_after == 1 else "seconds"
+        return errors_response(
+            429,
+            [
+                error(
+                    429,
+                    "throttled",
+                    "Request was throttled.",
+                    f"Request was throttled. Expected available in {retry_after} {unit}.",
+                )
+            ],
+            headers={"retry-after": str(retry_after)},
+        )
+
+    def fault_response(self, fault: Fault) -> Response:
+        if fault.kind == "429":
+            return self.throttled(1)
+        code, title = _SERVER_ERRORS.get(fault.status, _SERVER_ERRORS[500])
+        return errors_response(fault.status, [error(fault.status, code, title, title)])
+
+    def not_found(self) -> Response:
+        return not_found()
+
+
+def _routes(ctx: Context) -> list[Route]:
+    p = ProfileHandlers(ctx)
+    li = ListHandlers(ctx)
+    imp = ImportHandlers(ctx)
+    seg = SegmentHandlers(ctx)
+    sub = SubscriptionHandlers(ctx)
+    jobs = "/api/profile-bulk-import-jobs"
+    members = "/api/lists/{id}/relationships/profiles"
+    return [
+        Route("/api/accounts", p.accounts, methods=["GET"]),
+        Route("/api/profiles", p.list_profiles, methods=["GET"]),
+        Route("/api/profiles/{id}", p.get_profile, methods=["GET"]),
+        Route("/api/lists", li.get_lists, methods=["GET"]),
+        Route("/api/lists", li.create_list, methods=["POST"]),
+        Route("/api/lists/{id}", li.get_list, methods=["GET"]),
+        Route("/api/lists/{id}/profiles", li.list_profiles, methods=["GET"]),
+        Route(members, li.list_relationships, methods=["GET"]),
+        Route(members, li.add_members, methods=["POST"]),
+        Route(members, li.remove_members, methods=["DELETE"]),
+        Route(jobs, imp.create_job, methods=["POST"]),
+        Route(f"{jobs}/{{job_id}}", imp.get_job, methods=["GET"]),
+        Route(f"{jobs}/{{id}}/import-errors", imp.job_errors, methods=["GET"]),
+        Route(f"{jobs}/{{id}}/profiles", imp.job_profiles, methods=["GET"]),
+        Route(
+            f"{jobs}/{{id}}/relationships/profiles", imp.job_profile_relationships, methods=["GET"]
+        ),
+        Route("/api/segments", seg.get_segments, methods=["GET"]),
+        Route("/api/segments", seg.create_segment, methods=["POST"]),
+        Route("/api/segments/{id}", seg.get_segment, methods=["GET"]),
+        Route("/api/segments/{id}", seg.update_segment, methods=["PATCH"]),
+        Route("/api/segments/{id}", seg.delete_segment, methods=["DELETE"]),
+        Route("/api/segments/{id}/profiles", seg.segment_profiles, methods=["GET"]),
+        Route(
+            "/api/segments/{id}/relationships/profiles", seg.segment_relationships, methods=["GET"]
+        ),
+        Route("/api/profile-subscription-bulk-create-jobs", sub.subscribe, methods=["POST"]),
+        Route("/api/profile-subscription-bulk-delete-jobs", sub.unsubscribe, methods=["POST"]),
+    ]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status == 405:
+        return errors_response(
+            405,
+            [
+                error(
+                    405,
+                    "method_not_allowed",
+                    f'Method "{request.method}" not allowed.',
+                    f'Method "{request.method}" not allowed.',
+                )
+            ],
+        )
+    return not_found()
+
+
+def build_app(
+    options: EmulatorOptions, calls: CallLog, faults: FaultInjector, key: str, base_url: str
+) -> tuple[Gateway, KlaviyoState]:
+    """The Klaviyo gateway (ASGI app) and its state."""
+    state = KlaviyoState(
+        clock=lambda: options.clock(),  # noqa: PLW0108 - options.clock may be swapped at runtime
+        import_delay_s=lambda: options.import_delay_s,
+    )
+    ctx = Context(state=state, options=options, base_url=base_url)
+    routes = _routes(ctx)
+    app = Starlette(routes=routes, exception_handlers={404: _http_error, 405: _http_error})
+    gateway = Gateway(app, routes, KlaviyoFlavor(key), options, calls, faults, key)
+    return gateway, state

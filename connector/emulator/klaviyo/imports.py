@@ -1,0 +1,127 @@
+"""Klaviyo bulk profile import: create a job (≤ 10,000 profiles, ≤ 5 MB), poll it, read
+its errors and the profiles it touched. The job is an upsert that never clears a field
+with null and never grants consent; ``relationships.lists`` adds the imported profiles to
+those lists when the job completes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from connector.emulator.klaviyo.context import Context
+from connector.emulator.klaviyo.jsonapi import (
+    invalid,
+    jsonapi,
+    not_found,
+    page,
+    sparse,
+    window,
+)
+from connector.emulator.klaviyo.serialize import import_error_json, job_json, profile_json
+from connector.emulator.klaviyo.state import ImportJob
+from connector.emulator.klaviyo.validation import read_body
+
+__all__ = ["MAX_IMPORT_BYTES", "MAX_IMPORT_PROFILES", "ImportHandlers"]
+
+MAX_IMPORT_PROFILES = 10_000
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+
+
+class ImportHandlers:
+    """Handlers bound to one emulator's context."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def _job(self, request: Request) -> ImportJob | Response:
+        params = request.path_params
+        job_id = params.get("job_id") or params["id"]
+        job = self.ctx.state.jobs.get(job_id)
+        if job is None:
+            return not_found(f"A profile-bulk-import-job with id {job_id} does not exist.")
+        return job
+
+    async def create_job(self, request: Request) -> Response:
+        body = await read_body(request, "profile-import", max_bytes=MAX_IMPORT_BYTES)
+        if isinstance(body, Response):
+            return body
+        data = body["data"]
+        entries: list[dict[str, Any]] = data["attributes"]["profiles"]["data"]
+        if not entries:
+            return invalid(
+                "At least one profile is required.", pointer="/data/attributes/profiles/data"
+            )
+        if len(entries) > MAX_IMPORT_PROFILES:
+            return invalid(
+                f"A maximum of {MAX_IMPORT_PROFILES} profiles can be imported per job "
+                f"({len(entries)} given).",
+                pointer="/data/attributes/profiles/data",
+            )
+        relationships = data.get("relationships") or {}
+        list_items = (relationships.get("lists") or {}).get("data") or []
+        state = self.ctx.state
+        state.tick()
+        with state.lock:
+            for index, item in enumerate(list_items):
+                if item["id"] not in state.lists:
+                    return invalid(
+                        f"A list with id {item['id']} does not exist.",
+                        pointer=f"/data/relationships/lists/data/{index}/id",
+                    )
+            job = state.create_job(entries, [item["id"] for item in list_items])
+            payload = job_json(job, self.ctx.base_url)
+        return jsonapi({"data": payload, "links": {"self": payload["links"]["self"]}}, status=202)
+
+    async def get_job(self, request: Request) -> Response:
+        self.ctx.state.tick()
+        with self.ctx.state.lock:
+            job = self._job(request)
+            if isinstance(job, Response):
+                return job
+            payload = sparse(job_json(job, self.ctx.base_url), request, "profile-bulk-import-job")
+        return jsonapi({"data": payload, "links": {"self": payload["links"]["self"]}})
+
+    async def job_errors(self, request: Request) -> Response:
+        self.ctx.state.tick()
+        with self.ctx.state.lock:
+            job = self._job(request)
+            if isinstance(job, Response):
+                return job
+            current = page(
+                request, len(job.errors), default=20, maximum=100, base=self.ctx.base_url
+            )
+            if isinstance(current, Response):
+                return current
+            indexed = list(enumerate(job.errors))
+            data = [import_error_json(job, i, item) for i, item in window(indexed, current)]
+        return jsonapi({"data": data, "links": current.links})
+
+    async def job_profiles(self, request: Request) -> Response:
+        return await self._profiles(request, ids_only=False)
+
+    async def job_profile_relationships(self, request: Request) -> Response:
+        return await self._profiles(request, ids_only=True)
+
+    async def _profiles(self, request: Request, *, ids_only: bool) -> Response:
+        state = self.ctx.state
+        state.tick()
+        with state.lock:
+            job = self._job(request)
+            if isinstance(job, Response):
+                return job
+            ids = job.profile_ids if job.status == "complete" else []
+            current = page(request, len(ids), default=20, maximum=100, base=self.ctx.base_url)
+            if isinstance(current, Response):
+                return current
+            chosen = window(ids, current)
+            data: list[dict[str, Any]] = (
+                [{"type": "profile", "id": pid} for pid in chosen]
+                if ids_only
+                else [
+                    sparse(profile_json(state.profiles[pid], self.ctx.base_url), request, "profile")
+                    for pid in chosen
+                ]
+            )
+        return jsonapi({"data": data, "links": current.links})

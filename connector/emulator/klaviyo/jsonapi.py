@@ -1,0 +1,322 @@
+"""Klaviyo's JSON:API plumbing: responses, error documents, cursor paging, sparse
+fieldsets and the ``filter`` query language (``equals(name,"x")``,
+``any(email,["a","b"])``, several joined by commas meaning AND)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+__all__ = [
+    "Filter",
+    "FilterError",
+    "Page",
+    "error",
+    "errors_response",
+    "invalid",
+    "jsonapi",
+    "matches",
+    "no_content",
+    "not_found",
+    "page",
+    "parse_filter",
+    "sparse",
+    "window",
+]
+
+MEDIA = "application/vnd.api+json"
+T = TypeVar("T")
+
+
+def jsonapi(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON:API document."""
+    body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+    return Response(body, status_code=status, media_type=MEDIA, headers=headers)
+
+
+def no_content(status: int = 204) -> Response:
+    """An empty answer (204 for relationship changes, 202 for subscription jobs)."""
+    return Response(b"", status_code=status, headers={"content-type": MEDIA})
+
+
+def error(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    pointer: str | None = None,
+    parameter: str | None = None,
+) -> dict[str, Any]:
+    """One JSON:API error object, shaped like Klaviyo's."""
+    source: dict[str, str] = {}
+    if parameter is not None:
+        source["parameter"] = parameter
+    else:
+        source["pointer"] = pointer or "/data/"
+    return {
+        "id": str(uuid.uuid4()),
+        "status": status,
+        "code": code,
+        "title": title,
+        "detail": detail,
+        "source": source,
+        "links": {},
+        "meta": {},
+    }
+
+
+def errors_response(
+    status: int, items: list[dict[str, Any]], headers: dict[str, str] | None = None
+) -> Response:
+    """``{"errors": [...]}`` with ``status``."""
+    return jsonapi({"errors": items}, status, headers)
+
+
+def invalid(detail: str, *, pointer: str | None = None, parameter: str | None = None) -> Response:
+    """400 ``invalid``: the request body or a parameter is wrong."""
+    return errors_response(
+        400, [error(400, "invalid", "Invalid input.", detail, pointer=pointer, parameter=parameter)]
+    )
+
+
+def not_found(detail: str = "The requested resource was not found.") -> Response:
+    """404 ``not_found``."""
+    return errors_response(404, [error(404, "not_found", "Not found.", detail)])
+
+
+# -- paging ---------------------------------------------------------------------------------
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"emu:{offset}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int | None:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    prefix, _, number = text.partition(":")
+    return int(number) if prefix == "emu" and number.isdigit() else None
+
+
+@dataclass
+class Page:
+    """One page of a collection and its ``links`` object."""
+
+    offset: int
+    size: int
+    links: dict[str, str | None]
+
+
+def page(request: Request, total: int, *, default: int, maximum: int, base: str) -> Page | Response:
+    """Read ``page[size]`` and ``page[cursor]``; build self/next/prev links."""
+    query = request.query_params
+    raw_size = query.get("page[size]")
+    size = default
+    if raw_size is not None:
+        if not raw_size.isdigit() or not 1 <= int(raw_size) <= maximum:
+            return invalid(
+                f"Page size must be an integer between 1 and {maximum}.",
+                parameter="page[size]",
+            )
+        size = int(raw_size)
+    offset = 0
+    cursor = query.get("page[cursor]")
+    if cursor:
+        decoded = _decode_cursor(cursor)
+        if decoded is None:
+            return invalid("Invalid page cursor.", parameter="page[cursor]")
+        offset = decoded
+    params = [(k, v) for k, v in query.multi_items() if k != "page[cursor]"]
+    url = f"{base}{request.url.path}"
+
+    def link(at: int) -> str:
+        return f"{url}?{urlencode([*params, ('page[cursor]', _encode_cursor(at))])}"
+
+    self_link = f"{url}?{urlencode(query.multi_items())}" if query else url
+    links: dict[str, str | None] = {
+        "self": self_link,
+        "next": link(offset + size) if offset + size < total else None,
+        "prev": link(max(0, offset - size)) if offset > 0 else None,
+    }
+    return Page(offset, size, links)
+
+
+def window(items: Sequence[T], current: Page) -> list[T]:
+    """The items of the current page."""
+    return list(items[current.offset : current.offset + current.size])
+
+
+# -- sparse fieldsets -------------------------------------------------------------------
+def sparse(resource: dict[str, Any], request: Request, kind: str) -> dict[str, Any]:
+    """Keep only ``fields[<kind>]`` attributes (dotted names keep sub-keys)."""
+    raw = request.query_params.get(f"fields[{kind}]")
+    if not raw:
+        return resource
+    wanted = [w.strip().split(".") for w in raw.split(",") if w.strip()]
+    attributes = resource.get("attributes", {})
+    kept: dict[str, Any] = {}
+    for path in wanted:
+        name = path[0]
+        if name not in attributes:
+            continue
+        value = attributes[name]
+        if len(path) == 1 or not isinstance(value, dict):
+            kept[name] = value
+            continue
+        node = kept.setdefault(name, {})
+        source: Any = value
+        for part in path[1:-1]:
+            source = source.get(part, {}) if isinstance(source, dict) else {}
+            node = node.setdefault(part, {})
+        if isinstance(source, dict) and path[-1] in source:
+            node[path[-1]] = source[path[-1]]
+    return {**resource, "attributes": kept}
+
+
+# -- filters ----------------------------------------------------------------------------
+class FilterError(ValueError):
+    """A ``filter`` parameter the API would reject."""
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One ``op(field,value)`` term."""
+
+    op: str
+    field: str
+    value: Any
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def peek(self) -> str:
+        self.skip()
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def skip(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos] == " ":
+            self.pos += 1
+
+    def expect(self, char: str) -> None:
+        if self.peek() != char:
+            raise FilterError(f"Expected {char!r} at position {self.pos} of the filter")
+        self.pos += 1
+
+    def word(self) -> str:
+        self.skip()
+        start = self.pos
+        while self.pos < len(self.text) and self.text[self.pos] not in ",()[] ":
+            self.pos += 1
+        if start == self.pos:
+            raise FilterError(f"Expected a name at position {start} of the filter")
+        return self.text[start : self.pos]
+
+    def string(self) -> str:
+        quote = self.text[self.pos]
+        self.pos += 1
+        out: list[str] = []
+        while self.pos < len(self.text):
+            char = self.text[self.pos]
+            self.pos += 1
+            if char == "\\" and self.pos < len(self.text):
+                out.append(self.text[self.pos])
+                self.pos += 1
+            elif char == quote:
+                return "".join(out)
+            else:
+                out.append(char)
+        raise FilterError("Unterminated string in the filter")
+
+    def value(self) -> Any:
+        char = self.peek()
+        if char in "\"'":
+            return self.string()
+        if char == "[":
+            self.pos += 1
+            items: list[Any] = []
+            while self.peek() != "]":
+                items.append(self.value())
+                if self.peek() == ",":
+                    self.pos += 1
+            self.pos += 1
+            return items
+        raw = self.word()
+        lowered = raw.lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        if lowered == "null":
+            return None
+        try:
+            return float(raw) if "." in raw else int(raw)
+        except ValueError:
+            return raw  # datetimes are unquoted
+
+    def term(self) -> Filter:
+        op = self.word()
+        self.expect("(")
+        field = self.word()
+        self.expect(",")
+        value = self.value()
+        self.expect(")")
+        return Filter(op, field, value)
+
+    def terms(self) -> list[Filter]:
+        found = [self.term()]
+        while self.peek() == ",":
+            self.pos += 1
+            found.append(self.term())
+        if self.peek():
+            raise FilterError(f"Unexpected text at position {self.pos} of the filter")
+        return found
+
+
+def parse_filter(text: str | None, allowed: Mapping[str, tuple[str, ...]]) -> list[Filter]:
+    """Terms of a ``filter`` parameter, checked against ``{field: allowed ops}``."""
+    if not text:
+        return []
+    terms = _Parser(text).terms()
+    for term in terms:
+        ops = allowed.get(term.field)
+        if ops is None:
+            raise FilterError(f"'{term.field}' is not a valid field for this filter.")
+        if term.op not in ops:
+            raise FilterError(f"'{term.op}' is not a valid operator for '{term.field}'.")
+        if term.op == "any" and not isinstance(term.value, list):
+            raise FilterError(f"'any' on '{term.field}' needs a list of values.")
+    return terms
+
+
+def matches(filters: list[Filter], values: dict[str, Any]) -> bool:
+    """Whether a resource with these field values passes every term."""
+    for term in filters:
+        actual = values.get(term.field)
+        if term.field == "email" and isinstance(actual, str):
+            actual = actual.lower()
+        wanted = term.value
+        if term.field == "email":
+            wanted = (
+                [w.lower() for w in wanted] if isinstance(wanted, list) else str(wanted).lower()
+            )
+        if term.op == "equals" and actual != wanted:
+            return False
+        if term.op == "any" and actual not in wanted:
+            return False
+        if term.op in ("greater-than", "less-than") and (
+            actual is None
+            or (term.op == "greater-than" and not str(actual) > str(wanted))
+            or (term.op == "less-than" and not str(actual) < str(wanted))
+        ):
+            return False
+    return True

@@ -1,0 +1,211 @@
+"""Klaviyo segment endpoints: find, create (SDK model + definition checks, ≤ 100
+conditions), read, update, delete, and the members a definition selects."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from connector.emulator.klaviyo.context import Context, additional, filter_problem
+from connector.emulator.klaviyo.definitions import segment_members, validate_definition
+from connector.emulator.klaviyo.jsonapi import (
+    FilterError,
+    error,
+    errors_response,
+    invalid,
+    jsonapi,
+    matches,
+    no_content,
+    not_found,
+    page,
+    parse_filter,
+    sparse,
+    window,
+)
+from connector.emulator.klaviyo.lists import member_page
+from connector.emulator.klaviyo.serialize import segment_json
+from connector.emulator.klaviyo.state import KSegment, now_iso
+from connector.emulator.klaviyo.validation import read_body
+
+__all__ = ["SegmentHandlers"]
+
+SEGMENT_FILTERS = {
+    "name": ("any", "equals"),
+    "id": ("any", "equals"),
+    "created": ("greater-than",),
+    "updated": ("greater-than",),
+    "is_active": ("any", "equals"),
+    "is_starred": ("equals",),
+}
+
+
+def _definition_problems(problems: list[tuple[str, str]]) -> Response:
+    return errors_response(
+        400,
+        [
+            error(400, "invalid", "Invalid input.", detail, pointer=where)
+            for where, detail in problems
+        ],
+    )
+
+
+class SegmentHandlers:
+    """Handlers bound to one emulator's context."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def _segment(self, request: Request) -> KSegment | Response:
+        segment_id = request.path_params["id"]
+        found = self.ctx.state.segments.get(segment_id)
+        if found is None:
+            return not_found(f"A segment with id {segment_id} does not exist.")
+        return found
+
+    def _json(self, request: Request, segment: KSegment) -> dict[str, object]:
+        count = (
+            len(segment_members(self.ctx.state, segment))
+            if additional(request, "segment", "profile_count")
+            else None
+        )
+        return sparse(
+            segment_json(segment, self.ctx.base_url, profile_count=count), request, "segment"
+        )
+
+    async def get_segments(self, request: Request) -> Response:
+        state = self.ctx.state
+        state.tick()
+        try:
+            filters = parse_filter(request.query_params.get("filter"), SEGMENT_FILTERS)
+        except FilterError as exc:
+            return filter_problem(exc)
+        with state.lock:
+            found = [
+                s
+                for s in state.segments.values()
+                if matches(
+                    filters,
+                    {
+                        "name": s.name,
+                        "id": s.id,
+                        "created": s.created,
+                        "updated": s.updated,
+                        "is_active": s.is_active,
+                        "is_starred": s.is_starred,
+                    },
+                )
+            ]
+            current = page(request, len(found), default=10, maximum=10, base=self.ctx.base_url)
+            if isinstance(current, Response):
+                return current
+            data = [self._json(request, s) for s in window(found, current)]
+        return jsonapi({"data": data, "links": current.links})
+
+    async def create_segment(self, request: Request) -> Response:
+        body = await read_body(request, "segment-create")
+        if isinstance(body, Response):
+            return body
+        attributes = body["data"]["attributes"]
+        state = self.ctx.state
+        with state.lock:
+            problems = validate_definition(
+                attributes["definition"],
+                state,
+                self.ctx.options.klaviyo_max_conditions,
+                "/data/attributes/definition",
+            )
+            if problems:
+                return _definition_problems(problems)
+            name = attributes["name"].strip()
+            if not name:
+                return invalid("A segment name is required.", pointer="/data/attributes/name")
+            created = state.add_segment(name, attributes["definition"])
+            created.is_starred = bool(attributes.get("is_starred"))
+            data = self._json(request, created)
+        return jsonapi(
+            {"data": data, "links": {"self": f"{self.ctx.base_url}/api/segments/{created.id}/"}},
+            status=201,
+        )
+
+    async def get_segment(self, request: Request) -> Response:
+        self.ctx.state.tick()
+        with self.ctx.state.lock:
+            found = self._segment(request)
+            if isinstance(found, Response):
+                return found
+            data = self._json(request, found)
+        return jsonapi(
+            {"data": data, "links": {"self": f"{self.ctx.base_url}/api/segments/{found.id}/"}}
+        )
+
+    async def update_segment(self, request: Request) -> Response:
+        body = await read_body(request, "segment-update")
+        if isinstance(body, Response):
+            return body
+        data = body["data"]
+        state = self.ctx.state
+        with state.lock:
+            found = self._segment(request)
+            if isinstance(found, Response):
+                return found
+            if data.get("id") != found.id:
+                return errors_response(
+                    409,
+                    [
+                        error(
+                            409,
+                            "conflict",
+                            "Conflict.",
+                            "The id in the request body does not match the id in the URL.",
+                            pointer="/data/id",
+                        )
+                    ],
+                )
+            attributes = data.get("attributes") or {}
+            definition = attributes.get("definition")
+            if definition is not None:
+                problems = validate_definition(
+                    definition,
+                    state,
+                    self.ctx.options.klaviyo_max_conditions,
+                    "/data/attributes/definition",
+                )
+                if problems:
+                    return _definition_problems(problems)
+                found.definition = definition
+            if isinstance(attributes.get("name"), str) and attributes["name"].strip():
+                found.name = attributes["name"].strip()
+            if isinstance(attributes.get("is_starred"), bool):
+                found.is_starred = attributes["is_starred"]
+            if isinstance(attributes.get("is_active"), bool):
+                found.is_active = attributes["is_active"]
+            found.updated = now_iso()
+            payload = self._json(request, found)
+        return jsonapi(
+            {"data": payload, "links": {"self": f"{self.ctx.base_url}/api/segments/{found.id}/"}}
+        )
+
+    async def delete_segment(self, request: Request) -> Response:
+        with self.ctx.state.lock:
+            found = self._segment(request)
+            if isinstance(found, Response):
+                return found
+            del self.ctx.state.segments[found.id]
+        return no_content()
+
+    async def segment_profiles(self, request: Request) -> Response:
+        return await self._members(request, ids_only=False)
+
+    async def segment_relationships(self, request: Request) -> Response:
+        return await self._members(request, ids_only=True)
+
+    async def _members(self, request: Request, *, ids_only: bool) -> Response:
+        state = self.ctx.state
+        state.tick()
+        with state.lock:
+            found = self._segment(request)
+            if isinstance(found, Response):
+                return found
+            # The emulator has no join history for segments: joined = last update.
+            members = [(pid, found.updated) for pid in segment_members(state, found)]
+            return member_page(self.ctx, request, members, ids_only=ids_only)

@@ -1,0 +1,55 @@
+"""What every Mailchimp handler needs: the state, the options, the public base URL, and
+small helpers to read a request (the audience in the path, the JSON body, a flag)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from connector.emulator.mailchimp.problems import bad_request, not_found, problem
+from connector.emulator.mailchimp.state import Audience, MailchimpState
+from connector.emulator.options import EmulatorOptions
+
+__all__ = ["Context", "flag", "read_json"]
+
+
+@dataclass
+class Context:
+    """Shared by the handlers of one emulator."""
+
+    state: MailchimpState
+    options: EmulatorOptions
+    base_url: str
+
+    def audience(self, request: Request) -> Audience | Response:
+        """The audience named in the path, or the API's 404."""
+        list_id = request.path_params["list_id"]
+        audience = self.state.audiences.get(list_id)
+        if audience is None:
+            return not_found()
+        return audience
+
+
+async def read_json(request: Request, *, required: bool = True) -> dict[str, Any] | Response:
+    """The request body as a JSON object, or the API's 400."""
+    raw = await request.body()
+    if not raw.strip():
+        if required:
+            return bad_request("The request body is empty.", title="Invalid Resource")
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return problem(400, "JSON Parse Error", "We encountered an unspecified JSON parsing error.")
+    if not isinstance(body, dict):
+        return problem(400, "Invalid Resource", "Schema describes object, array found instead")
+    return body
+
+
+def flag(request: Request, name: str) -> bool:
+    """A boolean query parameter (``true``/``1``)."""
+    return request.query_params.get(name, "").lower() in ("true", "1")

@@ -1,0 +1,307 @@
+"""Mailchimp tag and segment endpoints: list, create, read, update, delete, bulk
+membership changes, members (computed for saved segments) and tag search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from connector.emulator.mailchimp.conditions import segment_member_list, validate_options
+from connector.emulator.mailchimp.context import Context, flag, read_json
+from connector.emulator.mailchimp.problems import (
+    bad_request,
+    invalid_resource,
+    json_response,
+    no_content,
+    not_found,
+)
+from connector.emulator.mailchimp.serialize import (
+    filter_fields,
+    member_json,
+    page_params,
+    segment_json,
+)
+from connector.emulator.mailchimp.state import Audience, Member, Segment, now_iso
+
+__all__ = ["MAX_SEGMENT_BATCH", "SegmentHandlers"]
+
+MAX_SEGMENT_BATCH = 500
+DEFAULT_STATUSES = ("subscribed", "pending")
+
+
+def _visible_statuses(request: Request) -> set[str]:
+    """Statuses the segment members endpoint lists, given the ``include_*`` flags."""
+    statuses = set(DEFAULT_STATUSES)
+    for status, name in (
+        ("cleaned", "include_cleaned"),
+        ("unsubscribed", "include_unsubscribed"),
+        ("transactional", "include_transactional"),
+    ):
+        if flag(request, name):
+            statuses.add(status)
+    return statuses
+
+
+def _static_problem(segment_id: object) -> Response:
+    # Mailchimp answers this for unknown ids and for saved segments alike.
+    return bad_request(f"A Static Segment with an id of {segment_id} does not exist for this list.")
+
+
+class SegmentHandlers:
+    """Handlers bound to one emulator's context."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def _json(self, audience: Audience, segment: Segment) -> dict[str, Any]:
+        count = len(segment_member_list(audience, segment, DEFAULT_STATUSES))
+        return segment_json(audience, segment, count, self.ctx.base_url)
+
+    def _segment(self, audience: Audience, request: Request) -> Segment | None:
+        raw = request.path_params["segment_id"]
+        return audience.segments.get(int(raw)) if str(raw).isdigit() else None
+
+    async def list_segments(self, request: Request) -> Response:
+        paging = page_params(request)
+        if isinstance(paging, Response):
+            return paging
+        count, offset = paging
+        kind = request.query_params.get("type")
+        if kind is not None and kind not in ("saved", "static", "fuzzy"):
+            return invalid_resource(
+                [{"field": "type", "message": "Value is not one of: saved, static, fuzzy"}]
+            )
+        with self.ctx.state.lock:
+            audience = self.ctx.audience(request)
+            if isinstance(audience, Response):
+                return audience
+            found = [s for s in audience.segments.values() if kind is None or s.type == kind]
+            payload = {
+                "segments": [self._json(audience, s) for s in found[offset : offset + count]],
+                "list_id": audience.id,
+                "total_items": len(found),
+                "_links": [],
+            }
+        return json_response(filter_fields(payload, request))
+
+    async def create_segment(self, request: Request) -> Response:
+        body = await read_json(request)
+        if isinstance(body, Response):
+            return body
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            return invalid_resource(
+                [{"field": "name", "message": "Required property name not found"}]
+            )
+        has_static, has_options = "static_segment" in body, "options" in body
+        if has_static == has_options:
+            return bad_request('Must provide either an "options" field or a "static_segment" field')
+        with self.ctx.state.lock:
+            audience = self.ctx.audience(request)
+            if isinstance(audience, Response):
+                return audience
+            if audience.find_segment_by_name(name) is not None:
+                return bad_request(
+                    f'A segment or tag named "{name}" already exists in this audience.'
+                )
+            segment = Segment(id=self.ctx.state.next_segment_id(), name=name.strip(), type="static")
+            if has_static:
+                emails = body["static_segment"]
+                if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
+                    return invalid_resource(
+                        [
+                            {
+                                "field": "static_segment",
+                                "message": "Schema describes array of strings",
+                            }
+                        ]
+                    )
+                for email in emails:
+                    member = audience.find_member(email)
+                    if member is not None and member.status != "archived":
+                        segment.members[member.id] = None
+            else:
+                errors = validate_options(
+                    body["options"], audience, self.ctx.options.max_conditions
+                )
+                if errors:
+                    return invalid_resource(errors)
+                segment.type = "saved"
+                segment.match = body["options"].get("match", "any")
+                segment.conditions = list(body["options"]["conditions"])
+            audience.segments[segment.id] = segment
+            payload = self._json(audience, segment)
+        return json_response(payload)
+
+    async def get_segment(self, request: Request) -> Response:
+        with self.ctx.state.lock:
+            audience = self.ctx.audience(request)
+            if isinstance(audience, Response):
+                return audience
+            segment = self._segment(audience, request)
+            if segment is None:
+                return not_found()
+            payload = self._json(audience, segment)
+        return json_response(filter_fields(payload, request))
+
+    async def update_segment(self, request: Request) -> Response:
+        body = await read_json(request)
+        if isinstance(body, Response):
+            return body
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            return invalid_resource(
+                [{"field": "name", "message": "Required property name not found"}]
+            )
+        with self.ctx.state.lock:
+            audience = self.ctx.audience(request)
+            if isinstance(audience, Response):
+                return audience
+            segment = self._segment(audience, request)
+            if segment is None:
+                return not_found()
+            clash = audience.find_segment_by_name(name)
+            if clash is not None and clash.id != segment.id:
+                return bad_request(
+                    f'A segment or tag named "{name}" already exists in this audience.'
+                )
+            if "options" in body:
+                if segment.type != "saved":
+                    return bad_request("Cannot add conditions to a static segment.")
+                errors = validate_options(
+                    body["options"], audience, self.ctx.options.max_conditions
+                )
+                if errors:
+                    return invalid_resource(errors)
+                segment.match = body["options"].get("match", segment.match)
+                segment.conditions = list(body["options"]["conditions"])
+            if "static_segment" in body:
+                if segment.type != "static":
+                    return _static_problem(segment.id)
+                emails = body["static_segment"]
+                if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
+                    return invalid_resource(
+                        [
+                            {
+                                "field": "static_segment",
+                                "message": "Schema describes array of strings",
+                            }
+                        ]
+                    )
+                # PATCH with static_segment replaces the whole membership, like the API.
+                found = (audience.find_member(e) for e in emails)
+                segment.members = {m.id: None for m in found if m is not None}
+            segment.name = name.strip()
+            segment.updated_at = now_iso()
+            payload = self._json(audience, segment)
+        return json_response(payload)
+
+    async def delete_segment(self, request: Request) -> Response:
+        with self.ctx.state.lock:
+            audience = self.ctx.audience(request)
+            if isinstance(audience, Response):
+                return audience
+            segment = self._segment(audience, request)
+            if segment is None:
+                return not_found()
+            del audience.segments[segment.id]
+        return no_content()
+
+    async def batch_members(self, request: Request) -> Response:
+        body = await read_json(request)
+        if isinstance(body, Response):
+            return body
+        to_add = body.get("members_to_add", [])
+        to_remove = body.get("members_to_remove", [])
+        for name, value in (("members_to_add", to_add), ("members_to_remove", to_remove)):
+            if not isinstance(value, list) or not all(isinstance(e, str) for e in value):
+                return invalid_resource(
+                    [{"field": name, "message": "Schema describes array of strings"}]
+                )
+            if len(value) > MAX_SEGMENT_BATCH:
+                return bad_request("Maximum allowed member items exceeded")
+        with self.ctx.state.lock:
+            audience = self.ctx.audience(request)
+            if isinstance(audience, Response):
+                return audience
+            segment = self._segment(audience, request)
+            if segment is None or segment.type != "static":
+                return _static_problem(request.path_params["segment_id"])
+            added, missing_add = self._resolve(audience, to_add)
+            removed, missing_remove = self._resolve(audience, to_remove)
+            added = [m for m in added if m.id not in segment.members]
+            removed = [m for m in removed if m.id in segment.members]
+            for member in added:
+                segment.members[member.id] = None
+            for member in removed:
+                del segment.members[member.id]
+            if added or removed:
+                segment.updated_at = now_iso()
+            errors = [
+                {"email_addresses": emails, "error": "Email addresses do not belong to this list"}
+                for emails in (missing_add, missing_remove)
+                if emails
+            ]
+            base = self.ctx.base_url
+            payload = {
+                "members_added": [member_json(audience, m, base) for m in added],
+                "members_removed": [member_json(audience, m, base) for m in removed],
+                "errors": errors,
+                "total_added": len(added),
+                "total_removed": len(removed),
+                "error_count": len(missing_add) + len(missing_remove),
+                "_links": [],
+            }
+        return json_response(filter_fields(payload, request))
+
+    @staticmethod
+    def _resolve(audience: Audience, emails: list[str]) -> tuple[list[Member], list[str]]:
+        """Members for the emails (each once), and the emails that are not on the list."""
+        found: dict[str, Member] = {}
+        missing: list[str] = []
+        for email in emails:
+            member = audience.find_member(email) if "@" in email else None
+            if member is None or member.status == "archived":
+                missing.append(email)
+            else:
+                found.setdefault(member.id, member)
+        return list(found.values()), missing
+
+    async def segment_members(self, request: Request) -> Response:
+        paging = page_params(request)
+        if isinstance(paging, Response):
+            return paging
+        count, offset = paging
+        statuses = _visible_statuses(request)
+        with self.ctx.state.lock:
+            audience = self.ctx.audience(request)
+            if isinstance(audience, Response):
+                return audience
+            segment = self._segment(audience, request)
+            if segment is None:
+                return not_found()
+            found = segment_member_list(audience, segment, statuses)
+            payload = {
+                "members": [
+                    member_json(audience, m, self.ctx.base_url)
+                    for m in found[offset : offset + count]
+                ],
+                "total_items": len(found),
+                "_links": [],
+            }
+        return json_response(filter_fields(payload, request))
+
+    async def tag_search(self, request: Request) -> Response:
+        prefix = request.query_params.get("name", "").strip().lower()
+        with self.ctx.state.lock:
+            audience = self.ctx.audience(request)
+            if isinstance(audience, Response):
+                return audience
+            tags = [
+                {"id": s.id, "name": s.name}
+                for s in audience.segments.values()
+                if s.type == "static" and s.name.lower().startswith(prefix)
+            ]
+        return json_response({"tags": tags, "total_items": len(tags)})

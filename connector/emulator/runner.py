@@ -1,0 +1,223 @@
+"""Start an emulator: in a background thread for tests and benchmarks, or in the
+foreground for ``segsync emulator``.
+
+    with run_emulator("mailchimp", EmulatorOptions(seed=1)) as emu:
+        emu.base_url, emu.api_key, emu.state, emu.calls, emu.options, emu.faults
+
+The listening socket is bound before the server starts, so port 0 works and the URL is
+known at once. uvicorn runs with the h11 protocol (the gateway's reset fault relies on
+it), no lifespan, no websockets and without touching the process's logging config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar, overload
+
+import uvicorn
+
+from connector.emulator.calls import CallLog
+from connector.emulator.faults import FaultInjector
+from connector.emulator.gateway import Gateway
+from connector.emulator.klaviyo.state import KlaviyoState
+from connector.emulator.mailchimp.state import MailchimpState
+from connector.emulator.options import EmulatorOptions
+
+__all__ = ["Emulator", "EspName", "build_gateway", "run_emulator", "serve_forever"]
+
+EspName = Literal["mailchimp", "klaviyo"]
+StateT = TypeVar("StateT", MailchimpState, KlaviyoState)
+
+_START_TIMEOUT_S = 10.0
+
+
+@dataclass
+class Emulator(Generic[StateT]):
+    """A running emulator: where it listens, its key, its live state and counters."""
+
+    esp: EspName
+    host: str
+    port: int
+    base_url: str
+    """``http://127.0.0.1:<port>/3.0`` for Mailchimp, ``http://127.0.0.1:<port>`` for Klaviyo."""
+    api_key: str
+    state: StateT
+    calls: CallLog
+    options: EmulatorOptions
+    faults: FaultInjector
+    gateway: Gateway = field(repr=False)
+
+    def reset_limits(self) -> None:
+        """Forget rate-limit windows (Klaviyo) — a fresh minute for the next test step."""
+        self.gateway.rate_limiter.reset()
+
+
+def build_gateway(
+    esp: EspName, options: EmulatorOptions, base_url: str
+) -> tuple[Gateway, MailchimpState | KlaviyoState]:
+    """The emulator's ASGI app (gateway + routes) and its state, not yet serving."""
+    calls = CallLog()
+    faults = FaultInjector(options)
+    key = options.key_for(esp)
+    if esp == "mailchimp":
+        from connector.emulator.mailchimp.app import build_app as build_mailchimp
+
+        return build_mailchimp(options, calls, faults, key, base_url)
+    if esp == "klaviyo":
+        from connector.emulator.klaviyo.app import build_app as build_klaviyo
+
+        return build_klaviyo(options, calls, faults, key, base_url)
+    raise ValueError(f"unknown ESP {esp!r}: expected 'mailchimp' or 'klaviyo'")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def _base_url(esp: EspName, host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    root = f"http://{shown}:{port}"
+    return f"{root}/3.0" if esp == "mailchimp" else root
+
+
+def _config(gateway: Gateway, access_log: bool) -> uvicorn.Config:
+    return uvicorn.Config(
+        app=gateway,
+        http="h11",
+        ws="none",
+        lifespan="off",
+        log_config=None,
+        log_level="info" if access_log else "warning",
+        access_log=access_log,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=2,
+    )
+
+
+def _prepare(
+    esp: EspName, options: EmulatorOptions, host: str, port: int
+) -> tuple[socket.socket, Emulator[Any]]:
+    sock = _bind(host, port)
+    bound_port = sock.getsockname()[1]
+    base_url = _base_url(esp, host, bound_port)
+    gateway, state = build_gateway(esp, options, base_url)
+    handle: Emulator[Any] = Emulator(
+        esp=esp,
+        host=host,
+        port=bound_port,
+        base_url=base_url,
+        api_key=options.key_for(esp),
+        state=state,
+        calls=gateway.calls,
+        options=options,
+        faults=gateway.faults,
+        gateway=gateway,
+    )
+    return sock, handle
+
+
+@overload
+def run_emulator(
+    esp: Literal["mailchimp"],
+    options: EmulatorOptions | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> contextlib.AbstractContextManager[Emulator[MailchimpState]]: ...
+
+
+@overload
+def run_emulator(
+    esp: Literal["klaviyo"],
+    options: EmulatorOptions | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> contextlib.AbstractContextManager[Emulator[KlaviyoState]]: ...
+
+
+@overload
+def run_emulator(
+    esp: EspName,
+    options: EmulatorOptions | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> contextlib.AbstractContextManager[Emulator[Any]]: ...
+
+
+def run_emulator(
+    esp: EspName,
+    options: EmulatorOptions | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> contextlib.AbstractContextManager[Emulator[Any]]:
+    """Serve an emulator in a background thread for the duration of a ``with`` block."""
+    return _running(esp, options or EmulatorOptions(), host, port)
+
+
+@contextlib.contextmanager
+def _running(
+    esp: EspName, options: EmulatorOptions, host: str, port: int
+) -> Iterator[Emulator[Any]]:
+    sock, handle = _prepare(esp, options, host, port)
+    server = uvicorn.Server(_config(handle.gateway, access_log=False))
+    loop_box: list[asyncio.AbstractEventLoop] = []
+
+    async def serve() -> None:
+        loop_box.append(asyncio.get_running_loop())
+        await server.serve(sockets=[sock])
+
+    thread = threading.Thread(
+        target=asyncio.run, args=(serve(),), name=f"segsync-emulator-{esp}", daemon=True
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the {esp} emulator did not start")
+            time.sleep(0.005)
+        yield handle
+    finally:
+        if loop_box and thread.is_alive():
+            # Held (timeout-fault) requests let go now instead of at the graceful timeout.
+            with contextlib.suppress(RuntimeError):
+                loop_box[0].call_soon_threadsafe(handle.gateway.closing.set)
+        server.should_exit = True
+        thread.join(timeout=_START_TIMEOUT_S)
+        sock.close()
+
+
+def serve_forever(
+    esp: EspName,
+    options: EmulatorOptions,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    access_log: bool = False,
+    on_ready: Any = None,
+) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM (the CLI). ``on_ready(handle)`` runs
+    once the socket is bound, before serving (to print the URL and key)."""
+    sock, handle = _prepare(esp, options, host, port)
+    if on_ready is not None:
+        on_ready(handle)
+    server = uvicorn.Server(_config(handle.gateway, access_log=access_log))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()

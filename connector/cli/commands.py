@@ -1,6 +1,7 @@
 """Imports every command module so each registers itself on ``app``."""
 
 from connector.cli import (  # noqa: F401
+    cmd_apply,
     cmd_audit,
     cmd_demo,
     cmd_explain,

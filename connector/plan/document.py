@@ -33,7 +33,7 @@ from connector.plan.split import describe_part
 from connector.settings import Settings
 from connector.timespec import format_instant
 
-__all__ = ["PartPlan", "PlanDocument", "SegmentPlan", "build_plan"]
+__all__ = ["PLAN_VERSION", "PartPlan", "PlanDocument", "SegmentPlan", "build_plan", "digest"]
 
 PLAN_VERSION = 1
 

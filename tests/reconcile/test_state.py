@@ -1,0 +1,97 @@
+"""The SQLite state store: migrations, atomic batch confirmation, quarantine, history."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from connector.errors import ConfigError
+from connector.reconcile.state import MIGRATIONS, StateStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> StateStore:
+    return StateStore(tmp_path / "state" / "segsync.db")
+
+
+def test_creates_directory_wal_and_schema(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "dir" / "s.db"
+    StateStore(path).close()
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert con.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    StateStore(path).close()  # reopening migrates nothing twice
+
+
+def test_refuses_a_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    con = sqlite3.connect(path)
+    con.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    con.close()
+    with pytest.raises(ConfigError, match="newer segsync"):
+        StateStore(path)
+
+
+def test_confirm_batch_moves_members_quarantines_and_counts(store: StateStore) -> None:
+    store.start_run("r1", "test", "2026-11-23T00:00:00Z")
+    store.start_part("r1", "seg", "mc", "segsync:seg", desired=3)
+    store.confirm_batch(
+        "r1",
+        "mc",
+        "segsync:seg",
+        "add",
+        ["a@x.com", "b@x.com"],
+        [("c@x.com", "Member In Compliance State", "400", True)],
+    )
+    assert store.confirmed("mc", "segsync:seg") == {"a@x.com", "b@x.com"}
+    (q,) = store.quarantined()
+    assert (q.email, q.permanent, q.attempts, q.operation) == ("c@x.com", True, 1, "add")
+    store.confirm_batch("r1", "mc", "segsync:seg", "add", [], [("c@x.com", "again", "", True)])
+    assert store.quarantined()[0].attempts == 2
+    store.confirm_batch("r1", "mc", "segsync:seg", "add", ["c@x.com"], [])
+    assert store.quarantined() == []  # an acknowledged member leaves quarantine
+    store.confirm_batch("r1", "mc", "segsync:seg", "remove", ["a@x.com"], [])
+    assert store.confirmed("mc", "segsync:seg") == {"b@x.com", "c@x.com"}
+    (row,) = store.part_counts("r1")
+    assert (row["adds"], row["removes"], row["quarantined"], row["api_calls"]) == (3, 1, 2, 4)
+
+
+def test_a_failed_transaction_leaves_nothing(store: StateStore) -> None:
+    store.start_run("r1", "test", "x")
+    with pytest.raises(RuntimeError), store.transaction() as db:
+        db.execute("INSERT INTO members VALUES ('mc', 'p', 'a@x.com')")
+        raise RuntimeError("crash between the two writes")
+    assert store.confirmed("mc", "p") == set()
+
+
+def test_objects_contacts_frozen_and_history(store: StateStore) -> None:
+    store.record_object("mc", "segsync:a", "tag", "17", "a")
+    store.record_object("mc", "segsync:a:segment", "segment", "18", "a", definition='{"x": 1}')
+    store.record_object("mc", "segsync:a", "tag", "17", "a")  # idempotent
+    assert [o.name for o in store.objects("mc")] == ["segsync:a", "segsync:a:segment"]
+    assert store.object("mc", "segsync:a:segment").definition == '{"x": 1}'  # type: ignore[union-attr]
+    store.record_contacts(
+        "kl", [("a@x.com", True, True, "h1", "01ABC"), ("b@x.com", False, False, "h2", None)]
+    )
+    store.record_contacts("kl", [("a@x.com", True, True, "h3", None)])  # keeps the known id
+    assert store.contacts("kl")["a@x.com"] == (True, True, "h3", "01ABC")
+    assert store.frozen("s", "mc") is None
+    store.freeze("s", "mc", {"segsync:s": {"a@x.com"}, "segsync:s:2": set()})
+    assert store.frozen("s", "mc") == {"segsync:s": {"a@x.com"}}
+    store.start_run("r1", "schedule", "2026-11-23T00:00:00Z")
+    store.start_part("r1", "s", "mc", "segsync:s", desired=1)
+    store.confirm_batch("r1", "mc", "segsync:s", "add", ["a@x.com"], [])
+    store.finish_run("r1", "ok", 0, {"parts": []})
+    (run,) = store.runs()
+    assert (run.status, run.exit_code, run.trigger) == ("ok", 0, "schedule")
+    (history,) = store.segment_history("s")
+    assert (history["desired"], history["adds"]) == (1, 1)
+
+
+def test_unwritable_state_path_is_a_config_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match="SEGSYNC_STATE_PATH"):
+        StateStore(blocker / "s.db")

@@ -1,0 +1,153 @@
+"""Mailchimp ``ensure_contacts``: the consent rules, per-member errors and batch sizes."""
+
+from __future__ import annotations
+
+import json
+
+import respx
+
+from connector.esp import Contact
+from connector.esp.mailchimp import MailchimpAdapter, subscriber_hash
+from tests.esp.mailchimp.conftest import FakeAudience
+
+
+def _statuses_sent(audience: FakeAudience) -> list[tuple[bool, str | None]]:
+    return [
+        (batch["update_existing"], member.get("status"))
+        for batch in audience.batches
+        for member in batch["members"]
+    ]
+
+
+def test_new_consenting_contacts_are_created_subscribed_with_their_fields(
+    mailchimp: MailchimpAdapter, audience: FakeAudience, mc_router: respx.Router
+) -> None:
+    result = mailchimp.ensure_contacts(
+        [Contact("new@example.com", True, {"STATE": "  CA ", "STAGE": None})], create_new=True
+    )
+    assert result.created == result.present == ["new@example.com"]
+    assert audience.batches == [
+        {
+            "members": [
+                {
+                    "email_address": "new@example.com",
+                    "status": "subscribed",
+                    "merge_fields": {"STATE": "CA", "STAGE": ""},
+                }
+            ],
+            "update_existing": False,
+        }
+    ]
+    assert (
+        mc_router.routes["batch"].calls.last.request.url.params["skip_merge_validation"] == "true"
+    )
+
+
+def test_existing_contacts_keep_their_status_and_get_fields_without_a_status(
+    mailchimp: MailchimpAdapter, audience: FakeAudience
+) -> None:
+    audience.add("gone@example.com", "unsubscribed", STATE="NY")
+    audience.add("bounced@example.com", "cleaned")
+    result = mailchimp.ensure_contacts(
+        [
+            Contact("gone@example.com", True, {"STATE": "CA"}),
+            Contact("bounced@example.com", True, {}),
+        ],
+        create_new=True,
+    )
+    assert sorted(result.present) == ["bounced@example.com", "gone@example.com"]
+    assert result.created == result.errors == []
+    assert audience.members["gone@example.com"] == {
+        "status": "unsubscribed",
+        "merge_fields": {"STATE": "CA"},
+    }
+    assert audience.members["bounced@example.com"]["status"] == "cleaned"
+    # pass 1 may carry "subscribed" only with update_existing false; pass 2 has no status
+    assert _statuses_sent(audience) == [
+        (False, "subscribed"),
+        (False, "subscribed"),
+        (True, None),
+    ]
+    assert audience.batches[1]["members"] == [
+        {"email_address": "gone@example.com", "merge_fields": {"STATE": "CA"}}
+    ]
+
+
+def test_contacts_without_consent_are_never_created_nor_sent_when_missing(
+    mailchimp: MailchimpAdapter, audience: FakeAudience
+) -> None:
+    audience.add("known@example.com", "subscribed")
+    result = mailchimp.ensure_contacts(
+        [
+            Contact("stranger@example.com", False, {"STATE": "CA"}),
+            Contact("known@example.com", False, {"STATE": "TX"}),
+        ],
+        create_new=True,
+    )
+    assert result.skipped_no_consent == ["stranger@example.com"]
+    assert result.present == ["known@example.com"]
+    assert "stranger@example.com" not in audience.members
+    sent = [m["email_address"] for b in audience.batches for m in b["members"]]
+    assert sent == ["known@example.com"]
+    assert audience.members["known@example.com"]["merge_fields"] == {"STATE": "TX"}
+    assert sorted(audience.member_gets) == sorted(
+        subscriber_hash(e) for e in ("stranger@example.com", "known@example.com")
+    )
+
+
+def test_new_contacts_never_keeps_consenting_strangers_out(
+    mailchimp: MailchimpAdapter, audience: FakeAudience
+) -> None:
+    result = mailchimp.ensure_contacts(
+        [Contact("fan@example.com", True, {"STATE": "CA"})], create_new=False
+    )
+    assert result.skipped_creation_disabled == ["fan@example.com"]
+    assert result.skipped_no_consent == result.present == []
+    assert audience.batches == []
+
+
+def test_compliance_state_and_invalid_addresses_are_permanent_member_errors(
+    mailchimp: MailchimpAdapter, audience: FakeAudience
+) -> None:
+    audience.compliance.add("left@example.com")
+    audience.invalid.add("bad@example.com")
+    result = mailchimp.ensure_contacts(
+        [
+            Contact("left@example.com", True),
+            Contact("bad@example.com", True),
+            Contact("ok@example.com", True),
+        ],
+        create_new=True,
+    )
+    assert result.created == result.present == ["ok@example.com"]
+    errors = {e.email: (e.code, e.permanent) for e in result.errors}
+    assert errors == {
+        "left@example.com": ("compliance_state", True),
+        "bad@example.com": ("invalid_email", True),
+    }
+    assert "compliance state" in next(e.reason for e in result.errors if e.email.startswith("left"))
+
+
+def test_contacts_are_batched_at_500_and_deduplicated(
+    mailchimp: MailchimpAdapter, audience: FakeAudience
+) -> None:
+    contacts = [Contact(f"p{i}@example.com", True) for i in range(1000)]
+    contacts.append(Contact("P0@Example.com ", False, {"STATE": "CA"}))
+    result = mailchimp.ensure_contacts(contacts, create_new=True)
+    assert [len(b["members"]) for b in audience.batches] == [500, 500]
+    assert len(result.created) == 1000
+    # the duplicate merged into p0: consent kept (one copy had it), fields taken
+    assert audience.batches[0]["members"][0] == {
+        "email_address": "p0@example.com",
+        "status": "subscribed",
+        "merge_fields": {"STATE": "CA"},
+    }
+
+
+def test_sync_tags_is_never_sent(mailchimp: MailchimpAdapter, audience: FakeAudience) -> None:
+    audience.add("a@example.com")
+    mailchimp.ensure_contacts(
+        [Contact("a@example.com", True, {"X": 1}), Contact("b@example.com", True, {"X": 2})],
+        create_new=True,
+    )
+    assert all("sync_tags" not in json.dumps(b) for b in audience.batches)

@@ -1,0 +1,86 @@
+"""Adapters from destinations and settings: keys from env or the secrets dir, base URLs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connector.definitions.destinations import KlaviyoDestination, MailchimpDestination
+from connector.errors import ConfigError
+from connector.esp import ADAPTERS, EspAdapter, KlaviyoAdapter, MailchimpAdapter, adapter_for
+from connector.settings import load_settings
+from tests.esp.conftest import KLAVIYO_KEY, MAILCHIMP_KEY
+
+MAILCHIMP = MailchimpDestination(esp="mailchimp", audience="a1b2c3d4e5")
+KLAVIYO = KlaviyoDestination(esp="klaviyo")
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv("SEGSYNC_SECRETS_DIR", str(tmp_path / "secrets"))
+    for name in (
+        "SEGSYNC_MAILCHIMP__API_KEY",
+        "SEGSYNC_MAILCHIMP__BASE_URL",
+        "SEGSYNC_KLAVIYO__API_KEY",
+        "SEGSYNC_KLAVIYO__BASE_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_registry_names_both_adapters() -> None:
+    assert dict(ADAPTERS) == {"mailchimp": MailchimpAdapter, "klaviyo": KlaviyoAdapter}
+
+
+def test_mailchimp_from_env_with_base_url_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGSYNC_MAILCHIMP__API_KEY", MAILCHIMP_KEY)
+    monkeypatch.setenv("SEGSYNC_MAILCHIMP__BASE_URL", "http://127.0.0.1:8765/3.0")
+    monkeypatch.setenv("SEGSYNC_MAILCHIMP__MAX_CONNECTIONS", "4")
+    with adapter_for(MAILCHIMP, load_settings()) as adapter:
+        assert isinstance(adapter, MailchimpAdapter)
+        assert isinstance(adapter, EspAdapter)
+        assert adapter.base_url == "http://127.0.0.1:8765/3.0"
+        assert adapter.audience_id == "a1b2c3d4e5"
+        assert adapter.limits.max_concurrency == 4
+        assert adapter.limits.max_members_per_call == 500
+
+
+def test_mailchimp_key_from_the_secrets_dir_sets_the_data_centre(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "segsync_mailchimp__api_key").write_text(MAILCHIMP_KEY)
+    adapter = adapter_for(MAILCHIMP, load_settings())
+    assert isinstance(adapter, MailchimpAdapter)
+    assert adapter.base_url == "https://us7.api.mailchimp.com/3.0"
+    adapter.close()
+
+
+def test_klaviyo_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEGSYNC_KLAVIYO__API_KEY", KLAVIYO_KEY)
+    monkeypatch.setenv("SEGSYNC_KLAVIYO__BASE_URL", "http://127.0.0.1:8766/")
+    adapter = adapter_for(KLAVIYO, load_settings())
+    assert isinstance(adapter, KlaviyoAdapter)
+    assert adapter.base_url == "http://127.0.0.1:8766"
+    assert adapter.limits.max_members_per_call == 1000
+    assert adapter.limits.max_contacts_per_upsert == 10_000
+    adapter.close()
+
+
+@pytest.mark.parametrize(
+    ("destination", "variable"), [(MAILCHIMP, "MAILCHIMP"), (KLAVIYO, "KLAVIYO")]
+)
+def test_a_missing_key_is_a_config_error(
+    destination: MailchimpDestination | KlaviyoDestination, variable: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"SEGSYNC_{variable}__API_KEY"):
+        adapter_for(destination, load_settings())
+
+
+def test_a_mailchimp_key_without_data_centre_needs_a_base_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SEGSYNC_MAILCHIMP__API_KEY", "nodatacentre")
+    with pytest.raises(ConfigError, match="SEGSYNC_MAILCHIMP__BASE_URL") as caught:
+        adapter_for(MAILCHIMP, load_settings())
+    assert "nodatacentre" not in str(caught.value)

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, overload
 
@@ -171,10 +172,10 @@ def run_emulator(
 
 @contextlib.contextmanager
 def _running(
-    esp: EspName, options: EmulatorOptions, host: str, port: int
+    esp: EspName, options: EmulatorOptions, host: str, port: int, *, access_log: bool = False
 ) -> Iterator[Emulator[Any]]:
     sock, handle = _prepare(esp, options, host, port)
-    server = uvicorn.Server(_config(handle.gateway, access_log=False))
+    server = uvicorn.Server(_config(handle.gateway, access_log=access_log))
     loop_box: list[asyncio.AbstractEventLoop] = []
 
     async def serve() -> None:
@@ -209,15 +210,22 @@ def serve_forever(
     host: str = "127.0.0.1",
     port: int = 0,
     access_log: bool = False,
-    on_ready: Any = None,
+    on_ready: Callable[[Emulator[Any]], None] | None = None,
 ) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM (the CLI). ``on_ready(handle)`` runs
-    once the socket is bound, before serving (to print the URL and key)."""
-    sock, handle = _prepare(esp, options, host, port)
-    if on_ready is not None:
-        on_ready(handle)
-    server = uvicorn.Server(_config(handle.gateway, access_log=access_log))
+    """Serve until SIGINT or SIGTERM, then stop cleanly (the CLI). ``on_ready(handle)``
+    runs once the emulator accepts requests (to print the URL and key)."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server.run(sockets=[sock])
+        with _running(esp, options, host, port, access_log=access_log) as handle:
+            if on_ready is not None:
+                on_ready(handle)
+            while not stop.wait(0.5):
+                pass
     finally:
-        sock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

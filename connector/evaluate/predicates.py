@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from connector.definitions.conditions import NEGATIONS, Op
 from connector.definitions.values import coerce_value
-from connector.evaluate.sql import and_all, as_bool, lit, norm_text, not_, text_key, ts_lit
+from connector.evaluate.sql import and_all, as_bool, lit, norm_text, not_, ts_lit
 from connector.source.schema import ColumnType
 from connector.timespec import Duration
 
@@ -47,7 +47,10 @@ def _positive(
         subject = exp.cast(column, exp.DataType.build("TIMESTAMP"))
 
     def val(v: Any) -> exp.Expr:
-        return lit(text_key(v, case_sensitive=case_sensitive) if text else v)
+        # text values go through the same LOWER(TRIM()) as the column, in SQL: Python's
+        # lower() differs from the databases' on some letters ('İ', final 'Σ'), and then
+        # "İstanbul" would not even equal itself
+        return norm_text(lit(v), case_sensitive=case_sensitive) if text else lit(v)
 
     if op is Op.EXISTS:
         present: exp.Expr = exp.Not(this=exp.Is(this=column, expression=exp.null()))
@@ -67,18 +70,15 @@ def _positive(
             ]
         )
     if op is Op.CONTAINS:
-        needle = text_key(value, case_sensitive=case_sensitive)
-        return exp.GT(this=exp.StrPosition(this=subject, substr=lit(needle)), expression=lit(0))
+        return exp.GT(this=exp.StrPosition(this=subject, substr=val(value)), expression=lit(0))
     if op is Op.STARTS_WITH:
-        prefix = text_key(value, case_sensitive=case_sensitive)
-        return exp.EQ(
-            this=exp.Left(this=subject, expression=lit(len(prefix))), expression=lit(prefix)
-        )
+        prefix = val(value)
+        length = exp.Length(this=prefix.copy())
+        return exp.EQ(this=exp.Left(this=subject, expression=length), expression=prefix)
     if op is Op.ENDS_WITH:
-        suffix = text_key(value, case_sensitive=case_sensitive)
-        return exp.EQ(
-            this=exp.Right(this=subject, expression=lit(len(suffix))), expression=lit(suffix)
-        )
+        suffix = val(value)
+        length = exp.Length(this=suffix.copy())
+        return exp.EQ(this=exp.Right(this=subject, expression=length), expression=suffix)
     if op is Op.WITHIN_LAST:
         assert isinstance(value, Duration)
         return and_all(

@@ -79,7 +79,9 @@ def build_gateway(
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only for
+    # TCP-proto sockets, and without it every response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
@@ -90,6 +92,42 @@ def _base_url(esp: EspName, host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host else host
     root = f"http://{shown}:{port}"
     return f"{root}/3.0" if esp == "mailchimp" else root
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, stopping in milliseconds instead of uvicorn's 0.1 s polls: test
+    suites start and stop an emulator per test."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._stop = asyncio.Event()
+
+    def request_stop(self) -> None:
+        """Call on the server's loop (``call_soon_threadsafe``)."""
+        self.should_exit = True
+        self._stop.set()
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=0.1)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.config.timeout_graceful_shutdown or 0)
+        state = self.server_state
+        while (state.connections or state.tasks) and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        for task in state.tasks:
+            task.cancel(msg="emulator stopped")
 
 
 def _config(gateway: Gateway, access_log: bool) -> uvicorn.Config:
@@ -175,7 +213,7 @@ def _running(
     esp: EspName, options: EmulatorOptions, host: str, port: int, *, access_log: bool = False
 ) -> Iterator[Emulator[Any]]:
     sock, handle = _prepare(esp, options, host, port)
-    server = uvicorn.Server(_config(handle.gateway, access_log=access_log))
+    server = _Server(_config(handle.gateway, access_log=access_log))
     loop_box: list[asyncio.AbstractEventLoop] = []
 
     async def serve() -> None:
@@ -198,6 +236,7 @@ def _running(
             # Held (timeout-fault) requests let go now instead of at the graceful timeout.
             with contextlib.suppress(RuntimeError):
                 loop_box[0].call_soon_threadsafe(handle.gateway.closing.set)
+                loop_box[0].call_soon_threadsafe(server.request_stop)
         server.should_exit = True
         thread.join(timeout=_START_TIMEOUT_S)
         sock.close()

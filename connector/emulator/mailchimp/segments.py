@@ -240,7 +240,7 @@ class SegmentHandlers:
             if added or removed:
                 segment.updated_at = now_iso()
             errors = [
-                {"email_addresses": emails, "error": "Email addresses do not belong to this list"}
+                {"email_addresses": emails, "error": "Email address is not a list member"}
                 for emails in (missing_add, missing_remove)
                 if emails
             ]

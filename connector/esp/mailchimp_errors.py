@@ -55,7 +55,7 @@ _RULES: list[tuple[str, re.Pattern[str], bool]] = [
     (DELETED, re.compile(r"permanently deleted|forgotten", re.I), True),
     (
         NOT_IN_AUDIENCE,
-        re.compile(r"not (a )?(list )?member|does not exist|not subscribed to", re.I),
+        re.compile(r"not (a )?(list )?member|do(es)? not (exist|belong)|not subscribed to", re.I),
         False,
     ),
 ]

@@ -5,8 +5,10 @@
 - ``WindowLimiter``: at most ``burst`` requests in any 1 s and ``steady`` in any 60 s for
   one account and endpoint (Klaviyo's tiers). Klaviyo counts fixed windows; counting the
   last second / minute ending *now* is stricter, so we stay under its count whatever its
-  window boundaries are. A 429 pauses the endpoint for every thread (``pause``), so one
-  rate-limited thread does not leave the others to provoke a storm.
+  window boundaries are. The windows are a little longer than Klaviyo's (``MARGIN``)
+  because Klaviyo counts a request when it arrives, a moment after we send it. A 429
+  pauses the endpoint for every thread (``pause``), so one rate-limited thread does not
+  leave the others to provoke a storm.
 
 Gates live in a process-wide registry keyed by an account fingerprint (a hash of the ESP,
 base URL and key; the key itself is never kept there). ``reset_shared_gates`` empties it
@@ -55,6 +57,10 @@ class SystemClock:
         time.sleep(seconds)
 
 
+#: extra seconds on each window, for the time between sending and Klaviyo counting
+MARGIN = 0.05
+
+
 @dataclass(frozen=True)
 class RateTier:
     """Requests allowed per 1 s (burst) and per 60 s (steady)."""
@@ -87,14 +93,14 @@ class WindowLimiter:
         self._paused_until = 0.0
 
     def _delay(self, now: float) -> float:
-        while self._sent and self._sent[0] <= now - 60.0:
+        second, minute = 1.0 + MARGIN, 60.0 + MARGIN
+        while self._sent and self._sent[0] <= now - minute:
             self._sent.popleft()
         delay = max(0.0, self._paused_until - now)
         if len(self._sent) >= self.tier.steady:
-            delay = max(delay, self._sent[-self.tier.steady] + 60.0 - now)
-        recent = sum(1 for t in reversed(self._sent) if t > now - 1.0)
-        if recent >= self.tier.burst:
-            delay = max(delay, self._sent[-self.tier.burst] + 1.0 - now)
+            delay = max(delay, self._sent[-self.tier.steady] + minute - now)
+        if len(self._sent) >= self.tier.burst:
+            delay = max(delay, self._sent[-self.tier.burst] + second - now)
         return delay
 
     def acquire(self) -> float:

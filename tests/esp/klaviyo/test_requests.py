@@ -162,4 +162,4 @@ def test_upsert_segment_sends_the_definition_unchanged(
     # segment updates are 1/s per account: a second one at once waits for its window
     assert clock.sleeps == []
     klaviyo.upsert_segment("segsync:vip", definition, made.id)
-    assert clock.sleeps == [pytest.approx(1.0)]
+    assert clock.sleeps == [pytest.approx(1.05)]

@@ -3,6 +3,7 @@ and a check that no API key leaks into errors or logs."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 from collections.abc import Iterator
@@ -66,9 +67,11 @@ def all_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 
 
 def assert_key_absent(key: str, *texts: object) -> None:
-    """Neither the key nor its distinctive half appears in any text."""
+    """Neither the key, its distinctive part, nor a Basic credential made of it appears."""
     secret_part = key.split("-", maxsplit=1)[0][-20:]
+    basic = [base64.b64encode(f"{user}:{key}".encode()).decode() for user in ("segsync", "user")]
     for text in texts:
         rendered = str(text)
         assert key not in rendered
         assert secret_part not in rendered
+        assert not any(credential in rendered for credential in basic)

@@ -95,6 +95,18 @@ def test_contacts_without_consent_are_never_created_nor_sent_when_missing(
     )
 
 
+def test_archived_contacts_that_may_not_be_created_stay_archived(
+    mailchimp: MailchimpAdapter, audience: FakeAudience
+) -> None:
+    audience.add("old@example.com", "archived")
+    result = mailchimp.ensure_contacts(
+        [Contact("old@example.com", False, {"STATE": "CA"})], create_new=True
+    )
+    assert result.skipped_no_consent == ["old@example.com"]
+    assert result.present == []
+    assert audience.batches == []
+
+
 def test_new_contacts_never_keeps_consenting_strangers_out(
     mailchimp: MailchimpAdapter, audience: FakeAudience
 ) -> None:

@@ -225,7 +225,11 @@ def test_the_key_never_reaches_errors_reprs_or_logs(
             errors.append(exc)
     mailchimp.ensure_contacts([Contact("x@example.com", False, {"A": 1})], create_new=True)
     assert len(errors) == 2
-    texts: list[object] = [repr(mailchimp), repr(mailchimp._http.client)]
+    texts: list[object] = [
+        repr(mailchimp),
+        repr(mailchimp._http.client),
+        repr(mailchimp._http.client.auth),
+    ]
     for error in errors:
         texts += [str(error), repr(error), error.__cause__, error.__context__, error.args]
     texts += [r.getMessage() for r in all_logs.records]

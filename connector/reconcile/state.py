@@ -27,7 +27,7 @@ from typing import Any
 
 from connector.errors import ConfigError
 
-__all__ = ["ObjectRecord", "QuarantineRecord", "RunRecord", "StateStore"]
+__all__ = ["ObjectRecord", "QuarantineRecord", "RunRecord", "SegmentRuns", "StateStore"]
 
 MIGRATIONS: list[str] = [
     """
@@ -152,6 +152,16 @@ class RunRecord:
     status: str
     exit_code: int | None
     summary: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class SegmentRuns:
+    """A segment's latest run and last success (timestamps as stored: ISO, UTC, ``Z``)."""
+
+    segment: str
+    last_started_at: str
+    last_status: str
+    last_success_at: str | None
 
 
 class StateStore:
@@ -475,3 +485,34 @@ class StateStore:
             keys = ["run_id", "started_at", "destination", "desired", "adds", "removes",
                     "quarantined", "error"]  # fmt: skip
             return [dict(zip(keys, row, strict=True)) for row in cursor]
+
+    # -- read helpers for the daemon (scheduling at start, metrics, status page) ---------
+    def segment_last_runs(self) -> dict[str, SegmentRuns]:
+        """Per segment: its latest run's start and status, and when its latest ok or
+        quarantined run finished."""
+        with self.lock:
+            latest = self.db.execute(
+                "SELECT segment, started_at, status FROM (SELECT rp.segment, r.started_at, "
+                "r.status, ROW_NUMBER() OVER (PARTITION BY rp.segment "
+                "ORDER BY r.started_at DESC, r.run_id DESC) AS n "
+                "FROM run_parts rp JOIN runs r USING (run_id)) WHERE n = 1"
+            ).fetchall()
+            success = dict(
+                self.db.execute(
+                    "SELECT rp.segment, MAX(r.finished_at) FROM run_parts rp "
+                    "JOIN runs r USING (run_id) WHERE r.status IN ('ok', 'quarantined') "
+                    "GROUP BY rp.segment"
+                ).fetchall()
+            )
+        return {
+            segment: SegmentRuns(segment, started, status, success.get(segment))
+            for segment, started, status in latest
+        }
+
+    def quarantine_counts(self) -> dict[str, int]:
+        """destination → members currently quarantined (counts only, no emails)."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT destination, COUNT(*) FROM quarantine GROUP BY destination"
+            ).fetchall()
+        return {destination: count for destination, count in rows}

@@ -1,0 +1,525 @@
+"""``segsync run``: the daemon that wires scheduler, reloads, syncs, HTTP and shutdown.
+
+Threads: the main thread runs the scheduling loop (a tick every second) and handles
+SIGTERM/SIGINT; each sync job runs ``run_sync`` in its own thread (at most one per ESP
+account, see ``scheduler.py``); uvicorn serves HTTP in one thread; watchfiles watches the
+config directory in another.
+
+Shutdown (SIGTERM or SIGINT): no new job starts, the runner's stop event is set so running
+jobs start no new batch, the batches in flight finish and are confirmed, and the daemon
+exits 0 — within the grace period. If a batch is still in flight when it ends, the daemon
+exits 0 anyway: that batch was not confirmed, so the next start sends it again (ESP
+operations are idempotent). A second signal skips the rest of the grace period.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+
+import structlog
+
+from connector import __version__
+from connector.daemon.http import HttpServer, TriggerError, build_app
+from connector.daemon.logging import get_logger
+from connector.daemon.metrics import Metrics
+from connector.daemon.redact import Redactor, secrets_of
+from connector.daemon.reload import ConfigWatcher, config_fingerprint, load_checked
+from connector.daemon.scheduler import Job, LastRun, Scheduler
+from connector.daemon.status_page import RunRow, SegmentRow, StatusView, render_status
+from connector.definitions.loader import Definitions
+from connector.definitions.yaml_source import suggest
+from connector.errors import ConfigError
+from connector.reconcile.executor import Progress
+from connector.reconcile.runner import AdapterFactory, SyncOptions, run_sync
+from connector.reconcile.state import StateStore
+from connector.reconcile.summary import RunSummary
+from connector.settings import Settings
+from connector.source import open_store
+from connector.timespec import parse_instant
+
+__all__ = ["Daemon", "DaemonOptions"]
+
+log = get_logger("service")
+_KEEP_JOBS = 200
+
+
+@dataclass
+class DaemonOptions:
+    grace_seconds: float = 30.0
+    """How long a shutdown waits for the batches in flight."""
+    tick_seconds: float = 1.0
+    backoff_seconds: float = 60.0
+    """First retry delay after a failed job (doubles per failure, capped by the schedule)."""
+    time_scale: float = 1.0
+    """Divides schedule delays (tests and demos: 60 runs a 1m schedule every second)."""
+    config_poll_seconds: float = 10.0
+    """Safety-net check of the config directory, besides change notifications."""
+    watch_config: bool = True
+    store_check_ttl: float = 5.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class JobRecord:
+    """A job as ``/jobs/{id}`` shows it."""
+
+    job: Job
+    state: str = "queued"  # queued | running | done
+    run_id: str | None = None
+    status: str | None = None
+    exit_code: int | None = None
+    finished_at: datetime | None = None
+    progress: dict[str, list[int]] = field(default_factory=dict)  # destination -> [done, all]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job.job_id,
+            "segments": list(self.job.segments),
+            "trigger": self.job.trigger,
+            "state": self.state,
+            "requested_at": self.job.requested_at.isoformat() + "Z",
+            "started_at": self.job.started_at.isoformat() + "Z" if self.job.started_at else None,
+            "finished_at": self.finished_at.isoformat() + "Z" if self.finished_at else None,
+            "run_id": self.run_id,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "batches": {d: {"done": p[0], "total": p[1]} for d, p in self.progress.items()},
+        }
+
+
+class JobProgress(Progress):
+    """Batch progress of one job: kept for ``/jobs/{id}`` and logged per destination."""
+
+    def __init__(self, record: JobRecord) -> None:
+        self.record = record
+
+    def start(self, destination: str, batches: int) -> None:
+        self.record.progress[destination] = [0, batches]
+        log.info("sending batches", destination=destination, batches=batches)
+
+    def advance(self, destination: str, batches: int = 1) -> None:
+        self.record.progress.setdefault(destination, [0, 0])[0] += batches
+
+
+class Daemon:
+    """The long-running service; ``serve_forever()`` returns when it was told to stop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        defs: Definitions,
+        options: DaemonOptions | None = None,
+        *,
+        adapter_factory: AdapterFactory | None = None,
+    ) -> None:
+        self.settings = settings
+        self.options = options or DaemonOptions()
+        self.adapter_factory = adapter_factory
+        self.token = settings.http.token
+        self.redactor = Redactor(
+            secrets_of(settings.mailchimp.api_key, settings.klaviyo.api_key, settings.http.token)
+        )
+        self.metrics = Metrics()
+        self.state = StateStore(settings.state_path)
+        self.defs = defs
+        self.config_fp = config_fingerprint(settings.config_dir)
+        self.config_errors: list[str] = []
+        self.config_loaded_at: datetime | None = _now()
+        self.scheduler = Scheduler(
+            settings.default_schedule,
+            backoff=timedelta(seconds=self.options.backoff_seconds),
+            time_scale=self.options.time_scale,
+        )
+        self.stopping = threading.Event()  # no new jobs
+        self.run_stop = threading.Event()  # the runner's: no new batches
+        self.force = threading.Event()  # a second signal: skip the grace period
+        self.wake = threading.Event()
+        self.jobs: OrderedDict[str, JobRecord] = OrderedDict()
+        self.workers: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self._store_check: tuple[float, str] = (0.0, "")
+        self._last_tick = time.monotonic()
+        self._next_poll = time.monotonic() + self.options.config_poll_seconds
+        self._prime(defs)
+        self.http = HttpServer(build_app(self), settings.http.bind)
+        self.watcher = (
+            ConfigWatcher(settings.config_dir, lambda: self.reload("watch"))
+            if self.options.watch_config
+            else None
+        )
+
+    def _prime(self, defs: Definitions) -> None:
+        """Schedule from the last runs in the state store; seed the metrics from it."""
+        last = self.state.segment_last_runs()
+        self.scheduler.load(
+            defs,
+            _now(),
+            {s: LastRun(parse_instant(r.last_started_at), r.last_status) for s, r in last.items()},
+        )
+        for segment, runs in last.items():
+            if runs.last_success_at:
+                stamp = parse_instant(runs.last_success_at).replace(tzinfo=UTC).timestamp()
+                self.metrics.last_success.labels(segment).set(stamp)
+        self._observe_quarantine()
+        self.metrics.config_loaded.set(time.time())
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def serve_forever(self) -> bool:
+        """Run until SIGTERM/SIGINT (or ``request_stop``); True when every job finished."""
+        previous = {
+            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+        try:
+            self.http.start()
+            if self.watcher is not None:
+                self.watcher.start()
+            log.info(
+                "daemon started",
+                version=__version__,
+                http=f"{self.http.host}:{self.http.port}",
+                config_dir=str(self.settings.config_dir),
+                segments=sorted(self.scheduler.segments),
+                trigger_enabled=self.token is not None,
+            )
+            while not self.stopping.is_set():
+                self.tick()
+                self.wake.wait(self.options.tick_seconds)
+                self.wake.clear()
+            return self._shutdown()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if self.stopping.is_set():
+            self.force.set()
+        self.request_stop(signal.Signals(signum).name)
+
+    def request_stop(self, reason: str = "requested") -> None:
+        if not self.stopping.is_set():
+            log.info("stopping", reason=reason, grace_seconds=self.options.grace_seconds)
+        self.stopping.set()
+        self.run_stop.set()
+        self.wake.set()
+
+    def _shutdown(self) -> bool:
+        deadline = time.monotonic() + self.options.grace_seconds
+        while time.monotonic() < deadline and not self.force.is_set():
+            alive = [t for t in self.workers.values() if t.is_alive()]
+            if not alive:
+                break
+            alive[0].join(0.1)
+        unfinished = sorted(j for j, t in self.workers.items() if t.is_alive())
+        if self.watcher is not None:
+            self.watcher.stop()
+        self.http.stop()
+        if unfinished:
+            log.warning(
+                "stopped with batches in flight; they were not confirmed and the next start "
+                "sends them again",
+                jobs=unfinished,
+            )
+            return False
+        self.state.close()
+        log.info("stopped cleanly")
+        return True
+
+    # -- scheduling ---------------------------------------------------------------------
+    def tick(self) -> None:
+        self._last_tick = time.monotonic()
+        if self._last_tick >= self._next_poll:
+            self._next_poll = self._last_tick + self.options.config_poll_seconds
+            self.reload("poll")
+        if self.stopping.is_set():
+            return
+        for job in self.scheduler.take(_now()):
+            with self._lock:
+                record = self.jobs.setdefault(job.job_id, JobRecord(job))
+                record.job = job
+                thread = threading.Thread(
+                    target=self._run_job, args=(record,), name=f"segsync-{job.job_id}", daemon=True
+                )
+                self.workers[job.job_id] = thread
+            thread.start()
+
+    def _run_job(self, record: JobRecord) -> None:
+        job = record.job
+        record.state = "running"
+        started = time.monotonic()
+        summary: RunSummary | None = None
+        status = "error"
+        defs = self.defs
+        esp_of: dict[str, str] = {name: dest.esp for name, dest in defs.destinations.items()}
+        with structlog.contextvars.bound_contextvars(job_id=job.job_id, trigger=job.trigger):
+            for account in job.accounts:
+                self.metrics.in_progress.labels(account).set(1)
+            try:
+                names = [n for n in job.segments if n in defs.segments]
+                log.info("sync started", segments=names, accounts=sorted(job.accounts))
+                extra: dict[str, Any] = {}
+                if self.adapter_factory is not None:
+                    extra["adapter_factory"] = self.adapter_factory
+                summary = run_sync(
+                    self.settings,
+                    defs,
+                    options=SyncOptions(names=names, trigger=job.trigger),
+                    progress=JobProgress(record),
+                    stop=self.run_stop,
+                    state=self.state,
+                    **extra,
+                )
+                status = summary.status
+            except ConfigError as exc:
+                log.error("sync could not run", errors=[str(i) for i in exc.issues])
+            except Exception:
+                log.exception("sync crashed")
+            finally:
+                self._finish(record, summary, status, time.monotonic() - started, esp_of)
+                for account in job.accounts:
+                    self.metrics.in_progress.labels(account).set(0)
+        self.wake.set()
+
+    def _finish(
+        self,
+        record: JobRecord,
+        summary: RunSummary | None,
+        status: str,
+        duration: float,
+        esp_of: dict[str, str],
+    ) -> None:
+        job = record.job
+        now = _now()
+        self.metrics.observe_run(job.trigger, list(job.segments), summary, duration, esp_of)
+        self.scheduler.finish(job, status, now)
+        segments = {s.name: s for s in self.scheduler.snapshot()[0]}
+        for name in job.segments:
+            if name in segments:
+                self.metrics.failures.labels(name).set(segments[name].failures)
+                if status in ("ok", "quarantined"):
+                    self.metrics.last_success.labels(name).set(time.time())
+        self._observe_quarantine()
+        with self._lock:
+            record.state, record.status, record.finished_at = "done", status, now
+            if summary is not None:
+                record.run_id, record.exit_code = summary.run_id, summary.exit_code
+            self.workers.pop(job.job_id, None)
+            while len(self.jobs) > _KEEP_JOBS:
+                oldest = next(iter(self.jobs))
+                if self.jobs[oldest].state != "done":
+                    break
+                del self.jobs[oldest]
+        self._log_outcome(record, summary, status, duration, segments)
+
+    def _log_outcome(
+        self,
+        record: JobRecord,
+        summary: RunSummary | None,
+        status: str,
+        duration: float,
+        segments: dict[str, Any],
+    ) -> None:
+        fields: dict[str, Any] = {"status": status, "duration_seconds": round(duration, 3)}
+        if summary is not None:
+            fields |= {
+                "run_id": summary.run_id,
+                "exit_code": summary.exit_code,
+                "added": sum(p.adds for p in summary.parts),
+                "removed": sum(p.removes for p in summary.parts),
+                "quarantined": sum(p.quarantined for p in summary.parts),
+                "api_calls": summary.total_api_calls,
+            }
+            if summary.errors:
+                fields["errors"] = summary.errors
+            if summary.guards:
+                fields["guards"] = summary.guards
+            if summary.skipped_segments:
+                fields["skipped"] = summary.skipped_segments
+        if status in ("failed", "error"):
+            retry = {
+                n: segments[n].next_due.isoformat(timespec="seconds") + "Z"
+                for n in record.job.segments
+                if n in segments
+            }
+            log.error("sync failed; backing off", retry_at=retry, **fields)
+        elif status in ("guard", "quarantined", "stopped"):
+            log.warning(f"sync {status}", **fields)
+        else:
+            log.info("sync finished", **fields)
+
+    def _observe_quarantine(self) -> None:
+        counts = self.state.quarantine_counts()
+        for destination in sorted({*counts, *self.defs.destinations}):
+            self.metrics.quarantined.labels(destination).set(counts.get(destination, 0))
+
+    # -- reloading ----------------------------------------------------------------------
+    def reload(self, source: str) -> None:
+        """Load the config directory if it changed; keep the last good one if invalid."""
+        with self._reload_lock:
+            fingerprint = config_fingerprint(self.settings.config_dir)
+            if fingerprint == self.config_fp:
+                return
+            self.config_fp = fingerprint
+            try:
+                defs, checked = load_checked(self.settings)
+            except ConfigError as exc:
+                errors = [str(issue) for issue in exc.issues]
+            except Exception as exc:  # unreadable files and the like
+                errors = [f"{type(exc).__name__}: {exc}"]
+            else:
+                self.defs = defs
+                report = self.scheduler.load(defs, _now())
+                self.config_errors = []
+                self.config_loaded_at = _now()
+                self.metrics.reloads.inc()
+                self.metrics.config_loaded.set(time.time())
+                log.info("config reloaded", source=source, store_checked=checked, **report)
+                self.wake.set()
+                return
+            self.config_errors = errors
+            self.metrics.reload_errors.inc()
+            log.error(
+                "config change rejected; keeping the last good definitions",
+                source=source,
+                errors=errors,
+            )
+
+    # -- what HTTP asks -----------------------------------------------------------------
+    def alive(self) -> bool:
+        stall = max(60.0, 10 * self.options.tick_seconds)
+        return self.stopping.is_set() or time.monotonic() - self._last_tick < stall
+
+    def readiness(self) -> tuple[bool, dict[str, str]]:
+        checks = {
+            "config": "ok"
+            if not self.config_errors
+            else "ok (the last change was rejected; running the last good definitions)",
+            "state": self._check_state(),
+            "store": self._check_store(),
+        }
+        if self.stopping.is_set():
+            checks["daemon"] = "shutting down"
+        ready = all(v.startswith("ok") for v in checks.values())
+        return ready, checks
+
+    def _check_state(self) -> str:
+        try:
+            self.state.runs(1)
+        except Exception as exc:
+            return f"unreachable: {type(exc).__name__}"
+        return "ok"
+
+    def _check_store(self) -> str:
+        checked_at, result = self._store_check
+        if time.monotonic() - checked_at < self.options.store_check_ttl and result:
+            return result
+        try:
+            with open_store(self.settings.source_url, self.settings.store) as store:
+                store.discover()
+            result = "ok"
+        except Exception as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            result = f"unreachable: {first}"
+        self._store_check = (time.monotonic(), result)
+        return result
+
+    def metrics_text(self) -> bytes:
+        return self.metrics.render()
+
+    def trigger(self, name: str | None) -> dict[str, Any]:
+        if self.stopping.is_set():
+            raise TriggerError(503, "shutting down: no new syncs")
+        defs = self.defs
+        if name is not None:
+            if name not in defs.segments:
+                raise TriggerError(404, f"unknown segment '{name}'{suggest(name, defs.segments)}")
+            if not defs.segments[name].destinations:
+                raise TriggerError(422, f"segment '{name}' has no destinations: nothing to sync")
+        elif not self.scheduler.segments:
+            raise TriggerError(422, "no segment has destinations: nothing to sync")
+        try:
+            job = self.scheduler.request([name] if name else None, _now(), trigger="http")
+        except KeyError:  # a reload removed it a moment ago
+            raise TriggerError(404, f"unknown segment '{name}'") from None
+        with self._lock:
+            record = self.jobs.setdefault(job.job_id, JobRecord(job))
+        log.info("sync requested", job_id=job.job_id, segments=list(job.segments))
+        self.wake.set()
+        return record.to_json()
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            record = self.jobs.get(job_id)
+            return record.to_json() if record else None
+
+    def status_html(self) -> str:
+        return render_status(self.status_view(), self.redactor)
+
+    def status_view(self) -> StatusView:
+        segments, pending, busy = self.scheduler.snapshot()
+        defs = self.defs
+        last = self.state.segment_last_runs()
+        rows = [
+            SegmentRow(
+                name=s.name,
+                description=defs.segments[s.name].description if s.name in defs.segments else "",
+                schedule=str(s.schedule),
+                destinations=[r.to for r in defs.segments[s.name].destinations]
+                if s.name in defs.segments
+                else [],
+                next_due=None if s.running else s.next_due,
+                running=s.running is not None,
+                failures=s.failures,
+                last_status=s.last_status,
+                last_success=last[s.name].last_success_at if s.name in last else None,
+                history=self.state.segment_history(s.name, 60),
+            )
+            for s in sorted(segments, key=lambda s: s.name)
+        ]
+        with self._lock:
+            running_since = [r.job.started_at for r in self.jobs.values() if r.state == "running"]
+        oldest = min((t for t in running_since if t), default=None)
+        return StatusView(
+            generated_at=_now(),
+            version=__version__,
+            ready=self.readiness()[0],
+            config_loaded_at=self.config_loaded_at,
+            config_errors=list(self.config_errors),
+            segments=rows,
+            runs=[_run_row(r, oldest) for r in self.state.runs(15)],
+            busy=busy,
+            pending=[j.job_id for j in pending],
+            quarantined=self.state.quarantine_counts(),
+        )
+
+
+def _run_row(run: Any, running_since: datetime | None) -> RunRow:
+    summary = run.summary or {}
+    parts = summary.get("parts", [])
+    status = run.status
+    if status == "running" and (
+        running_since is None
+        or parse_instant(run.started_at) < running_since - timedelta(seconds=5)
+    ):
+        status = "interrupted"  # a run that a crash ended; its confirmed batches are kept
+    return RunRow(
+        run_id=run.run_id,
+        started_at=run.started_at,
+        trigger=run.trigger,
+        status=status,
+        duration=summary.get("duration_seconds"),
+        adds=sum(p.get("adds", 0) for p in parts),
+        removes=sum(p.get("removes", 0) for p in parts),
+        quarantined=sum(p.get("quarantined", 0) for p in parts),
+        errors=[*summary.get("errors", []), *(f"guard: {g}" for g in summary.get("guards", []))],
+    )

@@ -94,8 +94,10 @@ def _texts(values: Sequence[str]) -> str:
     return exp.Array(expressions=[exp.Literal.string(v) for v in values]).sql("duckdb")
 
 
-def _id_sql(column: str, width: int) -> str:
-    return f"'c' || lpad(CAST({column} AS VARCHAR), {width}, '0')"
+def _padded(prefix: str, column: str, width: int) -> str:
+    """``prefix`` and ``column`` zero-padded to ``width`` digits (``c000042``), the fast way:
+    the digits of ``column + 10**width`` without the leading 1."""
+    return f"'{prefix}' || CAST({column} + {10**width} AS VARCHAR)[2:]"
 
 
 def _profile_columns(layout: StoreLayout) -> list[tuple[str, str]]:
@@ -147,7 +149,7 @@ def _profiles_sql(width: int) -> str:
         "lambda x, i: (interests >> (i - 1)) & 1 = 1), ','), '')"
     )
     columns = [
-        _id_sql("pid", width),
+        _padded("c", "pid", width),
         email,
         "consent",
         f"{first}[first + 1]",
@@ -168,11 +170,11 @@ def _profiles_sql(width: int) -> str:
 
 def _events_sql(width: int) -> str:
     columns = [
-        _id_sql("pid", width),
+        _padded("c", "pid", width),
         f"{_texts(data.EVENT_NAMES)}[kind + 1]",
         "ts",
         f"CASE WHEN category >= 0 THEN {_texts(data.CATEGORIES)}[category + 1] END",
-        "CASE WHEN product >= 0 THEN 'sku-' || lpad(CAST(product AS VARCHAR), 5, '0') END",
+        f"CASE WHEN product >= 0 THEN {_padded('sku-', 'product', 5)} END",
         "amount",
         f"CASE WHEN destination >= 0 THEN {_texts(data.DESTINATIONS)}[destination + 1] END",
     ]
@@ -207,6 +209,7 @@ def generate(
     _create(con, lay.profiles_table, _profile_columns(lay))
     _create(con, lay.events_table, _event_columns(lay))
     profiles_sql, events_sql = _profiles_sql(width), _events_sql(width)
+
     events = 0
     for index, first in enumerate(range(0, spec.profiles, data.CHUNK_PROFILES)):
         size = min(data.CHUNK_PROFILES, spec.profiles - first)

@@ -395,8 +395,11 @@ def generate_chunk(
     events = out.arrays()
     seconds = np.maximum(np.round(events.pop("days") * DAY).astype(np.int64), 1)
     ts = as_of_us - seconds * 1_000_000
-    order = np.argsort(ts, kind="stable")
-    events = {key: values[order] for key, values in events.items()}
+    # grouped by profile, each profile's events in time order (an event table clustered by
+    # customer); a stable sort keeps ties in generation order on every machine
+    key = events["owner"].astype(np.int64) * (1 << 27) - seconds
+    order = np.argsort(key, kind="stable")
+    events = {name: values[order] for name, values in events.items()}
     events["pid"] = first_id + events.pop("owner").astype(np.int64)
     events["ts"] = ts[order].astype("datetime64[us]")
     return Chunk(profiles=profiles, events=events)

@@ -267,15 +267,22 @@ class KlaviyoAdapter:
                         f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                         for e in exc.errors(include_input=False, include_url=False)[:5]
                     )
-                    raise EspValidationError(
-                        f"the Klaviyo SDK rejected the request body: {problems}",
-                        esp=ESP,
-                        method=method,
-                        path=template,
-                    ) from None
+                    raise self._rejected(method, template, problems) from None
+                except (ValueError, TypeError) as exc:
+                    # the SDK's generated oneOf wrappers reject bodies with these
+                    raise self._rejected(method, template, str(exc)[:300]) from None
             return result if isinstance(result, dict) else {}
 
         return self._retry.call(attempt)
+
+    @staticmethod
+    def _rejected(method: str, template: str, problems: str) -> EspValidationError:
+        return EspValidationError(
+            f"the Klaviyo SDK rejected the request body: {problems}",
+            esp=ESP,
+            method=method,
+            path=template,
+        )
 
     def _paged(
         self, method: str, template: str, fetch: Callable[[str | None], Any]

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from connector.errors import EspError, MemberError
+from connector.errors import ConnectorError, MemberError
 from connector.esp.status import error_for_status, retry_after_seconds
 
 __all__ = [
@@ -105,14 +105,14 @@ def validate_response(response: httpx.Response, method: str, route: str) -> None
     )
 
 
-def from_api_client_error(error: Any, method: str = "", route: str = "") -> EspError:
+def from_api_client_error(error: Any, method: str = "", route: str = "") -> ConnectorError:
     """The segsync error for the SDK's ``ApiClientError`` (``.text``, ``.status_code``).
 
-    Our transport raises before the SDK sees a failed response, so the SDK only wraps our
-    own errors (unwrapped by the adapter); this covers anything else it raises.
+    The SDK wraps whatever our transport raised (``EspError``, ``ConfigError``): those come
+    back unchanged. Otherwise ``.text`` is the problem+json body of a failed response.
     """
     text = getattr(error, "text", None)
-    if isinstance(text, EspError):
+    if isinstance(text, ConnectorError):
         return text
     status = getattr(error, "status_code", None)
     if isinstance(text, BaseException):

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from connector.errors import RetriableEspError
+from connector.errors import ConfigError, RetriableEspError
 from connector.esp import Contact, KlaviyoAdapter, MailchimpAdapter
 from connector.settings import RetrySettings
 from tests.esp.conftest import KLAVIYO_KEY, MAILCHIMP_KEY
@@ -111,4 +111,18 @@ def test_a_refused_connection_is_retriable() -> None:
     with pytest.raises(RetriableEspError, match="connection failed"):
         adapter.check()
     assert adapter.calls[("GET", "/api/lists", 0)] == 2
+    adapter.close()
+
+
+@pytest.mark.parametrize("esp", ["mailchimp", "klaviyo"])
+def test_a_base_url_that_is_not_http_is_a_config_error(esp: str) -> None:
+    adapter: MailchimpAdapter | KlaviyoAdapter
+    if esp == "mailchimp":
+        adapter = MailchimpAdapter(
+            api_key=MAILCHIMP_KEY, audience_id="aud", base_url="ftp://127.0.0.1/3.0"
+        )
+    else:
+        adapter = KlaviyoAdapter(api_key=KLAVIYO_KEY, base_url="ftp://127.0.0.1")
+    with pytest.raises(ConfigError, match="not an http"):
+        adapter.check()
     adapter.close()

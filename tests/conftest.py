@@ -57,13 +57,18 @@ def make_store(
     con = store.con  # type: ignore[attr-defined]
     con.execute(f"CREATE TABLE profiles ({profile_columns})")
     con.execute(f"CREATE TABLE events ({event_columns})")
-    if profiles:
-        marks = ", ".join("?" for _ in profiles[0])
-        con.executemany(f"INSERT INTO profiles VALUES ({marks})", [list(r) for r in profiles])
-    if events:
-        marks = ", ".join("?" for _ in events[0])
-        con.executemany(f"INSERT INTO events VALUES ({marks})", [list(r) for r in events])
+    insert_rows(con, "profiles", profiles)
+    insert_rows(con, "events", events)
     return store
+
+
+def insert_rows(con: Any, table: str, rows: Sequence[Sequence[Any]], chunk: int = 400) -> None:
+    """Multi-row INSERTs (DuckDB's executemany goes row by row and is slow)."""
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        row = "(" + ", ".join("?" for _ in part[0]) + ")"
+        values = ", ".join(row for _ in part)
+        con.execute(f"INSERT INTO {table} VALUES {values}", [v for r in part for v in r])
 
 
 @pytest.fixture

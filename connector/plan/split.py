@@ -421,7 +421,17 @@ class _Planner:
             raise self.fail(
                 f"as 'match: all', {attempts[0].error}; as 'match: any', {attempts[1].error}"
             )
-        best = min(good, key=lambda a: (len(a.parts), a.size, a.form != "cnf"))
+        # fewest parts first, then as much native (live) content as possible, then fewest
+        # conditions, then 'match: all'
+        best = min(
+            good,
+            key=lambda a: (
+                len(a.parts),
+                -sum(lit.kind != "part" for g in a.groups for lit in g),
+                a.size,
+                a.form != "cnf",
+            ),
+        )
         has_native_content = any(lit.kind != "part" for g in best.groups for lit in g)
         if self.mode == "auto" and not has_native_content:
             return self.whole()

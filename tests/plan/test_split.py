@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from connector.definitions.conditions import EventCondition
 from connector.definitions.destinations import KlaviyoDestination, MailchimpDestination
 from connector.definitions.loader import Definitions
 from connector.definitions.segment import Segment
@@ -235,3 +236,14 @@ def test_plan_splits_reports_every_failure() -> None:
     with pytest.raises(PlanError) as info:
         plan_splits(defs)
     assert len(info.value.issues) == 2
+
+
+def test_auto_keeps_mapped_attributes_native_rather_than_one_bigger_tag() -> None:
+    split = plan_split(defs_for({"all": [region("CA"), EVENT]}), "s", "mc", "auto", SCHEMA)
+    assert split.native is not None
+    body = render_native("mailchimp", split.native, {"segsync:s": "1"})
+    assert body["match"] == "all"
+    assert {"condition_type": "TextMerge", "field": "STATE", "op": "is", "value": "CA"} in body[
+        "conditions"
+    ]
+    assert split.parts[0].rule == EventCondition.model_validate(EVENT)

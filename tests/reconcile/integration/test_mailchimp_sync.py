@@ -1,0 +1,255 @@
+"""End to end: a real DuckDB store → segsync sync → the Mailchimp emulator over loopback HTTP.
+
+Expectations come from the data's own formulas, not from segsync's pipeline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from connector.emulator import EmulatorOptions, run_emulator
+from connector.reconcile.runner import SyncOptions, run_sync
+from connector.settings import Settings, load_settings
+from tests.conftest import insert_rows, make_store, write_config
+
+AS_OF = datetime(2026, 11, 23, 12)
+AUDIENCE = "demo-audience"
+N = 1500
+SEGMENTS = {
+    "ca-buyers": """\
+        name: ca-buyers
+        rule:
+          all:
+            - {attribute: region, op: eq, value: ca}
+            - {event: order_completed, within: 30d}
+        destinations: [{to: mc}]
+        """,
+    "buyers": """\
+        name: buyers
+        rule: {event: order_completed, within: 30d}
+        destinations: [{to: mc, mode: tag}]
+        """,
+    "viewers": """\
+        name: viewers
+        holdout: 20
+        rule: {event: page_view, within: 30d}
+        destinations: [{to: mc, mode: tag}]
+        """,
+}
+DESTINATIONS = f"mc: {{esp: mailchimp, audience: {AUDIENCE}, fields: {{region: STATE}}}}\n"
+
+
+def email(i: int) -> str:
+    return "broken-address" if i % 97 == 5 else f"u{i}@example.com"
+
+
+def region(i: int) -> str:
+    return "CA" if i % 3 == 0 else ("NY" if i % 3 == 1 else "TX")
+
+
+def profiles(n: int = N) -> list[tuple[object, ...]]:
+    rows = []
+    for i in range(n):
+        rows.append(
+            (f"p{i:05d}", email(i), i % 4 != 0, region(i), 30, 1.0, False, AS_OF, None, None)
+        )
+    return rows
+
+
+def events(n: int = N, *, buyers: range | None = None) -> list[tuple[object, ...]]:
+    rows: list[tuple[object, ...]] = []
+    for i in range(n):
+        if i % 2 == 0 if buyers is None else i in buyers:
+            rows.append(
+                (f"p{i:05d}", "order_completed", AS_OF - timedelta(days=3), "tv", 10.0, None)
+            )
+        if i % 5 == 0:
+            rows.append((f"p{i:05d}", "page_view", AS_OF - timedelta(days=1), None, None, None))
+    return rows
+
+
+SEEDED = {6: "unsubscribed", 12: "cleaned", 4: "subscribed"}  # existing ESP contacts
+
+
+def present(i: int) -> bool:
+    """In the ESP after a sync: seeded, or created because it has consent and a valid email."""
+    return i in SEEDED or (i % 4 != 0 and email(i) != "broken-address")
+
+
+@pytest.fixture
+def world(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Settings, object, Path]]:
+    store_path = tmp_path / "customers.duckdb"
+    make_store(profiles(), events(), path=store_path).close()
+    write_config(tmp_path / "config", SEGMENTS, destinations=DESTINATIONS)
+    with run_emulator("mailchimp", EmulatorOptions(merge_fields=("STATE",), seed=7)) as emu:
+        for i, status in SEEDED.items():
+            emu.state.add_member(AUDIENCE, email(i), status, tags=["newsletter"])
+        monkeypatch.setenv("SEGSYNC_MAILCHIMP__API_KEY", emu.api_key)
+        monkeypatch.setenv("SEGSYNC_MAILCHIMP__BASE_URL", emu.base_url)
+        monkeypatch.setenv("SEGSYNC_RETRY__INITIAL_BACKOFF_SECONDS", "0.01")
+        monkeypatch.setenv("SEGSYNC_RETRY__MAX_BACKOFF_SECONDS", "0.05")
+        monkeypatch.setenv("SEGSYNC_SECRETS_DIR", str(tmp_path / "none"))
+        settings = load_settings(
+            config_dir=tmp_path / "config",
+            source_url=f"duckdb:///{store_path}",
+            state_path=tmp_path / "state" / "segsync.db",
+        )
+        yield settings, emu, store_path
+
+
+def sync(settings: Settings, **options: object) -> object:
+    return run_sync(settings, options=SyncOptions(as_of=AS_OF, **options))  # type: ignore[arg-type]
+
+
+def expected_buyers(buyers: range | None = None) -> set[str]:
+    chosen = (lambda i: i % 2 == 0) if buyers is None else (lambda i: i in buyers)
+    return {email(i) for i in range(N) if chosen(i) and present(i)}
+
+
+def test_first_sync_converges_and_respects_consent(world: tuple[Settings, object, Path]) -> None:
+    settings, emu, _ = world
+    summary = sync(settings)
+    assert summary.status == "ok", summary.errors  # type: ignore[attr-defined]
+    state = emu.state  # type: ignore[attr-defined]
+    assert state.tag_members(AUDIENCE, "segsync:buyers") == expected_buyers()
+    from connector.evaluate.identity import is_held_out
+
+    viewers = {
+        email(i)
+        for i in range(N)
+        if i % 5 == 0 and present(i) and not is_held_out("viewers", f"p{i:05d}", 20)
+    }
+    assert state.tag_members(AUDIENCE, "segsync:viewers") == viewers
+    # ca-buyers keeps region native (merge field STATE) and materialises only the event part
+    assert state.tag_members(AUDIENCE, "segsync:ca-buyers") == expected_buyers()
+    native = state.segment_members(
+        AUDIENCE, "segsync:ca-buyers:segment", statuses=["subscribed", "unsubscribed", "cleaned"]
+    )
+    assert native == {e for e in expected_buyers() if region(int(e[1:].split("@")[0])) == "CA"}
+    # consent: nobody without consent was created; existing contacts keep their status
+    wanted = expected_buyers() | viewers
+    assert state.emails(AUDIENCE) == wanted | {email(i) for i in SEEDED}
+    for i, status in SEEDED.items():
+        assert state.member(AUDIENCE, email(i)).status == status
+    # tags segsync does not own are untouched
+    assert state.tag_members(AUDIENCE, "newsletter") == {email(i) for i in SEEDED}
+    # every batch full but the last: buyers has 563 members → 2 add calls for that tag
+    tag_id = state.find_segment(AUDIENCE, "segsync:buyers").id
+    add_calls = [
+        r
+        for r in emu.calls.records  # type: ignore[attr-defined]
+        if r.method == "POST" and r.path.endswith(f"/segments/{tag_id}")
+    ]
+    assert len(add_calls) == math.ceil(len(expected_buyers()) / 500)
+
+
+def test_change_sends_only_the_difference_and_a_noop_sends_nothing(
+    world: tuple[Settings, object, Path],
+) -> None:
+    settings, emu, store_path = world
+    assert sync(settings).status == "ok"  # type: ignore[attr-defined]
+    # new data: buyers are now i in [0, 600): 300 of the old even ones stay, new odd ones join
+    new_buyers = range(600)
+    import duckdb
+
+    con = duckdb.connect(str(store_path))
+    con.execute("DELETE FROM events")
+    insert_rows(con, "events", events(buyers=new_buyers))
+    con.close()
+    before = emu.calls.total()  # type: ignore[attr-defined]
+    summary = sync(settings, force=True)  # most buyers leave: the removal guard would trip
+    assert summary.status == "ok", summary.errors  # type: ignore[attr-defined]
+    state = emu.state  # type: ignore[attr-defined]
+    assert state.tag_members(AUDIENCE, "segsync:buyers") == expected_buyers(new_buyers)
+    parts = {p.part: p for p in summary.parts}  # type: ignore[attr-defined]
+    old, new = expected_buyers(), expected_buyers(new_buyers)
+    assert (parts["segsync:buyers"].adds, parts["segsync:buyers"].removes) == (
+        len(new - old),
+        len(old - new),
+    )
+    assert parts["segsync:viewers"].adds == parts["segsync:viewers"].removes == 0
+    assert emu.calls.total() > before  # type: ignore[attr-defined]
+    quiet = emu.calls.total()  # type: ignore[attr-defined]
+    again = sync(settings)
+    assert again.status == "ok" and again.total_api_calls == 0  # type: ignore[attr-defined]
+    assert emu.calls.total() == quiet  # type: ignore[attr-defined]
+
+
+def test_mass_removal_guard_stops_before_writing(world: tuple[Settings, object, Path]) -> None:
+    settings, emu, store_path = world
+    assert sync(settings).status == "ok"  # type: ignore[attr-defined]
+    import duckdb
+
+    con = duckdb.connect(str(store_path))
+    con.execute("DELETE FROM events WHERE event = 'order_completed' AND profile_id > 'p00010'")
+    con.close()
+    before = emu.calls.total()  # type: ignore[attr-defined]
+    stopped = sync(settings)
+    assert (stopped.status, stopped.exit_code) == ("guard", 3)  # type: ignore[attr-defined]
+    assert any("max_removal_percent" in g for g in stopped.guards)  # type: ignore[attr-defined]
+    assert emu.calls.total() == before  # nothing written, nothing read  # type: ignore[attr-defined]
+    assert emu.state.tag_members(AUDIENCE, "segsync:buyers") == expected_buyers()  # type: ignore[attr-defined]
+    forced = sync(settings, force=True)
+    assert forced.status == "ok"  # type: ignore[attr-defined]
+    left = emu.state.tag_members(AUDIENCE, "segsync:buyers")  # type: ignore[attr-defined]
+    assert left == expected_buyers(range(0, 11, 2))
+
+
+def test_dry_run_writes_nothing(world: tuple[Settings, object, Path]) -> None:
+    settings, emu, _ = world
+    summary = sync(settings, dry_run=True)
+    assert summary.status == "dry_run"  # type: ignore[attr-defined]
+    assert sum(p.adds for p in summary.parts) > 0  # type: ignore[attr-defined]
+    assert emu.calls.total() == 0  # type: ignore[attr-defined]
+    assert not settings.state_path.exists() or not sync(settings, dry_run=True).errors  # type: ignore[attr-defined]
+
+
+def test_full_resync_repairs_drift(world: tuple[Settings, object, Path]) -> None:
+    settings, emu, _ = world
+    assert sync(settings).status == "ok"  # type: ignore[attr-defined]
+    state = emu.state  # type: ignore[attr-defined]
+    tag = state.find_segment(AUDIENCE, "segsync:buyers")
+    removed_by_hand = sorted(state.tag_members(AUDIENCE, "segsync:buyers"))[:10]
+    with state.lock:
+        audience = state.audience(AUDIENCE)
+        for e in removed_by_hand:
+            tag.members.pop(audience.find_member(e).id)
+    assert sync(settings).total_api_calls == 0  # type: ignore[attr-defined]  # confirmed state does not know
+    repaired = sync(settings, full_resync=True)
+    assert repaired.status == "ok"  # type: ignore[attr-defined]
+    assert state.tag_members(AUDIENCE, "segsync:buyers") == expected_buyers()
+
+
+def test_faults_are_retried_and_the_sync_converges(world: tuple[Settings, object, Path]) -> None:
+    settings, emu, _ = world
+    options = emu.options  # type: ignore[attr-defined]
+    options.fault_rate_429 = 0.2
+    options.fault_rate_5xx = 0.1
+    options.fault_rate_reset = 0.05
+    options.fault_phase = "after"
+    summary = sync(settings)
+    options.fault_rate_429 = options.fault_rate_5xx = options.fault_rate_reset = 0.0
+    if summary.status != "ok":  # a retry budget may run out; the next run resumes
+        summary = sync(settings)
+    assert summary.status == "ok", summary.errors  # type: ignore[attr-defined]
+    statuses = {s for (_, _, s) in emu.calls}  # type: ignore[attr-defined]
+    assert {429, 500} & statuses or 503 in statuses
+    assert emu.state.tag_members(AUDIENCE, "segsync:buyers") == expected_buyers()  # type: ignore[attr-defined]
+
+
+def test_missing_audience_is_a_clear_failure(world: tuple[Settings, object, Path]) -> None:
+    settings, emu, _ = world
+    (settings.config_dir / "destinations.yaml").write_text(
+        "mc: {esp: mailchimp, audience: no-such-list, fields: {region: STATE}}\n"
+    )
+    summary = sync(settings)
+    assert (summary.status, summary.exit_code) == ("failed", 2)  # type: ignore[attr-defined]
+    assert "404" in summary.errors[0]  # type: ignore[attr-defined]
+    assert emu.api_key not in str(summary.to_json())  # type: ignore[attr-defined]

@@ -20,14 +20,10 @@ reconciler can persist: ``known_ids()`` / ``remember_ids(mapping)``.
 
 from __future__ import annotations
 
-import json
-import logging
-import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pydantic
@@ -37,7 +33,6 @@ from connector.errors import (
     EspNotFoundError,
     EspValidationError,
     MemberError,
-    RetriableEspError,
 )
 from connector.esp.base import (
     KLAVIYO_LIMITS,
@@ -48,11 +43,24 @@ from connector.esp.base import (
     dedupe_contacts,
 )
 from connector.esp.klaviyo_client import KlaviyoKeyAuth, build_sdk
-from connector.esp.klaviyo_errors import ESP, NOT_FOUND, import_error, validate_response
+from connector.esp.klaviyo_errors import ESP, NOT_FOUND, validate_response
 from connector.esp.klaviyo_ids import ProfileIds
+from connector.esp.klaviyo_imports import BulkImports
+from connector.esp.klaviyo_shapes import (
+    DEFAULT_TIER,
+    ENDPOINT_TIERS,
+    R_LIST_PROFILES,
+    R_LIST_RELATIONSHIPS,
+    R_LISTS,
+    R_PROFILES,
+    R_SEGMENT,
+    R_SEGMENTS,
+    email_of,
+    next_cursor,
+    quoted,
+)
 from connector.esp.ratelimit import (
     Clock,
-    RateTier,
     SystemClock,
     account_fingerprint,
     shared_concurrency_gate,
@@ -60,105 +68,12 @@ from connector.esp.ratelimit import (
 )
 from connector.esp.retry import RetryPolicy
 from connector.esp.transport import HttpTransport, RequestGate, route
-from connector.esp.values import plain_value
 from connector.settings import KlaviyoSettings, RetrySettings
 
-__all__ = ["ENDPOINT_TIERS", "TIERS", "KlaviyoAdapter"]
+__all__ = ["KlaviyoAdapter"]
 
-log = logging.getLogger("segsync.esp.klaviyo")
-
-# Klaviyo's rate tiers: requests per 1 s burst / 60 s steady
-TIERS = {
-    "XS": RateTier(1, 15),
-    "S": RateTier(3, 60),
-    "M": RateTier(10, 150),
-    "L": RateTier(75, 700),
-    "XL": RateTier(350, 3500),
-}
-
-# Route templates (the keys of `calls`)
-R_LISTS = "/api/lists"
-R_LIST_PROFILES = "/api/lists/{id}/profiles"
-R_LIST_RELATIONSHIPS = "/api/lists/{id}/relationships/profiles"
-R_PROFILES = "/api/profiles"
-R_IMPORTS = "/api/profile-bulk-import-jobs"
-R_IMPORT = "/api/profile-bulk-import-jobs/{job_id}"
-R_IMPORT_ERRORS = "/api/profile-bulk-import-jobs/{id}/import-errors"
-R_SEGMENTS = "/api/segments"
-R_SEGMENT = "/api/segments/{id}"
-
-#: (method, route) → tier, from the OpenAPI spec's per-operation rate limits
-ENDPOINT_TIERS: dict[tuple[str, str], RateTier] = {
-    ("GET", R_LISTS): TIERS["L"],
-    ("POST", R_LISTS): TIERS["M"],  # and 150 per day
-    ("GET", R_LIST_PROFILES): TIERS["L"],
-    ("POST", R_LIST_RELATIONSHIPS): TIERS["M"],
-    ("DELETE", R_LIST_RELATIONSHIPS): TIERS["M"],
-    ("GET", R_PROFILES): TIERS["L"],
-    ("POST", R_IMPORTS): TIERS["M"],
-    ("GET", R_IMPORT): TIERS["M"],
-    ("GET", R_IMPORT_ERRORS): TIERS["M"],
-    ("GET", R_SEGMENTS): TIERS["L"],
-    ("POST", R_SEGMENTS): TIERS["XS"],  # and 100 per day
-    ("PATCH", R_SEGMENT): TIERS["XS"],
-}
-_DEFAULT_TIER = TIERS["M"]
 
 LOOKUP_PAGE = 100  # emails per `any(email,[...])` filter and profiles per page
-MAX_IMPORT_BYTES = 4_500_000  # under the 5 MB payload limit of a bulk import job
-# profile attributes a field may set directly; identifiers (phone, external_id) are left
-# out on purpose: setting one could merge profiles
-_TOP_LEVEL = frozenset({"first_name", "last_name", "organization", "title", "locale", "image"})
-_POINTER_INDEX = re.compile(r"/profiles/data/(\d+)")
-
-
-def _next_cursor(data: Mapping[str, Any]) -> str | None:
-    """The ``page[cursor]`` of the ``links.next`` URL, if there is a next page."""
-    links = data.get("links")
-    url = links.get("next") if isinstance(links, dict) else None
-    if not url:
-        return None
-    values = parse_qs(urlsplit(str(url)).query).get("page[cursor]")
-    return values[0] if values else None
-
-
-def _email_of(resource: Mapping[str, Any]) -> str:
-    attributes = resource.get("attributes") or {}
-    return str(attributes.get("email") or "").strip().lower()
-
-
-def _quoted(value: str) -> str:
-    return json.dumps(value)  # Klaviyo filter strings are double-quoted
-
-
-def _attributes(contact: Contact) -> dict[str, Any]:
-    attributes: dict[str, Any] = {"email": contact.email}
-    properties: dict[str, Any] = {}
-    for name, raw in contact.fields.items():
-        value = plain_value(raw)
-        if value is None:
-            continue  # null cannot clear a field in a bulk import; sending it is noise
-        if name in _TOP_LEVEL:
-            attributes[name] = value
-        else:
-            properties[name] = value
-    if properties:
-        attributes["properties"] = properties
-    return attributes
-
-
-def _payload_email(payload: Any, depth: int = 0) -> str:
-    """The email inside an import error's ``original_payload``, wherever it sits."""
-    if depth > 4 or not isinstance(payload, dict):
-        return ""
-    email = payload.get("email")
-    if isinstance(email, str) and email:
-        return email.strip().lower()
-    for value in payload.values():
-        found = _payload_email(value, depth + 1)
-        if found:
-            return found
-    return ""
 
 
 class KlaviyoAdapter:
@@ -184,12 +99,10 @@ class KlaviyoAdapter:
         self.base_url = base_url.rstrip("/")
         self.clock: Clock = clock or SystemClock()
         self.limits = KLAVIYO_LIMITS.with_concurrency(max_connections)
-        self.job_poll_seconds = job_poll_seconds
-        self.job_timeout_seconds = job_timeout_seconds
         account = account_fingerprint(ESP, self.base_url, api_key)
 
         def limiter_for(method: str, template: str) -> Any:
-            tier = ENDPOINT_TIERS.get((method, template), _DEFAULT_TIER)
+            tier = ENDPOINT_TIERS.get((method, template), DEFAULT_TIER)
             return shared_window_limiter(account, f"{method} {template}", tier, self.clock)
 
         self._http = HttpTransport(
@@ -209,6 +122,14 @@ class KlaviyoAdapter:
         self._segments = sdk.Segments
         self._retry = RetryPolicy(retry, sleep=self.clock.sleep)
         self._ids = ProfileIds()
+        self._imports = BulkImports(
+            self._profiles,
+            call=self._call,
+            paged=self._paged,
+            clock=self.clock,
+            poll_seconds=job_poll_seconds,
+            timeout_seconds=job_timeout_seconds,
+        )
         self._group_lock = threading.Lock()
 
     @classmethod
@@ -292,7 +213,7 @@ class KlaviyoAdapter:
         while True:
             data = self._call(method, template, partial(fetch, cursor))
             yield from data.get("data") or []
-            cursor = _next_cursor(data)
+            cursor = next_cursor(data)
             if cursor is None:
                 return
 
@@ -302,7 +223,7 @@ class KlaviyoAdapter:
         unique = list(dict.fromkeys(e.strip().lower() for e in emails))
         for start in range(0, len(unique), LOOKUP_PAGE):
             chunk = unique[start : start + LOOKUP_PAGE]
-            query = f"any(email,[{','.join(_quoted(e) for e in chunk)}])"
+            query = f"any(email,[{','.join(quoted(e) for e in chunk)}])"
 
             def fetch(cursor: str | None, query: str = query) -> Any:
                 return self._profiles.get_profiles(
@@ -313,7 +234,7 @@ class KlaviyoAdapter:
                 )
 
             for profile in self._paged("GET", R_PROFILES, fetch):
-                email = _email_of(profile)
+                email = email_of(profile)
                 if email and profile.get("id"):
                     found[email] = str(profile["id"])
         self._ids.update(found)
@@ -365,7 +286,7 @@ class KlaviyoAdapter:
         return owned
 
     def _find_list(self, name: str) -> EspObject | None:
-        for item in self._all_lists(f"equals(name,{_quoted(name)})"):
+        for item in self._all_lists(f"equals(name,{quoted(name)})"):
             if (item.get("attributes") or {}).get("name") == name:
                 return EspObject(str(item["id"]), name, "list")
         return None
@@ -419,7 +340,7 @@ class KlaviyoAdapter:
         if not to_import:
             return result
 
-        refused = self._import(to_import)
+        refused = self._imports.run(to_import)
         new = [c.email for c in to_import if c.email not in existing and c.email not in refused]
         created = self._lookup(new) if new else {}
         for contact in to_import:
@@ -438,91 +359,6 @@ class KlaviyoAdapter:
                         )
                     )
         return result
-
-    def _import(self, contacts: list[Contact]) -> dict[str, MemberError]:
-        """Run bulk import jobs (≤ 10,000 profiles, < 5 MB each); refused emails → error."""
-        refused: dict[str, MemberError] = {}
-        batch: list[Contact] = []
-        resources: list[dict[str, Any]] = []
-        size = 0
-        for contact in contacts:
-            resource = {"type": "profile", "attributes": _attributes(contact)}
-            weight = len(json.dumps(resource)) + 1
-            if batch and size + weight > MAX_IMPORT_BYTES:
-                refused.update(self._import_job(batch, resources))
-                batch, resources, size = [], [], 0
-            batch.append(contact)
-            resources.append(resource)
-            size += weight
-        if batch:
-            refused.update(self._import_job(batch, resources))
-        return refused
-
-    def _import_job(
-        self, contacts: list[Contact], resources: list[dict[str, Any]]
-    ) -> dict[str, MemberError]:
-        body = {
-            "data": {
-                "type": "profile-bulk-import-job",
-                "attributes": {"profiles": {"data": resources}},
-            }
-        }
-        data = self._call("POST", R_IMPORTS, lambda: self._profiles.bulk_import_profiles(body))
-        job_id = str(data["data"]["id"])
-        attributes = self._wait_for_job(job_id)
-        refused: dict[str, MemberError] = {}
-        if attributes.get("failed_count") or attributes.get("status") == "cancelled":
-            refused = self._import_errors(job_id, contacts)
-        if attributes.get("status") == "cancelled":
-            for contact in contacts:
-                refused.setdefault(
-                    contact.email,
-                    MemberError(contact.email, "the bulk import job was cancelled", "cancelled"),
-                )
-        return refused
-
-    def _wait_for_job(self, job_id: str) -> dict[str, Any]:
-        """Poll the job until it is complete or cancelled; its attributes."""
-        deadline = self.clock.now() + self.job_timeout_seconds
-        delay = self.job_poll_seconds
-        while True:
-            data = self._call(
-                "GET", R_IMPORT, lambda: self._profiles.get_bulk_import_profiles_job(job_id)
-            )
-            attributes: dict[str, Any] = data["data"].get("attributes") or {}
-            status = attributes.get("status")
-            if status in ("complete", "cancelled"):
-                return attributes
-            if self.clock.now() >= deadline:
-                raise RetriableEspError(
-                    f"bulk import job still {status} after {self.job_timeout_seconds:.0f}s",
-                    esp=ESP,
-                    method="GET",
-                    path=R_IMPORT,
-                )
-            self.clock.sleep(delay)
-            delay = min(delay * 2, 10.0)
-
-    def _import_errors(self, job_id: str, contacts: list[Contact]) -> dict[str, MemberError]:
-        def fetch(cursor: str | None) -> Any:
-            return self._profiles.get_errors_for_bulk_import_profiles_job(
-                job_id, page_size=100, page_cursor=cursor
-            )
-
-        refused: dict[str, MemberError] = {}
-        for item in self._paged("GET", R_IMPORT_ERRORS, fetch):
-            attributes = item.get("attributes") or {}
-            email = _payload_email(attributes.get("original_payload"))
-            if not email:
-                source = attributes.get("source") or {}
-                match = _POINTER_INDEX.search(str(source.get("pointer") or ""))
-                if match and int(match.group(1)) < len(contacts):
-                    email = contacts[int(match.group(1))].email
-            if email:
-                refused[email] = import_error(email, attributes)
-            else:
-                log.warning("a Klaviyo import error names no profile: %s", attributes.get("title"))
-        return refused
 
     def _change_members(
         self, group: EspObject, emails: Sequence[str], *, adding: bool
@@ -593,7 +429,7 @@ class KlaviyoAdapter:
             )
 
         for profile in self._paged("GET", R_LIST_PROFILES, fetch):
-            email = _email_of(profile)
+            email = email_of(profile)
             if not email:
                 continue  # a phone-only profile: segsync identifies people by email
             if profile.get("id"):
@@ -601,7 +437,7 @@ class KlaviyoAdapter:
             yield email
 
     def _find_segment(self, name: str) -> str | None:
-        for item in self._all_segments(f"equals(name,{_quoted(name)})"):
+        for item in self._all_segments(f"equals(name,{quoted(name)})"):
             if (item.get("attributes") or {}).get("name") == name:
                 return str(item["id"])
         return None

@@ -121,7 +121,7 @@ def test_import_errors_become_member_errors_by_payload_or_pointer(
 def test_large_imports_are_split_under_the_payload_limit(
     klaviyo: KlaviyoAdapter, account: FakeKlaviyo, monkeypatch: object
 ) -> None:
-    import connector.esp.klaviyo as module
+    import connector.esp.klaviyo_imports as module
 
     monkeypatch.setattr(module, "MAX_IMPORT_BYTES", 2_000)  # type: ignore[attr-defined]
     contacts = [Contact(f"p{i}@example.com", True, {"note": "x" * 100}) for i in range(30)]

@@ -114,9 +114,8 @@ class _Exchange:
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
-        elif message["type"] == "http.response.body" and not message.get("more_body"):
-            # Before the last byte goes out: a client holding its answer always finds the
-            # call counted and its slot free.
+            # Before the first byte goes out (an empty body is complete with the headers):
+            # a client holding its answer always finds the call counted and its slot free.
             self.finish()
         await self._send(message)
 

@@ -82,9 +82,12 @@ def _bind(host: str, port: int) -> socket.socket:
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only for
     # TCP-proto sockets, and without it every response waits ~40 ms for a delayed ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.set_inheritable(True)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 
@@ -151,7 +154,11 @@ def _prepare(
     sock = _bind(host, port)
     bound_port = sock.getsockname()[1]
     base_url = _base_url(esp, host, bound_port)
-    gateway, state = build_gateway(esp, options, base_url)
+    try:
+        gateway, state = build_gateway(esp, options, base_url)
+    except BaseException:
+        sock.close()
+        raise
     handle: Emulator[Any] = Emulator(
         esp=esp,
         host=host,

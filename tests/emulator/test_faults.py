@@ -24,8 +24,9 @@ def test_same_seed_same_sequence_and_rates_pick_kinds() -> None:
 
 
 def test_other_seed_other_sequence_and_no_rates_no_faults() -> None:
-    base = {"fault_rate_5xx": 0.3}
-    assert sequence(EmulatorOptions(seed=1, **base)) != sequence(EmulatorOptions(seed=2, **base))
+    assert sequence(EmulatorOptions(seed=1, fault_rate_5xx=0.3)) != sequence(
+        EmulatorOptions(seed=2, fault_rate_5xx=0.3)
+    )
     assert sequence(EmulatorOptions(seed=1)) == [None] * 200
 
 

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -99,6 +99,12 @@ def _encode_cursor(offset: int) -> str:
 
 
 def _decode_cursor(cursor: str) -> int | None:
+    # The SDK cuts cursors out of ``https://`` next-links only, and keeps the "=" after
+    # the parameter name; the emulator's links are plain http, so take whole links too.
+    for marker in ("page[cursor]=", "page%5Bcursor%5D="):
+        if marker in cursor:
+            cursor = unquote(cursor.rsplit(marker, maxsplit=1)[-1].split("&", maxsplit=1)[0])
+    cursor = cursor.lstrip("=")
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError):

@@ -11,6 +11,7 @@ unknown segment condition shapes, so segment definitions get a second, stricter 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from openapi_client.models.list_create_query import ListCreateQuery
@@ -50,9 +51,15 @@ def _pointer(location: tuple[Any, ...]) -> str:
 
 
 async def read_body(
-    request: Request, model: str, *, max_bytes: int | None = None
+    request: Request,
+    model: str,
+    *,
+    max_bytes: int | None = None,
+    precheck: Callable[[dict[str, Any]], Response | None] | None = None,
 ) -> dict[str, Any] | Response:
-    """The JSON body if the SDK's ``model`` accepts it, else the API's 400 (413 if too big)."""
+    """The JSON body if the SDK's ``model`` accepts it, else the API's 400 (413 if too big).
+    ``precheck`` runs before the model (cheap limits first: validating 10,001 profiles
+    only to refuse their number would be slow)."""
     raw = await request.body()
     if max_bytes is not None and len(raw) > max_bytes:
         return errors_response(
@@ -72,6 +79,10 @@ async def read_body(
         return invalid("JSON parse error: the request body is not valid JSON.")
     if not isinstance(body, dict):
         return invalid("The request body must be a JSON object.")
+    if precheck is not None:
+        refusal = precheck(body)
+        if refusal is not None:
+            return refusal
     try:
         BODY_MODELS[model].model_validate(body)
     except ValidationError as exc:

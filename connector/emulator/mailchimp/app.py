@@ -154,7 +154,7 @@ def build_app(
     options: EmulatorOptions, calls: CallLog, faults: FaultInjector, key: str, base_url: str
 ) -> tuple[Gateway, MailchimpState]:
     """The Mailchimp gateway (ASGI app) and its state, seeded from ``options``."""
-    state = MailchimpState(max_conditions=options.max_conditions)
+    state = MailchimpState()
     for list_id in options.audiences:
         state.add_audience(list_id, merge_fields=options.merge_fields)
     ctx = Context(state=state, options=options, base_url=base_url)

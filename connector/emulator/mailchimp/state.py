@@ -160,10 +160,9 @@ class Audience:
 class MailchimpState:
     """Every audience of the emulated account, with helpers to seed and inspect them."""
 
-    def __init__(self, max_conditions: int = 5) -> None:
+    def __init__(self) -> None:
         self.lock = threading.RLock()
         self.audiences: dict[str, Audience] = {}
-        self.max_conditions = max_conditions
         self.automation_triggers = 0
         """Tags added through the member tags endpoint without ``is_syncing`` (which would
         fire tag-triggered automations in Mailchimp)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from tests.evaluate.harness import (
     make_oracle_store,
     postgres_layout,
 )
-from tests.evaluate.oracle import OracleResult
+from tests.evaluate.oracle import OracleResult, OracleStore
 
 PG_URL = os.environ.get("SEGSYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 AS_OF = datetime(2026, 11, 23, 12, 0, 0)
@@ -48,12 +48,29 @@ def pg_schema() -> Iterator[str]:
         con.execute(f"DROP SCHEMA {name} CASCADE")
 
 
+@pytest.fixture(scope="session")
+def pg_db(pg_schema: str) -> Iterator[Store]:
+    """One PostgreSQL connection for the session; each case replaces the tables."""
+    db = open_store(PG_URL, postgres_layout(pg_schema))
+    yield db
+    db.close()
+
+
+@pytest.fixture(scope="module")
+def duckdb_db() -> Iterator[Store]:
+    """One in-memory DuckDB per module; each case replaces the tables (opening costs more
+    than evaluating these tiny stores)."""
+    db = open_store("duckdb:///:memory:", read_only=False)
+    yield db
+    db.close()
+
+
 class Both:
     """Runs the evaluator on one backend and the oracle; they must agree on every profile."""
 
-    def __init__(self, root: Path, open_db: Any, backend: str) -> None:
+    def __init__(self, root: Path, load: Callable[[OracleStore], Store], backend: str) -> None:
         self.root = root
-        self.open_db = open_db
+        self.load = load
         self.backend = backend
 
     def run(
@@ -65,13 +82,8 @@ class Both:
         as_of: datetime = AS_OF,
     ) -> tuple[Evaluation, OracleResult]:
         store = make_oracle_store(profiles, [*events, *ORPHANS])
-        db: Store = self.open_db(store)
-        try:
-            evaluation, expected, report = compare(
-                db, store, self.root, segments, metrics or {}, as_of
-            )
-        finally:
-            db.close()
+        db = self.load(store)
+        evaluation, expected, report = compare(db, store, self.root, segments, metrics or {}, as_of)
         assert not report, "evaluator and oracle disagree\n" + "\n".join(report)
         return evaluation, expected
 
@@ -91,19 +103,15 @@ class Both:
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def both(request: pytest.FixtureRequest, tmp_path: Path) -> Both:
+def both(request: pytest.FixtureRequest, tmp_path: Path, duckdb_db: Store) -> Both:
     """The evaluator on DuckDB and on PostgreSQL, each checked against the oracle."""
     if request.param == "duckdb":
-        return Both(tmp_path, load_duckdb, "duckdb")
-    schema = request.getfixturevalue("pg_schema")
-
-    def open_pg(store: Any) -> Store:
-        return load_postgres(open_store(PG_URL, postgres_layout(schema)), store)
-
-    return Both(tmp_path, open_pg, "postgres")
+        return Both(tmp_path, lambda store: load_duckdb(store, duckdb_db), "duckdb")
+    pg: Store = request.getfixturevalue("pg_db")
+    return Both(tmp_path, lambda store: load_postgres(pg, store), "postgres")
 
 
 @pytest.fixture
-def duck(tmp_path: Path) -> Both:
+def duck(tmp_path: Path, duckdb_db: Store) -> Both:
     """The evaluator on DuckDB only, checked against the oracle."""
-    return Both(tmp_path, load_duckdb, "duckdb")
+    return Both(tmp_path, lambda store: load_duckdb(store, duckdb_db), "duckdb")

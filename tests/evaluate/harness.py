@@ -45,6 +45,7 @@ PROFILE_SQL: dict[str, str] = {
     "clv": "DOUBLE PRECISION",
     "vip": "BOOLEAN",
     "signup_at": "TIMESTAMP",
+    "seen_at": "TIMESTAMPTZ",
     "birthday": "DATE",
     "latitude": "DOUBLE PRECISION",
     "longitude": "DOUBLE PRECISION",
@@ -65,6 +66,7 @@ _KINDS = {
     "DOUBLE PRECISION": "number",
     "BOOLEAN": "boolean",
     "TIMESTAMP": "timestamp",
+    "TIMESTAMPTZ": "timestamp",
     "DATE": "date",
 }
 
@@ -177,11 +179,21 @@ def compare(
     segments: Mapping[str, Mapping[str, Any]],
     metrics: Mapping[str, Any],
     as_of: datetime,
+    names: Sequence[str] | None = None,
 ) -> tuple[Evaluation, OracleResult, list[str]]:
-    """Evaluate with both; return both results and a readable report of the differences."""
+    """Evaluate with both; return both results and a readable report of the differences.
+
+    With ``names``, segsync evaluates only those segments (and their exclusive-group
+    siblings); the oracle's answers for the same segments must not change.
+    """
     defs = write_config(root, segments, metrics)
-    evaluation = evaluate(db, defs, as_of=as_of)
+    evaluation = evaluate(db, defs, as_of=as_of, names=names)
     expected = Oracle(store, segments, metrics, as_of).run()
+    if names is not None:
+        expected = OracleResult(
+            *({n: by_name[n] for n in evaluation.qualified} for by_name in expected.parts()),
+            emails=expected.emails,
+        )
     problems = disagreements(evaluation, expected)
     if not problems:
         return evaluation, expected, []

@@ -168,6 +168,9 @@ class OracleResult:
     held_out: dict[str, dict[Any, bool]] = field(default_factory=dict)
     emails: dict[Any, str | None] = field(default_factory=dict)
 
+    def parts(self) -> tuple[dict[str, dict[Any, bool]], ...]:
+        return self.qualified, self.members, self.held_out
+
 
 # -- the evaluator ------------------------------------------------------------------------
 class Oracle:

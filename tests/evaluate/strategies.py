@@ -23,7 +23,7 @@ __all__ = ["Example", "examples"]
 AS_OFS = (
     datetime(2026, 11, 23, 0, 0, 0),
     datetime(2026, 3, 1, 12, 34, 56),
-    datetime(2024, 2, 29, 23, 59, 59),
+    datetime(2024, 2, 29, 23, 59, 59, 250_000),
 )
 DURATIONS = {
     "90m": timedelta(minutes=90),
@@ -34,10 +34,13 @@ DURATIONS = {
     "2w": timedelta(weeks=2),
 }
 SECOND = timedelta(seconds=1)
+MICRO = timedelta(microseconds=1)
+#: where data sits relative to as_of: on it, a second or a microsecond either side, and the
+#: same around as_of - D for every duration a rule may use
 OFFSETS = sorted(
-    {timedelta(0), -SECOND, SECOND, timedelta(days=1), -timedelta(days=3, hours=5)}
-    | {-timedelta(days=400)}
-    | {-d + s for d in DURATIONS.values() for s in (-SECOND, timedelta(0), SECOND)}
+    {timedelta(0), -SECOND, SECOND, -MICRO, MICRO, timedelta(days=1), -timedelta(days=3, hours=5)}
+    | {-timedelta(days=400), -timedelta(days=1, microseconds=-1)}
+    | {-d + s for d in DURATIONS.values() for s in (-SECOND, -MICRO, timedelta(0), MICRO, SECOND)}
 )
 TEXT = ["CA", "ca", " Ca ", "NY", "ny  ", "New York", "new york ", "", "   "]
 AWKWARD = ["x'; drop table profiles; --", "50%", "a_b", "aXb", 'say "hi"', "back\\slash"]
@@ -99,7 +102,7 @@ def stores(draw: st.DrawFn, as_of: datetime) -> OracleStore:
         place = draw(_nullable(PLACES))
         profiles.append(
             {
-                "profile_id": f"p{index}",
+                "profile_id": draw(st.sampled_from([f"p{index}", f"P {index}", f"é{index}'"])),
                 "email": draw(_nullable(EMAILS)),
                 "email_consent": draw(_nullable([True, False])),
                 "region": draw(_nullable(TEXT + AWKWARD)),
@@ -108,6 +111,7 @@ def stores(draw: st.DrawFn, as_of: datetime) -> OracleStore:
                 "clv": draw(_nullable([-1.5, 0.0, 0.5, 10.0, 10.0, 99.5])),
                 "vip": draw(_nullable([True, False])),
                 "signup_at": draw(_nullable(moments)),
+                "seen_at": draw(_nullable(moments)),
                 "birthday": draw(_nullable(days)),
                 # now and then only one coordinate is known
                 "latitude": None if place is None or draw(st.integers(0, 6)) == 0 else place[0],
@@ -181,10 +185,12 @@ def comparison(
     key: str,
 ) -> dict[str, Any]:
     """``{attribute|property: c, op, value, case_sensitive?}`` with a value from ``rows``."""
-    column = draw(st.sampled_from(sorted(columns)))
-    kind = columns[column]
+    real = draw(st.sampled_from(sorted(columns)))
+    kind = columns[real]
+    # names resolve exactly, else case-insensitively
+    column = draw(st.sampled_from([real, real, real, real.upper()]))
     op = draw(st.sampled_from(OPS[kind]))
-    seen = _seen(rows, column)
+    seen = _seen(rows, real)
     cond: dict[str, Any] = {key: column, "op": op}
     if op in ("exists", "not_exists"):
         pass

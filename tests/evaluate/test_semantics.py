@@ -90,6 +90,63 @@ def test_windows(both: Both, case: Case) -> None:
     run(both, case, WINDOW_PROFILES, WINDOW_EVENTS)
 
 
+MICRO = timedelta(microseconds=1)
+MICRO_PROFILES = [
+    {"profile_id": "edge", "seen_at": AS_OF - DAY},
+    {"profile_id": "early", "seen_at": AS_OF - DAY - MICRO},
+    {"profile_id": "late", "seen_at": AS_OF + MICRO},
+    {"profile_id": "inside", "seen_at": AS_OF - DAY + MICRO},
+]
+MICRO_EVENTS = [
+    {"profile_id": p["profile_id"], "event": "page_view", "ts": p["seen_at"]}
+    for p in MICRO_PROFILES
+]
+
+
+@cases(
+    Case("event-window", {"event": "page_view", "within": "24h"}, {"edge", "inside"}),
+    Case("event-window-1440m", {"event": "page_view", "within": "1440m"}, {"edge", "inside"}),
+    Case(
+        "timestamptz-within-last",
+        {"attribute": "seen_at", "op": "within_last", "value": "1d"},
+        {"edge", "inside"},
+    ),
+    Case(
+        "timestamptz-before",
+        {"attribute": "seen_at", "op": "before", "value": "2026-11-22T12:00:00Z"},
+        {"early"},
+    ),
+    Case(
+        "timestamptz-after-offset",
+        {"attribute": "seen_at", "op": "after", "value": "2026-11-23T13:00:00+01:00"},
+        {"late"},
+    ),
+    Case(
+        "days-since-microsecond",
+        {"metric": "recency", "eq": 0},
+        {"inside"},
+        metrics={"recency": {"event": "page_view", "aggregate": "days_since_last"}},
+    ),
+    Case(
+        "days-since-exact-day",
+        {"metric": "recency", "eq": 1},
+        {"edge", "early"},
+        metrics={"recency": {"event": "page_view", "aggregate": "days_since_last"}},
+    ),
+)
+def test_to_the_microsecond(both: Both, case: Case) -> None:
+    """README: windows are inclusive at both ends, to the microsecond; seen_at is TIMESTAMPTZ."""
+    run(both, case, MICRO_PROFILES, MICRO_EVENTS)
+
+
+def test_attribute_and_property_names_ignore_case(duck: Both) -> None:
+    profiles = [{"profile_id": "a", "region": "CA"}, {"profile_id": "b", "region": "NY"}]
+    events = [{"profile_id": "b", "event": "order_completed", "ts": AS_OF, "category": "tv"}]
+    assert duck.qualifying({"attribute": "Region", "op": "eq", "value": "ca"}, profiles) == {"a"}
+    where = [{"property": "CATEGORY", "op": "eq", "value": "TV"}]
+    assert duck.qualifying({"event": "order_completed", "where": where}, profiles, events) == {"b"}
+
+
 def test_future_events_do_not_count(duck: Both) -> None:
     events = [
         {"profile_id": "a", "event": "order_completed", "ts": AS_OF - DAY, "amount": 5.0},

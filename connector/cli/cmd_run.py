@@ -62,7 +62,7 @@ def run(
         daemon = Daemon(settings, defs, options)
     except ConfigError as exc:
         log.error("cannot start: invalid configuration", errors=[str(i) for i in exc.issues])
-        raise typer.Exit(exc.exit_code) from None
+        sys.exit(exc.exit_code)  # SystemExit passes through click unchanged in every mode
     if not daemon.serve_forever():
         # a batch is still in flight after the grace period: leave without waiting for it
         sys.stdout.flush()

@@ -7,7 +7,8 @@ tick the daemon asks ``take(now)`` for jobs to start:
 - A job holds the ESP accounts of its segments' destinations (``mailchimp``, ``klaviyo``)
   until it finishes, so two syncs never write to the same account at once; jobs on other
   accounts run in parallel. A due segment whose account is busy waits for a later tick.
-- Due segments whose accounts overlap are grouped into one job (one evaluation, one run).
+- A scheduled job syncs one segment, so a guard or a failure in one segment never holds
+  back another; due segments on a busy account queue up, longest overdue first.
 - After a failed job (an ESP outage, an unreachable store) its segments back off:
   ``backoff × 2^(failures-1)``, never longer than the schedule's own interval, then retry.
 - At start, a segment's next run follows its last run in the state store: a segment that
@@ -91,22 +92,6 @@ def fingerprint(defs: Definitions, name: str) -> str:
     metrics = {k: m.model_dump(mode="json") for k, m in sorted(defs.metrics.items())}
     text = json.dumps([segments, destinations, metrics], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _components(names: list[str], accounts: Mapping[str, frozenset[str]]) -> list[list[str]]:
-    """Group names whose account sets overlap (transitively), keeping the input order."""
-    groups: list[tuple[set[str], list[str]]] = []
-    for name in names:
-        merged_accounts, merged_names = set(accounts[name]), [name]
-        rest = []
-        for group_accounts, group_names in groups:
-            if group_accounts & merged_accounts:
-                merged_accounts |= group_accounts
-                merged_names = group_names + merged_names
-            else:
-                rest.append((group_accounts, group_names))
-        groups = [*rest, (merged_accounts, merged_names)]
-    return [sorted(group) for _, group in sorted(groups, key=lambda g: min(g[1]))]
 
 
 @dataclass
@@ -206,16 +191,14 @@ class Scheduler:
                 if not (job.accounts & self.busy.keys()):
                     self.pending.remove(job)
                     started.append(self._start(job, now))
-            due = [
-                s.name
-                for s in self.segments.values()
-                if s.next_due <= now and s.running is None and not (s.accounts & self.busy.keys())
-            ]
-            accounts = {n: self.segments[n].accounts for n in due}
-            for group in _components(due, accounts):
-                held = frozenset().union(*(accounts[n] for n in group))
-                job = Job(_job_id(), tuple(group), held, "schedule", now)
-                started.append(self._start(job, now))
+            due = sorted(
+                (s for s in self.segments.values() if s.next_due <= now and s.running is None),
+                key=lambda s: (s.next_due, s.name),
+            )
+            for segment in due:
+                if not (segment.accounts & self.busy.keys()):
+                    job = Job(_job_id(), (segment.name,), segment.accounts, "schedule", now)
+                    started.append(self._start(job, now))
             return started
 
     def _start(self, job: Job, now: datetime) -> Job:

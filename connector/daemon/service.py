@@ -512,8 +512,12 @@ def _run_row(run: Any, running_since: datetime | None) -> RunRow:
         or parse_instant(run.started_at) < running_since - timedelta(seconds=5)
     ):
         status = "interrupted"  # a run that a crash ended; its confirmed batches are kept
+    segments = sorted(
+        {*(p.get("segment", "") for p in parts), *summary.get("skipped_segments", {})}
+    )
     return RunRow(
         run_id=run.run_id,
+        segments=[s for s in segments if s],
         started_at=run.started_at,
         trigger=run.trigger,
         status=status,

@@ -50,6 +50,7 @@ class SegmentRow:
 @dataclass
 class RunRow:
     run_id: str
+    segments: list[str]
     started_at: str
     trigger: str
     status: str
@@ -79,7 +80,7 @@ body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.
 h1{font-size:1.4rem;margin:0 0 .2rem}h2{font-size:1.1rem;margin:1.6rem 0 .5rem}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;
 border-bottom:1px solid #ddd;vertical-align:middle}th{background:#f4f4f4;font-weight:600}
-td.num{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#666}
+td.num{text-align:right;font-variant-numeric:tabular-nums}td.time{white-space:nowrap}.muted{color:#666}
 .ok{color:#17713a}.bad{color:#b00020;font-weight:600}.warn{color:#9a5b00}
 .err{background:#fff0f0;border:1px solid #f3c0c0;padding:.5rem .8rem;margin:.4rem 0;
 white-space:pre-wrap;font-family:ui-monospace,monospace;font-size:12px}
@@ -222,21 +223,26 @@ def _segment_rows(view: StatusView, r: Redactor) -> str:
     return "".join(rows)
 
 
+def _signed(count: int, sign: str) -> str:
+    return f"{sign}{count}" if count else "0"
+
+
 def _run_rows(view: StatusView, r: Redactor) -> str:
     rows = []
     for run in view.runs:
         duration = "—" if run.duration is None else f"{run.duration:.1f}s"
         errors = "".join(f'<div class="err">{_e(r, e)}</div>' for e in run.errors[:5])
         rows.append(
-            f"<tr><td><code>{_e(r, run.run_id)}</code></td><td>{_e(r, run.started_at)}</td>"
-            f"<td>{_e(r, run.trigger)}</td>"
+            f"<tr><td><code>{_e(r, run.run_id)}</code></td>"
+            f"<td>{_e(r, ', '.join(run.segments) or '—')}</td>"
+            f'<td class="time">{_e(r, run.started_at)}</td><td>{_e(r, run.trigger)}</td>'
             f'<td class="{_status_class(run.status)}">{_e(r, run.status)}</td>'
-            f'<td class="num">{duration}</td><td class="num">+{run.adds}</td>'
-            f'<td class="num">-{run.removes}</td><td class="num">{run.quarantined}</td>'
-            f"<td>{errors}</td></tr>"
+            f'<td class="num">{duration}</td><td class="num">{_signed(run.adds, "+")}</td>'
+            f'<td class="num">{_signed(run.removes, "−")}</td>'
+            f'<td class="num">{run.quarantined}</td><td>{errors}</td></tr>'
         )
     if not rows:
-        rows.append('<tr><td colspan="9" class="muted">no runs yet</td></tr>')
+        rows.append('<tr><td colspan="10" class="muted">no runs yet</td></tr>')
     return "".join(rows)
 
 
@@ -275,8 +281,8 @@ quarantined members: {_e(r, quarantine)}</p>
 <th>size</th><th>recent sizes</th><th>last run</th><th>last success</th><th>next run</th>
 </tr></thead><tbody>{_segment_rows(view, r)}</tbody></table>
 <h2>Last runs</h2>
-<table id="runs"><thead><tr><th>run</th><th>started</th><th>trigger</th><th>status</th>
-<th>duration</th><th>added</th><th>removed</th><th>quarantined</th><th>errors</th></tr>
+<table id="runs"><thead><tr><th>run</th><th>segments</th><th>started</th><th>trigger</th>
+<th>status</th><th>duration</th><th>added</th><th>removed</th><th>quarantined</th><th>errors</th></tr>
 </thead><tbody>{_run_rows(view, r)}</tbody></table>
 <h2>Configuration</h2>
 {rejected}{config}

@@ -304,4 +304,4 @@ class SegmentHandlers:
                 for s in audience.segments.values()
                 if s.type == "static" and s.name.lower().startswith(prefix)
             ]
-        return json_response({"tags": tags, "total_items": len(tags)})
+        return json_response(filter_fields({"tags": tags, "total_items": len(tags)}, request))

@@ -39,6 +39,14 @@ from connector.emulator.mailchimp.state import (
     now_iso,
     subscriber_hash,
 )
+from connector.emulator.mailchimp.writes import (
+    MemberError,
+    apply_profile,
+    check_status_change,
+    clean_merge_fields,
+    set_status,
+    tag_names,
+)
 
 __all__ = ["MAX_BATCH_MEMBERS", "MemberHandlers"]
 
@@ -46,143 +54,9 @@ MAX_BATCH_MEMBERS = 500
 WRITABLE_STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional")
 
 
-class MemberError(Exception):
-    """A refused member write: batch error entry fields, or a single endpoint's 400."""
-
-    def __init__(
-        self,
-        error: str,
-        *,
-        code: str = "ERROR_GENERIC",
-        field: str = "",
-        field_message: str = "",
-        title: str = "Invalid Resource",
-    ) -> None:
-        super().__init__(error)
-        self.error = error
-        self.code = code
-        self.field = field
-        self.field_message = field_message
-        self.title = title
-
-    def as_batch_entry(self, email: str) -> dict[str, str]:
-        return {
-            "email_address": email,
-            "error": self.error,
-            "error_code": self.code,
-            "field": self.field,
-            "field_message": self.field_message,
-        }
-
-    def as_response(self) -> Response:
-        if self.field:
-            return problem(
-                400,
-                self.title,
-                self.error,
-                errors=[{"field": self.field, "message": self.field_message}],
-            )
-        return problem(400, self.title, self.error)
-
-
-def compliance_error(email: str) -> MemberError:
-    """The refusal to subscribe someone who unsubscribed, bounced or is under review."""
-    return MemberError(
-        f"{email} is in a compliance state due to unsubscribe, bounce, or compliance review "
-        "and cannot be subscribed.",
-        title="Member In Compliance State",
-    )
-
-
-def check_status_change(member: Member, status: str) -> None:
-    """Raise when the API would refuse moving ``member`` to ``status``."""
-    blocked = {"unsubscribed": ("subscribed",), "cleaned": ("subscribed", "pending")}
-    if status in blocked.get(member.status, ()):
-        raise compliance_error(member.email_address)
-
-
-def clean_merge_fields(
-    ctx: Context, audience: Audience, values: object, *, new: bool, skip_validation: bool
-) -> dict[str, Any]:
-    """Merge-field values keyed by tag, validated like the API (raises MemberError)."""
-    if values is None:
-        values = {}
-    if not isinstance(values, dict):
-        raise MemberError(
-            "Your merge fields were invalid.",
-            field="merge_fields",
-            field_message="Schema describes object",
-        )
-    cleaned: dict[str, Any] = {}
-    for key, value in values.items():
-        merge = audience.merge_field(str(key))
-        if merge is None:
-            if ctx.options.unknown_merge_fields == "ignore":
-                continue
-            raise MemberError(
-                "Your merge fields were invalid.",
-                field=str(key),
-                field_message=f"The merge field {key} does not exist in this audience",
-            )
-        text = "" if value is None else value
-        if merge.type == "number" and text != "":
-            try:
-                float(str(text))
-            except ValueError:
-                raise MemberError(
-                    "Your merge fields were invalid.",
-                    field=merge.tag,
-                    field_message="Please enter a number",
-                ) from None
-        if merge.choices and text != "" and str(text) not in merge.choices:
-            raise MemberError(
-                "Your merge fields were invalid.",
-                field=merge.tag,
-                field_message="Please choose one of the listed values",
-            )
-        cleaned[merge.tag] = text
-    if new and not skip_validation:
-        for merge in audience.merge_fields:
-            if merge.required and str(cleaned.get(merge.tag, "")).strip() == "":
-                raise MemberError(
-                    "Your merge fields were invalid.",
-                    field=merge.tag,
-                    field_message="Please enter a value",
-                )
-    return cleaned
-
-
-def set_status(member: Member, status: str) -> None:
-    """Apply an allowed status change with the timestamps Mailchimp keeps."""
-    if status == member.status:
-        return
-    member.status = status
-    if status == "subscribed":
-        member.timestamp_opt = now_iso()
-    if status == "unsubscribed":
-        member.unsubscribe_reason = "N/A (Unsubscribed by API)"
-
-
 def tag_segment(ctx: Context, audience: Audience, name: str) -> Segment:
     """The tag called ``name`` (case-insensitive), created when missing."""
     return ctx.state.tag(audience.id, name)
-
-
-def _apply_profile(member: Member, entry: dict[str, Any], merge: dict[str, Any]) -> None:
-    member.merge_fields.update(merge)
-    for key in ("language", "email_type"):
-        if isinstance(entry.get(key), str):
-            setattr(member, key, entry[key])
-    if isinstance(entry.get("vip"), bool):
-        member.vip = entry["vip"]
-    member.last_changed = now_iso()
-
-
-def _tag_names(entry: dict[str, Any]) -> list[str]:
-    tags = entry.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
-        raise MemberError("Tags must be a list of names", field="tags", field_message="Invalid")
-    return [t.strip() for t in tags]
 
 
 class MemberHandlers:
@@ -343,7 +217,7 @@ class MemberHandlers:
             new=existing is None,
             skip_validation=skip_merge,
         )
-        tags = _tag_names(entry) if ("tags" in entry or sync_tags) else []
+        tags = tag_names(entry) if ("tags" in entry or sync_tags) else []
         if existing is None:
             if status is None:
                 raise MemberError(
@@ -357,7 +231,7 @@ class MemberHandlers:
         if status is not None:
             check_status_change(existing, status)
             set_status(existing, status)
-        _apply_profile(existing, entry, merge)
+        apply_profile(existing, entry, merge)
         if tags or sync_tags:
             self._tag(audience, existing, tags, replace=sync_tags)
         return existing, False
@@ -379,7 +253,7 @@ class MemberHandlers:
         member.merge_fields = {}
         member.timestamp_signup = stamp
         member.timestamp_opt = stamp if status == "subscribed" else ""
-        _apply_profile(member, entry, merge)
+        apply_profile(member, entry, merge)
         return member
 
     def _tag(self, audience: Audience, member: Member, names: list[str], *, replace: bool) -> None:
@@ -494,7 +368,7 @@ class MemberHandlers:
                     if isinstance(status, str):
                         check_status_change(existing, status)
                         set_status(existing, status)
-                    _apply_profile(existing, body, merge)
+                    apply_profile(existing, body, merge)
                     member = existing
             except MemberError as exc:
                 return exc.as_response()
@@ -535,7 +409,7 @@ class MemberHandlers:
                     set_status(member, status)
             except MemberError as exc:
                 return exc.as_response()
-            _apply_profile(member, body, merge)
+            apply_profile(member, body, merge)
             payload = member_json(audience, member, self.ctx.base_url)
         return json_response(payload)
 

@@ -1,0 +1,156 @@
+"""What a member write may do, shared by batch subscribe, PUT and PATCH: the refusals
+(compliance states, bad merge fields, bad tags) and the changes Mailchimp applies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from connector.emulator.mailchimp.context import Context
+from connector.emulator.mailchimp.problems import problem
+from connector.emulator.mailchimp.state import Audience, Member, now_iso
+
+__all__ = [
+    "MemberError",
+    "apply_profile",
+    "check_status_change",
+    "clean_merge_fields",
+    "compliance_error",
+    "set_status",
+    "tag_names",
+]
+
+
+class MemberError(Exception):
+    """A refused member write: batch error entry fields, or a single endpoint's 400."""
+
+    def __init__(
+        self,
+        error: str,
+        *,
+        code: str = "ERROR_GENERIC",
+        field: str = "",
+        field_message: str = "",
+        title: str = "Invalid Resource",
+    ) -> None:
+        super().__init__(error)
+        self.error = error
+        self.code = code
+        self.field = field
+        self.field_message = field_message
+        self.title = title
+
+    def as_batch_entry(self, email: str) -> dict[str, str]:
+        return {
+            "email_address": email,
+            "error": self.error,
+            "error_code": self.code,
+            "field": self.field,
+            "field_message": self.field_message,
+        }
+
+    def as_response(self) -> Response:
+        if self.field:
+            return problem(
+                400,
+                self.title,
+                self.error,
+                errors=[{"field": self.field, "message": self.field_message}],
+            )
+        return problem(400, self.title, self.error)
+
+
+def compliance_error(email: str) -> MemberError:
+    """The refusal to subscribe someone who unsubscribed, bounced or is under review."""
+    return MemberError(
+        f"{email} is in a compliance state due to unsubscribe, bounce, or compliance review "
+        "and cannot be subscribed.",
+        title="Member In Compliance State",
+    )
+
+
+def check_status_change(member: Member, status: str) -> None:
+    """Raise when the API would refuse moving ``member`` to ``status``."""
+    blocked = {"unsubscribed": ("subscribed",), "cleaned": ("subscribed", "pending")}
+    if status in blocked.get(member.status, ()):
+        raise compliance_error(member.email_address)
+
+
+def clean_merge_fields(
+    ctx: Context, audience: Audience, values: object, *, new: bool, skip_validation: bool
+) -> dict[str, Any]:
+    """Merge-field values keyed by tag, validated like the API (raises MemberError)."""
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise MemberError(
+            "Your merge fields were invalid.",
+            field="merge_fields",
+            field_message="Schema describes object",
+        )
+    cleaned: dict[str, Any] = {}
+    for key, value in values.items():
+        merge = audience.merge_field(str(key))
+        if merge is None:
+            if ctx.options.unknown_merge_fields == "ignore":
+                continue
+            raise MemberError(
+                "Your merge fields were invalid.",
+                field=str(key),
+                field_message=f"The merge field {key} does not exist in this audience",
+            )
+        text = "" if value is None else value
+        if merge.type == "number" and text != "":
+            try:
+                float(str(text))
+            except ValueError:
+                raise MemberError(
+                    "Your merge fields were invalid.",
+                    field=merge.tag,
+                    field_message="Please enter a number",
+                ) from None
+        if merge.choices and text != "" and str(text) not in merge.choices:
+            raise MemberError(
+                "Your merge fields were invalid.",
+                field=merge.tag,
+                field_message="Please choose one of the listed values",
+            )
+        cleaned[merge.tag] = text
+    if new and not skip_validation:
+        for merge in audience.merge_fields:
+            if merge.required and str(cleaned.get(merge.tag, "")).strip() == "":
+                raise MemberError(
+                    "Your merge fields were invalid.",
+                    field=merge.tag,
+                    field_message="Please enter a value",
+                )
+    return cleaned
+
+
+def set_status(member: Member, status: str) -> None:
+    """Apply an allowed status change with the timestamps Mailchimp keeps."""
+    if status == member.status:
+        return
+    member.status = status
+    if status == "subscribed":
+        member.timestamp_opt = now_iso()
+    if status == "unsubscribed":
+        member.unsubscribe_reason = "N/A (Unsubscribed by API)"
+
+
+def apply_profile(member: Member, entry: dict[str, Any], merge: dict[str, Any]) -> None:
+    member.merge_fields.update(merge)
+    for key in ("language", "email_type"):
+        if isinstance(entry.get(key), str):
+            setattr(member, key, entry[key])
+    if isinstance(entry.get("vip"), bool):
+        member.vip = entry["vip"]
+    member.last_changed = now_iso()
+
+
+def tag_names(entry: dict[str, Any]) -> list[str]:
+    tags = entry.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
+        raise MemberError("Tags must be a list of names", field="tags", field_message="Invalid")
+    return [t.strip() for t in tags]

@@ -17,6 +17,9 @@ from connector.cli.app import app
 from connector.cli.common import load_config, open_source, resolve_as_of
 from connector.cli.context import state
 from connector.cli.output import err, out, print_table
+from connector.cli.progress import TerminalProgress
+from connector.demo_sync import EspHolding, sync_demo
+from connector.reconcile.summary import RunSummary
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
 from connector.source.demo import (
     DEFAULT_PROFILES,
@@ -39,6 +42,7 @@ class DemoResult:
     config: WrittenConfig
     evaluation: Evaluation
     not_local: list[str]
+    synced: tuple[RunSummary, list[EspHolding]] | None = None
 
 
 def build_store(spec: DemoSpec, *, force: bool) -> DemoStore:
@@ -84,19 +88,55 @@ def print_summary(result: DemoResult) -> None:
             "evaluated by the ESP only (esp conditions): " + ", ".join(result.not_local),
             markup=False,
         )
+    if result.synced is not None:
+        print_sync(*result.synced)
     out.print(
-        "next: segsync validate · segsync preview abandoned-cart-24h · segsync audit",
+        "next: segsync validate · segsync preview abandoned-cart-24h · segsync plan · "
+        "segsync audit",
         markup=False,
     )
 
 
-def run_demo(spec: DemoSpec, *, force: bool = False) -> DemoResult:
-    """The demo's steps: store, config, evaluation, summary."""
+def sync_into_emulators(as_of: datetime) -> tuple[RunSummary, list[EspHolding]]:
+    """Sync the demo segments into the built-in Mailchimp and Klaviyo emulators."""
+    with TerminalProgress() as progress:
+        return sync_demo(state.settings(), load_config(), as_of=as_of, progress=progress)
+
+
+def print_sync(summary: RunSummary, holdings: list[EspHolding]) -> None:
+    calls = sum(int(c["total"]) for c in summary.api_calls.values())
+    out.print(
+        f"synced into the built-in emulators: run {summary.run_id} {summary.status}, "
+        f"{sum(p.adds for p in summary.parts):,} members added with {calls} API calls "
+        f"in {summary.duration_seconds:.1f}s",
+        markup=False,
+    )
+    rows = []
+    for holding in holdings:
+        kind = "tag" if holding.esp == "mailchimp" else "list"
+        for name, size in sorted(holding.groups.items()):
+            rows.append((holding.destination, kind, name, size))
+        for name, size in sorted(holding.segments.items()):
+            rows.append((holding.destination, "segment", name, size))
+    print_table(
+        ["destination", "kind", "name", "members in the ESP"], rows, title="What the ESPs hold"
+    )
+    for segment, why in sorted(summary.skipped_segments.items()):
+        out.print(f"not pushed: {segment} ({why})", markup=False)
+    for message in [*summary.guards, *summary.errors]:
+        err.print(message, markup=False)
+
+
+def run_demo(spec: DemoSpec, *, force: bool = False, sync: bool = True) -> DemoResult:
+    """The demo's steps: store, config, evaluation, sync into the emulators, summary."""
     store = build_store(spec, force=force)
     config = write_config()
     evaluation, not_local = evaluate_segments(spec.as_of)
-    result = DemoResult(store, config, evaluation, not_local)
+    synced = sync_into_emulators(spec.as_of) if sync else None
+    result = DemoResult(store, config, evaluation, not_local, synced)
     print_summary(result)
+    if synced is not None and synced[0].exit_code:
+        raise typer.Exit(synced[0].exit_code)
     return result
 
 
@@ -122,6 +162,13 @@ def demo(
         bool,
         typer.Option("--force", help="Replace the store file even if it holds other data."),
     ] = False,
+    sync: Annotated[
+        bool,
+        typer.Option(
+            "--sync/--no-sync",
+            help="Sync the segments into the built-in Mailchimp and Klaviyo emulators.",
+        ),
+    ] = True,
 ) -> None:
     """Build a synthetic retail store and the example segments, then evaluate them.
 
@@ -129,4 +176,4 @@ def demo(
     (only files that do not exist yet).
     """
     moment = resolve_as_of(as_of) if as_of is not None else default_as_of(utc_now())
-    run_demo(DemoSpec(as_of=moment, profiles=profiles, seed=seed), force=force)
+    run_demo(DemoSpec(as_of=moment, profiles=profiles, seed=seed), force=force, sync=sync)

@@ -78,6 +78,9 @@ R_SEGMENTS = "/lists/{list_id}/segments"
 R_SEGMENT = "/lists/{list_id}/segments/{segment_id}"
 R_SEGMENT_MEMBERS = "/lists/{list_id}/segments/{segment_id}/members"
 R_MEMBER = "/lists/{list_id}/members/{subscriber_hash}"
+R_MEMBERS = "/lists/{list_id}/members"
+#: below this many contacts to look up, one GET each beats reading the audience
+SCAN_MIN_LOOKUPS = 20
 
 
 def subscriber_hash(email: str) -> str:
@@ -153,6 +156,8 @@ class MailchimpAdapter:
         self._lists = ListsApi(HttpxApiClient(self._http, root))
         self._retry = RetryPolicy(retry, sleep=sleep)
         self._group_lock = threading.Lock()
+        self._scan_lock = threading.Lock()
+        self._audience: dict[str, str] | None = None
 
     @classmethod
     def from_settings(
@@ -306,9 +311,52 @@ class MailchimpAdapter:
             return None
         return str(data.get("status") or "subscribed")
 
+    def _audience_statuses(self, budget: int) -> dict[str, str] | None:
+        """Every member's status (email → status), read once per adapter in pages of 1000,
+        when that takes at most ``budget`` calls; None when one GET per contact is cheaper.
+
+        Pays at most one page to find out. Archived contacts are not listed (they count as
+        missing, like a 404). Contacts this adapter creates are consenting ones, never
+        looked up here, so the snapshot stays valid for the adapter's run.
+        """
+        with self._scan_lock:
+            if self._audience is not None:
+                return self._audience
+            size = self.limits.member_page_size
+            fields = ["members.email_address", "members.status", "total_items"]
+
+            def fetch(offset: int) -> Any:
+                return self._lists.get_list_members_info(
+                    self.audience_id, count=size, offset=offset, fields=fields
+                )
+
+            first = self._call("GET", R_MEMBERS, partial(fetch, 0))
+            total = int(first.get("total_items") or 0)
+            if -(-total // size) > budget:
+                return None
+            statuses: dict[str, str] = {}
+            page = first
+            offset = 0
+            while True:
+                items = page.get("members") or []
+                for member in items:
+                    statuses[str(member.get("email_address", "")).lower()] = str(
+                        member.get("status") or "subscribed"
+                    )
+                offset += len(items)
+                if not items or len(items) < size or offset >= total:
+                    break
+                page = self._call("GET", R_MEMBERS, partial(fetch, offset))
+            self._audience = statuses
+            return statuses
+
     def _statuses(self, emails: Sequence[str]) -> dict[str, str | None]:
         if not emails:
             return {}
+        if len(emails) >= SCAN_MIN_LOOKUPS:
+            audience = self._audience_statuses(budget=len(emails))
+            if audience is not None:
+                return {email: audience.get(email.lower()) for email in emails}
         workers = max(1, min(len(emails), self.limits.max_concurrency))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mailchimp") as pool:
             return dict(zip(emails, pool.map(self._member_status, emails), strict=True))

@@ -1,0 +1,125 @@
+"""The demo's last step: sync the demo segments into the built-in Mailchimp and Klaviyo
+emulators (in this process, on loopback) and report what each ESP now holds.
+
+The emulators live only as long as the command, so the demo uses its own state file
+(``<state dir>/demo-emulator.db``, started fresh each time) and never touches the state of
+real ESP accounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from connector.definitions.destinations import MailchimpDestination
+from connector.definitions.loader import Definitions
+from connector.emulator import EmulatorOptions, run_emulator
+from connector.reconcile.executor import Progress
+from connector.reconcile.runner import SyncOptions, run_sync
+from connector.reconcile.summary import RunSummary
+from connector.settings import KlaviyoSettings, MailchimpSettings, Settings
+
+__all__ = ["EspHolding", "sync_demo"]
+
+
+@dataclass
+class EspHolding:
+    """What one destination holds after the sync: members per tag/list and native segment."""
+
+    destination: str
+    esp: str
+    groups: dict[str, int] = field(default_factory=dict)
+    segments: dict[str, int] = field(default_factory=dict)
+    contacts: int = 0
+
+
+@contextmanager
+def _emulators(defs: Definitions) -> Iterator[dict[str, Any]]:
+    audiences = sorted(
+        {d.audience for d in defs.destinations.values() if isinstance(d, MailchimpDestination)}
+    )
+    merge_fields = sorted(
+        {
+            tag
+            for d in defs.destinations.values()
+            if isinstance(d, MailchimpDestination)
+            for tag in d.fields.values()
+        }
+    )
+    with ExitStack() as stack:
+        running: dict[str, Any] = {
+            "mailchimp": stack.enter_context(
+                run_emulator(
+                    "mailchimp",
+                    EmulatorOptions(
+                        audiences=tuple(audiences) or ("demo-audience",),
+                        merge_fields=tuple(merge_fields),
+                    ),
+                )
+            ),
+            "klaviyo": stack.enter_context(run_emulator("klaviyo", EmulatorOptions())),
+        }
+        yield running
+
+
+def _holdings(
+    defs: Definitions, summary: RunSummary, emulators: dict[str, Any]
+) -> list[EspHolding]:
+    holdings: dict[str, EspHolding] = {}
+    for part in summary.parts:
+        destination = defs.destinations[part.destination]
+        holding = holdings.setdefault(
+            part.destination, EspHolding(part.destination, destination.esp)
+        )
+        emu = emulators[destination.esp]
+        if isinstance(destination, MailchimpDestination):
+            holding.groups[part.part] = len(emu.state.tag_members(destination.audience, part.part))
+        else:
+            found = emu.state.find_list(part.part)
+            holding.groups[part.part] = len(emu.state.list_emails(found.id)) if found else 0
+    for name, holding in holdings.items():
+        destination = defs.destinations[name]
+        emu = emulators[destination.esp]
+        for native in summary.segments_written:
+            if isinstance(destination, MailchimpDestination):
+                if emu.state.find_segment(destination.audience, native) is not None:
+                    holding.segments[native] = len(
+                        emu.state.segment_members(destination.audience, native)
+                    )
+                holding.contacts = len(emu.state.emails(destination.audience))
+            else:
+                for segment in emu.state.segments.values():
+                    if segment.name == native:
+                        holding.segments[native] = len(emu.state.segment_emails(segment.id))
+                holding.contacts = len(emu.state.profiles)
+    return list(holdings.values())
+
+
+def sync_demo(
+    settings: Settings, defs: Definitions, *, as_of: datetime, progress: Progress | None = None
+) -> tuple[RunSummary, list[EspHolding]]:
+    """Sync every demo segment into fresh in-process emulators."""
+    state_path = settings.state_path.parent / "demo-emulator.db"
+    for suffix in ("", "-wal", "-shm"):
+        state_path.with_name(state_path.name + suffix).unlink(missing_ok=True)
+    with _emulators(defs) as emulators:
+        mailchimp, klaviyo = emulators["mailchimp"], emulators["klaviyo"]
+        demo_settings = settings.model_copy(
+            update={
+                "state_path": state_path,
+                "mailchimp": MailchimpSettings(
+                    api_key=mailchimp.api_key, base_url=mailchimp.base_url
+                ),
+                "klaviyo": KlaviyoSettings(api_key=klaviyo.api_key, base_url=klaviyo.base_url),
+            }
+        )
+        summary = run_sync(
+            demo_settings,
+            defs,
+            options=SyncOptions(as_of=as_of, trigger="demo"),
+            progress=progress,
+        )
+        return summary, _holdings(defs, summary, emulators)

@@ -19,8 +19,8 @@ from connector.cli.context import state
 from connector.cli.output import err, out, print_table
 from connector.cli.progress import TerminalProgress
 from connector.demo_sync import EspHolding, sync_demo
-from connector.reconcile.summary import RunSummary
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
+from connector.reconcile.summary import RunSummary
 from connector.source.demo import (
     DEFAULT_PROFILES,
     DEFAULT_SEED,

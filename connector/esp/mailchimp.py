@@ -27,7 +27,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
@@ -79,6 +79,7 @@ R_SEGMENT = "/lists/{list_id}/segments/{segment_id}"
 R_SEGMENT_MEMBERS = "/lists/{list_id}/segments/{segment_id}/members"
 R_MEMBER = "/lists/{list_id}/members/{subscriber_hash}"
 R_MEMBERS = "/lists/{list_id}/members"
+R_MERGE_FIELDS = "/lists/{list_id}/merge-fields"
 #: below this many contacts to look up, one GET each beats reading the audience
 SCAN_MIN_LOOKUPS = 20
 
@@ -231,6 +232,23 @@ class MailchimpAdapter:
             R_LIST,
             lambda: self._lists.get_list(self.audience_id, fields=["id", "name"]),
         )
+
+    def missing_fields(self, tags: Iterable[str]) -> list[str]:
+        """The merge-field tags among ``tags`` that the audience does not have."""
+
+        def fetch(count: int, offset: int) -> Any:
+            return self._lists.get_list_merge_fields(
+                self.audience_id,
+                count=count,
+                offset=offset,
+                fields=["merge_fields.tag", "total_items"],
+            )
+
+        have = {
+            str(f.get("tag", "")).upper()
+            for f in self._pages("GET", R_MERGE_FIELDS, "merge_fields", fetch)
+        }
+        return sorted({t for t in tags if t.upper() not in have})
 
     def _segments(self, kind: str | None = None) -> Iterator[dict[str, Any]]:
         def fetch(count: int, offset: int) -> Any:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from connector.definitions.destinations import Destination
-from connector.errors import MemberError
+from connector.errors import EspValidationError, MemberError
 from connector.esp.base import Contact, EspAdapter, EspObject, MembershipResult
 from connector.plan.native import render_native
 from connector.reconcile.desired import DesiredPart, DestinationState, fields_hash
@@ -148,6 +148,7 @@ class DestinationExecutor:
                 for e, rec in known.items()
                 if not rec[0] and e in adds and e not in listed and e in self.target.contacts
             ]
+        self._check_fields(wanted)
         create = self.destination.new_contacts == "consent_only"
         size = self.adapter.limits.max_contacts_per_upsert
         rows: list[tuple[str, bool, bool, str | None, str | None]] = []
@@ -186,6 +187,24 @@ class DestinationExecutor:
             self.state.record_contacts(self.name, rows)
         self._quarantine_refused(refused)
         return {e for e, rec in self.state.contacts(self.name).items() if rec[0]}
+
+    def _check_fields(self, contacts: list[Contact]) -> None:
+        """Before pushing field values, make sure the ESP has every mapped field (Mailchimp
+        refuses unknown merge tags member by member)."""
+        missing_fields = getattr(self.adapter, "missing_fields", None)
+        used = {name for contact in contacts for name in contact.fields}
+        if missing_fields is None or not used:
+            return
+        missing = missing_fields(used)
+        if missing:
+            mapped = {v: k for k, v in self.destination.fields.items()}
+            names = ", ".join(f"{tag} (from {mapped.get(tag, '?')})" for tag in missing)
+            raise EspValidationError(
+                f"the audience has no merge field {names}: create it in Mailchimp (Audience → "
+                "Settings → Audience fields and merge tags) or change `fields` in "
+                "config/destinations.yaml",
+                esp=self.adapter.esp,
+            )
 
     def _quarantine_refused(self, refused: dict[str, MemberError]) -> None:
         """A contact the ESP refused cannot join any part: quarantine it where it is wanted."""

@@ -253,3 +253,16 @@ def test_missing_audience_is_a_clear_failure(world: tuple[Settings, object, Path
     assert (summary.status, summary.exit_code) == ("failed", 2)  # type: ignore[attr-defined]
     assert "404" in summary.errors[0]  # type: ignore[attr-defined]
     assert emu.api_key not in str(summary.to_json())  # type: ignore[attr-defined]
+
+
+def test_unknown_merge_field_fails_clearly_before_writing_contacts(
+    world: tuple[Settings, object, Path],
+) -> None:
+    settings, emu, _ = world
+    (settings.config_dir / "destinations.yaml").write_text(
+        f"mc: {{esp: mailchimp, audience: {AUDIENCE}, fields: {{region: STATE, age: AGE}}}}\n"
+    )
+    summary = sync(settings)
+    assert (summary.status, summary.exit_code) == ("failed", 2)  # type: ignore[attr-defined]
+    assert "no merge field AGE (from age)" in summary.errors[0]  # type: ignore[attr-defined]
+    assert emu.state.emails(AUDIENCE) == {email(i) for i in SEEDED}  # type: ignore[attr-defined]

@@ -16,10 +16,12 @@ the next sync reports it.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from connector.daemon.logging import get_logger
 from connector.definitions.checks import raise_for_schema
 from connector.definitions.loader import Definitions, load_definitions
 from connector.errors import ConfigError
@@ -31,16 +33,23 @@ from connector.source.schema import StoreSchema
 __all__ = ["ConfigWatcher", "config_fingerprint", "load_checked"]
 
 _SUFFIXES = (".yaml", ".yml")
+log = get_logger("reload")
 
 
 def config_fingerprint(config_dir: Path) -> str:
-    """A digest of every YAML file under ``config_dir`` (paths and contents)."""
-    digest = hashlib.sha256()
+    """A digest of every YAML file under ``config_dir`` (paths and contents).
+
+    Symlinked folders are followed (a ConfigMap's ``segments -> ..data/segments``);
+    hidden ``..*`` folders are skipped, they are reached through those links.
+    """
     if not config_dir.is_dir():
         return ""
-    for path in sorted(config_dir.rglob("*")):
-        if path.suffix not in _SUFFIXES or any(p.startswith("..") for p in path.parts):
-            continue  # ConfigMap internals (..data/…) are reached through the symlinks
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(config_dir, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".."))
+        found += [Path(folder, f) for f in files if f.endswith(_SUFFIXES)]
+    digest = hashlib.sha256()
+    for path in sorted(found):
         try:
             content = path.read_bytes()
         except OSError:
@@ -93,12 +102,15 @@ class ConfigWatcher:
     def _run(self) -> None:
         from watchfiles import watch
 
-        for _changes in watch(
-            self.path,
-            debounce=self.debounce_ms,
-            step=50,
-            stop_event=self.stop_event,
-            raise_interrupt=False,
-            rust_timeout=1000,
-        ):
-            self.on_change()
+        try:
+            for _changes in watch(
+                self.path,
+                debounce=self.debounce_ms,
+                step=50,
+                stop_event=self.stop_event,
+                raise_interrupt=False,
+                rust_timeout=1000,
+            ):
+                self.on_change()
+        except Exception as exc:  # e.g. out of inotify watches: the daemon's polling remains
+            log.warning("config watching stopped; polling only", error=str(exc))

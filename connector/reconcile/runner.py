@@ -352,7 +352,7 @@ def _execute(
         summary.status, summary.exit_code = "failed", EXIT_ESP
     elif stop.is_set():
         summary.status = "stopped"
-    elif any(p.quarantined for p in summary.parts):
+    elif any(p.quarantined or p.held_back for p in summary.parts):
         summary.status, summary.exit_code = "quarantined", EXIT_QUARANTINE
 
 

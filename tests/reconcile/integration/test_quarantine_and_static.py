@@ -38,7 +38,8 @@ def quarantine_world(
     write_config(
         tmp_path / "config",
         {
-            "buyers": "name: buyers\nrule: {event: order_completed, within: 7d}\ndestinations: [{to: mc, mode: tag}]\n"
+            "buyers": "name: buyers\nrule: {event: order_completed, within: 7d}\n"
+            "destinations: [{to: mc, mode: tag}]\n"
         },
         destinations=f"mc: {{esp: mailchimp, audience: {AUDIENCE}, fields: {{region: ZIPNUM}}}}\n",
     )
@@ -112,7 +113,8 @@ def test_static_segment_keeps_its_first_membership(
         con = duckdb.connect(str(store_path))
         con.execute("DELETE FROM events WHERE profile_id < 'p03'")
         con.execute(
-            "INSERT INTO events VALUES ('p09', 'order_completed', TIMESTAMP '2026-11-22 00:00:00', 'tv', 1, NULL)"
+            "INSERT INTO events VALUES "
+            "('p09', 'order_completed', TIMESTAMP '2026-11-22 00:00:00', 'tv', 1, NULL)"
         )
         con.close()
         later = run_sync(settings, options=SyncOptions(as_of=AS_OF))

@@ -93,7 +93,7 @@ class JobRecord:
             "run_id": self.run_id,
             "status": self.status,
             "exit_code": self.exit_code,
-            "batches": {d: {"done": p[0], "total": p[1]} for d, p in self.progress.items()},
+            "batches": {d: {"done": p[0], "total": p[1]} for d, p in dict(self.progress).items()},
         }
 
 
@@ -237,7 +237,14 @@ class Daemon:
 
     # -- scheduling ---------------------------------------------------------------------
     def tick(self) -> None:
+        """Start due jobs (and check the config files now and then); never raises."""
         self._last_tick = time.monotonic()
+        try:
+            self._tick()
+        except Exception:  # the loop must keep turning; the next tick tries again
+            log.exception("scheduling tick failed")
+
+    def _tick(self) -> None:
         if self._last_tick >= self._next_poll:
             self._next_poll = self._last_tick + self.options.config_poll_seconds
             self.reload("poll")
@@ -265,21 +272,11 @@ class Daemon:
             for account in job.accounts:
                 self.metrics.in_progress.labels(account).set(1)
             try:
+                # a reload may have removed them meanwhile (and names=[] would mean "all")
                 names = [n for n in job.segments if n in defs.segments]
                 log.info("sync started", segments=names, accounts=sorted(job.accounts))
-                extra: dict[str, Any] = {}
-                if self.adapter_factory is not None:
-                    extra["adapter_factory"] = self.adapter_factory
-                summary = run_sync(
-                    self.settings,
-                    defs,
-                    options=SyncOptions(names=names, trigger=job.trigger),
-                    progress=JobProgress(record),
-                    stop=self.run_stop,
-                    state=self.state,
-                    **extra,
-                )
-                status = summary.status
+                summary = self._sync(record, defs, names) if names else None
+                status = summary.status if summary is not None else "ok"
             except ConfigError as exc:
                 log.error("sync could not run", errors=[str(i) for i in exc.issues])
             except Exception:
@@ -288,7 +285,21 @@ class Daemon:
                 self._finish(record, summary, status, time.monotonic() - started, esp_of)
                 for account in job.accounts:
                     self.metrics.in_progress.labels(account).set(0)
-        self.wake.set()
+                self.wake.set()
+
+    def _sync(self, record: JobRecord, defs: Definitions, names: list[str]) -> RunSummary:
+        extra: dict[str, Any] = {}
+        if self.adapter_factory is not None:
+            extra["adapter_factory"] = self.adapter_factory
+        return run_sync(
+            self.settings,
+            defs,
+            options=SyncOptions(names=names, trigger=record.job.trigger),
+            progress=JobProgress(record),
+            stop=self.run_stop,
+            state=self.state,
+            **extra,
+        )
 
     def _finish(
         self,
@@ -300,15 +311,7 @@ class Daemon:
     ) -> None:
         job = record.job
         now = _now()
-        self.metrics.observe_run(job.trigger, list(job.segments), summary, duration, esp_of)
-        self.scheduler.finish(job, status, now)
-        segments = {s.name: s for s in self.scheduler.snapshot()[0]}
-        for name in job.segments:
-            if name in segments:
-                self.metrics.failures.labels(name).set(segments[name].failures)
-                if status in ("ok", "quarantined"):
-                    self.metrics.last_success.labels(name).set(time.time())
-        self._observe_quarantine()
+        self.scheduler.finish(job, status, now)  # first: the accounts must always be freed
         with self._lock:
             record.state, record.status, record.finished_at = "done", status, now
             if summary is not None:
@@ -319,6 +322,17 @@ class Daemon:
                 if self.jobs[oldest].state != "done":
                     break
                 del self.jobs[oldest]
+        segments = {s.name: s for s in self.scheduler.snapshot()[0]}
+        try:
+            self.metrics.observe_run(job.trigger, list(job.segments), summary, duration, esp_of)
+            for name in job.segments:
+                if name in segments:
+                    self.metrics.failures.labels(name).set(segments[name].failures)
+                    if status in ("ok", "quarantined"):
+                        self.metrics.last_success.labels(name).set(time.time())
+            self._observe_quarantine()
+        except Exception:
+            log.exception("could not update the metrics")
         self._log_outcome(record, summary, status, duration, segments)
 
     def _log_outcome(

@@ -1,0 +1,111 @@
+"""End to end: DuckDB store → segsync sync → the Klaviyo emulator over loopback HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from connector.emulator import EmulatorOptions, run_emulator
+from connector.reconcile.runner import SyncOptions, run_sync
+from connector.settings import Settings, load_settings
+from tests.conftest import make_store, write_config
+
+AS_OF = datetime(2026, 11, 23, 12)
+N = 300
+SEGMENTS = {
+    "buyers": """\
+        name: buyers
+        rule: {event: order_completed, within: 30d}
+        destinations: [{to: kl, mode: list}]
+        """,
+    "older-buyers": """\
+        name: older-buyers
+        rule:
+          all:
+            - {attribute: age, op: gte, value: 40}
+            - {event: order_completed, within: 30d}
+        destinations: [{to: kl}]
+        """,
+}
+SEEDED = {0: "suppressed", 3: "subscribed"}
+
+
+def email(i: int) -> str:
+    return f"k{i}@example.com"
+
+
+def age(i: int) -> int:
+    return 20 + i % 50
+
+
+def present(i: int) -> bool:
+    return i in SEEDED or i % 3 != 0
+
+
+def buyers() -> set[int]:
+    return {i for i in range(N) if i % 2 == 0 and present(i)}
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Settings, object]]:
+    store_path = tmp_path / "c.duckdb"
+    people = [
+        (f"p{i:04d}", email(i), i % 3 != 0, "CA", age(i), 1.0, False, AS_OF, None, None)
+        for i in range(N)
+    ]
+    orders = [
+        (f"p{i:04d}", "order_completed", AS_OF - timedelta(days=2), "tv", 5.0, None)
+        for i in range(0, N, 2)
+    ]
+    make_store(people, orders, path=store_path).close()
+    write_config(
+        tmp_path / "config", SEGMENTS, destinations="kl: {esp: klaviyo, fields: {age: age}}\n"
+    )
+    with run_emulator("klaviyo", EmulatorOptions(import_delay_s=0.05)) as emu:
+        emu.state.add_profile(email(0), consent="NEVER_SUBSCRIBED", suppressed="USER_SUPPRESSED")
+        emu.state.add_profile(email(3), consent="SUBSCRIBED")
+        newsletter = emu.state.add_list("newsletter")
+        emu.state.add_to_list(newsletter.id, [emu.state.profile(email(0)).id])
+        monkeypatch.setenv("SEGSYNC_KLAVIYO__API_KEY", emu.api_key)
+        monkeypatch.setenv("SEGSYNC_KLAVIYO__BASE_URL", emu.base_url)
+        monkeypatch.setenv("SEGSYNC_SECRETS_DIR", str(tmp_path / "none"))
+        yield (
+            load_settings(
+                config_dir=tmp_path / "config",
+                source_url=f"duckdb:///{store_path}",
+                state_path=tmp_path / "s.db",
+            ),
+            emu,
+        )
+
+
+def test_klaviyo_sync(world: tuple[Settings, object]) -> None:
+    settings, emu = world
+    summary = run_sync(settings, options=SyncOptions(as_of=AS_OF))
+    assert summary.status == "ok", summary.errors
+    state = emu.state  # type: ignore[attr-defined]
+    buyers_list = state.find_list("segsync:buyers")
+    assert state.list_emails(buyers_list.id) == {email(i) for i in buyers()}
+    # older-buyers keeps age native (a number property) and materialises the event part
+    part = state.find_list("segsync:older-buyers")
+    assert state.list_emails(part.id) == {email(i) for i in buyers()}
+    native = next(s for s in state.segments.values() if s.name == "segsync:older-buyers:segment")
+    assert state.segment_emails(native.id) == {email(i) for i in buyers() if age(i) >= 40}
+    # consent: nobody without consent was created; suppression and consent untouched
+    state.tick()
+    assert {p.email for p in state.profiles.values()} == {
+        email(i) for i in range(N) if present(i) and (i % 2 == 0)
+    } | {email(i) for i in SEEDED}
+    suppressed = state.profile(email(0))
+    assert suppressed.suppression == "USER_SUPPRESSED" and suppressed.consent == "NEVER_SUBSCRIBED"
+    assert state.profile(email(3)).consent == "SUBSCRIBED"
+    assert state.list_emails(state.find_list("newsletter").id) == {email(0)}
+    calls = emu.calls  # type: ignore[attr-defined]
+    assert not [key for key in calls if "subscription" in key[1]]
+    # nothing changed: nothing is sent
+    before = calls.total()
+    again = run_sync(settings, options=SyncOptions(as_of=AS_OF))
+    assert again.status == "ok" and calls.total() == before

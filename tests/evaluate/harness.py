@@ -169,6 +169,8 @@ def disagreements(evaluation: Evaluation, expected: OracleResult) -> list[str]:
         if evaluation.emails[row] != want_email:
             got_email = evaluation.emails[row]
             problems.append(f"email of {pid}: evaluator={got_email!r} oracle={want_email!r}")
+        if bool(evaluation.consent[row]) != expected.consent.get(pid):
+            problems.append(f"consent of {pid}: evaluator={evaluation.consent[row]}")
     return problems
 
 
@@ -193,6 +195,7 @@ def compare(
         expected = OracleResult(
             *({n: by_name[n] for n in evaluation.qualified} for by_name in expected.parts()),
             emails=expected.emails,
+            consent=expected.consent,
         )
     problems = disagreements(evaluation, expected)
     if not problems:

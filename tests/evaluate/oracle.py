@@ -144,6 +144,7 @@ class OracleStore:
     event_types: dict[str, str]
     profile_id: str = "profile_id"
     email: str = "email"
+    consent: str = "email_consent"
     event: str = "event"
     ts: str = "ts"
     latitude: str = "latitude"
@@ -167,6 +168,7 @@ class OracleResult:
     members: dict[str, dict[Any, bool]] = field(default_factory=dict)
     held_out: dict[str, dict[Any, bool]] = field(default_factory=dict)
     emails: dict[Any, str | None] = field(default_factory=dict)
+    consent: dict[Any, bool] = field(default_factory=dict)  # NULL consent is no consent
 
     def parts(self) -> tuple[dict[str, dict[Any, bool]], ...]:
         return self.qualified, self.members, self.held_out
@@ -412,4 +414,5 @@ class Oracle:
                 for pid in ids
             }
         result.emails = {p[st.profile_id]: normalise_email(p[st.email]) for p in st.profiles}
+        result.consent = {p[st.profile_id]: p.get(st.consent) is True for p in st.profiles}
         return result

@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
@@ -27,16 +27,17 @@ import structlog
 
 from connector import __version__
 from connector.daemon.http import HttpServer, TriggerError, build_app
+from connector.daemon.jobs import JobProgress, JobRecord, log_outcome
 from connector.daemon.logging import get_logger
 from connector.daemon.metrics import Metrics
 from connector.daemon.redact import Redactor, secrets_of
 from connector.daemon.reload import ConfigWatcher, config_fingerprint, load_checked
-from connector.daemon.scheduler import Job, LastRun, Scheduler
-from connector.daemon.status_page import RunRow, SegmentRow, StatusView, render_status
+from connector.daemon.scheduler import LastRun, Scheduler
+from connector.daemon.status_page import StatusView, render_status
+from connector.daemon.views import run_rows, segment_rows
 from connector.definitions.loader import Definitions
 from connector.definitions.yaml_source import suggest
 from connector.errors import ConfigError
-from connector.reconcile.executor import Progress
 from connector.reconcile.runner import AdapterFactory, SyncOptions, run_sync
 from connector.reconcile.state import StateStore
 from connector.reconcile.summary import RunSummary
@@ -67,48 +68,6 @@ class DaemonOptions:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-@dataclass
-class JobRecord:
-    """A job as ``/jobs/{id}`` shows it."""
-
-    job: Job
-    state: str = "queued"  # queued | running | done
-    run_id: str | None = None
-    status: str | None = None
-    exit_code: int | None = None
-    finished_at: datetime | None = None
-    progress: dict[str, list[int]] = field(default_factory=dict)  # destination -> [done, all]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "job_id": self.job.job_id,
-            "segments": list(self.job.segments),
-            "trigger": self.job.trigger,
-            "state": self.state,
-            "requested_at": self.job.requested_at.isoformat() + "Z",
-            "started_at": self.job.started_at.isoformat() + "Z" if self.job.started_at else None,
-            "finished_at": self.finished_at.isoformat() + "Z" if self.finished_at else None,
-            "run_id": self.run_id,
-            "status": self.status,
-            "exit_code": self.exit_code,
-            "batches": {d: {"done": p[0], "total": p[1]} for d, p in dict(self.progress).items()},
-        }
-
-
-class JobProgress(Progress):
-    """Batch progress of one job: kept for ``/jobs/{id}`` and logged per destination."""
-
-    def __init__(self, record: JobRecord) -> None:
-        self.record = record
-
-    def start(self, destination: str, batches: int) -> None:
-        self.record.progress[destination] = [0, batches]
-        log.info("sending batches", destination=destination, batches=batches)
-
-    def advance(self, destination: str, batches: int = 1) -> None:
-        self.record.progress.setdefault(destination, [0, 0])[0] += batches
 
 
 class Daemon:
@@ -333,43 +292,8 @@ class Daemon:
             self._observe_quarantine()
         except Exception:
             log.exception("could not update the metrics")
-        self._log_outcome(record, summary, status, duration, segments)
-
-    def _log_outcome(
-        self,
-        record: JobRecord,
-        summary: RunSummary | None,
-        status: str,
-        duration: float,
-        segments: dict[str, Any],
-    ) -> None:
-        fields: dict[str, Any] = {"status": status, "duration_seconds": round(duration, 3)}
-        if summary is not None:
-            fields |= {
-                "run_id": summary.run_id,
-                "exit_code": summary.exit_code,
-                "added": sum(p.adds for p in summary.parts),
-                "removed": sum(p.removes for p in summary.parts),
-                "quarantined": sum(p.quarantined for p in summary.parts),
-                "api_calls": summary.total_api_calls,
-            }
-            if summary.errors:
-                fields["errors"] = summary.errors
-            if summary.guards:
-                fields["guards"] = summary.guards
-            if summary.skipped_segments:
-                fields["skipped"] = summary.skipped_segments
-        if status in ("failed", "error"):
-            retry = {
-                n: segments[n].next_due.isoformat(timespec="seconds") + "Z"
-                for n in record.job.segments
-                if n in segments
-            }
-            log.error("sync failed; backing off", retry_at=retry, **fields)
-        elif status in ("guard", "quarantined", "stopped"):
-            log.warning(f"sync {status}", **fields)
-        else:
-            log.info("sync finished", **fields)
+        retry_at = {n: segments[n].next_due for n in job.segments if n in segments}
+        log_outcome(summary, status, duration, retry_at)
 
     def _observe_quarantine(self) -> None:
         counts = self.state.quarantine_counts()
@@ -481,63 +405,17 @@ class Daemon:
 
     def status_view(self) -> StatusView:
         segments, pending, busy = self.scheduler.snapshot()
-        defs = self.defs
-        last = self.state.segment_last_runs()
-        rows = [
-            SegmentRow(
-                name=s.name,
-                description=defs.segments[s.name].description if s.name in defs.segments else "",
-                schedule=str(s.schedule),
-                destinations=[r.to for r in defs.segments[s.name].destinations]
-                if s.name in defs.segments
-                else [],
-                next_due=None if s.running else s.next_due,
-                running=s.running is not None,
-                failures=s.failures,
-                last_status=s.last_status,
-                last_success=last[s.name].last_success_at if s.name in last else None,
-                history=self.state.segment_history(s.name, 60),
-            )
-            for s in sorted(segments, key=lambda s: s.name)
-        ]
         with self._lock:
-            running_since = [r.job.started_at for r in self.jobs.values() if r.state == "running"]
-        oldest = min((t for t in running_since if t), default=None)
+            started = [r.job.started_at for r in self.jobs.values() if r.state == "running"]
         return StatusView(
             generated_at=_now(),
             version=__version__,
             ready=self.readiness()[0],
             config_loaded_at=self.config_loaded_at,
             config_errors=list(self.config_errors),
-            segments=rows,
-            runs=[_run_row(r, oldest) for r in self.state.runs(15)],
+            segments=segment_rows(segments, self.defs, self.state),
+            runs=run_rows(self.state.runs(15), min((t for t in started if t), default=None)),
             busy=busy,
             pending=[j.job_id for j in pending],
             quarantined=self.state.quarantine_counts(),
         )
-
-
-def _run_row(run: Any, running_since: datetime | None) -> RunRow:
-    summary = run.summary or {}
-    parts = summary.get("parts", [])
-    status = run.status
-    if status == "running" and (
-        running_since is None
-        or parse_instant(run.started_at) < running_since - timedelta(seconds=5)
-    ):
-        status = "interrupted"  # a run that a crash ended; its confirmed batches are kept
-    segments = sorted(
-        {*(p.get("segment", "") for p in parts), *summary.get("skipped_segments", {})}
-    )
-    return RunRow(
-        run_id=run.run_id,
-        segments=[s for s in segments if s],
-        started_at=run.started_at,
-        trigger=run.trigger,
-        status=status,
-        duration=summary.get("duration_seconds"),
-        adds=sum(p.get("adds", 0) for p in parts),
-        removes=sum(p.get("removes", 0) for p in parts),
-        quarantined=sum(p.get("quarantined", 0) for p in parts),
-        errors=[*summary.get("errors", []), *(f"guard: {g}" for g in summary.get("guards", []))],
-    )

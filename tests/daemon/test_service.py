@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from connector.daemon.http import TriggerError
+from connector.daemon.jobs import JobRecord
 from connector.daemon.reload import load_checked
-from connector.daemon.service import Daemon, DaemonOptions, JobRecord
+from connector.daemon.service import Daemon, DaemonOptions
 from connector.emulator import EmulatorOptions, run_emulator
 from connector.settings import load_settings
 from tests.conftest import make_store, write_config

@@ -50,7 +50,7 @@ from connector.esp.base import (
     MembershipResult,
     dedupe_contacts,
 )
-from connector.esp.mailchimp_client import HttpxApiClient, body_of
+from connector.esp.mailchimp_client import HttpxApiClient, body_of, response_fields
 from connector.esp.mailchimp_errors import (
     ALREADY_MEMBER,
     ESP,
@@ -80,6 +80,23 @@ R_SEGMENT_MEMBERS = "/lists/{list_id}/segments/{segment_id}/members"
 R_MEMBER = "/lists/{list_id}/members/{subscriber_hash}"
 R_MEMBERS = "/lists/{list_id}/members"
 R_MERGE_FIELDS = "/lists/{list_id}/merge-fields"
+#: what the adapter reads from batch answers (Mailchimp otherwise echoes whole members)
+_BATCH_FIELDS = (
+    "new_members.email_address",
+    "updated_members.email_address",
+    "errors",
+    "total_created",
+    "total_updated",
+    "error_count",
+)
+_SEGMENT_BATCH_FIELDS = (
+    "members_added.email_address",
+    "members_removed.email_address",
+    "errors",
+    "total_added",
+    "total_removed",
+    "error_count",
+)
 #: below this many contacts to look up, one GET each beats reading the audience
 SCAN_MIN_LOOKUPS = 20
 
@@ -307,13 +324,14 @@ class MailchimpAdapter:
 
     def _batch(self, members: list[dict[str, Any]], *, update_existing: bool) -> dict[str, Any]:
         body = {"members": members, "update_existing": update_existing}
-        return self._call(
-            "POST",
-            R_LIST,
-            lambda: self._lists.batch_list_members(
-                self.audience_id, body, skip_merge_validation=True
-            ),
-        )
+
+        def send() -> Any:
+            with response_fields(_BATCH_FIELDS):
+                return self._lists.batch_list_members(
+                    self.audience_id, body, skip_merge_validation=True
+                )
+
+        return self._call("POST", R_LIST, send)
 
     def _member_status(self, email: str) -> str | None:
         """The member's status, or None when the address is not in the audience."""
@@ -461,13 +479,14 @@ class MailchimpAdapter:
             raise ValueError(
                 f"at most {self.limits.max_members_per_call} emails per call, got {len(emails)}"
             )
-        return self._call(
-            "POST",
-            R_SEGMENT,
-            lambda: self._lists.batch_segment_members(
-                {key: list(emails)}, self.audience_id, group.id
-            ),
-        )
+
+        def send() -> Any:
+            with response_fields(_SEGMENT_BATCH_FIELDS):
+                return self._lists.batch_segment_members(
+                    {key: list(emails)}, self.audience_id, group.id
+                )
+
+        return self._call("POST", R_SEGMENT, send)
 
     def add_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
         """Tag up to 500 emails in one call; members already tagged count as applied."""

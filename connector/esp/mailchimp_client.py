@@ -7,7 +7,10 @@ built without a key: authentication is the transport's ``httpx.BasicAuth``.
 
 from __future__ import annotations
 
+import contextvars
 import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -15,9 +18,21 @@ from mailchimp_marketing.api_client import ApiClient
 
 from connector.esp.transport import HttpTransport
 
-__all__ = ["HttpxApiClient", "SdkResponse", "body_of"]
+__all__ = ["HttpxApiClient", "SdkResponse", "body_of", "response_fields"]
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+_FIELDS: contextvars.ContextVar[str | None] = contextvars.ContextVar("fields", default=None)
+
+
+@contextmanager
+def response_fields(names: Sequence[str]) -> Iterator[None]:
+    """Ask Mailchimp for only these response fields (its ``fields`` query parameter), for
+    SDK methods that do not expose it: batch answers otherwise echo every member in full."""
+    token = _FIELDS.set(",".join(names))
+    try:
+        yield
+    finally:
+        _FIELDS.reset(token)
 
 
 class SdkResponse:
@@ -59,8 +74,12 @@ class HttpxApiClient(ApiClient):  # type: ignore[misc]  # the SDK is untyped
         content = None
         if method.upper() in _WITH_BODY and body is not None:
             content = json.dumps(body).encode("utf-8")
+        params = list(query_params or [])
+        fields = _FIELDS.get()
+        if fields:
+            params.append(("fields", fields))
         response = self.transport.send(
-            method, url, params=query_params or None, headers=headers, content=content
+            method, url, params=params or None, headers=headers, content=content
         )
         return SdkResponse(response)
 

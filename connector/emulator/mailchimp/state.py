@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+import time
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -58,9 +59,17 @@ def is_valid_email(email: object) -> bool:
     return isinstance(email, str) and bool(_EMAIL.match(email))
 
 
+_STAMP: tuple[int, str] = (0, "")
+
+
 def now_iso() -> str:
-    """Mailchimp's timestamp format: ``2021-03-02T19:04:19+00:00``."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
+    """Mailchimp's timestamp format: ``2021-03-02T19:04:19+00:00`` (formatted once a second:
+    big batches stamp every member)."""
+    global _STAMP  # noqa: PLW0603  (a tuple swap is atomic; a race only reformats)
+    second = int(time.time())
+    if _STAMP[0] != second:
+        _STAMP = (second, datetime.fromtimestamp(second, UTC).isoformat())
+    return _STAMP[1]
 
 
 @dataclass

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
-import time
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime

@@ -14,7 +14,7 @@ import numpy as np
 from connector.definitions.loader import Definitions
 from connector.esp.base import Contact
 from connector.evaluate.engine import Evaluation
-from connector.plan.membership import part_members
+from connector.plan.membership import EVERYONE, carrier_key, part_members
 from connector.plan.model import Part, Split
 
 __all__ = ["DesiredPart", "DestinationState", "desired_state", "fields_hash", "push_value"]
@@ -54,6 +54,10 @@ class DestinationState:
     parts: list[DesiredPart] = field(default_factory=list)
     contacts: dict[str, Contact] = field(default_factory=dict)
     skipped_segments: dict[str, str] = field(default_factory=dict)  # segment -> why
+    #: contacts that must exist with current field values (native attribute conditions)
+    carriers: set[str] = field(default_factory=set)
+    #: every profile's contact (when evaluated), to refresh fields segsync pushed before
+    everyone: dict[str, Contact] = field(default_factory=dict)
 
 
 def _contact_fields(result: Evaluation, row: int, mapping: Mapping[str, str]) -> dict[str, Any]:
@@ -96,11 +100,38 @@ def desired_state(
                     no_email += 1
                     continue
                 emails.add(email)
-                known = state.contacts.get(email)
-                consent = bool(result.consent[row]) or (known is not None and known.consent)
-                fields = _contact_fields(result, int(row), split.fields)
-                if known is not None:
-                    fields = {**known.fields, **fields}
-                state.contacts[email] = Contact(email, consent, fields)
+                _add_contact(state.contacts, email, result, int(row), split.fields)
             state.parts.append(DesiredPart(split, part, emails, int(rows.sum()), no_email))
+        key = carrier_key(split)
+        if key in result.qualified:
+            for row in np.flatnonzero(result.qualified[key]):
+                email = result.emails[row]
+                if email is not None:
+                    _add_contact(state.contacts, email, result, int(row), split.fields)
+                    state.carriers.add(email)
+    if EVERYONE in result.qualified:
+        mappings = {s.destination: s.fields for s in splits}
+        for name, state in states.items():
+            if not mappings.get(name):
+                continue
+            for row in np.flatnonzero(result.qualified[EVERYONE]):
+                email = result.emails[row]
+                if email is not None:
+                    _add_contact(state.everyone, email, result, int(row), mappings[name])
     return states
+
+
+def _add_contact(
+    contacts: dict[str, Contact],
+    email: str,
+    result: Evaluation,
+    row: int,
+    mapping: Mapping[str, str],
+) -> None:
+    """One contact per email: consent if any of its profiles has it, fields merged."""
+    known = contacts.get(email)
+    consent = bool(result.consent[row]) or (known is not None and known.consent)
+    fields = _contact_fields(result, row, mapping)
+    if known is not None:
+        fields = {**known.fields, **fields}
+    contacts[email] = Contact(email, consent, fields)

@@ -112,24 +112,37 @@ class DestinationExecutor:
     def _contacts_to_push(
         self, known: dict[str, tuple[bool, bool, str | None, str | None]]
     ) -> list[Contact]:
-        adds = {e for ch in self.changes.values() for e in ch.adds}
+        """Contacts to add to tags/lists or carrying native fields that are new to segsync
+        or whose consent/fields changed, and contacts segsync pushed fields to before whose
+        values changed (even if they left every segment, or the ESP would keep stale ones)."""
+        needed = {e for ch in self.changes.values() for e in ch.adds} | self.target.carriers
         wanted: list[Contact] = []
         for email, contact in self.target.contacts.items():
-            digest = fields_hash(contact.fields)
             record = known.get(email)
             if record is None:
-                if email in adds:
+                if email in needed:
                     wanted.append(contact)
                 continue
             present, consent, old_digest, _ = record
+            digest = fields_hash(contact.fields)
             if present and old_digest != digest:
                 wanted.append(contact)  # field values changed
             elif (
                 not present
-                and email in adds
+                and email in needed
                 and (consent != contact.consent or old_digest != digest)
             ):
                 wanted.append(contact)  # absent before; consent or fields changed since
+        for email, contact in self.target.everyone.items():
+            if email in self.target.contacts:
+                continue
+            record = known.get(email)
+            if (
+                record is not None
+                and record[0]
+                and record[2] not in (None, fields_hash(contact.fields))
+            ):
+                wanted.append(contact)
         return wanted
 
     def ensure_contacts(self, *, recheck_absent: bool = False) -> set[str]:

@@ -183,7 +183,7 @@ def run_sync(
     adapters: dict[str, EspAdapter] = {}
     try:
         for name, target in prepared.targets.items():
-            if target.parts:
+            if target.splits:
                 adapters[name] = adapter_factory(defs.destinations[name], settings)
         before = {name: adapter.calls.copy() for name, adapter in adapters.items()}
         try:

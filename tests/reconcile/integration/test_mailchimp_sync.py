@@ -266,3 +266,32 @@ def test_unknown_merge_field_fails_clearly_before_writing_contacts(
     assert (summary.status, summary.exit_code) == ("failed", 2)  # type: ignore[attr-defined]
     assert "no merge field AGE (from age)" in summary.errors[0]  # type: ignore[attr-defined]
     assert emu.state.emails(AUDIENCE) == {email(i) for i in SEEDED}  # type: ignore[attr-defined]
+
+
+def test_fully_native_segment_carries_and_refreshes_fields(
+    world: tuple[Settings, object, Path],
+) -> None:
+    settings, emu, store_path = world
+    (settings.config_dir / "segments" / "californians.yaml").write_text(
+        "name: californians\nrule: {attribute: region, op: eq, value: CA}\n"
+        "destinations: [{to: mc}]\n"
+    )
+    assert sync(settings, names=["californians"]).status == "ok"  # type: ignore[attr-defined]
+    state = emu.state  # type: ignore[attr-defined]
+    assert state.find_segment(AUDIENCE, "segsync:californians") is None  # nothing materialised
+    everyone = ["subscribed", "unsubscribed", "cleaned"]
+    native = state.segment_members(AUDIENCE, "segsync:californians:segment", statuses=everyone)
+    assert native == {email(i) for i in range(N) if region(i) == "CA" and present(i)}
+    # u9 moves from CA to NY: its pushed STATE is refreshed, so the ESP drops it
+    import duckdb
+
+    con = duckdb.connect(str(store_path))
+    con.execute("UPDATE profiles SET region = 'NY' WHERE profile_id = 'p00009'")
+    con.close()
+    assert sync(settings, names=["californians"]).status == "ok"  # type: ignore[attr-defined]
+    assert state.member(AUDIENCE, email(9)).merge_fields["STATE"] == "NY"
+    native = state.segment_members(AUDIENCE, "segsync:californians:segment", statuses=everyone)
+    assert email(9) not in native and len(native) > 100
+    quiet = emu.calls.total()  # type: ignore[attr-defined]
+    assert sync(settings, names=["californians"]).total_api_calls == 0  # type: ignore[attr-defined]
+    assert emu.calls.total() == quiet  # type: ignore[attr-defined]

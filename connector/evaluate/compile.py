@@ -36,7 +36,7 @@ from connector.definitions.metrics import AttributeMetric, EventMetric
 from connector.definitions.walk import Path, children
 from connector.definitions.yaml_source import format_path
 from connector.errors import ConfigError
-from connector.evaluate.features import Aggregate, EventFilter, FeatureScan, compare_all
+from connector.evaluate.features import EV, Aggregate, EventFilter, FeatureScan, compare_all
 from connector.evaluate.predicates import comparison
 from connector.evaluate.sql import and_all, as_bool, col, lit, not_, or_all, text_key
 from connector.source.schema import StoreSchema
@@ -235,18 +235,19 @@ class RuleCompiler:
                 join_type="left",
             )
             base = base.select(*[col(src, cte_name).as_(dst, quoted=True) for src, dst in columns])
-        ranked = exp.select(exp.Star()).from_(exp.to_identifier(BASE, quoted=True))
-        for (metric, direction), alias in self.ranks.items():
+        every = exp.Column(this=exp.Star(), table=exp.to_identifier(BASE, quoted=True))
+        ranked = exp.select(every).from_(exp.to_identifier(BASE, quoted=True))
+        rank_ctes: list[tuple[str, exp.Select]] = []
+        for index, ((metric, direction), alias) in enumerate(self.ranks.items()):
             value = self.metric_value(metric)
-            order = exp.Ordered(this=value.copy(), desc=direction == "top", nulls_first=False)
-            window = exp.Window(
-                this=exp.CumeDist(),
-                partition_by=[exp.Is(this=value.copy(), expression=exp.null())],
-                order=exp.Order(expressions=[order]),
+            name = f"__rank{index}"
+            rank_ctes.append((name, _cume_dist(value, descending=direction == "top")))
+            ranked = ranked.join(
+                exp.to_identifier(name, quoted=True),
+                on=exp.EQ(this=col("__v", name), expression=value.copy()),
+                join_type="left",
             )
-            rank = exp.Case().when(exp.Is(this=value.copy(), expression=exp.null()), exp.null())
-            rank = rank.else_(window)
-            ranked = ranked.select(rank.as_(alias, quoted=True))
+            ranked = ranked.select(col("__cd", name).as_(alias, quoted=True))
         consent_expr: exp.Expr = as_bool(col(consent)) if consent else exp.false()
         final = exp.select(
             col(lay.profile_id).as_("profile_id", quoted=True),
@@ -257,9 +258,37 @@ class RuleCompiler:
         ).from_(exp.to_identifier(RANKED, quoted=True))
         if where is not None:
             final = final.where(where)
-        for cte_name, cte in [*self.scan.ctes(), (BASE, base), (RANKED, ranked)]:
-            final = final.with_(exp.to_identifier(cte_name, quoted=True), as_=cte)
+        ctes = [*self.scan.ctes(), (BASE, base), *rank_ctes, (RANKED, ranked)]
+        for cte_name, cte in ctes:
+            # the event scan is inlined into each consumer rather than held in memory
+            inline = False if cte_name == EV else None
+            final = final.with_(
+                exp.to_identifier(cte_name, quoted=True), as_=cte, materialized=inline
+            )
         return final
+
+
+def _cume_dist(value: exp.Expr, *, descending: bool) -> exp.Select:
+    """Per distinct non-NULL ``value`` of ``__base``: its ``CUME_DIST()`` over the profiles
+    whose value is not NULL (ordered descending for top_percent), as ``__v``, ``__cd``.
+
+    Equal to ``CUME_DIST() OVER (PARTITION BY value IS NULL ORDER BY value)`` — the share
+    of the population at or beyond the value — but sorts one narrow row per distinct value
+    instead of every profile's wide row; the caller joins it back on the value.
+    """
+    size = exp.Count(this=exp.Star()).as_("__n", quoted=True)
+    counts = (
+        exp.select(value.as_("__v", quoted=True), size)
+        .from_(exp.to_identifier(BASE, quoted=True))
+        .where(exp.Not(this=exp.Is(this=value.copy(), expression=exp.null())))
+        .group_by(value.copy())
+    )
+    order = exp.Order(expressions=[exp.Ordered(this=col("__v"), desc=descending)])
+    running = exp.Window(this=exp.Sum(this=col("__n")), order=order)
+    total = exp.Window(this=exp.Sum(this=col("__n")))
+    double = exp.DataType.build("DOUBLE")
+    share = exp.Div(this=exp.cast(running, double), expression=exp.cast(total, double))
+    return exp.select(col("__v"), share.as_("__cd", quoted=True)).from_(counts.subquery("__c"))
 
 
 def _epoch(moment: datetime) -> float:

@@ -114,8 +114,16 @@ def evaluate(
     any_output = or_all([col(alias) for alias, _ in outputs]) if outputs else None
     query = compiler.query(outputs, extra_columns=real_attributes)
     if any_output is not None:
-        query = exp.select(exp.Star()).from_(query.subquery("__all")).where(any_output)
-        query = query.order_by(col("profile_id"))
+        # MATERIALIZED: else the filter is pushed below the projection and every rule is
+        # evaluated twice (once to filter, once to return)
+        rows = exp.to_identifier("__all", quoted=True)
+        query = (
+            exp.select(exp.Star())
+            .from_(rows)
+            .where(any_output)
+            .order_by(col("profile_id"))
+            .with_(rows, as_=query, materialized=True)
+        )
     data = store.columns(query)
     ids = data["profile_id"]
     raw = data["email"]

@@ -17,14 +17,14 @@ from sqlglot import exp
 
 from connector.definitions.conditions import PropertyCondition
 from connector.evaluate.predicates import comparison
-from connector.evaluate.sql import and_all, as_bool, col, lit, norm_text, ts_lit
+from connector.evaluate.sql import and_all, as_bool, col, lit, norm_text, or_all, ts_lit
 from connector.source.schema import ColumnType, StoreSchema
 from connector.source.store import table_expr
 
 __all__ = ["Aggregate", "EventFilter", "FeatureScan"]
 
 EV = "__ev"  # CTE of the events the run needs, normalised
-FEAT = "__feat"  # CTE of per-profile aggregates
+FEAT = "__feat"  # prefix of the CTEs of per-profile aggregates (__feat0, __feat1, …)
 PID = "__pid"
 NAME = "__name"
 TS = "__ts"
@@ -142,8 +142,14 @@ class FeatureScan:
         return as_bool(exp.and_(present, exp.Is(this=col(alias), expression=exp.null())))
 
     # -- SQL ----------------------------------------------------------------------------
-    def _filter_sql(self, flt: EventFilter, table: str | None = None) -> exp.Expr:
-        parts: list[exp.Expr] = [exp.EQ(this=col(NAME, table), expression=lit(flt.event))]
+    def _filter_sql(
+        self, flt: EventFilter, table: str | None = None, *, with_name: bool = True
+    ) -> exp.Expr:
+        """The filter as a predicate; ``with_name=False`` leaves out the event-name test
+        (for CTEs that read only that event's rows)."""
+        parts: list[exp.Expr] = []
+        if with_name:
+            parts.append(exp.EQ(this=col(NAME, table), expression=lit(flt.event)))
         if flt.since is not None:
             parts.append(exp.GTE(this=col(TS, table), expression=ts_lit(flt.since)))
         for cond in flt.where:
@@ -160,35 +166,70 @@ class FeatureScan:
             )
         return and_all(parts)
 
-    def _agg_sql(self, agg: Aggregate, table: str | None = None) -> exp.Expr:
-        cond = self._filter_sql(agg.filter, table)
-        value: exp.Expr
+    def _value_sql(self, agg: Aggregate, table: str | None = None) -> exp.Expr:
+        """The aggregate over the rows it is given (no filter)."""
         if agg.kind == "count":
-            value = exp.Count(this=exp.Star())
-        elif agg.kind == "last_ts":
-            value = exp.Max(this=col(TS, table))
-        else:
-            assert agg.prop is not None
-            real = self._prop(agg.prop)
-            arg: exp.Expr = col(self.props[real], table)
-            if agg.kind == "distinct_count":
-                if self.schema.properties[real] is ColumnType.TEXT:
-                    arg = norm_text(arg)
-                value = exp.Count(this=exp.Distinct(expressions=[arg]))
-            else:
-                func = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[agg.kind]
-                value = func(this=exp.cast(arg, exp.DataType.build("DOUBLE")))
+            return exp.Count(this=exp.Star())
+        if agg.kind == "last_ts":
+            return exp.Max(this=col(TS, table))
+        assert agg.prop is not None
+        real = self._prop(agg.prop)
+        arg: exp.Expr = col(self.props[real], table)
+        if agg.kind == "distinct_count":
+            if self.schema.properties[real] is ColumnType.TEXT:
+                arg = norm_text(arg)
+            return exp.Count(this=exp.Distinct(expressions=[arg]))
+        func = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[agg.kind]
+        return func(this=exp.cast(arg, exp.DataType.build("DOUBLE")))
+
+    def _agg_sql(
+        self, agg: Aggregate, table: str | None = None, *, with_name: bool = True
+    ) -> exp.Expr:
+        value = self._value_sql(agg, table)
+        if not with_name and not agg.filter.where and agg.filter.since is None:
+            return value  # every row it reads matches
+        cond = self._filter_sql(agg.filter, table, with_name=with_name)
         return exp.Filter(this=value, expression=exp.Where(this=cond))
+
+    def _feat_ctes(self) -> dict[str, list[tuple[Aggregate, str]]]:
+        """Which CTE computes each aggregate: one CTE per event name, reading only that
+        event's rows (so each row meets only the aggregates of its own event), and one per
+        distinct_count, reading only its matching rows (DISTINCT would otherwise group
+        every row by profile and value)."""
+        keys: dict[tuple[str, str], str] = {}
+        ctes: dict[str, list[tuple[Aggregate, str]]] = {}
+        for agg, alias in self.aggregates.items():
+            distinct = agg.kind == "distinct_count"
+            key = ("distinct", alias) if distinct else ("event", agg.filter.event)
+            name = keys.setdefault(key, f"{FEAT}{len(keys)}")
+            ctes.setdefault(name, []).append((agg, alias))
+        return ctes
+
+    def _feat_cte(self, items: list[tuple[Aggregate, str]]) -> exp.Select:
+        source = exp.to_identifier(EV, quoted=True)
+        first = items[0][0]
+        if first.kind == "distinct_count":
+            ((agg, alias),) = items
+            return (
+                exp.select(col(PID), self._value_sql(agg).as_(alias, quoted=True))
+                .from_(source)
+                .where(self._filter_sql(agg.filter))
+                .group_by(col(PID))
+            )
+        select = exp.select(col(PID))
+        for agg, alias in items:
+            select = select.select(self._agg_sql(agg, with_name=False).as_(alias, quoted=True))
+        name_is = exp.EQ(this=col(NAME), expression=lit(first.filter.event))
+        return select.from_(source).where(name_is).group_by(col(PID))
+
+    def _cte_of(self, agg: Aggregate) -> str:
+        for name, items in self._feat_ctes().items():
+            if any(item == agg for item, _ in items):
+                return name
+        raise KeyError(agg)  # pragma: no cover
 
     def _events_cte(self) -> exp.Select:
         lay = self.schema.layout
-        names = set()
-        for agg in self.aggregates:
-            names.add(agg.filter.event)
-        for per in self.pers:
-            names.add(per.aggregate.filter.event)
-        for fol in self.follows:
-            names.update((fol.latest.filter.event, fol.follow.event))
         ts = exp.cast(col(lay.ts), exp.DataType.build("TIMESTAMP"))
         name = norm_text(col(lay.event))
         select = exp.select(
@@ -197,9 +238,9 @@ class FeatureScan:
             ts.as_(TS, quoted=True),
             *[col(real).as_(alias, quoted=True) for real, alias in self.props.items()],
         ).from_(table_expr(lay.events_table))
-        select = select.where(exp.LTE(this=ts.copy(), expression=ts_lit(self.as_of)))
-        select = select.where(exp.In(this=name.copy(), expressions=[lit(n) for n in sorted(names)]))
-        return select
+        # every consumer selects its own event names, so no name filter here (it would cost
+        # a join per consumer once this CTE is inlined)
+        return select.where(exp.LTE(this=ts.copy(), expression=ts_lit(self.as_of)))
 
     def _per_cte(self, group: str, items: list[tuple[_Per, str]]) -> exp.Select:
         kind = self.schema.properties[group]
@@ -215,9 +256,14 @@ class FeatureScan:
             if per.aggregate.kind == "count":  # a group exists only through matching events
                 test = exp.and_(exp.GT(this=value.copy(), expression=lit(0)), test)
             outer = outer.select(exp.LogicalOr(this=test).as_(alias, quoted=True))
+        # Only events that match some aggregate here can make a group pass (a group without
+        # any has count 0 and NULL sum/avg/min/max, which no test accepts), so the others are
+        # dropped before grouping.
+        matching = or_all([self._filter_sql(per.aggregate.filter) for per, _ in items])
         inner = (
             inner.from_(exp.to_identifier(EV, quoted=True))
             .where(exp.Not(this=exp.Is(this=key.copy(), expression=exp.null())))
+            .where(matching)
             .group_by(col(PID), key.copy())
         )
         return outer.from_(inner.subquery("__groups")).group_by(col(PID))
@@ -233,7 +279,7 @@ class FeatureScan:
             exp.select(col(PID, "e"), exp.Count(this=exp.Star()).as_("__c", quoted=True))
             .from_(exp.alias_(exp.to_identifier(EV, quoted=True), "e"))
             .join(
-                exp.alias_(exp.to_identifier(FEAT, quoted=True), "f"),
+                exp.alias_(exp.to_identifier(self._cte_of(fol.latest), quoted=True), "f"),
                 on=exp.EQ(this=col(PID, "f"), expression=col(PID, "e")),
             )
             .where(self._filter_sql(fol.follow, "e"))
@@ -247,11 +293,8 @@ class FeatureScan:
         if not (self.aggregates or self.pers or self.follows):
             return []
         result: list[tuple[str, exp.Select]] = [(EV, self._events_cte())]
-        if self.aggregates:
-            feat = exp.select(col(PID))
-            for agg, alias in self.aggregates.items():
-                feat = feat.select(self._agg_sql(agg).as_(alias, quoted=True))
-            result.append((FEAT, feat.from_(exp.to_identifier(EV, quoted=True)).group_by(col(PID))))
+        for name, feats in self._feat_ctes().items():
+            result.append((name, self._feat_cte(feats)))
         groups: dict[str, list[tuple[_Per, str]]] = {}
         for per, alias in self.pers.items():
             groups.setdefault(per.group, []).append((per, alias))
@@ -264,8 +307,8 @@ class FeatureScan:
     def joined(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """For each profile-level CTE: its name and (source column, output alias) pairs."""
         out: list[tuple[str, list[tuple[str, str]]]] = []
-        if self.aggregates:
-            out.append((FEAT, [(a, a) for a in self.aggregates.values()]))
+        for name, feats in self._feat_ctes().items():
+            out.append((name, [(alias, alias) for _, alias in feats]))
         groups: dict[str, list[str]] = {}
         for per, alias in self.pers.items():
             groups.setdefault(per.group, []).append(alias)

@@ -289,6 +289,7 @@ def build_demo_store(
         con = duckdb.connect(str(staging))
         try:
             con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET enable_progress_bar = false")  # it would print on stdout
             profiles, events = generate(con, spec, layout)
             con.execute("CHECKPOINT")
         finally:

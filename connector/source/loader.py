@@ -111,6 +111,7 @@ class _Load:
         self.table = layout.profiles_table if target is Target.PROFILES else layout.events_table
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")  # it would print on stdout
         self.warnings: list[str] = []
         self.types: dict[str, str] = {}
         self.select: dict[str, str] = {}  # output column -> SQL over __stage

@@ -1,0 +1,341 @@
+"""Benchmark: evaluate 50 segments against the floor of one plain aggregate scan of events.
+
+    .venv/bin/python bench/evaluate.py                     # 1,000,000 profiles, ~20 M events
+    .venv/bin/python bench/evaluate.py --profiles 100000   # smaller
+
+The store comes from the demo generator (built once in a child process and cached in the
+temp directory, so its memory is not counted). Then, in this process:
+
+- floor: ``SELECT profile_id, count(*), max(ts) FROM events GROUP BY profile_id``, fetched
+  fully (``fetchnumpy``, as ``evaluate`` fetches);
+- evaluate: ``evaluate(store, defs, as_of=...)`` over 50 segments mixing every condition
+  kind, end to end on a freshly opened store (schema discovery, SQL, fetching, holdout);
+- their ratio (target ≤ 2.0) and the peak RSS of this process (target ≤ 2 GiB).
+
+Each timing is the best of ``--repeat`` runs after one warm-up run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from connector.definitions.loader import load_definitions
+from connector.evaluate.engine import evaluate
+from connector.source import open_store
+from connector.source.demo import DemoSpec, build_demo_store
+
+AS_OF = datetime(2026, 11, 23)
+FLOOR_SQL = "SELECT profile_id, count(*), max(ts) FROM events GROUP BY profile_id"
+
+METRICS: dict[str, dict[str, Any]] = {
+    "orders_90d": {"event": "order_completed", "aggregate": "count", "within": "90d"},
+    "orders_365d": {"event": "order_completed", "aggregate": "count", "within": "365d"},
+    "aov": {"event": "order_completed", "aggregate": "avg", "property": "amount"},
+    "revenue_365d": {
+        "event": "order_completed", "aggregate": "sum", "property": "amount", "within": "365d",
+    },
+    "days_since_last_order": {"event": "order_completed", "aggregate": "days_since_last"},
+    "categories_365d": {
+        "event": "order_completed", "aggregate": "distinct_count", "property": "category",
+        "within": "365d",
+    },
+    "biggest_order": {"event": "order_completed", "aggregate": "max", "property": "amount"},
+    "cheapest_cart": {
+        "event": "added_to_cart", "aggregate": "min", "property": "amount", "within": "90d",
+    },
+    "opens_30d": {"event": "email_open", "aggregate": "count", "within": "30d"},
+    "clv": {"attribute": "predicted_clv"},
+}  # fmt: skip
+
+
+def _a(attribute: str, op: str, value: Any = None, **extra: Any) -> dict[str, Any]:
+    node: dict[str, Any] = {"attribute": attribute, "op": op, **extra}
+    if value is not None:
+        node["value"] = value
+    return node
+
+
+def _p(prop: str, op: str, value: Any) -> dict[str, Any]:
+    return {"property": prop, "op": op, "value": value}
+
+
+def _e(event: str, **spec: Any) -> dict[str, Any]:
+    return {"event": event, **spec}
+
+
+def _m(metric: str, **spec: Any) -> dict[str, Any]:
+    return {"metric": metric, **spec}
+
+
+def _near(lat: float, lon: float, km: float) -> dict[str, Any]:
+    return {"near": {"lat": lat, "lon": lon, "radius_km": km}}
+
+
+ORDER = "order_completed"
+ELECTRONICS = [_p("category", "eq", "electronics")]
+RULES: dict[str, dict[str, Any]] = {
+    # attributes of every type
+    "ca": _a("region", "eq", "CA"),
+    "north-east": {"all": [_a("region", "in", ["NY", "NJ", "MA"]), _a("email_consent", "eq", True)]},
+    "likes-electronics": _a("interests", "contains", "electronics"),
+    "san-cities": _a("city", "starts_with", "san"),
+    "seniors": _a("age", "gte", 65),
+    "mid-clv": _a("predicted_clv", "between", [100, 500]),
+    "no-consent": _a("email_consent", "eq", False),
+    "signed-up-90d": _a("signup_at", "within_last", "90d"),
+    "old-accounts": _a("signup_at", "before", "2024-01-01"),
+    "no-clv": _a("predicted_clv", "not_exists"),
+    "women-not-lapsed": {
+        "all": [_a("gender", "eq", "female"), _a("lifecycle_stage", "neq", "lapsed")]
+    },
+    "gmail": _a("email", "ends_with", "@gmail.com"),
+    # event aggregates with where and windows
+    "browsers-7d": _e("page_view", within="7d", count={"gte": 5}),
+    "no-order-180d-active": {
+        "all": [_a("lifecycle_stage", "eq", "active"), _e(ORDER, within="180d", count={"eq": 0})]
+    },
+    "spent-1000-365d": _e(ORDER, within="365d", sum={"property": "amount", "gte": 1000}),
+    "fashion-beauty-aov": _e(
+        ORDER,
+        where=[_p("category", "in", ["fashion", "beauty"])],
+        avg={"property": "amount", "gte": 60},
+    ),
+    "big-order-365d": _e(ORDER, within="365d", max={"property": "amount", "gte": 800}),
+    "electronics-lookers": _e("product_view", where=ELECTRONICS, within="30d", count={"gte": 3}),
+    "top-sku-carts": _e(
+        "added_to_cart", where=[_p("product_id", "starts_with", "sku-0000")], within="30d"
+    ),
+    "openers-30d": _e("email_open", within="30d", count={"gte": 3}),
+    "flyers": _e("flight_booked", within="365d", count={"gte": 2}),
+    "cheap-carts": _e("added_to_cart", within="90d", min={"property": "amount", "lte": 10}),
+    "big-baskets": _e("added_to_cart", within="30d", sum={"property": "amount", "gte": 500}),
+    # per
+    "expats": _e("flight_booked", within="365d", count={"gte": 3}, per="destination"),
+    "category-loyal": _e(ORDER, within="90d", count={"gte": 3}, per="category"),
+    "product-obsessed": _e("product_view", within="30d", count={"gte": 3}, per="product_id"),
+    # not_followed_by
+    "abandoned-cart-24h": _e(
+        "added_to_cart", within="24h", not_followed_by={"event": ORDER}
+    ),
+    "abandoned-cart-7d": _e(
+        "added_to_cart", within="7d", not_followed_by={"event": ORDER, "within": "1d"}
+    ),
+    "viewed-not-carted": _e(
+        "product_view",
+        where=ELECTRONICS,
+        within="3d",
+        not_followed_by={"event": "added_to_cart", "where": ELECTRONICS},
+    ),
+    # metrics: comparisons and top/bottom percent
+    "orders-90d-3": _m("orders_90d", gte=3),
+    "lapsed-high-aov": {"all": [_m("aov", gte=150), _e(ORDER, within="90d", count={"eq": 0})]},
+    "revenue-2000": _m("revenue_365d", gte=2000),
+    "slipping": _m("days_since_last_order", gte=30, lte=60),
+    "many-categories": _m("categories_365d", gte=4),
+    "clv-1000": _m("clv", gte=1000),
+    "top-frequency-10": _m("orders_365d", top_percent=10),
+    "top-revenue-5": _m("revenue_365d", top_percent=5),
+    "bottom-clv-20": _m("clv", bottom_percent=20),
+    "top-aov-1": _m("aov", top_percent=1),
+    "big-spenders-cheap-carts": {"all": [_m("biggest_order", gte=500), _m("cheapest_cart", lte=15)]},
+    "unengaged": _m("opens_30d", eq=0),
+    # geo
+    "near-sf": _near(37.788, -122.4075, 25),
+    "near-big-cities": {
+        "any": [_near(40.758, -73.9855, 50), _near(41.895, -87.6243, 50), _near(34.05, -118.24, 50)]
+    },
+    # in_segment and nesting
+    "churn-risk": {
+        "any": [
+            _a("lifecycle_stage", "eq", "at_risk"),
+            {"all": [_m("orders_365d", gte=2), _m("days_since_last_order", gte=60)]},
+        ]
+    },
+    "vip-not-churning": {
+        "all": [{"in_segment": "top-revenue-5"}, {"not": {"in_segment": "churn-risk"}}]
+    },
+    "vip-electronics-ca": {
+        "all": [
+            _a("region", "eq", "CA"),
+            _e(ORDER, where=ELECTRONICS, within="30d", count={"gte": 4}),
+            _m("orders_90d", top_percent=10),
+            {"not": {"in_segment": "churn-risk"}},
+        ]
+    },
+    "new-no-purchase": {
+        "all": [_a("signup_at", "within_last", "30d"), _e(ORDER, count={"eq": 0})]
+    },
+    "travel-home-airport": {
+        "all": [
+            _a("home_airport", "in", ["SFO", "LAX", "JFK"]),
+            _e("flight_booked", within="90d"),
+            {"not": _a("interests", "contains", "travel")},
+        ]
+    },
+    "sporty-men": {
+        "all": [
+            _a("gender", "eq", "male"),
+            _a("age", "between", [25, 34]),
+            {
+                "any": [
+                    _a("interests", "contains", "sports"),
+                    _e(ORDER, where=[_p("category", "eq", "sports")], within="180d"),
+                ]
+            },
+        ]
+    },
+    "deep-nesting": {
+        "any": [
+            {"all": [_a("region", "eq", "TX"), {"not": {"any": [_m("clv", lt=50), _a("age", "lt", 25)]}}]},
+            {"all": [{"in_segment": "openers-30d"}, {"not": _e(ORDER, within="60d")}]},
+        ]
+    },
+}  # fmt: skip
+EXTRA: dict[str, dict[str, Any]] = {
+    "vip-electronics-ca": {"holdout": 10, "exclusive_group": "offers", "priority": 10},
+    "top-frequency-10": {"exclusive_group": "offers", "priority": 5},
+    "lapsed-high-aov": {"holdout": 20},
+}
+
+
+def write_config(root: Path) -> Path:
+    """The 50 segments and their metrics as YAML files (JSON is YAML)."""
+    (root / "segments").mkdir(parents=True, exist_ok=True)
+    (root / "metrics.yaml").write_text(json.dumps(METRICS, indent=1))
+    for name, rule in RULES.items():
+        body = {"name": name, "rule": rule, **EXTRA.get(name, {})}
+        (root / "segments" / f"{name}.yaml").write_text(json.dumps(body, indent=1))
+    return root
+
+
+def _build(path: str, profiles: int, events_per_profile: float, seed: int) -> None:
+    started = time.perf_counter()
+    spec = DemoSpec(
+        as_of=AS_OF, profiles=profiles, seed=seed, events_per_profile=events_per_profile
+    )
+    store = build_demo_store(f"duckdb:///{path}", spec)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"generated {store.profiles:,} profiles and {store.events:,} events in "
+        f"{time.perf_counter() - started:.1f} s (generator peak RSS {peak:,.0f} MiB)",
+        flush=True,
+    )
+
+
+def ensure_store(args: argparse.Namespace) -> Path:
+    name = f"store-{args.profiles}-{args.events_per_profile:g}-{args.seed}.duckdb"
+    path = Path(args.store) if args.store else Path(tempfile.gettempdir()) / "segsync-bench" / name
+    if path.exists() and not args.rebuild:
+        print(f"reusing {path}")
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    child = multiprocessing.get_context("spawn").Process(
+        target=_build, args=(str(path), args.profiles, args.events_per_profile, args.seed)
+    )
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        sys.exit(f"building the store failed (exit {child.exitcode})")
+    return path
+
+
+def best_of(repeat: int, run: Callable[[], object]) -> tuple[float, object]:
+    run()  # warm-up: file cache, buffer pool, imports
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = run()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--events-per-profile", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--store", help="store file (default: cached in the temp directory)")
+    parser.add_argument("--rebuild", action="store_true", help="regenerate a cached store")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--explain", metavar="FILE", help="write EXPLAIN ANALYZE output here")
+    args = parser.parse_args()
+
+    path = ensure_store(args)
+    url = f"duckdb:///{path}"
+    defs = load_definitions(write_config(Path(tempfile.mkdtemp(prefix="segsync-bench-"))))
+    assert len(defs.segments) == 50, len(defs.segments)
+
+    def floor() -> int:
+        con = duckdb.connect(str(path), read_only=True)
+        con.execute("SET enable_progress_bar = false")
+        try:
+            return len(con.execute(FLOOR_SQL).fetchnumpy()["profile_id"])
+        finally:
+            con.close()
+
+    def run_evaluate() -> Any:
+        with open_store(url) as store:
+            store.con.execute("SET enable_progress_bar = false")  # type: ignore[attr-defined]
+            return evaluate(store, defs, as_of=AS_OF)
+
+    floor_s, groups = best_of(args.repeat, floor)
+    eval_s, result = best_of(args.repeat, run_evaluate)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with open_store(url) as store:
+        schema = store.discover()
+        started = time.perf_counter()
+        store.discover(refresh=True)
+        discover_s = time.perf_counter() - started
+    sizes = sorted(((result.size(n), n) for n in result.segments), reverse=True)
+    print(f"store: {schema.profile_count:,} profiles, {schema.event_count:,} events")
+    print(f"segments: 50; rows returned: {len(result.profile_ids):,}; largest: "
+          + ", ".join(f"{n} {s:,}" for s, n in sizes[:3])
+          + f"; smallest: {sizes[-1][1]} {sizes[-1][0]:,}")  # fmt: skip
+    print(f"floor (GROUP BY profile over events, {groups:,} groups): {floor_s:.2f} s")
+    print(f"evaluate (50 segments, end to end): {eval_s:.2f} s "
+          f"(of which schema discovery {discover_s:.2f} s)")  # fmt: skip
+    ratio = eval_s / floor_s
+    print(f"ratio: {ratio:.2f} (target <= 2.0)")
+    print(f"peak RSS: {peak:,.0f} MiB (target <= 2048 MiB)")
+    if args.explain:
+        explain(url, defs, Path(args.explain))
+
+
+def explain(url: str, defs: Any, out: Path) -> None:
+    """EXPLAIN ANALYZE of the evaluation query (for profiling)."""
+    from connector.evaluate import engine
+
+    with open_store(url) as store:
+        captured: dict[str, Any] = {}
+        original = store.columns
+
+        def spy(query: Any) -> Any:
+            captured["sql"] = store.sql(query)
+            return original(query)
+
+        store.columns = spy  # type: ignore[method-assign]
+        engine.evaluate(store, defs, as_of=AS_OF)
+        con = store.con  # type: ignore[attr-defined]
+        con.execute("PRAGMA enable_profiling = 'json'")
+        con.execute(f"PRAGMA profiling_output = '{out}.json'")
+        con.execute(captured["sql"]).fetchall()
+        con.execute("PRAGMA disable_profiling")
+        plan = con.execute("EXPLAIN ANALYZE " + captured["sql"]).fetchall()
+    out.write_text(captured["sql"] + "\n\n" + "\n".join(str(row[1]) for row in plan))
+    print(f"wrote {out} and {out}.json")
+
+
+if __name__ == "__main__":
+    main()

@@ -88,7 +88,9 @@ ELECTRONICS = [_p("category", "eq", "electronics")]
 RULES: dict[str, dict[str, Any]] = {
     # attributes of every type
     "ca": _a("region", "eq", "CA"),
-    "north-east": {"all": [_a("region", "in", ["NY", "NJ", "MA"]), _a("email_consent", "eq", True)]},
+    "north-east": {
+        "all": [_a("region", "in", ["NY", "NJ", "MA"]), _a("email_consent", "eq", True)]
+    },
     "likes-electronics": _a("interests", "contains", "electronics"),
     "san-cities": _a("city", "starts_with", "san"),
     "seniors": _a("age", "gte", 65),
@@ -126,9 +128,7 @@ RULES: dict[str, dict[str, Any]] = {
     "category-loyal": _e(ORDER, within="90d", count={"gte": 3}, per="category"),
     "product-obsessed": _e("product_view", within="30d", count={"gte": 3}, per="product_id"),
     # not_followed_by
-    "abandoned-cart-24h": _e(
-        "added_to_cart", within="24h", not_followed_by={"event": ORDER}
-    ),
+    "abandoned-cart-24h": _e("added_to_cart", within="24h", not_followed_by={"event": ORDER}),
     "abandoned-cart-7d": _e(
         "added_to_cart", within="7d", not_followed_by={"event": ORDER, "within": "1d"}
     ),
@@ -149,7 +149,9 @@ RULES: dict[str, dict[str, Any]] = {
     "top-revenue-5": _m("revenue_365d", top_percent=5),
     "bottom-clv-20": _m("clv", bottom_percent=20),
     "top-aov-1": _m("aov", top_percent=1),
-    "big-spenders-cheap-carts": {"all": [_m("biggest_order", gte=500), _m("cheapest_cart", lte=15)]},
+    "big-spenders-cheap-carts": {
+        "all": [_m("biggest_order", gte=500), _m("cheapest_cart", lte=15)]
+    },
     "unengaged": _m("opens_30d", eq=0),
     # geo
     "near-sf": _near(37.788, -122.4075, 25),
@@ -174,9 +176,7 @@ RULES: dict[str, dict[str, Any]] = {
             {"not": {"in_segment": "churn-risk"}},
         ]
     },
-    "new-no-purchase": {
-        "all": [_a("signup_at", "within_last", "30d"), _e(ORDER, count={"eq": 0})]
-    },
+    "new-no-purchase": {"all": [_a("signup_at", "within_last", "30d"), _e(ORDER, count={"eq": 0})]},
     "travel-home-airport": {
         "all": [
             _a("home_airport", "in", ["SFO", "LAX", "JFK"]),
@@ -198,11 +198,16 @@ RULES: dict[str, dict[str, Any]] = {
     },
     "deep-nesting": {
         "any": [
-            {"all": [_a("region", "eq", "TX"), {"not": {"any": [_m("clv", lt=50), _a("age", "lt", 25)]}}]},
+            {
+                "all": [
+                    _a("region", "eq", "TX"),
+                    {"not": {"any": [_m("clv", lt=50), _a("age", "lt", 25)]}},
+                ]
+            },
             {"all": [{"in_segment": "openers-30d"}, {"not": _e(ORDER, within="60d")}]},
         ]
     },
-}  # fmt: skip
+}
 EXTRA: dict[str, dict[str, Any]] = {
     "vip-electronics-ca": {"holdout": 10, "exclusive_group": "offers", "priority": 10},
     "top-frequency-10": {"exclusive_group": "offers", "priority": 5},

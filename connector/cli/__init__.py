@@ -19,7 +19,8 @@ __all__ = ["app", "main"]
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``segsync`` console script."""
     try:
-        app(args=argv, prog_name="segsync", standalone_mode=False)
+        # without standalone mode, click *returns* the code of a `typer.Exit` it caught
+        code = app(args=argv, prog_name="segsync", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -35,4 +36,4 @@ def main(argv: list[str] | None = None) -> None:
     except ConnectorError as exc:
         err.print(f"error: {exc}", markup=False)
         sys.exit(exc.exit_code)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

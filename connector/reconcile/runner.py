@@ -54,6 +54,7 @@ class SyncOptions:
     full_resync: bool = False
     force: bool = False
     trigger: str = "cli"
+    run_id: str | None = None  # default: a fresh random id
 
 
 @dataclass
@@ -164,7 +165,7 @@ def run_sync(
     progress = progress or Progress()
     stop = stop or threading.Event()
     started = time.monotonic()
-    run_id = uuid.uuid4().hex[:12]
+    run_id = options.run_id or uuid.uuid4().hex[:12]
     as_of = options.as_of or utc_now()
     defs = defs or load_definitions(settings.config_dir)
     prepared = prepare(settings, defs, names=options.names, as_of=as_of)

@@ -1,0 +1,96 @@
+"""sync / apply / status through the real CLI: exit codes are the CI contract."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from connector.emulator import EmulatorOptions, run_emulator
+from tests.cli.conftest import CliRunner
+from tests.conftest import make_store, write_config
+
+AS_OF = "2026-11-23T12:00:00Z"
+NOW = datetime(2026, 11, 23, 12)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, object]]:
+    people = [
+        (f"p{i}", f"m{i}@example.com", True, "CA", 30, 1.0, False, NOW, None, None)
+        for i in range(40)
+    ]
+    orders = [
+        (f"p{i}", "order_completed", NOW - timedelta(days=1), "tv", 1.0, None) for i in range(40)
+    ]
+    make_store(people, orders, path=tmp_path / "c.duckdb").close()
+    write_config(
+        tmp_path / "config",
+        {
+            "buyers": "name: buyers\nrule: {event: order_completed, within: 7d}\ndestinations: [{to: mc, mode: tag}]\n"
+        },
+        destinations="mc: {esp: mailchimp, audience: demo-audience}\n",
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEGSYNC_SOURCE_URL", f"duckdb:///{tmp_path / 'c.duckdb'}")
+    monkeypatch.setenv("SEGSYNC_STATE_PATH", str(tmp_path / "state.db"))
+    monkeypatch.setenv("SEGSYNC_SECRETS_DIR", str(tmp_path / "none"))
+    with run_emulator("mailchimp", EmulatorOptions()) as emu:
+        monkeypatch.setenv("SEGSYNC_MAILCHIMP__API_KEY", emu.api_key)
+        monkeypatch.setenv("SEGSYNC_MAILCHIMP__BASE_URL", emu.base_url)
+        yield tmp_path, emu
+
+
+def test_sync_json_then_guard_exit_3_then_force(
+    workspace: tuple[Path, object], run_cli: CliRunner
+) -> None:
+    root, emu = workspace
+    code, out, _ = run_cli(["sync", "--as-of", AS_OF, "--json"])
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["status"] == "ok" and summary["parts"][0]["adds"] == 40
+    assert summary["api_calls"]["mc"]["total"] > 0
+    assert emu.api_key not in out  # type: ignore[attr-defined]
+    con = duckdb.connect(str(root / "c.duckdb"))
+    con.execute("DELETE FROM events WHERE profile_id > 'p2'")  # most buyers leave
+    con.close()
+    code, out, err = run_cli(["sync", "--as-of", AS_OF])
+    assert code == 3
+    assert "max_removal_percent" in err and "STOPPED by a guard" in out
+    code, _, _ = run_cli(["sync", "--as-of", AS_OF, "--dry-run", "--force"])
+    assert code == 0
+    code, out, _ = run_cli(["sync", "--as-of", AS_OF, "--force", "--json"])
+    assert code == 0 and json.loads(out)["parts"][0]["removes"] > 0
+    code, out, _ = run_cli(["status", "--json"])
+    assert code == 0
+    runs = json.loads(out)["runs"]
+    assert [r["status"] for r in runs[:3]] == ["ok", "guard", "ok"]
+
+
+def test_esp_failure_exits_2(workspace: tuple[Path, object], run_cli: CliRunner) -> None:
+    root, _ = workspace
+    (root / "config/destinations.yaml").write_text("mc: {esp: mailchimp, audience: nope}\n")
+    code, _, err = run_cli(["sync", "--as-of", AS_OF])
+    assert code == 2 and "404" in err
+
+
+def test_plan_then_apply_and_stale_plan_refused(
+    workspace: tuple[Path, object], run_cli: CliRunner
+) -> None:
+    root, emu = workspace
+    code, _, _ = run_cli(["plan", "--as-of", AS_OF, "--out", "plan.json"])
+    assert code == 0
+    saved = json.loads((root / "plan.json").read_text())
+    assert saved["segments"][0]["parts"][0]["adds"] == 40
+    assert "m1@example.com" not in (root / "plan.json").read_text()  # no emails in the plan
+    code, _, _ = run_cli(["apply", "plan.json"])
+    assert code == 0
+    assert len(emu.state.tag_members("demo-audience", "segsync:buyers")) == 40  # type: ignore[attr-defined]
+    code, _, err = run_cli(["apply", "plan.json"])  # confirmed state moved since the plan
+    assert code == 3 and "the ESP's confirmed state moved" in err
+    code, _, err = run_cli(["apply", "missing.json"])
+    assert code == 1 and "plan file not found" in err

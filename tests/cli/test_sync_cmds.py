@@ -31,7 +31,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
     write_config(
         tmp_path / "config",
         {
-            "buyers": "name: buyers\nrule: {event: order_completed, within: 7d}\ndestinations: [{to: mc, mode: tag}]\n"
+            "buyers": "name: buyers\nrule: {event: order_completed, within: 7d}\n"
+            "destinations: [{to: mc, mode: tag}]\n"
         },
         destinations="mc: {esp: mailchimp, audience: demo-audience}\n",
     )

@@ -109,3 +109,32 @@ def test_klaviyo_sync(world: tuple[Settings, object]) -> None:
     before = calls.total()
     again = run_sync(settings, options=SyncOptions(as_of=AS_OF))
     assert again.status == "ok" and calls.total() == before
+
+
+def test_klaviyo_sync_converges_through_rate_limits_and_faults(
+    world: tuple[Settings, object],
+) -> None:
+    settings, emu = world
+    options = emu.options  # type: ignore[attr-defined]
+    options.rate_limit_scale = 0.2  # 10/s becomes 2/s: the client's windows meet 429s
+    options.fault_rate_429 = 0.15
+    options.fault_rate_5xx = 0.1
+    options.fault_rate_reset = 0.05
+    options.fault_phase = "after"
+    options.seed = 3
+    quick = settings.model_copy(
+        update={
+            "retry": settings.retry.model_copy(
+                update={"initial_backoff_seconds": 0.01, "max_backoff_seconds": 0.2}
+            )
+        }
+    )
+    summary = run_sync(quick, options=SyncOptions(as_of=AS_OF))
+    options.fault_rate_429 = options.fault_rate_5xx = options.fault_rate_reset = 0.0
+    if summary.status != "ok":  # a retry budget may run out; the next run resumes
+        summary = run_sync(quick, options=SyncOptions(as_of=AS_OF))
+    assert summary.status == "ok", summary.errors
+    statuses = {s for (_, _, s) in emu.calls}  # type: ignore[attr-defined]
+    assert 429 in statuses and statuses & {500, 502, 503}
+    state = emu.state  # type: ignore[attr-defined]
+    assert state.list_emails(state.find_list("segsync:buyers").id) == {email(i) for i in buyers()}

@@ -112,9 +112,7 @@ class RuleCompiler:
             )
         raise AssertionError(f"unhandled node {node!r}")  # pragma: no cover
 
-    def _attribute(
-        self, node: AttributeCondition, path: Path, trace: Trace | None
-    ) -> exp.Expr:
+    def _attribute(self, node: AttributeCondition, path: Path, trace: Trace | None) -> exp.Expr:
         real = StoreSchema.resolve(node.attribute, self.schema.attributes)
         assert real is not None, node.attribute
         self.attributes.add(real)
@@ -233,8 +231,11 @@ class RuleCompiler:
                 exp.to_identifier(cte_name, quoted=True),
                 on=exp.EQ(this=col("__pid", cte_name), expression=col(lay.profile_id, "p")),
                 join_type="left",
+                copy=False,
             )
-            base = base.select(*[col(src, cte_name).as_(dst, quoted=True) for src, dst in columns])
+            base = base.select(
+                *[col(src, cte_name).as_(dst, quoted=True) for src, dst in columns], copy=False
+            )
         every = exp.Column(this=exp.Star(), table=exp.to_identifier(BASE, quoted=True))
         ranked = exp.select(every).from_(exp.to_identifier(BASE, quoted=True))
         rank_ctes: list[tuple[str, exp.Select]] = []
@@ -246,8 +247,9 @@ class RuleCompiler:
                 exp.to_identifier(name, quoted=True),
                 on=exp.EQ(this=col("__v", name), expression=value.copy()),
                 join_type="left",
+                copy=False,
             )
-            ranked = ranked.select(col("__cd", name).as_(alias, quoted=True))
+            ranked = ranked.select(col("__cd", name).as_(alias, quoted=True), copy=False)
         consent_expr: exp.Expr = as_bool(col(consent)) if consent else exp.false()
         final = exp.select(
             col(lay.profile_id).as_("profile_id", quoted=True),
@@ -263,7 +265,7 @@ class RuleCompiler:
             # the event scan is inlined into each consumer rather than held in memory
             inline = False if cte_name == EV else None
             final = final.with_(
-                exp.to_identifier(cte_name, quoted=True), as_=cte, materialized=inline
+                exp.to_identifier(cte_name, quoted=True), as_=cte, materialized=inline, copy=False
             )
         return final
 
@@ -297,9 +299,7 @@ def _epoch(moment: datetime) -> float:
     return moment.replace(tzinfo=UTC).timestamp()
 
 
-def haversine_km(
-    lat: exp.Expr, lon: exp.Expr, lat0: float, lon0: float
-) -> exp.Expr:
+def haversine_km(lat: exp.Expr, lon: exp.Expr, lat0: float, lon0: float) -> exp.Expr:
     """Great-circle distance in km between (lat, lon) columns and a fixed point."""
 
     def rad(e: exp.Expr) -> exp.Expr:

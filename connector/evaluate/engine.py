@@ -122,7 +122,7 @@ def evaluate(
             .from_(rows)
             .where(any_output)
             .order_by(col("profile_id"))
-            .with_(rows, as_=query, materialized=True)
+            .with_(rows, as_=query, materialized=True, copy=False)
         )
     data = store.columns(query)
     ids = data["profile_id"]

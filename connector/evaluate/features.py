@@ -220,7 +220,13 @@ class FeatureScan:
         for agg, alias in items:
             select = select.select(self._agg_sql(agg, with_name=False).as_(alias, quoted=True))
         name_is = exp.EQ(this=col(NAME), expression=lit(first.filter.event))
-        return select.from_(source).where(name_is).group_by(col(PID))
+        select = select.from_(source).where(name_is)
+        if all(agg.filter.where or agg.filter.since is not None for agg, _ in items):
+            # rows that no aggregate here counts change nothing: a profile left without
+            # rows reads as count 0 and NULL otherwise, as it would with them
+            wanted = [self._filter_sql(agg.filter, with_name=False) for agg, _ in items]
+            select = select.where(or_all(wanted))
+        return select.group_by(col(PID))
 
     def _cte_of(self, agg: Aggregate) -> str:
         for name, items in self._feat_ctes().items():

@@ -28,15 +28,16 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
 from connector.definitions.loader import load_definitions
-from connector.evaluate.engine import evaluate
+from connector.evaluate.engine import Evaluation, evaluate
 from connector.source import open_store
 from connector.source.demo import DemoSpec, build_demo_store
 
+T = TypeVar("T")
 AS_OF = datetime(2026, 11, 23)
 FLOOR_SQL = "SELECT profile_id, count(*), max(ts) FROM events GROUP BY profile_id"
 
@@ -257,14 +258,14 @@ def ensure_store(args: argparse.Namespace) -> Path:
     return path
 
 
-def best_of(repeat: int, run: Callable[[], object]) -> tuple[float, float, object]:
+def best_of(repeat: int, run: Callable[[], T]) -> tuple[float, float, T]:
     """Best wall time and best CPU time (all threads of this process) of ``repeat`` runs.
 
     CPU time is the steadier figure on a shared machine: other processes stretch the wall
     time of a query, not the work it does.
     """
-    run()  # warm-up: file cache, buffer pool, imports
-    wall, cpu, result = float("inf"), float("inf"), None
+    result = run()  # warm-up: file cache, buffer pool, imports
+    wall, cpu = float("inf"), float("inf")
     for _ in range(repeat):
         started, started_cpu = time.perf_counter(), time.process_time()
         result = run()
@@ -297,7 +298,7 @@ def main() -> None:
         finally:
             con.close()
 
-    def run_evaluate() -> Any:
+    def run_evaluate() -> Evaluation:
         with open_store(url) as store:
             store.con.execute("SET enable_progress_bar = false")  # type: ignore[attr-defined]
             return evaluate(store, defs, as_of=AS_OF)

@@ -321,9 +321,11 @@ class KlaviyoAdapter:
         result = ContactsResult()
         creatable = {c.email for c in contacts if create_new and c.consent}
         # a contact that may not be created must be seen in Klaviyo now, not remembered
-        # (it may have been deleted since); one that may be created can trust the map
+        # (it may have been deleted since); one that may be created can trust the map, and
+        # needs no look-up before the import at all: the import is an upsert that never
+        # touches consent, and its profile id is looked up once afterwards
         existing = {c.email for c in contacts if c.email in creatable and self._ids.get(c.email)}
-        existing |= set(self._lookup([c.email for c in contacts if c.email not in existing]))
+        existing |= set(self._lookup([c.email for c in contacts if c.email not in creatable]))
 
         to_import: list[Contact] = []
         for contact in contacts:
@@ -348,6 +350,8 @@ class KlaviyoAdapter:
                 result.errors.append(refused[contact.email])
             elif contact.email not in existing:
                 if contact.email in created:
+                    # new to segsync: created by the import, or an existing profile whose
+                    # fields it updated (Klaviyo's job does not say which)
                     result.created.append(contact.email)
                     result.present.append(contact.email)
                 else:

@@ -135,8 +135,9 @@ def build_plan(
                 confirmed = (
                     state.confirmed(split.destination, desired.part.name) if state else set()
                 )
+                pending = state.pending(split.destination, desired.part.name) if state else set()
                 adds = desired.emails - confirmed
-                removes = confirmed - desired.emails
+                removes = (confirmed | pending) - desired.emails
                 removals.append(
                     RemovalCheck(split.destination, desired.part.name, len(confirmed), len(removes))
                 )
@@ -158,7 +159,7 @@ def build_plan(
                         adds=len(adds),
                         removes=len(removes),
                         desired_digest=digest(desired.emails),
-                        confirmed_digest=digest(confirmed),
+                        confirmed_digest=digest(confirmed) + digest(pending)[:4],
                     )
                 )
             plan.skipped_no_consent = sum(1 for e in new if not target.contacts[e].consent)

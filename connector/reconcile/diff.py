@@ -29,13 +29,17 @@ def diff_part(
     quarantine: Mapping[str, tuple[str, int]] | None = None,
     *,
     max_attempts: int = 5,
+    pending: set[str] | None = None,
 ) -> PartChanges:
-    """Adds = desired − confirmed, removes = confirmed − desired, both sorted.
+    """Adds = desired − confirmed, removes = (confirmed ∪ pending) − desired, both sorted.
 
-    ``quarantine`` maps an email to (operation, attempts so far): a member refused
-    ``max_attempts`` times for that operation is held back until someone clears it.
+    ``pending`` holds members of unacknowledged batches: they may be in the ESP, so those no
+    longer desired are removed (again). ``quarantine`` maps an email to (operation,
+    attempts so far): a member refused ``max_attempts`` times for that operation is held
+    back until someone clears it.
     """
     quarantine = quarantine or {}
+    maybe = confirmed | (pending or set())
 
     def exhausted(email: str, operation: str) -> bool:
         entry = quarantine.get(email)
@@ -46,7 +50,7 @@ def diff_part(
     held: list[str] = []
     for email in sorted(desired - confirmed):
         (held if exhausted(email, "add") else adds).append(email)
-    for email in sorted(confirmed - desired):
+    for email in sorted(maybe - desired):
         (held if exhausted(email, "remove") else removes).append(email)
     return PartChanges(adds, removes, held)
 

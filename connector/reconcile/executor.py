@@ -270,6 +270,9 @@ class DestinationExecutor:
                     batch = next(pending, None)
                     if batch is None:
                         break
+                    self.state.begin_batch(
+                        self.name, batch.part.part.name, batch.operation, batch.emails
+                    )
                     in_flight[pool.submit(self._send, batch)] = batch
                 if not in_flight:
                     break

@@ -262,10 +262,19 @@ def _diff_all(
         prepared.confirmed[dest] = {}
         for desired in target.parts:
             name = desired.part.name
-            confirmed = actual[name] if name in actual else state.confirmed(dest, name)
+            pending: set[str] = set()
+            if name in actual:
+                confirmed = actual[name]
+            else:
+                confirmed = state.confirmed(dest, name)
+                pending = state.pending(dest, name)  # unacknowledged: may be in the ESP
             prepared.confirmed[dest][name] = len(confirmed)
             prepared.changes[dest][name] = diff_part(
-                desired.emails, confirmed, quarantine.get(name), max_attempts=limit
+                desired.emails,
+                confirmed,
+                quarantine.get(name),
+                max_attempts=limit,
+                pending=pending,
             )
 
 

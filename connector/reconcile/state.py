@@ -10,6 +10,11 @@ Tables (migrations below, applied in order, recorded in ``PRAGMA user_version``)
   one, and a hash of the field values last pushed) or known absent without consent.
 - ``quarantine``: members the ESP refused, with its reason and the attempt count.
 - ``frozen``: the membership of static segments, fixed at their first sync.
+- ``pending``: members of batches sent but not yet acknowledged (a journal). A removal's
+  members leave ``members`` *before* the batch is sent, so confirmed state never claims a
+  member the ESP may have dropped; an addition's members join ``members`` only on the
+  acknowledgement. Until then both may or may not be in the ESP: the next diff re-sends
+  what is still wanted and removes what is not, so no change is lost either way.
 - ``runs`` / ``run_parts``: run history (sizes, adds, removes, skips, errors, timings).
 """
 
@@ -112,6 +117,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX runs_started ON runs(started_at);
     CREATE INDEX run_parts_segment ON run_parts(segment, run_id);
+    """,
+    """
+    CREATE TABLE pending (
+        destination TEXT NOT NULL,
+        part TEXT NOT NULL,
+        email TEXT NOT NULL,
+        PRIMARY KEY (destination, part, email)
+    ) WITHOUT ROWID;
     """,
 ]
 
@@ -273,9 +286,37 @@ class StateStore:
             )
             return {email for (email,) in rows}
 
+    def pending(self, destination: str, part: str) -> set[str]:
+        """Members of batches that were sent but never acknowledged (may be in the ESP)."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT email FROM pending WHERE destination = ? AND part = ?",
+                (destination, part),
+            )
+            return {email for (email,) in rows}
+
+    def begin_batch(
+        self, destination: str, part: str, operation: str, emails: Sequence[str]
+    ) -> None:
+        """Journal a batch before it is sent; a removal's members leave the confirmed state
+        in the same transaction."""
+        with self.transaction() as db:
+            if operation == "remove":
+                db.executemany(
+                    "DELETE FROM members WHERE destination = ? AND part = ? AND email = ?",
+                    ((destination, part, e) for e in emails),
+                )
+            db.executemany(
+                "INSERT OR IGNORE INTO pending (destination, part, email) VALUES (?, ?, ?)",
+                ((destination, part, e) for e in emails),
+            )
+
     def replace_confirmed(self, destination: str, part: str, emails: Iterable[str]) -> None:
         """Full resync: the ESP's actual membership becomes the confirmed state."""
         with self.transaction() as db:
+            db.execute(
+                "DELETE FROM pending WHERE destination = ? AND part = ?", (destination, part)
+            )
             db.execute(
                 "DELETE FROM members WHERE destination = ? AND part = ?", (destination, part)
             )
@@ -309,6 +350,15 @@ class StateStore:
                     "DELETE FROM members WHERE destination = ? AND part = ? AND email = ?",
                     ((destination, part, e) for e in applied),
                 )
+                # the ESP refused to remove these: they are still members
+                db.executemany(
+                    "INSERT OR IGNORE INTO members (destination, part, email) VALUES (?, ?, ?)",
+                    ((destination, part, e[0]) for e in errors),
+                )
+            db.executemany(
+                "DELETE FROM pending WHERE destination = ? AND part = ? AND email = ?",
+                ((destination, part, e) for e in [*applied, *(e[0] for e in errors)]),
+            )
             db.executemany(
                 "DELETE FROM quarantine WHERE destination = ? AND part = ? AND email = ?",
                 ((destination, part, e) for e in applied),

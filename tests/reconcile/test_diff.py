@@ -49,3 +49,13 @@ def test_every_batch_is_full_but_the_last(items: list[int], size: int) -> None:
     assert [x for b in batches for x in b] == items
     assert all(len(b) == size for b in batches[:-1])
     assert not batches or 0 < len(batches[-1]) <= size
+
+
+@given(desired=emails, confirmed=emails, pending=emails)
+def test_unacknowledged_batches_are_resent_or_undone(
+    desired: set[str], confirmed: set[str], pending: set[str]
+) -> None:
+    change = diff_part(desired, confirmed, pending=pending)
+    # whatever the ESP did with the unacknowledged batches, applying the diff reaches desired
+    for landed in (set(), pending):
+        assert ((confirmed | landed) | set(change.adds)) - set(change.removes) == desired

@@ -95,3 +95,21 @@ def test_unwritable_state_path_is_a_config_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(ConfigError, match="SEGSYNC_STATE_PATH"):
         StateStore(blocker / "s.db")
+
+
+def test_journal_keeps_confirmed_state_honest(store: StateStore) -> None:
+    store.start_run("r1", "test", "x")
+    store.start_part("r1", "s", "mc", "p", desired=0)
+    store.confirm_batch("r1", "mc", "p", "add", ["a@x.com", "b@x.com"], [])
+    # a removal leaves confirmed state before it is sent
+    store.begin_batch("mc", "p", "remove", ["a@x.com"])
+    assert store.confirmed("mc", "p") == {"b@x.com"}
+    assert store.pending("mc", "p") == {"a@x.com"}
+    # an addition joins confirmed state only when acknowledged
+    store.begin_batch("mc", "p", "add", ["c@x.com"])
+    assert store.confirmed("mc", "p") == {"b@x.com"}
+    assert store.pending("mc", "p") == {"a@x.com", "c@x.com"}
+    store.confirm_batch("r1", "mc", "p", "add", ["c@x.com"], [])
+    store.confirm_batch("r1", "mc", "p", "remove", [], [("a@x.com", "refused", "", False)])
+    assert store.pending("mc", "p") == set()
+    assert store.confirmed("mc", "p") == {"a@x.com", "b@x.com", "c@x.com"}  # refused: still there

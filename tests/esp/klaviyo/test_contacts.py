@@ -78,10 +78,22 @@ def test_consenting_new_contacts_are_imported_and_their_ids_learned(
 def test_existing_contacts_without_fields_need_no_import(
     klaviyo: KlaviyoAdapter, account: FakeKlaviyo, kl_router: respx.Router
 ) -> None:
-    account.add_profile("a@example.com")
+    klaviyo.remember_ids({"a@example.com": account.add_profile("a@example.com")})
     result = klaviyo.ensure_contacts([Contact("a@example.com", True)], create_new=True)
     assert result.present == ["a@example.com"] and result.created == []
     assert not kl_router.routes["import"].called
+
+
+def test_creatable_contacts_are_imported_without_a_lookup_first(
+    klaviyo: KlaviyoAdapter, account: FakeKlaviyo, kl_router: respx.Router
+) -> None:
+    account.add_profile("a@example.com")
+    result = klaviyo.ensure_contacts(
+        [Contact("a@example.com", True), Contact("b@example.com", True)], create_new=True
+    )
+    assert sorted(result.present) == ["a@example.com", "b@example.com"]
+    assert kl_router.routes["import"].call_count == 1
+    assert len(account.lookups) == 1  # once, after the import, for the ids
 
 
 def test_lookups_are_100_emails_per_request_and_trust_only_creatable_known_ids(
@@ -92,9 +104,10 @@ def test_lookups_are_100_emails_per_request_and_trust_only_creatable_known_ids(
     contacts += [Contact(f"s{i}@example.com", False) for i in range(100)]
     result = klaviyo.ensure_contacts(contacts, create_new=True)
     looked_up = [e for chunk in account.lookups for e in chunk]
-    assert [len(chunk) for chunk in account.lookups[:3]] == [100, 100, 49]
-    # c0 may be created anyway, so its remembered id is trusted; s0 may not: checked again
-    assert "c0@example.com" not in looked_up[:249]
+    # before the import only the 100 that may not be created are looked up (s0 again,
+    # although remembered); after it, the 149 new ones (c0's remembered id is trusted)
+    assert [len(chunk) for chunk in account.lookups] == [100, 100, 49]
+    assert "c0@example.com" not in looked_up
     assert "s0@example.com" in looked_up
     assert len(result.skipped_no_consent) == 100
     assert len(result.created) == 149

@@ -27,7 +27,7 @@ from connector.settings import RetrySettings
 from tests.conftest import insert_rows, make_store, write_config
 
 AS_OF = datetime(2026, 11, 23, 12)
-N = 3000
+N = 12000
 SEGMENTS = {
     "buyers": """\
         name: buyers
@@ -69,7 +69,7 @@ def emulator() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "connector", "emulator", "mailchimp", "--port", str(port),
-         "--latency", "15", "--fault-rate-reset", "0.05", "--fault-phase", "after",
+         "--latency", "120", "--fault-rate-reset", "0.05", "--fault-phase", "after",
          "--seed", "11"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -124,7 +124,7 @@ def test_sigkill_at_random_points(tmp_path: Path, emulator: str) -> None:
         "SEGSYNC_STATE_PATH": str(state_path),
         "SEGSYNC_MAILCHIMP__API_KEY": DEFAULT_MAILCHIMP_KEY,
         "SEGSYNC_MAILCHIMP__BASE_URL": emulator,
-        "SEGSYNC_MAILCHIMP__MAX_CONNECTIONS": "4",
+        "SEGSYNC_MAILCHIMP__MAX_CONNECTIONS": "2",
         "SEGSYNC_RETRY__INITIAL_BACKOFF_SECONDS": "0.01",
         "SEGSYNC_RETRY__MAX_BACKOFF_SECONDS": "0.05",
         "SEGSYNC_SECRETS_DIR": str(tmp_path / "none"),
@@ -140,16 +140,16 @@ def test_sigkill_at_random_points(tmp_path: Path, emulator: str) -> None:
     ]
     rng = random.Random(5)
     kills = 0
-    for round_ in range(8):
-        if round_ == 4:  # the data changes half-way: removals are killed mid-flight too
-            con = duckdb.connect(str(store_path))
-            con.execute("DELETE FROM events")
-            insert_rows(con, "events", events(buyer=5))
-            con.close()
+    patterns = [3, 2, 5, 2, 3, 2, 3, 5]  # the data changes every round: adds and removes
+    for round_, buyer in enumerate(patterns):
+        con = duckdb.connect(str(store_path))
+        con.execute("DELETE FROM events")
+        insert_rows(con, "events", events(buyer=buyer))
+        con.close()
         proc = subprocess.Popen(
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        time.sleep(rng.uniform(1.2, 3.0))  # start-up (imports, evaluation) takes about a second
+        time.sleep(rng.uniform(1.2, 3.5))  # start-up (imports, evaluation) takes about a second
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1

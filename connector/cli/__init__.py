@@ -7,6 +7,12 @@ from __future__ import annotations
 import sys
 
 import click
+import typer
+
+try:  # typer >= 0.29 raises its own copy of click's exceptions for bad options
+    from typer._click.exceptions import ClickException as _TyperClickException
+except ImportError:  # pragma: no cover - older typer re-uses click's
+    _TyperClickException = click.ClickException  # type: ignore[assignment,misc]
 
 from connector.cli import commands  # noqa: F401  (registers the commands)
 from connector.cli.app import app
@@ -21,12 +27,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         # without standalone mode, click *returns* the code of a `typer.Exit` it caught
         code = app(args=argv, prog_name="segsync", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         err.print("aborted")
         sys.exit(130)
-    except click.ClickException as exc:
+    except (click.ClickException, _TyperClickException) as exc:
         exc.show()
         sys.exit(1 if exc.exit_code == 2 else exc.exit_code)  # usage errors are input errors
     except ConfigError as exc:

@@ -32,7 +32,13 @@ def push_value(value: Any) -> Any:
     return value
 
 
+_EMPTY_HASH = hashlib.sha256(b"{}").hexdigest()[:16]
+
+
 def fields_hash(fields: Mapping[str, Any]) -> str:
+    """A short fingerprint of the field values pushed for a contact."""
+    if not fields:
+        return _EMPTY_HASH
     text = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

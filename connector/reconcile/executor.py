@@ -90,6 +90,14 @@ class DestinationExecutor:
         self.name = target.destination
         self.report = ExecutionReport()
         self.groups: dict[str, EspObject] = {}
+        self._digests: dict[str, str] = {}
+
+    def _digest(self, contact: Contact) -> str:
+        """The contact's field-values hash, computed once per run."""
+        digest = self._digests.get(contact.email)
+        if digest is None:
+            digest = self._digests[contact.email] = fields_hash(contact.fields)
+        return digest
 
     # -- objects ------------------------------------------------------------------------
     def ensure_objects(self) -> None:
@@ -124,7 +132,7 @@ class DestinationExecutor:
                     wanted.append(contact)
                 continue
             present, consent, old_digest, _ = record
-            digest = fields_hash(contact.fields)
+            digest = self._digest(contact)
             if present and old_digest != digest:
                 wanted.append(contact)  # field values changed
             elif (
@@ -137,15 +145,11 @@ class DestinationExecutor:
             if email in self.target.contacts:
                 continue
             record = known.get(email)
-            if (
-                record is not None
-                and record[0]
-                and record[2] not in (None, fields_hash(contact.fields))
-            ):
+            if record is not None and record[0] and record[2] not in (None, self._digest(contact)):
                 wanted.append(contact)
         return wanted
 
-    def ensure_contacts(self, *, recheck_absent: bool = False) -> set[str]:
+    def ensure_contacts(self) -> set[str]:
         """Push the contacts that need it; return every email known present afterwards."""
         known = self.state.contacts(self.name)
         ids = {email: rec[3] for email, rec in known.items() if rec[3]}
@@ -153,14 +157,6 @@ class DestinationExecutor:
         if ids and remember is not None:
             remember(ids)
         wanted = self._contacts_to_push(known)
-        if recheck_absent:
-            adds = {e for ch in self.changes.values() for e in ch.adds}
-            listed = {c.email for c in wanted}
-            wanted += [
-                self.target.contacts[e]
-                for e, rec in known.items()
-                if not rec[0] and e in adds and e not in listed and e in self.target.contacts
-            ]
         self._check_fields(wanted)
         create = self.destination.new_contacts == "consent_only"
         size = self.adapter.limits.max_contacts_per_upsert
@@ -181,13 +177,11 @@ class DestinationExecutor:
                 for email in present:
                     contact = self.target.contacts.get(email)
                     # a refused field update keeps no hash, so it is retried next run
-                    digest = (
-                        fields_hash(contact.fields) if contact and email not in failed else None
-                    )
+                    digest = self._digest(contact) if contact and email not in failed else None
                     rows.append((email, True, bool(contact and contact.consent), digest, None))
                 for email in [*result.skipped_no_consent, *result.skipped_creation_disabled]:
                     contact = self.target.contacts.get(email.lower())
-                    digest = fields_hash(contact.fields) if contact else None
+                    digest = self._digest(contact) if contact else None
                     rows.append(
                         (email.lower(), False, bool(contact and contact.consent), digest, None)
                     )
@@ -199,7 +193,13 @@ class DestinationExecutor:
         if rows:
             self.state.record_contacts(self.name, rows)
         self._quarantine_refused(refused)
-        return {e for e, rec in self.state.contacts(self.name).items() if rec[0]}
+        present_now = {e for e, rec in known.items() if rec[0]}
+        for email, is_present, *_ in rows:
+            if is_present:
+                present_now.add(email)
+            else:
+                present_now.discard(email)
+        return present_now
 
     def _check_fields(self, contacts: list[Contact]) -> None:
         """Before pushing field values, make sure the ESP has every mapped field (Mailchimp

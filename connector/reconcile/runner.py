@@ -333,7 +333,7 @@ def _execute(
         reports.append(executor.report)
         try:
             executor.ensure_objects()
-            present = executor.ensure_contacts(recheck_absent=False)
+            present = executor.ensure_contacts()
             executor.run_batches(executor.batches(present))
             if not executor.report.stopped and not stop.is_set():
                 executor.write_segments()

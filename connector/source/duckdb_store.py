@@ -36,13 +36,13 @@ class DuckDBStore(Store):
                 f"cannot open customer store '{target}': {exc}", file="SEGSYNC_SOURCE_URL"
             ) from None
         self.con.execute("SET TimeZone = 'UTC'")
+        # DuckDB draws a progress bar on stdout for long queries, even when piped
+        self.con.execute("SET enable_progress_bar = false")
 
     def rows(self, query: exp.Expr) -> list[tuple[Any, ...]]:
         return self.con.execute(self.sql(query)).fetchall()
 
-    def iter_rows(
-        self, query: exp.Expr, batch: int = 50_000
-    ) -> Iterator[list[tuple[Any, ...]]]:
+    def iter_rows(self, query: exp.Expr, batch: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
         cursor = self.con.cursor()
         try:
             cursor.execute(self.sql(query))

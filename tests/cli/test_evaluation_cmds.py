@@ -195,3 +195,20 @@ def test_python_dash_m(workspace: Path) -> None:
         check=False,
     )
     assert done.returncode == 0 and done.stdout.startswith("segsync ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["audit", "--top", "x"], "Invalid value for '--top'"),
+        (["nosuch"], "No such command 'nosuch'"),
+        (["preview"], "Missing argument"),
+    ],
+)
+def test_usage_errors_are_one_message_and_exit_1(
+    run_cli: CliRunner, args: list[str], message: str
+) -> None:
+    code, out, err = run_cli(args)
+    assert code == 1
+    assert message in err
+    assert "Traceback" not in out + err

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from connector.emulator.klaviyo.context import Context, additional, filter_problem
 from connector.emulator.klaviyo.jsonapi import (
     FilterError,
+    invalid,
     jsonapi,
     matches,
     not_found,
@@ -55,9 +56,21 @@ class ProfileHandlers:
         except FilterError as exc:
             return filter_problem(exc)
         with state.lock:
+            # an email filter is answered from the email index (a look-up per request
+            # must not scan every profile: segsync looks 100 emails up at a time)
+            by_email = next(
+                (t for t in filters if t.field == "email" and t.op in ("equals", "any")), None
+            )
+            candidates = (
+                state.profiles.values()
+                if by_email is None
+                else state.profiles_with_emails(
+                    by_email.value if isinstance(by_email.value, list) else [by_email.value]
+                )
+            )
             found = [
                 p
-                for p in state.profiles.values()
+                for p in candidates
                 if matches(
                     filters,
                     {
@@ -83,6 +96,30 @@ class ProfileHandlers:
                 for p in window(found, current)
             ]
         return jsonapi({"data": data, "links": current.links})
+
+    async def import_profile(self, request: Request) -> Response:
+        """``POST /api/profile-import``: create or update one profile by its identifiers
+        (what a one-call-per-member script uses); never touches consent."""
+        state = self.ctx.state
+        state.tick()
+        try:
+            body = await request.json()
+            data = body["data"]
+            attributes = dict(data["attributes"])
+        except (ValueError, KeyError, TypeError):
+            return invalid("The request body must be a profile resource object.", pointer="/data")
+        if not any(attributes.get(k) for k in ("email", "phone_number", "external_id")):
+            return invalid("A profile needs an email, phone number or external id.")
+        with state.lock:
+            existed = state.find_profile(
+                id=data.get("id"),
+                email=attributes.get("email"),
+                external_id=attributes.get("external_id"),
+                phone_number=attributes.get("phone_number"),
+            )
+            profile = state.upsert(attributes, data.get("id"))
+            payload = profile_json(profile, self.ctx.base_url)
+        return jsonapi({"data": payload}, status=200 if existed else 201)
 
     async def get_profile(self, request: Request) -> Response:
         state = self.ctx.state

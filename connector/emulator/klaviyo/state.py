@@ -199,6 +199,16 @@ class KlaviyoState:
                     return self.profiles[index[value]]
             return None
 
+    def profiles_with_emails(self, emails: Iterable[Any]) -> list[Profile]:
+        """Profiles with any of these emails (case-insensitive), in creation order."""
+        with self.lock:
+            ids = {
+                self._by_email[e.lower()]
+                for e in emails
+                if isinstance(e, str) and e.lower() in self._by_email
+            }
+            return [self.profiles[i] for i in sorted(ids)]
+
     def _index(self, profile: Profile) -> None:
         if profile.email:
             self._by_email[profile.email.lower()] = profile.id

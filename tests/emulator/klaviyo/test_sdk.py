@@ -129,3 +129,27 @@ def test_errors_raise_sdk_exceptions(sdk: KlaviyoAPI) -> None:
         )
     assert invalid.value.status == 400
     assert json.loads(invalid.value.body or "")["errors"][0]["source"]["pointer"] == "/data/0/id"
+
+
+def test_create_or_update_profile_one_at_a_time() -> None:
+    from klaviyo_api import KlaviyoAPI
+
+    from connector.emulator import EmulatorOptions, run_emulator
+
+    with run_emulator("klaviyo", EmulatorOptions()) as emu:
+        emu.state.add_profile("old@example.com", consent="UNSUBSCRIBED")
+        api = KlaviyoAPI(emu.api_key, max_retries=1, test_host=emu.base_url)
+        body = {"data": {"type": "profile", "attributes": {"email": "new@example.com"}}}
+        created = api.Profiles.create_or_update_profile(body)
+        updated = api.Profiles.create_or_update_profile(
+            {
+                "data": {
+                    "type": "profile",
+                    "attributes": {"email": "old@example.com", "first_name": "Al"},
+                }
+            }
+        )
+        assert created.data.id == emu.state.profile("new@example.com").id
+        assert updated.data.attributes.first_name == "Al"
+        assert emu.state.profile("old@example.com").consent == "UNSUBSCRIBED"
+        assert emu.calls.total("POST", "/api/profile-import") == 2

@@ -66,9 +66,7 @@ class _Follow:
 _CMP = {"eq": exp.EQ, "neq": exp.NEQ, "gt": exp.GT, "gte": exp.GTE, "lt": exp.LT, "lte": exp.LTE}
 
 
-def compare_all(
-    value: exp.Expr, comparisons: tuple[tuple[str, float], ...]
-) -> exp.Expr:
+def compare_all(value: exp.Expr, comparisons: tuple[tuple[str, float], ...]) -> exp.Expr:
     """All comparisons hold; any comparison with NULL is false (so the whole is FALSE)."""
     return as_bool(and_all([_CMP[op](this=value, expression=lit(v)) for op, v in comparisons]))
 

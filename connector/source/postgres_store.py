@@ -39,9 +39,7 @@ class PostgresStore(Store):
             cur.execute(self.sql(query).encode())
             return list(cur.fetchall())
 
-    def iter_rows(
-        self, query: exp.Expr, batch: int = 50_000
-    ) -> Iterator[list[tuple[Any, ...]]]:
+    def iter_rows(self, query: exp.Expr, batch: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
         with self.con.transaction(), self.con.cursor(name="segsync_stream") as cur:
             cur.itersize = batch
             cur.execute(self.sql(query).encode())

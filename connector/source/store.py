@@ -50,9 +50,7 @@ class Store(ABC):
         """Run ``query`` and return all rows."""
 
     @abstractmethod
-    def iter_rows(
-        self, query: exp.Expr, batch: int = 50_000
-    ) -> Iterator[list[tuple[Any, ...]]]:
+    def iter_rows(self, query: exp.Expr, batch: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
         """Run ``query`` and yield its rows in batches (results larger than memory)."""
 
     @abstractmethod

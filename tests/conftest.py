@@ -71,6 +71,15 @@ def insert_rows(con: Any, table: str, rows: Sequence[Sequence[Any]], chunk: int 
         con.execute(f"INSERT INTO {table} VALUES {values}", [v for r in part for v in r])
 
 
+def point_at_emulator(monkeypatch: pytest.MonkeyPatch, emu: Any, tmp_path: Path) -> None:
+    """Point segsync's settings at a running emulator (key and base URL of its ESP), with
+    an empty secrets directory so the machine's own secrets never leak into a test."""
+    esp = "MAILCHIMP" if emu.esp == "mailchimp" else "KLAVIYO"
+    monkeypatch.setenv(f"SEGSYNC_{esp}__API_KEY", emu.api_key)
+    monkeypatch.setenv(f"SEGSYNC_{esp}__BASE_URL", emu.base_url)
+    monkeypatch.setenv("SEGSYNC_SECRETS_DIR", str(tmp_path / "no-secrets"))
+
+
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Callable[..., Path]:
     """``config_dir({"vip": "name: vip ..."}, metrics=...)`` writes a config directory."""

@@ -12,7 +12,7 @@ import pytest
 
 from connector.emulator import EmulatorOptions, run_emulator
 from tests.cli.conftest import CliRunner
-from tests.conftest import make_store, write_config
+from tests.conftest import make_store, point_at_emulator, write_config
 
 AS_OF = "2026-11-23T12:00:00Z"
 NOW = datetime(2026, 11, 23, 12)
@@ -39,10 +39,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SEGSYNC_SOURCE_URL", f"duckdb:///{tmp_path / 'c.duckdb'}")
     monkeypatch.setenv("SEGSYNC_STATE_PATH", str(tmp_path / "state.db"))
-    monkeypatch.setenv("SEGSYNC_SECRETS_DIR", str(tmp_path / "none"))
     with run_emulator("mailchimp", EmulatorOptions()) as emu:
-        monkeypatch.setenv("SEGSYNC_MAILCHIMP__API_KEY", emu.api_key)
-        monkeypatch.setenv("SEGSYNC_MAILCHIMP__BASE_URL", emu.base_url)
+        point_at_emulator(monkeypatch, emu, tmp_path)
         yield tmp_path, emu
 
 

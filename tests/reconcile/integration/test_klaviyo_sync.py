@@ -11,7 +11,7 @@ import pytest
 from connector.emulator import EmulatorOptions, run_emulator
 from connector.reconcile.runner import SyncOptions, run_sync
 from connector.settings import Settings, load_settings
-from tests.conftest import make_store, write_config
+from tests.conftest import make_store, point_at_emulator, write_config
 
 AS_OF = datetime(2026, 11, 23, 12)
 N = 300
@@ -69,9 +69,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Set
         emu.state.add_profile(email(3), consent="SUBSCRIBED")
         newsletter = emu.state.add_list("newsletter")
         emu.state.add_to_list(newsletter.id, [emu.state.profile(email(0)).id])
-        monkeypatch.setenv("SEGSYNC_KLAVIYO__API_KEY", emu.api_key)
-        monkeypatch.setenv("SEGSYNC_KLAVIYO__BASE_URL", emu.base_url)
-        monkeypatch.setenv("SEGSYNC_SECRETS_DIR", str(tmp_path / "none"))
+        point_at_emulator(monkeypatch, emu, tmp_path)
         yield (
             load_settings(
                 config_dir=tmp_path / "config",

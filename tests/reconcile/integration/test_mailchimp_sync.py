@@ -15,7 +15,7 @@ import pytest
 from connector.emulator import EmulatorOptions, run_emulator
 from connector.reconcile.runner import SyncOptions, run_sync
 from connector.settings import Settings, load_settings
-from tests.conftest import insert_rows, make_store, write_config
+from tests.conftest import insert_rows, make_store, point_at_emulator, write_config
 
 AS_OF = datetime(2026, 11, 23, 12)
 AUDIENCE = "demo-audience"
@@ -91,11 +91,9 @@ def world(
     with run_emulator("mailchimp", EmulatorOptions(merge_fields=("STATE",), seed=7)) as emu:
         for i, status in SEEDED.items():
             emu.state.add_member(AUDIENCE, email(i), status, tags=["newsletter"])
-        monkeypatch.setenv("SEGSYNC_MAILCHIMP__API_KEY", emu.api_key)
-        monkeypatch.setenv("SEGSYNC_MAILCHIMP__BASE_URL", emu.base_url)
+        point_at_emulator(monkeypatch, emu, tmp_path)
         monkeypatch.setenv("SEGSYNC_RETRY__INITIAL_BACKOFF_SECONDS", "0.01")
         monkeypatch.setenv("SEGSYNC_RETRY__MAX_BACKOFF_SECONDS", "0.05")
-        monkeypatch.setenv("SEGSYNC_SECRETS_DIR", str(tmp_path / "none"))
         settings = load_settings(
             config_dir=tmp_path / "config",
             source_url=f"duckdb:///{store_path}",

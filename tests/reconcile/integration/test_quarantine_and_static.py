@@ -14,7 +14,7 @@ from connector.emulator import EmulatorOptions, run_emulator
 from connector.reconcile.runner import SyncOptions, run_sync
 from connector.reconcile.state import StateStore
 from connector.settings import Settings, load_settings
-from tests.conftest import make_store, write_config
+from tests.conftest import make_store, point_at_emulator, write_config
 
 AS_OF = datetime(2026, 11, 23, 12)
 AUDIENCE = "demo-audience"
@@ -45,9 +45,7 @@ def quarantine_world(
     )
     with run_emulator("mailchimp", EmulatorOptions()) as emu:
         emu.state.add_merge_field(AUDIENCE, "ZIPNUM", type="number")
-        monkeypatch.setenv("SEGSYNC_MAILCHIMP__API_KEY", emu.api_key)
-        monkeypatch.setenv("SEGSYNC_MAILCHIMP__BASE_URL", emu.base_url)
-        monkeypatch.setenv("SEGSYNC_SECRETS_DIR", str(tmp_path / "none"))
+        point_at_emulator(monkeypatch, emu, tmp_path)
         yield (
             load_settings(
                 config_dir=tmp_path / "config",
@@ -99,9 +97,7 @@ def test_static_segment_keeps_its_first_membership(
         destinations=f"mc: {{esp: mailchimp, audience: {AUDIENCE}}}\n",
     )
     with run_emulator("mailchimp", EmulatorOptions()) as emu:
-        monkeypatch.setenv("SEGSYNC_MAILCHIMP__API_KEY", emu.api_key)
-        monkeypatch.setenv("SEGSYNC_MAILCHIMP__BASE_URL", emu.base_url)
-        monkeypatch.setenv("SEGSYNC_SECRETS_DIR", str(tmp_path / "none"))
+        point_at_emulator(monkeypatch, emu, tmp_path)
         settings = load_settings(
             config_dir=tmp_path / "config",
             source_url=f"duckdb:///{store_path}",

@@ -91,7 +91,7 @@ class KlaviyoAdapter:
         retry: RetrySettings | None = None,
         clock: Clock | None = None,
         transport: httpx.BaseTransport | None = None,
-        job_poll_seconds: float = 1.0,
+        job_poll_seconds: float = 0.25,
         job_timeout_seconds: float = 900.0,
     ) -> None:
         if not api_key:

@@ -71,7 +71,7 @@ def test_consenting_new_contacts_are_imported_and_their_ids_learned(
         }
     ]
     assert kl_router.routes["job"].call_count == 2  # processing, then complete
-    assert clock.sleeps == [1.0]  # one poll interval
+    assert clock.sleeps == [0.25]  # one poll interval (the first is short; then doubling)
     assert not kl_router.routes["import_errors"].called
 
 

@@ -86,13 +86,11 @@ NEGATIONS: dict[Op, Op] = {
     Op.NOT_EXISTS: Op.EXISTS,
     Op.NOT_WITHIN_LAST: Op.WITHIN_LAST,
 }
-SCALAR_OPS = {Op.EQ, Op.NEQ, Op.GT, Op.GTE, Op.LT, Op.LTE}
 TEXT_OPS = {Op.CONTAINS, Op.NOT_CONTAINS, Op.STARTS_WITH, Op.ENDS_WITH}
 LIST_OPS = {Op.IN, Op.NOT_IN}
 TIME_OPS = {Op.WITHIN_LAST, Op.NOT_WITHIN_LAST, Op.BEFORE, Op.AFTER}
 NO_VALUE_OPS = {Op.EXISTS, Op.NOT_EXISTS}
 
-Scalar: TypeAlias = str | bool | int | float | datetime
 
 AGGREGATES = ("count", "sum", "avg", "min", "max")
 

@@ -18,7 +18,7 @@ from connector.definitions.conditions import KINDS, EspCondition
 from connector.definitions.destinations import Destination
 from connector.definitions.metrics import AttributeMetric, EventMetric, Metric
 from connector.definitions.segment import NAME_RE, Segment
-from connector.definitions.walk import iter_nodes, segment_refs
+from connector.definitions.walk import has_esp_conditions, iter_nodes, segment_refs
 from connector.definitions.yaml_source import YamlDoc, load_yaml, suggest, validation_issues
 from connector.errors import ConfigError, Issue, Location
 
@@ -199,7 +199,7 @@ def _check_references(defs: Definitions, issues: list[Issue]) -> None:
                 issues.append(
                     Issue(defs.locate(name, path), f"unknown segment '{ref}'{suggest(ref, names)}")
                 )
-            elif any(isinstance(n, EspCondition) for n, _ in iter_nodes(defs.segments[ref].rule)):
+            elif has_esp_conditions(defs.segments[ref].rule):
                 issues.append(
                     Issue(
                         defs.locate(name, path),

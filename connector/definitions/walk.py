@@ -8,6 +8,7 @@ from connector.definitions.conditions import (
     AllOf,
     AnyOf,
     Condition,
+    EspCondition,
     EventCondition,
     FollowUp,
     InSegmentCondition,
@@ -15,7 +16,14 @@ from connector.definitions.conditions import (
     PropertyCondition,
 )
 
-__all__ = ["Path", "children", "iter_nodes", "iter_properties", "segment_refs"]
+__all__ = [
+    "Path",
+    "children",
+    "has_esp_conditions",
+    "iter_nodes",
+    "iter_properties",
+    "segment_refs",
+]
 
 Path = tuple[str | int, ...]
 
@@ -54,3 +62,8 @@ def segment_refs(node: Condition, path: Path = ("rule",)) -> Iterator[tuple[str,
     for sub, sub_path in iter_nodes(node, path):
         if isinstance(sub, InSegmentCondition):
             yield sub.in_segment, (*sub_path, "in_segment")
+
+
+def has_esp_conditions(rule: Condition) -> bool:
+    """True when the rule holds a condition only the ESP can evaluate."""
+    return any(isinstance(node, EspCondition) for node, _ in iter_nodes(rule))

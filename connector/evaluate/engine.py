@@ -11,21 +11,16 @@ import numpy as np
 from sqlglot import exp
 
 from connector.definitions.checks import raise_for_schema
-from connector.definitions.conditions import Condition, EspCondition
+from connector.definitions.conditions import Condition
 from connector.definitions.loader import Definitions
 from connector.definitions.segment import Segment
-from connector.definitions.walk import iter_nodes
+from connector.definitions.walk import has_esp_conditions
 from connector.evaluate.compile import RuleCompiler
-from connector.evaluate.identity import is_held_out, normalise_email
+from connector.evaluate.identity import held_out_mask, normalise_email
 from connector.evaluate.sql import col, or_all
 from connector.source.store import Store
 
 __all__ = ["Evaluation", "evaluate", "has_esp_conditions"]
-
-
-def has_esp_conditions(rule: Condition) -> bool:
-    """True when the rule holds a condition only the ESP can evaluate."""
-    return any(isinstance(node, EspCondition) for node, _ in iter_nodes(rule))
 
 
 @dataclass
@@ -154,9 +149,6 @@ def _apply_membership(result: Evaluation, selected: Sequence[str]) -> None:
             result.members[name] &= ~taken
             taken |= result.members[name]
     for name in selected:
-        holdout = segments[name].holdout
-        held = np.zeros(len(result.profile_ids), dtype=bool)
-        if holdout > 0:
-            for row in np.flatnonzero(result.members[name]):
-                held[row] = is_held_out(name, result.profile_ids[row], holdout)
-        result.held_out[name] = held
+        result.held_out[name] = held_out_mask(
+            name, result.profile_ids, result.members[name], segments[name].holdout
+        )

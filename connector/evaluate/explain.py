@@ -9,10 +9,10 @@ from typing import Any
 from sqlglot import exp
 
 from connector.definitions.checks import raise_for_schema
-from connector.definitions.conditions import Condition, EspCondition
+from connector.definitions.conditions import Condition
 from connector.definitions.describe import describe
 from connector.definitions.loader import Definitions
-from connector.definitions.walk import Path, children, iter_nodes
+from connector.definitions.walk import Path, children, has_esp_conditions, iter_nodes
 from connector.errors import ConfigError
 from connector.evaluate.compile import RuleCompiler, Trace
 from connector.evaluate.identity import is_held_out, normalise_email
@@ -49,13 +49,9 @@ class Explanation:
     consent: bool
 
 
-def _has_esp(node: Condition) -> bool:
-    return any(isinstance(n, EspCondition) for n, _ in iter_nodes(node))
-
-
 def _collect(compiler: RuleCompiler, node: Condition, path: Path, trace: Trace) -> None:
     """Compile every ESP-free subtree with tracing; ESP-dependent nodes stay undecided."""
-    if not _has_esp(node):
+    if not has_esp_conditions(node):
         compiler.compile(node, path, trace)
         return
     for child, child_path in children(node, path):

@@ -6,7 +6,9 @@ import hashlib
 import re
 from decimal import Decimal
 
-__all__ = ["is_held_out", "normalise_email"]
+import numpy as np
+
+__all__ = ["held_out_mask", "is_held_out", "normalise_email"]
 
 # Pragmatic: one @, no spaces, a dot in the domain. ESPs reject the rest anyway.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
@@ -30,3 +32,14 @@ def is_held_out(segment: str, profile_id: object, holdout: float) -> bool:
     digest = hashlib.sha256(f"{segment}:{profile_id}".encode()).digest()
     # decimal, not float: 0.07 * 100 is 7.000000000000001, which would hold out bucket 7
     return int.from_bytes(digest[:8], "big") % 10000 < Decimal(str(holdout)) * 100
+
+
+def held_out_mask(
+    segment: str, profile_ids: np.ndarray, rows: np.ndarray, holdout: float
+) -> np.ndarray:
+    """Which of the selected ``rows`` (a boolean mask over ``profile_ids``) are held out."""
+    held = np.zeros(len(profile_ids), dtype=bool)
+    if holdout > 0:
+        for row in np.flatnonzero(rows):
+            held[row] = is_held_out(segment, profile_ids[row], holdout)
+    return held

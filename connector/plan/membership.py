@@ -8,7 +8,7 @@ import numpy as np
 
 from connector.definitions.conditions import AllOf, AnyOf, AttributeCondition, Condition, Op
 from connector.evaluate.engine import Evaluation
-from connector.evaluate.identity import is_held_out
+from connector.evaluate.identity import held_out_mask
 from connector.plan.model import NativeLiteral, Part, Split
 
 __all__ = [
@@ -86,25 +86,16 @@ def part_rules(splits: Iterable[Split], profile_id_column: str) -> dict[str, Con
     return rules
 
 
-def _held(result: Evaluation, segment: str, rows: np.ndarray, holdout: float) -> np.ndarray:
-    held = np.zeros(len(result.profile_ids), dtype=bool)
-    for row in np.flatnonzero(rows):
-        held[row] = is_held_out(segment, result.profile_ids[row], holdout)
-    return held
-
-
 def part_members(
     result: Evaluation, split: Split, part: Part, holdouts: Mapping[str, float]
 ) -> np.ndarray:
     """Row mask of the profiles the part should hold (see ``Part``)."""
     holdout = holdouts.get(split.segment, 0.0)
     if part.kind == "holdout":
-        everyone: np.ndarray = result.qualified[EVERYONE]
-        held: np.ndarray = everyone & _held(result, split.segment, everyone, holdout)
-        return held
+        return held_out_mask(split.segment, result.profile_ids, result.qualified[EVERYONE], holdout)
     rows: np.ndarray = result.qualified[part_key(split, part)].copy()
     if part.apply_exclusive:
         rows &= ~result.excluded[split.segment]
     if part.apply_holdout and holdout > 0:
-        rows &= ~_held(result, split.segment, rows, holdout)
+        rows &= ~held_out_mask(split.segment, result.profile_ids, rows, holdout)
     return rows

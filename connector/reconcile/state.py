@@ -397,13 +397,6 @@ class StateStore:
                 for d, p, e, o, r, c, perm, a in self.db.execute(query + " ORDER BY 1, 2, 3", args)
             ]
 
-    def clear_quarantine(self, destination: str, part: str, emails: Iterable[str]) -> None:
-        with self.transaction() as db:
-            db.executemany(
-                "DELETE FROM quarantine WHERE destination = ? AND part = ? AND email = ?",
-                ((destination, part, e) for e in emails),
-            )
-
     # -- contacts -----------------------------------------------------------------------
     def contacts(self, destination: str) -> dict[str, tuple[bool, bool, str | None, str | None]]:
         """email → (present, consent, fields_hash, esp_id)."""

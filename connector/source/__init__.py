@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connector.settings import Settings, StoreLayout
+from connector.settings import StoreLayout
 from connector.source.schema import ColumnType, StoreSchema
 from connector.source.store import Store, table_expr
 from connector.source.url import StoreUrl, parse_store_url
@@ -31,7 +31,3 @@ def open_store(
     from connector.source.postgres_store import PostgresStore
 
     return PostgresStore(parsed, lay)
-
-
-def open_from_settings(settings: Settings, *, read_only: bool = True) -> Store:
-    return open_store(settings.source_url, settings.store, read_only=read_only)

@@ -25,6 +25,7 @@ from connector.emulator.mailchimp.problems import (
 )
 from connector.emulator.mailchimp.serialize import (
     audience_json,
+    collection,
     filter_fields,
     member_json,
     merge_field_json,
@@ -76,18 +77,18 @@ class MemberHandlers:
         count, offset = paging
         with self.ctx.state.lock:
             audiences = list(self.ctx.state.audiences.values())
-            body = {
-                "lists": [audience_json(a, self.ctx.base_url) for a in audiences][
-                    offset : offset + count
-                ],
-                "total_items": len(audiences),
-                "constraints": {
+            body = collection(
+                "lists",
+                audiences,
+                offset,
+                count,
+                lambda a: audience_json(a, self.ctx.base_url),
+                constraints={
                     "may_create": False,
                     "max_instances": 1,
                     "current_total_instances": len(audiences),
                 },
-                "_links": [],
-            }
+            )
         return json_response(filter_fields(body, request))
 
     async def get_list(self, request: Request) -> Response:
@@ -111,15 +112,14 @@ class MemberHandlers:
             fields = [m for m in audience.merge_fields if kind is None or m.type == kind]
             if "required" in request.query_params:
                 fields = [m for m in fields if m.required == flag(request, "required")]
-            body = {
-                "merge_fields": [
-                    merge_field_json(audience, m, self.ctx.base_url)
-                    for m in fields[offset : offset + count]
-                ],
-                "list_id": audience.id,
-                "total_items": len(fields),
-                "_links": [],
-            }
+            body = collection(
+                "merge_fields",
+                fields,
+                offset,
+                count,
+                lambda m: merge_field_json(audience, m, self.ctx.base_url),
+                list_id=audience.id,
+            )
         return json_response(filter_fields(body, request))
 
     # -- batch subscribe ----------------------------------------------------------------
@@ -290,15 +290,14 @@ class MemberHandlers:
                 for m in audience.members.values()
                 if (m.status == status if status else m.status != "archived")
             ]
-            payload = {
-                "members": [
-                    member_json(audience, m, self.ctx.base_url)
-                    for m in found[offset : offset + count]
-                ],
-                "list_id": audience.id,
-                "total_items": len(found),
-                "_links": [],
-            }
+            payload = collection(
+                "members",
+                found,
+                offset,
+                count,
+                lambda m: member_json(audience, m, self.ctx.base_url),
+                list_id=audience.id,
+            )
         return json_response(filter_fields(payload, request))
 
     async def get_member(self, request: Request) -> Response:

@@ -18,6 +18,7 @@ from connector.emulator.mailchimp.problems import (
     not_found,
 )
 from connector.emulator.mailchimp.serialize import (
+    collection,
     filter_fields,
     member_json,
     page_params,
@@ -78,12 +79,14 @@ class SegmentHandlers:
             if isinstance(audience, Response):
                 return audience
             found = [s for s in audience.segments.values() if kind is None or s.type == kind]
-            payload = {
-                "segments": [self._json(audience, s) for s in found[offset : offset + count]],
-                "list_id": audience.id,
-                "total_items": len(found),
-                "_links": [],
-            }
+            payload = collection(
+                "segments",
+                found,
+                offset,
+                count,
+                lambda s: self._json(audience, s),
+                list_id=audience.id,
+            )
         return json_response(filter_fields(payload, request))
 
     async def create_segment(self, request: Request) -> Response:
@@ -283,14 +286,13 @@ class SegmentHandlers:
             if segment is None:
                 return not_found()
             found = segment_member_list(audience, segment, statuses)
-            payload = {
-                "members": [
-                    member_json(audience, m, self.ctx.base_url)
-                    for m in found[offset : offset + count]
-                ],
-                "total_items": len(found),
-                "_links": [],
-            }
+            payload = collection(
+                "members",
+                found,
+                offset,
+                count,
+                lambda m: member_json(audience, m, self.ctx.base_url),
+            )
         return json_response(filter_fields(payload, request))
 
     async def tag_search(self, request: Request) -> Response:

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -186,6 +187,27 @@ def audience_json(audience: Audience, base: str) -> dict[str, Any]:
             "last_unsub_date": "",
         },
         "_links": [_link("self", f"{base}/lists/{audience.id}")],
+    }
+
+
+T = TypeVar("T")
+
+
+def collection(
+    key: str,
+    items: Sequence[T],
+    offset: int,
+    count: int,
+    to_json: Callable[[T], dict[str, Any]],
+    **extra: Any,
+) -> dict[str, Any]:
+    """One page of a collection as Mailchimp answers it: the page's items under ``key``,
+    ``total_items`` over all of them, ``_links``, and any ``extra`` fields (``list_id``)."""
+    return {
+        key: [to_json(item) for item in items[offset : offset + count]],
+        **extra,
+        "total_items": len(items),
+        "_links": [],
     }
 
 

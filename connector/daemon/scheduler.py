@@ -242,11 +242,6 @@ class Scheduler:
             pending = [Job(**vars(j)) for j in self.pending]
             return segments, pending, dict(self.busy)
 
-    def next_wakeup(self) -> datetime | None:
-        with self._lock:
-            idle = [s.next_due for s in self.segments.values() if s.running is None]
-            return min(idle) if idle else None
-
 
 def _job_id() -> str:
     return "j" + uuid.uuid4().hex[:11]

@@ -28,9 +28,6 @@ class Leaf:
     condition: Condition
     positive: bool = True
 
-    def negate(self) -> Leaf:
-        return Leaf(self.condition, not self.positive)
-
 
 @dataclass(frozen=True)
 class And:

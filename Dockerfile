@@ -4,7 +4,8 @@
 #   docker run -v $PWD/config:/app/config:ro -v segsync-state:/app/state \
 #     -v $PWD/data:/app/data:ro -e SEGSYNC_MAILCHIMP__API_KEY=... -p 8080:8080 segsync
 #
-# Only the runtime dependencies are installed (no dev extras, no compilers, no curl); the
+# Only the runtime dependencies are installed, at the versions pinned in requirements.lock
+# (no dev extras, no compilers, no curl); the
 # HEALTHCHECK asks /healthz with Python's own urllib. Keys come from the environment or
 # from files in /run/secrets (segsync_mailchimp__api_key, segsync_klaviyo__api_key, …).
 FROM python:3.11-slim
@@ -15,9 +16,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY connector ./connector
-RUN pip install . && rm -rf /src
+RUN pip install -c requirements.lock . && rm -rf /src
 
 RUN useradd --system --uid 10001 --user-group --home-dir /app --create-home segsync \
     && mkdir -p /app/config /app/state /app/data \

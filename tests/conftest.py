@@ -1,15 +1,98 @@
-"""Fixtures shared across the suite: config directories and small real DuckDB stores."""
+"""Fixtures shared across the suite: config directories, small real DuckDB stores, and the
+PostgreSQL policy.
+
+Tests that need PostgreSQL carry ``@pytest.mark.postgres`` (tests using the ``pg_*`` or
+``postgres_url`` fixtures get it automatically). When no server answers at
+``SEGSYNC_TEST_POSTGRES_URL`` they are skipped with one reason — unless ``CI`` is true,
+where they fail: CI must not pass by skipping them.
+"""
 
 from __future__ import annotations
 
+import functools
+import os
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from connector.source import Store, open_store
+from connector.source.url import parse_store_url
+
+POSTGRES_URL = os.environ.get(
+    "SEGSYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+POSTGRES_SKIP = "PostgreSQL tests skipped"
+_POSTGRES_FIXTURES = ("pg_schema", "pg_db", "postgres_url")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+@functools.cache
+def postgres_problem() -> str | None:
+    """Why the test server cannot be used (None: it answers). Asked once per process."""
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3) as con:
+            con.execute("SELECT 1")
+    except psycopg.Error as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = lines[-1] if lines else type(exc).__name__
+        where = parse_store_url(POSTGRES_URL).display()
+        return f"no PostgreSQL server reachable at {where} ({detail})"
+    return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if item.get_closest_marker("postgres") is None and any(
+            name in fixtures for name in _POSTGRES_FIXTURES
+        ):
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture connects: skip (locally) or fail (CI) without a server."""
+    if item.get_closest_marker("postgres") is None:
+        return
+    problem = postgres_problem()
+    if problem is None:
+        return
+    if in_ci():
+        pytest.fail(
+            f"CI=true and {problem}: the PostgreSQL tests must run in CI "
+            "(start the server or set SEGSYNC_TEST_POSTGRES_URL)",
+            pytrace=False,
+        )
+    pytest.skip(
+        f"{POSTGRES_SKIP}: {problem}; start one or set SEGSYNC_TEST_POSTGRES_URL "
+        "(with CI=true they fail instead)"
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line saying how many tests were skipped for want of PostgreSQL, and why."""
+    reasons = [
+        str(report.longrepr[2])
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and POSTGRES_SKIP in str(report.longrepr[2])
+    ]
+    if reasons:
+        terminalreporter.write_line(
+            f"{len(reasons)} {reasons[0].removeprefix('Skipped: ')}", yellow=True
+        )
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test server's URL; work in a uniquely named schema or database of your own."""
+    return POSTGRES_URL
 
 
 def write_config(

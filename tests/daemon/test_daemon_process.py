@@ -13,6 +13,8 @@ import sys
 import time
 from collections.abc import Callable
 
+import pytest
+
 from connector.emulator import EmulatorOptions
 from tests.daemon.conftest import (
     BUYERS,
@@ -26,6 +28,8 @@ from tests.daemon.conftest import (
     segment_yaml,
     wait_for,
 )
+
+pytestmark = pytest.mark.slow  # daemon subprocesses, seconds each
 
 Build = Callable[..., World]
 N = 90

@@ -18,8 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from tests.daemon.conftest import CA, ROOT, World, wait_for
+from tests.lockfile import pins
 
 DOCKERFILE = ROOT / "Dockerfile"
 
@@ -63,7 +65,11 @@ def test_the_image_is_slim_non_root_and_runs_the_daemon() -> None:
     assert "curl" not in text.replace("no curl", "") and "wget" not in text
     assert "[dev]" not in text and "-e ." not in text  # only what runs
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
-    assert {"*", "!pyproject.toml", "!README.md", "!connector/"} <= set(ignored)
+    assert {"*", "!pyproject.toml", "!README.md", "!requirements.lock", "!connector/"} <= set(
+        ignored
+    )
+    (install,) = [a for i, a in found if i == "RUN" and "pip install" in a]
+    assert "-c requirements.lock" in install  # the pinned versions, not whatever is newest
 
 
 def _free_port() -> int:
@@ -114,9 +120,14 @@ def test_install_steps_reproduce_and_the_healthcheck_works(
         text=True,
         check=True,
     ).stdout
-    installed = {p["name"].lower() for p in json.loads(listed)}
+    versions = {canonicalize_name(p["name"]): p["version"] for p in json.loads(listed)}
+    installed = set(versions)
     assert "segsync" in installed
     assert not installed & {"pytest", "mypy", "ruff", "hypothesis", "respx"}  # no dev extras
+    locked = pins()
+    off_lock = {n: v for n, v in versions.items() if n in locked and locked[n] != v}
+    assert not off_lock, f"installed versions differ from requirements.lock: {off_lock}"
+    assert installed - {"segsync", "pip", "setuptools"} <= locked.keys()
 
     world = world_factory({"ca": CA})
     port = _free_port()

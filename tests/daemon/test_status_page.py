@@ -94,6 +94,7 @@ BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--window-size=1200,900")  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     _chromium() is None,
     reason="Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)",

@@ -37,12 +37,14 @@ def check(db: Store, example: Example, names: list[str] | None = None) -> None:
         pytest.fail(f"{db.dialect} and oracle disagree\n" + "\n".join(report), pytrace=False)
 
 
+@pytest.mark.slow
 @settings(PROFILE)
 @given(example=examples())
 def test_evaluator_equals_oracle(duckdb_db: Store, example: Example) -> None:
     check(load_duckdb(example.store, duckdb_db), example)
 
 
+@pytest.mark.slow
 @settings(PROFILE, max_examples=PROFILE.max_examples // 2)
 @given(example=examples(max_segments=2, depth=0))
 def test_single_conditions_equal_oracle(duckdb_db: Store, example: Example) -> None:
@@ -50,6 +52,7 @@ def test_single_conditions_equal_oracle(duckdb_db: Store, example: Example) -> N
     check(load_duckdb(example.store, duckdb_db), example)
 
 
+@pytest.mark.slow
 @settings(PROFILE, max_examples=PROFILE.max_examples // 4)
 @given(example=examples())
 def test_some_segments_equal_oracle(duckdb_db: Store, example: Example) -> None:
@@ -58,6 +61,7 @@ def test_some_segments_equal_oracle(duckdb_db: Store, example: Example) -> None:
     check(load_duckdb(example.store, duckdb_db), example, names=[list(example.segments)[-1]])
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 @settings(PROFILE, max_examples=max(10, PROFILE.max_examples // 5))
 @given(example=examples(max_segments=3, depth=1))

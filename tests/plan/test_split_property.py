@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -258,6 +259,7 @@ def has_esp(rule: Condition) -> bool:
     return any(isinstance(n, EspCondition) for n, _ in iter_nodes(rule))
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rule=rules, holdout=st.sampled_from([0, 10]), people=st.lists(profiles, min_size=1, max_size=8)
@@ -320,6 +322,7 @@ attribute_rules = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rule=attribute_rules, people=st.lists(profiles, min_size=4, max_size=10))
 def test_native_attribute_conditions_match_segsync_semantics(

@@ -115,7 +115,6 @@ def test_postgres_discovery(pg_schema: str) -> None:
     assert schema.latest_event == datetime(2026, 11, 1, 10)  # UTC
 
 
-@pytest.mark.postgres
 def test_postgres_unreachable_is_a_config_error() -> None:
     with pytest.raises(ConfigError) as info:
         open_store("postgresql://nobody:pw@127.0.0.1:1/none")

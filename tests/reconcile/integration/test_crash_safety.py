@@ -105,6 +105,7 @@ def actual(base: str, state: StateStore) -> dict[str, set[str]]:
         adapter.close()
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_points(tmp_path: Path, emulator: str) -> None:
     store_path = tmp_path / "customers.duckdb"
     profiles = [

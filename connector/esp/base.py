@@ -93,26 +93,34 @@ class Contact:
     """One contact to make present in the ESP.
 
     ``email`` is normalised; ``fields`` maps ESP field names (Mailchimp merge tags, Klaviyo
-    profile properties) to values; ``consent`` is the store's email consent.
+    profile properties) to values, never None (NULL is never sent as a value); ``consent``
+    is the store's email consent (true only if every profile with this email has it);
+    ``cleared`` names mapped fields whose store value is NULL and that segsync pushed a value
+    to before: the adapter empties them (Mailchimp: ``""``; Klaviyo: the property is unset).
     """
 
     email: str
     consent: bool
     fields: Mapping[str, Any] = field(default_factory=dict)
+    cleared: frozenset[str] = frozenset()
 
 
 def dedupe_contacts(contacts: Sequence[Contact]) -> list[Contact]:
-    """One contact per normalised email: consent if any copy has it, later fields win
-    (DESIGN.md §3: two profiles with one email are one contact)."""
+    """One contact per normalised email: consent only if every copy has it, later fields
+    win (DESIGN.md §3: two profiles with one email are one contact, and an explicit or
+    unknown "no" wins)."""
     merged: dict[str, Contact] = {}
     for contact in contacts:
         email = contact.email.strip().lower()
+        fields = {k: v for k, v in contact.fields.items() if v is not None}
         previous = merged.get(email)
         if previous is None:
-            merged[email] = Contact(email, contact.consent, dict(contact.fields))
+            merged[email] = Contact(email, contact.consent, fields, contact.cleared)
         else:
+            fields = {**previous.fields, **fields}
+            cleared = (previous.cleared | contact.cleared) - fields.keys()
             merged[email] = Contact(
-                email, previous.consent or contact.consent, {**previous.fields, **contact.fields}
+                email, previous.consent and contact.consent, fields, frozenset(cleared)
             )
     return list(merged.values())
 

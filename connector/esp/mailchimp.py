@@ -5,14 +5,16 @@ client (``mailchimp_client.py``), at most ``max_connections`` (≤ 10) requests 
 account for the whole process, every call under the one retry policy (``retry.py``).
 
 Consent rules (DESIGN.md §5) and how they are kept:
-- A missing contact is created only when ``create_new`` and its consent is true, as
-  ``subscribed``, by the batch ``POST /lists/{id}`` with ``update_existing: false``: an
-  existing contact comes back as a per-member "already a list member" error, so its status
-  is never touched (that is what ``update_existing: false`` guarantees).
-- Field values of existing contacts go in a second batch with ``update_existing: true`` and
-  **no** ``status`` field, so the update cannot change a status, and it only ever carries
-  contacts known to exist (from pass one, or a ``GET …/members/{hash}`` for contacts that may
-  not be created): nothing in it can create a contact.
+- The API requires ``status`` or ``status_if_new`` on every member of a batch
+  ``POST /lists/{id}``. segsync only ever sends ``status_if_new: subscribed`` with
+  ``update_existing: true``: ``status_if_new`` applies only when the contact is created, so an
+  existing contact's status can never change, and its merge fields are updated in the same
+  call. Only contacts that may be created (``create_new`` and consent true) go in a batch.
+- A contact that may not be created (no consent, or ``new_contacts: never``) is never put in
+  a batch, since any batch member can be created (if it was deleted between segsync's read
+  and the batch, ``status_if_new`` would re-create it). It is looked up (a ``GET`` never
+  creates), and its fields go by ``PATCH …/members/{hash}``, which answers 404 for a contact
+  deleted since the read instead of creating it.
 - "Member In Compliance State", invalid/fake and permanently deleted addresses are
   permanent ``MemberError``s; ``sync_tags`` is never sent; no contact is ever unsubscribed,
   archived or deleted.
@@ -52,7 +54,6 @@ from connector.esp.base import (
 )
 from connector.esp.mailchimp_client import HttpxApiClient, body_of, response_fields
 from connector.esp.mailchimp_errors import (
-    ALREADY_MEMBER,
     ESP,
     NOT_IN_AUDIENCE,
     from_api_client_error,
@@ -124,8 +125,6 @@ def mailchimp_base_url(api_key: str | None, base_url: str | None) -> str:
 
 def _merge_value(value: Any) -> Any:
     value = plain_value(value)
-    if value is None:
-        return ""  # an empty merge field is how Mailchimp stores "no value"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str) and "T" in value and value[:4].isdigit() and len(value) > 10:
@@ -133,8 +132,30 @@ def _merge_value(value: Any) -> Any:
     return value
 
 
-def _merge_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
-    return {tag: _merge_value(value) for tag, value in fields.items()}
+def _merge_fields(contact: Contact) -> dict[str, Any]:
+    """The contact's merge fields: its values (NULL never sent), and ``""`` — Mailchimp's
+    own empty value, what its ``blank`` op matches — for fields to clear."""
+    values = {tag: _merge_value(value) for tag, value in contact.fields.items()}
+    merge = {tag: value for tag, value in values.items() if value is not None}
+    merge.update({tag: "" for tag in contact.cleared if tag not in merge})
+    return merge
+
+
+def _batch_member(contact: Contact) -> dict[str, Any]:
+    """A batch member that can create the contact (subscribed, it has consent) but never
+    changes an existing one's status."""
+    member: dict[str, Any] = {"email_address": contact.email, "status_if_new": "subscribed"}
+    merge = _merge_fields(contact)
+    if merge:
+        member["merge_fields"] = merge
+    return member
+
+
+def _skip(result: ContactsResult, contact: Contact) -> None:
+    if contact.consent:
+        result.skipped_creation_disabled.append(contact.email)
+    else:
+        result.skipped_no_consent.append(contact.email)
 
 
 class MailchimpAdapter:
@@ -322,8 +343,10 @@ class MailchimpAdapter:
                 return EspObject(str(found["id"]), str(found.get("name", name)), "tag")
             return EspObject(str(data["id"]), str(data.get("name", name)), "tag", created=True)
 
-    def _batch(self, members: list[dict[str, Any]], *, update_existing: bool) -> dict[str, Any]:
-        body = {"members": members, "update_existing": update_existing}
+    def _batch(self, members: list[dict[str, Any]]) -> dict[str, Any]:
+        """``POST /lists/{id}`` with ``update_existing: true``: every member carries
+        ``status_if_new`` (never ``status``), so an existing contact's status cannot change."""
+        body = {"members": members, "update_existing": True}
 
         def send() -> Any:
             with response_fields(_BATCH_FIELDS):
@@ -332,6 +355,29 @@ class MailchimpAdapter:
                 )
 
         return self._call("POST", R_LIST, send)
+
+    def _patch_fields(self, contact: Contact) -> MemberError | bool:
+        """Field values of one existing contact by ``PATCH …/members/{hash}``, which never
+        creates a contact: True when done, False when it is gone (404), a ``MemberError``
+        when refused."""
+        body = {"merge_fields": _merge_fields(contact)}
+
+        def send() -> Any:
+            with response_fields(("email_address",)):
+                return self._lists.update_list_member(
+                    self.audience_id,
+                    subscriber_hash(contact.email),
+                    body,
+                    skip_merge_validation=True,
+                )
+
+        try:
+            self._call("PATCH", R_MEMBER, send)
+        except EspNotFoundError:
+            return False
+        except EspValidationError as exc:
+            return member_error(contact.email, exc.detail)
+        return True
 
     def _member_status(self, email: str) -> str | None:
         """The member's status, or None when the address is not in the audience."""
@@ -411,67 +457,56 @@ class MailchimpAdapter:
         result = ContactsResult()
         creatable = [c for c in contacts if create_new and c.consent]
         others = [c for c in contacts if not (create_new and c.consent)]
-        to_update: list[Contact] = []
 
-        # pass 1: create consenting contacts; existing ones are refused untouched
+        # contacts that may be created: one upsert; status_if_new applies only to a new one
         if creatable:
-            data = self._batch(
-                [
-                    {"email_address": c.email, "status": "subscribed"}
-                    | ({"merge_fields": _merge_fields(c.fields)} if c.fields else {})
-                    for c in creatable
-                ],
-                update_existing=False,
-            )
+            data = self._batch([_batch_member(c) for c in creatable])
             new = {str(m.get("email_address", "")).lower() for m in data.get("new_members", [])}
+            updated = {
+                str(m.get("email_address", "")).lower() for m in data.get("updated_members", [])
+            }
             refused = _batch_errors(data)
             for contact in creatable:
                 error = refused.get(contact.email)
                 if contact.email in new:
                     result.created.append(contact.email)
                     result.present.append(contact.email)
-                elif error is not None and error.code == ALREADY_MEMBER:
+                elif contact.email in updated:
                     result.present.append(contact.email)
-                    if contact.fields:
-                        to_update.append(contact)
                 elif error is not None:
                     result.errors.append(error)
                 else:
-                    # neither created nor refused: Mailchimp answered for it in no list
+                    # neither created, updated nor refused: Mailchimp answered for it nowhere
                     result.errors.append(
                         MemberError(contact.email, "not in Mailchimp's batch answer", "esp_error")
                     )
 
-        # contacts that may not be created: are they there? (GET never creates)
+        # contacts that may not be created never go in a batch (any batch member can be
+        # created): are they there? (GET never creates) Their fields go by PATCH, which
+        # answers 404 rather than creating a contact deleted since the read.
         statuses = self._statuses([c.email for c in others])
+        to_patch: list[Contact] = []
         for contact in others:
             status = statuses.get(contact.email)
             if status is None or status == "archived":
                 # missing (or archived, which only an explicit re-add would undo)
-                if contact.consent:
-                    result.skipped_creation_disabled.append(contact.email)
-                else:
-                    result.skipped_no_consent.append(contact.email)
+                _skip(result, contact)
                 continue
-            result.present.append(contact.email)
-            if contact.fields:
-                to_update.append(contact)
-
-        # pass 2: fields of existing contacts, without any status field
-        if to_update:
-            data = self._batch(
-                [
-                    {"email_address": c.email, "merge_fields": _merge_fields(c.fields)}
-                    for c in to_update
-                ],
-                update_existing=True,
-            )
-            refused = _batch_errors(data)
-            result.errors.extend(refused[c.email] for c in to_update if c.email in refused)
-            for member in data.get("new_members", []):
-                # cannot happen for known members; say so loudly if Mailchimp ever does it
-                log.error("Mailchimp created a member in a fields-only update")
-                result.created.append(str(member.get("email_address", "")).lower())
+            if contact.fields or contact.cleared:
+                to_patch.append(contact)
+            else:
+                result.present.append(contact.email)
+        if to_patch:
+            workers = max(1, min(len(to_patch), self.limits.max_concurrency))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mailchimp") as pool:
+                outcomes = list(pool.map(self._patch_fields, to_patch))
+            for contact, outcome in zip(to_patch, outcomes, strict=True):
+                if outcome is False:
+                    _skip(result, contact)  # deleted since the read: not re-created
+                    continue
+                result.present.append(contact.email)
+                if isinstance(outcome, MemberError):
+                    result.errors.append(outcome)
         return result
 
     def _segment_members(self, group: EspObject, key: str, emails: Sequence[str]) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -79,11 +79,17 @@ def _contact_fields(result: Evaluation, row: int, mapping: Mapping[str, str]) ->
 
 
 def desired_state(
-    defs: Definitions, result: Evaluation, splits: Sequence[Split]
+    defs: Definitions,
+    result: Evaluation,
+    splits: Sequence[Split],
+    *,
+    no_consent: Set[str] = frozenset(),
 ) -> dict[str, DestinationState]:
     """Group splits by destination and compute every part's desired emails and contacts.
 
     Segments below ``min_size`` are left out (their ESP objects are left as they are).
+    ``no_consent``: emails a profile without consent shares (``Store.
+    emails_without_shared_consent``), which have no consent whatever their rows say.
     """
     holdouts = {name: seg.holdout for name, seg in defs.segments.items()}
     states: dict[str, DestinationState] = {}
@@ -106,14 +112,14 @@ def desired_state(
                     no_email += 1
                     continue
                 emails.add(email)
-                _add_contact(state.contacts, email, result, int(row), split.fields)
+                _add_contact(state.contacts, email, result, int(row), split.fields, no_consent)
             state.parts.append(DesiredPart(split, part, emails, int(rows.sum()), no_email))
         key = carrier_key(split)
         if key in result.qualified:
             for row in np.flatnonzero(result.qualified[key]):
                 email = result.emails[row]
                 if email is not None:
-                    _add_contact(state.contacts, email, result, int(row), split.fields)
+                    _add_contact(state.contacts, email, result, int(row), split.fields, no_consent)
                     state.carriers.add(email)
     if EVERYONE in result.qualified:
         mappings = {s.destination: s.fields for s in splits}
@@ -123,7 +129,9 @@ def desired_state(
             for row in np.flatnonzero(result.qualified[EVERYONE]):
                 email = result.emails[row]
                 if email is not None:
-                    _add_contact(state.everyone, email, result, int(row), mappings[name])
+                    _add_contact(
+                        state.everyone, email, result, int(row), mappings[name], no_consent
+                    )
     return states
 
 
@@ -133,11 +141,19 @@ def _add_contact(
     result: Evaluation,
     row: int,
     mapping: Mapping[str, str],
+    no_consent: Set[str],
 ) -> None:
-    """One contact per email: consent if any of its profiles has it, fields merged."""
+    """One contact per email: consent only if every one of its profiles has it (DESIGN.md
+    §3), fields merged; mapped fields whose value is NULL are ``cleared`` (never sent as a
+    value; the executor empties them only where segsync pushed a value before)."""
     known = contacts.get(email)
-    consent = bool(result.consent[row]) or (known is not None and known.consent)
+    consent = bool(result.consent[row]) and email not in no_consent
+    if known is not None:
+        consent = consent and known.consent
     fields = _contact_fields(result, row, mapping)
     if known is not None:
         fields = {**known.fields, **fields}
-    contacts[email] = Contact(email, consent, fields)
+    cleared = frozenset(v for v in mapping.values() if v not in fields)
+    if known is not None:
+        cleared = (cleared | known.cleared) - fields.keys()
+    contacts[email] = Contact(email, consent, fields, frozenset(cleared))

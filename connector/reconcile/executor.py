@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from connector.definitions.destinations import Destination
@@ -58,6 +58,12 @@ class ExecutionReport:
     skipped_no_consent: dict[str, int] = field(default_factory=dict)  # part -> count
     member_errors: int = 0
     stopped: bool = False
+
+
+def _first_push(contact: Contact) -> Contact:
+    """A contact segsync never pushed fields to: NULL fields are left out, not emptied
+    (segsync does not blank a value someone else put there)."""
+    return replace(contact, cleared=frozenset()) if contact.cleared else contact
 
 
 def _errors(errors: list[MemberError]) -> list[tuple[str, str, str, bool]]:
@@ -129,18 +135,19 @@ class DestinationExecutor:
             record = known.get(email)
             if record is None:
                 if email in needed:
-                    wanted.append(contact)
+                    wanted.append(_first_push(contact))
                 continue
             present, consent, old_digest, _ = record
             digest = self._digest(contact)
             if present and old_digest != digest:
-                wanted.append(contact)  # field values changed
+                # field values changed; a NULL now empties a value pushed before
+                wanted.append(contact if old_digest is not None else _first_push(contact))
             elif (
                 not present
                 and email in needed
                 and (consent != contact.consent or old_digest != digest)
             ):
-                wanted.append(contact)  # absent before; consent or fields changed since
+                wanted.append(_first_push(contact))  # absent before; consent/fields changed
         for email, contact in self.target.everyone.items():
             if email in self.target.contacts:
                 continue

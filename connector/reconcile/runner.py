@@ -88,7 +88,9 @@ def prepare(
             extra_rules=part_rules(splits, schema.layout.profile_id),
             attributes=sorted({a for s in splits for a in s.fields}),
         )
-    return Prepared(as_of, schema, splits, result, desired_state(defs, result, splits))
+        no_consent = store.emails_without_shared_consent() if splits else set()
+    targets = desired_state(defs, result, splits, no_consent=no_consent)
+    return Prepared(as_of, schema, splits, result, targets)
 
 
 def _apply_static(prepared: Prepared, defs: Definitions, state: StateStore, dry_run: bool) -> None:

@@ -60,7 +60,10 @@ class DuckDBStore(Store):
                 if values.dtype == np.bool_:
                     array = values.filled(False)
                 else:
-                    array = np.ma.filled(values.astype(object), None)
+                    # not np.ma.filled(..., None): None means "the default fill value",
+                    # which is '?' for object arrays, so NULL came back as the text '?'
+                    array = np.array(values.data, dtype=object)
+                    array[np.ma.getmaskarray(values)] = None
             result[name] = np.asarray(array)
         return result
 

@@ -87,6 +87,31 @@ class Store(ABC):
         )
         return {str(col): str(kind) for col, kind in self.rows(query)}
 
+    def emails_without_shared_consent(self) -> set[str]:
+        """Emails (trimmed, lower-cased) that some profile with consent true shares with a
+        profile whose consent is false or NULL: such a contact has no consent (DESIGN.md §3,
+        an explicit or unknown "no" wins), whatever the profile that qualified says."""
+        schema = self.discover()
+        lay = self.layout
+        consent = StoreSchema.resolve(lay.consent, schema.profile_columns)
+        if consent is None:
+            return set()  # no consent column: nobody has consent
+        email = exp.func("lower", exp.func("trim", exp.column(lay.email, quoted=True)))
+        agreed = exp.func("COALESCE", exp.column(consent, quoted=True).eq(exp.true()), exp.false())
+        query = (
+            exp.select(email.as_("e"))
+            .from_(table_expr(lay.profiles_table))
+            .where(exp.column(lay.email, quoted=True).is_(exp.null()).not_())
+            .group_by(email)
+            .having(
+                exp.and_(
+                    exp.func("bool_or", agreed.copy()),
+                    exp.func("bool_and", agreed.copy()).not_(),
+                )
+            )
+        )
+        return {str(e) for (e,) in self.rows(query) if e}
+
     def discover(self, *, refresh: bool = False) -> StoreSchema:
         """Describe the store (cached): column types, event names, counts, latest event."""
         if self._schema is not None and not refresh:

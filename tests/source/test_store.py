@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlglot import exp
 
 from connector.errors import ConfigError
 from connector.settings import StoreLayout
@@ -122,3 +123,50 @@ def test_postgres_unreachable_is_a_config_error() -> None:
         info.value
     )
     assert "pw" not in str(info.value).replace("postgresql://nobody@", "")
+
+
+def _mixed_profiles() -> list[tuple[object, ...]]:
+    base = (datetime(2026, 1, 1), 1.0, 2.0)
+    return [
+        ("p1", "Shared@x.com ", True, None, None, None, False, *base),
+        ("p2", "shared@X.com", False, "CA", 31, 2.0, False, *base),
+        ("p3", "unknown@x.com", True, "NY", 32, 3.0, False, *base),
+        ("p4", "unknown@x.com", None, "NY", 33, 4.0, False, *base),
+        ("p5", "agreed@x.com", True, "NY", 34, 5.0, False, *base),
+        ("p6", "agreed@x.com", True, "NY", 35, 6.0, False, *base),
+        ("p7", None, False, "TX", 36, 7.0, False, *base),
+    ]
+
+
+def test_duckdb_null_values_come_back_as_none_never_as_text(
+    store_factory: Callable[..., Store],
+) -> None:
+    store = store_factory(_mixed_profiles(), EVENTS)
+    query = (
+        exp.select("profile_id", "email", "region", "age").from_("profiles").order_by("profile_id")
+    )
+    columns = store.columns(query)
+    assert list(columns["region"]) == [None, "CA", "NY", "NY", "NY", "NY", "TX"]
+    assert columns["email"][6] is None
+    assert columns["age"][0] is None and columns["age"][1] == 31
+    assert "?" not in [str(v) for c in columns.values() for v in c]
+
+
+def test_a_shared_email_has_consent_only_if_every_profile_has_it(
+    store_factory: Callable[..., Store],
+) -> None:
+    store = store_factory(_mixed_profiles(), EVENTS)
+    # an explicit false and an unknown (NULL) both win over a true
+    assert store.emails_without_shared_consent() == {"shared@x.com", "unknown@x.com"}
+
+
+@pytest.mark.postgres
+def test_postgres_shared_consent(pg_schema: str) -> None:
+    with psycopg.connect(PG_URL, autocommit=True) as con:
+        con.execute(
+            f"INSERT INTO {pg_schema}.profiles VALUES (2, ' A@x.com', NULL, NULL, NULL),"
+            " (3, 'b@x.com', true, NULL, NULL)"
+        )
+    layout = StoreLayout(profiles_table=f"{pg_schema}.profiles", events_table=f"{pg_schema}.events")
+    with open_store(PG_URL, layout) as store:
+        assert store.emails_without_shared_consent() == {"a@x.com"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -21,9 +22,15 @@ from starlette.routing import Route
 from connector.emulator.calls import CallLog
 from connector.emulator.faults import Fault, FaultInjector
 from connector.emulator.gateway import Gateway
-from connector.emulator.mailchimp.context import Context
+from connector.emulator.mailchimp.context import Context, read_json
+from connector.emulator.mailchimp.contract import SCHEMAS, body_problems
 from connector.emulator.mailchimp.members import MemberHandlers
-from connector.emulator.mailchimp.problems import not_found, problem
+from connector.emulator.mailchimp.problems import (
+    INVALID_RESOURCE_DETAIL,
+    invalid_resource,
+    not_found,
+    problem,
+)
 from connector.emulator.mailchimp.segments import SegmentHandlers
 from connector.emulator.mailchimp.state import MailchimpState
 from connector.emulator.options import EmulatorOptions
@@ -107,7 +114,47 @@ class MailchimpFlavor:
         return not_found()
 
 
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _checked(ctx: Context, method: str, route: str, handler: Handler) -> Handler:
+    """``handler`` behind the reference's body contract (``contract.py``): a body that
+    breaks it is refused with 400 Invalid Resource and recorded as a violation."""
+    if (method, route.removeprefix(PREFIX)) not in SCHEMAS:
+        return handler
+
+    async def checked(request: Request) -> Response:
+        body = await read_json(request)
+        if isinstance(body, Response):
+            return body
+        problems = body_problems(method, route.removeprefix(PREFIX), body)
+        if problems:
+            with ctx.state.lock:
+                ctx.state.contract_violations.extend(
+                    f"{method} {route}: {p['field']}: {p['message']}" for p in problems
+                )
+            first = problems[0]["message"]
+            own = first.startswith(("Required fields", "Maximum allowed"))
+            detail = first if own else INVALID_RESOURCE_DETAIL
+            return invalid_resource(problems, detail=detail)
+        return await handler(request)
+
+    return checked
+
+
 def _routes(ctx: Context) -> list[Route]:
+    routes = _plain_routes(ctx)
+    return [
+        Route(
+            r.path,
+            _checked(ctx, next(iter(r.methods or {"GET"} - {"HEAD"})), r.path, r.endpoint),
+            methods=list(r.methods or ()),
+        )
+        for r in routes
+    ]
+
+
+def _plain_routes(ctx: Context) -> list[Route]:
     m = MemberHandlers(ctx)
     s = SegmentHandlers(ctx)
     lists = f"{PREFIX}/lists/{{list_id}}"

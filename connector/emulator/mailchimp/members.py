@@ -197,10 +197,12 @@ class MemberHandlers:
             raise MemberError(f"{email} is an invalid email address and cannot be imported.")
         assert isinstance(email, str)
         status = entry.get("status")
-        if status is not None and status not in WRITABLE_STATUSES:
-            raise MemberError(
-                f"Invalid status {status!r}", field="status", field_message="Invalid value"
-            )
+        status_if_new = entry.get("status_if_new")
+        for name, value in (("status", status), ("status_if_new", status_if_new)):
+            if value is not None and value not in WRITABLE_STATUSES:
+                raise MemberError(
+                    f"Invalid {name} {value!r}", field=name, field_message="Invalid value"
+                )
         existing = audience.members.get(subscriber_hash(email))
         if existing is not None and existing.status == "archived":
             existing = None  # archived contacts come back as new ones
@@ -219,13 +221,16 @@ class MemberHandlers:
         )
         tags = tag_names(entry) if ("tags" in entry or sync_tags) else []
         if existing is None:
-            if status is None:
+            # status wins over status_if_new for a new contact; the contract check has made
+            # sure one of them is there
+            created_as = status or status_if_new
+            if not isinstance(created_as, str):
                 raise MemberError(
-                    f"{email}: a status is required for new members",
+                    "Required fields were not provided: status",
                     field="status",
-                    field_message="Required property status not found",
+                    field_message="Required fields were not provided: status",
                 )
-            member = self._create(audience, email, status, entry, merge)
+            member = self._create(audience, email, created_as, entry, merge)
             self._tag(audience, member, tags, replace=sync_tags)
             return member, True
         if status is not None:

@@ -175,6 +175,9 @@ class MailchimpState:
         self.automation_triggers = 0
         """Tags added through the member tags endpoint without ``is_syncing`` (which would
         fire tag-triggered automations in Mailchimp)."""
+        self.contract_violations: list[str] = []
+        """Requests refused because their body breaks the API reference's contract
+        (``contract.py``): ``"METHOD /route: field: message"``."""
         self._segment_ids = itertools.count(10001)
         self._web_ids = itertools.count(100001)
         self._merge_ids = itertools.count(1)

@@ -83,12 +83,50 @@ def test_batch_update_existing_never_resubscribes_compliance_states(
     assert all(e["error_code"] == "ERROR_GENERIC" for e in refused.values())
     assert state.member("demo-audience", "u@x.com").status == "unsubscribed"  # type: ignore[union-attr]
     assert state.member("demo-audience", "p@x.com").status == "subscribed"  # type: ignore[union-attr]
-    # without a status, an update touches fields only
+    # status_if_new applies to new contacts only: an update touches fields only
     data = batch(
-        mc, [{"email_address": "T@x.com", "merge_fields": {"LNAME": "T"}}], update_existing=True
+        mc,
+        [
+            {
+                "email_address": "T@x.com",
+                "status_if_new": "subscribed",
+                "merge_fields": {"LNAME": "T"},
+            },
+            {"email_address": "U@x.com", "status_if_new": "subscribed"},
+            {"email_address": "new@x.com", "status_if_new": "subscribed"},
+        ],
+        update_existing=True,
     )
     assert data["updated_members"][0]["status"] == "transactional"
     assert data["updated_members"][0]["merge_fields"]["LNAME"] == "T"
+    assert data["updated_members"][1]["status"] == "unsubscribed"
+    assert data["new_members"][0]["status"] == "subscribed"
+    assert state.contract_violations == []
+
+
+def test_batch_member_without_status_or_status_if_new_refuses_the_whole_request(
+    mc: httpx.Client, mailchimp: Emulator[MailchimpState]
+) -> None:
+    mailchimp.state.add_member("demo-audience", "t@x.com", "transactional")
+    response = mc.post(
+        LIST,
+        json={
+            "members": [sub("ok@x.com"), {"email_address": "t@x.com", "merge_fields": {}}],
+            "update_existing": True,
+        },
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["title"] == "Invalid Resource"
+    assert body["detail"] == "Required fields were not provided: status"
+    assert body["errors"] == [
+        {"field": "members.item:1.status", "message": "Required fields were not provided: status"}
+    ]
+    assert mailchimp.state.emails("demo-audience") == {"t@x.com"}  # nothing applied
+    assert len(mailchimp.state.contract_violations) == 1
+    bad_enum = mc.post(LIST, json={"members": [{"email_address": "a@x.com", "status": "yes"}]})
+    assert bad_enum.status_code == 400
+    assert bad_enum.json()["errors"][0]["field"] == "members.item:0.status"
 
 
 def test_batch_per_member_errors_leave_the_rest(
@@ -103,16 +141,14 @@ def test_batch_per_member_errors_leave_the_rest(
             sub("ok@x.com"),
             sub("typo@x.com", merge_fields={"NOPE": "1"}),
             sub("num@x.com", merge_fields={"SCORE": "high"}),
-            {"email_address": "nostatus@x.com"},
         ],
     )
-    assert data["total_created"] == 1 and data["error_count"] == 5
+    assert data["total_created"] == 1 and data["error_count"] == 4
     errors = {e["email_address"]: e for e in data["errors"]}
     assert "invalid email address" in errors["not-an-email"]["error"]
     assert errors["typo@x.com"]["field"] == "NOPE"
     assert errors["num@x.com"]["field"] == "SCORE"
     assert errors["num@x.com"]["field_message"] == "Please enter a number"
-    assert errors["nostatus@x.com"]["field"] == "status"
     assert mailchimp.state.emails("demo-audience") == {"ok@x.com"}
     mailchimp.options.unknown_merge_fields = "ignore"
     assert batch(mc, [sub("typo@x.com", merge_fields={"NOPE": "1"})])["total_created"] == 1
@@ -134,11 +170,15 @@ def test_tags_in_bodies_add_and_sync_tags_replaces(
 ) -> None:
     state = mailchimp.state
     state.add_member("demo-audience", "a@x.com", tags=["theirs", "segsync:x"])
-    batch(mc, [{"email_address": "a@x.com", "tags": ["segsync:y"]}], update_existing=True)
+    batch(
+        mc,
+        [{"email_address": "a@x.com", "status_if_new": "subscribed", "tags": ["segsync:y"]}],
+        update_existing=True,
+    )
     assert state.tags_of("demo-audience", "a@x.com") == {"theirs", "segsync:x", "segsync:y"}
     batch(
         mc,
-        [{"email_address": "a@x.com", "tags": ["segsync:y"]}],
+        [{"email_address": "a@x.com", "status_if_new": "subscribed", "tags": ["segsync:y"]}],
         update_existing=True,
         sync_tags=True,
     )

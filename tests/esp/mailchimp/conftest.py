@@ -52,6 +52,7 @@ class FakeAudience:
     invalid: set[str] = field(default_factory=set)
     batches: list[dict[str, Any]] = field(default_factory=list)
     member_gets: list[str] = field(default_factory=list)
+    patches: list[tuple[str, Any]] = field(default_factory=list)
 
     def add(self, email: str, status: str = "subscribed", **merge_fields: Any) -> None:
         self.members[email] = {"status": status, "merge_fields": dict(merge_fields)}
@@ -59,6 +60,9 @@ class FakeAudience:
     def batch(self, request: httpx.Request) -> httpx.Response:
         body = body_of(request)
         self.batches.append(body)
+        if any(not {"status", "status_if_new"} & m.keys() for m in body["members"]):
+            # the API refuses the whole request (the reference marks a status required)
+            return problem(400, "Invalid Resource", "Required fields were not provided: status")
         new, updated, errors = [], [], []
         for member in body["members"]:
             email = member["email_address"].lower()
@@ -82,7 +86,7 @@ class FakeAudience:
                     }
                 )
             elif known is not None:
-                if "status" in member:
+                if "status" in member:  # status_if_new never touches an existing contact
                     known["status"] = member["status"]
                 known["merge_fields"].update(member.get("merge_fields", {}))
                 updated.append({"email_address": email, "status": known["status"]})
@@ -95,13 +99,10 @@ class FakeAudience:
                         "error_code": "ERROR_GENERIC",
                     }
                 )
-            elif "status" not in member:
-                errors.append(
-                    {"email_address": email, "error": "status is required", "error_code": ""}
-                )
             else:
-                self.add(email, member["status"], **member.get("merge_fields", {}))
-                new.append({"email_address": email, "status": member["status"]})
+                status = member.get("status") or member["status_if_new"]
+                self.add(email, status, **member.get("merge_fields", {}))
+                new.append({"email_address": email, "status": status})
         return httpx.Response(
             200,
             json={
@@ -121,12 +122,20 @@ class FakeAudience:
                 return httpx.Response(200, json={"email_address": email, "status": data["status"]})
         return problem(404, "Resource Not Found", "The requested resource could not be found.")
 
+    def patch(self, request: httpx.Request, subscriber_hash_: str) -> httpx.Response:
+        body = body_of(request)
+        self.patches.append((subscriber_hash_, body))
+        for email, data in self.members.items():
+            if subscriber_hash(email) == subscriber_hash_:
+                data["merge_fields"].update(body.get("merge_fields", {}))
+                return httpx.Response(200, json={"email_address": email})
+        return problem(404, "Resource Not Found", "The requested resource could not be found.")
+
     def install(self, router: respx.Router) -> None:
         router.post(f"/lists/{AUDIENCE}", name="batch").mock(side_effect=self.batch)
-        router.get(
-            url__regex=rf"/lists/{AUDIENCE}/members/(?P<subscriber_hash_>[0-9a-f]{{32}})",
-            name="member",
-        ).mock(side_effect=self.member)
+        member = rf"/lists/{AUDIENCE}/members/(?P<subscriber_hash_>[0-9a-f]{{32}})"
+        router.get(url__regex=member, name="member").mock(side_effect=self.member)
+        router.patch(url__regex=member, name="patch").mock(side_effect=self.patch)
 
 
 def segments_page(segments: list[dict[str, Any]]) -> Callable[[httpx.Request], httpx.Response]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import respx
 
 from connector.esp import Contact
@@ -11,9 +12,9 @@ from connector.esp.mailchimp import MailchimpAdapter, subscriber_hash
 from tests.esp.mailchimp.conftest import FakeAudience
 
 
-def _statuses_sent(audience: FakeAudience) -> list[tuple[bool, str | None]]:
+def _statuses_sent(audience: FakeAudience) -> list[tuple[bool, str | None, str | None]]:
     return [
-        (batch["update_existing"], member.get("status"))
+        (batch["update_existing"], member.get("status"), member.get("status_if_new"))
         for batch in audience.batches
         for member in batch["members"]
     ]
@@ -26,16 +27,17 @@ def test_new_consenting_contacts_are_created_subscribed_with_their_fields(
         [Contact("new@example.com", True, {"STATE": "  CA ", "STAGE": None})], create_new=True
     )
     assert result.created == result.present == ["new@example.com"]
+    # NULL is never sent as a value; status_if_new, never status
     assert audience.batches == [
         {
             "members": [
                 {
                     "email_address": "new@example.com",
-                    "status": "subscribed",
-                    "merge_fields": {"STATE": "CA", "STAGE": ""},
+                    "status_if_new": "subscribed",
+                    "merge_fields": {"STATE": "CA"},
                 }
             ],
-            "update_existing": False,
+            "update_existing": True,
         }
     ]
     assert (
@@ -43,7 +45,7 @@ def test_new_consenting_contacts_are_created_subscribed_with_their_fields(
     )
 
 
-def test_existing_contacts_keep_their_status_and_get_fields_without_a_status(
+def test_existing_contacts_keep_their_status_and_get_fields_in_the_same_call(
     mailchimp: MailchimpAdapter, audience: FakeAudience
 ) -> None:
     audience.add("gone@example.com", "unsubscribed", STATE="NY")
@@ -52,28 +54,37 @@ def test_existing_contacts_keep_their_status_and_get_fields_without_a_status(
         [
             Contact("gone@example.com", True, {"STATE": "CA"}),
             Contact("bounced@example.com", True, {}),
+            Contact("fresh@example.com", True, {}),
         ],
         create_new=True,
     )
-    assert sorted(result.present) == ["bounced@example.com", "gone@example.com"]
-    assert result.created == result.errors == []
+    assert sorted(result.present) == [
+        "bounced@example.com",
+        "fresh@example.com",
+        "gone@example.com",
+    ]
+    assert result.created == ["fresh@example.com"] and result.errors == []
     assert audience.members["gone@example.com"] == {
         "status": "unsubscribed",
         "merge_fields": {"STATE": "CA"},
     }
     assert audience.members["bounced@example.com"]["status"] == "cleaned"
-    # pass 1 may carry "subscribed" only with update_existing false; pass 2 has no status
-    assert _statuses_sent(audience) == [
-        (False, "subscribed"),
-        (False, "subscribed"),
-        (True, None),
-    ]
-    assert audience.batches[1]["members"] == [
-        {"email_address": "gone@example.com", "merge_fields": {"STATE": "CA"}}
-    ]
+    # one call; every member carries status_if_new and never status
+    assert _statuses_sent(audience) == [(True, None, "subscribed")] * 3
 
 
-def test_contacts_without_consent_are_never_created_nor_sent_when_missing(
+def test_cleared_fields_are_sent_empty_never_as_null(
+    mailchimp: MailchimpAdapter, audience: FakeAudience
+) -> None:
+    audience.add("a@example.com", "subscribed", STATE="NY", STAGE="vip")
+    mailchimp.ensure_contacts(
+        [Contact("a@example.com", True, {"STAGE": "new"}, frozenset({"STATE"}))], create_new=True
+    )
+    assert audience.batches[0]["members"][0]["merge_fields"] == {"STAGE": "new", "STATE": ""}
+    assert "null" not in json.dumps(audience.batches)
+
+
+def test_contacts_without_consent_are_never_created_nor_put_in_a_batch(
     mailchimp: MailchimpAdapter, audience: FakeAudience
 ) -> None:
     audience.add("known@example.com", "subscribed")
@@ -87,12 +98,35 @@ def test_contacts_without_consent_are_never_created_nor_sent_when_missing(
     assert result.skipped_no_consent == ["stranger@example.com"]
     assert result.present == ["known@example.com"]
     assert "stranger@example.com" not in audience.members
-    sent = [m["email_address"] for b in audience.batches for m in b["members"]]
-    assert sent == ["known@example.com"]
+    # any batch member can be created: fields go by PATCH, which never creates
+    assert audience.batches == []
+    assert audience.patches == [
+        (subscriber_hash("known@example.com"), {"merge_fields": {"STATE": "TX"}})
+    ]
     assert audience.members["known@example.com"]["merge_fields"] == {"STATE": "TX"}
     assert sorted(audience.member_gets) == sorted(
         subscriber_hash(e) for e in ("stranger@example.com", "known@example.com")
     )
+
+
+def test_a_contact_deleted_between_the_read_and_the_write_is_not_recreated(
+    mailchimp: MailchimpAdapter, audience: FakeAudience, mc_router: respx.Router
+) -> None:
+    audience.add("leaving@example.com", "subscribed")
+    original = audience.member
+
+    def read_then_delete(request: httpx.Request, subscriber_hash_: str) -> httpx.Response:
+        answer = original(request, subscriber_hash_)
+        audience.members.pop("leaving@example.com", None)  # deleted right after our read
+        return answer
+
+    mc_router.routes["member"].mock(side_effect=read_then_delete)
+    result = mailchimp.ensure_contacts(
+        [Contact("leaving@example.com", False, {"STATE": "CA"})], create_new=True
+    )
+    assert result.skipped_no_consent == ["leaving@example.com"]
+    assert result.present == []
+    assert "leaving@example.com" not in audience.members
 
 
 def test_archived_contacts_that_may_not_be_created_stay_archived(
@@ -146,14 +180,11 @@ def test_contacts_are_batched_at_500_and_deduplicated(
     contacts = [Contact(f"p{i}@example.com", True) for i in range(1000)]
     contacts.append(Contact("P0@Example.com ", False, {"STATE": "CA"}))
     result = mailchimp.ensure_contacts(contacts, create_new=True)
-    assert [len(b["members"]) for b in audience.batches] == [500, 500]
-    assert len(result.created) == 1000
-    # the duplicate merged into p0: consent kept (one copy had it), fields taken
-    assert audience.batches[0]["members"][0] == {
-        "email_address": "p0@example.com",
-        "status": "subscribed",
-        "merge_fields": {"STATE": "CA"},
-    }
+    assert [len(b["members"]) for b in audience.batches] == [499, 500]
+    assert len(result.created) == 999
+    # the duplicate merged into p0: one copy has no consent, so the contact has none
+    assert audience.batches[0]["members"][0]["email_address"] == "p1@example.com"
+    assert result.skipped_no_consent == ["p0@example.com"]
 
 
 def test_sync_tags_is_never_sent(mailchimp: MailchimpAdapter, audience: FakeAudience) -> None:

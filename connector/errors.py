@@ -4,6 +4,8 @@
     ├── ConfigError                   bad config or input (YAML, settings, data files,
     │                                 store URL, CLI values): fix it and run again — exit 1
     ├── GuardError                    a safety guard stopped the sync before writing — exit 3
+    ├── DependencyError               the customer store or the state store cannot be
+    │                                 reached: a dependency failed, not the config — exit 2
     └── EspError                      the ESP failed us after retries — exit 2
         ├── RetriableEspError         429, 5xx, timeouts, connection errors: try again later
         │   └── RateLimitedError      429, with the ESP's Retry-After when it sent one
@@ -27,6 +29,7 @@ from pathlib import Path
 __all__ = [
     "ConfigError",
     "ConnectorError",
+    "DependencyError",
     "EspAuthError",
     "EspError",
     "EspNotFoundError",
@@ -42,7 +45,8 @@ __all__ = [
 
 EXIT_OK = 0
 EXIT_CONFIG = 1
-EXIT_ESP = 2
+EXIT_DEPENDENCY = 2  # an ESP, the network, the customer store or the state store failed
+EXIT_ESP = EXIT_DEPENDENCY
 EXIT_GUARD = 3
 EXIT_QUARANTINE = 4
 
@@ -83,6 +87,10 @@ class ConnectorError(Exception):
 
     exit_code = EXIT_ESP
 
+    def problems(self) -> list[dict[str, object]]:
+        """Each problem as data (``--json`` output): located ones carry file, line, field."""
+        return [{"message": str(self)}]
+
 
 class ConfigError(ConnectorError):
     """Invalid configuration or input. Carries every problem found, each located."""
@@ -95,6 +103,18 @@ class ConfigError(ConnectorError):
         self.issues: list[Issue] = sorted(issues, key=_issue_sort_key)
         super().__init__("\n".join(str(i) for i in self.issues))
 
+    def problems(self) -> list[dict[str, object]]:
+        return [
+            {
+                "file": i.location.file or None,
+                "line": i.location.line,
+                "column": i.location.column,
+                "field": i.location.field or None,
+                "message": i.message,
+            }
+            for i in self.issues
+        ]
+
 
 def _issue_sort_key(issue: Issue) -> tuple[str, int, int, str]:
     loc = issue.location
@@ -102,9 +122,24 @@ def _issue_sort_key(issue: Issue) -> tuple[str, int, int, str]:
 
 
 class GuardError(ConnectorError):
-    """A guard (mass removal, empty or stale source) stopped the sync before any write."""
+    """A guard (mass removal, empty or stale source, a stale plan) stopped the sync before
+    any write. ``reasons`` are the individual findings, when there are several."""
 
     exit_code = EXIT_GUARD
+
+    def __init__(self, message: str, *, reasons: list[str] | None = None) -> None:
+        self.reasons = list(reasons or [])
+        super().__init__(message)
+
+    def problems(self) -> list[dict[str, object]]:
+        return [{"message": r} for r in self.reasons] or super().problems()
+
+
+class DependencyError(ConnectorError):
+    """A store segsync depends on cannot be reached (server down, wrong host, refused):
+    retrying later may work, changing the config will not necessarily help."""
+
+    exit_code = EXIT_DEPENDENCY
 
 
 class EspError(ConnectorError):

@@ -1,10 +1,18 @@
 """``segsync`` command line. Commands live in one module each; this wires them and maps
-errors to exit codes (0 ok, 1 invalid config or input, 2 ESP/network failure, 3 stopped by
-a guard, 4 finished with quarantined members)."""
+errors to exit codes (0 ok, 1 invalid config or input, 2 a dependency failed — an ESP, the
+network, the customer store or the state store — 3 stopped by a guard, 4 finished with
+quarantined members).
+
+Every failure ends here, once: the located problems go to stderr, and with ``--json`` the
+same failure is also one JSON object on stdout (``error``, ``exit_code``, ``problems``), so
+scripts never have to parse messages.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Sequence
 
 import click
 import typer
@@ -19,11 +27,32 @@ from connector.cli.app import app
 from connector.cli.output import err
 from connector.errors import ConfigError, ConnectorError
 
-__all__ = ["app", "main"]
+__all__ = ["app", "failure_json", "main", "wants_json"]
+
+
+def wants_json(argv: Sequence[str]) -> bool:
+    """Whether the command line asks for JSON (``--json`` before any ``--``)."""
+    args = list(argv)
+    if "--" in args:
+        args = args[: args.index("--")]
+    return "--json" in args
+
+
+def failure_json(error: str, exit_code: int, problems: list[dict[str, object]]) -> str:
+    """The one JSON object a failing command prints on stdout under ``--json``."""
+    return json.dumps({"error": error, "exit_code": exit_code, "problems": problems}, indent=2)
+
+
+def _fail(as_json: bool, error: str, code: int, problems: list[dict[str, object]]) -> None:
+    if as_json:
+        sys.stdout.write(failure_json(error, code, problems) + "\n")
+        sys.stdout.flush()
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``segsync`` console script."""
+    as_json = wants_json(sys.argv[1:] if argv is None else argv)
     try:
         # without standalone mode, click *returns* the code of a `typer.Exit` it caught
         code = app(args=argv, prog_name="segsync", standalone_mode=False)
@@ -31,15 +60,21 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, typer.Abort):
         err.print("aborted")
-        sys.exit(130)
+        _fail(as_json, "aborted", 130, [])
     except (click.ClickException, _TyperClickException) as exc:
         exc.show()
-        sys.exit(1 if exc.exit_code == 2 else exc.exit_code)  # usage errors are input errors
+        code = 1 if exc.exit_code == 2 else exc.exit_code  # usage errors are input errors
+        _fail(as_json, exc.format_message(), code, [{"message": exc.format_message()}])
     except ConfigError as exc:
         for issue in exc.issues:
             err.print(f"error: {issue}", markup=False)
-        sys.exit(exc.exit_code)
+        error = (
+            str(exc.issues[0])
+            if len(exc.issues) == 1
+            else (f"invalid config or input: {len(exc.issues)} problems")
+        )
+        _fail(as_json, error, exc.exit_code, exc.problems())
     except ConnectorError as exc:
         err.print(f"error: {exc}", markup=False)
-        sys.exit(exc.exit_code)
+        _fail(as_json, str(exc), exc.exit_code, exc.problems())
     sys.exit(code if isinstance(code, int) else 0)

@@ -100,7 +100,10 @@ def apply(
     if problems:
         for problem in problems:
             err.print(f"stale plan: {problem}", markup=False)
-        raise GuardError(f"{plan_file} no longer matches; run `segsync plan` again and review it")
+        raise GuardError(
+            f"{plan_file} no longer matches; run `segsync plan` again and review it",
+            reasons=problems,
+        )
     options = SyncOptions(names=names, as_of=as_of, force=force, trigger="apply")
     with TerminalProgress() as progress:
         summary = run_sync(settings, defs, options=options, progress=progress)

@@ -24,7 +24,7 @@ from pathlib import Path
 from connector.daemon.logging import get_logger
 from connector.definitions.checks import raise_for_schema
 from connector.definitions.loader import Definitions, load_definitions
-from connector.errors import ConfigError
+from connector.errors import ConfigError, DependencyError
 from connector.plan.split import plan_splits
 from connector.settings import Settings
 from connector.source import open_store
@@ -62,7 +62,7 @@ def _schema(settings: Settings) -> StoreSchema | None:
     try:
         with open_store(settings.source_url, settings.store) as store:
             return store.discover()
-    except ConfigError:
+    except (ConfigError, DependencyError):
         return None
 
 

@@ -37,7 +37,7 @@ from connector.daemon.status_page import StatusView, render_status
 from connector.daemon.views import run_rows, segment_rows
 from connector.definitions.loader import Definitions
 from connector.definitions.yaml_source import suggest
-from connector.errors import ConfigError
+from connector.errors import ConfigError, DependencyError
 from connector.reconcile.runner import AdapterFactory, SyncOptions, run_sync
 from connector.reconcile.state import StateStore
 from connector.reconcile.summary import RunSummary
@@ -238,6 +238,8 @@ class Daemon:
                 status = summary.status if summary is not None else "ok"
             except ConfigError as exc:
                 log.error("sync could not run", errors=[str(i) for i in exc.issues])
+            except DependencyError as exc:  # the store is down: retried with backoff
+                log.error("sync could not run", errors=[str(exc)])
             except Exception:
                 log.exception("sync crashed")
             finally:

@@ -31,6 +31,7 @@ class _Checker:
         self.defs = defs
         self.schema = schema
         self.issues: list[Issue] = []
+        self.empty_events = False
 
     def add(self, location: Location, message: str) -> None:
         self.issues.append(Issue(location, message))
@@ -55,6 +56,9 @@ class _Checker:
 
     def event(self, doc: YamlDoc, path: Path, name: str) -> None:
         key = name.strip().lower()
+        if not self.schema.event_count:
+            self.empty_events = True  # one issue for the empty table, not one per event
+            return
         if key not in self.schema.event_names:
             known = sorted(self.schema.event_names)
             listing = f" (events in the store: {', '.join(known[:12])})" if known else ""
@@ -159,6 +163,15 @@ def check_against_schema(
     checker.metrics()
     for name in defs.dependencies(names if names is not None else defs.segments):
         checker.segment(name)
+    if checker.empty_events:
+        layout = schema.layout
+        checker.add(
+            Location(file="SEGSYNC_SOURCE_URL"),
+            f"the customer store is empty: '{layout.events_table}' has no rows "
+            f"('{layout.profiles_table}' has {schema.profile_count}), so the events the rules "
+            "use cannot be checked; load data with `segsync load events FILE` (and "
+            "`segsync load profiles FILE`), or build the demo store with `segsync demo`",
+        )
     return sorted(set(checker.issues))
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import psycopg
 from sqlglot import exp
 
-from connector.errors import ConfigError
+from connector.errors import DependencyError
 from connector.settings import StoreLayout
 from connector.source.store import Store
 from connector.source.url import StoreUrl
@@ -29,9 +29,9 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             # psycopg's message never includes the password
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(
-                f"cannot connect to customer store {url.display()}: {reason}",
-                file="SEGSYNC_SOURCE_URL",
+            raise DependencyError(
+                f"cannot connect to the customer store {url.display()} (SEGSYNC_SOURCE_URL): "
+                f"{reason}"
             ) from None
 
     def rows(self, query: exp.Expr) -> list[tuple[Any, ...]]:

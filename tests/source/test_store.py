@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from sqlglot import exp
 
-from connector.errors import ConfigError
+from connector.errors import ConfigError, DependencyError
 from connector.settings import StoreLayout
 from connector.source import ColumnType, Store, open_store
 
@@ -116,10 +116,11 @@ def test_postgres_discovery(pg_schema: str) -> None:
     assert schema.latest_event == datetime(2026, 11, 1, 10)  # UTC
 
 
-def test_postgres_unreachable_is_a_config_error() -> None:
-    with pytest.raises(ConfigError) as info:
+def test_postgres_unreachable_is_a_dependency_failure() -> None:
+    with pytest.raises(DependencyError) as info:
         open_store("postgresql://nobody:pw@127.0.0.1:1/none")
-    assert "cannot connect to customer store postgresql://nobody@127.0.0.1:1/none" in str(
+    assert info.value.exit_code == 2
+    assert "cannot connect to the customer store postgresql://nobody@127.0.0.1:1/none" in str(
         info.value
     )
     assert "pw" not in str(info.value).replace("postgresql://nobody@", "")

@@ -9,6 +9,7 @@ from connector.cli import (  # noqa: F401
     cmd_load,
     cmd_plan,
     cmd_preview,
+    cmd_report,
     cmd_run,
     cmd_schema,
     cmd_status,

@@ -23,7 +23,7 @@ from connector.definitions.yaml_source import YamlDoc, suggest
 from connector.errors import ConfigError, Issue, Location
 from connector.source.schema import ColumnType, StoreSchema
 
-__all__ = ["check_against_schema", "raise_for_schema"]
+__all__ = ["check_against_schema", "check_kpis", "raise_for_schema"]
 
 
 class _Checker:
@@ -161,6 +161,8 @@ def check_against_schema(
     """Every problem of ``names`` (default: all segments) and of the metrics vs the store."""
     checker = _Checker(defs, schema)
     checker.metrics()
+    if defs.kpis_declared:
+        checker.issues.extend(check_kpis(defs, schema))
     for name in defs.dependencies(names if names is not None else defs.segments):
         checker.segment(name)
     if checker.empty_events:
@@ -181,3 +183,23 @@ def raise_for_schema(
     issues = check_against_schema(defs, schema, names)
     if issues:
         raise ConfigError(issues)
+
+
+def check_kpis(defs: Definitions, schema: StoreSchema) -> list[Issue]:
+    """Problems of the ``kpis:`` block (or of its defaults) against the store: the
+    conversion event must exist and the revenue property must be a number column."""
+    checker = _Checker(defs, schema)
+    kpis = defs.kpis
+    doc = defs.docs.get("metrics")
+    if defs.kpis_declared and doc is not None:
+        checker.event(doc, ("kpis", "conversion_event"), kpis.conversion_event)
+        checker.numeric_property(
+            doc, ("kpis", "revenue_property"), kpis.revenue_property, "revenue_property"
+        )
+        return sorted(set(checker.issues))
+    default = YamlDoc(f"{defs.config_dir / 'metrics.yaml'} (no kpis: block, so the default)", {})
+    checker.event(default, ("kpis", "conversion_event"), kpis.conversion_event)
+    checker.numeric_property(
+        default, ("kpis", "revenue_property"), kpis.revenue_property, "revenue_property"
+    )
+    return sorted(set(checker.issues))

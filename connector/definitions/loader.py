@@ -16,6 +16,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from connector.definitions.conditions import KINDS, EspCondition
 from connector.definitions.destinations import Destination
+from connector.definitions.kpis import KPIS_KEY, Kpis
 from connector.definitions.metrics import AttributeMetric, EventMetric, Metric
 from connector.definitions.segment import NAME_RE, Segment
 from connector.definitions.walk import has_esp_conditions, iter_nodes, segment_refs
@@ -50,6 +51,7 @@ def _language_vocabulary() -> set[str]:
         c.GeoPoint,
         EventMetric,
         AttributeMetric,
+        Kpis,
     ) | {"to", "mode", "esp", "audience", "plan_tier", "fields", "new_contacts"}
 
 
@@ -64,6 +66,10 @@ class Definitions:
     docs: dict[str, YamlDoc] = field(default_factory=dict)
     #: names whose definitions failed to load (references to them are not reported again)
     broken: set[str] = field(default_factory=set)
+    #: the report's outcome definition (``kpis:`` in metrics.yaml, else the defaults)
+    kpis: Kpis = field(default_factory=Kpis)
+    #: whether metrics.yaml declares a ``kpis:`` block (its names are then checked)
+    kpis_declared: bool = False
 
     def segment_doc(self, name: str) -> YamlDoc:
         return self.docs[f"segment:{name}"]
@@ -141,7 +147,10 @@ def _load_named_file(
     filename: str,
     validate: Any,
     vocabulary: set[str],
+    reserved: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Validate each ``name: definition`` of the file; keys in ``reserved`` (key →
+    validator) are validated by their own validator and stored under ``reserved``."""
     path = defs.config_dir / filename
     if not path.exists():
         return {}
@@ -158,6 +167,13 @@ def _load_named_file(
         return {}
     result: dict[str, Any] = {}
     for name, raw in data.items():
+        if reserved is not None and name in reserved:
+            try:
+                reserved[name] = reserved[name](raw)
+            except ValidationError as exc:
+                issues.extend(validation_issues(exc, doc, prefix=(name,), vocabulary=vocabulary))
+                reserved[name] = None
+            continue
         if not isinstance(name, str) or not NAME_RE.match(name.replace("_", "-")):
             issues.append(Issue(doc.locate((str(name),), key=True), f"invalid name '{name}'"))
             continue
@@ -291,7 +307,12 @@ def load_definitions(config_dir: Path) -> Definitions:
     defs = Definitions(config_dir)
     issues: list[Issue] = []
     vocabulary = _language_vocabulary()
-    defs.metrics = _load_named_file(defs, issues, "metrics.yaml", _validate_metric, vocabulary)
+    reserved: dict[str, Any] = {KPIS_KEY: lambda raw: Kpis.model_validate(raw or {})}
+    defs.metrics = _load_named_file(
+        defs, issues, "metrics.yaml", _validate_metric, vocabulary, reserved
+    )
+    if isinstance(reserved[KPIS_KEY], Kpis):
+        defs.kpis, defs.kpis_declared = reserved[KPIS_KEY], True
     defs.destinations = _load_named_file(
         defs, issues, "destinations.yaml", _DESTINATIONS.validate_python, vocabulary
     )

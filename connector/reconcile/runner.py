@@ -24,6 +24,7 @@ from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
 from connector.plan.membership import part_rules
 from connector.plan.model import Split
 from connector.plan.split import plan_splits
+from connector.reconcile.cohorts import record_cohorts
 from connector.reconcile.desired import DestinationState, desired_state
 from connector.reconcile.diff import PartChanges, diff_part
 from connector.reconcile.executor import DestinationExecutor, ExecutionReport, Progress
@@ -310,6 +311,7 @@ def _execute(
     progress: Progress,
 ) -> None:
     state.start_run(run_id, summary.trigger, summary.as_of)
+    record_cohorts(state, run_id, prepared.evaluation, {s.segment for s in prepared.splits})
     reports: list[ExecutionReport] = []
     held_back: dict[tuple[str, str], int] = {}
     for dest, target in prepared.targets.items():

@@ -16,6 +16,9 @@ Tables (migrations below, applied in order, recorded in ``PRAGMA user_version``)
   acknowledgement. Until then both may or may not be in the ESP: the next diff re-sends
   what is still wanted and removes what is not, so no change is lost either way.
 - ``runs`` / ``run_parts``: run history (sizes, adds, removes, skips, errors, timings).
+- ``run_cohorts``: per run and segment, the cohort the report measures (``--run ID``):
+  size, entered and exited since the segment's previous recorded run, and the member and
+  held-out profile ids, each set compressed (``reconcile/idsets.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +35,14 @@ from typing import Any
 
 from connector.errors import ConfigError
 
-__all__ = ["ObjectRecord", "QuarantineRecord", "RunRecord", "SegmentRuns", "StateStore"]
+__all__ = [
+    "CohortRecord",
+    "ObjectRecord",
+    "QuarantineRecord",
+    "RunRecord",
+    "SegmentRuns",
+    "StateStore",
+]
 
 MIGRATIONS: list[str] = [
     """
@@ -126,6 +136,21 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (destination, part, email)
     ) WITHOUT ROWID;
     """,
+    """
+    CREATE TABLE run_cohorts (
+        run_id TEXT NOT NULL,
+        segment TEXT NOT NULL,
+        as_of TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        held_out INTEGER NOT NULL,
+        entered INTEGER,
+        exited INTEGER,
+        members BLOB NOT NULL,
+        held_out_ids BLOB NOT NULL,
+        PRIMARY KEY (run_id, segment)
+    );
+    CREATE INDEX run_cohorts_segment ON run_cohorts(segment, as_of);
+    """,
 ]
 
 
@@ -165,6 +190,22 @@ class RunRecord:
     status: str
     exit_code: int | None
     summary: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class CohortRecord:
+    """One segment's cohort at one run; ``members``/``held_out_ids`` are encoded id sets
+    (``None`` when only the counts were read)."""
+
+    run_id: str
+    segment: str
+    as_of: str
+    size: int
+    held_out: int
+    entered: int | None
+    exited: int | None
+    members: bytes | None = None
+    held_out_ids: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -559,3 +600,55 @@ class StateStore:
                 "SELECT destination, COUNT(*) FROM quarantine GROUP BY destination"
             ).fetchall()
         return {destination: count for destination, count in rows}
+
+    # -- cohorts (the report's --run and size history) ------------------------------------
+    def record_cohorts(self, records: Sequence[CohortRecord]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO run_cohorts (run_id, segment, as_of, size, held_out, "
+                "entered, exited, members, held_out_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (r.run_id, r.segment, r.as_of, r.size, r.held_out, r.entered, r.exited,
+                     r.members or b"", r.held_out_ids or b"")
+                    for r in records
+                ),
+            )  # fmt: skip
+
+    def cohort(self, run_id: str, segment: str) -> CohortRecord | None:
+        """A run's cohort of ``segment`` with its id sets."""
+        with self.lock:
+            row = self.db.execute(
+                "SELECT run_id, segment, as_of, size, held_out, entered, exited, members, "
+                "held_out_ids FROM run_cohorts WHERE run_id = ? AND segment = ?",
+                (run_id, segment),
+            ).fetchone()
+        return CohortRecord(*row) if row else None
+
+    def latest_cohort(self, segment: str) -> CohortRecord | None:
+        """The segment's most recently recorded cohort, with its id sets."""
+        with self.lock:
+            row = self.db.execute(
+                "SELECT run_id, segment, as_of, size, held_out, entered, exited, members, "
+                "held_out_ids FROM run_cohorts WHERE segment = ? "
+                "ORDER BY as_of DESC, rowid DESC LIMIT 1",
+                (segment,),
+            ).fetchone()
+        return CohortRecord(*row) if row else None
+
+    def cohort_segments(self, run_id: str) -> list[str]:
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT segment FROM run_cohorts WHERE run_id = ? ORDER BY segment", (run_id,)
+            ).fetchall()
+        return [segment for (segment,) in rows]
+
+    def cohort_history(self, segment: str, limit: int = 200) -> list[CohortRecord]:
+        """The segment's recorded cohort sizes (no id sets), oldest first."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT run_id, segment, as_of, size, held_out, entered, exited FROM ("
+                "SELECT *, rowid AS r FROM run_cohorts WHERE segment = ? "
+                "ORDER BY as_of DESC, r DESC LIMIT ?) ORDER BY as_of, r",
+                (segment, limit),
+            ).fetchall()
+        return [CohortRecord(*row) for row in rows]

@@ -7,7 +7,7 @@ the built-in emulator — slot in without touching the others.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated
 
@@ -18,6 +18,7 @@ from connector.cli.common import load_config, open_source, resolve_as_of
 from connector.cli.context import state
 from connector.cli.output import err, out, print_table
 from connector.cli.progress import TerminalProgress
+from connector.demo_campaign import add_campaign_outcomes
 from connector.demo_sync import EspHolding, sync_demo
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
 from connector.reconcile.summary import RunSummary
@@ -92,7 +93,7 @@ def print_summary(result: DemoResult) -> None:
         print_sync(*result.synced)
     out.print(
         "next: segsync validate · segsync preview abandoned-cart-24h · segsync plan · "
-        "segsync audit",
+        "segsync audit · segsync report",
         markup=False,
     )
 
@@ -130,6 +131,9 @@ def print_sync(summary: RunSummary, holdings: list[EspHolding]) -> None:
 def run_demo(spec: DemoSpec, *, force: bool = False, sync: bool = True) -> DemoResult:
     """The demo's steps: store, config, evaluation, sync into the emulators, summary."""
     store = build_store(spec, force=force)
+    settings = state.settings()
+    added = add_campaign_outcomes(store.url, settings.store, spec.as_of, spec.seed)
+    store = replace(store, events=store.events + added)
     config = write_config()
     evaluation, not_local = evaluate_segments(spec.as_of)
     synced = sync_into_emulators(spec.as_of) if sync else None

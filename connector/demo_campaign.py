@@ -30,9 +30,7 @@ CAMPAIGNS = {"lapsed-high-aov": 0.07, "near-store": 0.05}
 CAMPAIGN_AGE = timedelta(days=14)
 
 
-def add_campaign_outcomes(
-    url: StoreUrl, layout: StoreLayout, as_of: datetime, seed: int
-) -> int:
+def add_campaign_outcomes(url: StoreUrl, layout: StoreLayout, as_of: datetime, seed: int) -> int:
     """Add the campaign's extra orders to the demo store; returns how many."""
     send = as_of - CAMPAIGN_AGE
     with as_file(files("connector") / "demo_config") as folder:

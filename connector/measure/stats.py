@@ -24,6 +24,7 @@ __all__ = [
     "Lift",
     "group_kpis",
     "mde",
+    "mde_at",
     "mean_lift",
     "proportion_lift",
 ]
@@ -132,7 +133,12 @@ def mde(x1: int, n1: int, x0: int, n0: int) -> float | None:
     p = x0 / n0
     if p in (0.0, 1.0):
         p = (x1 + x0) / (n1 + n0)
-    if p in (0.0, 1.0):
+    return mde_at(p, n1, n0)
+
+
+def mde_at(p: float, n1: int, n0: int) -> float | None:
+    """The MDE of two groups of ``n1`` and ``n0`` at a baseline conversion rate ``p``."""
+    if not n1 or not n0 or p <= 0.0 or p >= 1.0:
         return None
     z = float(sps.norm.ppf(1 - (1 - CONFIDENCE) / 2) + sps.norm.ppf(POWER))
     return z * math.sqrt(p * (1 - p) * (1 / n1 + 1 / n0))

@@ -2,28 +2,46 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from connector.cli.app import app
+from connector.cli.common import JsonFlag
 from connector.cli.context import state
 from connector.cli.output import err, out, print_table
 from connector.errors import ConfigError
 from connector.source.loader import LoadReport, Target, load_file
 
 
+def describe(report: LoadReport) -> str:
+    """One line: what was (or, in a dry run, would be) done, with the rows before and after."""
+    rows, table = report.rows, report.table
+    if report.created:
+        what = f"{rows:,} rows into {table} (new table)"
+        line = f"would load {what}" if report.dry_run else f"loaded {what}"
+    elif report.appended:
+        verb = "would append" if report.dry_run else "appended"
+        line = (
+            f"{verb} {rows:,} rows to {table}: {report.rows_before:,} rows before, "
+            f"{report.total_rows:,} after"
+        )
+    else:
+        verb = "would replace" if report.dry_run else "replaced"
+        line = f"{verb} {table}: {report.rows_before:,} rows before, {report.total_rows:,} after"
+    line = f"{line} in {report.store}"
+    return f"dry run, nothing written: {line}" if report.dry_run else line
+
+
 def print_report(report: LoadReport) -> None:
-    """What was loaded: rows, the table's size, and its columns with their types."""
+    """What was loaded: rows before and after, and the table's columns with their types."""
     for warning in report.warnings:
         err.print(f"warning: {warning}", markup=False)
-    if report.appended:
-        what = f"appended {report.rows:,} rows to {report.table} (now {report.total_rows:,} rows)"
-    else:
-        how = "new table" if report.created else "table replaced"
-        what = f"loaded {report.rows:,} rows into {report.table} ({how})"
-    out.print(f"{what} in {report.store}", markup=False)
+    out.print(describe(report), markup=False)
     print_table(["column", "type"], report.columns, title=f"{report.table} columns")
 
 
@@ -58,15 +76,38 @@ def load(
     ],
     append: Annotated[
         bool,
-        typer.Option("--append", help="Insert the rows into the table instead of replacing it."),
+        typer.Option("--append", help="Add the rows to the table."),
     ] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="Replace the table even if it holds rows (they are dropped)."
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Check everything and show the counts; write nothing."),
+    ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Import CSV, Parquet or JSONL into the DuckDB store at SEGSYNC_SOURCE_URL.
 
-    The file is checked first (required columns, timestamps, unique ids); on any problem
-    nothing is written.
+    Creates the table, or adds to it with --append; a table that already holds rows is
+    replaced only with --replace. The file is checked first (required columns, timestamps,
+    unique ids); on any problem nothing is written.
     """
     target = _target(table)
     settings = state.settings()
-    report = load_file(settings.source_url, settings.store, target, file, append=append)
+    report = load_file(
+        settings.source_url,
+        settings.store,
+        target,
+        file,
+        append=append,
+        replace=replace,
+        dry_run=dry_run,
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(asdict(report), indent=2) + "\n")
+        return
     print_report(report)

@@ -5,6 +5,10 @@ timestamps, ids, consent. Only when everything holds is the store file attached 
 with its directory, if missing) and the table replaced or appended to inside one
 transaction. Any problem is one located ``ConfigError`` and nothing is written.
 
+A table that already holds rows is replaced only when asked to (``replace``): loading a
+small file over a large table by mistake would silently drop its customers. A dry run
+makes every check, the store's included, and writes nothing (not even a new store file).
+
 Conversions, so every store that ``load`` writes reads the same way:
 
 - timezone-aware timestamps become naive UTC; ``ts`` given as text is parsed (ISO 8601,
@@ -68,6 +72,8 @@ class LoadReport:
     appended: bool
     created: bool = False  # the table did not exist before
     warnings: list[str] = field(default_factory=list)
+    rows_before: int = 0  # rows the table held before (0 when it did not exist)
+    dry_run: bool = False  # nothing was written: the counts are what a load would do
 
 
 def _ident(name: str) -> str:
@@ -116,6 +122,7 @@ class _Load:
         self.types: dict[str, str] = {}
         self.select: dict[str, str] = {}  # output column -> SQL over __stage
         self.existed = False  # the table was in the store before
+        self.rows_before = 0
 
     def fail(self, message: str, row: int | None = None) -> ConfigError:
         where = f"row {row}: " if row is not None else ""
@@ -378,9 +385,13 @@ class _Load:
             raise self.fail(f"{column} {_show(found[1])} cannot be converted to {why}", found[0])
         self.select[column] = f"CAST({col} AS {target})"
 
-    def check_store(self, append: bool) -> dict[str, str] | None:
+    def count(self, table_sql: str) -> int:
+        found = self.con.execute(f"SELECT count(*) FROM {table_sql}").fetchone()
+        return int(found[0]) if found else 0
+
+    def check_store(self, append: bool, replace: bool = False) -> dict[str, str] | None:
         """Checks against the store's current tables; the existing table's columns when
-        appending to it."""
+        appending to it. A table holding rows is replaced only with ``replace``."""
         lay = self.layout
         existing = self.store_table(self.table)
         self.existed = existing is not None
@@ -388,6 +399,16 @@ class _Load:
             raise ConfigError(
                 f"'{self.table}' in the customer store is a view: segsync load writes tables "
                 f"(point SEGSYNC_STORE__{self.target.value.upper()}_TABLE at another name)",
+                file=self.where,
+            )
+        if existing is not None:
+            self.rows_before = self.count(self._target_sql(self.table))
+        if self.rows_before and not append and not replace:
+            raise ConfigError(
+                f"the store's '{self.table}' table already holds {self.rows_before:,} rows and "
+                f"this file has {self.count('__load'):,}: nothing was written. Add --replace "
+                "to replace the table with the file, or --append to add the file's rows "
+                "(--dry-run shows either without writing)",
                 file=self.where,
             )
         if self.target is Target.EVENTS:
@@ -460,17 +481,34 @@ class _Load:
     def summary(self, appended: bool) -> LoadReport:
         found = self.store_table(self.table)
         assert found is not None
-        count = self.con.execute(f"SELECT count(*) FROM {self._target_sql(self.table)}").fetchone()
-        loaded = self.con.execute("SELECT count(*) FROM __load").fetchone()
         return LoadReport(
             table=self.table,
             store="",
-            rows=int(loaded[0]) if loaded else 0,
-            total_rows=int(count[0]) if count else 0,
+            rows=self.count("__load"),
+            total_rows=self.count(self._target_sql(self.table)),
             columns=list(found[1].items()),
             appended=appended,
             created=not self.existed,
             warnings=self.warnings,
+            rows_before=self.rows_before,
+        )
+
+    def preview(self, existing: dict[str, str] | None) -> LoadReport:
+        """What ``write`` would do, computed without writing."""
+        rows = self.count("__load")
+        appended = existing is not None
+        columns = existing if existing is not None else self.types
+        return LoadReport(
+            table=self.table,
+            store="",
+            rows=rows,
+            total_rows=rows + (self.rows_before if appended else 0),
+            columns=list(columns.items()),
+            appended=appended,
+            created=not self.existed,
+            warnings=self.warnings,
+            rows_before=self.rows_before,
+            dry_run=True,
         )
 
 
@@ -498,12 +536,18 @@ def load_file(
     file: Path,
     *,
     append: bool = False,
+    replace: bool = False,
+    dry_run: bool = False,
 ) -> LoadReport:
     """Load ``file`` into the ``target`` table of the DuckDB store at ``url``.
 
-    Replaces the table unless ``append``. Raises ``ConfigError`` (one located message)
-    on any bad input; then the store is left exactly as it was.
+    Creates the table, appends to it (``append``) or replaces it (``replace``; a table that
+    holds rows is never replaced without it). ``dry_run`` checks everything and reports the
+    counts without writing. Raises ``ConfigError`` (one located message) on any bad input;
+    then the store is left exactly as it was.
     """
+    if append and replace:
+        raise ConfigError("--append and --replace exclude each other", file=str(file))
     parsed, path = _store_path(url)
     job = _Load(file, target, layout)
     try:
@@ -511,28 +555,33 @@ def load_file(
         job.check()
         job.prepare()
         created = not path.exists()
-        if created:
+        if created and not dry_run:
             path.parent.mkdir(parents=True, exist_ok=True)
+        source = ":memory:" if created and dry_run else str(path)
+        mode = " (READ_ONLY)" if dry_run and not created else ""
         try:
-            job.con.execute(f"ATTACH {_text(str(path))} AS {_ident(_STORE)}")
+            job.con.execute(f"ATTACH {_text(source)} AS {_ident(_STORE)}{mode}")
         except duckdb.Error as exc:
             raise ConfigError(
                 f"cannot open the customer store '{path}' for writing: {_reason(exc)}",
                 file="SEGSYNC_SOURCE_URL",
             ) from None
         try:
-            existing = job.check_store(append)
-            job.con.execute("BEGIN TRANSACTION")
-            try:
-                job.write(append, existing)
-                job.con.execute("COMMIT")
-            except BaseException:
-                job.con.execute("ROLLBACK")
-                raise
-            report = job.summary(existing is not None)
+            existing = job.check_store(append, replace)
+            if dry_run:
+                report = job.preview(existing)
+            else:
+                job.con.execute("BEGIN TRANSACTION")
+                try:
+                    job.write(append, existing)
+                    job.con.execute("COMMIT")
+                except BaseException:
+                    job.con.execute("ROLLBACK")
+                    raise
+                report = job.summary(existing is not None)
         except BaseException:
             job.con.execute(f"DETACH {_ident(_STORE)}")
-            if created:
+            if created and not dry_run:
                 path.unlink(missing_ok=True)
                 Path(f"{path}.wal").unlink(missing_ok=True)
             raise
@@ -550,4 +599,6 @@ def load_file(
         appended=report.appended,
         created=report.created,
         warnings=report.warnings,
+        rows_before=report.rows_before,
+        dry_run=report.dry_run,
     )

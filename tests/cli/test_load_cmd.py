@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.cli.conftest import CliRunner
@@ -49,10 +51,42 @@ def test_append_and_replace(workspace: Path, run_cli: CliRunner) -> None:
     (workspace / "q.csv").write_text("profile_id,email,email_consent\nc3,c@x.com,1\n")
     code, out, _ = run_cli(["load", "profiles", "q.csv", "--append"])
     assert code == 0
-    assert out.startswith("appended 1 rows to profiles (now 3 rows) in duckdb:///")
-    code, out, _ = run_cli(["load", "profiles", "q.csv"])
+    assert out.startswith("appended 1 rows to profiles: 2 rows before, 3 after in duckdb:///")
+    code, out, _ = run_cli(["load", "profiles", "q.csv", "--replace"])
     assert code == 0
-    assert out.startswith("loaded 1 rows into profiles (table replaced)")
+    assert out.startswith("replaced profiles: 3 rows before, 1 after in duckdb:///")
+
+
+def test_a_table_with_rows_is_not_replaced_by_accident(workspace: Path, run_cli: CliRunner) -> None:
+    (workspace / "big.csv").write_text(
+        "profile_id,email,email_consent\n" + "".join(f"c{i},m{i}@x.com,1\n" for i in range(500))
+    )
+    assert run_cli(["load", "profiles", "big.csv"])[0] == 0
+    code, out, err = run_cli(["load", "profiles", "p.csv"])
+    assert (code, out) == (1, "")
+    assert "'profiles' table already holds 500 rows and this file has 2" in err
+    assert "--replace" in err and "--append" in err
+    code, out, _ = run_cli(["load", "profiles", "p.csv", "--replace", "--dry-run"])
+    assert code == 0
+    assert out.startswith(
+        "dry run, nothing written: would replace profiles: 500 rows before, 2 after in duckdb:///"
+    )
+    code, out, _ = run_cli(["load", "profiles", "big.csv", "--append", "--dry-run"])
+    assert code == 1  # the ids are already there: the store's checks run in a dry run too
+    code, out, _ = run_cli(["load", "profiles", "--json", "p.csv"])
+    assert code == 1 and "already holds 500 rows" in json.loads(out)["problems"][0]["message"]
+    code, out, _ = run_cli(["load", "profiles", "--json", "p.csv", "--replace", "--dry-run"])
+    assert code == 0
+    assert {k: json.loads(out)[k] for k in ("rows_before", "total_rows", "dry_run")} == {
+        "rows_before": 500,
+        "total_rows": 2,
+        "dry_run": True,
+    }
+    code, out, _ = run_cli(["load", "profiles", "p.csv", "--append", "--replace"])
+    assert code == 1
+    con = duckdb.connect(str(workspace / "data" / "customers.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM profiles").fetchone() == (500,)
+    con.close()
 
 
 def test_missing_consent_is_a_warning(workspace: Path, run_cli: CliRunner) -> None:

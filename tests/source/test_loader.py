@@ -43,8 +43,12 @@ def write(name: str, text: str) -> Path:
     return path
 
 
-def load(target: Target, name: str, *, append: bool = False) -> LoadReport:
-    return load_file(url(), StoreLayout(), target, Path(name), append=append)
+def load(
+    target: Target, name: str, *, append: bool = False, replace: bool = False, dry_run: bool = False
+) -> LoadReport:
+    return load_file(
+        url(), StoreLayout(), target, Path(name), append=append, replace=replace, dry_run=dry_run
+    )
 
 
 def rows(sql: str, store: str = "data/store.duckdb") -> list[tuple[Any, ...]]:
@@ -154,13 +158,49 @@ def test_date_ts_becomes_a_timestamp(workdir: Path) -> None:
 
 
 # -- replace and append ---------------------------------------------------------------------
-def test_replace_is_the_default(workdir: Path) -> None:
+def test_a_table_with_rows_is_replaced_only_with_replace(workdir: Path) -> None:
     write("p.csv", PROFILES_CSV)
     load(Target.PROFILES, "p.csv")
     write("q.csv", "profile_id,email\nz9,z@x.com\n")
-    report = load(Target.PROFILES, "q.csv")
-    assert (report.rows, report.total_rows, report.created) == (1, 1, False)
+    with pytest.raises(ConfigError) as info:
+        load(Target.PROFILES, "q.csv")
+    assert "p.csv" not in str(info.value) and "q.csv: the store's 'profiles' table" in str(
+        info.value
+    )
+    assert "already holds 2 rows and this file has 1: nothing was written" in str(info.value)
+    assert rows("SELECT profile_id FROM profiles ORDER BY 1") == [("007",), ("c2",)]
+    report = load(Target.PROFILES, "q.csv", replace=True)
+    assert (report.rows_before, report.rows, report.total_rows, report.created) == (2, 1, 1, False)
     assert rows("SELECT profile_id FROM profiles") == [("z9",)]
+
+
+def test_an_empty_table_is_replaced_without_asking(workdir: Path) -> None:
+    Path("data").mkdir()
+    con = duckdb.connect("data/store.duckdb")
+    con.execute("CREATE TABLE profiles (profile_id VARCHAR, email VARCHAR)")
+    con.close()
+    write("p.csv", PROFILES_CSV)
+    report = load(Target.PROFILES, "p.csv")
+    assert (report.rows_before, report.total_rows, report.created) == (0, 2, False)
+
+
+def test_dry_run_checks_and_counts_but_writes_nothing(workdir: Path) -> None:
+    write("p.csv", PROFILES_CSV)
+    report = load(Target.PROFILES, "p.csv", dry_run=True)
+    assert (report.dry_run, report.created, report.rows, report.total_rows) == (True, True, 2, 2)
+    assert not Path("data/store.duckdb").exists()  # not even an empty store file
+    load(Target.PROFILES, "p.csv")
+    write("q.csv", "profile_id,email\nz9,z@x.com\n")
+    report = load(Target.PROFILES, "q.csv", replace=True, dry_run=True)
+    assert (report.rows_before, report.total_rows, report.appended) == (2, 1, False)
+    report = load(Target.PROFILES, "q.csv", append=True, dry_run=True)
+    assert (report.rows_before, report.total_rows, report.appended) == (2, 3, True)
+    with pytest.raises(ConfigError, match="already holds 2 rows"):
+        load(Target.PROFILES, "q.csv", dry_run=True)
+    write("dup.csv", "profile_id,email\nc2,again@x.com\n")
+    with pytest.raises(ConfigError, match="c2"):  # the store's checks run in a dry run too
+        load(Target.PROFILES, "dup.csv", append=True, dry_run=True)
+    assert rows("SELECT profile_id FROM profiles ORDER BY 1") == [("007",), ("c2",)]
 
 
 def test_append_inserts_and_casts_to_the_table_types(workdir: Path) -> None:

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from connector.cli.app import app
-from connector.cli.common import load_config, open_source, resolve_as_of
+from connector.cli.common import load_config, open_source, resolve_as_of, segsync_command
 from connector.cli.context import state
 from connector.cli.output import err, out, print_table
 from connector.cli.progress import TerminalProgress
@@ -44,6 +44,7 @@ class DemoResult:
     evaluation: Evaluation
     not_local: list[str]
     synced: tuple[RunSummary, list[EspHolding]] | None = None
+    floored: bool = False  # as_of was the default: now, floored to the hour
 
 
 def build_store(spec: DemoSpec, *, force: bool) -> DemoStore:
@@ -91,9 +92,18 @@ def print_summary(result: DemoResult) -> None:
         )
     if result.synced is not None:
         print_sync(*result.synced)
+    when = format_instant(ev.as_of)
+    if result.floored:
+        out.print(
+            f"as_of is now floored to the hour ({when}), so re-running the demo within the "
+            "hour rebuilds the same data; other commands default to the current instant, so "
+            f"pass --as-of {when} to see exactly these counts",
+            markup=False,
+        )
+    cmd = segsync_command()
     out.print(
-        "next: segsync validate · segsync preview abandoned-cart-24h · segsync plan · "
-        "segsync audit · segsync report",
+        f"next: {cmd} validate · {cmd} preview abandoned-cart-24h --as-of {when} · "
+        f"{cmd} plan --as-of {when} · {cmd} audit --as-of {when} · {cmd} report",
         markup=False,
     )
 
@@ -128,7 +138,9 @@ def print_sync(summary: RunSummary, holdings: list[EspHolding]) -> None:
         err.print(message, markup=False)
 
 
-def run_demo(spec: DemoSpec, *, force: bool = False, sync: bool = True) -> DemoResult:
+def run_demo(
+    spec: DemoSpec, *, force: bool = False, sync: bool = True, floored: bool = False
+) -> DemoResult:
     """The demo's steps: store, config, evaluation, sync into the emulators, summary."""
     store = build_store(spec, force=force)
     settings = state.settings()
@@ -137,7 +149,7 @@ def run_demo(spec: DemoSpec, *, force: bool = False, sync: bool = True) -> DemoR
     config = write_config()
     evaluation, not_local = evaluate_segments(spec.as_of)
     synced = sync_into_emulators(spec.as_of) if sync else None
-    result = DemoResult(store, config, evaluation, not_local, synced)
+    result = DemoResult(store, config, evaluation, not_local, synced, floored)
     print_summary(result)
     if synced is not None and synced[0].exit_code:
         raise typer.Exit(synced[0].exit_code)
@@ -180,4 +192,5 @@ def demo(
     (only files that do not exist yet).
     """
     moment = resolve_as_of(as_of) if as_of is not None else default_as_of(utc_now())
-    run_demo(DemoSpec(as_of=moment, profiles=profiles, seed=seed), force=force, sync=sync)
+    spec = DemoSpec(as_of=moment, profiles=profiles, seed=seed)
+    run_demo(spec, force=force, sync=sync, floored=as_of is None)

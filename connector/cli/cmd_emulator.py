@@ -6,6 +6,7 @@ local test double), then serves until Ctrl-C or SIGTERM. Binds to loopback by de
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -43,6 +44,17 @@ def _announce(esp: str) -> Callable[[Emulator[Any]], None]:
         sys.stdout.flush()
 
     return announce
+
+
+def _log_requests_on_stderr() -> None:
+    """uvicorn logs each request on ``uvicorn.access``; the emulator leaves logging
+    unconfigured (it runs inside tests and the demo too), so give that logger a handler."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    access = logging.getLogger("uvicorn.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
 
 
 @app.command()
@@ -149,6 +161,8 @@ def emulator(
         rate_limit_scale=rate_limit_scale,
         import_delay_s=import_delay,
     )
+    if access_log:
+        _log_requests_on_stderr()
     if host not in _LOOPBACK:
         err.print(f"warning: listening on {host}, not loopback", markup=False)
     try:

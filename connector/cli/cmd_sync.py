@@ -20,7 +20,8 @@ _VERDICT = {
     "ok": "done",
     "quarantined": "done, with quarantined members (exit 4)",
     "guard": "STOPPED by a guard before writing anything (exit 3; --force overrides)",
-    "failed": "FAILED (exit 2): confirmed batches are kept; the next run resends the rest",
+    "failed": "FAILED (exit 2): confirmed batches are kept, and the next run sends only what "
+    "the ESP has not confirmed",
     "dry_run": "dry run: nothing was written",
     "stopped": "stopped on request: confirmed batches are kept",
 }
@@ -33,12 +34,13 @@ def print_summary(summary: RunSummary) -> None:
         for p in summary.parts
     ]  # fmt: skip
     if rows:
-        verb = "would" if summary.status in ("dry_run", "guard") else "did"
+        planned = summary.status in ("dry_run", "guard")
         print_table(
             ["segment", "destination", "tag/list", "desired", "add", "remove",
              "no consent", "quarantined"],
             rows,
-            title=f"run {summary.run_id} as of {summary.as_of} ({verb})",
+            title=f"run {summary.run_id} as of {summary.as_of}"
+            + (": changes it would make (nothing written)" if planned else ""),
         )  # fmt: skip
     for segment, why in sorted(summary.skipped_segments.items()):
         out.print(f"skipped {segment}: {why}", markup=False)
@@ -48,8 +50,8 @@ def print_summary(summary: RunSummary) -> None:
         err.print(f"error: {error}", markup=False)
     calls = ", ".join(f"{d}: {c['total']}" for d, c in summary.api_calls.items()) or "none"
     out.print(
-        f"{_VERDICT.get(summary.status, summary.status)} in {summary.duration_seconds:.1f}s; "
-        f"API calls {calls}",
+        f"{_VERDICT.get(summary.status, summary.status)}. Run time {summary.duration_seconds:.1f}s;"
+        f" API calls {calls}",
         markup=False,
     )
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,7 +16,15 @@ from connector.errors import ConfigError, Issue, Location
 from connector.source import Store, open_store
 from connector.timespec import parse_instant, utc_now
 
-__all__ = ["AsOf", "JsonFlag", "load_config", "open_source", "resolve_as_of", "segment_names"]
+__all__ = [
+    "AsOf",
+    "JsonFlag",
+    "load_config",
+    "open_source",
+    "resolve_as_of",
+    "segment_names",
+    "segsync_command",
+]
 
 AsOf = Annotated[
     str | None,
@@ -24,6 +35,28 @@ AsOf = Annotated[
     ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def segsync_command(argv0: str | None = None) -> str:
+    """How to run segsync again from this shell, for "next:" hints: ``segsync`` when that is
+    what PATH finds, otherwise the path this process was started with (``.venv/bin/segsync``,
+    or ``python -m connector``)."""
+    started = Path(argv0 if argv0 is not None else sys.argv[0])
+    if started.name == "__main__.py":
+        python = Path(sys.executable)
+        return f"{_shown(python)} -m connector"
+    on_path = shutil.which("segsync")
+    if on_path is not None and Path(on_path).resolve() == started.resolve():
+        return "segsync"
+    return _shown(started) if started.name == "segsync" else "segsync"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it, else absolute."""
+    absolute, here = path.absolute(), Path.cwd()
+    if here != Path(here.anchor) and here in absolute.parents:
+        return str(absolute.relative_to(here))
+    return str(absolute)
 
 
 def resolve_as_of(text: str | None) -> datetime:

@@ -78,6 +78,11 @@ def test_rerun_is_identical_and_keeps_the_users_files(workspace: Path, run_cli: 
 def test_default_as_of_makes_recent_segments_non_empty(workspace: Path, run_cli: CliRunner) -> None:
     code, out, _ = run_cli(["demo", "--profiles", "2000"])
     assert code == 0
+    (floored,) = [line for line in out.splitlines() if line.startswith("as_of is now floored")]
+    when = floored.split("(", 1)[1].split(")", 1)[0]
+    assert when.endswith(":00:00Z") and f"pass --as-of {when} to see exactly these" in floored
+    (hint,) = [line for line in out.splitlines() if line.startswith("next: ")]
+    assert f"preview abandoned-cart-24h --as-of {when}" in hint
     assert table_rows(out)["abandoned-cart-24h"][0] > 0
     code, out, _ = run_cli(["preview", "abandoned-cart-24h"])
     assert code == 0 and len(out.splitlines()) > 1
@@ -126,3 +131,11 @@ def _digest(workspace: Path) -> list[tuple[object, ...]]:
         ).fetchall()
     finally:
         con.close()
+
+
+def test_demo_with_an_explicit_as_of_does_not_mention_flooring(
+    workspace: Path, run_cli: CliRunner
+) -> None:
+    code, out, _ = run_cli([*DEMO, "--no-sync"])
+    assert code == 0 and "floored" not in out
+    assert f"plan --as-of {AS_OF}" in out.splitlines()[-1]

@@ -73,8 +73,25 @@ def test_sync_json_then_guard_exit_3_then_force(
 def test_esp_failure_exits_2(workspace: tuple[Path, object], run_cli: CliRunner) -> None:
     root, _ = workspace
     (root / "config/destinations.yaml").write_text("mc: {esp: mailchimp, audience: nope}\n")
-    code, _, err = run_cli(["sync", "--as-of", AS_OF])
+    code, out, err = run_cli(["sync", "--as-of", AS_OF])
     assert code == 2 and "404" in err
+    last = out.splitlines()[-1]
+    assert last.startswith("FAILED (exit 2): confirmed batches are kept, and the next run sends")
+    assert " in 0." not in last and ". Run time " in last  # the duration is not a delay
+
+
+def test_the_table_says_whether_changes_were_made(
+    workspace: tuple[Path, object], run_cli: CliRunner
+) -> None:
+    code, out, _ = run_cli(["sync", "--as-of", AS_OF, "--dry-run"])
+    assert code == 0
+    (title,) = [line for line in out.splitlines() if line.startswith("# run ")]
+    assert title.endswith(": changes it would make (nothing written)")
+    code, out, _ = run_cli(["sync", "--as-of", AS_OF])
+    assert code == 0
+    (title,) = [line for line in out.splitlines() if line.startswith("# run ")]
+    assert title.endswith(f"as of {AS_OF}") and "(did)" not in out
+    assert out.splitlines()[-1].startswith("done. Run time ")
 
 
 def test_plan_then_apply_and_stale_plan_refused(

@@ -12,10 +12,11 @@ from connector.cli.app import app
 from connector.cli.common import (
     AsOf,
     JsonFlag,
+    complete_segment,
     load_config,
+    one_segment,
     open_source,
     resolve_as_of,
-    segment_names,
 )
 from connector.cli.output import out
 from connector.evaluate.explain import Explanation, explain_profile
@@ -76,14 +77,19 @@ def _payload(ex: Explanation) -> dict[str, Any]:
 
 @app.command()
 def explain(
-    name: Annotated[str, typer.Argument(help="Segment name.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Segment name (or a glob matching one).", autocompletion=complete_segment
+        ),
+    ],
     profile_id: Annotated[str, typer.Argument(help="Profile id.")],
     as_of: AsOf = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Show each condition's value and result for one profile."""
     defs = load_config()
-    segment_names(defs, [name])
+    name = one_segment(defs, name)
     with open_source() as store:
         ex = explain_profile(store, defs, name, profile_id, as_of=resolve_as_of(as_of))
     if as_json:

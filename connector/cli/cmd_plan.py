@@ -13,6 +13,7 @@ from connector.cli.app import app
 from connector.cli.common import (
     AsOf,
     JsonFlag,
+    complete_segment,
     load_config,
     resolve_as_of,
     segment_names,
@@ -100,7 +101,13 @@ def print_plan(document: PlanDocument) -> None:
 
 @app.command()
 def plan(
-    names: Annotated[list[str] | None, typer.Argument(help="Segments (default: all).")] = None,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Segments or globs such as 'vip-*' (default: all).",
+            autocompletion=complete_segment,
+        ),
+    ] = None,
     as_of: AsOf = None,
     as_json: JsonFlag = False,
     out_file: Annotated[

@@ -11,7 +11,14 @@ from typing import Annotated, TextIO
 import typer
 
 from connector.cli.app import app
-from connector.cli.common import AsOf, load_config, open_source, resolve_as_of, segment_names
+from connector.cli.common import (
+    AsOf,
+    complete_segment,
+    load_config,
+    one_segment,
+    open_source,
+    resolve_as_of,
+)
 from connector.cli.output import err, is_terminal, print_table
 from connector.errors import ConfigError
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
@@ -56,7 +63,12 @@ def summary_lines(result: Evaluation, name: str) -> list[str]:
 
 @app.command()
 def preview(
-    name: Annotated[str, typer.Argument(help="Segment name.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Segment name (or a glob matching one).", autocompletion=complete_segment
+        ),
+    ],
     as_of: AsOf = None,
     output: Annotated[
         Path | None,
@@ -65,7 +77,7 @@ def preview(
 ) -> None:
     """Evaluate one segment and list its members (CSV: profile_id,email,holdout)."""
     defs = load_config()
-    segment_names(defs, [name])
+    name = one_segment(defs, name)
     if has_esp_conditions(defs.segments[name].rule):
         raise ConfigError(
             f"segment '{name}' has esp conditions that only the ESP can evaluate, so it cannot "

@@ -48,7 +48,7 @@ def run(
             update={"http": settings.http.model_copy(update={"bind": bind})}
         )
     secrets = secrets_of(settings.mailchimp.api_key, settings.klaviyo.api_key, settings.http.token)
-    configure_logging(settings.log_level, redactor=Redactor(secrets))
+    configure_logging(state.log_flag or settings.log_level, redactor=Redactor(secrets))
     log = get_logger("cli")
     options = DaemonOptions(
         grace_seconds=grace_period,

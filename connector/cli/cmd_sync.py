@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 
 from connector.cli.app import app
-from connector.cli.common import AsOf, JsonFlag, load_config, resolve_as_of, segment_names
+from connector.cli.common import (
+    AsOf,
+    JsonFlag,
+    complete_segment,
+    load_config,
+    resolve_as_of,
+    segment_names,
+)
 from connector.cli.context import state
 from connector.cli.output import err, out, print_table
 from connector.cli.progress import TerminalProgress
@@ -58,7 +65,13 @@ def print_summary(summary: RunSummary) -> None:
 
 @app.command()
 def sync(
-    names: Annotated[list[str] | None, typer.Argument(help="Segments (default: all).")] = None,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Segments or globs such as 'vip-*' (default: all).",
+            autocompletion=complete_segment,
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Compute changes, write nothing.")
     ] = False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import shutil
 import sys
 from datetime import datetime
@@ -19,7 +20,9 @@ from connector.timespec import parse_instant, utc_now
 __all__ = [
     "AsOf",
     "JsonFlag",
+    "complete_segment",
     "load_config",
+    "one_segment",
     "open_source",
     "resolve_as_of",
     "segment_names",
@@ -78,17 +81,51 @@ def open_source() -> Store:
 
 
 def segment_names(defs: Definitions, names: list[str] | None) -> list[str]:
-    """Validate segment names given on the command line (all segments when none)."""
+    """The segments named on the command line (all when none), in the order given; a name
+    may be a shell-style glob (``'vip-*'``, ``'*-90d'``, ``'churn-?isk'``) matching several.
+    A name that is unknown, or a glob that matches nothing, is an error."""
     if not names:
         return list(defs.segments)
     from connector.definitions.yaml_source import suggest
 
-    unknown = [n for n in names if n not in defs.segments]
-    if unknown:
+    selected: list[str] = []
+    issues: list[Issue] = []
+    for name in names:
+        if any(c in name for c in "*?["):
+            matched = sorted(fnmatch.filter(defs.segments, name))
+            if not matched:
+                known = ", ".join(sorted(defs.segments)) or "none"
+                issues.append(Issue(Location(), f"no segment matches '{name}' (segments: {known})"))
+        elif name in defs.segments:
+            matched = [name]
+        else:
+            matched = []
+            issues.append(
+                Issue(Location(), f"unknown segment '{name}'{suggest(name, defs.segments)}")
+            )
+        selected.extend(m for m in matched if m not in selected)
+    if issues:
+        raise ConfigError(issues)
+    return selected
+
+
+def one_segment(defs: Definitions, name: str) -> str:
+    """The one segment ``name`` (or a glob matching exactly one) selects."""
+    selected = segment_names(defs, [name])
+    if len(selected) > 1:
         raise ConfigError(
-            [
-                Issue(Location(), f"unknown segment '{n}'{suggest(n, defs.segments)}")
-                for n in unknown
-            ]
+            f"'{name}' matches {len(selected)} segments ({', '.join(selected)}): this command "
+            "shows one at a time",
+            file="command line",
         )
-    return names
+    return selected[0]
+
+
+def complete_segment(incomplete: str) -> list[str]:
+    """Shell completion for segment names: the files in the config's ``segments/``."""
+    try:
+        folder = state.settings().config_dir / "segments"
+        names = sorted(path.stem for path in folder.glob("*.yaml"))
+    except Exception:  # completion must never print a traceback into the shell
+        return []
+    return [name for name in names if name.startswith(incomplete)]

@@ -13,6 +13,7 @@ __all__ = ["CliState", "state"]
 @dataclass
 class CliState:
     config_dir: Path | None = None
+    log_flag: str | None = None  # the level -v/-q asked for, if any
     _settings: Settings | None = None
 
     def settings(self) -> Settings:
@@ -23,6 +24,7 @@ class CliState:
 
     def reset(self) -> None:
         self.config_dir = None
+        self.log_flag = None
         self._settings = None
 
 

@@ -1,0 +1,84 @@
+"""Log lines of the one-shot commands: plain text on stderr, secrets and emails masked.
+
+The level comes from ``-v`` (info), ``-vv`` (debug) or ``-q`` (errors only), else from
+``SEGSYNC_LOG_LEVEL``, else ``warning`` (retries and refused members are worth seeing). The
+daemon (``segsync run``) logs JSON lines on stdout instead, at the same flags or
+``SEGSYNC_LOG_LEVEL`` (default ``info``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from typing import TextIO
+
+from connector.daemon.redact import Redactor
+from connector.errors import ConfigError
+
+__all__ = ["LEVELS", "configure_cli_logging", "flag_level", "resolve_level"]
+
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+          "error": logging.ERROR}  # fmt: skip
+_ENV = "SEGSYNC_LOG_LEVEL"
+
+
+def flag_level(verbose: int, quiet: bool) -> str | None:
+    """The level ``-v``/``-vv``/``-q`` ask for (None: no flag given)."""
+    if verbose and quiet:
+        raise ConfigError("-v and -q exclude each other", file="command line")
+    if quiet:
+        return "error"
+    if verbose:
+        return "info" if verbose == 1 else "debug"
+    return None
+
+
+def resolve_level(flag: str | None, environ: Mapping[str, str], default: str) -> str:
+    """The flag's level, else ``SEGSYNC_LOG_LEVEL``, else ``default``."""
+    if flag is not None:
+        return flag
+    named = environ.get(_ENV, "").strip().lower()
+    if not named:
+        return default
+    if named not in LEVELS:
+        raise ConfigError(f"must be one of {', '.join(LEVELS)}, got '{named}'", file=_ENV)
+    return named
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of the record (tests swap it)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+class _Redact(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.redactor = Redactor()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redactor.text(record.getMessage())
+        record.args = None
+        return True
+
+
+_HANDLER = _Stderr()
+_HANDLER.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+_HANDLER.addFilter(_Redact())
+
+
+def configure_cli_logging(level: str) -> None:
+    """Route every logger to stderr as ``LEVEL logger: message`` at ``level``."""
+    root = logging.getLogger()
+    if _HANDLER not in root.handlers:
+        root.addHandler(_HANDLER)
+    root.setLevel(LEVELS[level])
+    for chatty in ("httpx", "httpcore"):  # request lines with URLs: segsync logs its own
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, LEVELS[level]))

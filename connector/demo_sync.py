@@ -110,6 +110,7 @@ def sync_demo(
         demo_settings = settings.model_copy(
             update={
                 "state_path": state_path,
+                "state_url": None,
                 "mailchimp": MailchimpSettings(
                     api_key=mailchimp.api_key, base_url=mailchimp.base_url
                 ),

@@ -3,9 +3,13 @@
     ConnectorError                    root; ``exit_code`` says how the CLI ends
     ├── ConfigError                   bad config or input (YAML, settings, data files,
     │                                 store URL, CLI values): fix it and run again — exit 1
+    │   └── StateError                the state store is unreadable, read-only or damaged:
+    │                                 fix or move the file (the message says which) — exit 1
     ├── GuardError                    a safety guard stopped the sync before writing — exit 3
     ├── DependencyError               the customer store or the state store cannot be
     │                                 reached: a dependency failed, not the config — exit 2
+    ├── StateBusyError                another run holds the state store's lock — exit 5
+    ├── StopRequestedError            a stop (SIGTERM) arrived: no further ESP call is made
     └── EspError                      the ESP failed us after retries — exit 2
         ├── RetriableEspError         429, 5xx, timeouts, connection errors: try again later
         │   └── RateLimitedError      429, with the ESP's Retry-After when it sent one
@@ -41,6 +45,9 @@ __all__ = [
     "MemberError",
     "RateLimitedError",
     "RetriableEspError",
+    "StateBusyError",
+    "StateError",
+    "StopRequestedError",
 ]
 
 EXIT_OK = 0
@@ -49,6 +56,7 @@ EXIT_DEPENDENCY = 2  # an ESP, the network, the customer store or the state stor
 EXIT_ESP = EXIT_DEPENDENCY
 EXIT_GUARD = 3
 EXIT_QUARANTINE = 4
+EXIT_BUSY = 5
 
 
 @dataclass(frozen=True, order=True)
@@ -119,6 +127,25 @@ class ConfigError(ConnectorError):
 def _issue_sort_key(issue: Issue) -> tuple[str, int, int, str]:
     loc = issue.location
     return (loc.file, loc.line or 0, loc.column or 0, issue.message)
+
+
+class StateError(ConfigError):
+    """The state store cannot be used as it is (unreadable, read-only, damaged, unreachable).
+
+    Raised before any ESP write; the message names the file (never a password) and what to
+    do about it."""
+
+
+class StateBusyError(ConnectorError):
+    """Another run holds the lock of this state store (``--wait`` waits for it instead)."""
+
+    exit_code = EXIT_BUSY
+
+
+class StopRequestedError(ConnectorError):
+    """A stop was requested (SIGTERM, daemon shutdown): the next ESP call is not made."""
+
+    exit_code = EXIT_OK
 
 
 class GuardError(ConnectorError):

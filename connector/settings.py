@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     config_dir: Path = Path("config")
     source_url: str = "duckdb:///data/customers.duckdb"
     state_path: Path = Path("state/segsync.db")
+    #: ``sqlite:///path`` or ``postgresql://…``; wins over ``state_path`` when set
+    state_url: str | None = None
     default_schedule: ScheduleSetting = Field(default_factory=lambda: parse_schedule("1h"))
     store: StoreLayout = StoreLayout()
     mailchimp: MailchimpSettings = MailchimpSettings()

@@ -24,6 +24,7 @@ from connector.measure.render import TABLE_COLUMNS, csv_text, html_page, notes, 
 from connector.measure.report import Report, report_json
 from connector.reconcile.idsets import decode_ids
 from connector.reconcile.state import StateStore
+from connector.reconcile.state_url import state_url_of
 from connector.timespec import format_instant, parse_duration, parse_instant
 
 
@@ -37,8 +38,10 @@ def _kpis(defs: Definitions, window: str | None) -> Kpis:
 
 
 def _open_state() -> StateStore | None:
-    path = state.settings().state_path
-    return StateStore(path) if path.exists() else None
+    location = state_url_of(state.settings())
+    if location.path is not None and not location.path.exists():
+        return None
+    return StateStore(location)
 
 
 def _run_cohorts(

@@ -13,6 +13,7 @@ from connector.cli.common import JsonFlag
 from connector.cli.context import state
 from connector.cli.output import out, print_table
 from connector.reconcile.state import StateStore
+from connector.reconcile.state_url import state_url_of
 
 
 def _totals(summary: dict[str, Any] | None) -> tuple[int, int, int]:
@@ -29,13 +30,17 @@ def status(
     limit: Annotated[int, typer.Option("--limit", help="How many runs to show.")] = 10,
     as_json: JsonFlag = False,
 ) -> None:
-    """Show recent sync runs, quarantined members and the ESP objects segsync owns."""
-    path = state.settings().state_path
-    if not path.exists():
-        out.print(f"no runs yet (no state store at {path})", markup=False)
+    """Show recent sync runs, quarantined members and the ESP objects segsync owns.
+
+    A run shown ``running`` holds the state store's lock now; one that was killed (SIGKILL,
+    a lost machine) shows ``interrupted``."""
+    location = state_url_of(state.settings())
+    if location.path is not None and not location.path.exists():
+        out.print(f"no runs yet (no state store at {location.display()})", markup=False)
         return
-    store = StateStore(path)
+    store = StateStore(location)
     try:
+        store.settle_interrupted()
         runs = store.runs(limit)
         quarantine = store.quarantined()
         objects = store.objects()

@@ -6,10 +6,14 @@ account, see ``scheduler.py``); uvicorn serves HTTP in one thread; watchfiles wa
 config directory in another.
 
 Shutdown (SIGTERM or SIGINT): no new job starts, the runner's stop event is set so running
-jobs start no new batch, the batches in flight finish and are confirmed, and the daemon
-exits 0 — within the grace period. If a batch is still in flight when it ends, the daemon
-exits 0 anyway: that batch was not confirmed, so the next start sends it again (ESP
-operations are idempotent). A second signal skips the rest of the grace period.
+jobs make no further ESP call (not even a look-up or a retry), the calls in flight finish
+and are confirmed, and the daemon exits 0 — within the grace period. If a call is still in
+flight when it ends, the daemon exits 0 anyway: its run is marked ``interrupted``, and what
+it sent was not confirmed, so the next start sends it again (ESP operations are
+idempotent). A second signal skips the rest of the grace period.
+
+Jobs hold the state store's run lock while they run (shared by the daemon's own jobs), so a
+manual ``segsync sync`` on the same store waits for them or exits 5, and they wait for it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +45,7 @@ from connector.definitions.yaml_source import suggest
 from connector.errors import ConfigError, DependencyError
 from connector.reconcile.runner import AdapterFactory, SyncOptions, run_sync
 from connector.reconcile.state import StateStore
+from connector.reconcile.state_url import state_url_of
 from connector.reconcile.summary import RunSummary
 from connector.settings import Settings
 from connector.source import open_store
@@ -89,7 +95,9 @@ class Daemon:
             secrets_of(settings.mailchimp.api_key, settings.klaviyo.api_key, settings.http.token)
         )
         self.metrics = Metrics()
-        self.state = StateStore(settings.state_path)
+        self.state = StateStore(state_url_of(settings))
+        self.state.check()
+        self.state.settle_interrupted()
         self.defs = defs
         self.config_fp = config_fingerprint(settings.config_dir)
         self.config_errors: list[str] = []
@@ -184,10 +192,16 @@ class Daemon:
             self.watcher.stop()
         self.http.stop()
         if unfinished:
+            runs = [r for j in unfinished if (r := self.jobs[j].run_id) is not None]
+            try:
+                self.state.mark_runs_interrupted(runs)
+            except Exception:
+                log.exception("could not mark the unfinished runs interrupted")
             log.warning(
-                "stopped with batches in flight; they were not confirmed and the next start "
-                "sends them again",
+                "stopped before these jobs finished; calls they had in flight were not "
+                "confirmed and the next start sends them again",
                 jobs=unfinished,
+                runs=runs,
             )
             return False
         self.state.close()
@@ -252,10 +266,13 @@ class Daemon:
         extra: dict[str, Any] = {}
         if self.adapter_factory is not None:
             extra["adapter_factory"] = self.adapter_factory
+        record.run_id = uuid.uuid4().hex[:12]
         return run_sync(
             self.settings,
             defs,
-            options=SyncOptions(names=names, trigger=record.job.trigger),
+            options=SyncOptions(
+                names=names, trigger=record.job.trigger, run_id=record.run_id, wait=True
+            ),
             progress=JobProgress(record),
             stop=self.run_stop,
             state=self.state,

@@ -13,6 +13,7 @@ lower-case again wherever they compare, because ESPs echo addresses in their own
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -216,6 +217,11 @@ class EspAdapter(Protocol):
         ``definition`` is the ESP's own JSON: Mailchimp's ``options`` object
         (``{match, conditions}``), Klaviyo's ``definition`` (``{condition_groups}``).
         """
+        ...
+
+    def stop_on(self, event: threading.Event) -> None:
+        """Once ``event`` is set, send no further request (raise ``StopRequestedError``) and cut
+        retry waits short."""
         ...
 
     def close(self) -> None:

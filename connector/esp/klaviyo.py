@@ -466,5 +466,9 @@ class KlaviyoAdapter:
         data = self._call("PATCH", R_SEGMENT, lambda: self._segments.update_segment(sid, body))
         return EspObject(str((data.get("data") or {}).get("id", sid)), name, "segment")
 
+    def stop_on(self, event: threading.Event) -> None:
+        self._http.stop = event
+        self._retry.stop = event
+
     def close(self) -> None:
         self._http.close()

@@ -587,6 +587,10 @@ class MailchimpAdapter:
             str(data.get("id", segment_id)), str(data.get("name", name)), "segment", created
         )
 
+    def stop_on(self, event: threading.Event) -> None:
+        self._http.stop = event
+        self._retry.stop = event
+
     def close(self) -> None:
         self._http.close()
 

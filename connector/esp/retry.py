@@ -6,12 +6,14 @@ sent one, otherwise an exponential backoff with full jitter. It stops after
 ``RetrySettings.max_attempts`` attempts, or before a wait would take it past
 ``max_seconds``, and then re-raises the last error (never tenacity's ``RetryError``).
 
-Sleeping is injectable (``sleep=``), so tests record the waits instead of waiting.
+Sleeping is injectable (``sleep=``), so tests record the waits instead of waiting. Once the
+run's ``stop`` event is set, a wait ends early and nothing is retried.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -51,17 +53,34 @@ class RetryPolicy:
     def __init__(self, settings: RetrySettings | None = None, *, sleep: Sleep = time.sleep):
         self.settings = settings or RetrySettings()
         self.sleep = sleep
+        #: set by the run on SIGTERM: waits end early and nothing is retried
+        self.stop: threading.Event | None = None
+
+    def _wait(self, seconds: float) -> None:
+        stop = self.stop
+        if stop is None:
+            self.sleep(seconds)
+            return
+        left = seconds
+        while left > 0 and not stop.is_set():
+            step = min(left, 0.1)
+            self.sleep(step)
+            left -= step
+
+    def _not_stopped(self, _error: BaseException) -> bool:
+        return self.stop is None or not self.stop.is_set()
 
     def _retrying(self) -> tenacity.Retrying:
         # a fresh Retrying per call: its statistics must not be shared between threads
         return tenacity.Retrying(
-            sleep=self.sleep,
+            sleep=self._wait,
             stop=(
                 tenacity.stop_after_attempt(self.settings.max_attempts)
                 | tenacity.stop_before_delay(self.settings.max_seconds)
             ),
             wait=_Wait(self.settings),
-            retry=tenacity.retry_if_exception_type(RetriableEspError),
+            retry=tenacity.retry_if_exception_type(RetriableEspError)
+            & tenacity.retry_if_exception(self._not_stopped),
             before_sleep=_log_retry,
             reraise=True,
         )

@@ -9,6 +9,9 @@ Every request an SDK makes ends in ``HttpTransport.send``, which
 4. turns timeouts and connection failures into ``RetriableEspError`` and hands the response
    to the adapter's ``check`` (its ``validate_response``), which raises the error tree.
 
+Once the run's ``stop`` event is set (SIGTERM), ``send`` raises ``StopRequestedError`` instead of
+sending: a run stops between any two calls, not after its remaining look-ups.
+
 The route template (``/lists/{list_id}/segments/{segment_id}``) is set by the adapter around
 each SDK call (``with route("...")``), because the SDKs only pass finished URLs down; error
 messages name the template, never the URL, so neither emails in query strings nor keys
@@ -28,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from connector.errors import ConfigError, RetriableEspError
+from connector.errors import ConfigError, RetriableEspError, StopRequestedError
 from connector.esp.ratelimit import ConcurrencyGate, WindowLimiter
 from connector.esp.status import retry_after_seconds
 
@@ -107,6 +110,8 @@ class HttpTransport:
         self.check = check
         self.calls: Counter[tuple[str, str, int]] = Counter()
         self._calls_lock = threading.Lock()
+        #: set by the run on SIGTERM: no request is sent after it
+        self.stop: threading.Event | None = None
         self.client = httpx.Client(
             auth=auth,
             timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 10.0)),
@@ -134,8 +139,10 @@ class HttpTransport:
         method = method.upper()
         template = current_route(httpx.URL(url).path)
         started = time.monotonic()
+        self._check_stop()
         try:
             with self.gate.admit(method, template):
+                self._check_stop()  # admission may have waited for a slot or a rate window
                 response = self.client.request(
                     method, url, params=params, headers=headers, content=content
                 )
@@ -171,6 +178,10 @@ class HttpTransport:
             self.gate.rate_limited(method, template, retry_after_seconds(response))
         self.check(response, method, template)
         return response
+
+    def _check_stop(self) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise StopRequestedError(f"{self.esp}: stopped before the next request")
 
     def close(self) -> None:
         self.client.close()

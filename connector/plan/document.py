@@ -100,10 +100,13 @@ def build_plan(
     from connector.reconcile.guards import RemovalCheck, check_guards
     from connector.reconcile.runner import prepare
     from connector.reconcile.state import StateStore
+    from connector.reconcile.state_url import state_url_of
     from connector.source.url import parse_store_url
 
     prepared = prepare(settings, defs, names=names, as_of=as_of)
-    state = StateStore(settings.state_path) if settings.state_path.exists() else None
+    location = state_url_of(settings)
+    exists = location.path is None or location.path.exists()
+    state = StateStore(location) if exists else None
     document = PlanDocument(as_of=as_of, store=parse_store_url(settings.source_url).display())
     removals = []
     try:

@@ -2,6 +2,13 @@
 
 ``run_sync`` is what ``segsync sync``, ``segsync apply`` and the daemon call. It returns a
 ``RunSummary``; configuration problems raise ``ConfigError`` before anything is written.
+
+A run that writes holds the state store's run lock from before it reads the confirmed state
+until it has recorded its outcome (``StateBusyError`` when another run holds it, unless
+``wait``). A tag/list that exists in the ESP under segsync's name but has no record in the
+state store (a new, lost or emptied state) is adopted: its actual membership is read back
+and becomes the confirmed state the diff starts from, so people who left are removed (the
+guards apply to those removals as to any other).
 """
 
 from __future__ import annotations
@@ -18,7 +25,14 @@ from typing import Any
 from connector.definitions.checks import raise_for_schema
 from connector.definitions.destinations import Destination
 from connector.definitions.loader import Definitions, load_definitions
-from connector.errors import EXIT_ESP, EXIT_GUARD, EXIT_OK, EXIT_QUARANTINE, EspError
+from connector.errors import (
+    EXIT_ESP,
+    EXIT_GUARD,
+    EXIT_OK,
+    EXIT_QUARANTINE,
+    EspError,
+    StopRequestedError,
+)
 from connector.esp.base import EspAdapter, EspObject
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
 from connector.plan.membership import part_rules
@@ -30,6 +44,7 @@ from connector.reconcile.diff import PartChanges, diff_part
 from connector.reconcile.executor import DestinationExecutor, ExecutionReport, Progress
 from connector.reconcile.guards import RemovalCheck, check_guards
 from connector.reconcile.state import StateStore
+from connector.reconcile.state_url import state_url_of
 from connector.reconcile.summary import PartSummary, RunSummary
 from connector.settings import Settings
 from connector.source import open_store
@@ -56,6 +71,7 @@ class SyncOptions:
     force: bool = False
     trigger: str = "cli"
     run_id: str | None = None  # default: a fresh random id
+    wait: bool = False  # wait for another run's lock instead of StateBusyError
 
 
 @dataclass
@@ -114,32 +130,71 @@ def _apply_static(prepared: Prepared, defs: Definitions, state: StateStore, dry_
                 desired.emails = set(frozen.get(desired.part.name, set()))
 
 
+def _same_name(name: str, owned: dict[str, EspObject]) -> EspObject | None:
+    """The owned object of that name: exactly, else ignoring case (Mailchimp tags)."""
+    found = owned.get(name)
+    if found is None:
+        matches = [o for key, o in owned.items() if key.lower() == name.lower()]
+        found = matches[0] if len(matches) == 1 else None
+    return found
+
+
 def _read_actual(
-    adapter: EspAdapter, state: StateStore, target: DestinationState, dry_run: bool
+    adapter: EspAdapter,
+    state: StateStore,
+    target: DestinationState,
+    *,
+    full_resync: bool,
+    dry_run: bool,
+    stop: threading.Event,
 ) -> dict[str, set[str]]:
-    """Full resync: each part's actual ESP membership (read in pages)."""
+    """The parts whose confirmed membership must come from the ESP, read in pages: all of
+    them on a full resync; otherwise those whose tag/list the ESP has under segsync's name
+    but the state store does not know (adopted, and recorded unless ``dry_run``)."""
+    records = {d.part.name: state.object(target.destination, d.part.name) for d in target.parts}
+    natives = [s.native.name for s in target.splits if s.native is not None]
+    unknown = [n for n, r in records.items() if r is None] + [
+        n for n in natives if state.object(target.destination, n) is None
+    ]
+    groups: dict[str, EspObject] = {}
+    segments: dict[str, EspObject] = {}
+    if unknown:
+        for found in adapter.list_owned():
+            (segments if found.kind == "segment" else groups)[found.name] = found
     actual: dict[str, set[str]] = {}
     for desired in target.parts:
+        if stop.is_set():
+            raise StopRequestedError("stopped before reading the ESP's membership")
         name = desired.part.name
-        record = state.object(target.destination, name)
+        record = records[name]
         if record is not None:
+            if not full_resync:
+                continue
             group = EspObject(record.esp_id, name, record.kind)  # type: ignore[arg-type]
-        elif dry_run:
-            continue
         else:
-            group = adapter.ensure_group(name)
-            state.record_object(
-                target.destination,
-                name,
-                group.kind,
-                group.id,
-                desired.split.segment,
-                created=group.created,
-            )
+            adopted = _same_name(name, groups)
+            if adopted is None:
+                continue  # not in the ESP: created empty when the run executes
+            group = adopted
+            if not dry_run:
+                state.record_object(
+                    target.destination, name, group.kind, group.id, desired.split.segment,
+                    created=False,
+                )  # fmt: skip
         emails = {e.strip().lower() for e in adapter.iter_members(group)}
         actual[name] = emails
         if not dry_run:
             state.replace_confirmed(target.destination, name, emails)
+    for split in target.splits:
+        native = split.native
+        if native is None or dry_run or state.object(target.destination, native.name):
+            continue
+        adopted = _same_name(native.name, segments)
+        if adopted is not None:  # no definition recorded: the run rewrites it
+            state.record_object(
+                target.destination, native.name, "segment", adopted.id, split.segment,
+                created=False,
+            )  # fmt: skip
     return actual
 
 
@@ -173,7 +228,7 @@ def run_sync(
     defs = defs or load_definitions(settings.config_dir)
     prepared = prepare(settings, defs, names=options.names, as_of=as_of)
     own_state = state is None
-    state = state or StateStore(settings.state_path)
+    state = state or StateStore(state_url_of(settings))
     summary = RunSummary(
         run_id=run_id,
         status="ok",
@@ -185,14 +240,26 @@ def run_sync(
     for target in prepared.targets.values():
         summary.skipped_segments.update(target.skipped_segments)
     adapters: dict[str, EspAdapter] = {}
+    locked = False
     try:
+        if own_state:
+            state.check()  # a damaged store is reported before any ESP call
+        if not options.dry_run:
+            locked = state.acquire_run_lock(wait=options.wait, stop=stop)
+            if not locked:  # stopped while waiting for another run
+                summary.status = "stopped"
+                summary.duration_seconds = round(time.monotonic() - started, 3)
+                return summary
         for name, target in prepared.targets.items():
             if target.splits:
-                adapters[name] = adapter_factory(defs.destinations[name], settings)
+                adapter = adapters[name] = adapter_factory(defs.destinations[name], settings)
+                adapter.stop_on(stop)
         before = {name: adapter.calls.copy() for name, adapter in adapters.items()}
         try:
             _apply_static(prepared, defs, state, options.dry_run)
-            _diff_all(prepared, state, adapters, settings, options)
+            _diff_all(prepared, state, adapters, settings, options, stop)
+        except StopRequestedError:
+            summary.status = "stopped"
         except EspError as exc:
             summary.errors.append(str(exc))
             summary.status, summary.exit_code = "failed", EXIT_ESP
@@ -206,6 +273,8 @@ def run_sync(
     finally:
         for adapter in adapters.values():
             adapter.close()
+        if locked:
+            state.release_run_lock()
         if own_state:
             state.close()
     return summary
@@ -249,12 +318,20 @@ def _diff_all(
     adapters: dict[str, EspAdapter],
     settings: Settings,
     options: SyncOptions,
+    stop: threading.Event,
 ) -> None:
     limit = settings.retry.quarantine_max_attempts
     for dest, target in prepared.targets.items():
         actual: dict[str, set[str]] = {}
-        if options.full_resync and dest in adapters:
-            actual = _read_actual(adapters[dest], state, target, options.dry_run)
+        if dest in adapters:
+            actual = _read_actual(
+                adapters[dest],
+                state,
+                target,
+                full_resync=options.full_resync,
+                dry_run=options.dry_run,
+                stop=stop,
+            )
         quarantine: dict[str, dict[str, tuple[str, int]]] = {}
         for record in state.quarantined(dest):
             quarantine.setdefault(record.part, {})[record.email] = (
@@ -341,6 +418,8 @@ def _execute(
             executor.run_batches(executor.batches(present))
             if not executor.report.stopped and not stop.is_set():
                 executor.write_segments()
+        except StopRequestedError:
+            pass  # stop is set: the summary says "stopped"
         except EspError as exc:
             summary.errors.append(f"{dest}: {exc}")
     for report in reports:
@@ -371,6 +450,6 @@ def _execute(
 
 
 def _record(state: StateStore, summary: RunSummary) -> None:
-    if summary.status == "guard":
+    if not state.has_run(summary.run_id):  # stopped before executing: guard, failure
         state.start_run(summary.run_id, summary.trigger, summary.as_of)
     state.finish_run(summary.run_id, summary.status, summary.exit_code, summary.to_json())

@@ -1,4 +1,7 @@
-"""The state store (SQLite, WAL): what segsync owns in each ESP and what the ESP confirmed.
+"""The state store: what segsync owns in each ESP and what the ESP confirmed.
+
+It lives in SQLite (a file, WAL) or PostgreSQL (``SEGSYNC_STATE_URL``), with the same schema
+and SQL (``state_db.py``); runs on one store are serialised by its run lock (``state_lock.py``).
 
 Tables (migrations below, applied in order, recorded in ``PRAGMA user_version``):
 
@@ -15,7 +18,9 @@ Tables (migrations below, applied in order, recorded in ``PRAGMA user_version``)
   member the ESP may have dropped; an addition's members join ``members`` only on the
   acknowledgement. Until then both may or may not be in the ESP: the next diff re-sends
   what is still wanted and removes what is not, so no change is lost either way.
-- ``runs`` / ``run_parts``: run history (sizes, adds, removes, skips, errors, timings).
+- ``runs`` / ``run_parts``: run history (sizes, adds, removes, skips, errors, timings). A
+  run still ``running`` when a later run takes the lock was interrupted (SIGKILL, a lost
+  machine): it is marked ``interrupted``.
 - ``run_cohorts``: per run and segment, the cohort the report measures (``--run ID``):
   size, entered and exited since the segment's previous recorded run, and the member and
   held-out profile ids, each set compressed (``reconcile/idsets.py``).
@@ -24,7 +29,6 @@ Tables (migrations below, applied in order, recorded in ``PRAGMA user_version``)
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,7 +37,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from connector.errors import ConfigError
+from connector.errors import StateBusyError
+from connector.reconcile.state_db import StateDb, Tx, open_db
+from connector.reconcile.state_url import StateUrl, parse_state_url
 
 __all__ = [
     "CohortRecord",
@@ -219,63 +225,108 @@ class SegmentRuns:
 
 
 class StateStore:
-    """One SQLite database; safe to share between threads (writes are serialised)."""
+    """One state database; safe to share between threads (writes are serialised).
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        if str(path) != ":memory:":
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot create the state directory {self.path.parent}: {exc.strerror}",
-                    file="SEGSYNC_STATE_PATH",
-                ) from None
-        try:
-            self.db = sqlite3.connect(
-                str(path), check_same_thread=False, isolation_level=None, timeout=30
-            )
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-        except sqlite3.Error as exc:
-            raise ConfigError(
-                f"cannot open the state store {path}: {exc}", file="SEGSYNC_STATE_PATH"
-            ) from None
+    ``location`` is a ``StateUrl``, a URL (``sqlite:///…``, ``postgresql://…``) or a path to a
+    SQLite file."""
+
+    def __init__(self, location: StateUrl | Path | str) -> None:
+        if isinstance(location, StateUrl):
+            url = location
+        elif isinstance(location, str) and "://" in location:
+            url = parse_state_url(location)
+        else:
+            url = StateUrl("sqlite", path=None if str(location) == ":memory:" else Path(location))
+        self.url = url
+        self.db: StateDb = open_db(url)
         self.lock = threading.RLock()
-        self._migrate()
+        try:
+            self.db.migrate(MIGRATIONS)
+        except BaseException:
+            self.db.close()
+            raise
 
-    def _migrate(self) -> None:
-        with self.lock:
-            (version,) = self.db.execute("PRAGMA user_version").fetchone()
-            if version > len(MIGRATIONS):
-                raise ConfigError(
-                    f"the state store {self.path} was written by a newer segsync "
-                    f"(schema {version}, this one knows {len(MIGRATIONS)})",
-                    file="SEGSYNC_STATE_PATH",
-                )
-            for index in range(version, len(MIGRATIONS)):
-                # executescript commits first, so the script carries its own transaction
-                self.db.executescript(
-                    f"BEGIN IMMEDIATE;\n{MIGRATIONS[index]}\n"
-                    f"PRAGMA user_version = {index + 1};\nCOMMIT;"
-                )
+    @property
+    def name(self) -> str:
+        """The store, for messages (never a password)."""
+        return self.url.display()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE … COMMIT`` (rolled back on error), serialised across threads."""
+    def transaction(self) -> Iterator[Tx]:
+        """One transaction (rolled back on error), serialised across threads."""
+        with self.lock, self.db.transaction() as tx:
+            yield tx
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+            return self.db.query(sql, args)
+
+    def check(self) -> None:
+        """Read the whole store once, so damage is reported before any ESP write."""
+        self.db.check()
 
     def close(self) -> None:
         with self.lock:
             self.db.close()
+
+    # -- the run lock -------------------------------------------------------------------
+    def acquire_run_lock(self, *, wait: bool, stop: threading.Event | None = None) -> bool:
+        """Take this store's run lock (shared by the threads of this process).
+
+        Without ``wait`` a lock held by another process raises ``StateBusyError``; with it,
+        the call waits, and returns False only when ``stop`` was set meanwhile. The first
+        holder in a process marks runs left ``running`` as ``interrupted``."""
+        taken = self.db.run_lock.acquire(wait=wait, stop=stop)
+        if taken is None:
+            if wait:
+                return False
+            raise StateBusyError(
+                f"another segsync run holds the lock of the state store {self.name}: "
+                "wait for it to finish, or pass --wait to wait for it"
+            )
+        if taken:
+            try:
+                self.mark_interrupted()
+            except BaseException:
+                self.db.run_lock.release()
+                raise
+        return True
+
+    def release_run_lock(self) -> None:
+        self.db.run_lock.release()
+
+    def mark_interrupted(self) -> int:
+        """Runs marked ``running`` while no run holds the lock: they were interrupted."""
+        with self.transaction() as tx:
+            rows = tx.execute("SELECT run_id FROM runs WHERE status = 'running'")
+            tx.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'",
+                (_now(),),
+            )
+        return len(rows)
+
+    def mark_runs_interrupted(self, run_ids: Sequence[str]) -> None:
+        """These runs will not finish (the process is leaving while they still run)."""
+        with self.transaction() as tx:
+            tx.executemany(
+                "UPDATE runs SET status = 'interrupted', finished_at = ? "
+                "WHERE run_id = ? AND status = 'running'",
+                ((_now(), run_id) for run_id in run_ids),
+            )
+
+    def settle_interrupted(self) -> None:
+        """When no run holds the lock now, mark leftover ``running`` runs ``interrupted``
+        (``status`` and the daemon's start call this; it never waits)."""
+        if not any(r.status == "running" for r in self.runs(50)):
+            return
+        taken = self.db.run_lock.acquire(wait=False)
+        if taken is None:
+            return  # a run is active: its rows are right
+        try:
+            if taken:
+                self.mark_interrupted()
+        finally:
+            self.db.run_lock.release()
 
     # -- objects ------------------------------------------------------------------------
     def objects(self, destination: str | None = None) -> list[ObjectRecord]:
@@ -284,17 +335,15 @@ class StateStore:
         if destination is not None:
             query += " WHERE destination = ?"
             args = (destination,)
-        with self.lock:
-            return [ObjectRecord(*row) for row in self.db.execute(query + " ORDER BY 1, 2", args)]
+        return [ObjectRecord(*row) for row in self._rows(query + " ORDER BY 1, 2", args)]
 
     def object(self, destination: str, name: str) -> ObjectRecord | None:
-        with self.lock:
-            row = self.db.execute(
-                "SELECT destination, name, kind, esp_id, segment, definition FROM objects "
-                "WHERE destination = ? AND name = ?",
-                (destination, name),
-            ).fetchone()
-        return ObjectRecord(*row) if row else None
+        rows = self._rows(
+            "SELECT destination, name, kind, esp_id, segment, definition FROM objects "
+            "WHERE destination = ? AND name = ?",
+            (destination, name),
+        )
+        return ObjectRecord(*rows[0]) if rows else None
 
     def record_object(
         self,
@@ -313,28 +362,25 @@ class StateStore:
                 "INSERT INTO objects (destination, name, kind, esp_id, segment, definition, "
                 "created_by_segsync, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (destination, name) DO UPDATE SET esp_id = excluded.esp_id, "
-                "kind = excluded.kind, definition = COALESCE(excluded.definition, definition), "
+                "kind = excluded.kind, "
+                "definition = COALESCE(excluded.definition, objects.definition), "
                 "updated_at = excluded.updated_at",
                 (destination, name, kind, esp_id, segment, definition, int(created), now, now),
             )
 
     # -- confirmed membership -----------------------------------------------------------
     def confirmed(self, destination: str, part: str) -> set[str]:
-        with self.lock:
-            rows = self.db.execute(
-                "SELECT email FROM members WHERE destination = ? AND part = ?",
-                (destination, part),
-            )
-            return {email for (email,) in rows}
+        rows = self._rows(
+            "SELECT email FROM members WHERE destination = ? AND part = ?", (destination, part)
+        )
+        return {email for (email,) in rows}
 
     def pending(self, destination: str, part: str) -> set[str]:
         """Members of batches that were sent but never acknowledged (may be in the ESP)."""
-        with self.lock:
-            rows = self.db.execute(
-                "SELECT email FROM pending WHERE destination = ? AND part = ?",
-                (destination, part),
-            )
-            return {email for (email,) in rows}
+        rows = self._rows(
+            "SELECT email FROM pending WHERE destination = ? AND part = ?", (destination, part)
+        )
+        return {email for (email,) in rows}
 
     def begin_batch(
         self, destination: str, part: str, operation: str, emails: Sequence[str]
@@ -348,7 +394,8 @@ class StateStore:
                     ((destination, part, e) for e in emails),
                 )
             db.executemany(
-                "INSERT OR IGNORE INTO pending (destination, part, email) VALUES (?, ?, ?)",
+                "INSERT INTO pending (destination, part, email) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 ((destination, part, e) for e in emails),
             )
 
@@ -362,7 +409,8 @@ class StateStore:
                 "DELETE FROM members WHERE destination = ? AND part = ?", (destination, part)
             )
             db.executemany(
-                "INSERT OR IGNORE INTO members (destination, part, email) VALUES (?, ?, ?)",
+                "INSERT INTO members (destination, part, email) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 ((destination, part, e) for e in emails),
             )
 
@@ -383,7 +431,8 @@ class StateStore:
         with self.transaction() as db:
             if operation == "add":
                 db.executemany(
-                    "INSERT OR IGNORE INTO members (destination, part, email) VALUES (?, ?, ?)",
+                    "INSERT INTO members (destination, part, email) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
                     ((destination, part, e) for e in applied),
                 )
             else:
@@ -393,7 +442,8 @@ class StateStore:
                 )
                 # the ESP refused to remove these: they are still members
                 db.executemany(
-                    "INSERT OR IGNORE INTO members (destination, part, email) VALUES (?, ?, ?)",
+                    "INSERT INTO members (destination, part, email) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
                     ((destination, part, e[0]) for e in errors),
                 )
             db.executemany(
@@ -407,7 +457,8 @@ class StateStore:
             db.executemany(
                 "INSERT INTO quarantine (destination, part, email, operation, reason, code, "
                 "permanent, attempts, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) "
-                "ON CONFLICT (destination, part, email) DO UPDATE SET attempts = attempts + 1, "
+                "ON CONFLICT (destination, part, email) DO UPDATE SET "
+                "attempts = quarantine.attempts + 1, "
                 "reason = excluded.reason, code = excluded.code, permanent = excluded.permanent, "
                 "operation = excluded.operation, last_seen = excluded.last_seen",
                 (
@@ -432,22 +483,20 @@ class StateStore:
         if destination is not None:
             query += " WHERE destination = ?"
             args = (destination,)
-        with self.lock:
-            return [
-                QuarantineRecord(d, p, e, o, r, c, bool(perm), a)
-                for d, p, e, o, r, c, perm, a in self.db.execute(query + " ORDER BY 1, 2, 3", args)
-            ]
+        return [
+            QuarantineRecord(d, p, e, o, r, c, bool(perm), a)
+            for d, p, e, o, r, c, perm, a in self._rows(query + " ORDER BY 1, 2, 3", args)
+        ]
 
     # -- contacts -----------------------------------------------------------------------
     def contacts(self, destination: str) -> dict[str, tuple[bool, bool, str | None, str | None]]:
         """email → (present, consent, fields_hash, esp_id)."""
-        with self.lock:
-            rows = self.db.execute(
-                "SELECT email, present, consent, fields_hash, esp_id FROM contacts "
-                "WHERE destination = ?",
-                (destination,),
-            )
-            return {e: (bool(p), bool(c), h, i) for e, p, c, h, i in rows}
+        rows = self._rows(
+            "SELECT email, present, consent, fields_hash, esp_id FROM contacts "
+            "WHERE destination = ?",
+            (destination,),
+        )
+        return {e: (bool(p), bool(c), h, i) for e, p, c, h, i in rows}
 
     def record_contacts(
         self,
@@ -462,7 +511,8 @@ class StateStore:
                 "checked_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (destination, email) DO "
                 "UPDATE SET present = excluded.present, consent = excluded.consent, "
                 "fields_hash = excluded.fields_hash, "
-                "esp_id = COALESCE(excluded.esp_id, esp_id), checked_at = excluded.checked_at",
+                "esp_id = COALESCE(excluded.esp_id, contacts.esp_id), "
+                "checked_at = excluded.checked_at",
                 ((destination, e, int(p), int(c), h, i, now) for e, p, c, h, i in rows),
             )
 
@@ -470,14 +520,14 @@ class StateStore:
     def frozen(self, segment: str, destination: str) -> dict[str, set[str]] | None:
         """part → emails fixed at the first sync, or None before it."""
         with self.lock:
-            known = self.db.execute(
+            known = self._rows(
                 "SELECT 1 FROM frozen_segments WHERE segment = ? AND destination = ?",
                 (segment, destination),
-            ).fetchone()
+            )
             if not known:
                 return None
             result: dict[str, set[str]] = {}
-            for part, email in self.db.execute(
+            for part, email in self._rows(
                 "SELECT part, email FROM frozen WHERE segment = ? AND destination = ?",
                 (segment, destination),
             ):
@@ -487,12 +537,14 @@ class StateStore:
     def freeze(self, segment: str, destination: str, parts: dict[str, set[str]]) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO frozen_segments VALUES (?, ?, ?)",
+                "INSERT INTO frozen_segments (segment, destination, frozen_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (segment, destination) DO UPDATE SET frozen_at = excluded.frozen_at",
                 (segment, destination, _now()),
             )
             for part, emails in parts.items():
                 db.executemany(
-                    "INSERT OR IGNORE INTO frozen VALUES (?, ?, ?, ?)",
+                    "INSERT INTO frozen (segment, destination, part, email) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     ((segment, destination, part, e) for e in emails),
                 )
 
@@ -510,8 +562,11 @@ class StateStore:
     ) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO run_parts (run_id, segment, destination, part, desired) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO run_parts (run_id, segment, destination, part, desired) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, destination, part) DO UPDATE SET "
+                "segment = excluded.segment, desired = excluded.desired, adds = 0, removes = 0, "
+                "skipped_no_consent = 0, quarantined = 0, api_calls = 0, duration_seconds = 0, "
+                "error = NULL",
                 (run_id, segment, destination, part, desired),
             )
 
@@ -527,14 +582,12 @@ class StateStore:
 
     def part_counts(self, run_id: str) -> list[dict[str, Any]]:
         with self.lock:
-            cursor = self.db.execute(
+            return self.db.query_dicts(
                 "SELECT segment, destination, part, desired, adds, removes, skipped_no_consent, "
                 "quarantined, api_calls, duration_seconds, error FROM run_parts WHERE run_id = ? "
                 "ORDER BY segment, destination, part",
                 (run_id,),
             )
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor]
 
     def finish_run(self, run_id: str, status: str, exit_code: int, summary: dict[str, Any]) -> None:
         with self.transaction() as db:
@@ -544,13 +597,15 @@ class StateStore:
                 (_now(), status, exit_code, json.dumps(summary, default=str), run_id),
             )
 
+    def has_run(self, run_id: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)))
+
     def runs(self, limit: int = 20) -> list[RunRecord]:
-        with self.lock:
-            rows = self.db.execute(
-                "SELECT run_id, started_at, finished_at, trigger, as_of, status, exit_code, "
-                "summary FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
+        rows = self._rows(
+            "SELECT run_id, started_at, finished_at, trigger, as_of, status, exit_code, "
+            "summary FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?",
+            (limit,),
+        )
         return [
             RunRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]) if r[7] else None)
             for r in rows
@@ -558,35 +613,37 @@ class StateStore:
 
     def segment_history(self, segment: str, limit: int = 50) -> list[dict[str, Any]]:
         """Per run (newest first): the segment's desired size and changes, summed over parts."""
-        with self.lock:
-            cursor = self.db.execute(
-                "SELECT r.run_id, r.started_at, rp.destination, SUM(rp.desired), SUM(rp.adds), "
-                "SUM(rp.removes), SUM(rp.quarantined), MAX(rp.error) FROM run_parts rp "
-                "JOIN runs r USING (run_id) WHERE rp.segment = ? "
-                "GROUP BY r.run_id, rp.destination ORDER BY r.started_at DESC LIMIT ?",
-                (segment, limit),
-            )
-            keys = ["run_id", "started_at", "destination", "desired", "adds", "removes",
-                    "quarantined", "error"]  # fmt: skip
-            return [dict(zip(keys, row, strict=True)) for row in cursor]
+        rows = self._rows(
+            "SELECT r.run_id, r.started_at, rp.destination, SUM(rp.desired), SUM(rp.adds), "
+            "SUM(rp.removes), SUM(rp.quarantined), MAX(rp.error) FROM run_parts rp "
+            "JOIN runs r USING (run_id) WHERE rp.segment = ? "
+            "GROUP BY r.run_id, r.started_at, rp.destination ORDER BY r.started_at DESC LIMIT ?",
+            (segment, limit),
+        )
+        keys = ["run_id", "started_at", "destination", "desired", "adds", "removes",
+                "quarantined", "error"]  # fmt: skip
+        return [
+            dict(zip(keys, (*row[:3], *(int(v or 0) for v in row[3:7]), row[7]), strict=True))
+            for row in rows
+        ]
 
     # -- read helpers for the daemon (scheduling at start, metrics, status page) ---------
     def segment_last_runs(self) -> dict[str, SegmentRuns]:
         """Per segment: its latest run's start and status, and when its latest ok or
         quarantined run finished."""
         with self.lock:
-            latest = self.db.execute(
+            latest = self._rows(
                 "SELECT segment, started_at, status FROM (SELECT rp.segment, r.started_at, "
                 "r.status, ROW_NUMBER() OVER (PARTITION BY rp.segment "
                 "ORDER BY r.started_at DESC, r.run_id DESC) AS n "
-                "FROM run_parts rp JOIN runs r USING (run_id)) WHERE n = 1"
-            ).fetchall()
+                "FROM run_parts rp JOIN runs r USING (run_id)) AS latest WHERE n = 1"
+            )
             success = dict(
-                self.db.execute(
+                self._rows(
                     "SELECT rp.segment, MAX(r.finished_at) FROM run_parts rp "
                     "JOIN runs r USING (run_id) WHERE r.status IN ('ok', 'quarantined') "
                     "GROUP BY rp.segment"
-                ).fetchall()
+                )
             )
         return {
             segment: SegmentRuns(segment, started, status, success.get(segment))
@@ -595,18 +652,19 @@ class StateStore:
 
     def quarantine_counts(self) -> dict[str, int]:
         """destination → members currently quarantined (counts only, no emails)."""
-        with self.lock:
-            rows = self.db.execute(
-                "SELECT destination, COUNT(*) FROM quarantine GROUP BY destination"
-            ).fetchall()
-        return {destination: count for destination, count in rows}
+        rows = self._rows("SELECT destination, COUNT(*) FROM quarantine GROUP BY destination")
+        return {destination: int(count) for destination, count in rows}
 
     # -- cohorts (the report's --run and size history) ------------------------------------
     def record_cohorts(self, records: Sequence[CohortRecord]) -> None:
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO run_cohorts (run_id, segment, as_of, size, held_out, "
-                "entered, exited, members, held_out_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO run_cohorts (run_id, segment, as_of, size, held_out, "
+                "entered, exited, members, held_out_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (run_id, segment) DO UPDATE SET as_of = excluded.as_of, "
+                "size = excluded.size, held_out = excluded.held_out, "
+                "entered = excluded.entered, exited = excluded.exited, "
+                "members = excluded.members, held_out_ids = excluded.held_out_ids",
                 (
                     (r.run_id, r.segment, r.as_of, r.size, r.held_out, r.entered, r.exited,
                      r.members or b"", r.held_out_ids or b"")
@@ -616,39 +674,49 @@ class StateStore:
 
     def cohort(self, run_id: str, segment: str) -> CohortRecord | None:
         """A run's cohort of ``segment`` with its id sets."""
-        with self.lock:
-            row = self.db.execute(
-                "SELECT run_id, segment, as_of, size, held_out, entered, exited, members, "
-                "held_out_ids FROM run_cohorts WHERE run_id = ? AND segment = ?",
-                (run_id, segment),
-            ).fetchone()
-        return CohortRecord(*row) if row else None
+        rows = self._rows(
+            "SELECT run_id, segment, as_of, size, held_out, entered, exited, members, "
+            "held_out_ids FROM run_cohorts WHERE run_id = ? AND segment = ?",
+            (run_id, segment),
+        )
+        return _cohort(rows[0]) if rows else None
 
     def latest_cohort(self, segment: str) -> CohortRecord | None:
         """The segment's most recently recorded cohort, with its id sets."""
-        with self.lock:
-            row = self.db.execute(
-                "SELECT run_id, segment, as_of, size, held_out, entered, exited, members, "
-                "held_out_ids FROM run_cohorts WHERE segment = ? "
-                "ORDER BY as_of DESC, rowid DESC LIMIT 1",
-                (segment,),
-            ).fetchone()
-        return CohortRecord(*row) if row else None
+        rows = self._rows(
+            "SELECT c.run_id, c.segment, c.as_of, c.size, c.held_out, c.entered, c.exited, "
+            "c.members, c.held_out_ids FROM run_cohorts c "
+            f"WHERE c.segment = ? ORDER BY {_COHORT_ORDER} LIMIT 1",
+            (segment,),
+        )
+        return _cohort(rows[0]) if rows else None
 
     def cohort_segments(self, run_id: str) -> list[str]:
-        with self.lock:
-            rows = self.db.execute(
-                "SELECT segment FROM run_cohorts WHERE run_id = ? ORDER BY segment", (run_id,)
-            ).fetchall()
+        rows = self._rows(
+            "SELECT segment FROM run_cohorts WHERE run_id = ? ORDER BY segment", (run_id,)
+        )
         return [segment for (segment,) in rows]
 
     def cohort_history(self, segment: str, limit: int = 200) -> list[CohortRecord]:
         """The segment's recorded cohort sizes (no id sets), oldest first."""
-        with self.lock:
-            rows = self.db.execute(
-                "SELECT run_id, segment, as_of, size, held_out, entered, exited FROM ("
-                "SELECT *, rowid AS r FROM run_cohorts WHERE segment = ? "
-                "ORDER BY as_of DESC, r DESC LIMIT ?) ORDER BY as_of, r",
-                (segment, limit),
-            ).fetchall()
-        return [CohortRecord(*row) for row in rows]
+        rows = self._rows(
+            "SELECT c.run_id, c.segment, c.as_of, c.size, c.held_out, c.entered, c.exited "
+            f"FROM run_cohorts c WHERE c.segment = ? ORDER BY {_COHORT_ORDER} LIMIT ?",
+            (segment, limit),
+        )
+        return [_cohort(row) for row in reversed(rows)]
+
+
+#: newest first: by as_of, then by when the run started (SQLite's rowid is not portable)
+_COHORT_ORDER = (
+    "c.as_of DESC, COALESCE((SELECT r.started_at FROM runs r WHERE r.run_id = c.run_id), '') "
+    "DESC, c.run_id DESC"
+)
+
+
+def _cohort(row: Sequence[Any]) -> CohortRecord:
+    values = list(row)
+    for index in (7, 8):  # PostgreSQL returns bytea as memoryview
+        if index < len(values) and isinstance(values[index], memoryview):
+            values[index] = bytes(values[index])
+    return CohortRecord(*values)

@@ -1,8 +1,10 @@
-"""The SQLite state store: migrations, atomic batch confirmation, quarantine, history."""
+"""The state store (SQLite and PostgreSQL): migrations, atomic batch confirmation,
+quarantine, history."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,10 @@ from connector.reconcile.state import MIGRATIONS, StateStore
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> StateStore:
-    return StateStore(tmp_path / "state" / "segsync.db")
+def store(state_url: str) -> Iterator[StateStore]:
+    opened = StateStore(state_url)
+    yield opened
+    opened.close()
 
 
 def test_creates_directory_wal_and_schema(tmp_path: Path) -> None:

@@ -205,7 +205,8 @@ def test_dry_run_writes_nothing(world: tuple[Settings, object, Path]) -> None:
     summary = sync(settings, dry_run=True)
     assert summary.status == "dry_run"  # type: ignore[attr-defined]
     assert sum(p.adds for p in summary.parts) > 0  # type: ignore[attr-defined]
-    assert emu.calls.total() == 0  # type: ignore[attr-defined]
+    # it may read (the tags segsync owns, to adopt them), never write
+    assert {method for (method, _, _) in emu.calls} <= {"GET"}  # type: ignore[attr-defined]
     assert not settings.state_path.exists() or not sync(settings, dry_run=True).errors  # type: ignore[attr-defined]
 
 

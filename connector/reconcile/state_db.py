@@ -1,0 +1,346 @@
+"""The two databases a state store can live in: SQLite (a file, WAL) and PostgreSQL.
+
+``StateStore`` writes one portable SQL (``?`` placeholders, ``ON CONFLICT`` upserts) and
+talks to a ``StateDb``:
+
+- ``SqliteDb``: one connection shared by the threads of a process (writes serialised by a
+  lock); transactions are ``BEGIN IMMEDIATE``; the schema version is ``PRAGMA user_version``.
+  Before opening, the file and its directory are checked, so a read-only or unreadable state
+  gets one message naming the file instead of SQLite's error halfway through a run (and no
+  ``-shm`` file is left behind with the read-only file's mode).
+- ``PostgresDb``: one autocommit connection; transactions via ``conn.transaction()``; the
+  schema version lives in ``segsync_schema``; tables go to the first schema of the search
+  path, so one database can hold several state stores.
+
+Both migrate atomically: the write lock (``BEGIN IMMEDIATE``, an advisory transaction lock)
+is taken *before* the schema version is read, so two processes starting together on a new
+store never both create the tables. Every database error leaves as a ``StateError`` naming
+the store and saying what to do.
+
+Each database also hands out its ``RunLock`` (``state_lock.py``): a lock file beside the
+SQLite file, a session advisory lock in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import stat
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+
+from connector.errors import DependencyError, StateError
+from connector.reconcile.state_lock import AdvisoryLock, FileLock, MemoryLock, RunLock
+from connector.reconcile.state_url import StateUrl
+
+__all__ = ["PostgresDb", "SqliteDb", "StateDb", "Tx", "open_db"]
+
+Row = tuple[Any, ...]
+
+
+class Tx(Protocol):
+    """What a transaction offers: statements with ``?`` placeholders."""
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> list[Row]: ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+
+class StateDb(Protocol):
+    url: StateUrl
+    run_lock: RunLock
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[Row]: ...
+
+    def query_dicts(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+
+    def transaction(self) -> Any: ...  # a context manager yielding a Tx
+
+    def migrate(self, migrations: Sequence[str]) -> None: ...
+
+    def check(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# -- SQLite -------------------------------------------------------------------------------
+class _SqliteTx:
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self.con = con
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        return self.con.execute(sql, args).fetchall()
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.con.executemany(sql, rows)
+
+
+def _check_sqlite_files(path: Path) -> None:
+    """Refuse, with one clear message, a state file SQLite could not use safely."""
+    where = "SEGSYNC_STATE_URL/SEGSYNC_STATE_PATH"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StateError(
+            f"cannot create the state directory {path.parent} ({exc.strerror}): create it, "
+            f"or point {where} elsewhere",
+            file=path,
+        ) from None
+    if path.is_dir():
+        raise StateError(
+            f"the state store {path} is a directory: point {where} at a file", file=path
+        )
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise StateError(
+            f"the state directory {path.parent} is not writable (SQLite keeps {path.name}-wal "
+            f"and {path.name}-shm beside the state file): make it writable, or point {where} "
+            "elsewhere",
+            file=path,
+        )
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = file.stat().st_mode
+        except FileNotFoundError:
+            continue
+        if not os.access(file, os.R_OK) or not mode & (stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH):
+            raise StateError(
+                f"cannot read the state store file {file} (permission denied): make it "
+                f"readable and writable by this user (chmod u+rw {file})",
+                file=file,
+            )
+        if not os.access(file, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+            raise StateError(
+                f"the state store file {file} is read-only: make it writable "
+                f"(chmod u+w {file}), or point {where} at a writable copy",
+                file=file,
+            )
+
+
+class SqliteDb:
+    """A SQLite state store (WAL); one connection shared by threads."""
+
+    def __init__(self, url: StateUrl) -> None:
+        self.url = url
+        self.path = url.path
+        self.name = str(self.path) if self.path is not None else ":memory:"
+        if self.path is not None:
+            _check_sqlite_files(self.path)
+        self.lock = threading.RLock()
+        with self._errors():
+            self.con = sqlite3.connect(
+                self.name, check_same_thread=False, isolation_level=None, timeout=30
+            )
+            self.con.execute("PRAGMA journal_mode=WAL")
+            self.con.execute("PRAGMA synchronous=NORMAL")
+            self.con.execute("PRAGMA foreign_keys=ON")
+        self.run_lock: RunLock = (
+            FileLock(self.path.with_name(self.path.name + ".lock"), str(self.path))
+            if self.path is not None
+            else MemoryLock()
+        )
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StateError(self._explain(exc), file=self.name) from None
+
+    def _explain(self, exc: sqlite3.Error) -> str:
+        text = _first_line(exc)
+        lowered = text.lower()
+        if isinstance(exc, sqlite3.DatabaseError) and (
+            "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered
+        ):
+            return (
+                f"the state store {self.name} is damaged ({text}): restore it from a backup, "
+                "or move it aside (with its -wal and -shm files); the next sync then reads "
+                "the membership of the tags/lists segsync owns back from the ESP"
+            )
+        if "readonly" in lowered or "read-only" in lowered:
+            return (
+                f"the state store {self.name} is read-only ({text}): make it and its "
+                "directory writable"
+            )
+        if "locked" in lowered or "busy" in lowered:
+            return f"the state store {self.name} stayed locked by another process ({text})"
+        return f"the state store {self.name} failed: {text}"
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        with self.lock, self._errors():
+            return self.con.execute(sql, args).fetchall()
+
+    def query_dicts(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.lock, self._errors():
+            cursor = self.con.execute(sql, args)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """``BEGIN IMMEDIATE … COMMIT`` (rolled back on error), serialised across threads."""
+        with self.lock, self._errors():
+            self.con.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SqliteTx(self.con)
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
+
+    def migrate(self, migrations: Sequence[str]) -> None:
+        if self.query("PRAGMA user_version")[0][0] == len(migrations):
+            return
+        with self.transaction() as tx:  # the write lock first, then the version
+            (version,) = tx.execute("PRAGMA user_version")[0]
+            _check_version(version, len(migrations), self.name)
+            for index in range(version, len(migrations)):
+                for statement in _statements(migrations[index]):
+                    tx.execute(statement)
+            tx.execute(f"PRAGMA user_version = {len(migrations)}")
+
+    def check(self) -> None:
+        """Read every page once (``quick_check``): damage shows now, before any ESP write."""
+        rows = self.query("PRAGMA quick_check")
+        if rows and rows[0][0] != "ok":
+            detail = str(rows[0][0]).splitlines()[0]
+            raise StateError(self._explain(sqlite3.DatabaseError(f"malformed: {detail}")))
+
+    def close(self) -> None:
+        with self.lock:
+            self.run_lock.close()
+            self.con.close()
+
+
+def _check_version(version: int, known: int, name: str) -> None:
+    if version > known:
+        raise StateError(
+            f"the state store {name} was written by a newer segsync (schema {version}, this one "
+            f"knows {known}): upgrade segsync",
+            file=name,
+        )
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+def _pg(sql: str) -> str:
+    return sql.replace("?", "%s").replace(" WITHOUT ROWID", "").replace(" BLOB ", " BYTEA ")
+
+
+class _PgTx:
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self.cursor = cursor
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        self.cursor.execute(_pg(sql), args)
+        return self.cursor.fetchall() if self.cursor.description else []
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        batch = list(rows)
+        if batch:
+            self.cursor.executemany(_pg(sql), batch)
+
+
+def _key(*parts: str) -> int:
+    """A signed 64-bit advisory-lock key."""
+    digest = hashlib.sha256(":".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class PostgresDb:
+    """A PostgreSQL state store: tables in the first schema of the connection's search path."""
+
+    def __init__(self, url: StateUrl) -> None:
+        self.url = url
+        self.name = url.display()
+        self.lock = threading.RLock()
+        try:
+            self.con = psycopg.connect(url.dsn, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise DependencyError(
+                f"SEGSYNC_STATE_URL: cannot connect to the state store {self.name}: "
+                f"{_first_line(exc)}"
+            ) from None
+        rows = self.query("SELECT current_database(), current_schema()")
+        database, schema = rows[0]
+        if schema is None:
+            raise StateError(
+                f"the state store {self.name} has no schema to write to (the search path names "
+                "none that exists): create it, or set options=-csearch_path=SCHEMA in the URL",
+                file="SEGSYNC_STATE_URL",
+            )
+        self.schema = str(schema)
+        self._migration_key = _key("segsync-migrate", str(database), self.schema)
+        self.run_lock: RunLock = AdvisoryLock(
+            self, _key("segsync-run", str(database), self.schema), f"{self.name} ({schema})"
+        )
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.OperationalError as exc:  # the server went away
+            raise DependencyError(
+                f"the state store {self.name} failed: {_first_line(exc)}"
+            ) from None
+        except psycopg.Error as exc:
+            raise StateError(
+                f"the state store {self.name} failed: {_first_line(exc)}",
+                file="SEGSYNC_STATE_URL",
+            ) from None
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        with self.lock, self._errors(), self.con.cursor() as cursor:
+            cursor.execute(_pg(sql), args)
+            return cursor.fetchall() if cursor.description else []
+
+    def query_dicts(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.lock, self._errors(), self.con.cursor() as cursor:
+            cursor.execute(_pg(sql), args)
+            names = [d.name for d in cursor.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with self.lock, self._errors(), self.con.transaction(), self.con.cursor() as cursor:
+            yield _PgTx(cursor)
+
+    def migrate(self, migrations: Sequence[str]) -> None:
+        with self.transaction() as tx:
+            tx.execute("SELECT pg_advisory_xact_lock(?)", (self._migration_key,))
+            tx.execute("CREATE TABLE IF NOT EXISTS segsync_schema (version INTEGER NOT NULL)")
+            rows = tx.execute("SELECT version FROM segsync_schema")
+            if not rows:
+                tx.execute("INSERT INTO segsync_schema (version) VALUES (0)")
+            version = int(rows[0][0]) if rows else 0
+            _check_version(version, len(migrations), self.name)
+            for index in range(version, len(migrations)):
+                for statement in _statements(migrations[index]):
+                    tx.execute(statement)
+            tx.execute("UPDATE segsync_schema SET version = ?", (len(migrations),))
+
+    def check(self) -> None:
+        """Nothing to scan: PostgreSQL checks its own pages."""
+
+    def close(self) -> None:
+        with self.lock:
+            self.run_lock.close()
+            self.con.close()
+
+
+def open_db(url: StateUrl) -> SqliteDb | PostgresDb:
+    return SqliteDb(url) if url.kind == "sqlite" else PostgresDb(url)

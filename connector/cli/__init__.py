@@ -1,7 +1,7 @@
 """``segsync`` command line. Commands live in one module each; this wires them and maps
 errors to exit codes (0 ok, 1 invalid config or input, 2 a dependency failed — an ESP, the
 network, the customer store or the state store — 3 stopped by a guard, 4 finished with
-quarantined members).
+quarantined members, 5 another run holds the state store's lock).
 
 Every failure ends here, once: the located problems go to stderr, and with ``--json`` the
 same failure is also one JSON object on stdout (``error``, ``exit_code``, ``problems``), so

@@ -13,10 +13,11 @@ import typer
 
 from connector.cli.app import app
 from connector.cli.cmd_sync import print_summary
-from connector.cli.common import JsonFlag, load_config
+from connector.cli.common import JsonFlag, WaitFlag, load_config
 from connector.cli.context import state
 from connector.cli.output import err
 from connector.cli.progress import TerminalProgress
+from connector.cli.signals import stop_on_signals
 from connector.errors import ConfigError, GuardError
 from connector.plan.document import PLAN_VERSION, build_plan
 from connector.reconcile.runner import SyncOptions, run_sync
@@ -79,6 +80,7 @@ def _differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
 def apply(
     plan_file: Annotated[Path, typer.Argument(help="A plan saved by `segsync plan --out`.")],
     force: Annotated[bool, typer.Option("--force", help="Proceed even if a guard trips.")] = False,
+    wait: WaitFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Execute a saved plan, refusing if anything it was computed from has moved."""
@@ -104,9 +106,9 @@ def apply(
             f"{plan_file} no longer matches; run `segsync plan` again and review it",
             reasons=problems,
         )
-    options = SyncOptions(names=names, as_of=as_of, force=force, trigger="apply")
-    with TerminalProgress() as progress:
-        summary = run_sync(settings, defs, options=options, progress=progress)
+    options = SyncOptions(names=names, as_of=as_of, force=force, trigger="apply", wait=wait)
+    with TerminalProgress() as progress, stop_on_signals() as stop:
+        summary = run_sync(settings, defs, options=options, progress=progress, stop=stop)
     if as_json:
         sys.stdout.write(json.dumps(summary.to_json(), indent=2) + "\n")
     else:

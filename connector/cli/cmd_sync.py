@@ -12,6 +12,7 @@ from connector.cli.app import app
 from connector.cli.common import (
     AsOf,
     JsonFlag,
+    WaitFlag,
     complete_segment,
     load_config,
     resolve_as_of,
@@ -20,6 +21,7 @@ from connector.cli.common import (
 from connector.cli.context import state
 from connector.cli.output import err, out, print_table
 from connector.cli.progress import TerminalProgress
+from connector.cli.signals import stop_on_signals
 from connector.reconcile.runner import SyncOptions, run_sync
 from connector.reconcile.summary import RunSummary
 
@@ -81,10 +83,11 @@ def sync(
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Proceed even if a guard trips.")] = False,
     as_of: AsOf = None,
+    wait: WaitFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Sync segment membership into Mailchimp / Klaviyo (exit 0 ok, 2 ESP failure, 3 guard,
-    4 quarantined members)."""
+    4 quarantined members, 5 another run holds the state store's lock)."""
     defs = load_config()
     selected = segment_names(defs, names)
     options = SyncOptions(
@@ -94,9 +97,10 @@ def sync(
         full_resync=full_resync,
         force=force,
         trigger="cli",
+        wait=wait,
     )
-    with TerminalProgress() as progress:
-        summary = run_sync(state.settings(), defs, options=options, progress=progress)
+    with TerminalProgress() as progress, stop_on_signals() as stop:
+        summary = run_sync(state.settings(), defs, options=options, progress=progress, stop=stop)
     if as_json:
         sys.stdout.write(json.dumps(summary.to_json(), indent=2) + "\n")
     else:

@@ -20,6 +20,7 @@ from connector.timespec import parse_instant, utc_now
 __all__ = [
     "AsOf",
     "JsonFlag",
+    "WaitFlag",
     "complete_segment",
     "load_config",
     "one_segment",
@@ -38,6 +39,13 @@ AsOf = Annotated[
     ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+WaitFlag = Annotated[
+    bool,
+    typer.Option(
+        "--wait",
+        help="If another run holds the state store's lock, wait for it (default: exit 5).",
+    ),
+]
 
 
 def segsync_command(argv0: str | None = None) -> str:

@@ -99,18 +99,14 @@ def _check_sqlite_files(path: Path) -> None:
         raise StateError(
             f"cannot create the state directory {path.parent} ({exc.strerror}): create it, "
             f"or point {where} elsewhere",
-            file=path,
         ) from None
     if path.is_dir():
-        raise StateError(
-            f"the state store {path} is a directory: point {where} at a file", file=path
-        )
+        raise StateError(f"the state store {path} is a directory: point {where} at a file")
     if not os.access(path.parent, os.W_OK | os.X_OK):
         raise StateError(
             f"the state directory {path.parent} is not writable (SQLite keeps {path.name}-wal "
             f"and {path.name}-shm beside the state file): make it writable, or point {where} "
             "elsewhere",
-            file=path,
         )
     for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         try:
@@ -121,13 +117,11 @@ def _check_sqlite_files(path: Path) -> None:
             raise StateError(
                 f"cannot read the state store file {file} (permission denied): make it "
                 f"readable and writable by this user (chmod u+rw {file})",
-                file=file,
             )
         if not os.access(file, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
             raise StateError(
                 f"the state store file {file} is read-only: make it writable "
                 f"(chmod u+w {file}), or point {where} at a writable copy",
-                file=file,
             )
 
 
@@ -159,7 +153,7 @@ class SqliteDb:
         try:
             yield
         except sqlite3.Error as exc:
-            raise StateError(self._explain(exc), file=self.name) from None
+            raise StateError(self._explain(exc)) from None
 
     def _explain(self, exc: sqlite3.Error) -> str:
         text = _first_line(exc)
@@ -232,7 +226,6 @@ def _check_version(version: int, known: int, name: str) -> None:
         raise StateError(
             f"the state store {name} was written by a newer segsync (schema {version}, this one "
             f"knows {known}): upgrade segsync",
-            file=name,
         )
 
 

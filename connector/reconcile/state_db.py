@@ -90,6 +90,10 @@ class _SqliteTx:
         self.con.executemany(sql, rows)
 
 
+_READ = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+_WRITE = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+
+
 def _check_sqlite_files(path: Path) -> None:
     """Refuse, with one clear message, a state file SQLite could not use safely."""
     where = "SEGSYNC_STATE_URL/SEGSYNC_STATE_PATH"
@@ -102,7 +106,9 @@ def _check_sqlite_files(path: Path) -> None:
         ) from None
     if path.is_dir():
         raise StateError(f"the state store {path} is a directory: point {where} at a file")
-    if not os.access(path.parent, os.W_OK | os.X_OK):
+    folder_mode = path.parent.stat().st_mode
+    # the mode bits too: root passes os.access, but a read-only mode says what was meant
+    if not os.access(path.parent, os.W_OK | os.X_OK) or not folder_mode & _WRITE:
         raise StateError(
             f"the state directory {path.parent} is not writable (SQLite keeps {path.name}-wal "
             f"and {path.name}-shm beside the state file): make it writable, or point {where} "
@@ -113,12 +119,12 @@ def _check_sqlite_files(path: Path) -> None:
             mode = file.stat().st_mode
         except FileNotFoundError:
             continue
-        if not os.access(file, os.R_OK) or not mode & (stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH):
+        if not os.access(file, os.R_OK) or not mode & _READ:
             raise StateError(
                 f"cannot read the state store file {file} (permission denied): make it "
                 f"readable and writable by this user (chmod u+rw {file})",
             )
-        if not os.access(file, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        if not os.access(file, os.W_OK) or not mode & _WRITE:
             raise StateError(
                 f"the state store file {file} is read-only: make it writable "
                 f"(chmod u+w {file}), or point {where} at a writable copy",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -110,3 +111,44 @@ def test_plan_then_apply_and_stale_plan_refused(
     assert code == 3 and "the ESP's confirmed state moved" in err
     code, _, err = run_cli(["apply", "missing.json"])
     assert code == 1 and "plan file not found" in err
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "read-only"])
+def test_an_unusable_state_file_exits_1_before_any_esp_call(
+    workspace: tuple[Path, object], run_cli: CliRunner, damage: str
+) -> None:
+    root, emu = workspace
+    state_file = root / "state.db"
+    if damage == "corrupt":
+        state_file.write_bytes(b"garbage" * 1000)
+    else:
+        assert run_cli(["sync", "--as-of", AS_OF])[0] == 0
+        state_file.chmod(0o444)
+    before = emu.calls.total()  # type: ignore[attr-defined]
+    code, _, err = run_cli(["sync", "--as-of", AS_OF])
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1 and str(state_file) in err
+    assert "Traceback" not in err
+    assert emu.calls.total() == before  # type: ignore[attr-defined]
+    state_file.chmod(0o644)
+
+
+def test_a_held_lock_exits_5_status_shows_the_run_and_wait_waits(
+    workspace: tuple[Path, object], run_cli: CliRunner
+) -> None:
+    from tests.reconcile.test_state_lock import hold_lock
+
+    root, emu = workspace
+    url = f"sqlite:///{root / 'state.db'}"
+    with hold_lock(url) as holder:
+        code, _, err = run_cli(["sync", "--as-of", AS_OF])
+        assert code == 5 and "another segsync run holds the lock" in err and "--wait" in err
+        assert emu.calls.total() == 0  # type: ignore[attr-defined]
+        code, out, _ = run_cli(["status", "--json"])
+        assert json.loads(out)["runs"][0]["status"] == "running"
+        holder.send_signal(signal.SIGKILL)  # the run dies without finishing
+        holder.wait(10)
+        code, out, _ = run_cli(["status", "--json"])
+        assert json.loads(out)["runs"][0]["status"] == "interrupted"
+    code, out, _ = run_cli(["sync", "--as-of", AS_OF, "--wait", "--json"])
+    assert code == 0 and json.loads(out)["parts"][0]["adds"] == 40

@@ -117,3 +117,16 @@ def test_journal_keeps_confirmed_state_honest(store: StateStore) -> None:
     store.confirm_batch("r1", "mc", "p", "remove", [], [("a@x.com", "refused", "", False)])
     assert store.pending("mc", "p") == set()
     assert store.confirmed("mc", "p") == {"a@x.com", "b@x.com", "c@x.com"}  # refused: still there
+
+
+def test_cohorts_round_trip_bytes_and_order(store: StateStore) -> None:
+    from connector.reconcile.state import CohortRecord
+
+    for run_id, as_of, size in [("r1", "2026-11-01", 3), ("r2", "2026-11-02", 5)]:
+        store.start_run(run_id, "cli", as_of)
+        store.record_cohorts([CohortRecord(run_id, "s", as_of, size, 1, None, None, b"\x00ab")])
+    latest = store.latest_cohort("s")
+    assert latest is not None and (latest.run_id, latest.members) == ("r2", b"\x00ab")
+    assert [c.size for c in store.cohort_history("s")] == [3, 5]  # oldest first
+    assert store.cohort("r1", "s").held_out_ids == b""  # type: ignore[union-attr]
+    assert store.cohort_segments("r2") == ["s"]

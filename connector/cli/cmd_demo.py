@@ -18,6 +18,7 @@ from connector.cli.common import load_config, open_source, resolve_as_of, segsyn
 from connector.cli.context import state
 from connector.cli.output import err, out, print_table
 from connector.cli.progress import TerminalProgress
+from connector.definitions.jsonschema import write_schemas
 from connector.demo_campaign import add_campaign_outcomes
 from connector.demo_sync import EspHolding, sync_demo
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
@@ -56,7 +57,10 @@ def build_store(spec: DemoSpec, *, force: bool) -> DemoStore:
 
 
 def write_config() -> WrittenConfig:
-    return write_demo_config(state.settings().config_dir)
+    config_dir = state.settings().config_dir
+    written = write_demo_config(config_dir)
+    write_schemas(config_dir)  # what the files' yaml-language-server modelines point at
+    return written
 
 
 def evaluate_segments(as_of: datetime) -> tuple[Evaluation, list[str]]:
@@ -77,7 +81,9 @@ def print_summary(result: DemoResult) -> None:
     config_dir = state.settings().config_dir
     kept = f"; kept {len(result.config.kept)} existing" if result.config.kept else ""
     out.print(
-        f"config: wrote {len(result.config.written)} files into {config_dir}{kept}", markup=False
+        f"config: wrote {len(result.config.written)} files into {config_dir}{kept} "
+        f"(JSON Schemas for editors in {config_dir / 'schemas'})",
+        markup=False,
     )
     ev = result.evaluation
     print_table(

@@ -6,6 +6,7 @@ from connector.cli import (  # noqa: F401
     cmd_demo,
     cmd_emulator,
     cmd_explain,
+    cmd_init,
     cmd_load,
     cmd_plan,
     cmd_preview,

@@ -43,7 +43,10 @@ def test_demo_builds_the_store_writes_config_and_summarises(
     lines = out.splitlines()
     assert lines[0].startswith("built duckdb:///data/customers.duckdb: 2,000 profiles, ")
     assert lines[0].endswith(f"events (seed 7, as of {AS_OF})")
-    assert lines[1] == f"config: wrote 12 files into {workspace / 'conf'}"
+    assert lines[1] == (
+        f"config: wrote 12 files into {workspace / 'conf'} "
+        f"(JSON Schemas for editors in {workspace / 'conf' / 'schemas'})"
+    )
     sizes = table_rows(out)
     assert set(sizes) == {
         "abandoned-cart-24h", "churn-risk", "expats", "lapsed-high-aov", "near-store",
@@ -68,8 +71,8 @@ def test_rerun_is_identical_and_keeps_the_users_files(workspace: Path, run_cli: 
     mine.write_text(mine.read_text().replace("gte: 3", "gte: 4"))
     code, out, _ = run_cli(DEMO)
     assert code == 0
-    assert (
-        out.splitlines()[1] == f"config: wrote 0 files into {workspace / 'conf'}; kept 12 existing"
+    assert out.splitlines()[1].startswith(
+        f"config: wrote 0 files into {workspace / 'conf'}; kept 12 existing (JSON Schemas"
     )
     assert "gte: 4" in mine.read_text()
     assert _digest(workspace) == digest

@@ -43,6 +43,7 @@ from connector.daemon.views import run_rows, segment_rows
 from connector.definitions.loader import Definitions
 from connector.definitions.yaml_source import suggest
 from connector.errors import ConfigError, DependencyError
+from connector.measure.latest import LatestLift, latest_lifts
 from connector.reconcile.runner import AdapterFactory, SyncOptions, run_sync
 from connector.reconcile.state import StateStore
 from connector.reconcile.state_url import state_url_of
@@ -116,6 +117,9 @@ class Daemon:
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._store_check: tuple[float, str] = (0.0, "")
+        #: the status page's latest lifts, refreshed after every sync job (and at start)
+        self.lifts: list[LatestLift] = []
+        self.lifts_note: str | None = None
         self._last_tick = time.monotonic()
         self._next_poll = time.monotonic() + self.options.config_poll_seconds
         self._prime(defs)
@@ -140,6 +144,19 @@ class Daemon:
                 self.metrics.last_success.labels(segment).set(stamp)
         self._observe_quarantine()
         self.metrics.config_loaded.set(time.time())
+        self._refresh_lifts(defs)
+
+    def _refresh_lifts(self, defs: Definitions) -> None:
+        """Measure each synced segment's latest recorded cohort against its holdout."""
+        names = [n for n, s in defs.segments.items() if s.destinations]
+        try:
+            with open_store(self.settings.source_url, self.settings.store) as store:
+                lifts, note = latest_lifts(store, defs, self.state, names)
+        except Exception as exc:  # the page shows why; syncing goes on
+            log.warning("could not measure the latest lifts", error=str(exc))
+            lifts, note = [], f"could not measure: {exc}"
+        with self._lock:
+            self.lifts, self.lifts_note = lifts, note
 
     # -- lifecycle ----------------------------------------------------------------------
     def serve_forever(self) -> bool:
@@ -250,6 +267,10 @@ class Daemon:
                 log.info("sync started", segments=names, accounts=sorted(job.accounts))
                 summary = self._sync(record, defs, names) if names else None
                 status = summary.status if summary is not None else "ok"
+                # inside the job, so a shutdown waits for it as for the sync
+                measured = summary is not None and status not in ("dry_run", "guard")
+                if measured and not self.stopping.is_set():
+                    self._refresh_lifts(defs)
             except ConfigError as exc:
                 log.error("sync could not run", errors=[str(i) for i in exc.issues])
             except DependencyError as exc:  # the store is down: retried with backoff
@@ -426,6 +447,7 @@ class Daemon:
         segments, pending, busy = self.scheduler.snapshot()
         with self._lock:
             started = [r.job.started_at for r in self.jobs.values() if r.state == "running"]
+            lifts, lifts_note = list(self.lifts), self.lifts_note
         return StatusView(
             generated_at=_now(),
             version=__version__,
@@ -437,4 +459,6 @@ class Daemon:
             busy=busy,
             pending=[j.job_id for j in pending],
             quarantined=self.state.quarantine_counts(),
+            lifts=lifts,
+            lifts_note=lifts_note,
         )

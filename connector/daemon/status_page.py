@@ -1,8 +1,9 @@
 """The status page at ``/``: plain server-rendered HTML with inline SVG charts, no scripts.
 
 It shows the segments (schedule, destinations, size, next run, last outcome), their
-sizes over time (one chart of every segment, and a small chart per row), the last runs
-with their errors, rejected config changes, and quarantine counts. Everything shown is
+sizes over time (one chart of every segment, and a small chart per row), the latest lifts
+of members against their held-out groups (a forest plot, ``segsync report``'s numbers),
+the last runs with their errors, rejected config changes, and quarantine counts. Everything shown is
 escaped and passed through the redactor: no keys, no member emails (counts only).
 """
 
@@ -14,6 +15,8 @@ from html import escape
 from typing import Any
 
 from connector.daemon.redact import Redactor
+from connector.measure.charts import ForestRow, forest_plot
+from connector.measure.latest import LatestLift
 from connector.timespec import format_instant, parse_instant
 
 __all__ = ["RunRow", "SegmentRow", "StatusView", "render_status"]
@@ -73,6 +76,9 @@ class StatusView:
     busy: dict[str, str] = field(default_factory=dict)
     pending: list[str] = field(default_factory=list)
     quarantined: dict[str, int] = field(default_factory=dict)
+    lifts: list[LatestLift] = field(default_factory=list)
+    #: why no lifts could be measured (the kpis do not fit the store, …)
+    lifts_note: str | None = None
 
 
 _CSS = """
@@ -246,6 +252,50 @@ def _run_rows(view: StatusView, r: Redactor) -> str:
     return "".join(rows)
 
 
+def _pp(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:+.1f} pp"
+
+
+def lift_section(view: StatusView, r: Redactor) -> str:
+    """A forest plot of each segment's conversion-rate lift and a table of the numbers."""
+    if view.lifts_note:
+        return f'<p class="warn">{_e(r, view.lifts_note)}</p>'
+    if not view.lifts:
+        return ('<p class="muted">no cohorts recorded yet: lifts are measured after a sync '
+                "run records its segments' members and held-out groups</p>")  # fmt: skip
+    rows, cells = [], []
+    for item in view.lifts:
+        seg = item.segment
+        lift = seg.lift["conversion_rate"]
+        low, high = lift.ci if lift.ci is not None else (None, None)
+        significant = lift.p is not None and lift.p < 0.05
+        why = "no held-out group" if seg.held_out.n == 0 else (
+            "too small" if seg.too_small else "")  # fmt: skip
+        rows.append(ForestRow(seg.name, lift.abs, low, high, significant, why))
+        p = "—" if lift.p is None else ("<0.001" if lift.p < 0.001 else f"{lift.p:.3f}")
+        interval = "—" if low is None or high is None else f"[{_pp(low)}, {_pp(high)}]"
+        state = "provisional" if item.provisional else "complete"
+        cells.append(
+            f'<tr id="lift-{_e(r, seg.name)}"><td>{_e(r, seg.name)}</td>'
+            f'<td class="time">{_when(item.as_of)} <span class="muted">({state})</span></td>'
+            f'<td class="num">{seg.members.n}</td><td class="num">{seg.held_out.n}</td>'
+            f'<td class="num">{_pp(lift.abs)}</td><td>{interval}</td>'
+            f'<td class="num">{_e(r, p)}</td>'
+            f'<td class="num">{_pp(seg.mde).lstrip("+")}</td><td>{_e(r, why)}</td></tr>'
+        )
+    chart = forest_plot(
+        rows, title="Conversion-rate lift, members − held out (95 % interval)", chart_id="lifts"
+    )
+    return (
+        f'{chart}<table id="lift-table"><thead><tr><th>segment</th><th>cohort</th>'
+        "<th>members</th><th>held out</th><th>lift</th><th>95 % interval</th><th>p</th>"
+        f"<th>MDE</th><th></th></tr></thead><tbody>{''.join(cells)}</tbody></table>"
+        f'<p class="muted">outcomes in the {_e(r, view.lifts[0].window)} after each '
+        "segment's latest recorded cohort whose window has passed (else its latest, "
+        "provisional); <code>segsync report</code> has every KPI</p>"
+    )
+
+
 def render_status(view: StatusView, redactor: Redactor) -> str:
     """The whole page as one HTML document."""
     r = redactor
@@ -276,6 +326,8 @@ def render_status(view: StatusView, redactor: Redactor) -> str:
 quarantined members: {_e(r, quarantine)}</p>
 <h2>Segment sizes over time</h2>
 {size_chart(view.segments)}
+<h2>Latest lifts against the holdouts</h2>
+{lift_section(view, r)}
 <h2>Segments</h2>
 <table id="segments"><thead><tr><th>segment</th><th>schedule</th><th>destinations</th>
 <th>size</th><th>recent sizes</th><th>last run</th><th>last success</th><th>next run</th>

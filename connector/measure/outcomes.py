@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 import numpy as np
 from sqlglot import exp
@@ -35,13 +36,24 @@ class Outcomes:
         r = np.zeros(len(ids), dtype=np.float64)
         if not len(ids) or not len(self.profile_ids):
             return c, r
-        where = np.searchsorted(self.profile_ids, ids)
-        inside = where < len(self.profile_ids)
-        hit = np.zeros(len(ids), dtype=bool)
-        hit[inside] = self.profile_ids[where[inside]] == ids[inside]
+        if object in (self.profile_ids.dtype, ids.dtype):
+            # text ids: a hash lookup (a binary search would compare Python strings)
+            index = self.by_id
+            where = np.fromiter((index.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+            hit = where >= 0
+        else:
+            where = np.searchsorted(self.profile_ids, ids)
+            inside = where < len(self.profile_ids)
+            hit = np.zeros(len(ids), dtype=bool)
+            hit[inside] = self.profile_ids[where[inside]] == ids[inside]
         c[hit] = self.conversions[where[hit]]
         r[hit] = self.revenue[where[hit]]
         return c, r
+
+    @cached_property
+    def by_id(self) -> dict[object, int]:
+        """Row of each profile id."""
+        return {pid: row for row, pid in enumerate(self.profile_ids.tolist())}
 
 
 def outcome_query(schema: StoreSchema, kpis: Kpis, start: datetime, end: datetime) -> exp.Select:

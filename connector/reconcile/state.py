@@ -681,13 +681,15 @@ class StateStore:
         )
         return _cohort(rows[0]) if rows else None
 
-    def latest_cohort(self, segment: str) -> CohortRecord | None:
-        """The segment's most recently recorded cohort, with its id sets."""
+    def latest_cohort(self, segment: str, until: str | None = None) -> CohortRecord | None:
+        """The segment's most recently recorded cohort (with ``as_of`` at or before
+        ``until``, an ISO instant, when given), with its id sets."""
+        bound = "" if until is None else " AND c.as_of <= ?"
         rows = self._rows(
             "SELECT c.run_id, c.segment, c.as_of, c.size, c.held_out, c.entered, c.exited, "
             "c.members, c.held_out_ids FROM run_cohorts c "
-            f"WHERE c.segment = ? ORDER BY {_COHORT_ORDER} LIMIT 1",
-            (segment,),
+            f"WHERE c.segment = ?{bound} ORDER BY {_COHORT_ORDER} LIMIT 1",
+            (segment,) if until is None else (segment, until),
         )
         return _cohort(rows[0]) if rows else None
 

@@ -8,13 +8,21 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
+import numpy as np
 import pytest
 
 from connector.daemon.redact import Redactor
 from connector.daemon.status_page import RunRow, SegmentRow, StatusView, render_status
+from connector.definitions.kpis import Kpis
+from connector.evaluate.identity import is_held_out
+from connector.measure.cohort import Cohort
+from connector.measure.latest import LatestLift
+from connector.measure.outcomes import Outcomes
+from connector.measure.report import measure_segment
 from tests.daemon.conftest import ARTIFACTS, BUYERS, CA, World, assert_nothing_secret, wait_for
 
 T0 = datetime(2026, 5, 1, 12)
@@ -133,5 +141,76 @@ def test_status_page_in_headless_chromium(
     assert "ca customers" in dom  # descriptions
     assert re.search(r'<td class="ok">ok</td>', dom)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+    assert daemon.stop() == 0
+    assert_nothing_secret(dom, daemon.text)
+
+
+def _lift(name: str, treated: list[int], control: list[int]) -> LatestLift:
+    """A measured segment: ``treated``/``control`` are per-profile conversion counts."""
+    ids_t = np.arange(len(treated), dtype=np.int64)
+    ids_c = np.arange(len(treated), len(treated) + len(control), dtype=np.int64)
+    counts = np.asarray(treated + control, dtype=np.int64)
+    outcomes = Outcomes(np.concatenate([ids_t, ids_c]), counts, counts * 10.0)
+    segment = measure_segment(Cohort(name, ids_t, ids_c), outcomes, Kpis())
+    return LatestLift(segment, "r1", T0, "14d", provisional=False)
+
+
+def test_page_shows_the_latest_lifts_as_a_forest_plot() -> None:
+    lifts = [
+        _lift("winners", [1] * 600 + [0] * 400, [1] * 100 + [0] * 200),
+        _lift("flat", [1] * 50 + [0] * 450, [1] * 10 + [0] * 90),
+        _lift("no-control", [1] * 5, []),
+    ]
+    html = render_status(view(lifts=lifts), Redactor())
+    plot = re.search(r'<svg id="lifts".*?</svg>', html, re.S)
+    assert plot is not None
+    assert plot.group(0).count('class="estimate"') == 2  # no-control has no estimate
+    assert plot.group(0).count('class="ci"') == 2
+    winners = re.search(r'<tr id="lift-winners">.*?</tr>', html, re.S)
+    assert winners is not None and "+26.7 pp" in winners.group(0)
+    assert "&lt;0.001" in winners.group(0)
+    assert "no held-out group" in html
+    note = render_status(view(lifts_note="metrics.yaml line 2: unknown event 'x'"), Redactor())
+    assert "unknown event" in note and 'id="lifts"' not in note
+    assert "no cohorts recorded yet" in render_status(view(), Redactor())
+
+
+HOLDOUT_SEGMENT = (
+    "name: ca-offer\ndescription: ca offer\nschedule: 1m\n"
+    "rule: {attribute: region, op: eq, value: CA}\nholdout: 30\n"
+    "destinations: [{to: mc, mode: tag}]\n"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_chromium() is None, reason="Debian's chromium is not installed")
+def test_latest_lifts_in_headless_chromium(
+    world_factory: Callable[..., World], tmp_path: Path
+) -> None:
+    world = world_factory({"ca-offer": HOLDOUT_SEGMENT}, profiles_count=300)
+    # after the sync, every pushed CA member orders once; the held-out ones do not
+    soon = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)
+    treated = [i for i in range(0, 300, 3) if not is_held_out("ca-offer", f"p{i:05d}", 30)]
+    con = duckdb.connect(str(world.store))
+    con.executemany("INSERT INTO events VALUES (?, 'order_completed', ?, 'tv', 25.0, NULL)",
+                    [(f"p{i:05d}", soon) for i in treated])  # fmt: skip
+    con.close()
+    daemon = world.start()
+    wait_for("a run of ca-offer", lambda: daemon.finished_runs("ca-offer"), timeout=30)
+    url = f"http://127.0.0.1:{daemon.port}/"
+    browser = [_chromium() or "chromium", *BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'p'}"]
+    dom = subprocess.run(
+        [*browser, "--dump-dom", url], capture_output=True, text=True, timeout=90, check=True
+    ).stdout
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "status-page-lifts.html").write_text(dom, encoding="utf-8")
+    plot = re.search(r'<svg id="lifts".*?</svg>', dom, re.S)
+    assert plot is not None and plot.group(0).count('class="estimate"') == 1
+    row = re.search(r'<tr id="lift-ca-offer">.*?</tr>', dom, re.S)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)
+    assert int(cells[2]) == len(treated) and int(cells[3]) == 100 - len(treated)
+    assert cells[4] == "+100.0 pp" and cells[6] == "&lt;0.001"
+    assert "provisional" in cells[1]  # the 14-day window has not passed yet
     assert daemon.stop() == 0
     assert_nothing_secret(dom, daemon.text)

@@ -130,3 +130,7 @@ def test_cohorts_round_trip_bytes_and_order(store: StateStore) -> None:
     assert [c.size for c in store.cohort_history("s")] == [3, 5]  # oldest first
     assert store.cohort("r1", "s").held_out_ids == b""  # type: ignore[union-attr]
     assert store.cohort_segments("r2") == ["s"]
+    # the status page's latest lifts take the newest cohort whose window has passed
+    older = store.latest_cohort("s", until="2026-11-01T12:00:00")
+    assert older is not None and older.run_id == "r1"
+    assert store.latest_cohort("s", until="2026-10-01") is None

@@ -16,6 +16,7 @@ from connector.cli.output import out, print_table
 from connector.evaluate.audit import audit as run_audit
 from connector.evaluate.engine import evaluate, has_esp_conditions
 from connector.measure.oversegmentation import OverSegmentation, over_segmentation
+from connector.reconcile.addresses import Addresses
 from connector.timespec import format_instant
 
 
@@ -41,7 +42,11 @@ def audit(
     with open_source() as store:
         result = evaluate(store, defs, as_of=moment)
         total = store.discover().profile_count
-        report = run_audit(result, total)
+        addresses = Addresses(result)
+        member_rows = sorted({int(r) for name in result.members for r in result.rows(name)})
+        emails = addresses.emails(member_rows)
+        rejects = addresses.rejects()
+        report = run_audit(result, total, emails)
         crowd = over_segmentation(store, defs, result, report, max_overlap)
     if as_json:
         payload = {
@@ -51,6 +56,7 @@ def audit(
             "segments": [asdict(s) for s in report.segments],
             "overlaps": [asdict(o) for o in report.overlaps],
             "not_evaluated_locally": skipped,
+            "rejected": rejects.to_json(),
             "over_segmentation": {
                 "max_mde": crowd.max_mde,
                 "max_overlap": crowd.max_overlap,
@@ -85,6 +91,8 @@ def audit(
         "least one segment",
         markup=False,
     )
+    if rejects.describe():
+        out.print(rejects.describe(), markup=False)
     tiny = [s.name for s in report.segments if s.below_min_size]
     if tiny:
         out.print(f"below min_size (not pushed): {', '.join(tiny)}", markup=False)

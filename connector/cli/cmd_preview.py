@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, TextIO
 
+import numpy as np
 import typer
 
 from connector.cli.app import app
@@ -22,32 +23,43 @@ from connector.cli.common import (
 from connector.cli.output import err, is_terminal, print_table
 from connector.errors import ConfigError
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
+from connector.reconcile.addresses import Addresses
 from connector.timespec import format_instant
 
 PREVIEW_ROWS = 20
 
 
-def write_members_csv(result: Evaluation, name: str, stream: TextIO) -> int:
-    """Write the segment's members (after exclusive groups) sorted by profile id."""
+def write_members_csv(
+    result: Evaluation, name: str, stream: TextIO, emails: np.ndarray | None = None
+) -> int:
+    """Write the segment's members (after exclusive groups) sorted by profile id; the email
+    column is empty where no valid address would be pushed."""
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(["profile_id", "email", "holdout"])
     rows = result.rows(name)
+    if emails is None:
+        emails = Addresses(result).emails(rows)
     held = result.held_out[name]
     for row in rows:
-        email = result.emails[row]
+        email = emails[row]
         writer.writerow([result.profile_ids[row], email or "", "true" if held[row] else "false"])
     return len(rows)
 
 
-def summary_lines(result: Evaluation, name: str) -> list[str]:
+def summary_lines(result: Evaluation, name: str, addresses: Addresses | None = None) -> list[str]:
     rows = result.rows(name)
+    addresses = addresses or Addresses(result)
+    emails = addresses.emails(rows)
     held = int(result.held_out[name].sum())
-    no_email = sum(1 for r in rows if result.emails[r] is None)
+    no_email = sum(1 for r in rows if emails[r] is None)
     segment = result.segments[name]
     lines = [
         f"{name} as of {format_instant(result.as_of)}: {len(rows)} members, "
         f"{held} held out, {len(rows) - held} to push, {no_email} without a valid email"
     ]
+    rejected = addresses.rejects(rows).describe()
+    if rejected:
+        lines.append(rejected)
     excluded = int(result.qualified[name].sum()) - len(rows)
     if excluded:
         lines.append(
@@ -87,11 +99,13 @@ def preview(
     moment = resolve_as_of(as_of)
     with open_source() as store:
         result = evaluate(store, defs, as_of=moment, names=[name])
-    for line in summary_lines(result, name):
+    addresses = Addresses(result)
+    emails = addresses.emails(result.rows(name))
+    for line in summary_lines(result, name, addresses):
         err.print(line, markup=False)
     if output is not None and str(output) != "-":
         buffer = io.StringIO()
-        write_members_csv(result, name, buffer)
+        write_members_csv(result, name, buffer, emails)
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(buffer.getvalue(), encoding="utf-8")
         err.print(f"wrote {output}", markup=False)
@@ -101,11 +115,11 @@ def preview(
         print_table(
             ["profile_id", "email", "holdout"],
             [
-                (result.profile_ids[r], result.emails[r] or "", bool(result.held_out[name][r]))
+                (result.profile_ids[r], emails[r] or "", bool(result.held_out[name][r]))
                 for r in rows
             ],
         )
         if len(result.rows(name)) > PREVIEW_ROWS:
             err.print(f"… first {PREVIEW_ROWS} shown; use --output FILE for all", markup=False)
         return
-    write_members_csv(result, name, sys.stdout)
+    write_members_csv(result, name, sys.stdout, emails)

@@ -22,6 +22,7 @@ from connector.cli.context import state
 from connector.cli.output import err, out, print_table
 from connector.cli.progress import TerminalProgress
 from connector.cli.signals import stop_on_signals
+from connector.reconcile.addresses import Rejects
 from connector.reconcile.runner import SyncOptions, run_sync
 from connector.reconcile.summary import RunSummary
 
@@ -51,6 +52,9 @@ def print_summary(summary: RunSummary) -> None:
             title=f"run {summary.run_id} as of {summary.as_of}"
             + (": changes it would make (nothing written)" if planned else ""),
         )  # fmt: skip
+    rejected = Rejects(**summary.rejected).describe() if summary.rejected else ""
+    if rejected:
+        out.print(rejected, markup=False)
     for segment, why in sorted(summary.skipped_segments.items()):
         out.print(f"skipped {segment}: {why}", markup=False)
     for guard in summary.guards:

@@ -41,11 +41,10 @@ class Audit:
     profiles_covered: int
 
 
-def _stats(result: Evaluation, name: str) -> SegmentStats:
+def _stats(result: Evaluation, name: str, emails: np.ndarray) -> SegmentStats:
     members = result.members[name]
     pushed = result.pushed(name)
     rows = np.flatnonzero(members)
-    emails = result.emails
     contact_consent: dict[str, bool] = {}
     for row in np.flatnonzero(pushed):
         email = emails[row]
@@ -66,10 +65,12 @@ def _stats(result: Evaluation, name: str) -> SegmentStats:
     )
 
 
-def audit(result: Evaluation, profiles_total: int) -> Audit:
+def audit(result: Evaluation, profiles_total: int, emails: np.ndarray | None = None) -> Audit:
     """Sizes per segment, pairwise overlaps (most similar first) and coverage."""
     names = sorted(result.members)
-    stats = [_stats(result, n) for n in names]
+    # ``emails``: the address pushed per row (None where none would be); default the
+    # evaluator's normalised ones
+    stats = [_stats(result, n, result.emails if emails is None else emails) for n in names]
     overlaps: list[Overlap] = []
     if names:
         matrix = np.column_stack([result.members[n] for n in names]).astype(np.int64)

@@ -16,6 +16,7 @@ from connector.esp.base import Contact
 from connector.evaluate.engine import Evaluation
 from connector.plan.membership import EVERYONE, carrier_key, part_members
 from connector.plan.model import Part, Split
+from connector.reconcile.addresses import Addresses
 
 __all__ = ["DesiredPart", "DestinationState", "desired_state", "fields_hash", "push_value"]
 
@@ -84,13 +85,16 @@ def desired_state(
     splits: Sequence[Split],
     *,
     no_consent: Set[str] = frozenset(),
+    addresses: Addresses | None = None,
 ) -> dict[str, DestinationState]:
     """Group splits by destination and compute every part's desired emails and contacts.
 
     Segments below ``min_size`` are left out (their ESP objects are left as they are).
     ``no_consent``: emails a profile without consent shares (``Store.
     emails_without_shared_consent``), which have no consent whatever their rows say.
+    ``addresses`` checks each member's address once (and counts what it leaves out).
     """
+    addresses = addresses or Addresses(result)
     holdouts = {name: seg.holdout for name, seg in defs.segments.items()}
     states: dict[str, DestinationState] = {}
     for split in splits:
@@ -107,7 +111,7 @@ def desired_state(
             emails: set[str] = set()
             no_email = 0
             for row in np.flatnonzero(rows):
-                email = result.emails[row]
+                email = addresses.email(int(row))
                 if email is None:
                     no_email += 1
                     continue
@@ -117,7 +121,7 @@ def desired_state(
         key = carrier_key(split)
         if key in result.qualified:
             for row in np.flatnonzero(result.qualified[key]):
-                email = result.emails[row]
+                email = addresses.email(int(row))
                 if email is not None:
                     _add_contact(state.contacts, email, result, int(row), split.fields, no_consent)
                     state.carriers.add(email)
@@ -127,7 +131,7 @@ def desired_state(
             if not mappings.get(name):
                 continue
             for row in np.flatnonzero(result.qualified[EVERYONE]):
-                email = result.emails[row]
+                email = addresses.email(int(row), count=False)
                 if email is not None:
                     _add_contact(
                         state.everyone, email, result, int(row), mappings[name], no_consent

@@ -38,6 +38,7 @@ from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
 from connector.plan.membership import part_rules
 from connector.plan.model import Split
 from connector.plan.split import plan_splits
+from connector.reconcile.addresses import Addresses, Rejects
 from connector.reconcile.cohorts import record_cohorts
 from connector.reconcile.desired import DestinationState, desired_state
 from connector.reconcile.diff import PartChanges, diff_part
@@ -83,6 +84,7 @@ class Prepared:
     splits: list[Split]
     evaluation: Evaluation
     targets: dict[str, DestinationState]
+    rejects: Rejects = field(default_factory=Rejects)
     changes: dict[str, dict[str, PartChanges]] = field(default_factory=dict)
     confirmed: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -106,8 +108,9 @@ def prepare(
             attributes=sorted({a for s in splits for a in s.fields}),
         )
         no_consent = store.emails_without_shared_consent() if splits else set()
-    targets = desired_state(defs, result, splits, no_consent=no_consent)
-    return Prepared(as_of, schema, splits, result, targets)
+    addresses = Addresses(result)
+    targets = desired_state(defs, result, splits, no_consent=no_consent, addresses=addresses)
+    return Prepared(as_of, schema, splits, result, targets, addresses.rejects())
 
 
 def _apply_static(prepared: Prepared, defs: Definitions, state: StateStore, dry_run: bool) -> None:
@@ -239,6 +242,7 @@ def run_sync(
     )
     for target in prepared.targets.values():
         summary.skipped_segments.update(target.skipped_segments)
+    summary.rejected = prepared.rejects.to_json()
     adapters: dict[str, EspAdapter] = {}
     locked = False
     try:

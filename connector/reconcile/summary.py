@@ -6,7 +6,11 @@
                 "held_back", "skipped_no_consent", "quarantined", "api_calls"}],
      "skipped_segments": {"<segment>": "<why>"}, "guards": ["..."], "errors": ["..."],
      "api_calls": {"<destination>": {"total", "by_status": {"200": n, ...}}},
-     "objects_created": [...], "segments_written": [...], "contacts_created": n}
+     "objects_created": [...], "segments_written": [...], "contacts_created": n,
+     "rejected": {"counts": {"<reason>": n}, "examples": ["profile <id>: <reason>"]}}
+
+``rejected`` counts the member profiles left out before anything was sent: an address an
+ESP would refuse, a NULL or duplicate ``profile_id`` (and, apart, those with no email).
 
 In a dry run, ``adds``/``removes`` are what would be sent.
 """
@@ -50,6 +54,7 @@ class RunSummary:
     objects_created: list[str] = field(default_factory=list)
     segments_written: list[str] = field(default_factory=list)
     contacts_created: int = 0
+    rejected: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

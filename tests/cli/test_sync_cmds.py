@@ -152,3 +152,41 @@ def test_a_held_lock_exits_5_status_shows_the_run_and_wait_waits(
         assert json.loads(out)["runs"][0]["status"] == "interrupted"
     code, out, _ = run_cli(["sync", "--as-of", AS_OF, "--wait", "--json"])
     assert code == 0 and json.loads(out)["parts"][0]["adds"] == 40
+
+
+def test_refused_addresses_and_bad_profile_ids_are_counted_and_never_pushed(
+    workspace: tuple[Path, object], run_cli: CliRunner
+) -> None:
+    root, emu = workspace
+    con = duckdb.connect(str(root / "c.duckdb"))
+    bad = {
+        "p1": "nul\x00@example.com",
+        "p2": "bob\u200b@example.com",
+        "p3": "<script>alert(1)</script>@x.com",
+        "p4": "a,b@example.com",
+    }
+    for pid, address in bad.items():
+        con.execute("UPDATE profiles SET email = ? WHERE profile_id = ?", [address, pid])
+    con.execute("UPDATE profiles SET profile_id = 'p5' WHERE profile_id = 'p6'")  # duplicated
+    con.execute("UPDATE profiles SET profile_id = NULL WHERE profile_id = 'p7'")
+    con.execute("UPDATE events SET profile_id = 'p5' WHERE profile_id = 'p6'")
+    con.close()
+    code, out, err = run_cli(["preview", "buyers", "--as-of", AS_OF, "--output", "-"])
+    assert code == 0
+    assert "4 invalid email" in err and "2 duplicate profile_id" in err
+    assert "profile p2: invalid email: The email address contains unsafe characters" in err
+    assert "\x00" not in out and "script" not in out  # the CSV leaves those addresses out
+
+    code, out, _ = run_cli(["audit", "--as-of", AS_OF, "--json"])
+    assert json.loads(out)["rejected"]["counts"]["invalid email"] == 4
+
+    code, out, _ = run_cli(["sync", "--as-of", AS_OF, "--json"])
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["rejected"]["counts"] == {"duplicate profile_id": 2, "invalid email": 4}
+    assert summary["parts"][0]["adds"] == 40 - 4 - 2 - 1  # p7's events have no profile
+    pushed = emu.state.emails("demo-audience")  # type: ignore[attr-defined]
+    assert len(pushed) == 33 and not any("," in e or "<" in e for e in pushed)
+    assert "m5@example.com" not in pushed and "m6@example.com" not in pushed
+    code, out, _ = run_cli(["sync", "--as-of", AS_OF])
+    assert "not pushed (an ESP would refuse them): 2 duplicate profile_id, 4 invalid email" in out

@@ -254,6 +254,8 @@ def run_sync(
                 summary.status = "stopped"
                 summary.duration_seconds = round(time.monotonic() - started, 3)
                 return summary
+            # recorded from here on: a run killed from now on shows as interrupted
+            state.start_run(run_id, summary.trigger, summary.as_of)
         for name, target in prepared.targets.items():
             if target.splits:
                 adapter = adapters[name] = adapter_factory(defs.destinations[name], settings)
@@ -391,7 +393,6 @@ def _execute(
     stop: threading.Event,
     progress: Progress,
 ) -> None:
-    state.start_run(run_id, summary.trigger, summary.as_of)
     record_cohorts(state, run_id, prepared.evaluation, {s.segment for s in prepared.splits})
     reports: list[ExecutionReport] = []
     held_back: dict[tuple[str, str], int] = {}
@@ -454,6 +455,4 @@ def _execute(
 
 
 def _record(state: StateStore, summary: RunSummary) -> None:
-    if not state.has_run(summary.run_id):  # stopped before executing: guard, failure
-        state.start_run(summary.run_id, summary.trigger, summary.as_of)
     state.finish_run(summary.run_id, summary.status, summary.exit_code, summary.to_json())

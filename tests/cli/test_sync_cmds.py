@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -190,3 +194,27 @@ def test_refused_addresses_and_bad_profile_ids_are_counted_and_never_pushed(
     assert "m5@example.com" not in pushed and "m6@example.com" not in pushed
     code, out, _ = run_cli(["sync", "--as-of", AS_OF])
     assert "not pushed (an ESP would refuse them): 2 duplicate profile_id, 4 invalid email" in out
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_sync_between_calls_and_sigkill_shows_interrupted(
+    workspace: tuple[Path, object], run_cli: CliRunner
+) -> None:
+    root, emu = workspace
+    emu.options.latency_ms = 500  # type: ignore[attr-defined]
+    command = [sys.executable, "-m", "connector", "sync", "--as-of", AS_OF]
+    env = {**os.environ, "SEGSYNC_MAILCHIMP__MAX_CONNECTIONS": "1"}
+    for signum, status in ((signal.SIGTERM, "stopped"), (signal.SIGKILL, "interrupted")):
+        before = emu.calls.total()  # type: ignore[attr-defined]
+        with subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL) as proc:
+            deadline = time.monotonic() + 30
+            while emu.calls.total() == before and time.monotonic() < deadline:  # type: ignore[attr-defined]
+                time.sleep(0.02)
+            proc.send_signal(signum)
+            sent = time.monotonic()
+            code = proc.wait(30)
+        assert time.monotonic() - sent < 5
+        assert code == (0 if signum == signal.SIGTERM else -signal.SIGKILL)
+        assert emu.calls.total() - before <= 2  # type: ignore[attr-defined]
+        code, out, _ = run_cli(["status", "--json"])
+        assert json.loads(out)["runs"][0]["status"] == status

@@ -183,6 +183,28 @@ def test_sigterm_mid_sync_exits_0_and_the_next_start_resumes(world_factory: Buil
     assert_nothing_secret(daemon.text, again.text)
 
 
+def test_sigterm_before_the_first_batch_stops_between_two_calls(world_factory: Build) -> None:
+    # 3000 new contacts: six upserts of 500 at 700 ms each come before the first batch
+    everyone = segment_yaml("everyone", "{attribute: region, op: exists}", schedule="1h")
+    world = world_factory(
+        {"everyone": everyone}, profiles_count=3000, options=EmulatorOptions(latency_ms=700)
+    )
+    env = {"SEGSYNC_MAILCHIMP__MAX_CONNECTIONS": "1"}
+    daemon = world.start("--grace-period", "30", **env)
+    wait_for("the first ESP call", lambda: world.emu.calls.total() > 0, timeout=60)
+    daemon.send(signal.SIGTERM)
+    sent = time.monotonic()
+    assert daemon.process.wait(timeout=30) == 0
+    took = time.monotonic() - sent
+    calls = world.emu.calls.total()
+    daemon.stop()
+    assert took < 3, f"took {took:.1f}s to stop"  # the call in flight, not the whole grace
+    assert calls <= 3  # the call in flight when SIGTERM came, nothing after it
+    assert daemon.find("stopped cleanly") and "stopped before these jobs" not in daemon.text
+    assert world.runs()[-1][1] == "stopped"  # recorded, not left running
+    assert world.members("everyone") == set()
+
+
 def test_keeps_going_through_an_esp_outage(world_factory: Build) -> None:
     world = world_factory({"ca": CA}, profiles_count=N, options=EmulatorOptions(seed=3))
     world.emu.options.fault_rate_5xx = 1.0

@@ -232,17 +232,7 @@ def run_sync(
     prepared = prepare(settings, defs, names=options.names, as_of=as_of)
     own_state = state is None
     state = state or StateStore(state_url_of(settings))
-    summary = RunSummary(
-        run_id=run_id,
-        status="ok",
-        exit_code=EXIT_OK,
-        as_of=format_instant(as_of),
-        started_at=format_instant(utc_now()),
-        trigger=options.trigger,
-    )
-    for target in prepared.targets.values():
-        summary.skipped_segments.update(target.skipped_segments)
-    summary.rejected = prepared.rejects.to_json()
+    summary = _new_summary(run_id, as_of, options.trigger, prepared)
     adapters: dict[str, EspAdapter] = {}
     locked = False
     try:
@@ -283,6 +273,21 @@ def run_sync(
             state.release_run_lock()
         if own_state:
             state.close()
+    return summary
+
+
+def _new_summary(run_id: str, as_of: datetime, trigger: str, prepared: Prepared) -> RunSummary:
+    summary = RunSummary(
+        run_id=run_id,
+        status="ok",
+        exit_code=EXIT_OK,
+        as_of=format_instant(as_of),
+        started_at=format_instant(utc_now()),
+        trigger=trigger,
+    )
+    for target in prepared.targets.values():
+        summary.skipped_segments.update(target.skipped_segments)
+    summary.rejected = prepared.rejects.to_json()
     return summary
 
 

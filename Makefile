@@ -18,7 +18,7 @@ LOCK := requirements.lock
 COMPILE = $(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --universal \
 	--quiet --custom-compile-command "make lock" --output-file $(LOCK)
 
-.PHONY: install demo test test-fast lint lock lock-upgrade bench clean
+.PHONY: install demo test test-fast chaos lint lock lock-upgrade bench clean
 
 $(BIN)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,13 @@ test: lint
 # For developers: everything but the tests marked slow (the Dockerfile replay, crash loops,
 # daemon processes, long property runs).
 test-fast: install
-	$(BIN)/pytest -n 2 -m "not slow"
+	$(BIN)/pytest -n 2 -m "not slow and not chaos"
+
+# The chaos loop (issue 10): SIGKILLs, lost state, concurrent syncs and 429/5xx against
+# both emulators, round after round; prints "chaos: N rounds, M exact". CHAOS_ROUNDS and
+# CHAOS_SEED change its size and draw.
+chaos: install
+	$(BIN)/pytest -m chaos -s -p no:cacheprovider tests/chaos
 
 lint: install
 	$(BIN)/ruff check connector tests bench

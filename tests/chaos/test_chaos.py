@@ -223,10 +223,9 @@ def test_every_round_ends_exact(chaos: Chaos) -> None:
             procs = [chaos.start(), chaos.start(*(["--wait"] if rng.random() < 0.5 else []))]
         else:
             procs = [chaos.start()]
-        if rng.random() < 0.6:
-            if chaos.kill_after_first_call(rng.choice(procs), rng):
-                kills += 1
-                report.actions.append("SIGKILL")
+        if rng.random() < 0.6 and chaos.kill_after_first_call(rng.choice(procs), rng):
+            kills += 1
+            report.actions.append("SIGKILL")
         codes = [p.wait(180) for p in procs]
         for proc in procs:
             assert proc.stderr is not None

@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover - older typer re-uses click's
 
 from connector.cli import commands  # noqa: F401  (registers the commands)
 from connector.cli.app import app
+from connector.cli.logs import restored_logging
 from connector.cli.output import err
 from connector.errors import ConfigError, ConnectorError
 
@@ -52,6 +53,11 @@ def _fail(as_json: bool, error: str, code: int, problems: list[dict[str, object]
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``segsync`` console script."""
+    with restored_logging():
+        _main(argv)
+
+
+def _main(argv: list[str] | None) -> None:
     as_json = wants_json(sys.argv[1:] if argv is None else argv)
     try:
         # without standalone mode, click *returns* the code of a `typer.Exit` it caught

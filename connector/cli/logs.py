@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TextIO
 
 from connector.daemon.redact import Redactor
 from connector.errors import ConfigError
 
-__all__ = ["LEVELS", "configure_cli_logging", "flag_level", "resolve_level"]
+__all__ = ["LEVELS", "configure_cli_logging", "flag_level", "resolve_level", "restored_logging"]
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}  # fmt: skip
@@ -58,20 +59,20 @@ class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-class _Redact(logging.Filter):
+class _Redacting(logging.Formatter):
+    """Masks secrets and emails in the formatted line (the record itself is left alone:
+    other handlers see it unchanged)."""
+
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__("%(levelname)s %(name)s: %(message)s")
         self.redactor = Redactor()
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redactor.text(record.getMessage())
-        record.args = None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redactor.text(super().format(record))
 
 
 _HANDLER = _Stderr()
-_HANDLER.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-_HANDLER.addFilter(_Redact())
+_HANDLER.setFormatter(_Redacting())
 
 
 def configure_cli_logging(level: str) -> None:
@@ -82,3 +83,19 @@ def configure_cli_logging(level: str) -> None:
     root.setLevel(LEVELS[level])
     for chatty in ("httpx", "httpcore"):  # request lines with URLs: segsync logs its own
         logging.getLogger(chatty).setLevel(max(logging.WARNING, LEVELS[level]))
+
+
+@contextmanager
+def restored_logging() -> Iterator[None]:
+    """Undo ``configure_cli_logging`` afterwards, for callers that run commands in-process
+    (tests, the demo): logging is process-wide state."""
+    root = logging.getLogger()
+    chatty = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+    level = root.level
+    try:
+        yield
+    finally:
+        root.removeHandler(_HANDLER)
+        root.setLevel(level)
+        for name, old in chatty.items():
+            logging.getLogger(name).setLevel(old)

@@ -151,7 +151,8 @@ class Daemon:
         names = [n for n, s in defs.segments.items() if s.destinations]
         try:
             with open_store(self.settings.source_url, self.settings.store) as store:
-                lifts, note = latest_lifts(store, defs, self.state, names)
+                measured = latest_lifts(store, defs, self.state, names)
+            lifts, note = measured.lifts, measured.note
         except Exception as exc:  # the page shows why; syncing goes on
             log.warning("could not measure the latest lifts", error=str(exc))
             lifts, note = [], f"could not measure: {exc}"

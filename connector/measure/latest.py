@@ -18,7 +18,7 @@ from connector.reconcile.state import CohortRecord, StateStore
 from connector.source.store import Store
 from connector.timespec import format_instant, parse_instant
 
-__all__ = ["LatestLift", "latest_lifts"]
+__all__ = ["LatestLift", "LatestLifts", "latest_lifts"]
 
 
 @dataclass(frozen=True)
@@ -30,18 +30,26 @@ class LatestLift:
     provisional: bool
 
 
+@dataclass(frozen=True)
+class LatestLifts:
+    """The measured segments, or why nothing could be measured."""
+
+    lifts: list[LatestLift]
+    note: str | None = None
+
+
 def latest_lifts(
     store: Store, defs: Definitions, state: StateStore, names: Sequence[str]
-) -> tuple[list[LatestLift], str | None]:
+) -> LatestLifts:
     """The lifts of ``names`` and, when they cannot be measured, why."""
     schema = store.discover()
     issues = check_kpis(defs, schema)
     if issues:
-        return [], "; ".join(str(i) for i in issues)
+        return LatestLifts([], "; ".join(str(i) for i in issues))
     kpis = defs.kpis
     latest = schema.latest_event
     if latest is None:
-        return [], "the customer store has no events"
+        return LatestLifts([], "the customer store has no events")
     complete = format_instant(latest - kpis.window.delta)
     chosen: dict[str, CohortRecord] = {}
     for name in names:
@@ -70,4 +78,4 @@ def latest_lifts(
                 )
             )
     lifts.sort(key=lambda lift: lift.segment.name)
-    return lifts, None
+    return LatestLifts(lifts)

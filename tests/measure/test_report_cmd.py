@@ -54,8 +54,20 @@ def generate(seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return profiles, events
 
 
+#: an exclusive group: g-low qualifies CA and NY, but g-high takes the CA profiles first
+GROUP = {
+    "segments/g-high.yaml": segment_yaml("g-high", "CA", 20)
+    + "exclusive_group: g\npriority: 10\n",
+    "segments/g-low.yaml": segment_yaml("g-low", "CA", 20).replace(
+        "op: eq, value: CA", "op: in, value: [CA, NY]"
+    )
+    + "exclusive_group: g\npriority: 1\n",
+}
+
+
 def config_files() -> dict[str, str]:
     files = {f"segments/{n}.yaml": segment_yaml(n, r, h) for n, (r, h) in SEGMENTS.items()}
+    files |= GROUP
     files["metrics.yaml"] = "kpis: {conversion_event: order_completed, window: 14d}\n"
     return files
 
@@ -87,6 +99,8 @@ def test_report_json_matches_a_plain_python_computation(
     assert payload["as_of"] == "2026-06-01T12:00:00Z" and payload["window"] == "14d"
     assert payload["provisional"] is False
     rules = {n: ((lambda p, r=r: p["region"] == r), h) for n, (r, h) in SEGMENTS.items()}
+    rules["g-high"] = (lambda p: p["region"] == "CA", 20)
+    rules["g-low"] = (lambda p: p["region"] == "NY", 20)  # after the exclusive group
     expected = oracle.report(profiles, events, rules, T, WINDOW)
     assert_close(payload["segments"], expected)
     by_name = {s["name"]: s for s in payload["segments"]}
@@ -179,7 +193,7 @@ def test_csv_and_html(workspace: StoreWriter, run_cli: CliRunner, tmp_path: Path
     payload = json.loads(out)
     code, out, _ = run_cli(["report", "--as-of", T.isoformat(), "--csv"])
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert [r["segment"] for r in rows] == ["ca", "ny", "tx", "wa"]
+    assert [r["segment"] for r in rows] == ["ca", "g-high", "g-low", "ny", "tx", "wa"]
     for row, seg in zip(rows, payload["segments"], strict=True):
         assert int(row["members_n"]) == seg["members"]["n"]
         ci = seg["lift"]["conversion_rate"]["ci"]
@@ -192,4 +206,4 @@ def test_csv_and_html(workspace: StoreWriter, run_cli: CliRunner, tmp_path: Path
     assert code == 0 and out == "" and str(page) in err
     html = page.read_text()
     assert "<script" not in html and 'id="forest-conversion"' in html
-    assert html.count('class="estimate"') >= 3 * 3  # ca, tx, wa in three forest plots
+    assert html.count('class="estimate"') >= 5 * 3  # all but ny, in three forest plots

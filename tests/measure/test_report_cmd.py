@@ -56,8 +56,7 @@ def generate(seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 #: an exclusive group: g-low qualifies CA and NY, but g-high takes the CA profiles first
 GROUP = {
-    "segments/g-high.yaml": segment_yaml("g-high", "CA", 20)
-    + "exclusive_group: g\npriority: 10\n",
+    "segments/g-high.yaml": segment_yaml("g-high", "CA", 20) + "exclusive_group: g\npriority: 10\n",
     "segments/g-low.yaml": segment_yaml("g-low", "CA", 20).replace(
         "op: eq, value: CA", "op: in, value: [CA, NY]"
     )

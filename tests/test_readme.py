@@ -17,7 +17,6 @@ import re
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,46 +147,35 @@ def _run(script: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedPr
     return result
 
 
-@pytest.fixture(scope="module")
-def demo(clone: Path) -> Iterator[Path]:
-    quick_start = sh_block("quick start").text
-    assert "make test" in quick_start
-    runnable = "\n".join(
-        line for line in quick_start.splitlines() if not line.startswith("make test")
-    )
-    result = _run(runnable, clone)
-    assert "synced into the built-in emulators" in result.stdout
-    yield clone
-
-
-@pytest.mark.slow
-def test_quick_start_then_the_commands_to_try(demo: Path) -> None:
-    result = _run(sh_block("try").text, demo)
-    assert "ok: 10 segments" in result.stdout
-    assert "vip-electronics-ca for profile c000042" in result.stdout
-    assert "coverage:" in result.stdout
-
-
-@pytest.mark.slow
-def test_the_emulator_walkthrough(demo: Path) -> None:
-    result = _run(sh_block("emulators").text, demo)
-    finals = [line for line in result.stdout.splitlines() if line.startswith("done.")]
-    assert len(finals) == 2, result.stdout
-    assert finals[1].endswith("API calls mailchimp-main: 0, klaviyo-main: 0")
-    assert "klaviyo-main: 0" not in finals[0]
-
-
 def _numbers(text: str) -> str:
     return re.sub(r"\d+", "N", text)
 
 
 @pytest.mark.slow
-def test_the_sample_plan_is_what_plan_prints(demo: Path) -> None:
+def test_quick_start_and_what_follows_it(clone: Path) -> None:
+    """One test, so the demo store is built once (xdist would split a module's tests)."""
+    quick_start = sh_block("quick start").text
+    assert "make test" in quick_start
+    lines = quick_start.splitlines()
+    result = _run("\n".join(line for line in lines if not line.startswith("make test")), clone)
+    assert "synced into the built-in emulators" in result.stdout
+
+    result = _run(sh_block("try").text, clone)
+    assert "ok: 10 segments" in result.stdout
+    assert "vip-electronics-ca for profile c000042" in result.stdout
+    assert "coverage:" in result.stdout
+
     (sample,) = [b for b in blocks() if b.lang == "text" and "-> mailchimp-main" in b.text]
     segment = sample.text.split(" ", 1)[0]
-    printed = _run(f".venv/bin/segsync plan {segment}", demo).stdout
+    printed = _run(f".venv/bin/segsync plan {segment}", clone).stdout
     sections = [s.strip() + "\n" for s in printed.split("\n\n")]
     assert _numbers(sample.text) in [_numbers(s) for s in sections], printed
+
+    result = _run(sh_block("emulators").text, clone)
+    finals = [line for line in result.stdout.splitlines() if line.startswith("done.")]
+    assert len(finals) == 2, result.stdout
+    assert finals[1].endswith("API calls mailchimp-main: 0, klaviyo-main: 0")
+    assert "klaviyo-main: 0" not in finals[0]
 
 
 def test_the_init_example(tmp_path: Path) -> None:

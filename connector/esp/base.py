@@ -29,6 +29,7 @@ __all__ = [
     "EspAdapter",
     "EspLimits",
     "EspObject",
+    "MembershipChange",
     "MembershipResult",
     "ObjectKind",
     "dedupe_contacts",
@@ -52,6 +53,11 @@ class EspLimits:
     member_page_size: int
     #: requests in flight at once for one account (all threads of the process)
     max_concurrency: int
+    #: one call carries a tag's adds and removes together (Mailchimp's segment batch)
+    adds_and_removes_per_call: bool = False
+    #: contacts join a list in the call that pushes them (Klaviyo's bulk import carries
+    #: ``relationships.lists``): ``ensure_contacts(join=group)``
+    joins_on_import: bool = False
 
     def with_concurrency(self, value: int) -> EspLimits:
         """The same limits with the account's configured concurrency."""
@@ -65,6 +71,7 @@ MAILCHIMP_LIMITS = EspLimits(
     max_contacts_per_upsert=500,
     member_page_size=1000,
     max_concurrency=10,
+    adds_and_removes_per_call=True,
 )
 KLAVIYO_LIMITS = EspLimits(
     esp="klaviyo",
@@ -73,6 +80,7 @@ KLAVIYO_LIMITS = EspLimits(
     max_contacts_per_upsert=10_000,
     member_page_size=100,
     max_concurrency=4,
+    joins_on_import=True,
 )
 
 
@@ -138,9 +146,11 @@ class ContactsResult:
       destination says ``new_contacts: never``.
     - ``errors``: contacts the ESP refused (not created, or fields not updated). An email
       can be both ``present`` and in ``errors`` (it exists, but its update was refused).
+    - ``joined``: emails now members of the ``join`` group (``limits.joins_on_import``).
     """
 
     present: list[str] = field(default_factory=list)
+    joined: list[str] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
     skipped_no_consent: list[str] = field(default_factory=list)
     skipped_creation_disabled: list[str] = field(default_factory=list)
@@ -153,6 +163,7 @@ class ContactsResult:
         self.skipped_no_consent.extend(other.skipped_no_consent)
         self.skipped_creation_disabled.extend(other.skipped_creation_disabled)
         self.errors.extend(other.errors)
+        self.joined.extend(other.joined)
 
 
 @dataclass
@@ -165,6 +176,14 @@ class MembershipResult:
 
     applied: list[str] = field(default_factory=list)
     errors: list[MemberError] = field(default_factory=list)
+
+
+@dataclass
+class MembershipChange:
+    """What ``change_members`` did: the adds' and the removes' results."""
+
+    added: MembershipResult
+    removed: MembershipResult
 
 
 @runtime_checkable
@@ -192,9 +211,19 @@ class EspAdapter(Protocol):
         create it."""
         ...
 
-    def ensure_contacts(self, contacts: Sequence[Contact], *, create_new: bool) -> ContactsResult:
+    def ensure_contacts(
+        self, contacts: Sequence[Contact], *, create_new: bool, join: EspObject | None = None
+    ) -> ContactsResult:
         """Push field values to existing contacts; create missing ones only when
-        ``create_new`` and ``contact.consent``. Never changes a subscription status."""
+        ``create_new`` and ``contact.consent``. Never changes a subscription status.
+        ``join`` (only when ``limits.joins_on_import``): add them to that group too."""
+        ...
+
+    def change_members(
+        self, group: EspObject, adds: Sequence[str], removes: Sequence[str]
+    ) -> MembershipChange:
+        """Add and remove up to ``limits.max_members_per_call`` emails each (one call when
+        ``limits.adds_and_removes_per_call``)."""
         ...
 
     def add_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:

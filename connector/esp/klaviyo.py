@@ -39,6 +39,7 @@ from connector.esp.base import (
     Contact,
     ContactsResult,
     EspObject,
+    MembershipChange,
     MembershipResult,
     dedupe_contacts,
 )
@@ -49,14 +50,18 @@ from connector.esp.klaviyo_imports import BulkImports
 from connector.esp.klaviyo_shapes import (
     DEFAULT_TIER,
     ENDPOINT_TIERS,
+    R_LIST,
     R_LIST_PROFILES,
     R_LIST_RELATIONSHIPS,
     R_LISTS,
+    R_PROFILE,
     R_PROFILES,
     R_SEGMENT,
     R_SEGMENTS,
+    TOP_LEVEL,
     email_of,
     next_cursor,
+    profile_attributes,
     quoted,
 )
 from connector.esp.ratelimit import (
@@ -71,6 +76,13 @@ from connector.esp.transport import HttpTransport, RequestGate, route
 from connector.settings import KlaviyoSettings, RetrySettings
 
 __all__ = ["KlaviyoAdapter"]
+
+
+def _skip(result: ContactsResult, contact: Contact) -> None:
+    if contact.consent:
+        result.skipped_creation_disabled.append(contact.email)
+    else:
+        result.skipped_no_consent.append(contact.email)
 
 
 LOOKUP_PAGE = 100  # emails per `any(email,[...])` filter and profiles per page
@@ -129,6 +141,7 @@ class KlaviyoAdapter:
             clock=self.clock,
             poll_seconds=job_poll_seconds,
             timeout_seconds=job_timeout_seconds,
+            lists_exist=lambda ids: all(self._list_exists(i) for i in ids),
         )
         self._group_lock = threading.Lock()
 
@@ -307,62 +320,102 @@ class KlaviyoAdapter:
                 return found
             return EspObject(str(data["data"]["id"]), name, "list", created=True)
 
-    def ensure_contacts(self, contacts: Sequence[Contact], *, create_new: bool) -> ContactsResult:
-        """Import fields of existing profiles and create consenting missing ones (when
-        allowed), in bulk import jobs; never subscribes anyone (see the module docstring)."""
+    def ensure_contacts(
+        self, contacts: Sequence[Contact], *, create_new: bool, join: EspObject | None = None
+    ) -> ContactsResult:
+        """Push contacts (creating consenting missing ones when allowed) and, with ``join``,
+        add them to that list in the same bulk import; never subscribes anyone (see the
+        module docstring)."""
         result = ContactsResult()
         unique = dedupe_contacts(contacts)
         size = self.limits.max_contacts_per_upsert
         for start in range(0, len(unique), size):
-            result.merge(self._ensure_batch(unique[start : start + size], create_new))
+            result.merge(self._ensure_batch(unique[start : start + size], create_new, join))
         return result
 
-    def _ensure_batch(self, contacts: list[Contact], create_new: bool) -> ContactsResult:
+    def _ensure_batch(
+        self, contacts: list[Contact], create_new: bool, join: EspObject | None
+    ) -> ContactsResult:
         result = ContactsResult()
-        creatable = {c.email for c in contacts if create_new and c.consent}
-        # a contact that may not be created must be seen in Klaviyo now, not remembered
-        # (it may have been deleted since); one that may be created can trust the map, and
-        # needs no look-up before the import at all: the import is an upsert that never
-        # touches consent, and its profile id is looked up once afterwards
-        existing = {c.email for c in contacts if c.email in creatable and self._ids.get(c.email)}
-        existing |= set(self._lookup([c.email for c in contacts if c.email not in creatable]))
+        creatable = [c for c in contacts if create_new and c.consent]
+        others = [c for c in contacts if not (create_new and c.consent)]
 
-        to_import: list[Contact] = []
-        for contact in contacts:
-            if contact.email in existing:
-                result.present.append(contact.email)
-                if contact.fields:
-                    to_import.append(contact)
-            elif contact.email in creatable:
-                to_import.append(contact)
+        # may be created: one bulk import (an upsert that grants no consent), carrying the
+        # list, so no profile id is needed to join it
+        refused = self._imports.run(creatable, [join.id] if join else []) if creatable else {}
+        for contact in creatable:
+            error = refused.get(contact.email)
+            if error is not None:
+                result.errors.append(error)
+                continue
+            if self._ids.get(contact.email) is None:
+                result.created.append(contact.email)  # new to segsync (Klaviyo does not say)
+            result.present.append(contact.email)
+            if join is not None:
+                result.joined.append(contact.email)
+
+        # may not be created: never imported (an import creates a missing profile); seen in
+        # Klaviyo now, their fields set by PATCH and list joined by id, neither of which can
+        # create a profile deleted since the look-up
+        ids = self._lookup([c.email for c in others]) if others else {}
+        existing: list[Contact] = []
+        for contact in others:
+            if contact.email in ids:
+                existing.append(contact)
             elif contact.consent:
                 result.skipped_creation_disabled.append(contact.email)
             else:
                 result.skipped_no_consent.append(contact.email)
-        if not to_import:
-            return result
-
-        refused = self._imports.run(to_import)
-        new = [c.email for c in to_import if c.email not in existing and c.email not in refused]
-        created = self._lookup(new) if new else {}
-        for contact in to_import:
-            if contact.email in refused:
-                result.errors.append(refused[contact.email])
-            elif contact.email not in existing:
-                if contact.email in created:
-                    # new to segsync: created by the import, or an existing profile whose
-                    # fields it updated (Klaviyo's job does not say which)
-                    result.created.append(contact.email)
-                    result.present.append(contact.email)
-                else:
-                    result.errors.append(
-                        MemberError(
-                            contact.email,
-                            "the bulk import finished but no profile has this email",
-                            "not_created",
-                        )
-                    )
+        patched = self._patch_all(
+            [c for c in existing if c.fields or c.cleared]
+            + [c for c in creatable if c.cleared and c.email not in refused]
+        )
+        for contact in existing:
+            outcome = patched.get(contact.email, True)
+            if outcome is False:
+                _skip(result, contact)  # deleted since the look-up: not re-created
+                continue
+            result.present.append(contact.email)
+            if isinstance(outcome, MemberError):
+                result.errors.append(outcome)
+        if join is not None:
+            joining = [c.email for c in existing if patched.get(c.email, True) is not False]
+            for start in range(0, len(joining), self.limits.max_members_per_call):
+                chunk = joining[start : start + self.limits.max_members_per_call]
+                added = self._change_members(join, chunk, adding=True)
+                result.joined.extend(added.applied)
+                result.errors.extend(added.errors)
         return result
+
+    def _patch_all(self, contacts: list[Contact]) -> dict[str, MemberError | bool]:
+        """``PATCH /api/profiles/{id}`` per contact (fields, and unset for cleared ones)."""
+        if not contacts:
+            return {}
+        ids = self._resolve([c.email for c in contacts], fresh=False)
+        outcomes: dict[str, MemberError | bool] = {}
+        for contact in contacts:
+            pid = ids.get(contact.email)
+            outcomes[contact.email] = False if pid is None else self._patch(contact, pid)
+        return outcomes
+
+    def _patch(self, contact: Contact, profile_id: str) -> MemberError | bool:
+        attributes = profile_attributes(contact)
+        attributes.pop("email", None)  # an identifier: never changed here
+        unset = sorted(n for n in contact.cleared if n not in TOP_LEVEL)
+        for name in contact.cleared & TOP_LEVEL:
+            attributes[name] = None  # PATCH clears a standard attribute set to null
+        data: dict[str, Any] = {"type": "profile", "id": profile_id, "attributes": attributes}
+        if unset:
+            data["meta"] = {"patch_properties": {"unset": unset}}
+        body = {"data": data}
+        try:
+            self._call("PATCH", R_PROFILE, lambda: self._profiles.update_profile(profile_id, body))
+        except EspNotFoundError:
+            self._ids.forget([contact.email])
+            return False
+        except EspValidationError as exc:
+            return MemberError(contact.email, exc.detail, "invalid_field", permanent=True)
+        return True
 
     def _change_members(
         self, group: EspObject, emails: Sequence[str], *, adding: bool
@@ -391,9 +444,16 @@ class KlaviyoAdapter:
             try:
                 self._call(method, R_LIST_RELATIONSHIPS, send)
                 break
-            except (EspValidationError, EspNotFoundError):
+            except EspNotFoundError:
+                if self._list_exists(group.id):
+                    if fresh:
+                        raise
+                    self._ids.forget(emails)  # a stale profile id, not a deleted list
+                    continue
+                raise
+            except EspValidationError:
                 # a remembered id may be stale (merged or deleted profile): look the
-                # emails up again once; a second failure (e.g. the list is gone) is raised
+                # emails up again once; a second failure is raised
                 if fresh:
                     raise
                 self._ids.forget(emails)
@@ -413,13 +473,31 @@ class KlaviyoAdapter:
                 )
         return result
 
+    def _list_exists(self, list_id: str) -> bool:
+        try:
+            self._call("GET", R_LIST, lambda: self._lists.get_list(list_id, fields_list=["name"]))
+        except EspNotFoundError:
+            return False
+        return True
+
     def add_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
-        """Add up to 1000 emails' profiles to the list in one call (ids resolved first)."""
+        """Add up to 1000 emails' profiles to the list in one call (ids resolved first).
+        The reconciler adds through ``ensure_contacts(join=…)`` instead: no ids needed."""
         return self._change_members(group, emails, adding=True)
 
     def remove_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
-        """Remove up to 1000 emails' profiles from the list in one call; consent unchanged."""
+        """Remove up to 1000 emails' profiles from the list in one call; consent unchanged.
+        Klaviyo removes by profile id only: unknown ids are looked up, 100 per call."""
         return self._change_members(group, emails, adding=False)
+
+    def change_members(
+        self, group: EspObject, adds: Sequence[str], removes: Sequence[str]
+    ) -> MembershipChange:
+        """Adds and removes: two calls (Klaviyo has one endpoint per direction)."""
+        return MembershipChange(
+            self._change_members(group, adds, adding=True),
+            self._change_members(group, removes, adding=False),
+        )
 
     def iter_members(self, group: EspObject) -> Iterator[str]:
         """Every member email of the list (learning their profile ids on the way)."""

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from connector.errors import MemberError, RetriableEspError
+from connector.errors import (
+    EspNotFoundError,
+    EspValidationError,
+    MemberError,
+    RetriableEspError,
+)
 from connector.esp.base import Contact
-from connector.esp.klaviyo_errors import ESP, import_error
+from connector.esp.klaviyo_errors import ESP, IMPORT_ERROR, import_error
 from connector.esp.klaviyo_shapes import (
     POINTER_INDEX,
     R_IMPORT,
@@ -27,11 +32,13 @@ from connector.esp.klaviyo_shapes import (
 )
 from connector.esp.ratelimit import Clock
 
-__all__ = ["MAX_IMPORT_BYTES", "BulkImports"]
+__all__ = ["MAX_IMPORT_BYTES", "MAX_IMPORT_PROFILES", "MAX_PROFILE_BYTES", "BulkImports"]
 
 log = logging.getLogger("segsync.esp.klaviyo")
 
 MAX_IMPORT_BYTES = 4_500_000  # under the 5 MB payload limit of a bulk import job
+MAX_IMPORT_PROFILES = 10_000
+MAX_PROFILE_BYTES = 100 * 1024  # Klaviyo's limit per profile
 
 #: ``call(method, route, fn)``: one SDK call under the adapter's retry policy
 Call = Callable[[str, str, Callable[[], Any]], dict[str, Any]]
@@ -51,44 +58,85 @@ class BulkImports:
         clock: Clock,
         poll_seconds: float,
         timeout_seconds: float,
+        lists_exist: Callable[[Sequence[str]], bool] = lambda ids: True,
     ) -> None:
         self._api = api  # the SDK's Profiles API
+        self._lists_exist = lists_exist
         self._call = call
         self._paged = paged
         self._clock = clock
         self._poll_seconds = poll_seconds
         self._timeout_seconds = timeout_seconds
 
-    def run(self, contacts: list[Contact]) -> dict[str, MemberError]:
-        """Run bulk import jobs (≤ 10,000 profiles, < 5 MB each); refused emails → error."""
+    def run(self, contacts: list[Contact], lists: Sequence[str] = ()) -> dict[str, MemberError]:
+        """Run bulk import jobs (≤ 10,000 profiles, < 5 MB each), adding every imported
+        profile to ``lists`` in the same job; refused emails → error.
+
+        A profile over Klaviyo's 100 KB limit is refused here, alone, without being sent;
+        a job the API refuses as a whole (400) is split in halves until the refused
+        profile is alone, so one bad row never blocks the others.
+        """
         refused: dict[str, MemberError] = {}
         batch: list[Contact] = []
         resources: list[dict[str, Any]] = []
         size = 0
         for contact in contacts:
             resource = {"type": "profile", "attributes": profile_attributes(contact)}
-            weight = len(json.dumps(resource)) + 1
-            if batch and size + weight > MAX_IMPORT_BYTES:
-                refused.update(self._job(batch, resources))
+            weight = len(json.dumps(resource, ensure_ascii=False).encode()) + 1
+            if weight > MAX_PROFILE_BYTES:
+                refused[contact.email] = MemberError(
+                    contact.email,
+                    f"the profile is {weight // 1024} KB, over Klaviyo's 100 KB per profile "
+                    "(a mapped field holds too much)",
+                    "profile_too_large",
+                    permanent=True,
+                )
+                continue
+            if batch and (size + weight > MAX_IMPORT_BYTES or len(batch) >= MAX_IMPORT_PROFILES):
+                refused.update(self._split_job(batch, resources, lists))
                 batch, resources, size = [], [], 0
             batch.append(contact)
             resources.append(resource)
             size += weight
         if batch:
-            refused.update(self._job(batch, resources))
+            refused.update(self._split_job(batch, resources, lists))
         return refused
 
-    def _job(
-        self, contacts: list[Contact], resources: list[dict[str, Any]]
+    def _split_job(
+        self, contacts: list[Contact], resources: list[dict[str, Any]], lists: Sequence[str]
     ) -> dict[str, MemberError]:
-        body = {
-            "data": {
-                "type": "profile-bulk-import-job",
-                "attributes": {"profiles": {"data": resources}},
-            }
+        try:
+            return self._job(contacts, resources, lists)
+        except EspValidationError as exc:
+            if lists and not self._lists_exist(lists):
+                raise EspNotFoundError(
+                    f"the list is gone ({exc.detail})", esp=ESP, method="POST", path=R_IMPORTS
+                ) from None
+            if len(contacts) == 1:
+                return {
+                    contacts[0].email: MemberError(
+                        contacts[0].email, exc.detail, IMPORT_ERROR, permanent=True
+                    )
+                }
+            half = len(contacts) // 2
+            refused = self._split_job(contacts[:half], resources[:half], lists)
+            refused.update(self._split_job(contacts[half:], resources[half:], lists))
+            return refused
+
+    def _job(
+        self, contacts: list[Contact], resources: list[dict[str, Any]], lists: Sequence[str]
+    ) -> dict[str, MemberError]:
+        data: dict[str, Any] = {
+            "type": "profile-bulk-import-job",
+            "attributes": {"profiles": {"data": resources}},
         }
-        data = self._call("POST", R_IMPORTS, lambda: self._api.bulk_import_profiles(body))
-        job_id = str(data["data"]["id"])
+        if lists:
+            data["relationships"] = {
+                "lists": {"data": [{"type": "list", "id": list_id} for list_id in lists]}
+            }
+        body = {"data": data}
+        answer = self._call("POST", R_IMPORTS, lambda: self._api.bulk_import_profiles(body))
+        job_id = str(answer["data"]["id"])
         attributes = self._wait(job_id)
         refused: dict[str, MemberError] = {}
         if attributes.get("failed_count") or attributes.get("status") == "cancelled":

@@ -7,7 +7,6 @@ lower documented value (700/min).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -24,13 +23,16 @@ __all__ = [
     "R_IMPORT",
     "R_IMPORTS",
     "R_IMPORT_ERRORS",
+    "R_LIST",
     "R_LISTS",
     "R_LIST_PROFILES",
     "R_LIST_RELATIONSHIPS",
+    "R_PROFILE",
     "R_PROFILES",
     "R_SEGMENT",
     "R_SEGMENTS",
     "TIERS",
+    "TOP_LEVEL",
     "email_of",
     "next_cursor",
     "payload_email",
@@ -49,9 +51,11 @@ TIERS = {
 
 # Route templates (the keys of `calls`)
 R_LISTS = "/api/lists"
+R_LIST = "/api/lists/{id}"
 R_LIST_PROFILES = "/api/lists/{id}/profiles"
 R_LIST_RELATIONSHIPS = "/api/lists/{id}/relationships/profiles"
 R_PROFILES = "/api/profiles"
+R_PROFILE = "/api/profiles/{id}"
 R_IMPORTS = "/api/profile-bulk-import-jobs"
 R_IMPORT = "/api/profile-bulk-import-jobs/{job_id}"
 R_IMPORT_ERRORS = "/api/profile-bulk-import-jobs/{id}/import-errors"
@@ -61,6 +65,8 @@ R_SEGMENT = "/api/segments/{id}"
 #: (method, route) → tier, from the OpenAPI spec's per-operation rate limits
 ENDPOINT_TIERS: dict[tuple[str, str], RateTier] = {
     ("GET", R_LISTS): TIERS["L"],
+    ("GET", R_LIST): TIERS["L"],
+    ("PATCH", R_PROFILE): TIERS["L"],
     ("POST", R_LISTS): TIERS["M"],  # and 150 per day
     ("GET", R_LIST_PROFILES): TIERS["L"],
     ("POST", R_LIST_RELATIONSHIPS): TIERS["M"],
@@ -98,8 +104,11 @@ def email_of(resource: Mapping[str, Any]) -> str:
 
 
 def quoted(value: str) -> str:
-    """A string literal for a Klaviyo filter (``equals(name,"…")``)."""
-    return json.dumps(value)  # Klaviyo filter strings are double-quoted
+    """A string literal for a Klaviyo filter (``equals(name,"…")``): double-quoted, only
+    ``"`` and ``\\`` escaped, every other character as itself (UTF-8 on the wire), so a
+    non-ASCII address such as ``jürgen@example.de`` is matched as written (``json.dumps``
+    would send ``\\u00fc``, which a filter takes literally)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def profile_attributes(contact: Contact) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from connector.esp.base import (
     Contact,
     ContactsResult,
     EspObject,
+    MembershipChange,
     MembershipResult,
     dedupe_contacts,
 )
@@ -443,9 +444,14 @@ class MailchimpAdapter:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mailchimp") as pool:
             return dict(zip(emails, pool.map(self._member_status, emails), strict=True))
 
-    def ensure_contacts(self, contacts: Sequence[Contact], *, create_new: bool) -> ContactsResult:
+    def ensure_contacts(
+        self, contacts: Sequence[Contact], *, create_new: bool, join: EspObject | None = None
+    ) -> ContactsResult:
         """Create consenting missing contacts (when allowed) and push fields to existing ones,
-        in batches of ``limits.max_contacts_per_upsert``; see the module docstring."""
+        in batches of ``limits.max_contacts_per_upsert``; see the module docstring. Tags are
+        not joined here (``join`` must be None: ``limits.joins_on_import`` is false)."""
+        if join is not None:
+            raise ValueError("Mailchimp tags are joined by change_members")
         result = ContactsResult()
         unique = dedupe_contacts(contacts)
         size = self.limits.max_contacts_per_upsert
@@ -509,34 +515,41 @@ class MailchimpAdapter:
                     result.errors.append(outcome)
         return result
 
-    def _segment_members(self, group: EspObject, key: str, emails: Sequence[str]) -> Any:
-        if len(emails) > self.limits.max_members_per_call:
-            raise ValueError(
-                f"at most {self.limits.max_members_per_call} emails per call, got {len(emails)}"
-            )
+    def change_members(
+        self, group: EspObject, adds: Sequence[str], removes: Sequence[str]
+    ) -> MembershipChange:
+        """Tag and untag up to 500 emails each in one ``POST …/segments/{id}``: members
+        already tagged count as applied adds, addresses not in the audience as applied
+        removes (they cannot carry the tag)."""
+        limit = self.limits.max_members_per_call
+        if len(adds) > limit or len(removes) > limit:
+            raise ValueError(f"at most {limit} emails per call and direction")
+        if not adds and not removes:
+            return MembershipChange(MembershipResult(), MembershipResult())
+        body: dict[str, list[str]] = {}
+        if adds:
+            body["members_to_add"] = list(adds)
+        if removes:
+            body["members_to_remove"] = list(removes)
 
         def send() -> Any:
             with response_fields(_SEGMENT_BATCH_FIELDS):
-                return self._lists.batch_segment_members(
-                    {key: list(emails)}, self.audience_id, group.id
-                )
+                return self._lists.batch_segment_members(body, self.audience_id, group.id)
 
-        return self._call("POST", R_SEGMENT, send)
+        errors = _segment_errors(self._call("POST", R_SEGMENT, send))
+        return MembershipChange(
+            _membership(adds, errors, removing=False),
+            _membership(removes, errors, removing=True),
+        )
 
     def add_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
         """Tag up to 500 emails in one call; members already tagged count as applied."""
-        if not emails:
-            return MembershipResult()
-        data = self._segment_members(group, "members_to_add", emails)
-        return _membership(emails, _segment_errors(data), removing=False)
+        return self.change_members(group, emails, ()).added
 
     def remove_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
         """Untag up to 500 emails in one call; addresses not in the audience count as
         applied (they cannot carry the tag)."""
-        if not emails:
-            return MembershipResult()
-        data = self._segment_members(group, "members_to_remove", emails)
-        return _membership(emails, _segment_errors(data), removing=True)
+        return self.change_members(group, (), emails).removed
 
     def iter_members(self, group: EspObject) -> Iterator[str]:
         """Every tagged email, including unsubscribed, cleaned and transactional members."""

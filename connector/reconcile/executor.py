@@ -16,19 +16,22 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
 from connector.definitions.destinations import Destination
-from connector.errors import EspValidationError, MemberError
-from connector.esp.base import Contact, EspAdapter, EspObject, MembershipResult
+from connector.errors import EspNotFoundError, EspValidationError, MemberError
+from connector.esp.base import (
+    Contact,
+    ContactsResult,
+    EspAdapter,
+    EspObject,
+    MembershipChange,
+)
 from connector.plan.native import render_native
 from connector.reconcile.desired import DesiredPart, DestinationState, fields_hash
 from connector.reconcile.diff import PartChanges, chunks
 from connector.reconcile.state import StateStore
 
 __all__ = ["Batch", "DestinationExecutor", "Progress"]
-
-Operation = Literal["add", "remove"]
 
 
 class Progress:
@@ -43,15 +46,19 @@ class Progress:
 
 @dataclass(frozen=True)
 class Batch:
+    """One membership call: a part's adds and/or removes (≤ the ESP's batch size each)."""
+
     part: DesiredPart
     group: EspObject
-    operation: Operation
-    emails: list[str]
+    adds: list[str]
+    removes: list[str]
 
 
 @dataclass
 class ExecutionReport:
     created_objects: list[str] = field(default_factory=list)
+    #: owned tags/lists found deleted in the ESP and created again
+    recreated_objects: list[str] = field(default_factory=list)
     segments_written: list[str] = field(default_factory=list)
     contacts_created: int = 0
     contacts_updated: int = 0
@@ -97,6 +104,8 @@ class DestinationExecutor:
         self.report = ExecutionReport()
         self.groups: dict[str, EspObject] = {}
         self._digests: dict[str, str] = {}
+        self._present: set[str] = set()
+        self._recovered: dict[str, bool] = {}
 
     def _digest(self, contact: Contact) -> str:
         """The contact's field-values hash, computed once per run."""
@@ -114,13 +123,26 @@ class DestinationExecutor:
             if record is not None:
                 self.groups[name] = EspObject(record.esp_id, name, record.kind)  # type: ignore[arg-type]
                 continue
-            group = self.adapter.ensure_group(name)
-            self.state.record_object(
-                self.name, name, group.kind, group.id, desired.split.segment, created=group.created
-            )
-            if group.created:
-                self.report.created_objects.append(name)
-            self.groups[name] = group
+            self._adopt(desired, self.adapter.ensure_group(name))
+
+    def _adopt(self, desired: DesiredPart, group: EspObject) -> None:
+        name = desired.part.name
+        self.state.record_object(
+            self.name, name, group.kind, group.id, desired.split.segment, created=group.created
+        )
+        if group.created:
+            self.report.created_objects.append(name)
+        self.groups[name] = group
+
+    def recover(self, name: str) -> None:
+        """An owned tag/list was deleted in the ESP (it answered 404): create it again,
+        forget its confirmed membership, and make every desired member an add."""
+        desired = next(d for d in self.target.parts if d.part.name == name)
+        self._adopt(desired, self.adapter.ensure_group(name))
+        self.state.replace_confirmed(self.name, name, ())
+        old = self.changes[name]
+        self.changes[name] = PartChanges(sorted(desired.emails), [], old.held_back)
+        self.report.recreated_objects.append(name)
 
     # -- contacts -----------------------------------------------------------------------
     def _contacts_to_push(
@@ -157,7 +179,12 @@ class DestinationExecutor:
         return wanted
 
     def ensure_contacts(self) -> set[str]:
-        """Push the contacts that need it; return every email known present afterwards."""
+        """Push the contacts that need it; return every email known present afterwards.
+
+        When the ESP joins lists in the same call (``limits.joins_on_import``), each part's
+        adds travel with its import and are confirmed from its answer, so ``batches`` has
+        only removals left for that ESP.
+        """
         known = self.state.contacts(self.name)
         ids = {email: rec[3] for email, rec in known.items() if rec[3]}
         remember = getattr(self.adapter, "remember_ids", None)
@@ -165,17 +192,81 @@ class DestinationExecutor:
             remember(ids)
         wanted = self._contacts_to_push(known)
         self._check_fields(wanted)
+        self._present = {e for e, rec in known.items() if rec[0]}
+        if self.adapter.limits.joins_on_import:
+            pushed = self._join_on_import(wanted)
+            wanted = [c for c in wanted if c.email not in pushed]
+        self._push(wanted)
+        return self._present
+
+    def _join_on_import(self, wanted: list[Contact]) -> set[str]:
+        """Every part's adds through ``ensure_contacts(join=…)``, journalled and confirmed
+        like a batch; returns the emails pushed that way."""
+        by_email = {c.email: c for c in wanted}
+        pushed: set[str] = set()
+        for desired in self.target.parts:
+            name = desired.part.name
+            change = self.changes[name]
+            # a contact neither pushed now nor known present would only be looked up again
+            candidates = [e for e in change.adds if e in by_email or e in self._present]
+            skipped = len(change.adds) - len(candidates)
+            if skipped:
+                self._count_skipped(name, skipped)
+            size = self.adapter.limits.max_contacts_per_upsert
+            for chunk in chunks(candidates, size):
+                contacts = [by_email.get(e) or self._present_contact(e) for e in chunk]
+                self.state.begin_batch(self.name, name, "add", chunk)
+                try:
+                    result = self._push(contacts, join=self.groups[name])
+                except EspNotFoundError:
+                    if self._recovered.get(name):
+                        raise
+                    self._recovered[name] = True
+                    self.recover(name)
+                    return pushed | self._join_on_import(wanted)
+                joined = {e.lower() for e in result.joined}
+                errors = [e for e in result.errors if e.email.lower() not in joined]
+                not_there = [e for e in chunk if e not in joined and e not in self._present]
+                if not_there and not errors:
+                    self._count_skipped(name, len(not_there))
+                self.report.member_errors += len(errors)
+                self.state.confirm_batch(
+                    self.run_id, self.name, name, "add", sorted(joined), _errors(errors)
+                )
+                pushed.update(c.email for c in contacts)
+                self.progress.advance(self.name)
+            self.changes[name] = PartChanges([], change.removes, change.held_back)
+        return pushed
+
+    def _present_contact(self, email: str) -> Contact:
+        contact = self.target.contacts.get(email)
+        return _first_push(contact) if contact is not None else Contact(email, False)
+
+    def _count_skipped(self, part: str, count: int) -> None:
+        self.report.skipped_no_consent[part] = self.report.skipped_no_consent.get(part, 0) + count
+        self.state.update_part(
+            self.run_id, self.name, part, skipped_no_consent=self.report.skipped_no_consent[part]
+        )
+
+    def _push(self, contacts: list[Contact], join: EspObject | None = None) -> ContactsResult:
+        """``ensure_contacts`` in batches, in parallel up to the ESP's concurrency; records
+        every contact's presence and fields hash, quarantines refused ones."""
         create = self.destination.new_contacts == "consent_only"
         size = self.adapter.limits.max_contacts_per_upsert
+        batches = list(chunks(contacts, size))
+        total = ContactsResult()
+        if not batches:
+            return total
         rows: list[tuple[str, bool, bool, str | None, str | None]] = []
         refused: dict[str, MemberError] = {}
-        batches = list(chunks(wanted, size))
         with ThreadPoolExecutor(
             max_workers=max(1, min(len(batches), self.adapter.limits.max_concurrency))
         ) as pool:
             for result in pool.map(
-                lambda batch: self.adapter.ensure_contacts(batch, create_new=create), batches
+                lambda batch: self.adapter.ensure_contacts(batch, create_new=create, join=join),
+                batches,
             ):
+                total.merge(result)
                 present = {e.lower() for e in result.present}
                 created = {e.lower() for e in result.created}
                 self.report.contacts_created += len(created)
@@ -192,21 +283,21 @@ class DestinationExecutor:
                     rows.append(
                         (email.lower(), False, bool(contact and contact.consent), digest, None)
                     )
-        self.report.contacts_updated = len(rows) - self.report.contacts_created
+        self.report.contacts_updated += len(rows) - len(total.created)
         known_ids = getattr(self.adapter, "known_ids", None)
         if known_ids is not None:
             mapping = known_ids()
             rows = [(e, p, c, h, mapping.get(e)) for e, p, c, h, _ in rows]
         if rows:
             self.state.record_contacts(self.name, rows)
-        self._quarantine_refused(refused)
-        present_now = {e for e, rec in known.items() if rec[0]}
+        if join is None:
+            self._quarantine_refused(refused)
         for email, is_present, *_ in rows:
             if is_present:
-                present_now.add(email)
+                self._present.add(email)
             else:
-                present_now.discard(email)
-        return present_now
+                self._present.discard(email)
+        return total
 
     def _check_fields(self, contacts: list[Contact]) -> None:
         """Before pushing field values, make sure the ESP has every mapped field (Mailchimp
@@ -241,7 +332,9 @@ class DestinationExecutor:
 
     # -- membership ---------------------------------------------------------------------
     def batches(self, present: set[str]) -> list[Batch]:
+        """Full batches per part; adds and removes share a call where the ESP allows it."""
         size = self.adapter.limits.max_members_per_call
+        together = self.adapter.limits.adds_and_removes_per_call
         result: list[Batch] = []
         for desired in self.target.parts:
             name = desired.part.name
@@ -249,37 +342,69 @@ class DestinationExecutor:
             addable = [e for e in change.adds if e in present]
             skipped = len(change.adds) - len(addable)
             if skipped:
-                self.report.skipped_no_consent[name] = skipped
-                self.state.update_part(self.run_id, self.name, name, skipped_no_consent=skipped)
+                self._count_skipped(name, skipped)
             group = self.groups[name]
-            result += [Batch(desired, group, "add", b) for b in chunks(addable, size)]
-            result += [Batch(desired, group, "remove", b) for b in chunks(change.removes, size)]
+            adds = list(chunks(addable, size))
+            removes = list(chunks(change.removes, size))
+            if together:
+                for index in range(max(len(adds), len(removes))):
+                    result.append(
+                        Batch(
+                            desired,
+                            group,
+                            adds[index] if index < len(adds) else [],
+                            removes[index] if index < len(removes) else [],
+                        )
+                    )
+            else:
+                result += [Batch(desired, group, batch, []) for batch in adds]
+                result += [Batch(desired, group, [], batch) for batch in removes]
         return result
 
-    def _send(self, batch: Batch) -> MembershipResult:
-        if batch.operation == "add":
-            return self.adapter.add_members(batch.group, batch.emails)
-        return self.adapter.remove_members(batch.group, batch.emails)
+    def _send(self, batch: Batch) -> MembershipChange:
+        return self.adapter.change_members(batch.group, batch.adds, batch.removes)
 
     def run_batches(self, batches: list[Batch]) -> None:
         """Send batches, at most ``max_concurrency`` in flight; confirm each on its ack.
 
         When ``stop`` is set no new batch starts; those in flight finish and are confirmed.
+        A tag/list the ESP no longer has (404) is created again and its membership re-sent.
         """
+        lost = self._run(batches)
+        for name in lost:
+            if self._recovered.get(name):
+                raise EspNotFoundError(
+                    f"the {self.adapter.limits.group_kind} '{name}' was recreated and is "
+                    "gone again",
+                    esp=self.adapter.esp,
+                )
+            self._recovered[name] = True
+            self.recover(name)
+        if lost:
+            present = self._present if self._present else set()
+            again = [b for b in self.batches(present) if b.part.part.name in lost]
+            self.run_batches(again)
+
+    def _run(self, batches: list[Batch]) -> list[str]:
         self.progress.start(self.name, len(batches))
         workers = max(1, self.adapter.limits.max_concurrency)
         pending: Iterator[Batch] = iter(batches)
-        in_flight: dict[Future[MembershipResult], Batch] = {}
+        in_flight: dict[Future[MembershipChange], Batch] = {}
         first_error: BaseException | None = None
+        lost: list[str] = []
         with ThreadPoolExecutor(max_workers=workers) as pool:
             while True:
                 while len(in_flight) < workers and not self.stop.is_set() and first_error is None:
                     batch = next(pending, None)
                     if batch is None:
                         break
-                    self.state.begin_batch(
-                        self.name, batch.part.part.name, batch.operation, batch.emails
-                    )
+                    name = batch.part.part.name
+                    if name in lost:
+                        continue
+                    if batch.adds:
+                        self.state.begin_batch(self.name, name, "add", batch.adds)
+                    if batch.removes:
+                        self.state.begin_batch(self.name, name, "remove", batch.removes)
                     in_flight[pool.submit(self._send, batch)] = batch
                 if not in_flight:
                     break
@@ -288,6 +413,10 @@ class DestinationExecutor:
                     batch = in_flight.pop(future)
                     try:
                         result = future.result()
+                    except EspNotFoundError:
+                        if batch.part.part.name not in lost:
+                            lost.append(batch.part.part.name)
+                        continue
                     except Exception as exc:  # the adapter already retried what it could
                         first_error = first_error or exc
                         continue
@@ -296,14 +425,24 @@ class DestinationExecutor:
         if first_error is not None:
             raise first_error
         self.report.stopped = self.stop.is_set() and next(pending, None) is not None
+        return [] if self.report.stopped else lost
 
-    def _confirm(self, batch: Batch, result: MembershipResult) -> None:
-        applied = sorted({e.strip().lower() for e in result.applied})
-        errors = _errors(result.errors)
-        self.report.member_errors += len(errors)
-        self.state.confirm_batch(
-            self.run_id, self.name, batch.part.part.name, batch.operation, applied, errors
-        )
+    def _confirm(self, batch: Batch, result: MembershipChange) -> None:
+        name = batch.part.part.name
+        calls = 1
+        for operation, emails, outcome in (
+            ("add", batch.adds, result.added),
+            ("remove", batch.removes, result.removed),
+        ):
+            if not emails:
+                continue
+            applied = sorted({e.strip().lower() for e in outcome.applied})
+            errors = _errors(outcome.errors)
+            self.report.member_errors += len(errors)
+            self.state.confirm_batch(
+                self.run_id, self.name, name, operation, applied, errors, api_calls=calls
+            )
+            calls = 0  # one call carried both
 
     # -- native segments ----------------------------------------------------------------
     def write_segments(self) -> None:

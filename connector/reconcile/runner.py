@@ -31,6 +31,7 @@ from connector.errors import (
     EXIT_OK,
     EXIT_QUARANTINE,
     EspError,
+    EspNotFoundError,
     StopRequestedError,
 )
 from connector.esp.base import EspAdapter, EspObject
@@ -184,7 +185,17 @@ def _read_actual(
                     target.destination, name, group.kind, group.id, desired.split.segment,
                     created=False,
                 )  # fmt: skip
-        emails = {e.strip().lower() for e in adapter.iter_members(group)}
+        try:
+            emails = {e.strip().lower() for e in adapter.iter_members(group)}
+        except EspNotFoundError:
+            # deleted in the ESP: it has no members; a real run creates it again
+            emails = set()
+            if not dry_run:
+                group = adapter.ensure_group(name)
+                state.record_object(
+                    target.destination, name, group.kind, group.id, desired.split.segment,
+                    created=group.created,
+                )  # fmt: skip
         actual[name] = emails
         if not dry_run:
             state.replace_confirmed(target.destination, name, emails)
@@ -261,6 +272,7 @@ def run_sync(
             summary.status, summary.exit_code = "failed", EXIT_ESP
         else:
             _decide(prepared, defs, settings, state, adapters, summary, options, stop, progress)
+        _verify_access(adapters, summary)
         for name, adapter in adapters.items():
             summary.api_calls[name] = _api_calls(adapter, before[name])
         summary.duration_seconds = round(time.monotonic() - started, 3)
@@ -367,6 +379,19 @@ def _diff_all(
                 max_attempts=limit,
                 pending=pending,
             )
+
+
+def _verify_access(adapters: dict[str, EspAdapter], summary: RunSummary) -> None:
+    """Every destination this run made no call to is checked once (key, audience), so a
+    revoked key fails the run (exit 2) even when nothing needed writing."""
+    for name, adapter in adapters.items():
+        if any(adapter.calls.values()):
+            continue  # its calls already proved (or disproved) the key
+        try:
+            adapter.check()
+        except EspError as exc:
+            summary.errors.append(f"{name}: {exc}")
+            summary.status, summary.exit_code = "failed", EXIT_ESP
 
 
 def _planned_parts(prepared: Prepared) -> list[PartSummary]:

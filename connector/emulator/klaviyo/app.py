@@ -170,6 +170,7 @@ def _routes(ctx: Context) -> list[Route]:
         Route("/api/accounts", p.accounts, methods=["GET"]),
         Route("/api/profiles", p.list_profiles, methods=["GET"]),
         Route("/api/profiles/{id}", p.get_profile, methods=["GET"]),
+        Route("/api/profiles/{id}", p.update_profile, methods=["PATCH"]),
         Route("/api/profile-import", p.import_profile, methods=["POST"]),
         Route("/api/lists", li.get_lists, methods=["GET"]),
         Route("/api/lists", li.create_list, methods=["POST"]),
@@ -227,5 +228,6 @@ def build_app(
     ctx = Context(state=state, options=options, base_url=base_url)
     routes = _routes(ctx)
     app = Starlette(routes=routes, exception_handlers={404: _http_error, 405: _http_error})
+    app.state.contract_violations = state.contract_violations  # validation.read_body
     gateway = Gateway(app, routes, KlaviyoFlavor(key), options, calls, faults, key)
     return gateway, state

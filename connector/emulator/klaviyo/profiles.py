@@ -1,5 +1,6 @@
 """Klaviyo account and profile endpoints: ``GET /api/accounts``, ``GET /api/profiles``
-(filter ``any(email,[...])`` and friends, page size ≤ 100) and ``GET /api/profiles/{id}``."""
+(filter ``any(email,[...])`` and friends, page size ≤ 100), ``GET``/``PATCH
+/api/profiles/{id}`` and ``POST /api/profile-import``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from connector.emulator.klaviyo.jsonapi import (
     window,
 )
 from connector.emulator.klaviyo.serialize import account_json, profile_json
+from connector.emulator.klaviyo.state import PROFILE_FIELDS, is_valid_email
+from connector.emulator.klaviyo.validation import read_body
 
 __all__ = ["ProfileHandlers"]
 
@@ -102,12 +105,11 @@ class ProfileHandlers:
         (what a one-call-per-member script uses); never touches consent."""
         state = self.ctx.state
         state.tick()
-        try:
-            body = await request.json()
-            data = body["data"]
-            attributes = dict(data["attributes"])
-        except (ValueError, KeyError, TypeError):
-            return invalid("The request body must be a profile resource object.", pointer="/data")
+        body = await read_body(request, "profile-upsert")
+        if isinstance(body, Response):
+            return body
+        data = body["data"]
+        attributes = dict(data["attributes"])
         if not any(attributes.get(k) for k in ("email", "phone_number", "external_id")):
             return invalid("A profile needs an email, phone number or external id.")
         with state.lock:
@@ -120,6 +122,40 @@ class ProfileHandlers:
             profile = state.upsert(attributes, data.get("id"))
             payload = profile_json(profile, self.ctx.base_url)
         return jsonapi({"data": payload}, status=200 if existed else 201)
+
+    async def update_profile(self, request: Request) -> Response:
+        """``PATCH /api/profiles/{id}``: update one profile, never create one (404). A
+        standard attribute set to null is cleared; ``meta.patch_properties.unset`` removes
+        custom properties; consent is never touched."""
+        state = self.ctx.state
+        state.tick()
+        body = await read_body(request, "profile-update")
+        if isinstance(body, Response):
+            return body
+        profile_id = request.path_params["id"]
+        data = body["data"]
+        if data.get("id") != profile_id:
+            return invalid("The id in the body does not match the URL.", pointer="/data/id")
+        attributes = data.get("attributes") or {}
+        email = attributes.get("email")
+        if email is not None and not is_valid_email(email):
+            return invalid(f"Invalid email address: {email}", pointer="/data/attributes/email")
+        with state.lock:
+            profile = state.profiles.get(profile_id)
+            if profile is None:
+                return not_found(f"A profile with id {profile_id} does not exist.")
+            for name, value in attributes.items():
+                if name in PROFILE_FIELDS:
+                    setattr(profile, name, value)
+            properties = attributes.get("properties")
+            if isinstance(properties, dict):
+                profile.properties.update(properties)
+            patch = ((data.get("meta") or {}).get("patch_properties")) or {}
+            for name in patch.get("unset") or []:
+                profile.properties.pop(name, None)
+            state.index(profile)
+            payload = profile_json(profile, self.ctx.base_url)
+        return jsonapi({"data": payload})
 
     async def get_profile(self, request: Request) -> Response:
         state = self.ctx.state

@@ -162,6 +162,8 @@ class KlaviyoState:
         self.segments: dict[str, KSegment] = {}
         self.jobs: dict[str, ImportJob] = {}
         self.account_id = "EMU001"
+        #: bodies refused for breaking Klaviyo's OpenAPI contract ("OP: pointer: message")
+        self.contract_violations: list[str] = []
         self._clock = clock
         self._import_delay_s = import_delay_s
         self._profile_ids = itertools.count(1)
@@ -209,7 +211,8 @@ class KlaviyoState:
             }
             return [self.profiles[i] for i in sorted(ids)]
 
-    def _index(self, profile: Profile) -> None:
+    def index(self, profile: Profile) -> None:
+        """Make ``profile`` findable by its identifiers (after they changed)."""
         if profile.email:
             self._by_email[profile.email.lower()] = profile.id
         if profile.external_id:
@@ -244,7 +247,7 @@ class KlaviyoState:
                     target = getattr(profile, name)
                     target.update({k: v for k, v in values.items() if v is not None})
             profile.updated = stamp
-            self._index(profile)
+            self.index(profile)
             return profile
 
     def add_profile(

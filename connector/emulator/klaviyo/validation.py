@@ -1,49 +1,90 @@
-"""Request bodies checked with the official SDK's own pydantic models.
+"""Request bodies checked against Klaviyo's published OpenAPI document.
 
-The klaviyo-api package generates one model per request body from Klaviyo's OpenAPI
-spec (``ListMembersAddQuery``, ``ProfileImportJobCreateQuery``, …). A body the SDK's
-model rejects is a body the real API rejects, so the emulator answers it with a JSON:API
-400 whose ``source.pointer`` names the offending member. (The generated models accept
-unknown segment condition shapes, so segment definitions get a second, stricter check in
-``definitions``.)
+``openapi_subset.json`` (beside this module) holds the request-body schema of every
+operation the emulator implements, extracted from Klaviyo's stable OpenAPI spec by
+``scripts/extract_klaviyo_openapi.py`` and converted to JSON Schema. A body that breaks
+it is a body the real API refuses: the emulator answers it with a JSON:API 400 whose
+``source.pointer`` names the offending member, and records it in
+``KlaviyoState.contract_violations`` so a test can assert a whole sync sent none. (The
+schemas accept any segment condition shape, so segment definitions get a second,
+stricter check in ``definitions``.)
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import cache
+from importlib import resources
 from typing import Any
 
-from openapi_client.models.list_create_query import ListCreateQuery
-from openapi_client.models.list_members_add_query import ListMembersAddQuery
-from openapi_client.models.list_members_delete_query import ListMembersDeleteQuery
-from openapi_client.models.profile_import_job_create_query import ProfileImportJobCreateQuery
-from openapi_client.models.segment_create_query import SegmentCreateQuery
-from openapi_client.models.segment_partial_update_query import SegmentPartialUpdateQuery
-from openapi_client.models.subscription_create_job_create_query import (
-    SubscriptionCreateJobCreateQuery,
-)
-from openapi_client.models.subscription_delete_job_create_query import (
-    SubscriptionDeleteJobCreateQuery,
-)
-from pydantic import ValidationError
+from jsonschema import Draft202012Validator
 from starlette.requests import Request
 from starlette.responses import Response
 
 from connector.emulator.klaviyo.jsonapi import error, errors_response, invalid
 
-__all__ = ["BODY_MODELS", "read_body"]
+__all__ = ["BODY_OPERATIONS", "body_problems", "read_body"]
 
-BODY_MODELS: dict[str, Any] = {
-    "list-create": ListCreateQuery,
-    "list-members-add": ListMembersAddQuery,
-    "list-members-delete": ListMembersDeleteQuery,
-    "profile-import": ProfileImportJobCreateQuery,
-    "segment-create": SegmentCreateQuery,
-    "segment-update": SegmentPartialUpdateQuery,
-    "subscribe": SubscriptionCreateJobCreateQuery,
-    "unsubscribe": SubscriptionDeleteJobCreateQuery,
+#: the handlers' names for bodies → the OpenAPI operation that defines them
+BODY_OPERATIONS: dict[str, str] = {
+    "list-create": "POST /api/lists",
+    "list-members-add": "POST /api/lists/{id}/relationships/profiles",
+    "list-members-delete": "DELETE /api/lists/{id}/relationships/profiles",
+    "profile-import": "POST /api/profile-bulk-import-jobs",
+    "profile-upsert": "POST /api/profile-import",
+    "profile-update": "PATCH /api/profiles/{id}",
+    "segment-create": "POST /api/segments",
+    "segment-update": "PATCH /api/segments/{id}",
+    "subscribe": "POST /api/profile-subscription-bulk-create-jobs",
+    "unsubscribe": "POST /api/profile-subscription-bulk-delete-jobs",
 }
+
+
+@cache
+def _subset() -> dict[str, Any]:
+    text = resources.files("connector.emulator.klaviyo").joinpath("openapi_subset.json")
+    loaded: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
+    return loaded
+
+
+@cache
+def _validator(operation: str) -> Any:
+    subset = _subset()
+    schema = {"$defs": subset["$defs"], **subset["operations"][operation]["schema"]}
+    return Draft202012Validator(schema)
+
+
+def body_problems(model: str, body: Any) -> list[tuple[str, str]]:
+    """``(pointer, message)`` for every way ``body`` breaks the operation's schema."""
+    validator = _validator(BODY_OPERATIONS[model])
+    found = []
+    for problem in sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path)):
+        best = _deepest(problem)
+        path = tuple(best.absolute_path)
+        if best.validator == "required" and "'" in best.message:
+            path = (*path, best.message.split("'")[1])  # point at the missing member
+        found.append((_pointer(path), best.message[:300]))
+    return found
+
+
+def _deepest(problem: Any) -> Any:
+    """Within an anyOf, the alternative whose discriminating ``type`` matched (then the
+    one with the fewest problems) says what is wrong, at its deepest problem."""
+    while problem.context:
+        branches: dict[Any, list[Any]] = {}
+        for item in problem.context:
+            branches.setdefault(item.relative_schema_path[0], []).append(item)
+
+        def score(errors: list[Any]) -> tuple[bool, int]:
+            wrong_kind = any(
+                e.validator == "enum" and list(e.relative_path)[-1:] == ["type"] for e in errors
+            )
+            return wrong_kind, len(errors)
+
+        chosen = min(branches.values(), key=score)
+        problem = max(chosen, key=lambda e: len(e.absolute_path) + (e.validator == "required"))
+    return problem
 
 
 def _pointer(location: tuple[Any, ...]) -> str:
@@ -57,9 +98,9 @@ async def read_body(
     max_bytes: int | None = None,
     precheck: Callable[[dict[str, Any]], Response | None] | None = None,
 ) -> dict[str, Any] | Response:
-    """The JSON body if the SDK's ``model`` accepts it, else the API's 400 (413 if too big).
-    ``precheck`` runs before the model (cheap limits first: validating 10,001 profiles
-    only to refuse their number would be slow)."""
+    """The JSON body if it conforms to the OpenAPI schema of ``model``'s operation, else
+    the API's 400 (413 if too big). ``precheck`` runs first (cheap limits first: validating
+    10,001 profiles only to refuse their number would be slow)."""
     raw = await request.body()
     if max_bytes is not None and len(raw) > max_bytes:
         return errors_response(
@@ -83,14 +124,16 @@ async def read_body(
         refusal = precheck(body)
         if refusal is not None:
             return refusal
-    try:
-        BODY_MODELS[model].model_validate(body)
-    except ValidationError as exc:
+    problems = body_problems(model, body)
+    if problems:
+        violations = getattr(request.app.state, "contract_violations", None)
+        if isinstance(violations, list):
+            violations.extend(
+                f"{BODY_OPERATIONS[model]}: {pointer}: {message}" for pointer, message in problems
+            )
         items = [
-            error(400, "invalid", "Invalid input.", e["msg"], pointer=_pointer(tuple(e["loc"])))
-            for e in exc.errors(include_url=False)
+            error(400, "invalid", "Invalid input.", message, pointer=pointer)
+            for pointer, message in problems[:10]
         ]
         return errors_response(400, items)
-    except (ValueError, TypeError) as exc:  # the generated oneOf wrappers raise these
-        return invalid(str(exc) or "The request body is not valid for this endpoint.")
     return body

@@ -65,6 +65,7 @@ class FakeKlaviyo:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     imports: list[dict[str, Any]] = field(default_factory=list)
     lookups: list[list[str]] = field(default_factory=list)
+    patches: list[dict[str, Any]] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def add_profile(self, email: str, **properties: Any) -> str:
@@ -85,7 +86,7 @@ class FakeKlaviyo:
     def get_profiles(self, request: httpx.Request) -> httpx.Response:
         match = _ANY_EMAIL.match(request.url.params.get("filter", ""))
         assert match, request.url.params.get("filter")
-        wanted = json.loads(f"[{match.group(1)}]")
+        wanted = filter_strings(match.group(1))
         assert len(wanted) <= 100
         self.lookups.append(wanted)
         items = [
@@ -157,6 +158,11 @@ class FakeKlaviyo:
                 continue
             pid = self.id_of(email) or self.add_profile(email)
             self.profiles[pid]["properties"].update(attributes.get("properties", {}))
+            for item in ((body["data"].get("relationships") or {}).get("lists") or {}).get(
+                "data", []
+            ):
+                if pid not in self.lists[item["id"]]["members"]:
+                    self.lists[item["id"]]["members"].append(pid)
         job_id = f"JOB{len(self.jobs) + 1}"
         self.jobs[job_id] = {"polls": 0, "total": len(profiles), "errors": errors}
         return httpx.Response(
@@ -221,8 +227,22 @@ class FakeKlaviyo:
             200, json={"data": {"type": "segment", "id": segment_id, "attributes": attributes}}
         )
 
+    def patch_profile(self, request: httpx.Request, profile_id: str) -> httpx.Response:
+        data = body_of(request)["data"]
+        self.patches.append(data)
+        if profile_id not in self.profiles:
+            return jsonapi_error(404, "Not found.", f"Profile {profile_id} not found")
+        properties = self.profiles[profile_id]["properties"]
+        properties.update(data.get("attributes", {}).get("properties", {}))
+        for name in (data.get("meta") or {}).get("patch_properties", {}).get("unset", []):
+            properties.pop(name, None)
+        return httpx.Response(200, json={"data": {"type": "profile", "id": profile_id}})
+
     def install(self, router: respx.Router) -> None:
         router.get("/api/profiles", name="profiles").mock(side_effect=self.get_profiles)
+        router.patch(url__regex=r"/api/profiles/(?P<profile_id>[^/]+)$", name="patch").mock(
+            side_effect=self.patch_profile
+        )
         router.get("/api/lists", name="lists").mock(side_effect=self.get_lists)
         router.post("/api/lists", name="create_list").mock(side_effect=self.create_list)
         rel = r"/api/lists/(?P<list_id>[^/]+)/relationships/profiles"
@@ -250,6 +270,12 @@ class FakeKlaviyo:
         router.route(name="forbidden").mock(
             side_effect=lambda request: pytest.fail(f"unexpected {request.method} {request.url}")
         )
+
+
+def filter_strings(text: str) -> list[str]:
+    """The double-quoted strings of a filter, taken literally: only \\" and \\\\ are
+    escapes (a JSON escape such as \\u00fc is not decoded, so it matches nothing)."""
+    return [re.sub(r"\\([\"\\])", r"\1", raw) for raw in re.findall(r'"((?:[^"\\]|\\.)*)"', text)]
 
 
 def filter_any(emails: list[str]) -> str:

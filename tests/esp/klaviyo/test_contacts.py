@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import respx
 
-from connector.esp import Contact
+from connector.esp import Contact, EspObject
 from connector.esp.klaviyo import KlaviyoAdapter
 from tests.esp.conftest import FakeClock
-from tests.esp.klaviyo.conftest import FakeKlaviyo
+from tests.esp.klaviyo.conftest import FakeKlaviyo, body_of, jsonapi_error
 
 
 def _imported(account: FakeKlaviyo) -> list[dict[str, object]]:
@@ -34,21 +37,27 @@ def test_missing_contacts_without_consent_are_never_imported(
     assert result.skipped_no_consent == ["stranger@example.com"]
     assert result.skipped_creation_disabled == ["fan@example.com"]
     assert result.created == result.errors == []
-    assert _imported(account) == [{"email": "known@example.com", "properties": {"region": "CA"}}]
+    # never imported (an import creates a missing profile): fields by PATCH, which cannot
+    assert account.imports == []
+    assert account.patches == [
+        {"type": "profile", "id": known, "attributes": {"properties": {"region": "CA"}}}
+    ]
     assert account.profiles[known]["properties"] == {"region": "CA"}
     assert account.id_of("stranger@example.com") is None
 
 
-def test_consenting_new_contacts_are_imported_and_their_ids_learned(
+def test_consenting_new_contacts_are_imported_with_the_list_and_no_lookup(
     klaviyo: KlaviyoAdapter, account: FakeKlaviyo, kl_router: respx.Router, clock: FakeClock
 ) -> None:
+    list_id = account.add_list("segsync:vip")
     result = klaviyo.ensure_contacts(
         [Contact("new@example.com", True, {"first_name": "Ada", "lifecycle": "vip", "n": None})],
         create_new=True,
+        join=EspObject(list_id, "segsync:vip", "list"),
     )
     pid = account.id_of("new@example.com")
-    assert result.created == result.present == ["new@example.com"]
-    assert klaviyo.known_ids() == {"new@example.com": pid}
+    assert result.created == result.present == result.joined == ["new@example.com"]
+    assert account.lists[list_id]["members"] == [pid]
     assert account.imports == [
         {
             "data": {
@@ -67,36 +76,62 @@ def test_consenting_new_contacts_are_imported_and_their_ids_learned(
                         ]
                     }
                 },
+                "relationships": {"lists": {"data": [{"type": "list", "id": list_id}]}},
             }
         }
     ]
+    assert account.lookups == []  # no id is needed to join a list through the import
     assert kl_router.routes["job"].call_count == 2  # processing, then complete
     assert clock.sleeps == [0.25]  # one poll interval (the first is short; then doubling)
     assert not kl_router.routes["import_errors"].called
+    assert not kl_router.routes["add"].called
 
 
-def test_existing_contacts_without_fields_need_no_import(
-    klaviyo: KlaviyoAdapter, account: FakeKlaviyo, kl_router: respx.Router
+def test_contacts_that_may_not_be_created_join_by_id(
+    klaviyo: KlaviyoAdapter, account: FakeKlaviyo
 ) -> None:
-    klaviyo.remember_ids({"a@example.com": account.add_profile("a@example.com")})
-    result = klaviyo.ensure_contacts([Contact("a@example.com", True)], create_new=True)
-    assert result.present == ["a@example.com"] and result.created == []
-    assert not kl_router.routes["import"].called
-
-
-def test_creatable_contacts_are_imported_without_a_lookup_first(
-    klaviyo: KlaviyoAdapter, account: FakeKlaviyo, kl_router: respx.Router
-) -> None:
-    account.add_profile("a@example.com")
+    list_id = account.add_list("segsync:vip")
+    known = account.add_profile("quiet@example.com")
     result = klaviyo.ensure_contacts(
-        [Contact("a@example.com", True), Contact("b@example.com", True)], create_new=True
+        [Contact("quiet@example.com", False), Contact("ghost@example.com", False)],
+        create_new=True,
+        join=EspObject(list_id, "segsync:vip", "list"),
     )
-    assert sorted(result.present) == ["a@example.com", "b@example.com"]
-    assert kl_router.routes["import"].call_count == 1
-    assert len(account.lookups) == 1  # once, after the import, for the ids
+    assert result.joined == ["quiet@example.com"]
+    assert result.skipped_no_consent == ["ghost@example.com"]
+    assert account.imports == []
+    assert account.lists[list_id]["members"] == [known]
+    assert account.id_of("ghost@example.com") is None
 
 
-def test_lookups_are_100_emails_per_request_and_trust_only_creatable_known_ids(
+def test_cleared_properties_are_unset_never_sent_as_null(
+    klaviyo: KlaviyoAdapter, account: FakeKlaviyo
+) -> None:
+    pid = account.add_profile("a@example.com", region="CA", stage="vip")
+    klaviyo.ensure_contacts(
+        [Contact("a@example.com", True, {"stage": "new"}, frozenset({"region"}))],
+        create_new=True,
+    )
+    assert account.profiles[pid]["properties"] == {"stage": "new"}
+    assert account.patches[-1]["meta"] == {"patch_properties": {"unset": ["region"]}}
+    assert "null" not in json.dumps(account.imports)
+
+
+def test_unicode_addresses_are_looked_up_as_written(
+    klaviyo: KlaviyoAdapter, account: FakeKlaviyo
+) -> None:
+    pid = account.add_profile("jürgen@example.de")
+    account.add_profile('odd"quote@example.com')
+    list_id = account.add_list("segsync:x", pid)
+    result = klaviyo.remove_members(
+        EspObject(list_id, "segsync:x", "list"), ["jürgen@example.de", 'odd"quote@example.com']
+    )
+    assert sorted(result.applied) == ["jürgen@example.de", 'odd"quote@example.com']
+    assert account.lists[list_id]["members"] == []  # json.dumps' \u00fc would match nobody
+    assert sorted(klaviyo.known_ids()) == ["jürgen@example.de", 'odd"quote@example.com']
+
+
+def test_lookups_are_100_emails_per_request_and_only_for_contacts_that_may_not_be_created(
     klaviyo: KlaviyoAdapter, account: FakeKlaviyo
 ) -> None:
     klaviyo.remember_ids({"c0@example.com": "01KNOWN", "s0@example.com": "01STALE"})
@@ -104,13 +139,52 @@ def test_lookups_are_100_emails_per_request_and_trust_only_creatable_known_ids(
     contacts += [Contact(f"s{i}@example.com", False) for i in range(100)]
     result = klaviyo.ensure_contacts(contacts, create_new=True)
     looked_up = [e for chunk in account.lookups for e in chunk]
-    # before the import only the 100 that may not be created are looked up (s0 again,
-    # although remembered); after it, the 149 new ones (c0's remembered id is trusted)
-    assert [len(chunk) for chunk in account.lookups] == [100, 100, 49]
+    # only the 100 that may not be created are looked up (s0 again, although remembered)
+    assert [len(chunk) for chunk in account.lookups] == [100]
     assert "c0@example.com" not in looked_up
     assert "s0@example.com" in looked_up
     assert len(result.skipped_no_consent) == 100
-    assert len(result.created) == 149
+    assert len(result.created) == 149  # c0 was known
+
+
+def test_an_oversized_profile_is_refused_alone(
+    klaviyo: KlaviyoAdapter, account: FakeKlaviyo
+) -> None:
+    result = klaviyo.ensure_contacts(
+        [
+            Contact("big@example.com", True, {"notes": "x" * 200_000}),
+            Contact("ok@example.com", True, {"notes": "fine"}),
+        ],
+        create_new=True,
+    )
+    assert result.created == ["ok@example.com"]
+    assert [(e.email, e.code, e.permanent) for e in result.errors] == [
+        ("big@example.com", "profile_too_large", True)
+    ]
+    assert [
+        p["attributes"]["email"]
+        for p in account.imports[0]["data"]["attributes"]["profiles"]["data"]
+    ] == ["ok@example.com"]
+
+
+def test_a_job_refused_as_a_whole_is_split_until_the_bad_row_is_alone(
+    klaviyo: KlaviyoAdapter, account: FakeKlaviyo, kl_router: respx.Router
+) -> None:
+    original = account.bulk_import
+
+    def strict(request: httpx.Request) -> httpx.Response:
+        profiles = body_of(request)["data"]["attributes"]["profiles"]["data"]
+        if any(p["attributes"].get("properties", {}).get("age") == "old" for p in profiles):
+            return jsonapi_error(400, "Invalid input.", "age must be a number")
+        return original(request)
+
+    kl_router.routes["import"].mock(side_effect=strict)
+    contacts = [Contact(f"p{i}@example.com", True, {"age": i}) for i in range(7)]
+    contacts.append(Contact("bad@example.com", True, {"age": "old"}))
+    result = klaviyo.ensure_contacts(contacts, create_new=True)
+    assert sorted(result.created) == sorted(f"p{i}@example.com" for i in range(7))
+    assert [(e.email, e.permanent) for e in result.errors] == [("bad@example.com", True)]
+    assert "age must be a number" in result.errors[0].reason
 
 
 def test_import_errors_become_member_errors_by_payload_or_pointer(

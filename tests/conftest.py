@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import textwrap
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,23 @@ def store_factory() -> Iterator[Callable[..., Store]]:
     yield build
     for store in opened:
         store.close()
+
+
+PG_URL = os.environ.get("SEGSYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pg_state_url(schema: str) -> str:
+    """A state URL whose tables go to ``schema``."""
+    joiner = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{joiner}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def pg_state() -> Iterator[str]:
+    """A PostgreSQL state URL on a fresh schema, dropped after the test."""
+    name = f"segsync_state_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_URL, autocommit=True) as con:
+        con.execute(f"CREATE SCHEMA {name}")
+    yield pg_state_url(name)
+    with psycopg.connect(PG_URL, autocommit=True) as con:
+        con.execute(f"DROP SCHEMA {name} CASCADE")

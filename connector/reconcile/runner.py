@@ -180,11 +180,6 @@ def _read_actual(
             if adopted is None:
                 continue  # not in the ESP: created empty when the run executes
             group = adopted
-            if not dry_run:
-                state.record_object(
-                    target.destination, name, group.kind, group.id, desired.split.segment,
-                    created=False,
-                )  # fmt: skip
         try:
             emails = {e.strip().lower() for e in adapter.iter_members(group)}
         except EspNotFoundError:
@@ -197,7 +192,13 @@ def _read_actual(
                     created=group.created,
                 )  # fmt: skip
         actual[name] = emails
-        if not dry_run:
+        if dry_run:
+            continue
+        if record is None:
+            # the object and its members in one transaction: a run killed while reading
+            # leaves the object unknown, so the next run reads it again
+            state.adopt(target.destination, name, group, desired.split.segment, emails)
+        else:
             state.replace_confirmed(target.destination, name, emails)
     for split in target.splits:
         native = split.native

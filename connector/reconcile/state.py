@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.errors import StateBusyError
+from connector.esp.base import EspObject
 from connector.reconcile.state_db import StateDb, Tx, open_db
 from connector.reconcile.state_url import StateUrl, parse_state_url
 
@@ -412,6 +413,32 @@ class StateStore:
                 "INSERT INTO members (destination, part, email) VALUES (?, ?, ?) "
                 "ON CONFLICT DO NOTHING",
                 ((destination, part, e) for e in emails),
+            )
+
+    def adopt(
+        self, destination: str, name: str, group: EspObject, segment: str, emails: Iterable[str]
+    ) -> None:
+        """A tag/list found in the ESP under segsync's name: record it as owned and its
+        actual members as confirmed, together."""
+        now = _now()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO objects (destination, name, kind, esp_id, segment, definition, "
+                "created_by_segsync, created_at, updated_at) VALUES (?, ?, ?, ?, ?, NULL, 0, ?, ?) "
+                "ON CONFLICT (destination, name) DO UPDATE SET esp_id = excluded.esp_id, "
+                "kind = excluded.kind, updated_at = excluded.updated_at",
+                (destination, name, group.kind, group.id, segment, now, now),
+            )
+            db.execute(
+                "DELETE FROM pending WHERE destination = ? AND part = ?", (destination, name)
+            )
+            db.execute(
+                "DELETE FROM members WHERE destination = ? AND part = ?", (destination, name)
+            )
+            db.executemany(
+                "INSERT INTO members (destination, part, email) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                ((destination, name, e) for e in emails),
             )
 
     def confirm_batch(

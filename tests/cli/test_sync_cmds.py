@@ -218,3 +218,31 @@ def test_sigterm_stops_a_sync_between_calls_and_sigkill_shows_interrupted(
         assert emu.calls.total() - before <= 2  # type: ignore[attr-defined]
         code, out, _ = run_cli(["status", "--json"])
         assert json.loads(out)["runs"][0]["status"] == status
+
+
+@pytest.mark.postgres
+def test_a_postgresql_state_store_syncs_locks_and_reports(
+    workspace: tuple[Path, object],
+    run_cli: CliRunner,
+    pg_state: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.reconcile.test_state_lock import hold_lock
+
+    root, emu = workspace
+    monkeypatch.setenv("SEGSYNC_STATE_URL", pg_state)  # wins over SEGSYNC_STATE_PATH
+    code, out, _ = run_cli(["sync", "--as-of", AS_OF, "--json"])
+    assert code == 0 and json.loads(out)["parts"][0]["adds"] == 40
+    assert not (root / "state.db").exists()
+    con = duckdb.connect(str(root / "c.duckdb"))
+    con.execute("DELETE FROM events WHERE profile_id IN ('p1', 'p2')")
+    con.close()
+    code, out, _ = run_cli(["sync", "--as-of", AS_OF, "--json"])
+    assert code == 0 and json.loads(out)["parts"][0]["removes"] == 2
+    assert len(emu.state.tag_members("demo-audience", "segsync:buyers")) == 38  # type: ignore[attr-defined]
+    with hold_lock(pg_state):
+        code, _, err = run_cli(["sync", "--as-of", AS_OF])
+        assert code == 5 and "postgresql://postgres@127.0.0.1" in err
+    code, out, _ = run_cli(["status", "--json"])
+    runs = json.loads(out)["runs"]
+    assert [r["status"] for r in runs] == ["interrupted", "ok", "ok"]

@@ -2,17 +2,23 @@
 
     .venv/bin/python bench/evaluate.py                     # 1,000,000 profiles, ~20 M events
     .venv/bin/python bench/evaluate.py --profiles 100000   # smaller
+    .venv/bin/python bench/evaluate.py --profiles 100000 --json
 
-The store comes from the demo generator (built once in a child process and cached in the
-temp directory, so its memory is not counted). Then, in this process:
+The store comes from the demo generator with its events rewritten in time order (the
+layout of an append-only events table), built once in a child process and cached in the
+temp directory, so its memory is not counted. The last day of events (before ``as_of``)
+is then appended with ``segsync load events --append`` (the real path, in a child
+process) to a working copy. Then, in this process, paired runs (``--repeat``, default 5,
+after one warm-up each; median and min reported):
 
-- floor: ``SELECT profile_id, count(*), max(ts) FROM events GROUP BY profile_id``, fetched
-  fully (``fetchnumpy``, as ``evaluate`` fetches);
-- evaluate: ``evaluate(store, defs, as_of=...)`` over 50 segments mixing every condition
-  kind, end to end on a freshly opened store (schema discovery, SQL, fetching, holdout);
-- their ratio (target ≤ 2.0) and the peak RSS of this process (target ≤ 2 GiB).
-
-Each timing is the best of ``--repeat`` runs after one warm-up run.
+- floor: ``SELECT profile_id, count(*), sum(amount) FROM events GROUP BY profile_id``,
+  fetched fully (``fetchnumpy``, as ``evaluate`` fetches);
+- full: ``evaluate(store, defs, as_of=..., incremental=False)``: every feature from raw
+  events, end to end on a freshly opened store (schema discovery, SQL, fetching, holdout);
+- incremental: ``evaluate(store, defs, as_of=...)``: what a run after the append does
+  (rollups, where the store keeps them, plus raw events of the boundary days);
+- ratios to the floor (targets: incremental <= 2.0, full <= 8) and the peak RSS of this
+  process (target <= 2 GiB); the import time of ``connector.cli`` (``-X importtime``).
 """
 
 from __future__ import annotations
@@ -23,15 +29,19 @@ import json
 import multiprocessing
 import os
 import resource
+import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
+import numpy as np
 
 from connector.definitions.loader import load_definitions
 from connector.evaluate.engine import Evaluation, evaluate
@@ -40,7 +50,9 @@ from connector.source.demo import DemoSpec, build_demo_store
 
 T = TypeVar("T")
 AS_OF = datetime(2026, 11, 23)
-FLOOR_SQL = "SELECT profile_id, count(*), max(ts) FROM events GROUP BY profile_id"
+FLOOR_SQL = "SELECT profile_id, count(*), sum(amount) FROM events GROUP BY profile_id"
+#: the appended slice: events of the last day before ``as_of``
+TAIL = timedelta(days=1)
 
 METRICS: dict[str, dict[str, Any]] = {
     "orders_90d": {"event": "order_completed", "aggregate": "count", "within": "90d"},
@@ -229,52 +241,124 @@ def write_config(root: Path) -> Path:
 
 
 def _build(path: str, profiles: int, events_per_profile: float, seed: int) -> None:
+    """The demo store, events rewritten in time order; the last day kept aside."""
     started = time.perf_counter()
     spec = DemoSpec(
         as_of=AS_OF, profiles=profiles, seed=seed, events_per_profile=events_per_profile
     )
-    store = build_demo_store(f"duckdb:///{path}", spec)
+    store = build_demo_store(f"duckdb:///{path}", spec, force=True)
+    con = duckdb.connect(path)
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET preserve_insertion_order = true")
+        cut = (AS_OF - TAIL).isoformat(sep=" ")
+        con.execute(
+            "CREATE TABLE events_by_time AS SELECT * FROM events "
+            f"WHERE ts <= TIMESTAMP '{cut}' ORDER BY ts, profile_id"
+        )
+        con.execute(
+            "CREATE TABLE bench_tail AS SELECT * FROM events "
+            f"WHERE ts > TIMESTAMP '{cut}' ORDER BY ts, profile_id"
+        )
+        con.execute("DROP TABLE events")
+        con.execute("ALTER TABLE events_by_time RENAME TO events")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"generated {store.profiles:,} profiles and {store.events:,} events in "
+        f"generated {store.profiles:,} profiles and {store.events:,} events (time-ordered) in "
         f"{time.perf_counter() - started:.1f} s (generator peak RSS {peak:,.0f} MiB)",
+        file=sys.stderr,
         flush=True,
     )
 
 
-def ensure_store(args: argparse.Namespace) -> Path:
-    name = f"store-{args.profiles}-{args.events_per_profile:g}-{args.seed}.duckdb"
-    path = Path(args.store) if args.store else Path(tempfile.gettempdir()) / "segsync-bench" / name
-    if path.exists() and not args.rebuild:
-        print(f"reusing {path}")
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    child = multiprocessing.get_context("spawn").Process(
-        target=_build, args=(str(path), args.profiles, args.events_per_profile, args.seed)
-    )
+def _in_child(target: Callable[..., None], *args: Any) -> None:
+    child = multiprocessing.get_context("spawn").Process(target=target, args=args)
     child.start()
     child.join()
     if child.exitcode != 0:
-        sys.exit(f"building the store failed (exit {child.exitcode})")
+        sys.exit(f"{target.__name__} failed (exit {child.exitcode})")
+
+
+def ensure_store(args: argparse.Namespace) -> Path:
+    name = f"store-{args.profiles}-{args.events_per_profile:g}-{args.seed}-by-time.duckdb"
+    path = Path(args.store) if args.store else Path(tempfile.gettempdir()) / "segsync-bench" / name
+    if path.exists() and not args.rebuild:
+        print(f"reusing {path}", file=sys.stderr)
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _in_child(_build, str(path), args.profiles, args.events_per_profile, args.seed)
     return path
 
 
-def best_of(repeat: int, run: Callable[[], T]) -> tuple[float, float, T]:
-    """Best wall time and best CPU time (all threads of this process) of ``repeat`` runs.
+def _append_tail(work: str, config: str) -> None:
+    """In a child process: one run before the last day arrives (so a store that keeps
+    rollups has them), then the last day appended with ``segsync load events --append``."""
+    from connector.settings import StoreLayout
+    from connector.source.loader import Target, load_file
 
-    CPU time is the steadier figure on a shared machine: other processes stretch the wall
-    time of a query, not the work it does.
-    """
-    result = run()  # warm-up: file cache, buffer pool, imports
-    wall, cpu = float("inf"), float("inf")
-    for _ in range(repeat):
-        del result  # one result alive at a time, as in a real run
-        gc.collect()
-        started, started_cpu = time.perf_counter(), time.process_time()
-        result = run()
-        wall = min(wall, time.perf_counter() - started)
-        cpu = min(cpu, time.process_time() - started_cpu)
-    return wall, cpu, result
+    defs = load_definitions(Path(config))
+    tail = Path(f"{work}.tail.parquet")
+    con = duckdb.connect(work)
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.execute(f"COPY bench_tail TO '{tail}' (FORMAT parquet)")
+        con.execute("DROP TABLE bench_tail")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    with open_store(f"duckdb:///{work}", read_only=False) as store:
+        evaluate(store, defs, as_of=AS_OF - TAIL)
+    started = time.perf_counter()
+    report = load_file(f"duckdb:///{work}", StoreLayout(), Target.EVENTS, tail, append=True)
+    print(
+        f"appended {report.rows:,} events of the last day in "
+        f"{time.perf_counter() - started:.2f} s (load --append, rollups included)",
+        file=sys.stderr,
+        flush=True,
+    )
+    tail.unlink()
+
+
+def prepare_work(base: Path, config: Path) -> Path:
+    """A working copy of the cached store with the last day appended."""
+    work = Path(tempfile.mkdtemp(prefix="segsync-bench-")) / "work.duckdb"
+    shutil.copyfile(base, work)
+    _in_child(_append_tail, str(work), str(config))
+    return work
+
+
+def paired(repeat: int, runs: dict[str, Callable[[], Any]]) -> dict[str, list[float]]:
+    """Wall times of ``repeat`` rounds, each running every function once in turn (after
+    one warm-up round: file cache, buffer pool, imports). One result alive at a time."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for round_ in range(repeat + 1):
+        for name, run in runs.items():
+            gc.collect()
+            started = time.perf_counter()
+            result = run()
+            elapsed = time.perf_counter() - started
+            del result
+            if round_:
+                times[name].append(elapsed)
+    return times
+
+
+def import_seconds(module: str = "connector.cli") -> float:
+    """Cumulative import time of ``module`` in a fresh interpreter (``-X importtime``)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for line in done.stderr.splitlines():
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) == 3 and parts[2] == module:
+            return int(parts[1]) / 1e6
+    raise RuntimeError(f"no import time for {module}")  # pragma: no cover
 
 
 def main() -> None:
@@ -284,56 +368,97 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--store", help="store file (default: cached in the temp directory)")
     parser.add_argument("--rebuild", action="store_true", help="regenerate a cached store")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--explain", metavar="FILE", help="write EXPLAIN ANALYZE output here")
     args = parser.parse_args()
 
-    path = ensure_store(args)
-    url = f"duckdb:///{path}"
-    defs = load_definitions(write_config(Path(tempfile.mkdtemp(prefix="segsync-bench-"))))
+    base = ensure_store(args)
+    config = write_config(Path(tempfile.mkdtemp(prefix="segsync-bench-")))
+    defs = load_definitions(config)
     assert len(defs.segments) == 50, len(defs.segments)
+    work = prepare_work(base, config)
+    url = f"duckdb:///{work}"
 
     def floor() -> int:
-        con = duckdb.connect(str(path), read_only=True)
+        con = duckdb.connect(str(work), read_only=True)
         con.execute("SET enable_progress_bar = false")
         try:
             return len(con.execute(FLOOR_SQL).fetchnumpy()["profile_id"])
         finally:
             con.close()
 
-    def run_evaluate() -> Evaluation:
-        with open_store(url) as store:
-            store.con.execute("SET enable_progress_bar = false")  # type: ignore[attr-defined]
-            return evaluate(store, defs, as_of=AS_OF)
+    def run(incremental: bool) -> Callable[[], Evaluation]:
+        def go() -> Evaluation:
+            with open_store(url) as store:
+                return evaluate(store, defs, as_of=AS_OF, incremental=incremental)
 
-    floor_s, floor_cpu, groups = best_of(args.repeat, floor)
-    eval_s, eval_cpu, result = best_of(args.repeat, run_evaluate)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    with open_store(url) as store:
-        schema = store.discover()
-        started = time.perf_counter()
-        store.discover(refresh=True)
-        discover_s = time.perf_counter() - started
+        return go
+
+    try:
+        times = paired(args.repeat, {"floor": floor, "full": run(False), "incremental": run(True)})
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result = run(True)()
+        full = run(False)()
+        mismatched = [n for n in result.segments if not _same(result, full, n)]
+        if mismatched:
+            sys.exit(f"incremental and full results differ: {', '.join(mismatched)}")
+        with open_store(url) as store:
+            schema = store.discover()
+        if args.explain:
+            explain(url, defs, Path(args.explain))
+    finally:
+        shutil.rmtree(work.parent, ignore_errors=True)
+    median = {k: statistics.median(v) for k, v in times.items()}
+    best = {k: min(v) for k, v in times.items()}
+    report = {
+        "profiles": schema.profile_count,
+        "events": schema.event_count,
+        "floor_s": round(median["floor"], 4),
+        "full_s": round(median["full"], 4),
+        "incremental_s": round(median["incremental"], 4),
+        "floor_min_s": round(best["floor"], 4),
+        "full_min_s": round(best["full"], 4),
+        "incremental_min_s": round(best["incremental"], 4),
+        "ratio_full": round(median["full"] / median["floor"], 3),
+        "ratio_incremental": round(median["incremental"] / median["floor"], 3),
+        "peak_rss_mib": round(peak, 1),
+        "cli_import_s": round(import_seconds(), 3),
+        "repeat": args.repeat,
+        "load_average": round(os.getloadavg()[0], 2),
+    }
+    if args.json:
+        print(json.dumps(report))
+        return
+    show(report, result, median, best)
+
+
+def show(
+    report: dict[str, Any],
+    result: Evaluation,
+    median: dict[str, float],
+    best: dict[str, float],
+) -> None:
     sizes = sorted(((result.size(n), n) for n in result.segments), reverse=True)
-    print(f"store: {schema.profile_count:,} profiles, {schema.event_count:,} events")
-    print(f"segments: 50; rows returned: {len(result.profile_ids):,}; largest: "
-          + ", ".join(f"{n} {s:,}" for s, n in sizes[:3])
+    print(f"store: {report['profiles']:,} profiles, {report['events']:,} events (time-ordered)")
+    print("segments: 50; largest: " + ", ".join(f"{n} {s:,}" for s, n in sizes[:3])
           + f"; smallest: {sizes[-1][1]} {sizes[-1][0]:,}")  # fmt: skip
-    print(
-        f"floor (GROUP BY profile over events, {groups:,} groups): {floor_s:.2f} s "
-        f"(CPU {floor_cpu:.2f} s)"
+    print(f"{'':12} {'median s':>9} {'min s':>7} {'/ floor':>8}")
+    for name in ("floor", "full", "incremental"):
+        print(
+            f"{name:12} {median[name]:9.3f} {best[name]:7.3f} {median[name] / median['floor']:8.2f}"
+        )
+    print("targets: incremental / floor <= 2.0, full / floor <= 8")
+    print(f"peak RSS: {report['peak_rss_mib']:,.0f} MiB (target <= 2048 MiB)")
+    print(f"import connector.cli: {report['cli_import_s']:.3f} s (target <= 0.3 s)")
+    print(f"load average {report['load_average']} on {os.cpu_count()} CPUs")
+
+
+def _same(a: Evaluation, b: Evaluation, name: str) -> bool:
+    return bool(
+        np.array_equal(a.profile_ids[a.members[name]], b.profile_ids[b.members[name]])
+        and np.array_equal(a.profile_ids[a.pushed(name)], b.profile_ids[b.pushed(name)])
     )
-    print(
-        f"evaluate (50 segments, end to end): {eval_s:.2f} s (CPU {eval_cpu:.2f} s; "
-        f"schema discovery {discover_s:.2f} s of it)"
-    )
-    print(
-        f"ratio: {eval_s / floor_s:.2f} wall, {eval_cpu / floor_cpu:.2f} CPU (target <= 2.0); "
-        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
-    )
-    print(f"peak RSS: {peak:,.0f} MiB (target <= 2048 MiB)")
-    if args.explain:
-        explain(url, defs, Path(args.explain))
 
 
 def explain(url: str, defs: Any, out: Path) -> None:

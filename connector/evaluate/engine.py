@@ -80,11 +80,14 @@ def evaluate(
     names: Sequence[str] | None = None,
     extra_rules: Mapping[str, Condition] | None = None,
     attributes: Sequence[str] = (),
+    incremental: bool = True,
 ) -> Evaluation:
     """Evaluate segments ``names`` (default: every segment without ESP-only conditions)
     and any ``extra_rules`` (named sub-rules, e.g. materialised parts) in one query.
 
     ``attributes`` are extra profile columns to return per row (mapped ESP fields).
+    ``incremental=False`` computes every feature from raw events even where the store
+    keeps rollups (same results).
     Raises ``ConfigError`` when a rule does not fit the store's schema.
     """
     if names is None:

@@ -12,6 +12,7 @@ Every node compiles to an expression that is TRUE or FALSE, never NULL (DESIGN.m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -68,7 +69,9 @@ class RuleCompiler:
         self.as_of = as_of
         self.scan = FeatureScan(schema, as_of)
         self.attributes: set[str] = set()
-        self.ranks: dict[tuple[str, str], str] = {}
+        self.ranks: dict[tuple[str, str], str] = {}  # cume_dist columns (for explain)
+        #: (metric, top|bottom, percent) -> column of the threshold value
+        self.thresholds: dict[tuple[str, str, float], str] = {}
         self._segments: dict[str, exp.Expr] = {}
 
     # -- nodes --------------------------------------------------------------------------
@@ -100,9 +103,14 @@ class RuleCompiler:
             distance = self._distance(node)
             if trace is not None:
                 trace.values[path] = distance
-            return as_bool(
+            near = as_bool(
                 exp.LTE(this=distance.copy(), expression=lit(float(node.near.radius_km)))
             )
+            box = self._box(node)
+            if box is None:
+                return near
+            # the distance is computed only inside a box that holds the whole circle
+            return exp.Case(ifs=[exp.If(this=box, true=near)], default=exp.false())
         if isinstance(node, InSegmentCondition):
             return self.segment(node.in_segment).copy()
         if isinstance(node, EspCondition):
@@ -184,10 +192,15 @@ class RuleCompiler:
         direction = "top" if node.top_percent is not None else "bottom"
         percent = node.top_percent if node.top_percent is not None else node.bottom_percent
         assert percent is not None
-        alias = self.ranks.setdefault((node.metric, direction), f"__r{len(self.ranks)}")
         if trace is not None:
+            alias = self.ranks.setdefault((node.metric, direction), f"__r{len(self.ranks)}")
             trace.values[(*path, "cume_dist")] = col(alias)
-        return as_bool(exp.LTE(this=col(alias), expression=lit(float(percent) / 100.0)))
+        # the profiles whose share is within P % are those at or beyond one value of the
+        # metric (shares only grow towards the other end): compare with that threshold
+        key = (node.metric, direction, float(percent))
+        threshold = self.thresholds.setdefault(key, f"__t{len(self.thresholds)}")
+        beyond = exp.GTE if direction == "top" else exp.LTE
+        return as_bool(beyond(this=value, expression=col(threshold)))
 
     def _distance(self, node: NearCondition) -> exp.Expr:
         lay = self.schema.layout
@@ -196,6 +209,33 @@ class RuleCompiler:
         assert lat_name is not None and lon_name is not None
         self.attributes.update((lat_name, lon_name))
         return haversine_km(col(lat_name), col(lon_name), node.near.lat, node.near.lon)
+
+    def _box(self, node: NearCondition) -> exp.Expr | None:
+        """``lat``/``lon`` bounds of a box around the circle, with a 1 % margin (so a point
+        outside it is farther than the radius by far more than rounding), or ``None`` when
+        the circle reaches a pole or the antimeridian."""
+        lay = self.schema.layout
+        lat_name = StoreSchema.resolve(lay.latitude, self.schema.attributes)
+        lon_name = StoreSchema.resolve(lay.longitude, self.schema.attributes)
+        assert lat_name is not None and lon_name is not None
+        lat0, lon0 = float(node.near.lat), float(node.near.lon)
+        angle = float(node.near.radius_km) / EARTH_RADIUS_KM * 1.01  # radians
+        dlat = math.degrees(angle) + 1e-6
+        if angle >= math.pi / 2 or abs(lat0) + dlat >= 89.0:
+            return None
+        reach = math.sin(angle) / math.cos(math.radians(abs(lat0) + dlat))
+        if reach >= 1.0:
+            return None
+        dlon = math.degrees(math.asin(reach)) * 1.01 + 1e-6
+        if abs(lon0) + dlon >= 180.0:
+            return None
+
+        def within(name: str, low: float, high: float) -> exp.Expr:
+            return exp.Between(this=col(name), low=lit(low), high=lit(high))
+
+        return exp.and_(
+            within(lat_name, lat0 - dlat, lat0 + dlat), within(lon_name, lon0 - dlon, lon0 + dlon)
+        )
 
     def segment(self, name: str) -> exp.Expr:
         """The compiled rule of segment ``name`` (memoised; ``in_segment`` inlines it)."""
@@ -250,6 +290,17 @@ class RuleCompiler:
                 copy=False,
             )
             ranked = ranked.select(col("__cd", name).as_(alias, quoted=True), copy=False)
+        by_metric: dict[tuple[str, str], list[tuple[float, str]]] = {}
+        for (metric, direction, percent), alias in self.thresholds.items():
+            by_metric.setdefault((metric, direction), []).append((percent, alias))
+        for index, ((metric, direction), cuts) in enumerate(by_metric.items()):
+            name = f"__thr{index}"
+            value = self.metric_value(metric)
+            rank_ctes.append((name, _thresholds(value, descending=direction == "top", cuts=cuts)))
+            ranked = ranked.join(
+                exp.to_identifier(name, quoted=True), join_type="cross", copy=False
+            )
+            ranked = ranked.select(*[col(alias, name) for _, alias in cuts], copy=False)
         consent_expr: exp.Expr = as_bool(col(consent)) if consent else exp.false()
         final = exp.select(
             col(lay.profile_id).as_("profile_id", quoted=True),
@@ -291,6 +342,25 @@ def _cume_dist(value: exp.Expr, *, descending: bool) -> exp.Select:
     double = exp.DataType.build("DOUBLE")
     share = exp.Div(this=exp.cast(running, double), expression=exp.cast(total, double))
     return exp.select(col("__v"), share.as_("__cd", quoted=True)).from_(counts.subquery("__c"))
+
+
+def _thresholds(value: exp.Expr, *, descending: bool, cuts: list[tuple[float, str]]) -> exp.Select:
+    """One row: per (percent, alias) of ``cuts``, the value at the cut-off — the lowest
+    value (top) or highest (bottom) whose ``CUME_DIST`` is within the percent; NULL when
+    none is, and then no profile qualifies."""
+    pick = exp.Min if descending else exp.Max
+    shares = _cume_dist(value, descending=descending).subquery("__cds")
+    return exp.select(
+        *[
+            exp.Filter(
+                this=pick(this=col("__v")),
+                expression=exp.Where(
+                    this=exp.LTE(this=col("__cd"), expression=lit(percent / 100.0))
+                ),
+            ).as_(alias, quoted=True)
+            for percent, alias in cuts
+        ]
+    ).from_(shares)
 
 
 def _epoch(moment: datetime) -> float:

@@ -17,6 +17,7 @@ from connector.definitions.segment import Segment
 from connector.definitions.walk import has_esp_conditions
 from connector.evaluate.compile import RuleCompiler
 from connector.evaluate.identity import held_out_mask, normalise_email
+from connector.evaluate.incremental import attach
 from connector.evaluate.sql import col, or_all
 from connector.source.store import Store
 
@@ -42,6 +43,9 @@ class Evaluation:
     #: qualifying profiles a higher-priority segment of the exclusive group took
     excluded: dict[str, np.ndarray] = field(default_factory=dict)
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
+    #: how features were computed: full (from raw events), rollup, or rebuilt (rollup
+    #: rebuilt by this run first)
+    mode: str = "full"
 
     def pushed(self, name: str) -> np.ndarray:
         """Members that would go to the ESP (not held out)."""
@@ -104,6 +108,7 @@ def evaluate(
     for index, (name, rule) in enumerate((extra_rules or {}).items()):
         outputs.append((f"__x{index}", compiler.compile(rule)))
         keys.append(name)
+    mode = attach(store, compiler.scan) if incremental else "full"
     real_attributes = []
     for attribute in attributes:
         real = schema.resolve(attribute, schema.attributes)
@@ -127,6 +132,7 @@ def evaluate(
     raw = data["email"]
     result = Evaluation(
         as_of=as_of,
+        mode=mode,
         segments={n: defs.segments[n] for n in selected},
         profile_ids=ids,
         raw_emails=raw,

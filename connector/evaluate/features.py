@@ -17,6 +17,7 @@ from sqlglot import exp
 
 from connector.definitions.conditions import PropertyCondition
 from connector.evaluate.predicates import comparison
+from connector.evaluate.rollup import Part, combine, feature_value, part_value, parts_of
 from connector.evaluate.sql import and_all, as_bool, col, lit, norm_text, or_all, ts_lit
 from connector.source.schema import ColumnType, StoreSchema
 from connector.source.store import table_expr
@@ -28,6 +29,9 @@ FEAT = "__feat"  # prefix of the CTEs of per-profile aggregates (__feat0, __feat
 PID = "__pid"
 NAME = "__name"
 TS = "__ts"
+NEW = "__new"  # in the rollup's delta rows: added (TRUE) or gone (FALSE)
+INC = "__inc"  # CTE of the aggregates computed from the rollup
+ROLLUP_TABLE = "segsync_rollup"
 
 
 @dataclass(frozen=True)
@@ -66,9 +70,30 @@ class _Follow:
 _CMP = {"eq": exp.EQ, "neq": exp.NEQ, "gt": exp.GT, "gte": exp.GTE, "lt": exp.LT, "lte": exp.LTE}
 
 
+def _disjoint(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Sorted half-open ranges merged where they overlap or touch."""
+    merged: list[tuple[datetime, datetime]] = []
+    for low, high in ranges:
+        if merged and low <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return merged
+
+
 def compare_all(value: exp.Expr, comparisons: tuple[tuple[str, float], ...]) -> exp.Expr:
     """All comparisons hold; any comparison with NULL is false (so the whole is FALSE)."""
     return as_bool(and_all([_CMP[op](this=value, expression=lit(v)) for op, v in comparisons]))
+
+
+@dataclass(frozen=True)
+class RollupUse:
+    """The store's rollup as a run uses it: built at ``as_of`` (``T0``), holding the
+    rows up to ``watermark`` (``rowid``), with these part columns."""
+
+    as_of: datetime
+    watermark: int
+    columns: frozenset[str]
 
 
 @dataclass
@@ -81,6 +106,7 @@ class FeatureScan:
     pers: dict[_Per, str] = field(default_factory=dict)
     follows: dict[_Follow, str] = field(default_factory=dict)
     props: dict[str, str] = field(default_factory=dict)
+    rollup: RollupUse | None = None
 
     # -- registration ------------------------------------------------------------------
     def _prop(self, name: str) -> str:
@@ -196,7 +222,10 @@ class FeatureScan:
         every row by profile and value)."""
         keys: dict[tuple[str, str], str] = {}
         ctes: dict[str, list[tuple[Aggregate, str]]] = {}
+        served = self.served()
         for agg, alias in self.aggregates.items():
+            if agg in served:
+                continue
             distinct = agg.kind == "distinct_count"
             key = ("distinct", alias) if distinct else ("event", agg.filter.event)
             name = keys.setdefault(key, f"{FEAT}{len(keys)}")
@@ -227,12 +256,23 @@ class FeatureScan:
         return select.group_by(col(PID))
 
     def _cte_of(self, agg: Aggregate) -> str:
+        if agg in self.served():
+            return INC
         for name, items in self._feat_ctes().items():
             if any(item == agg for item, _ in items):
                 return name
         raise KeyError(agg)  # pragma: no cover
 
     def _events_cte(self) -> exp.Select:
+        # every consumer selects its own event names, so no name filter here (it would cost
+        # a join per consumer once this CTE is inlined)
+        return self._events_select(self.as_of)
+
+    def _events_select(
+        self, until: datetime, extra: tuple[exp.Expr, ...] = (), new: bool | None = None
+    ) -> exp.Select:
+        """Events with ``ts <= until`` (and ``extra``), normalised: profile, name, ts, the
+        properties the run needs (and ``__new`` when given)."""
         lay = self.schema.layout
         ts = exp.cast(col(lay.ts), exp.DataType.build("TIMESTAMP"))
         name = norm_text(col(lay.event))
@@ -242,9 +282,161 @@ class FeatureScan:
             ts.as_(TS, quoted=True),
             *[col(real).as_(alias, quoted=True) for real, alias in self.props.items()],
         ).from_(table_expr(lay.events_table))
-        # every consumer selects its own event names, so no name filter here (it would cost
-        # a join per consumer once this CTE is inlined)
-        return select.where(exp.LTE(this=ts.copy(), expression=ts_lit(self.as_of)))
+        if new is not None:
+            select = select.select(lit(new).as_(NEW, quoted=True))
+        select = select.where(exp.LTE(this=ts.copy(), expression=ts_lit(until)))
+        for predicate in extra:
+            select = select.where(predicate)
+        return select
+
+    # -- rollups ------------------------------------------------------------------------
+    def decompose(self, agg: Aggregate) -> tuple[Part, ...] | None:
+        """The rollup parts ``agg`` is computed from, or ``None`` if it does not decompose."""
+        window = None if agg.filter.since is None else self.as_of - agg.filter.since
+        prop = self._prop(agg.prop) if agg.prop is not None else None
+        return parts_of(agg.filter.event, agg.filter.where, window, agg.kind, prop)
+
+    def parts(self) -> dict[str, Part]:
+        """Every part the run's decomposable aggregates need, by column."""
+        found: dict[str, Part] = {}
+        for agg in self.aggregates:
+            for part in self.decompose(agg) or ():
+                found[part.column] = part
+        return found
+
+    def served(self) -> dict[Aggregate, tuple[Part, ...]]:
+        """The aggregates computed from the rollup (all their parts are in it)."""
+        if self.rollup is None:
+            return {}
+        out: dict[Aggregate, tuple[Part, ...]] = {}
+        for agg in self.aggregates:
+            parts = self.decompose(agg)
+            if parts and all(p.column in self.rollup.columns for p in parts):
+                out[agg] = parts
+        return out
+
+    def _part_filter(self, part: Part, at: datetime) -> EventFilter:
+        since = None if part.window is None else at - part.window
+        return EventFilter(part.event, part.where, since)
+
+    def build_parts(self, parts: list[Part]) -> exp.Select:
+        """The rollup from scratch at ``as_of``: one row per profile, one column per part."""
+        for part in parts:
+            self._register_filter(self._part_filter(part, self.as_of))
+        select = exp.select(col(PID))
+        wanted = []
+        for part in parts:
+            flt = self._filter_sql(self._part_filter(part, self.as_of))
+            wanted.append(flt.copy())
+            value = part_value(part.kind, self._part_prop(part), col(TS))
+            select = select.select(
+                exp.Filter(this=value, expression=exp.Where(this=flt)).as_(part.column)
+            )
+        rows = self._events_select(self.as_of).subquery("__e")
+        return select.from_(rows).where(or_all(wanted)).group_by(col(PID))
+
+    def _part_prop(self, part: Part, table: str | None = None) -> exp.Expr | None:
+        if part.prop is None:
+            return None
+        real = self._prop(part.prop)
+        return col(self.props[real], table)
+
+    def advance_parts(self, parts: list[Part]) -> exp.Select:
+        """The rollup's parts at ``as_of``: the stored ones (at ``rollup.as_of``) plus the
+        added events, minus the events that left a window."""
+        use = self.rollup
+        assert use is not None and use.as_of <= self.as_of
+        for part in parts:
+            self._register_filter(self._part_filter(part, self.as_of))
+        t0, t1 = use.as_of, self.as_of
+        ts = col(TS)
+        added_rows = [
+            self._events_select(t1, (exp.GT(this=ts.copy(), expression=ts_lit(t0)),), True),
+            self._events_select(
+                t0, (exp.GT(this=exp.column("rowid"), expression=lit(use.watermark)),), True
+            ),
+        ]
+        windows = {p.window for p in parts if p.window is not None and p.kind in ("c", "n", "s")}
+        rows: exp.Query = added_rows[0].union(added_rows[1], distinct=False)
+        for low, high in _disjoint(sorted((t0 - w, t1 - w) for w in windows)):
+            # the events that left some window between T0 and T1, each row once
+            gone = self._events_select(
+                t0,
+                (
+                    exp.LTE(this=exp.column("rowid"), expression=lit(use.watermark)),
+                    exp.GTE(this=ts.copy(), expression=ts_lit(low)),
+                    exp.LT(this=ts.copy(), expression=ts_lit(high)),
+                ),
+                False,
+            )
+            rows = rows.union(gone, distinct=False)
+        delta = exp.select(col(PID))
+        wanted: list[exp.Expr] = []
+        combined: list[exp.Expr] = []
+        for index, part in enumerate(parts):
+            value = self._part_prop(part)
+            is_new = col(NEW)
+            added = exp.and_(is_new, exp.paren(self._filter_sql(self._part_filter(part, t1))))
+            wanted.append(added.copy())
+            delta = delta.select(
+                exp.Filter(
+                    this=part_value(part.kind, value, ts.copy()),
+                    expression=exp.Where(this=added),
+                ).as_(f"__a{index}")
+            )
+            gone_ref: exp.Expr | None = None
+            if part.window is not None and part.kind in ("c", "n", "s"):
+                left = exp.and_(
+                    exp.Not(this=col(NEW)),
+                    exp.paren(self._filter_sql(EventFilter(part.event, part.where, None))),
+                    exp.GTE(this=ts.copy(), expression=ts_lit(t0 - part.window)),
+                    exp.LT(this=ts.copy(), expression=ts_lit(t1 - part.window)),
+                )
+                wanted.append(left.copy())
+                delta = delta.select(
+                    exp.Filter(
+                        this=part_value(part.kind, value.copy() if value else None, ts.copy()),
+                        expression=exp.Where(this=left),
+                    ).as_(f"__g{index}")
+                )
+                gone_ref = col(f"__g{index}", "d")
+            since = None if part.window is None else t1 - part.window
+            combined.append(
+                combine(
+                    part.kind, col(part.column, "r"), col(f"__a{index}", "d"), gone_ref, since
+                ).as_(part.column)
+            )
+        delta = (
+            delta.from_(
+                exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier("__e")))
+            )
+            .where(or_all(wanted))
+            .group_by(col(PID))
+        )
+        pid = exp.func("COALESCE", col(PID, "r"), col(PID, "d")).as_(PID)
+        return (
+            exp.select(pid, *combined)
+            .from_(exp.alias_(table_expr(ROLLUP_TABLE), "r"))
+            .join(
+                delta.subquery("d"),
+                on=exp.EQ(this=col(PID, "r"), expression=col(PID, "d")),
+                join_type="full",
+            )
+        )
+
+    def _inc_cte(self) -> exp.Select:
+        served = self.served()
+        parts: dict[str, Part] = {}
+        for agg_parts in served.values():
+            for part in agg_parts:
+                parts[part.column] = part
+        select = exp.select(col(PID))
+        for agg, agg_parts in served.items():
+            refs: dict[str, exp.Expr] = {p.kind: col(p.column) for p in agg_parts}
+            select = select.select(
+                feature_value(agg.kind, refs).as_(self.aggregates[agg], quoted=True)
+            )
+        return select.from_(self.advance_parts(list(parts.values())).subquery("__parts"))
 
     def _per_cte(self, group: str, items: list[tuple[_Per, str]]) -> exp.Select:
         kind = self.schema.properties[group]
@@ -297,6 +489,8 @@ class FeatureScan:
         if not (self.aggregates or self.pers or self.follows):
             return []
         result: list[tuple[str, exp.Select]] = [(EV, self._events_cte())]
+        if self.served():
+            result.append((INC, self._inc_cte()))
         for name, feats in self._feat_ctes().items():
             result.append((name, self._feat_cte(feats)))
         groups: dict[str, list[tuple[_Per, str]]] = {}
@@ -311,6 +505,9 @@ class FeatureScan:
     def joined(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """For each profile-level CTE: its name and (source column, output alias) pairs."""
         out: list[tuple[str, list[tuple[str, str]]]] = []
+        served = self.served()
+        if served:
+            out.append((INC, [(self.aggregates[agg], self.aggregates[agg]) for agg in served]))
         for name, feats in self._feat_ctes().items():
             out.append((name, [(alias, alias) for _, alias in feats]))
         groups: dict[str, list[str]] = {}

@@ -30,7 +30,8 @@ class DuckDBStore(Store):
             )
         target = str(url.path) if url.path is not None else ":memory:"
         try:
-            self.con = duckdb.connect(target, read_only=read_only and url.path is not None)
+            self.read_only = read_only and url.path is not None
+            self.con = duckdb.connect(target, read_only=self.read_only)
         except duckdb.Error as exc:
             raise ConfigError(
                 f"cannot open customer store '{target}': {exc}", file="SEGSYNC_SOURCE_URL"

@@ -1,0 +1,174 @@
+"""Incremental features: per-profile rollups of the decomposable event aggregates, kept in
+the store, so a run reads them plus only the events that changed since.
+
+A rollup holds, per profile, *parts* of aggregates as of an instant ``T0`` (count ``c``,
+non-NULL count ``n`` and sum ``s`` of a property, ``mn``/``mx`` of a property over all
+history, latest timestamp ``l``), each over one event filter (event name, ``where``,
+window length). A run at ``as_of`` = ``T1 >= T0`` combines, exactly:
+
+    value(T1) = rollup(T0) + added − gone
+
+- *added*: events with ``T1 − window <= ts <= T1`` that the rollup did not count: those
+  with ``ts > T0``, and rows appended after it was built (``rowid`` above its watermark,
+  whatever their ``ts``: late data);
+- *gone*: events the rollup counted whose ``ts`` fell out of the window
+  (``T0 − window <= ts < T1 − window``);
+- the latest timestamp needs no *gone*: when the rollup's is older than ``T1 − window``,
+  every event it saw left the window; ``min``/``max`` are parts only without a window.
+
+Windows stay exact to the second (every bound is an instant, never a day). Aggregates that
+do not decompose (``distinct_count``, ``per``, windowed ``min``/``max``, ``not_followed_by``
+with its own ``within``, filters relative to ``as_of``) are computed from raw events as in
+a full run. Sums are floating point, as in a full run (whose summation order is not fixed
+either).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlglot import exp
+
+from connector.definitions.conditions import Op, PropertyCondition
+from connector.evaluate.sql import lit, ts_lit
+
+__all__ = ["PART_KINDS", "Part", "parts_of"]
+
+#: parts and the aggregate over matching rows that computes them
+PART_KINDS = ("c", "n", "s", "mn", "mx", "l")
+_RELATIVE = (Op.WITHIN_LAST, Op.NOT_WITHIN_LAST)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One stored column: ``kind`` of events ``event`` matching ``where`` within
+    ``window`` (``None``: all history) of the run's ``as_of``; ``prop`` for n/s/mn/mx."""
+
+    event: str
+    where: tuple[PropertyCondition, ...]
+    window: timedelta | None
+    kind: str
+    prop: str | None = None
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "event": self.event,
+            "where": [c.model_dump(mode="json") for c in self.where],
+            "window": None if self.window is None else int(self.window.total_seconds()),
+            "kind": self.kind,
+            "prop": self.prop,
+        }
+
+    @property
+    def column(self) -> str:
+        """A stable column name for this part in the rollup table."""
+        text = json.dumps(self.spec(), sort_keys=True, separators=(",", ":"))
+        return f"{self.kind}_{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Part:
+        window = spec["window"]
+        return cls(
+            event=str(spec["event"]),
+            where=tuple(PropertyCondition.model_validate(c) for c in spec["where"]),
+            window=None if window is None else timedelta(seconds=int(window)),
+            kind=str(spec["kind"]),
+            prop=spec["prop"],
+        )
+
+
+def parts_of(
+    event: str,
+    where: tuple[PropertyCondition, ...],
+    window: timedelta | None,
+    kind: str,
+    prop: str | None,
+) -> tuple[Part, ...] | None:
+    """The parts an aggregate decomposes into, or ``None`` when it does not."""
+    if any(c.op in _RELATIVE for c in where):
+        return None
+
+    def part(k: str, p: str | None = None) -> Part:
+        return Part(event, where, window, k, p)
+
+    if kind == "count":
+        return (part("c"),)
+    if kind in ("sum", "avg"):
+        return (part("n", prop), part("s", prop))
+    if kind == "last_ts":
+        return (part("l"),)
+    if kind in ("min", "max") and window is None:
+        return (part("mn" if kind == "min" else "mx", prop),)
+    return None
+
+
+# -- SQL over normalised event rows (``__pid``, ``__name``, ``__ts``, property aliases) --
+def part_value(kind: str, value: exp.Expr | None, ts: exp.Expr) -> exp.Expr:
+    """The aggregate computing a part over the rows it is given."""
+    if kind == "c":
+        return exp.Count(this=exp.Star())
+    if kind == "l":
+        return exp.Max(this=ts)
+    assert value is not None
+    double = exp.cast(value, exp.DataType.build("DOUBLE"))
+    func = {"n": exp.Count, "s": exp.Sum, "mn": exp.Min, "mx": exp.Max}[kind]
+    return func(this=double)
+
+
+def combine(
+    kind: str,
+    stored: exp.Expr,
+    added: exp.Expr,
+    gone: exp.Expr | None,
+    since: datetime | None,
+) -> exp.Expr:
+    """The part at ``T1`` from the stored part, the added rows' and the gone rows'."""
+    zero = lit(0)
+    if kind in ("c", "n"):
+        total: exp.Expr = exp.Add(
+            this=exp.func("COALESCE", stored, zero), expression=exp.func("COALESCE", added, zero)
+        )
+        if gone is not None:
+            total = exp.Sub(this=total, expression=exp.func("COALESCE", gone, zero))
+        return total
+    if kind == "s":
+        zero_d = lit(0.0)
+        summed: exp.Expr = exp.Add(
+            this=exp.func("COALESCE", stored, zero_d),
+            expression=exp.func("COALESCE", added, zero_d),
+        )
+        if gone is not None:
+            summed = exp.Sub(this=summed, expression=exp.func("COALESCE", gone, zero_d))
+        return summed  # meaningful only where n > 0 (the caller decides)
+    if kind == "mn":
+        return exp.func("LEAST", stored, added)
+    if kind == "mx":
+        return exp.func("GREATEST", stored, added)
+    assert kind == "l"
+    if since is not None:
+        still = exp.GTE(this=stored.copy(), expression=ts_lit(since))
+        stored = exp.Case(ifs=[exp.If(this=still, true=stored)])
+    return exp.func("GREATEST", stored, added)
+
+
+def feature_value(kind: str, parts: dict[str, exp.Expr]) -> exp.Expr:
+    """An aggregate's value from its parts (count 0 and NULL otherwise, as when computed
+    from events)."""
+    if kind == "count":
+        return parts["c"]
+    if kind == "last_ts":
+        return parts["l"]
+    if kind in ("min", "max"):
+        return parts["mn" if kind == "min" else "mx"]
+    present = exp.GT(this=parts["n"].copy(), expression=lit(0))
+    value = parts["s"]
+    if kind == "avg":
+        value = exp.Div(
+            this=exp.paren(value),
+            expression=exp.cast(parts["n"].copy(), exp.DataType.build("DOUBLE")),
+        )
+    return exp.Case(ifs=[exp.If(this=present, true=value)])

@@ -1,0 +1,184 @@
+"""Where the store keeps its feature rollups (DuckDB): two tables beside the data.
+
+- ``segsync_rollup``: one row per profile (``__pid``) with one column per part
+  (``connector.evaluate.rollup.Part``), as of one instant;
+- ``segsync_rollup_meta``: one row: that instant (``as_of``), the events table's
+  ``rowid`` watermark and row count when the rollup was built, the table's oid, and the
+  parts (JSON, so the rollup can be advanced without the definitions).
+
+A rollup is used only while the events table is the one it was built from (its first row and the row at its watermark are unchanged) and
+holds every row it held then (the count of rows at or under the watermark is unchanged):
+events tables are append-only; rows appended later are read from the table by the
+watermark. Anything else (the table replaced, rows deleted) makes runs compute in full
+until the rollup is rebuilt. PostgreSQL stores evaluate in full.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlglot import exp
+
+from connector.source.store import Store, table_expr
+
+__all__ = [
+    "META",
+    "ROLLUP",
+    "RollupState",
+    "drop",
+    "has_events_table",
+    "read_state",
+    "supports",
+    "writable",
+    "write",
+]
+
+ROLLUP = "segsync_rollup"
+META = "segsync_rollup_meta"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class RollupState:
+    """A valid rollup: its instant, watermark and parts (``column -> spec``)."""
+
+    as_of: datetime
+    watermark: int
+    rows: int
+    parts: dict[str, dict[str, Any]]
+
+
+def supports(store: Store) -> bool:
+    return store.dialect == "duckdb"
+
+
+def writable(store: Store) -> bool:
+    return supports(store) and not getattr(store, "read_only", True)
+
+
+def _events_name(store: Store) -> tuple[str, str]:
+    parts = store.layout.events_table.split(".")
+    return (parts[-2] if len(parts) > 1 else "main", parts[-1])
+
+
+def _events_oid(store: Store) -> int | None:
+    """The events table's oid (``None`` when it is a view or missing)."""
+    schema, name = _events_name(store)
+    query = (
+        exp.select("table_oid")
+        .from_(exp.func("duckdb_tables"))
+        .where(exp.column("schema_name").eq(exp.Literal.string(schema)))
+        .where(exp.column("table_name").eq(exp.Literal.string(name)))
+    )
+    rows = store.rows(query)
+    return int(rows[0][0]) if rows else None
+
+
+def _fingerprint(store: Store, watermark: int) -> str:
+    """The first and the watermark's rows (profile and time): a table replaced by another
+    of the same size shows here (oids do not survive reopening the file)."""
+    lay = store.layout
+    query = (
+        exp.select(
+            exp.column("rowid"),
+            exp.column(lay.profile_id, quoted=True),
+            exp.column(lay.ts, quoted=True),
+        )
+        .from_(table_expr(lay.events_table))
+        .where(exp.column("rowid").isin(exp.Literal.number(0), exp.Literal.number(watermark)))
+        .order_by(exp.column("rowid"))
+    )
+    return json.dumps([[str(v) for v in row] for row in store.rows(query)])
+
+
+def has_events_table(store: Store) -> bool:
+    """The events table is a table (a view has no ``rowid`` to keep a watermark by)."""
+    return _events_oid(store) is not None
+
+
+def _has_meta(store: Store) -> bool:
+    query = (
+        exp.select(exp.func("count", exp.Star()))
+        .from_(exp.func("duckdb_tables"))
+        .where(exp.column("schema_name").eq(exp.Literal.string("main")))
+        .where(exp.column("table_name").isin(exp.Literal.string(META), exp.Literal.string(ROLLUP)))
+    )
+    return int(store.rows(query)[0][0]) == 2
+
+
+def read_state(store: Store) -> RollupState | None:
+    """The store's rollup if it is still valid for its events table, else ``None``."""
+    if not supports(store) or not _has_meta(store):
+        return None
+    rows = store.rows(
+        exp.select("version", "as_of", "watermark", "rows", "fingerprint", "parts").from_(
+            table_expr(META)
+        )
+    )
+    if len(rows) != 1:
+        return None
+    version, as_of, watermark, count, fingerprint, parts = rows[0]
+    if version != VERSION or fingerprint != _fingerprint(store, int(watermark)):
+        return None
+    counted = exp.select(exp.func("count", exp.Star())).from_(table_expr(store.layout.events_table))
+    counted = counted.where(
+        exp.LTE(this=exp.column("rowid"), expression=exp.Literal.number(int(watermark)))
+    )
+    if int(store.rows(counted)[0][0]) != int(count):
+        return None
+    return RollupState(
+        as_of=as_of, watermark=int(watermark), rows=int(count), parts=json.loads(parts)
+    )
+
+
+def write(
+    store: Store,
+    select: exp.Select,
+    *,
+    as_of: datetime,
+    parts: dict[str, dict[str, Any]],
+) -> None:
+    """Replace the rollup with ``select`` (``__pid`` and one column per part, over the
+    events with ``ts <= as_of``; it may read the current rollup). One transaction: the
+    watermark is the largest ``rowid`` of the same snapshot the select reads, so rows
+    appended meanwhile are left to later runs."""
+    con: Any = getattr(store, "con")  # noqa: B009 (DuckDB only)
+    events = store.sql(table_expr(store.layout.events_table))
+    fresh = f"{ROLLUP}_new"
+    con.execute("BEGIN TRANSACTION")
+    try:
+        watermark, count = con.execute(
+            f"SELECT coalesce(max(rowid), -1), count(*) FROM {events}"
+        ).fetchone()
+        con.execute(f"CREATE OR REPLACE TABLE {fresh} AS " + store.sql(select))
+        con.execute(f"DROP TABLE IF EXISTS {ROLLUP}")
+        con.execute(f"ALTER TABLE {fresh} RENAME TO {ROLLUP}")
+        con.execute(
+            f"CREATE OR REPLACE TABLE {META} (version INTEGER, as_of TIMESTAMP, "
+            "watermark BIGINT, rows BIGINT, fingerprint VARCHAR, parts VARCHAR)"
+        )
+        con.execute(
+            f"INSERT INTO {META} VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                VERSION,
+                as_of,
+                int(watermark),
+                int(count),
+                _fingerprint(store, int(watermark)),
+                json.dumps(parts),
+            ],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def drop(store: Store) -> None:
+    """Forget the rollup (runs compute in full until it is rebuilt)."""
+    con: Any = getattr(store, "con")  # noqa: B009
+    con.execute(f"DROP TABLE IF EXISTS {META}")
+    con.execute(f"DROP TABLE IF EXISTS {ROLLUP}")

@@ -40,7 +40,7 @@ from connector.errors import ConfigError
 from connector.evaluate.features import EV, Aggregate, EventFilter, FeatureScan, compare_all
 from connector.evaluate.predicates import comparison
 from connector.evaluate.sql import and_all, as_bool, col, lit, not_, or_all, text_key
-from connector.source.schema import StoreSchema
+from connector.source.schema import ColumnType, StoreSchema
 from connector.source.store import table_expr
 from connector.timespec import Duration
 
@@ -305,6 +305,11 @@ class RuleCompiler:
         final = exp.select(
             col(lay.profile_id).as_("profile_id", quoted=True),
             col(lay.email).as_("email", quoted=True),
+            (
+                email_key(col(lay.email))
+                if self.schema.profile_columns.get(lay.email) is ColumnType.TEXT
+                else exp.cast(exp.null(), exp.DataType.build("VARCHAR"))
+            ).as_("email_key", quoted=True),
             consent_expr.as_("consent", quoted=True),
             *[col(c).as_(f"attr:{c}", quoted=True) for c in extra_columns],
             *[expr.as_(alias, quoted=True) for alias, expr in outputs],
@@ -342,6 +347,31 @@ def _cume_dist(value: exp.Expr, *, descending: bool) -> exp.Select:
     double = exp.DataType.build("DOUBLE")
     share = exp.Div(this=exp.cast(running, double), expression=exp.cast(total, double))
     return exp.select(col("__v"), share.as_("__cd", quoted=True)).from_(counts.subquery("__c"))
+
+
+#: printable ASCII: there ``TRIM``, ``LOWER`` and the pattern below agree with Python's
+#: ``strip``, ``lower`` and ``\\s`` (space is the only whitespace among these characters)
+_PRINTABLE = "^[ -~]*$"
+_EMAIL_ASCII = "^[^@ ]+@[^@ ]+[.][^@ .]+$"
+
+
+def email_key(email: exp.Expr) -> exp.Expr:
+    """``normalise_email`` in SQL for printable-ASCII values: the trimmed, lower-cased
+    address, ``''`` when it is not a valid one; NULL for other values (NULL or holding
+    other characters), which Python normalises."""
+    key = exp.Lower(this=exp.Trim(this=email.copy()))
+    printable = exp.RegexpLike(this=email.copy(), expression=lit(_PRINTABLE))
+    valid = exp.and_(
+        exp.LTE(this=exp.Length(this=key.copy()), expression=lit(254)),
+        exp.RegexpLike(this=key.copy(), expression=lit(_EMAIL_ASCII)),
+    )
+    return exp.Case(
+        ifs=[
+            exp.If(
+                this=printable, true=exp.Case(ifs=[exp.If(this=valid, true=key)], default=lit(""))
+            )
+        ]
+    )
 
 
 def _thresholds(value: exp.Expr, *, descending: bool, cuts: list[tuple[float, str]]) -> exp.Select:

@@ -136,7 +136,7 @@ def evaluate(
         segments={n: defs.segments[n] for n in selected},
         profile_ids=ids,
         raw_emails=raw,
-        emails=np.array([normalise_email(e) for e in raw], dtype=object),
+        emails=_emails(raw, data["email_key"]),
         consent=np.asarray(data["consent"], dtype=bool),
         attributes={a: data[f"attr:{a}"] for a in real_attributes},
     )
@@ -144,6 +144,16 @@ def evaluate(
         result.qualified[key] = np.asarray(data[alias], dtype=bool)
     _apply_membership(result, selected)
     return result
+
+
+def _emails(raw: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Normalised emails: the store's ``email_key`` where it gave one ('' = invalid),
+    ``normalise_email`` for the rest (values beyond printable ASCII)."""
+    emails = np.asarray(keys, dtype=object).copy()
+    emails[emails == ""] = None
+    for row in np.flatnonzero(np.equal(keys, None)):
+        emails[row] = normalise_email(raw[row])
+    return emails
 
 
 def _apply_membership(result: Evaluation, selected: Sequence[str]) -> None:

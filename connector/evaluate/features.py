@@ -283,10 +283,10 @@ class FeatureScan:
             *[col(real).as_(alias, quoted=True) for real, alias in self.props.items()],
         ).from_(table_expr(lay.events_table))
         if new is not None:
-            select = select.select(lit(new).as_(NEW, quoted=True))
-        select = select.where(exp.LTE(this=ts.copy(), expression=ts_lit(until)))
+            select = select.select(lit(new).as_(NEW, quoted=True), copy=False)
+        select = select.where(exp.LTE(this=ts.copy(), expression=ts_lit(until)), copy=False)
         for predicate in extra:
-            select = select.where(predicate)
+            select = select.where(predicate, copy=False)
         return select
 
     # -- rollups ------------------------------------------------------------------------
@@ -330,10 +330,15 @@ class FeatureScan:
             wanted.append(flt.copy())
             value = part_value(part.kind, self._part_prop(part), col(TS))
             select = select.select(
-                exp.Filter(this=value, expression=exp.Where(this=flt)).as_(part.column)
+                exp.Filter(this=value, expression=exp.Where(this=flt)).as_(part.column),
+                copy=False,
             )
         rows = self._events_select(self.as_of).subquery("__e")
-        return select.from_(rows).where(or_all(wanted)).group_by(col(PID))
+        return (
+            select.from_(rows, copy=False)
+            .where(or_all(wanted), copy=False)
+            .group_by(col(PID), copy=False)
+        )
 
     def _part_prop(self, part: Part, table: str | None = None) -> exp.Expr | None:
         if part.prop is None:
@@ -357,7 +362,7 @@ class FeatureScan:
             ),
         ]
         windows = {p.window for p in parts if p.window is not None and p.kind in ("c", "n", "s")}
-        rows: exp.Query = added_rows[0].union(added_rows[1], distinct=False)
+        rows: exp.Query = added_rows[0].union(added_rows[1], distinct=False, copy=False)
         for low, high in _disjoint(sorted((t0 - w, t1 - w) for w in windows)):
             # the events that left some window between T0 and T1, each row once
             gone = self._events_select(
@@ -369,7 +374,7 @@ class FeatureScan:
                 ),
                 False,
             )
-            rows = rows.union(gone, distinct=False)
+            rows = rows.union(gone, distinct=False, copy=False)
         delta = exp.select(col(PID))
         wanted: list[exp.Expr] = []
         combined: list[exp.Expr] = []
@@ -397,7 +402,8 @@ class FeatureScan:
                     exp.Filter(
                         this=part_value(part.kind, value.copy() if value else None, ts.copy()),
                         expression=exp.Where(this=left),
-                    ).as_(f"__g{index}")
+                    ).as_(f"__g{index}"),
+                    copy=False,
                 )
                 gone_ref = col(f"__g{index}", "d")
             since = None if part.window is None else t1 - part.window
@@ -408,19 +414,21 @@ class FeatureScan:
             )
         delta = (
             delta.from_(
-                exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier("__e")))
+                exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier("__e"))),
+                copy=False,
             )
-            .where(or_all(wanted))
-            .group_by(col(PID))
+            .where(or_all(wanted), copy=False)
+            .group_by(col(PID), copy=False)
         )
         pid = exp.func("COALESCE", col(PID, "r"), col(PID, "d")).as_(PID)
         return (
-            exp.select(pid, *combined)
-            .from_(exp.alias_(table_expr(ROLLUP_TABLE), "r"))
+            exp.select(pid, *combined, copy=False)
+            .from_(exp.alias_(table_expr(ROLLUP_TABLE), "r"), copy=False)
             .join(
-                delta.subquery("d"),
+                delta.subquery("d", copy=False),
                 on=exp.EQ(this=col(PID, "r"), expression=col(PID, "d")),
                 join_type="full",
+                copy=False,
             )
         )
 
@@ -434,9 +442,11 @@ class FeatureScan:
         for agg, agg_parts in served.items():
             refs: dict[str, exp.Expr] = {p.kind: col(p.column) for p in agg_parts}
             select = select.select(
-                feature_value(agg.kind, refs).as_(self.aggregates[agg], quoted=True)
+                feature_value(agg.kind, refs).as_(self.aggregates[agg], quoted=True), copy=False
             )
-        return select.from_(self.advance_parts(list(parts.values())).subquery("__parts"))
+        return select.from_(
+            self.advance_parts(list(parts.values())).subquery("__parts", copy=False), copy=False
+        )
 
     def _per_cte(self, group: str, items: list[tuple[_Per, str]]) -> exp.Select:
         kind = self.schema.properties[group]

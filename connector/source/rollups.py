@@ -3,14 +3,16 @@
 - ``segsync_rollup``: one row per profile (``__pid``) with one column per part
   (``connector.evaluate.rollup.Part``), as of one instant;
 - ``segsync_rollup_meta``: one row: that instant (``as_of``), the events table's
-  ``rowid`` watermark and row count when the rollup was built, the table's oid, and the
-  parts (JSON, so the rollup can be advanced without the definitions).
+  ``rowid`` watermark and row count when the rollup was built, a fingerprint of the
+  table, and the parts (JSON, so the rollup can be advanced without the definitions).
 
-A rollup is used only while the events table is the one it was built from (its first row and the row at its watermark are unchanged) and
-holds every row it held then (the count of rows at or under the watermark is unchanged):
-events tables are append-only; rows appended later are read from the table by the
-watermark. Anything else (the table replaced, rows deleted) makes runs compute in full
-until the rollup is rebuilt. PostgreSQL stores evaluate in full.
+A rollup is used only while the events table is the one it was built from (its first
+row and the row at its watermark are unchanged) and holds every row it held then (the
+count of rows at or under the watermark is unchanged): events tables are append-only, and
+rows appended later are read from the table by the watermark. Otherwise (the table
+replaced, rows deleted) runs compute in full until the rollup is rebuilt. Rows updated in
+place are not noticed: rebuild the rollup then (``segsync load`` without ``--append``
+drops it). PostgreSQL stores evaluate in full.
 """
 
 from __future__ import annotations

@@ -319,10 +319,16 @@ class FeatureScan:
         since = None if part.window is None else at - part.window
         return EventFilter(part.event, part.where, since)
 
-    def build_parts(self, parts: list[Part]) -> exp.Select:
-        """The rollup from scratch at ``as_of``: one row per profile, one column per part."""
+    def _register_parts(self, parts: list[Part]) -> None:
+        """Every property the parts read (before the event rows are selected)."""
         for part in parts:
             self._register_filter(self._part_filter(part, self.as_of))
+            if part.prop is not None:
+                self._prop(part.prop)
+
+    def build_parts(self, parts: list[Part]) -> exp.Select:
+        """The rollup from scratch at ``as_of``: one row per profile, one column per part."""
+        self._register_parts(parts)
         select = exp.select(col(PID))
         wanted = []
         for part in parts:
@@ -351,8 +357,7 @@ class FeatureScan:
         added events, minus the events that left a window."""
         use = self.rollup
         assert use is not None and use.as_of <= self.as_of
-        for part in parts:
-            self._register_filter(self._part_filter(part, self.as_of))
+        self._register_parts(parts)
         t0, t1 = use.as_of, self.as_of
         ts = col(TS)
         added_rows = [

@@ -18,12 +18,13 @@ from ruamel.yaml import YAML
 from connector.definitions.loader import Definitions, load_definitions
 from connector.evaluate.engine import Evaluation, evaluate
 from connector.settings import StoreLayout
-from connector.source import Store, open_store
+from connector.source import Store, open_store, rollups
 from tests.evaluate.oracle import Oracle, OracleResult, OracleStore
 
 __all__ = [
     "EVENT_SQL",
     "PROFILE_SQL",
+    "append_events",
     "compare",
     "disagreements",
     "dump_yaml",
@@ -93,11 +94,24 @@ def _create(con: Any, table: str, columns: Mapping[str, str], rows: list[dict[st
         con.execute(f"INSERT INTO {table} VALUES {tuples}", params)
 
 
+def append_events(db: Store, events: Sequence[Mapping[str, Any]]) -> None:
+    """Append rows to the store's events table (another tool appending, or a load)."""
+    rows = [{c: e.get(c) for c in EVENT_SQL} for e in events]
+    if rows:
+        con = db.con  # type: ignore[attr-defined]
+        mark = "%s" if "psycopg" in type(con).__module__ else "?"
+        tuples = ", ".join(f"({', '.join([mark] * len(EVENT_SQL))})" for _ in rows)
+        params = [r[c] for r in rows for c in EVENT_SQL]
+        con.execute(f"INSERT INTO {db.layout.events_table} VALUES {tuples}", params)
+    db.discover(refresh=True)
+
+
 def load_duckdb(store: OracleStore, db: Store | None = None) -> Store:
     """The rows in an in-memory DuckDB store: a new one, or ``db`` with its tables replaced
     (opening DuckDB costs more than a whole evaluation of these tiny stores)."""
     db = db or open_store("duckdb:///:memory:", read_only=False)
     con = db.con  # type: ignore[attr-defined]
+    rollups.drop(db)  # the tables are replaced, as `segsync load` without --append does
     _create(con, "profiles", PROFILE_SQL, store.profiles)
     _create(con, "events", EVENT_SQL, store.events)
     db.discover(refresh=True)

@@ -315,7 +315,8 @@ def _append_tail(work: str, config: str) -> None:
     report = load_file(f"duckdb:///{work}", StoreLayout(), Target.EVENTS, tail, append=True)
     print(
         f"appended {report.rows:,} events of the last day in "
-        f"{time.perf_counter() - started:.2f} s (load --append, rollups included)",
+        f"{time.perf_counter() - started:.2f} s (load --append; the rollup stays behind: "
+        "runs read the day by its watermark)",
         file=sys.stderr,
         flush=True,
     )

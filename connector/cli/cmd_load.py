@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from connector.cli.app import app
-from connector.cli.common import JsonFlag
+from connector.cli.common import JsonFlag, load_config
 from connector.cli.context import state
 from connector.cli.output import err, out, print_table
 from connector.errors import ConfigError
@@ -107,7 +107,24 @@ def load(
         replace=replace,
         dry_run=dry_run,
     )
+    note = _rollups(target, report)
     if as_json:
         sys.stdout.write(json.dumps(asdict(report), indent=2) + "\n")
         return
     print_report(report)
+    if note:
+        out.print(note, markup=False)
+
+
+def _rollups(target: Target, report: LoadReport) -> str | None:
+    """Rollup upkeep after events were written (see ``connector.evaluate.incremental``)."""
+    if target is not Target.EVENTS or report.dry_run:
+        return None
+    from connector.evaluate.incremental import after_load
+
+    settings = state.settings()
+    try:
+        defs = load_config()
+    except ConfigError:
+        defs = None
+    return after_load(settings.source_url, settings.store, appended=report.appended, defs=defs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -12,8 +13,10 @@ from connector.cli.app import app
 from connector.cli.common import JsonFlag, load_config, open_source
 from connector.cli.output import out, print_table
 from connector.definitions.checks import raise_for_schema
+from connector.definitions.loader import Definitions
 from connector.evaluate.engine import has_esp_conditions
 from connector.plan.split import plan_splits
+from connector.source.schema import StoreSchema
 
 
 @app.command()
@@ -44,11 +47,14 @@ def validate(
         )
         for name, seg in defs.segments.items()
     ]
+    features = _features(defs, schema)
     if as_json:
         payload = {
             "ok": True,
             "segments": [
-                {"name": r[0], "type": r[1], "schedule": r[2], "destinations": r[3]} for r in rows
+                {"name": r[0], "type": r[1], "schedule": r[2], "destinations": r[3]}
+                | ({"features": features[r[0]]} if r[0] in features else {})
+                for r in rows
             ],
             "metrics": sorted(defs.metrics),
             "destinations": sorted(defs.destinations),
@@ -57,8 +63,27 @@ def validate(
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
     print_table(["segment", "type", "schedule", "destinations", "evaluation"], rows)
+    if any(features.values()):
+        out.print("features read from events ([rollup]: kept incrementally in the store):")
+        for name, lines in features.items():
+            for line in lines:
+                out.print(f"  {name}: {line}", markup=False)
     checked = "YAML only" if offline else "against the customer store"
     out.print(
         f"ok: {len(defs.segments)} segments, {len(defs.metrics)} metrics, "
         f"{len(defs.destinations)} destinations valid ({checked})"
     )
+
+
+def _features(defs: Definitions, schema: StoreSchema | None) -> dict[str, list[str]]:
+    """Per locally evaluated segment, the event features its rule reads (with the store)."""
+    if schema is None:
+        return {}
+    from connector.evaluate.incremental import segment_features
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return {
+        name: segment_features(defs, schema, name, now)
+        for name, seg in defs.segments.items()
+        if not has_esp_conditions(seg.rule)
+    }

@@ -150,8 +150,9 @@ def _emails(raw: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Normalised emails: the store's ``email_key`` where it gave one ('' = invalid),
     ``normalise_email`` for the rest (values beyond printable ASCII)."""
     emails = np.asarray(keys, dtype=object).copy()
+    unknown = emails == None  # noqa: E711 (elementwise)
     emails[emails == ""] = None
-    for row in np.flatnonzero(np.equal(keys, None)):
+    for row in np.flatnonzero(unknown):
         emails[row] = normalise_email(raw[row])
     return emails
 

@@ -15,14 +15,22 @@ A run with ``incremental`` (the default) on a DuckDB store:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
+from connector.definitions.checks import raise_for_schema
+from connector.definitions.loader import Definitions
+from connector.definitions.walk import has_esp_conditions
+from connector.errors import ConfigError
+from connector.evaluate.compile import RuleCompiler
 from connector.evaluate.features import FeatureScan, RollupUse
 from connector.evaluate.rollup import Part
-from connector.source import rollups
+from connector.settings import StoreLayout
+from connector.source import open_store, rollups
+from connector.source.schema import StoreSchema
 from connector.source.store import Store
+from connector.timespec import format_instant
 
-__all__ = ["advance", "attach"]
+__all__ = ["advance", "after_load", "attach", "features_of", "segment_features"]
 
 
 def _use(state: rollups.RollupState) -> RollupUse:
@@ -69,3 +77,80 @@ def advance(store: Store, as_of: datetime) -> bool:
     parts = [Part.from_spec(s) for s in state.parts.values()]
     rollups.write(store, scan.advance_parts(parts), as_of=as_of, parts=state.parts)
     return True
+
+
+def _window(scan: FeatureScan, since: datetime | None) -> str:
+    if since is None:
+        return "all time"
+    seconds = int((scan.as_of - since).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def features_of(scan: FeatureScan) -> list[str]:
+    """What the rules compiled into ``scan`` read from events, one line per feature, and
+    whether it comes from the rollup (``rollup``) or is computed from events (``events``)."""
+    lines = []
+    for agg in scan.aggregates:
+        what = agg.kind if agg.prop is None else f"{agg.kind}({agg.prop})"
+        where = " where " + ", ".join(c.property for c in agg.filter.where)
+        how = "rollup" if scan.decompose(agg) else "events"
+        lines.append(
+            f"{what} of {agg.filter.event}{where if agg.filter.where else ''}, "
+            f"{_window(scan, agg.filter.since)} [{how}]"
+        )
+    for per in scan.pers:
+        agg = per.aggregate
+        lines.append(
+            f"{agg.kind} of {agg.filter.event} per {per.group}, "
+            f"{_window(scan, agg.filter.since)} [events]"
+        )
+    for fol in scan.follows:
+        lines.append(
+            f"{fol.latest.filter.event} not followed by {fol.follow.event} within "
+            f"{int(fol.within.total_seconds())}s [events]"
+        )
+    return lines
+
+
+def segment_features(
+    defs: Definitions, schema: StoreSchema, name: str, as_of: datetime
+) -> list[str]:
+    """``features_of`` one segment's rule (with the segments it refers to)."""
+    compiler = RuleCompiler(defs, schema, as_of)
+    compiler.segment(name)
+    return features_of(compiler.scan)
+
+
+def after_load(
+    url: str, layout: StoreLayout, *, appended: bool, defs: Definitions | None
+) -> str | None:
+    """Rollup upkeep after ``segsync load events``: a valid rollup is advanced to the
+    latest event (no later than now); a missing, invalid or incomplete one is rebuilt for
+    ``defs`` (every segment evaluated locally). A note for the user, if any."""
+    with open_store(url, layout, read_only=False) as store:
+        if not rollups.supports(store) or not rollups.has_events_table(store):
+            return None
+        schema = store.discover(refresh=True)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        moment = min(schema.latest_event, now) if schema.latest_event is not None else now
+        state = rollups.read_state(store)
+        if appended and state is not None and state.as_of <= moment:
+            advance(store, moment)
+            state = rollups.read_state(store)
+        if defs is None:
+            return None if state is not None else "rollups: none (the config did not load)"
+        compiler = RuleCompiler(defs, schema, moment)
+        try:
+            raise_for_schema(defs, schema)
+            for name, segment in defs.segments.items():
+                if not has_esp_conditions(segment.rule):
+                    compiler.segment(name)
+        except ConfigError:
+            return "rollups: not built (the segments do not fit the store: see segsync validate)"
+        how = attach(store, compiler.scan)
+    if how == "full":
+        return None
+    return f"rollups {'rebuilt' if how == 'rebuilt' else 'advanced'} as of {format_instant(moment)}"

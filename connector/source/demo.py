@@ -246,7 +246,7 @@ def _foreign_tables(path: Path) -> list[str]:
     return [
         f"{schema}.{name}" if schema != "main" else str(name)
         for schema, name, comment in rows
-        if not str(comment or "").startswith(MARK)
+        if not str(comment or "").startswith(MARK) and not str(name).startswith("segsync_rollup")
     ]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import Phase, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from connector.definitions.loader import load_definitions
@@ -42,7 +42,7 @@ def _same(a: Evaluation, b: Evaluation) -> list[str]:
     return problems
 
 
-@settings(PROFILE, max_examples=max(10, PROFILE.max_examples // 2), phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@settings(PROFILE, max_examples=max(10, PROFILE.max_examples // 2))
 @given(example=examples(), data=st.data())
 def test_incremental_equals_full_and_oracle(example: Example, data: st.DataObject) -> None:
     # the orphans' events name every event a rule uses: they come first (else the schema

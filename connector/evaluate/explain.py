@@ -105,7 +105,8 @@ def explain_profile(
     results: dict[Path, bool] = {}
     values: dict[Path, Any] = {}
     rival_in: dict[str, bool] = {}
-    for (kind, path), value in zip(labels, row[3:], strict=True):
+    # after profile_id, email, email_key and consent
+    for (kind, path), value in zip(labels, row[4:], strict=True):
         if kind == "result":
             results[path] = bool(value)
         elif kind == "value":

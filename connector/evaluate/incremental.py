@@ -133,7 +133,10 @@ def after_load(
     with open_store(url, layout, read_only=False) as store:
         if not rollups.supports(store) or not rollups.has_events_table(store):
             return None
-        schema = store.discover(refresh=True)
+        try:
+            schema = store.discover(refresh=True)
+        except ConfigError:  # e.g. no profiles table yet: nothing to keep rollups for
+            return None
         now = datetime.now(UTC).replace(tzinfo=None)
         moment = min(schema.latest_event, now) if schema.latest_event is not None else now
         state = rollups.read_state(store)

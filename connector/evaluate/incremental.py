@@ -139,6 +139,8 @@ def after_load(
             return None
         now = datetime.now(UTC).replace(tzinfo=None)
         moment = min(schema.latest_event, now) if schema.latest_event is not None else now
+        if not appended:  # the events were replaced: whatever was kept is of other rows
+            rollups.drop(store)
         state = rollups.read_state(store)
         if appended and state is not None and state.as_of <= moment:
             advance(store, moment)

@@ -83,4 +83,10 @@ def _main(argv: list[str] | None) -> None:
     except ConnectorError as exc:
         err.print(f"error: {exc}", markup=False)
         _fail(as_json, str(exc), exc.exit_code, exc.problems())
+    except Exception as exc:  # a bug: the traceback follows, and scripts still get JSON
+        if as_json:
+            message = f"internal error ({type(exc).__name__}); please report it with the traceback"
+            sys.stdout.write(failure_json(message, 1, []) + "\n")
+            sys.stdout.flush()
+        raise
     sys.exit(code if isinstance(code, int) else 0)

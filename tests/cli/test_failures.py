@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from connector.cli import main
 from connector.emulator import EmulatorOptions, run_emulator
 from tests.cli.conftest import CliRunner
 from tests.conftest import make_store, point_at_emulator, write_config
@@ -157,3 +158,18 @@ def test_an_empty_store_says_it_is_empty(
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "the customer store is empty: 'events' has no rows" in lines[0]
     assert "segsync load events" in lines[0]
+
+
+def test_a_bug_still_gives_json_and_its_traceback(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("connector.cli.cmd_validate.load_config", broken)
+    capsys.readouterr()
+    with pytest.raises(RuntimeError, match="boom"):  # the traceback is not swallowed
+        main(["validate", "--json"])
+    payload = _one_object(capsys.readouterr().out)
+    assert payload["exit_code"] == 1
+    assert payload["error"].startswith("internal error (RuntimeError)")

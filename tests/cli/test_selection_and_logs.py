@@ -119,3 +119,15 @@ def test_shell_completion_knows_commands_and_segments(
     assert complete("segsync preview o") == ["other"]
     code, out, _ = run_cli(["--help"])
     assert code == 0 and "--install-completion" in out and "--show-completion" in out
+
+
+def test_install_completion_writes_the_shell_hook(
+    tmp_path: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("SHELL", "/bin/bash")
+    code, out, _ = run_cli(["--install-completion"])
+    assert code == 0 and "bash completion installed" in out
+    script = (tmp_path / ".bash_completions" / "segsync.sh").read_text()
+    assert "_SEGSYNC_COMPLETE=complete_bash" in script
+    assert str(tmp_path / ".bash_completions" / "segsync.sh") in (tmp_path / ".bashrc").read_text()

@@ -3,15 +3,19 @@
 For each ESP: an initial sync of N members, then a change of ``--change`` (1 %: that many
 members leave and as many join). Printed, in one run:
 
-- API calls vs the minimum possible for the diff (target ratio 1.00);
-- wall time of the ESP phase vs its lower bound — calls × latency / concurrency, and for
-  Klaviyo also each endpoint's steady rate limit (target ≤ 1.15);
+- API calls vs the minimum the APIs' bulk capabilities allow for the diff (computed from
+  the published limits, not from segsync's plan; target ≤ 1.05);
+- wall time of the ESP phase vs its lower bound — the minimum's calls × latency /
+  concurrency, one round trip per dependent phase, Klaviyo's import job time and steady
+  rate limits (target ≤ 1.15);
+- a no-op resync: its writes (target 0);
 - the same job done the naive way (one SDK call per member to upsert, one to tag/list,
   sequentially: what a hand-written script does), measured on a sample and scaled up, as
   a ratio of calls and of time.
 
     python bench/sync.py                       # 100,000 members, 50 ms latency, both ESPs
     python bench/sync.py --members 20000 --esp mailchimp
+    python bench/sync.py --repeat 5            # median and min of 5 runs (a shared machine)
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from __future__ import annotations
 import argparse
 import math
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -143,7 +149,7 @@ def emulator_process(esp: str, latency_ms: float) -> Iterator[tuple[str, str]]:
         port = sock.getsockname()[1]
     command = [sys.executable, "-m", "connector", "emulator", esp, "--port", str(port),
                "--latency", str(latency_ms), "--audience", AUDIENCE,
-               "--import-delay", "0.2"]  # fmt: skip
+               "--import-delay", str(IMPORT_DELAY_S)]  # fmt: skip
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if esp == "mailchimp":
         base, key, probe = f"http://127.0.0.1:{port}/3.0", DEFAULT_MAILCHIMP_KEY, "/ping"
@@ -163,86 +169,150 @@ def emulator_process(esp: str, latency_ms: float) -> Iterator[tuple[str, str]]:
         proc.wait(10)
 
 
+IMPORT_DELAY_S = 0.2  # the emulator's bulk-import job duration in this benchmark
+
+
 def minimum_calls(esp: str, joined: int, left: int, *, first: bool) -> int:
-    """The fewest calls that can carry this diff, with each ESP's batch limits."""
+    """The fewest calls the ESP's API can carry this diff with, from its bulk capabilities
+    (not from segsync's plan). New members are new contacts (they must be created).
+
+    Mailchimp: contacts upserted 500 per ``POST /lists/{id}``; one ``POST …/segments/{id}``
+    carries 500 adds *and* 500 removes; the tag created once.
+    Klaviyo: one bulk import job per 10,000 profiles carries the list
+    (``relationships.lists``) and is polled at least once; a removal needs profile ids,
+    which only a look-up by email gives (100 per ``GET /api/profiles``), then 1000 per
+    ``DELETE …/relationships/profiles``; the list created once.
+    """
     if esp == "mailchimp":
-        # contacts upserted in 500s, tag adds and removes in 500s, the tag created once
-        return math.ceil(joined / 500) * 2 + math.ceil(left / 500) + (1 if first else 0)
-    # Klaviyo: bulk imports of 10,000 (polled at least once), profile ids looked up in
-    # 100s, list adds/removes in 1000s, the list created once
+        tag_calls = max(math.ceil(joined / 500), math.ceil(left / 500))
+        return math.ceil(joined / 500) + tag_calls + (1 if first else 0)
     imports = math.ceil(joined / 10_000)
-    return (
-        imports * 2
-        + math.ceil(joined / 100)
-        + math.ceil(joined / 1000)
-        + math.ceil(left / 1000)
-        + (1 if first else 0)
-    )
+    return imports * 2 + math.ceil(left / 100) + math.ceil(left / 1000) + (1 if first else 0)
 
 
-def replay_floor(base: str, key: str, members: int, concurrency: int, tag: str) -> float:
-    """The practical floor for this server: a raw httpx client sending the same batch
-    requests (500 new contacts, then 500 tag adds each) perfectly in parallel."""
-    from concurrent.futures import ThreadPoolExecutor
+def replay_floor(esp: str, base: str, key: str, joined: int, left: int, concurrency: int) -> float:
+    """The practical floor on this machine: a raw httpx client sending the minimum's own
+    requests (fresh addresses, so the same server work) as parallel as the ESP allows,
+    with nothing else to do: the emulator's service time, which the latency bound omits."""
+    tag = f"floor-{time.monotonic_ns()}"
+    emails = [f"{tag}-{i}@example.com" for i in range(joined)]
+    if esp == "mailchimp":
+        return _mailchimp_floor(base, key, tag, emails, left, concurrency)
+    return _klaviyo_floor(base, key, tag, emails, left, concurrency)
 
+
+def _mailchimp_floor(
+    base: str, key: str, tag: str, emails: list[str], left: int, concurrency: int
+) -> float:
+    joined = len(emails)
+    gone = emails[:left]  # members who leave: present first, outside the timing
     client = httpx.Client(
         auth=("bench", key), timeout=120, limits=httpx.Limits(max_connections=concurrency)
     )
-    emails = [f"floor{i}@example.com" for i in range(members)]
-    batches = [emails[i : i + 500] for i in range(0, members, 500)]
-    created = client.post(
-        f"{base}/lists/{AUDIENCE}/segments", json={"name": tag, "static_segment": []}
-    )
-    tag_id = created.json()["id"]
     fields = {"fields": "errors,new_members.email_address,members_added.email_address"}
+    seg = client.post(f"{base}/lists/{AUDIENCE}/segments", json={"name": tag, "static_segment": []})
+    url = f"{base}/lists/{AUDIENCE}/segments/{seg.json()['id']}"
 
     def upsert(batch: list[str]) -> None:
-        body = {"members": [{"email_address": e, "status": "subscribed"} for e in batch]}
+        members = [{"email_address": e, "status_if_new": "subscribed"} for e in batch]
+        body = {"members": members, "update_existing": True}
+        client.post(f"{base}/lists/{AUDIENCE}", json=body, params=fields)
+
+    def tag_batch(pair: tuple[list[str], list[str]]) -> None:
         client.post(
-            f"{base}/lists/{AUDIENCE}", json=body | {"update_existing": False}, params=fields
+            url, json={"members_to_add": pair[0], "members_to_remove": pair[1]}, params=fields
         )
 
-    def tag_batch(batch: list[str]) -> None:
-        client.post(
-            f"{base}/lists/{AUDIENCE}/segments/{tag_id}",
-            json={"members_to_add": batch},
-            params=fields,
-        )
-
-    start = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(upsert, batches))
-        list(pool.map(tag_batch, batches))
-    elapsed = time.perf_counter() - start
+        list(pool.map(upsert, [gone[i : i + 500] for i in range(0, left, 500)]))
+        list(pool.map(tag_batch, [(gone[i : i + 500], []) for i in range(0, left, 500)]))
+        start = time.perf_counter()
+        adds = [emails[i : i + 500] for i in range(0, joined, 500)]
+        list(pool.map(upsert, adds))
+        removes = [gone[i : i + 500] for i in range(0, left, 500)]
+        pairs = [
+            (adds[i] if i < len(adds) else [], removes[i] if i < len(removes) else [])
+            for i in range(max(len(adds), len(removes)))
+        ]
+        list(pool.map(tag_batch, pairs))
+        elapsed = time.perf_counter() - start
     client.close()
     return elapsed
 
 
-CONTACT_ROUTES = {
-    "/lists/{list_id}",
-    "/lists/{list_id}/members",
-    "/api/profiles",
-    "/api/profile-bulk-import-jobs",
-    "/api/profile-bulk-import-jobs/{job_id}",
-}
-MEMBERSHIP_ROUTES = {
-    "/lists/{list_id}/segments/{segment_id}",
-    "/api/lists/{id}/relationships/profiles",
-}
+def _klaviyo_floor(
+    base: str, key: str, tag: str, emails: list[str], left: int, concurrency: int
+) -> float:
+    joined = len(emails)
+    gone = emails[:left]
+    headers = {"Authorization": f"Klaviyo-API-Key {key}", "revision": "2026-10-15"}
+    client = httpx.Client(
+        headers=headers, timeout=120, limits=httpx.Limits(max_connections=concurrency)
+    )
+    made = client.post(
+        f"{base}/api/lists", json={"data": {"type": "list", "attributes": {"name": tag}}}
+    )
+    list_id = made.json()["data"]["id"]
+
+    def run_import(batch: list[str]) -> None:
+        body = {
+            "data": {
+                "type": "profile-bulk-import-job",
+                "attributes": {
+                    "profiles": {
+                        "data": [{"type": "profile", "attributes": {"email": e}} for e in batch]
+                    }
+                },
+                "relationships": {"lists": {"data": [{"type": "list", "id": list_id}]}},
+            }
+        }
+        job = client.post(f"{base}/api/profile-bulk-import-jobs", json=body).json()["data"]["id"]
+        while True:
+            time.sleep(IMPORT_DELAY_S)
+            status = client.get(f"{base}/api/profile-bulk-import-jobs/{job}").json()
+            if status["data"]["attributes"]["status"] == "complete":
+                return
+
+    def remove(batch: list[str]) -> None:
+        ids: list[str] = []
+        for i in range(0, len(batch), 100):
+            query = "any(email,[" + ",".join(f'"{e}"' for e in batch[i : i + 100]) + "])"
+            page = client.get(f"{base}/api/profiles", params={"filter": query, "page[size]": 100})
+            ids += [p["id"] for p in page.json()["data"]]
+        body = {"data": [{"type": "profile", "id": pid} for pid in ids]}
+        client.request("DELETE", f"{base}/api/lists/{list_id}/relationships/profiles", json=body)
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(run_import, [gone[i : i + 10_000] for i in range(0, left, 10_000)]))
+        start = time.perf_counter()
+        jobs = [pool.submit(run_import, emails[i : i + 10_000]) for i in range(0, joined, 10_000)]
+        deletes = [pool.submit(remove, gone[i : i + 1000]) for i in range(0, left, 1000)]
+        for future in [*jobs, *deletes]:
+            future.result()
+        elapsed = time.perf_counter() - start
+    client.close()
+    return elapsed
 
 
-def time_bound(esp: str, measure: Measure, latency: float, concurrency: int) -> float:
-    """Calls x latency / concurrency, but at least one round trip per dependent phase
-    (contacts must exist before they join a tag/list), and Klaviyo's steady limits."""
-    routes = {route for _, route in measure.by_route}
-    rounds = bool(routes & CONTACT_ROUTES) + bool(routes & MEMBERSHIP_ROUTES)
-    bound = max(measure.calls * latency / concurrency, rounds * latency)
-    if esp == "klaviyo":
-        for (method, route), count in measure.by_route.items():
-            tier = ENDPOINT_TIERS.get((method, route.removeprefix("")))
-            if tier is not None and count > tier.burst:
-                bound = max(bound, (count - tier.burst) * 60.0 / tier.steady)
+def time_bound(esp: str, minimum: int, joined: int, latency: float, concurrency: int) -> float:
+    """The fastest the minimum can go: its calls x latency / concurrency, but at least one
+    round trip per dependent phase (a tag is created before members join it; Mailchimp
+    contacts exist before they are tagged; a Klaviyo job is polled after its import), plus
+    Klaviyo's import job time per round of parallel jobs and its steady rate limits."""
+    if esp == "mailchimp":
+        rounds = 2 if joined else 1
+        return max(minimum * latency / concurrency, rounds * latency)
+    imports = math.ceil(joined / 10_000)
+    rounds = 2 if imports else 1
+    bound = max(minimum * latency / concurrency, rounds * latency)
+    bound += math.ceil(imports / concurrency) * IMPORT_DELAY_S
+    tier = ENDPOINT_TIERS[("POST", "/api/profile-bulk-import-jobs")]
+    if imports > tier.burst:
+        bound = max(bound, (imports - tier.burst) * 60.0 / tier.steady)
     return bound
+
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def naive(esp: str, base: str, key: str, sample: int) -> float:
@@ -285,8 +355,19 @@ def naive(esp: str, base: str, key: str, sample: int) -> float:
     return max(per_member, 60.0 / tier.steady)
 
 
-def bench(esp: str, members: int, change: float, latency_ms: float, sample: int) -> None:
-    latency = latency_ms / 1000
+@dataclass
+class Row:
+    name: str
+    joined: int
+    left: int
+    measure: Measure
+    minimum: int
+    floor: float = 0.0  # a raw client sending the minimum's requests (replay_floor)
+
+
+def scenario(esp: str, members: int, change: float, latency_ms: float) -> tuple[list[Row], int]:
+    """Initial sync, 1 % change, no-op resync against a fresh emulator; the rows and the
+    concurrency used."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         store = root / "store.duckdb"
@@ -309,47 +390,87 @@ def bench(esp: str, members: int, change: float, latency_ms: float, sample: int)
                 )
                 concurrency = settings.klaviyo.max_connections
             moved = max(1, int(members * change))
-            rows = []
-            floor = (
-                replay_floor(url, key, members, concurrency, "floor") if esp == "mailchimp" else 0.0
+            floors = (
+                replay_floor(esp, url, key, members, 0, concurrency),
+                replay_floor(esp, url, key, moved, moved, concurrency),
             )
-            initial = measured_sync(settings)
-            rows.append(
-                ("initial", members, 0, initial, minimum_calls(esp, members, 0, first=True))
-            )
+            rows = [
+                Row(
+                    "initial",
+                    members,
+                    0,
+                    measured_sync(settings),
+                    minimum_calls(esp, members, 0, first=True),
+                )
+            ]
             build_store(store, members, first=moved)  # `moved` leave at the start, join at the end
-            changed = measured_sync(settings)
             rows.append(
-                ("1% change", moved, moved, changed, minimum_calls(esp, moved, moved, first=False))
+                Row(
+                    "1% change",
+                    moved,
+                    moved,
+                    measured_sync(settings),
+                    minimum_calls(esp, moved, moved, first=False),
+                )
             )
-            per_member = naive(esp, url, key, sample)
-        print(f"\n{esp}: {members:,} members, latency {latency_ms:g} ms, concurrency {concurrency}")
-        print(
-            f"{'run':10} {'+':>7} {'-':>6} {'calls':>6} {'min':>6} {'ratio':>6} "
-            f"{'esp s':>7} {'bound s':>8} {'ratio':>6} {'total s':>8} "
-            f"{'naive calls':>11} {'naive s':>9} {'x calls':>8} {'x time':>7}"
+            rows.append(Row("no-op", 0, 0, measured_sync(settings), 0))
+    rows[0].floor, rows[1].floor = floors
+    return rows, concurrency
+
+
+def bench(
+    esp: str, members: int, change: float, latency_ms: float, sample: int, repeat: int
+) -> None:
+    latency = latency_ms / 1000
+    runs = [scenario(esp, members, change, latency_ms) for _ in range(repeat)]
+    concurrency = runs[0][1]
+    print(
+        f"\n{esp}: {members:,} members, latency {latency_ms:g} ms, concurrency {concurrency}, "
+        f"{repeat} run(s) (wall: median / min)"
+    )
+    print(
+        f"{'run':10} {'+':>7} {'-':>6} {'calls':>6} {'min':>6} {'ratio':>6} {'writes':>6} "
+        f"{'esp s med':>9} {'esp s min':>9} {'bound s':>8} {'ratio':>6} {'total s':>8}"
+    )
+    for index, first in enumerate(runs[0][0]):
+        rows = [run[0][index] for run in runs]
+        calls = statistics.median(r.measure.calls for r in rows)
+        writes = statistics.median(
+            sum(n for (m, _), n in r.measure.by_route.items() if m in WRITE_METHODS) for r in rows
         )
-        for name, joined, left, m, least in rows:
-            bound = time_bound(esp, m, latency, concurrency)
-            if name == "initial":
-                bound = max(bound, floor)
-            naive_calls = 2 * joined + left
-            naive_seconds = per_member * (joined + left)
-            print(
-                f"{name:10} {joined:>7,} {left:>6,} {m.calls:>6} {least:>6} "
-                f"{m.calls / least:>6.2f} "
-                f"{m.esp_seconds:>7.2f} {bound:>8.2f} {m.esp_seconds / bound:>6.2f} "
-                f"{m.total_seconds:>8.2f} {naive_calls:>11,} {naive_seconds:>9.0f} "
-                f"{naive_calls / m.calls:>8.0f} {naive_seconds / m.total_seconds:>7.0f}"
-            )
-        routes = sorted(rows[1][3].by_route.items())
-        print("calls by route (change run): " + ", ".join(f"{m} {r} {n}" for (m, r), n in routes))
-        print(f"naive: {per_member * 1000:.0f} ms per member, measured on {sample} members")
-        if esp == "mailchimp":
-            print(
-                f"bound = max(calls x latency / concurrency, {floor:.2f} s for a raw parallel "
-                "client replaying the same batches against this emulator in this run)"
-            )
+        esp_med = statistics.median(r.measure.esp_seconds for r in rows)
+        esp_min = min(r.measure.esp_seconds for r in rows)
+        total = statistics.median(r.measure.total_seconds for r in rows)
+        floor = min(r.floor for r in rows)
+        bound = max(time_bound(esp, first.minimum, first.joined, latency, concurrency), floor)
+        ratio = f"{calls / first.minimum:>6.2f}" if first.minimum else f"{'-':>6}"
+        wall = f"{esp_min / bound:>6.2f}" if first.minimum else f"{'-':>6}"
+        print(
+            f"{first.name:10} {first.joined:>7,} {first.left:>6,} {calls:>6g} "
+            f"{first.minimum:>6} {ratio} {writes:>6g} {esp_med:>9.2f} {esp_min:>9.2f} "
+            f"{bound if first.minimum else 0:>8.2f} {wall} {total:>8.2f}"
+        )
+    print(
+        "bound = max(latency/rate bound of the minimum, min over runs of a raw httpx client "
+        "replaying the minimum's requests against the same emulator: its service time)"
+    )
+    for index in (0, 1):
+        routes = sorted(runs[0][0][index].measure.by_route.items())
+        print(
+            f"calls by route ({runs[0][0][index].name}): "
+            + ", ".join(f"{m} {r} {n}" for (m, r), n in routes)
+        )
+    if sample:
+        with emulator_process(esp, latency_ms) as (url, key):
+            per_member = naive(esp, url, key, sample)
+        initial = runs[0][0][0]
+        naive_seconds = per_member * members
+        print(
+            f"naive script (one upsert + one tag/list call per member, sequential): "
+            f"{per_member * 1000:.0f} ms per member on {sample} members -> {2 * members:,} "
+            f"calls, ~{naive_seconds:,.0f} s for the initial sync "
+            f"({naive_seconds / initial.measure.total_seconds:,.0f}x segsync's time)"
+        )
 
 
 def main() -> None:
@@ -358,10 +479,11 @@ def main() -> None:
     parser.add_argument("--change", type=float, default=0.01)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--esp", choices=["mailchimp", "klaviyo", "both"], default="both")
-    parser.add_argument("--naive-sample", type=int, default=200)
+    parser.add_argument("--naive-sample", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per ESP (median, min)")
     args = parser.parse_args()
     for esp in ["mailchimp", "klaviyo"] if args.esp == "both" else [args.esp]:
-        bench(esp, args.members, args.change, args.latency_ms, args.naive_sample)
+        bench(esp, args.members, args.change, args.latency_ms, args.naive_sample, args.repeat)
 
 
 if __name__ == "__main__":

@@ -150,9 +150,13 @@ class BulkImports:
         return refused
 
     def _wait(self, job_id: str) -> dict[str, Any]:
-        """Poll the job until it is complete or cancelled; its attributes."""
+        """Poll the job until it is complete or cancelled; its attributes. The first poll
+        waits ``poll_seconds`` (a job is never done the instant it was accepted), then the
+        interval doubles."""
         deadline = self._clock.now() + self._timeout_seconds
         delay = self._poll_seconds
+        self._clock.sleep(delay)
+        delay *= 2
         while True:
             data = self._call(
                 "GET", R_IMPORT, lambda: self._api.get_bulk_import_profiles_job(job_id)

@@ -82,7 +82,8 @@ def test_consenting_new_contacts_are_imported_with_the_list_and_no_lookup(
     ]
     assert account.lookups == []  # no id is needed to join a list through the import
     assert kl_router.routes["job"].call_count == 2  # processing, then complete
-    assert clock.sleeps == [0.25]  # one poll interval (the first is short; then doubling)
+    # the first poll waits 0.25 s (a job is never done when accepted), then doubling
+    assert clock.sleeps == [0.25, 0.5]
     assert not kl_router.routes["import_errors"].called
     assert not kl_router.routes["add"].called
 

@@ -536,11 +536,32 @@ class MailchimpAdapter:
             with response_fields(_SEGMENT_BATCH_FIELDS):
                 return self._lists.batch_segment_members(body, self.audience_id, group.id)
 
-        errors = _segment_errors(self._call("POST", R_SEGMENT, send))
+        try:
+            data = self._call("POST", R_SEGMENT, send)
+        except EspValidationError as exc:
+            # a deleted tag may be answered 400 ("A Static Segment with an id of … does
+            # not exist") rather than 404: tell the caller it is gone, so it is recreated
+            if not self._segment_exists(group.id):
+                raise EspNotFoundError(
+                    exc.detail, esp=ESP, status=404, method="POST", path=R_SEGMENT
+                ) from None
+            raise
+        errors = _segment_errors(data)
         return MembershipChange(
             _membership(adds, errors, removing=False),
             _membership(removes, errors, removing=True),
         )
+
+    def _segment_exists(self, segment_id: str) -> bool:
+        try:
+            self._call(
+                "GET",
+                R_SEGMENT,
+                lambda: self._lists.get_segment(self.audience_id, segment_id, fields=["id"]),
+            )
+        except EspNotFoundError:
+            return False
+        return True
 
     def add_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
         """Tag up to 500 emails in one call; members already tagged count as applied."""

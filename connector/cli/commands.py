@@ -4,6 +4,7 @@ from connector.cli import (  # noqa: F401
     cmd_apply,
     cmd_audit,
     cmd_demo,
+    cmd_doctor,
     cmd_emulator,
     cmd_explain,
     cmd_init,

@@ -202,6 +202,12 @@ class EspAdapter(Protocol):
         """
         ...
 
+    def doctor(self, fields: Sequence[str]) -> list[str]:
+        """Check the destination for real (key, audience/account, the mapped ``fields``,
+        permissions, rate-limit headroom); one line per problem, none when all is well.
+        Read-only: it never writes to the ESP."""
+        ...
+
     def list_owned(self, prefix: str = "segsync:") -> list[EspObject]:
         """Tags/lists and native segments whose name starts with ``prefix`` (ignoring case)."""
         ...

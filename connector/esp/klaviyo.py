@@ -30,6 +30,7 @@ import pydantic
 
 from connector.errors import (
     ConfigError,
+    EspAuthError,
     EspNotFoundError,
     EspValidationError,
     MemberError,
@@ -272,6 +273,40 @@ class KlaviyoAdapter:
     def check(self) -> None:
         """The key works and can read lists (``EspAuthError`` otherwise)."""
         self._call("GET", R_LISTS, lambda: self._lists.get_lists(fields_list=["name"], page_size=1))
+
+    def doctor(self, fields: Sequence[str]) -> list[str]:
+        """Key valid, and each read scope segsync needs (``lists:read``,
+        ``profiles:read``, ``segments:read``) granted, one read each; rate-limit headroom
+        from Klaviyo's ``RateLimit-Remaining``. Profile properties need no setup. The write
+        scopes cannot be proven without writing: a key lacking one fails the first sync."""
+        problems: list[str] = []
+        reads = [
+            ("lists:read", R_LISTS, lambda: self._lists.get_lists(fields_list=["name"])),
+            (
+                "profiles:read",
+                R_PROFILES,
+                lambda: self._profiles.get_profiles(fields_profile=["email"], page_size=1),
+            ),
+            (
+                "segments:read",
+                R_SEGMENTS,
+                lambda: self._segments.get_segments(fields_segment=["name"]),
+            ),
+        ]
+        for scope, template, read in reads:
+            try:
+                self._call("GET", template, read)
+            except EspAuthError as exc:
+                if exc.status == 401:
+                    return [f"the API key is not valid ({exc.detail})"]
+                problems.append(f"the key lacks the {scope} scope ({exc.detail})")
+            remaining = self._http.rate_headers.get("ratelimit-remaining")
+            if remaining is not None and remaining.isdigit() and int(remaining) < 5:
+                problems.append(
+                    f"rate limit nearly used up on {template}: {remaining} requests left "
+                    "in the window (another integration shares this account)"
+                )
+        return problems
 
     def _all_lists(self, query: str | None = None) -> Iterator[dict[str, Any]]:
         def fetch(cursor: str | None) -> Any:

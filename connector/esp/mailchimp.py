@@ -40,6 +40,7 @@ from mailchimp_marketing.api_client import ApiClientError
 
 from connector.errors import (
     ConfigError,
+    EspAuthError,
     EspNotFoundError,
     EspValidationError,
     MemberError,
@@ -271,6 +272,32 @@ class MailchimpAdapter:
             R_LIST,
             lambda: self._lists.get_list(self.audience_id, fields=["id", "name"]),
         )
+
+    def doctor(self, fields: Sequence[str]) -> list[str]:
+        """Key and audience (``GET /lists/{id}``), mapped merge fields present, tags
+        readable. Mailchimp keys have no scopes and Mailchimp limits connections, not
+        rates: ``max_connections`` is checked against its limit of 10."""
+        try:
+            self.check()
+        except (EspAuthError, EspNotFoundError) as exc:
+            what = (
+                "the API key is not valid"
+                if isinstance(exc, EspAuthError)
+                else (f"audience {self.audience_id} not found")
+            )
+            return [f"{what} ({exc.detail})"]
+        problems = [
+            f"the audience has no merge field {tag} (Audience → Settings → Audience fields "
+            "and merge tags)"
+            for tag in self.missing_fields(fields)
+        ]
+        next(iter(self._segments("static")), None)  # tags readable
+        if self.limits.max_concurrency > 10:
+            problems.append(
+                f"max_connections {self.limits.max_concurrency} is over Mailchimp's 10 "
+                "simultaneous connections per user"
+            )
+        return problems
 
     def missing_fields(self, tags: Iterable[str]) -> list[str]:
         """The merge-field tags among ``tags`` that the audience does not have."""

@@ -112,6 +112,8 @@ class HttpTransport:
         self._calls_lock = threading.Lock()
         #: set by the run on SIGTERM: no request is sent after it
         self.stop: threading.Event | None = None
+        #: the ``RateLimit-*`` headers of the latest response that had any (``doctor``)
+        self.rate_headers: dict[str, str] = {}
         self.client = httpx.Client(
             auth=auth,
             timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 10.0)),
@@ -166,6 +168,11 @@ class HttpTransport:
                 path=template,
             ) from None
         self._count(method, template, response.status_code)
+        limits = {
+            k.lower(): v for k, v in response.headers.items() if k.lower().startswith("ratelimit")
+        }
+        if limits:
+            self.rate_headers = limits
         log.debug(
             "%s %s %s -> %d in %.3fs",
             self.esp,

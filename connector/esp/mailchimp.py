@@ -568,7 +568,8 @@ class MailchimpAdapter:
         except EspValidationError as exc:
             # a deleted tag may be answered 400 ("A Static Segment with an id of … does
             # not exist") rather than 404: tell the caller it is gone, so it is recreated
-            if not self._segment_exists(group.id):
+            gone = re.search(r"does not exist|not found", exc.detail, re.I)
+            if gone and not self._segment_exists(group.id):
                 raise EspNotFoundError(
                     exc.detail, esp=ESP, status=404, method="POST", path=R_SEGMENT
                 ) from None

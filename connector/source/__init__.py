@@ -1,7 +1,11 @@
-"""The customer store (profiles and events): DuckDB by default, PostgreSQL as a server."""
+"""The customer store (profiles and events): DuckDB by default, PostgreSQL as a server.
+
+Each store names the sqlglot dialect of its SQL (``Store.dialect``, ``StoreUrl.dialect``).
+"""
 
 from __future__ import annotations
 
+from connector.errors import ConfigError
 from connector.settings import StoreLayout
 from connector.source.schema import ColumnType, StoreSchema
 from connector.source.store import Store, table_expr
@@ -28,6 +32,12 @@ def open_store(
         from connector.source.duckdb_store import DuckDBStore
 
         return DuckDBStore(parsed, lay, read_only=read_only)
-    from connector.source.postgres_store import PostgresStore
+    if parsed.kind == "postgresql":
+        from connector.source.postgres_store import PostgresStore
 
-    return PostgresStore(parsed, lay)
+        return PostgresStore(parsed, lay)
+    raise ConfigError(
+        f"{parsed.display()}: Spark stores are not supported by this version of segsync "
+        "(use duckdb:// or postgresql://)",
+        file="SEGSYNC_SOURCE_URL",
+    )

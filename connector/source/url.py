@@ -4,6 +4,12 @@ duckdb:///relative/path.duckdb     (relative to the working directory)
 duckdb:////absolute/path.duckdb
 duckdb:///:memory:                 (tests)
 postgresql://user@host:5432/db     (also postgres://, postgresql+psycopg://)
+spark://local?warehouse=DIR        (Spark in-process, managed tables under DIR)
+spark://HOST:7077                  (a standalone Spark cluster)
+sc://HOST:15002                    (Spark Connect, e.g. Databricks)
+
+Every kind names the sqlglot dialect its queries are rendered in (``StoreUrl.dialect``).
+Any other scheme is a ``ConfigError`` that lists the supported ones.
 """
 
 from __future__ import annotations
@@ -14,14 +20,28 @@ from urllib.parse import urlsplit
 
 from connector.errors import ConfigError
 
-__all__ = ["StoreUrl", "parse_store_url"]
+__all__ = ["DIALECTS", "SCHEMES", "StoreUrl", "parse_store_url"]
+
+#: store kind -> the sqlglot dialect its SQL is written in
+DIALECTS = {"duckdb": "duckdb", "postgresql": "postgres", "spark": "spark", "sc": "spark"}
+#: the schemes ``parse_store_url`` accepts, as shown in errors
+SCHEMES = ("duckdb", "postgresql", "spark", "sc")
+_EXAMPLES = (
+    "duckdb:///path.duckdb, postgresql://user@host/db, spark://local?warehouse=DIR, "
+    "spark://HOST:7077 or sc://HOST:15002"
+)
 
 
 @dataclass(frozen=True)
 class StoreUrl:
-    kind: str  # "duckdb" | "postgresql"
+    kind: str  # "duckdb" | "postgresql" | "spark" | "sc"
     path: Path | None = None  # duckdb file (None = in memory)
-    dsn: str = ""  # postgresql connection string (as given, minus the driver suffix)
+    dsn: str = ""  # postgresql connection string / spark master URL (as given, minus driver)
+
+    @property
+    def dialect(self) -> str:
+        """The sqlglot dialect of this store's SQL."""
+        return DIALECTS[self.kind]
 
     def display(self) -> str:
         """The URL without a password, for messages."""
@@ -33,6 +53,9 @@ class StoreUrl:
             netloc += f":{parts.port}"
         if parts.username:
             netloc = f"{parts.username}@{netloc}"
+        if self.kind in ("spark", "sc"):
+            query = f"?{parts.query}" if parts.query and self.kind == "spark" else ""
+            return f"{self.kind}://{netloc}{parts.path}{query}"
         return f"postgresql://{netloc}{parts.path}"
 
 
@@ -41,7 +64,7 @@ def parse_store_url(url: str) -> StoreUrl:
     scheme, sep, rest = url.partition("://")
     if not sep:
         raise ConfigError(
-            f"invalid store URL '{url}': expected duckdb:///path.duckdb or postgresql://host/db",
+            f"invalid store URL '{url}': expected {_EXAMPLES}",
             file="SEGSYNC_SOURCE_URL",
         )
     base = scheme.split("+", 1)[0].lower()
@@ -58,7 +81,17 @@ def parse_store_url(url: str) -> StoreUrl:
         return StoreUrl("duckdb", path=Path(target))
     if base in ("postgresql", "postgres"):
         return StoreUrl("postgresql", dsn=f"postgresql://{rest}")
+    if base in ("spark", "sc"):
+        if not urlsplit(f"{base}://{rest}").hostname:
+            raise ConfigError(
+                f"invalid store URL '{url}': use spark://local?warehouse=DIR, "
+                "spark://HOST:7077 or sc://HOST:15002",
+                file="SEGSYNC_SOURCE_URL",
+            )
+        return StoreUrl(base, dsn=f"{base}://{rest}")
     raise ConfigError(
-        f"unsupported store '{scheme}': segsync reads duckdb:// and postgresql:// stores",
+        f"unsupported store '{scheme}://': segsync reads "
+        + ", ".join(f"{s}://" for s in SCHEMES)
+        + f" stores (e.g. {_EXAMPLES})",
         file="SEGSYNC_SOURCE_URL",
     )

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from tests.cli.conftest import CliRunner
+from tests.conftest import write_config
 
 
 @pytest.fixture
@@ -143,3 +144,24 @@ def test_postgres_store_is_refused(
     assert err.startswith(
         "error: SEGSYNC_SOURCE_URL: load writes DuckDB stores; use your database's own loader"
     )
+
+
+@pytest.mark.parametrize("command", [["load", "profiles", "p.csv"], ["preview", "vip"]])
+@pytest.mark.parametrize("url", ["mysql://u:secret@h/db", "foo://bar"])
+def test_an_unknown_store_scheme_names_the_supported_ones(
+    workspace: Path,
+    run_cli: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+    url: str,
+) -> None:
+    write_config(
+        workspace / "config", {"vip": "name: vip\nrule: {event: order_completed, within: 30d}\n"}
+    )
+    monkeypatch.setenv("SEGSYNC_SOURCE_URL", url)
+    code, out, err = run_cli(command)
+    assert (code, out) == (1, "")
+    assert "unsupported store" in err
+    for scheme in ("duckdb://", "postgresql://", "spark://", "sc://"):
+        assert scheme in err
+    assert "Traceback" not in err and "secret" not in err

@@ -43,7 +43,9 @@ def test_postgres_urls_hide_the_password(url: str) -> None:
     [
         ("customers.duckdb", "expected duckdb:///path.duckdb"),
         ("duckdb://data.duckdb", "three or four slashes"),
-        ("mysql://h/db", "unsupported store 'mysql'"),
+        ("mysql://h/db", "unsupported store 'mysql://'"),
+        ("foo://bar", "unsupported store 'foo://'"),
+        ("spark://", "use spark://local?warehouse=DIR"),
     ],
 )
 def test_bad_urls(url: str, message: str) -> None:
@@ -51,3 +53,32 @@ def test_bad_urls(url: str, message: str) -> None:
         parse_store_url(url)
     assert message in str(info.value)
     assert "SEGSYNC_SOURCE_URL" in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["mysql://h/db", "foo://bar", "sqlite:///x.db"])
+def test_unknown_schemes_name_the_supported_ones(url: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_store_url(url)
+    for scheme in ("duckdb://", "postgresql://", "spark://", "sc://"):
+        assert scheme in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "kind", "dialect", "shown"),
+    [
+        ("duckdb:///x.duckdb", "duckdb", "duckdb", "duckdb:///x.duckdb"),
+        ("postgresql://u:pw@h/db", "postgresql", "postgres", "postgresql://u@h/db"),
+        (
+            "spark://local?warehouse=/tmp/wh",
+            "spark",
+            "spark",
+            "spark://local?warehouse=/tmp/wh",
+        ),
+        ("spark://master:7077", "spark", "spark", "spark://master:7077"),
+        ("sc://u:tok@dbc.example:15002", "sc", "spark", "sc://u@dbc.example:15002"),
+    ],
+)
+def test_every_store_names_its_dialect(url: str, kind: str, dialect: str, shown: str) -> None:
+    parsed = parse_store_url(url)
+    assert (parsed.kind, parsed.dialect, parsed.display()) == (kind, dialect, shown)
+    assert "pw" not in parsed.display() and "tok" not in parsed.display()

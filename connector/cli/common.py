@@ -13,6 +13,7 @@ import typer
 
 from connector.cli.context import state
 from connector.definitions.loader import Definitions, load_definitions
+from connector.definitions.yaml_source import suggest
 from connector.errors import ConfigError, Issue, Location
 from connector.source import Store, open_store
 from connector.timespec import parse_instant, utc_now
@@ -94,8 +95,6 @@ def segment_names(defs: Definitions, names: list[str] | None) -> list[str]:
     A name that is unknown, or a glob that matches nothing, is an error."""
     if not names:
         return list(defs.segments)
-    from connector.definitions.yaml_source import suggest
-
     selected: list[str] = []
     issues: list[Issue] = []
     for name in names:

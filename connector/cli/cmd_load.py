@@ -1,4 +1,5 @@
-"""``segsync load profiles|events FILE``: import a file into the DuckDB customer store."""
+"""``segsync load profiles|events FILE``: import a file into the customer store (DuckDB or
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ def load(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Import CSV, Parquet or JSONL into the DuckDB store at SEGSYNC_SOURCE_URL.
+    """Import CSV, Parquet or JSONL into the store at SEGSYNC_SOURCE_URL (DuckDB or PostgreSQL).
 
     Creates the table, or adds to it with --append; a table that already holds rows is
     replaced only with --replace. The file is checked first (required columns, timestamps,

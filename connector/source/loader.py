@@ -1,4 +1,7 @@
-"""``segsync load``: import a CSV, Parquet or JSONL file into the DuckDB store, all or nothing.
+"""``segsync load``: import a CSV, Parquet or JSONL file into the store, all or nothing.
+
+(This module writes DuckDB stores; ``pg_loader`` reuses its staging and checks for
+PostgreSQL.)
 
 The file is first staged and checked in an in-memory DuckDB connection: required columns,
 timestamps, ids, consent. Only when everything holds is the store file attached (created,
@@ -385,6 +388,10 @@ class _Load:
             raise self.fail(f"{column} {_show(found[1])} cannot be converted to {why}", found[0])
         self.select[column] = f"CAST({col} AS {target})"
 
+    def store_rows(self) -> int:
+        """Rows the target table holds in the store."""
+        return self.count(self._target_sql(self.table))
+
     def count(self, table_sql: str) -> int:
         found = self.con.execute(f"SELECT count(*) FROM {table_sql}").fetchone()
         return int(found[0]) if found else 0
@@ -402,7 +409,7 @@ class _Load:
                 file=self.where,
             )
         if existing is not None:
-            self.rows_before = self.count(self._target_sql(self.table))
+            self.rows_before = self.store_rows()
         if self.rows_before and not append and not replace:
             raise ConfigError(
                 f"the store's '{self.table}' table already holds {self.rows_before:,} rows and "
@@ -516,8 +523,7 @@ def _store_path(url: str | StoreUrl) -> tuple[StoreUrl, Path]:
     parsed = parse_store_url(url) if isinstance(url, str) else url
     if parsed.kind != "duckdb":
         raise ConfigError(
-            f"load writes DuckDB stores; use your database's own loader for {parsed.display()} "
-            "(e.g. PostgreSQL's COPY)",
+            f"load writes DuckDB and PostgreSQL stores, not {parsed.display()}",
             file="SEGSYNC_SOURCE_URL",
         )
     if parsed.path is None:
@@ -548,7 +554,14 @@ def load_file(
     """
     if append and replace:
         raise ConfigError("--append and --replace exclude each other", file=str(file))
-    parsed, path = _store_path(url)
+    parsed = parse_store_url(url) if isinstance(url, str) else url
+    if parsed.kind == "postgresql":
+        from connector.source.pg_loader import load_postgres
+
+        return load_postgres(
+            parsed, layout, target, file, append=append, replace=replace, dry_run=dry_run
+        )
+    parsed, path = _store_path(parsed)
     job = _Load(file, target, layout)
     try:
         job.stage()

@@ -135,15 +135,16 @@ def test_usage_errors(workspace: Path, run_cli: CliRunner, args: list[str], mess
     assert message in err
 
 
-def test_postgres_store_is_refused(
+def test_an_unreachable_postgres_store_is_exit_2(
     workspace: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SEGSYNC_SOURCE_URL", "postgresql://me@db.example.com/shop")
-    code, _, err = run_cli(["load", "profiles", "p.csv"])
-    assert code == 1
+    monkeypatch.setenv("SEGSYNC_SOURCE_URL", "postgresql://me:secret@127.0.0.1:1/shop")
+    code, out, err = run_cli(["load", "profiles", "p.csv"])
+    assert (code, out) == (2, "")
     assert err.startswith(
-        "error: SEGSYNC_SOURCE_URL: load writes DuckDB stores; use your database's own loader"
+        "error: cannot connect to the customer store postgresql://me@127.0.0.1:1/shop"
     )
+    assert "secret" not in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("command", [["load", "profiles", "p.csv"], ["preview", "vip"]])

@@ -8,8 +8,24 @@ metrics.py      every Prometheus metric, one registry
 status_page.py  the HTML status page with inline SVG charts
 logging.py      JSON lines on stdout (structlog)
 redact.py       masks keys, tokens and emails in logs, responses and pages
+
+The package imports nothing by itself (``redact`` is used by every command's logging):
+``Daemon`` and ``DaemonOptions`` are loaded on first use.
 """
 
-from connector.daemon.service import Daemon, DaemonOptions
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from connector.daemon.service import Daemon, DaemonOptions
 
 __all__ = ["Daemon", "DaemonOptions"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from connector.daemon import service
+
+        return getattr(service, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -486,7 +486,7 @@ class FeatureScan:
             this=last.copy(),
             expression=exp.Interval(this=exp.Literal.string(str(seconds)), unit=exp.var("SECOND")),
         )
-        return (
+        query = (
             exp.select(col(PID, "e"), exp.Count(this=exp.Star()).as_("__c", quoted=True))
             .from_(exp.alias_(exp.to_identifier(EV, quoted=True), "e"))
             .join(
@@ -496,8 +496,13 @@ class FeatureScan:
             .where(self._filter_sql(fol.follow, "e"))
             .where(exp.GT(this=col(TS, "e"), expression=last.copy()))
             .where(exp.LTE(this=col(TS, "e"), expression=until))
-            .group_by(col(PID, "e"))
         )
+        if fol.latest.filter.since is not None:
+            # a follow-up comes after the latest matching event, itself in its window: the
+            # bound lets the scan skip older data (time-ordered tables skip it cheaply)
+            since = ts_lit(fol.latest.filter.since)
+            query = query.where(exp.GT(this=col(TS, "e"), expression=since), copy=False)
+        return query.group_by(col(PID, "e"), copy=False)
 
     def ctes(self) -> list[tuple[str, exp.Select]]:
         """The CTEs, in dependency order, with the names the base query joins on ``__pid``."""

@@ -259,3 +259,27 @@ def test_one_row_over_a_per_row_limit_is_quarantined_alone(world: World) -> None
     assert "new@example.com" not in members
     assert {"sub@example.com", "zoë@example.com", "jürgen@exämple.de"} <= members
     assert world.emu.state.contract_violations == []
+
+
+def test_a_change_takes_the_fewest_calls(world: World) -> None:
+    assert world.sync().status == "ok"
+    world.sql("DELETE FROM events WHERE profile_id = 'p15'")  # one leaves
+    world.sql("UPDATE profiles SET email_consent = TRUE WHERE profile_id = 'p08'")  # one joins
+    world.emu.calls.reset()
+    summary = world.sync()
+    assert summary.status == "ok", summary.errors
+    calls = world.emu.calls
+    if world.emu.esp == "mailchimp":
+        # one upsert for the newcomer; one tag call carries the add and the removal
+        assert calls.total("POST", "/3.0/lists/{list_id}") == 1
+        assert calls.total("POST", "/3.0/lists/{list_id}/segments/{segment_id}") == 1
+        # and one read: the mapped merge fields still exist (once per run with fields)
+        assert calls.total() == 3
+    else:
+        # the newcomer joins inside its import (no id look-up); the leaver needs its id
+        assert calls.total("POST", "/api/profile-bulk-import-jobs") == 1
+        assert calls.total("POST", "/api/lists/{id}/relationships/profiles") == 0
+        assert calls.total("GET", "/api/profiles") == 1
+        assert calls.total("DELETE", "/api/lists/{id}/relationships/profiles") == 1
+    assert "noconsent@example.com" in _members(world)
+    assert "leaver@example.com" not in _members(world)

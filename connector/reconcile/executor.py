@@ -213,28 +213,33 @@ class DestinationExecutor:
             if skipped:
                 self._count_skipped(name, skipped)
             size = self.adapter.limits.max_contacts_per_upsert
-            for chunk in chunks(candidates, size):
-                contacts = [by_email.get(e) or self._present_contact(e) for e in chunk]
+            batches = list(chunks(candidates, size))
+            for chunk in batches:  # every job journalled before any is sent
                 self.state.begin_batch(self.name, name, "add", chunk)
-                try:
-                    result = self._push(contacts, join=self.groups[name])
-                except EspNotFoundError:
-                    if self._recovered.get(name):
-                        raise
-                    self._recovered[name] = True
-                    self.recover(name)
-                    return pushed | self._join_on_import(wanted)
-                joined = {e.lower() for e in result.joined}
-                errors = [e for e in result.errors if e.email.lower() not in joined]
+            contacts = [by_email.get(e) or self._present_contact(e) for e in candidates]
+            try:
+                # the jobs of one part run in parallel, up to the ESP's concurrency
+                result = self._push(contacts, join=self.groups[name])
+            except EspNotFoundError:
+                if self._recovered.get(name):
+                    raise
+                self._recovered[name] = True
+                self.recover(name)
+                return pushed | self._join_on_import(wanted)
+            joined = {e.lower() for e in result.joined}
+            refused = {e.email.lower(): e for e in result.errors if e.email.lower() not in joined}
+            for chunk in batches:
+                applied = sorted(e for e in chunk if e in joined)
+                errors = [refused[e] for e in chunk if e in refused]
                 not_there = [e for e in chunk if e not in joined and e not in self._present]
                 if not_there and not errors:
                     self._count_skipped(name, len(not_there))
                 self.report.member_errors += len(errors)
                 self.state.confirm_batch(
-                    self.run_id, self.name, name, "add", sorted(joined), _errors(errors)
+                    self.run_id, self.name, name, "add", applied, _errors(errors)
                 )
-                pushed.update(c.email for c in contacts)
                 self.progress.advance(self.name)
+            pushed.update(c.email for c in contacts)
             self.changes[name] = PartChanges([], change.removes, change.held_back)
         return pushed
 

@@ -7,8 +7,10 @@ the built-in emulator — slot in without touching the others.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,6 +25,7 @@ from connector.demo_campaign import add_campaign_outcomes
 from connector.demo_sync import EspHolding, sync_demo
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
 from connector.reconcile.summary import RunSummary
+from connector.source import parse_store_url
 from connector.source.demo import (
     DEFAULT_PROFILES,
     DEFAULT_SEED,
@@ -30,6 +33,7 @@ from connector.source.demo import (
     DemoStore,
     WrittenConfig,
     build_demo_store,
+    copy_demo_store,
     default_as_of,
     write_demo_config,
 )
@@ -148,10 +152,17 @@ def run_demo(
     spec: DemoSpec, *, force: bool = False, sync: bool = True, floored: bool = False
 ) -> DemoResult:
     """The demo's steps: store, config, evaluation, sync into the emulators, summary."""
-    store = build_store(spec, force=force)
     settings = state.settings()
-    added = add_campaign_outcomes(store.url, settings.store, spec.as_of, spec.seed)
-    store = replace(store, events=store.events + added)
+    if parse_store_url(settings.source_url).kind == "duckdb":
+        store = build_store(spec, force=force)
+        added = add_campaign_outcomes(store.url, settings.store, spec.as_of, spec.seed)
+        store = replace(store, events=store.events + added)
+    else:  # built in a DuckDB file, then loaded with `segsync load` as a user would
+        with tempfile.TemporaryDirectory(prefix="segsync-demo-") as tmp:
+            local = parse_store_url(f"duckdb:///{Path(tmp) / 'demo.duckdb'}")
+            built = build_demo_store(local, spec, settings.store, force=True)
+            add_campaign_outcomes(local, settings.store, spec.as_of, spec.seed)
+            store = copy_demo_store(built, settings.source_url, settings.store, force=force)
     config = write_config()
     evaluation, not_local = evaluate_segments(spec.as_of)
     synced = sync_into_emulators(spec.as_of) if sync else None
@@ -191,12 +202,24 @@ def demo(
             help="Sync the segments into the built-in Mailchimp and Klaviyo emulators.",
         ),
     ] = True,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Build the demo in this store (a SEGSYNC_SOURCE_URL, e.g. "
+            "postgresql://user@host/db) instead of SEGSYNC_SOURCE_URL.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Build a synthetic retail store and the example segments, then evaluate them.
 
     Writes the store at SEGSYNC_SOURCE_URL and the example config into the config directory
     (only files that do not exist yet).
     """
+    if store is not None:
+        parse_store_url(store)  # a bad URL is an error before anything is built
+        state.override(store)
     moment = resolve_as_of(as_of) if as_of is not None else default_as_of(utc_now())
     spec = DemoSpec(as_of=moment, profiles=profiles, seed=seed)
     run_demo(spec, force=force, sync=sync, floored=as_of is None)

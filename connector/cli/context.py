@@ -22,6 +22,10 @@ class CliState:
             self._settings = load_settings(config_dir=self.config_dir)
         return self._settings
 
+    def override(self, source_url: str) -> None:
+        """Use another customer store for the rest of this invocation (``demo --store``)."""
+        self._settings = self.settings().model_copy(update={"source_url": source_url})
+
     def reset(self) -> None:
         self.config_dir = None
         self.log_flag = None

@@ -13,6 +13,7 @@ directory, never overwriting a file that already exists.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -339,3 +340,70 @@ def write_demo_config(config_dir: Path) -> WrittenConfig:
             handle.write(text)
         result.written.append(target)
     return result
+
+
+# -- another store ------------------------------------------------------------------------
+_DEMO_FILE = "segsync-demo-{}.parquet"
+
+
+def copy_demo_store(
+    demo: DemoStore, url: str | StoreUrl, layout: StoreLayout | None = None, *, force: bool
+) -> DemoStore:
+    """Copy a demo built in a DuckDB file into the store at ``url`` with ``segsync load``
+    (Parquet files in between, as a user would). Tables holding rows that an earlier demo
+    did not write are replaced only with ``force``."""
+    from connector.source.loader import Target, load_file
+
+    parsed = parse_store_url(url) if isinstance(url, str) else url
+    lay = layout or StoreLayout()
+    assert demo.url.path is not None
+    if not force:
+        _check_foreign_tables(parsed, lay)
+    with tempfile.TemporaryDirectory(prefix="segsync-demo-") as tmp:
+        files = {kind: Path(tmp) / _DEMO_FILE.format(kind.value) for kind in Target}
+        con = duckdb.connect(str(demo.url.path), read_only=True)
+        try:
+            for kind, table in (
+                (Target.PROFILES, lay.profiles_table),
+                (Target.EVENTS, lay.events_table),
+            ):
+                target = exp.Literal.string(str(files[kind])).sql("duckdb")
+                con.execute(f"COPY (SELECT * FROM {_table(table)}) TO {target} (FORMAT parquet)")
+        finally:
+            con.close()
+        profiles = load_file(parsed, lay, Target.PROFILES, files[Target.PROFILES], replace=True)
+        events = load_file(parsed, lay, Target.EVENTS, files[Target.EVENTS], replace=True)
+    return DemoStore(parsed, demo.spec, profiles.total_rows, events.total_rows)
+
+
+def _check_foreign_tables(url: StoreUrl, layout: StoreLayout) -> None:
+    """Refuse to replace tables that an earlier ``copy_demo_store`` did not write (their
+    comment names the demo's file)."""
+    from connector.source import open_store
+
+    foreign = []
+    with open_store(url, layout) as store:
+        for table in (layout.profiles_table, layout.events_table):
+            parts = table.split(".")
+            schema = exp.Literal.string(parts[-2]) if len(parts) > 1 else exp.func("current_schema")
+            found = store.rows(
+                exp.select(exp.func("count", exp.Star()))
+                .from_(exp.table_("tables", db="information_schema"))
+                .where(exp.column("table_schema").eq(schema))
+                .where(exp.column("table_name").eq(exp.Literal.string(parts[-1])))
+            )
+            if not found[0][0]:
+                continue
+            comment = ""
+            if store.dialect == "postgres":
+                name = exp.Literal.string(table_expr(table).sql("postgres"))
+                described = exp.func("obj_description", exp.func("to_regclass", name))
+                comment = str(store.rows(exp.select(described))[0][0] or "")
+            if not comment.startswith("loaded by segsync load from segsync-demo-"):
+                foreign.append(table)
+    if foreign:
+        raise ConfigError(
+            f"{url.display()} already has {', '.join(foreign)}, not written by segsync demo: "
+            "use --force to replace, or point --store elsewhere",
+            file="--store",
+        )

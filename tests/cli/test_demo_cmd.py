@@ -117,13 +117,14 @@ def test_bad_options(workspace: Path, run_cli: CliRunner, args: list[str], messa
     assert not (workspace / "data").exists()
 
 
-def test_postgres_store_is_refused(
+def test_an_unreachable_postgres_store_is_exit_2(
     workspace: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SEGSYNC_SOURCE_URL", "postgresql://me@db.example.com/shop")
+    monkeypatch.setenv("SEGSYNC_SOURCE_URL", "postgresql://me:secret@127.0.0.1:1/shop")
     code, _, err = run_cli(DEMO)
-    assert code == 1
-    assert "segsync demo builds a DuckDB file" in err
+    assert code == 2
+    assert "cannot connect to the customer store postgresql://me@127.0.0.1:1/shop" in err
+    assert "secret" not in err and not (workspace / "data").exists()
 
 
 def _digest(workspace: Path) -> list[tuple[object, ...]]:

@@ -75,3 +75,31 @@ def test_postgres_gives_the_same_members_and_holdouts(
         assert code == 0, err
         assert out.startswith("loaded ")
     assert previews(run_cli) == on_duckdb
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_demo_into_postgres(
+    tmp_path: Path, pg_schema: str, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEGSYNC_CONFIG_DIR", str(tmp_path / "conf"))
+    monkeypatch.setenv("SEGSYNC_SECRETS_DIR", str(tmp_path / "secrets"))
+    monkeypatch.setenv("SEGSYNC_STORE__PROFILES_TABLE", f"{pg_schema}.profiles")
+    monkeypatch.setenv("SEGSYNC_STORE__EVENTS_TABLE", f"{pg_schema}.events")
+    demo = ["demo", "--store", POSTGRES_URL, "--profiles", "500", "--as-of", AS_OF, "--no-sync"]
+    code, out, err = run_cli(demo)
+    assert (code, err) == (0, "")
+    assert out.startswith("built postgresql://")
+    assert "500 profiles" in out.splitlines()[0]
+    assert not (tmp_path / "data").exists()  # nothing built locally
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as con:
+        assert con.execute(f"SELECT count(*) FROM {pg_schema}.profiles").fetchone() == (500,)
+        assert run_cli(demo)[0] == 0  # an earlier demo is replaced
+        con.execute(f"COMMENT ON TABLE {pg_schema}.events IS 'our orders'")
+        code, out, err = run_cli(demo)
+        assert (code, out) == (1, "")
+        assert f"already has {pg_schema}.events, not written by segsync demo" in err
+        assert run_cli([*demo, "--force"])[0] == 0
+    code, _, err = run_cli(["demo", "--store", "mysql://h/db"])
+    assert code == 1 and "unsupported store 'mysql://'" in err

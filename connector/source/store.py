@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from connector.errors import ConfigError
 from connector.settings import StoreLayout
+from connector.source.dialect import render
 from connector.source.schema import ColumnType, StoreSchema, column_type
 from connector.source.url import StoreUrl
 
@@ -62,7 +63,8 @@ class Store(ABC):
 
     # -- shared -------------------------------------------------------------------------
     def sql(self, query: exp.Expr) -> str:
-        return query.sql(dialect=self.dialect)
+        """``query`` in this store's dialect (``connector.source.dialect.render``)."""
+        return render(query, self.dialect)
 
     def __enter__(self) -> Store:
         return self

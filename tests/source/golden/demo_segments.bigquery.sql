@@ -1,0 +1,395 @@
+WITH `__all` AS (
+  WITH `__ev` AS (
+    SELECT
+      `profile_id` AS `__pid`,
+      LOWER(TRIM(`event`)) AS `__name`,
+      CAST(`ts` AS DATETIME) AS `__ts`,
+      `destination` AS `__q0`,
+      `amount` AS `__q1`,
+      `category` AS `__q2`
+    FROM `events`
+    WHERE
+      CAST(`ts` AS DATETIME) <= CAST('2026-11-23 08:00:00' AS DATETIME)
+  ), `__feat0` AS (
+    SELECT
+      `__pid`,
+      MAX(IF((
+        `__ts` >= CAST('2026-11-22 08:00:00' AS DATETIME)
+      ), `__ts`, NULL)) AS `__f0`
+    FROM `__ev`
+    WHERE
+      `__name` = 'added_to_cart'
+      AND (
+        (
+          `__ts` >= CAST('2026-11-22 08:00:00' AS DATETIME)
+        )
+      )
+    GROUP BY
+      `__pid`
+  ), `__feat1` AS (
+    SELECT
+      `__pid`,
+      MAX(`__ts`) AS `__f1`,
+      COUNTIF((
+        `__ts` >= CAST('2025-11-23 08:00:00' AS DATETIME)
+      )) AS `__f2`,
+      AVG(CAST(`__q1` AS FLOAT64)) AS `__f3`,
+      COUNTIF((
+        `__ts` >= CAST('2026-08-25 08:00:00' AS DATETIME)
+      )) AS `__f4`,
+      COUNT(*) AS `__f5`,
+      COUNTIF(
+        (
+          `__ts` >= CAST('2026-10-24 08:00:00' AS DATETIME)
+        )
+        AND (
+          COALESCE((
+            LOWER(TRIM(`__q2`)) = LOWER(TRIM('electronics'))
+          ), FALSE)
+        )
+      ) AS `__f6`
+    FROM `__ev`
+    WHERE
+      `__name` = 'order_completed'
+    GROUP BY
+      `__pid`
+  ), `__per0` AS (
+    SELECT
+      `__pid`,
+      LOGICAL_OR(`__g0` > 0 AND COALESCE((
+        (
+          `__g0` >= CAST(3.0 AS FLOAT64)
+        )
+      ), FALSE)) AS `__p0`
+    FROM (
+      SELECT
+        `__pid`,
+        LOWER(TRIM(`__q0`)) AS `__grp`,
+        COUNTIF(
+          (
+            `__name` = 'flight_booked'
+          )
+          AND (
+            `__ts` >= CAST('2025-11-23 08:00:00' AS DATETIME)
+          )
+        ) AS `__g0`
+      FROM `__ev`
+      WHERE
+        NOT LOWER(TRIM(`__q0`)) IS NULL
+        AND (
+          (
+            `__name` = 'flight_booked'
+          )
+          AND (
+            `__ts` >= CAST('2025-11-23 08:00:00' AS DATETIME)
+          )
+        )
+      GROUP BY
+        `__pid`,
+        LOWER(TRIM(`__q0`))
+    ) AS __groups
+    GROUP BY
+      `__pid`
+  ), `__base` AS (
+    SELECT
+      `p`.`profile_id`,
+      `p`.`email`,
+      `p`.`email_consent`,
+      `p`.`latitude`,
+      `p`.`lifecycle_stage`,
+      `p`.`longitude`,
+      `p`.`region`,
+      `p`.`signup_at`,
+      `__feat0`.`__f0` AS `__f0`,
+      `__feat1`.`__f1` AS `__f1`,
+      `__feat1`.`__f2` AS `__f2`,
+      `__feat1`.`__f3` AS `__f3`,
+      `__feat1`.`__f4` AS `__f4`,
+      `__feat1`.`__f5` AS `__f5`,
+      `__feat1`.`__f6` AS `__f6`,
+      `__per0`.`__p0` AS `__p0`
+    FROM `profiles` AS p
+    LEFT JOIN `__feat0`
+      ON `__feat0`.`__pid` = `p`.`profile_id`
+    LEFT JOIN `__feat1`
+      ON `__feat1`.`__pid` = `p`.`profile_id`
+    LEFT JOIN `__per0`
+      ON `__per0`.`__pid` = `p`.`profile_id`
+  ), `__thr0` AS (
+    SELECT
+      MIN(IF(`__cd` <= CAST(0.1 AS FLOAT64), `__v`, NULL)) AS `__t0`
+    FROM (
+      SELECT
+        `__v`,
+        CAST(SUM(`__n`) OVER (ORDER BY `__v` DESC) AS FLOAT64) / CAST(SUM(`__n`) OVER () AS FLOAT64) AS `__cd`
+      FROM (
+        SELECT
+          COALESCE(`__f2`, 0) AS `__v`,
+          COUNT(*) AS `__n`
+        FROM `__base`
+        WHERE
+          NOT COALESCE(`__f2`, 0) IS NULL
+        GROUP BY
+          COALESCE(`__f2`, 0)
+      ) AS __c
+    ) AS __cds
+  ), `__thr1` AS (
+    SELECT
+      MIN(IF(`__cd` <= CAST(0.1 AS FLOAT64), `__v`, NULL)) AS `__t1`
+    FROM (
+      SELECT
+        `__v`,
+        CAST(SUM(`__n`) OVER (ORDER BY `__v` DESC) AS FLOAT64) / CAST(SUM(`__n`) OVER () AS FLOAT64) AS `__cd`
+      FROM (
+        SELECT
+          COALESCE(`__f4`, 0) AS `__v`,
+          COUNT(*) AS `__n`
+        FROM `__base`
+        WHERE
+          NOT COALESCE(`__f4`, 0) IS NULL
+        GROUP BY
+          COALESCE(`__f4`, 0)
+      ) AS __c
+    ) AS __cds
+  ), `__ranked` AS (
+    SELECT
+      `__base`.*,
+      `__thr0`.`__t0`,
+      `__thr1`.`__t1`
+    FROM `__base`
+    CROSS JOIN `__thr0`
+    CROSS JOIN `__thr1`
+  )
+  SELECT
+    `profile_id` AS `profile_id`,
+    `email` AS `email`,
+    CASE
+      WHEN REGEXP_CONTAINS(`email`, '^[ -~]*$')
+      THEN CASE
+        WHEN LENGTH(LOWER(TRIM(`email`))) <= 254
+        AND REGEXP_CONTAINS(LOWER(TRIM(`email`)), '^[^@ ]+@[^@ ]+[.][^@ .]+$')
+        THEN LOWER(TRIM(`email`))
+        ELSE ''
+      END
+    END AS `email_key`,
+    COALESCE((
+      `email_consent`
+    ), FALSE) AS `consent`,
+    COALESCE((
+      NOT `__f0` IS NULL AND (
+        `__f1` IS NULL OR `__f1` <= `__f0`
+      )
+    ), FALSE) AS `__s0`,
+    (
+      COALESCE((
+        LOWER(TRIM(`lifecycle_stage`)) = LOWER(TRIM('at_risk'))
+      ), FALSE)
+    )
+    OR (
+      (
+        COALESCE((
+          (
+            COALESCE(`__f2`, 0) >= CAST(2.0 AS FLOAT64)
+          )
+        ), FALSE)
+      )
+      AND (
+        COALESCE(
+          (
+            (
+              FLOOR(
+                (
+                  CAST(1795420800.0 AS FLOAT64) - UNIX_SECONDS(CAST(`__f1` AS TIMESTAMP))
+                ) / CAST(86400.0 AS FLOAT64)
+              ) >= CAST(60.0 AS FLOAT64)
+            )
+            AND (
+              FLOOR(
+                (
+                  CAST(1795420800.0 AS FLOAT64) - UNIX_SECONDS(CAST(`__f1` AS TIMESTAMP))
+                ) / CAST(86400.0 AS FLOAT64)
+              ) <= CAST(180.0 AS FLOAT64)
+            )
+          ),
+          FALSE
+        )
+      )
+    ) AS `__s1`,
+    COALESCE((
+      `__p0`
+    ), FALSE) AS `__s2`,
+    (
+      COALESCE((
+        (
+          `__f3` >= CAST(150.0 AS FLOAT64)
+        )
+      ), FALSE)
+    )
+    AND (
+      COALESCE((
+        (
+          COALESCE(`__f4`, 0) = CAST(0.0 AS FLOAT64)
+        )
+      ), FALSE)
+    ) AS `__s3`,
+    (
+      (
+        CASE
+          WHEN `latitude` BETWEEN CAST(37.560920294505515 AS FLOAT64) AND CAST(38.01507970549448 AS FLOAT64)
+          AND `longitude` BETWEEN CAST(-122.69861001921299 AS FLOAT64) AND CAST(-122.116389980787 AS FLOAT64)
+          THEN COALESCE(
+            (
+              CAST(12742.0 AS FLOAT64) * ASIN(
+                LEAST(
+                  CAST(1.0 AS FLOAT64),
+                  SQRT(
+                    POWER(SIN(RADIANS(`latitude` - CAST(37.788 AS FLOAT64)) / CAST(2.0 AS FLOAT64)), 2) + COS(RADIANS(CAST(37.788 AS FLOAT64))) * COS(RADIANS(`latitude`)) * POWER(SIN(RADIANS(`longitude` - CAST(-122.4075 AS FLOAT64)) / CAST(2.0 AS FLOAT64)), 2)
+                  )
+                )
+              ) <= CAST(25.0 AS FLOAT64)
+            ),
+            FALSE
+          )
+          ELSE FALSE
+        END
+      )
+      OR (
+        CASE
+          WHEN `latitude` BETWEEN CAST(40.53092029450552 AS FLOAT64) AND CAST(40.985079705494485 AS FLOAT64)
+          AND `longitude` BETWEEN CAST(-74.28932389227609 AS FLOAT64) AND CAST(-73.68167610772392 AS FLOAT64)
+          THEN COALESCE(
+            (
+              CAST(12742.0 AS FLOAT64) * ASIN(
+                LEAST(
+                  CAST(1.0 AS FLOAT64),
+                  SQRT(
+                    POWER(SIN(RADIANS(`latitude` - CAST(40.758 AS FLOAT64)) / CAST(2.0 AS FLOAT64)), 2) + COS(RADIANS(CAST(40.758 AS FLOAT64))) * COS(RADIANS(`latitude`)) * POWER(SIN(RADIANS(`longitude` - CAST(-73.9855 AS FLOAT64)) / CAST(2.0 AS FLOAT64)), 2)
+                  )
+                )
+              ) <= CAST(25.0 AS FLOAT64)
+            ),
+            FALSE
+          )
+          ELSE FALSE
+        END
+      )
+      OR (
+        CASE
+          WHEN `latitude` BETWEEN CAST(41.66792029450552 AS FLOAT64) AND CAST(42.122079705494485 AS FLOAT64)
+          AND `longitude` BETWEEN CAST(-87.93351576952323 AS FLOAT64) AND CAST(-87.31508423047678 AS FLOAT64)
+          THEN COALESCE(
+            (
+              CAST(12742.0 AS FLOAT64) * ASIN(
+                LEAST(
+                  CAST(1.0 AS FLOAT64),
+                  SQRT(
+                    POWER(SIN(RADIANS(`latitude` - CAST(41.895 AS FLOAT64)) / CAST(2.0 AS FLOAT64)), 2) + COS(RADIANS(CAST(41.895 AS FLOAT64))) * COS(RADIANS(`latitude`)) * POWER(SIN(RADIANS(`longitude` - CAST(-87.6243 AS FLOAT64)) / CAST(2.0 AS FLOAT64)), 2)
+                  )
+                )
+              ) <= CAST(25.0 AS FLOAT64)
+            ),
+            FALSE
+          )
+          ELSE FALSE
+        END
+      )
+    )
+    AND (
+      COALESCE((
+        `email_consent` = TRUE
+      ), FALSE)
+    ) AS `__s4`,
+    (
+      COALESCE(
+        (
+          (
+            `signup_at` >= CAST('2026-10-24 08:00:00' AS DATETIME)
+          )
+          AND (
+            `signup_at` <= CAST('2026-11-23 08:00:00' AS DATETIME)
+          )
+        ),
+        FALSE
+      )
+    )
+    AND (
+      COALESCE((
+        (
+          COALESCE(`__f5`, 0) = CAST(0.0 AS FLOAT64)
+        )
+      ), FALSE)
+    ) AS `__s5`,
+    COALESCE((
+      COALESCE(`__f2`, 0) >= `__t0`
+    ), FALSE) AS `__s6`,
+    (
+      COALESCE((
+        LOWER(TRIM(`region`)) = LOWER(TRIM('CA'))
+      ), FALSE)
+    )
+    AND (
+      COALESCE((
+        (
+          COALESCE(`__f6`, 0) >= CAST(4.0 AS FLOAT64)
+        )
+      ), FALSE)
+    )
+    AND (
+      COALESCE((
+        COALESCE(`__f4`, 0) >= `__t1`
+      ), FALSE)
+    )
+    AND (
+      NOT (
+        (
+          COALESCE((
+            LOWER(TRIM(`lifecycle_stage`)) = LOWER(TRIM('at_risk'))
+          ), FALSE)
+        )
+        OR (
+          (
+            COALESCE((
+              (
+                COALESCE(`__f2`, 0) >= CAST(2.0 AS FLOAT64)
+              )
+            ), FALSE)
+          )
+          AND (
+            COALESCE(
+              (
+                (
+                  FLOOR(
+                    (
+                      CAST(1795420800.0 AS FLOAT64) - UNIX_SECONDS(CAST(`__f1` AS TIMESTAMP))
+                    ) / CAST(86400.0 AS FLOAT64)
+                  ) >= CAST(60.0 AS FLOAT64)
+                )
+                AND (
+                  FLOOR(
+                    (
+                      CAST(1795420800.0 AS FLOAT64) - UNIX_SECONDS(CAST(`__f1` AS TIMESTAMP))
+                    ) / CAST(86400.0 AS FLOAT64)
+                  ) <= CAST(180.0 AS FLOAT64)
+                )
+              ),
+              FALSE
+            )
+          )
+        )
+      )
+    ) AS `__s7`,
+    (
+      COALESCE((
+        LOWER(TRIM(`region`)) = LOWER(TRIM('NY'))
+      ), FALSE)
+    )
+    AND (
+      COALESCE((
+        LOWER(TRIM(`lifecycle_stage`)) = LOWER(TRIM('vip'))
+      ), FALSE)
+    ) AS `__s8`
+  FROM `__ranked`
+)
+SELECT
+  *
+FROM `__all`

@@ -28,16 +28,19 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 
 from connector.errors import DependencyError, StateError
 from connector.reconcile.state_lock import AdvisoryLock, FileLock, MemoryLock, RunLock
 from connector.reconcile.state_url import StateUrl
+
+_T = TypeVar("_T")
 
 __all__ = ["PostgresDb", "SqliteDb", "StateDb", "Tx", "open_db"]
 
@@ -145,7 +148,7 @@ class SqliteDb:
             self.con = sqlite3.connect(
                 self.name, check_same_thread=False, isolation_level=None, timeout=30
             )
-            self.con.execute("PRAGMA journal_mode=WAL")
+            _retry_busy(lambda: self.con.execute("PRAGMA journal_mode=WAL"))
             self.con.execute("PRAGMA synchronous=NORMAL")
             self.con.execute("PRAGMA foreign_keys=ON")
         self.run_lock: RunLock = (
@@ -204,7 +207,9 @@ class SqliteDb:
             self.con.execute("COMMIT")
 
     def migrate(self, migrations: Sequence[str]) -> None:
-        if self.query("PRAGMA user_version")[0][0] == len(migrations):
+        with self.lock, self._errors():
+            current = _retry_busy(lambda: self.con.execute("PRAGMA user_version").fetchall())
+        if current[0][0] == len(migrations):
             return
         with self.transaction() as tx:  # the write lock first, then the version
             (version,) = tx.execute("PRAGMA user_version")[0]
@@ -225,6 +230,24 @@ class SqliteDb:
         with self.lock:
             self.run_lock.close()
             self.con.close()
+
+
+def _retry_busy(step: Callable[[], _T], seconds: float = 30.0) -> _T:
+    """Run ``step``, retrying while SQLite answers "locked"/"busy".
+
+    Switching a new file to WAL, and reading a WAL file another process is recovering, can
+    answer SQLITE_BUSY at once without calling the busy handler (so ``timeout=`` does not
+    cover it): several processes opening a fresh state store together would otherwise fail.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _check_version(version: int, known: int, name: str) -> None:

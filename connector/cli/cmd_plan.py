@@ -13,7 +13,7 @@ from connector.cli.app import app
 from connector.cli.common import (
     AsOf,
     JsonFlag,
-    complete_segment,
+    SegmentNames,
     load_config,
     resolve_as_of,
     segment_names,
@@ -101,13 +101,7 @@ def print_plan(document: PlanDocument) -> None:
 
 @app.command()
 def plan(
-    names: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Segments or globs such as 'vip-*' (default: all).",
-            autocompletion=complete_segment,
-        ),
-    ] = None,
+    names: SegmentNames = None,
     as_of: AsOf = None,
     as_json: JsonFlag = False,
     out_file: Annotated[

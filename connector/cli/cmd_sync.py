@@ -12,8 +12,8 @@ from connector.cli.app import app
 from connector.cli.common import (
     AsOf,
     JsonFlag,
+    SegmentNames,
     WaitFlag,
-    complete_segment,
     load_config,
     resolve_as_of,
     segment_names,
@@ -71,13 +71,7 @@ def print_summary(summary: RunSummary) -> None:
 
 @app.command()
 def sync(
-    names: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Segments or globs such as 'vip-*' (default: all).",
-            autocompletion=complete_segment,
-        ),
-    ] = None,
+    names: SegmentNames = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Compute changes, write nothing.")
     ] = False,

@@ -21,6 +21,7 @@ from connector.timespec import parse_instant, utc_now
 __all__ = [
     "AsOf",
     "JsonFlag",
+    "SegmentNames",
     "WaitFlag",
     "complete_segment",
     "load_config",
@@ -136,3 +137,12 @@ def complete_segment(incomplete: str) -> list[str]:
     except Exception:  # completion must never print a traceback into the shell
         return []
     return [name for name in names if name.startswith(incomplete)]
+
+
+SegmentNames = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Segments or globs such as 'vip-*' (default: all).",
+        autocompletion=complete_segment,
+    ),
+]

@@ -23,6 +23,7 @@ Conversions, so every store that ``load`` writes reads the same way:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -603,15 +604,4 @@ def load_file(
         raise ConfigError(f"cannot load it: {_reason(exc)}", file=str(file)) from None
     finally:
         job.con.close()
-    return LoadReport(
-        table=report.table,
-        store=parsed.display(),
-        rows=report.rows,
-        total_rows=report.total_rows,
-        columns=report.columns,
-        appended=report.appended,
-        created=report.created,
-        warnings=report.warnings,
-        rows_before=report.rows_before,
-        dry_run=report.dry_run,
-    )
+    return dataclasses.replace(report, store=parsed.display())

@@ -13,6 +13,7 @@ order, so a window reads only the blocks it needs at a tiny fraction of a B-tree
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -311,15 +312,4 @@ def load_postgres(
         if job is not None:
             job.con.close()
         store.close()
-    return LoadReport(
-        table=report.table,
-        store=url.display(),
-        rows=report.rows,
-        total_rows=report.total_rows,
-        columns=report.columns,
-        appended=report.appended,
-        created=report.created,
-        warnings=report.warnings,
-        rows_before=report.rows_before,
-        dry_run=report.dry_run,
-    )
+    return dataclasses.replace(report, store=url.display())

@@ -43,8 +43,8 @@ import httpx
 from connector.definitions.destinations import Destination
 from connector.emulator.options import DEFAULT_KLAVIYO_KEY, DEFAULT_MAILCHIMP_KEY
 from connector.esp.base import EspAdapter
-from connector.esp.factory import adapter_for
-from connector.esp.klaviyo_shapes import ENDPOINT_TIERS
+from connector.esp.klaviyo.shapes import ENDPOINT_TIERS
+from connector.esp.registry import adapter_for
 from connector.reconcile.executor import DestinationExecutor
 from connector.reconcile.runner import SyncOptions, run_sync
 from connector.settings import KlaviyoSettings, MailchimpSettings, Settings, load_settings

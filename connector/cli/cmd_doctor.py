@@ -12,7 +12,7 @@ from connector.cli.app import app
 from connector.cli.common import JsonFlag, load_config
 from connector.cli.context import state
 from connector.errors import EXIT_ESP, ConnectorError
-from connector.esp.factory import adapter_for
+from connector.esp.registry import adapter_for
 
 __all__ = ["doctor"]
 

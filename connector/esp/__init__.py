@@ -1,16 +1,10 @@
 """ESP adapters: what the reconciler calls to change Mailchimp and Klaviyo.
 
     base.py              EspAdapter protocol, EspLimits, EspObject, Contact, results
-    factory.py           ADAPTERS registry, adapter_for(destination, settings)
-    mailchimp.py         MailchimpAdapter (mailchimp-marketing SDK)
-    mailchimp_client.py  the SDK's ApiClient sending through our transport
-    mailchimp_errors.py  problem+json messages, per-member error classification
-    klaviyo.py           KlaviyoAdapter (klaviyo-api SDK)
-    klaviyo_client.py    the SDK's REST client replaced by our transport, retry off
-    klaviyo_errors.py    JSON:API error messages, import errors
-    klaviyo_imports.py   bulk profile import jobs (submit, poll, refused profiles)
-    klaviyo_shapes.py    routes, rate tiers, request/response shapes
-    klaviyo_ids.py       the email → profile id map
+    registry.py          ADAPTERS registry, adapter_for(destination, settings)
+    mailchimp/           MailchimpAdapter (mailchimp-marketing SDK), its client and errors
+    klaviyo/             KlaviyoAdapter (klaviyo-api SDK), its client, errors, bulk imports,
+                         request shapes and the email → profile id map
     transport.py         the one httpx.Client per adapter: gates, counts, response checks
     retry.py             the one tenacity policy
     ratelimit.py         per-account concurrency and rate windows shared by all threads
@@ -33,9 +27,9 @@ from connector.esp.base import (
     EspObject,
     MembershipResult,
 )
-from connector.esp.factory import ADAPTERS, adapter_for
-from connector.esp.klaviyo import KlaviyoAdapter
-from connector.esp.mailchimp import MailchimpAdapter
+from connector.esp.klaviyo.adapter import KlaviyoAdapter
+from connector.esp.mailchimp.adapter import MailchimpAdapter
+from connector.esp.registry import ADAPTERS, adapter_for
 
 __all__ = [
     "ADAPTERS",

@@ -59,7 +59,7 @@ AdapterFactory = Callable[[Destination, Settings], EspAdapter]
 
 
 def _default_factory(destination: Destination, settings: Settings) -> EspAdapter:
-    from connector.esp.factory import adapter_for
+    from connector.esp.registry import adapter_for
 
     return adapter_for(destination, settings)
 

@@ -17,7 +17,8 @@ from connector.errors import (
     RateLimitedError,
     RetriableEspError,
 )
-from connector.esp import klaviyo_errors, mailchimp_errors
+from connector.esp.klaviyo import errors as klaviyo_errors
+from connector.esp.mailchimp import errors as mailchimp_errors
 from connector.esp.status import error_for_status, retry_after_seconds
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connector.emulator import EmulatorOptions, run_emulator
 from connector.esp.base import Contact
-from connector.esp.mailchimp import MailchimpAdapter
+from connector.esp.mailchimp.adapter import MailchimpAdapter
 
 
 def test_existence_checks_read_the_audience_once_when_cheaper() -> None:

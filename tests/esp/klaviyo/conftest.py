@@ -15,7 +15,7 @@ import httpx
 import pytest
 import respx
 
-from connector.esp.klaviyo import KlaviyoAdapter
+from connector.esp.klaviyo.adapter import KlaviyoAdapter
 from tests.esp.conftest import FAST_RETRY, KLAVIYO_KEY, FakeClock
 
 BASE = "https://a.klaviyo.com"

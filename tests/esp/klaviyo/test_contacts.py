@@ -8,7 +8,7 @@ import httpx
 import respx
 
 from connector.esp import Contact, EspObject
-from connector.esp.klaviyo import KlaviyoAdapter
+from connector.esp.klaviyo.adapter import KlaviyoAdapter
 from tests.esp.conftest import FakeClock
 from tests.esp.klaviyo.conftest import FakeKlaviyo, body_of, jsonapi_error
 
@@ -209,7 +209,7 @@ def test_import_errors_become_member_errors_by_payload_or_pointer(
 def test_large_imports_are_split_under_the_payload_limit(
     klaviyo: KlaviyoAdapter, account: FakeKlaviyo, monkeypatch: object
 ) -> None:
-    import connector.esp.klaviyo_imports as module
+    import connector.esp.klaviyo.imports as module
 
     monkeypatch.setattr(module, "MAX_IMPORT_BYTES", 2_000)  # type: ignore[attr-defined]
     contacts = [Contact(f"p{i}@example.com", True, {"note": "x" * 100}) for i in range(30)]

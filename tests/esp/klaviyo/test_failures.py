@@ -18,7 +18,7 @@ from connector.errors import (
     RetriableEspError,
 )
 from connector.esp import Contact, EspObject
-from connector.esp.klaviyo import KlaviyoAdapter
+from connector.esp.klaviyo.adapter import KlaviyoAdapter
 from connector.settings import RetrySettings
 from tests.esp.conftest import KLAVIYO_KEY, FakeClock, assert_key_absent
 from tests.esp.klaviyo.conftest import FakeKlaviyo, jsonapi_error

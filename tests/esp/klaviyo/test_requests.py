@@ -8,7 +8,7 @@ import pytest
 import respx
 
 from connector.esp import EspObject
-from connector.esp.klaviyo import KlaviyoAdapter
+from connector.esp.klaviyo.adapter import KlaviyoAdapter
 from tests.esp.conftest import KLAVIYO_KEY, FakeClock
 from tests.esp.klaviyo.conftest import FakeKlaviyo, body_of
 

@@ -30,8 +30,8 @@ from pydantic import SecretStr
 
 from connector.definitions.loader import load_definitions
 from connector.esp.base import EspAdapter
-from connector.esp.factory import adapter_for
-from connector.esp.mailchimp import mailchimp_base_url, subscriber_hash
+from connector.esp.mailchimp.adapter import mailchimp_base_url, subscriber_hash
+from connector.esp.registry import adapter_for
 from connector.reconcile.runner import SyncOptions, run_sync
 from connector.settings import KlaviyoSettings, MailchimpSettings, Settings, load_settings
 from tests.conftest import make_store, write_config

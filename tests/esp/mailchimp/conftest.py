@@ -13,7 +13,7 @@ import httpx
 import pytest
 import respx
 
-from connector.esp.mailchimp import MailchimpAdapter, subscriber_hash
+from connector.esp.mailchimp.adapter import MailchimpAdapter, subscriber_hash
 from tests.esp.conftest import FAST_RETRY, MAILCHIMP_KEY
 
 BASE = "https://us7.api.mailchimp.com/3.0"

@@ -8,7 +8,7 @@ import httpx
 import respx
 
 from connector.esp import Contact
-from connector.esp.mailchimp import MailchimpAdapter, subscriber_hash
+from connector.esp.mailchimp.adapter import MailchimpAdapter, subscriber_hash
 from tests.esp.mailchimp.conftest import FakeAudience
 
 

@@ -22,8 +22,8 @@ from connector.errors import (
     RetriableEspError,
 )
 from connector.esp import Contact, EspObject
-from connector.esp.mailchimp import MailchimpAdapter
-from connector.esp.mailchimp_errors import from_api_client_error
+from connector.esp.mailchimp.adapter import MailchimpAdapter
+from connector.esp.mailchimp.errors import from_api_client_error
 from connector.settings import RetrySettings
 from tests.esp.conftest import MAILCHIMP_KEY, assert_key_absent
 from tests.esp.mailchimp.conftest import AUDIENCE, FakeAudience, problem

@@ -11,7 +11,7 @@ import pytest
 import respx
 
 from connector.esp import EspObject
-from connector.esp.mailchimp import MailchimpAdapter, subscriber_hash
+from connector.esp.mailchimp.adapter import MailchimpAdapter, subscriber_hash
 from tests.esp.conftest import MAILCHIMP_KEY
 from tests.esp.mailchimp.conftest import AUDIENCE, BASE, body_of, segments_page
 

@@ -21,7 +21,7 @@ import pytest
 
 from connector.emulator.options import DEFAULT_MAILCHIMP_KEY
 from connector.esp.base import EspObject
-from connector.esp.mailchimp import MailchimpAdapter
+from connector.esp.mailchimp.adapter import MailchimpAdapter
 from connector.reconcile.state import StateStore
 from connector.settings import RetrySettings
 from tests.conftest import insert_rows, make_store, write_config

@@ -14,8 +14,8 @@ from connector.definitions.destinations import (
     MailchimpDestination,
 )
 from connector.esp.base import EspAdapter
-from connector.esp.klaviyo import KlaviyoAdapter
-from connector.esp.mailchimp import MailchimpAdapter
+from connector.esp.klaviyo.adapter import KlaviyoAdapter
+from connector.esp.mailchimp.adapter import MailchimpAdapter
 from connector.settings import Settings
 
 __all__ = ["ADAPTERS", "adapter_for"]

@@ -21,8 +21,8 @@ from connector.errors import (
     RetriableEspError,
 )
 from connector.esp.base import Contact
-from connector.esp.klaviyo_errors import ESP, IMPORT_ERROR, import_error
-from connector.esp.klaviyo_shapes import (
+from connector.esp.klaviyo.errors import ESP, IMPORT_ERROR, import_error
+from connector.esp.klaviyo.shapes import (
     POINTER_INDEX,
     R_IMPORT,
     R_IMPORT_ERRORS,

@@ -1,7 +1,7 @@
 """Mailchimp adapter: tags (static segments), contacts and saved segments of one audience.
 
 Built on the official ``mailchimp-marketing`` SDK, sending through one pooled ``httpx``
-client (``mailchimp_client.py``), at most ``max_connections`` (≤ 10) requests in flight per
+client (``client.py``), at most ``max_connections`` (≤ 10) requests in flight per
 account for the whole process, every call under the one retry policy (``retry.py``).
 
 Consent rules (DESIGN.md §5) and how they are kept:
@@ -54,8 +54,8 @@ from connector.esp.base import (
     MembershipResult,
     dedupe_contacts,
 )
-from connector.esp.mailchimp_client import HttpxApiClient, body_of, response_fields
-from connector.esp.mailchimp_errors import (
+from connector.esp.mailchimp.client import HttpxApiClient, body_of, response_fields
+from connector.esp.mailchimp.errors import (
     ESP,
     NOT_IN_AUDIENCE,
     from_api_client_error,

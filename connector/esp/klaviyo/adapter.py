@@ -1,7 +1,7 @@
 """Klaviyo adapter: lists, profiles and segments of one Klaviyo account.
 
 Built on the official ``klaviyo-api`` SDK, sending through one pooled ``httpx`` client
-(``klaviyo_client.py``), with the SDK's retry at one attempt and every call under the one
+(``client.py``), with the SDK's retry at one attempt and every call under the one
 retry policy (``retry.py``). Each endpoint has a shared burst/steady window of its tier, so
 the threads of a process stay under Klaviyo's limits instead of provoking 429 storms.
 
@@ -44,11 +44,11 @@ from connector.esp.base import (
     MembershipResult,
     dedupe_contacts,
 )
-from connector.esp.klaviyo_client import KlaviyoKeyAuth, build_sdk
-from connector.esp.klaviyo_errors import ESP, NOT_FOUND, validate_response
-from connector.esp.klaviyo_ids import ProfileIds
-from connector.esp.klaviyo_imports import BulkImports
-from connector.esp.klaviyo_shapes import (
+from connector.esp.klaviyo.client import KlaviyoKeyAuth, build_sdk
+from connector.esp.klaviyo.errors import ESP, NOT_FOUND, validate_response
+from connector.esp.klaviyo.ids import ProfileIds
+from connector.esp.klaviyo.imports import BulkImports
+from connector.esp.klaviyo.shapes import (
     DEFAULT_TIER,
     ENDPOINT_TIERS,
     R_LIST,

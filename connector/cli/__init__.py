@@ -22,7 +22,6 @@ try:  # typer >= 0.29 raises its own copy of click's exceptions for bad options
 except ImportError:  # pragma: no cover - older typer re-uses click's
     _TyperClickException = click.ClickException  # type: ignore[assignment,misc]
 
-from connector.cli import commands  # noqa: F401  (registers the commands)
 from connector.cli.app import app
 from connector.cli.logs import restored_logging
 from connector.cli.output import err

@@ -1,0 +1,99 @@
+"""Commands load on demand: ``segsync --help`` imports no command module and none of the
+heavy libraries, ``preview`` imports what evaluating needs (DuckDB, numpy, sqlglot) and
+nothing for statistics or the ESPs; the table's summaries are the commands' own."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from connector.cli.app import LazyGroup, _summary, app
+from connector.cli.commands import COMMANDS
+from tests.cli.conftest import CliRunner
+from tests.cli.test_evaluation_cmds import AS_OF, workspace  # noqa: F401  (fixture)
+
+#: statistics (report, audit), the ESP SDKs and their HTTP stack, PostgreSQL
+NEVER_FOR_PREVIEW = {
+    "pandas", "scipy", "statsmodels", "pyarrow", "psycopg", "httpx", "requests",
+    "klaviyo_api", "mailchimp_marketing",
+}  # fmt: skip
+#: ... and for ``--help`` also what evaluating needs
+NEVER_FOR_HELP = NEVER_FOR_PREVIEW | {"numpy", "duckdb", "sqlglot", "email_validator"}
+
+PROBE = """
+import json, sys
+from connector.cli import main
+sys.argv = ["segsync", *json.loads(sys.argv[1])]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+tops = {m.split(".")[0] for m in sys.modules}
+commands = {m for m in sys.modules if m.startswith("connector.cli.cmd_")}
+loaded = sorted(tops | commands)
+print(json.dumps({"code": code, "modules": loaded}), file=sys.stderr)
+"""
+
+
+def probe(args: list[str]) -> tuple[int, set[str]]:
+    """Run the CLI in a fresh interpreter; its exit code and the modules it imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    return report["code"], set(report["modules"])
+
+
+def test_help_imports_no_command_and_nothing_heavy() -> None:
+    code, modules = probe(["--help"])
+    assert code == 0
+    assert not {m for m in modules if m.startswith("connector.cli.cmd_")}
+    assert not modules & NEVER_FOR_HELP
+
+
+@pytest.mark.usefixtures("workspace")
+def test_preview_imports_only_what_evaluating_needs() -> None:
+    code, modules = probe(["preview", "buyers", "--as-of", AS_OF, "-o", "/dev/null"])
+    assert code == 0
+    assert {"duckdb", "numpy", "sqlglot"} <= modules
+    assert {m for m in modules if m.startswith("connector.cli.cmd_")} == {
+        "connector.cli.cmd_preview"
+    }
+    assert not modules & NEVER_FOR_PREVIEW
+
+
+def test_every_command_is_in_the_table_with_its_own_summary() -> None:
+    for entry in COMMANDS.values():
+        importlib.import_module(entry.module)
+    registered = {info.callback.__name__ for info in app.registered_commands if info.callback}
+    assert len(app.registered_commands) == len(COMMANDS), registered
+    group = LazyGroup(name="segsync")
+    ctx = group.make_context("segsync", ["--help"], resilient_parsing=True)
+    for name in COMMANDS:
+        command = group.get_command(ctx, name)
+        assert command is not None and command.name == name
+        for limit in (30, 60, 200):
+            assert _summary(name).get_short_help_str(limit) == command.get_short_help_str(limit)
+
+
+def test_help_lists_every_command(run_cli: CliRunner) -> None:
+    code, out, _ = run_cli(["--help"])
+    assert code == 0
+    listed = [line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.strip()]
+    assert listed == list(COMMANDS)
+
+
+def test_a_command_help_loads_that_command(tmp_path: Path) -> None:
+    code, modules = probe(["schema", "--help"])
+    assert code == 0
+    assert {m for m in modules if m.startswith("connector.cli.cmd_")} == {
+        "connector.cli.cmd_schema"
+    }

@@ -8,13 +8,17 @@ real ESP accounts.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
-from connector.definitions.destinations import MailchimpDestination
+from connector.definitions.destinations import (
+    Destination,
+    KlaviyoDestination,
+    MailchimpDestination,
+)
 from connector.definitions.loader import Definitions
 from connector.emulator import EmulatorOptions, run_emulator
 from connector.reconcile.executor import Progress
@@ -31,6 +35,7 @@ class EspHolding:
 
     destination: str
     esp: str
+    group_kind: str
     groups: dict[str, int] = field(default_factory=dict)
     segments: dict[str, int] = field(default_factory=dict)
     contacts: int = 0
@@ -65,6 +70,38 @@ def _emulators(defs: Definitions) -> Iterator[dict[str, Any]]:
         yield running
 
 
+def _group_size(destination: Destination, emu: Any, name: str) -> int:
+    match destination:
+        case MailchimpDestination():
+            return len(emu.state.tag_members(destination.audience, name))
+        case KlaviyoDestination():
+            found = emu.state.find_list(name)
+            return len(emu.state.list_emails(found.id)) if found else 0
+        case _:
+            assert_never(destination)
+
+
+def _native_sizes(
+    destination: Destination, emu: Any, natives: Iterable[str]
+) -> tuple[dict[str, int], int]:
+    """Members per written native segment, and the contacts the account holds."""
+    sizes: dict[str, int] = {}
+    match destination:
+        case MailchimpDestination():
+            for native in natives:
+                if emu.state.find_segment(destination.audience, native) is not None:
+                    sizes[native] = len(emu.state.segment_members(destination.audience, native))
+            return sizes, len(emu.state.emails(destination.audience))
+        case KlaviyoDestination():
+            wanted = set(natives)
+            for segment in emu.state.segments.values():
+                if segment.name in wanted:
+                    sizes[segment.name] = len(emu.state.segment_emails(segment.id))
+            return sizes, len(emu.state.profiles)
+        case _:
+            assert_never(destination)
+
+
 def _holdings(
     defs: Definitions, summary: RunSummary, emulators: dict[str, Any]
 ) -> list[EspHolding]:
@@ -72,29 +109,18 @@ def _holdings(
     for part in summary.parts:
         destination = defs.destinations[part.destination]
         holding = holdings.setdefault(
-            part.destination, EspHolding(part.destination, destination.esp)
+            part.destination,
+            EspHolding(part.destination, destination.esp, destination.group_kind),
         )
-        emu = emulators[destination.esp]
-        if isinstance(destination, MailchimpDestination):
-            holding.groups[part.part] = len(emu.state.tag_members(destination.audience, part.part))
-        else:
-            found = emu.state.find_list(part.part)
-            holding.groups[part.part] = len(emu.state.list_emails(found.id)) if found else 0
+        holding.groups[part.part] = _group_size(destination, emulators[destination.esp], part.part)
     for name, holding in holdings.items():
         destination = defs.destinations[name]
-        emu = emulators[destination.esp]
-        for native in summary.segments_written:
-            if isinstance(destination, MailchimpDestination):
-                if emu.state.find_segment(destination.audience, native) is not None:
-                    holding.segments[native] = len(
-                        emu.state.segment_members(destination.audience, native)
-                    )
-                holding.contacts = len(emu.state.emails(destination.audience))
-            else:
-                for segment in emu.state.segments.values():
-                    if segment.name == native:
-                        holding.segments[native] = len(emu.state.segment_emails(segment.id))
-                holding.contacts = len(emu.state.profiles)
+        sizes, contacts = _native_sizes(
+            destination, emulators[destination.esp], summary.segments_written
+        )
+        holding.segments.update(sizes)
+        if summary.segments_written:
+            holding.contacts = contacts
     return list(holdings.values())
 
 

@@ -134,9 +134,8 @@ def print_sync(summary: RunSummary, holdings: list[EspHolding]) -> None:
     )
     rows = []
     for holding in holdings:
-        kind = "tag" if holding.esp == "mailchimp" else "list"
         for name, size in sorted(holding.groups.items()):
-            rows.append((holding.destination, kind, name, size))
+            rows.append((holding.destination, holding.group_kind, name, size))
         for name, size in sorted(holding.segments.items()):
             rows.append((holding.destination, "segment", name, size))
     print_table(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -20,45 +20,15 @@ from connector.cli.common import (
 )
 from connector.cli.context import state
 from connector.cli.output import out
+from connector.esp.registry import ESPS
 from connector.plan.document import PlanDocument, SegmentPlan, build_plan
 from connector.timespec import format_instant
-
-
-def _condition_text(esp: str, cond: dict[str, Any]) -> str:
-    if esp == "mailchimp":
-        kind = cond.get("condition_type")
-        if kind == "StaticSegment":
-            return f"{cond['op']} tag {cond['value']}"
-        if kind == "TextMerge":
-            value = f" {json.dumps(cond['value'])}" if "value" in cond else ""
-            return f"merge field {cond['field']} {cond['op']}{value}"
-        return f"ESP-only {json.dumps(cond, sort_keys=True)}"
-    kind = cond.get("type")
-    if kind == "profile-group-membership":
-        verb = "in" if cond["is_member"] else "not in"
-        return f"{verb} list {', '.join(cond['group_ids'])}"
-    if kind == "profile-property":
-        flt = cond["filter"]
-        value = f" {json.dumps(flt['value'])}" if "value" in flt else ""
-        return f"property {cond['property']} {flt['operator']}{value}"
-    return f"ESP-only {json.dumps(cond, sort_keys=True)}"
 
 
 def _native_lines(plan: SegmentPlan) -> list[str]:
     if plan.native is None:
         return []
-    definition = plan.native["definition"]
-    if plan.esp == "mailchimp":
-        lines = [f"  native segment {plan.native['name']} (match {definition['match']}):"]
-        lines += [f"    - {_condition_text('mailchimp', c)}" for c in definition["conditions"]]
-        return lines
-    lines = [
-        f"  native segment {plan.native['name']} (every group holds; any condition in a group):"
-    ]
-    for index, group in enumerate(definition["condition_groups"], 1):
-        texts = " OR ".join(_condition_text("klaviyo", c) for c in group["conditions"])
-        lines.append(f"    {index}. {texts}")
-    return lines
+    return ESPS[plan.esp].native_lines(plan.native["name"], plan.native["definition"])
 
 
 def print_plan(document: PlanDocument) -> None:
@@ -80,10 +50,9 @@ def print_plan(document: PlanDocument) -> None:
             out.print(f"  SKIPPED: {plan.skipped}", markup=False)
         for line in _native_lines(plan):
             out.print(line, markup=False)
-        noun = "tag" if plan.esp == "mailchimp" else "list"
         for part in plan.parts:
             out.print(
-                f"  {noun} {part.name}: {part.description}\n"
+                f"  {plan.group_kind} {part.name}: {part.description}\n"
                 f"      {part.contacts} contacts ({part.members} profiles); confirmed "
                 f"{part.confirmed}: +{part.adds} to add, -{part.removes} to remove",
                 markup=False,

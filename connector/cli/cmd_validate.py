@@ -14,6 +14,7 @@ from connector.cli.common import JsonFlag, load_config, open_source
 from connector.cli.output import out, print_table
 from connector.definitions.checks import raise_for_schema
 from connector.definitions.loader import Definitions
+from connector.esp.registry import capabilities_for
 from connector.evaluate.engine import has_esp_conditions
 from connector.plan.split import plan_splits
 from connector.source.schema import StoreSchema
@@ -36,7 +37,9 @@ def validate(
         with open_source() as store:
             schema = store.discover()
         raise_for_schema(defs, schema)
-    plan_splits(defs, schema=schema)  # every (segment, destination) must have a split
+    plan_splits(
+        defs, schema=schema, capabilities=capabilities_for
+    )  # every (segment, destination) must have a split
     rows = [
         (
             name,

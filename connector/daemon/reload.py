@@ -25,6 +25,7 @@ from connector.daemon.logging import get_logger
 from connector.definitions.checks import raise_for_schema
 from connector.definitions.loader import Definitions, load_definitions
 from connector.errors import ConfigError, DependencyError
+from connector.esp.registry import capabilities_for
 from connector.plan.split import plan_splits
 from connector.settings import Settings
 from connector.source import open_store
@@ -76,7 +77,7 @@ def load_checked(settings: Settings) -> tuple[Definitions, bool]:
     schema = _schema(settings)
     if schema is not None:
         raise_for_schema(defs, schema)
-    plan_splits(defs, schema=schema)
+    plan_splits(defs, schema=schema, capabilities=capabilities_for)
     return defs, schema is not None
 
 

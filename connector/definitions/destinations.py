@@ -12,18 +12,21 @@ klaviyo-main:
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 __all__ = [
     "Destination",
+    "GroupKind",
     "KlaviyoDestination",
     "MailchimpDestination",
     "NewContacts",
 ]
 
 NewContacts = Literal["consent_only", "never"]
+#: what a materialised part becomes in the ESP
+GroupKind = Literal["tag", "list"]
 
 
 class _Destination(BaseModel):
@@ -34,9 +37,18 @@ class _Destination(BaseModel):
         description="local profile attribute -> ESP field (merge tag / profile property)",
     )
     new_contacts: NewContacts = "consent_only"
+    #: what a materialised part becomes in this ESP: declared once per ESP, here, and read
+    #: by the planner, the adapters and every display
+    group_kind: ClassVar[GroupKind]
+
+    @classmethod
+    def modes(cls) -> tuple[str, ...]:
+        """The ``mode`` values a segment may use for this destination."""
+        return ("auto", cls.group_kind, "segment")
 
 
 class MailchimpDestination(_Destination):
+    group_kind: ClassVar[GroupKind] = "tag"
     esp: Literal["mailchimp"]
     audience: str = Field(min_length=1, description="Mailchimp audience (list) id")
     plan_tier: Literal["essentials", "standard"] = "essentials"
@@ -44,6 +56,7 @@ class MailchimpDestination(_Destination):
 
 
 class KlaviyoDestination(_Destination):
+    group_kind: ClassVar[GroupKind] = "list"
     esp: Literal["klaviyo"]
     max_conditions: int = Field(default=100, ge=1, le=100)
 

@@ -26,7 +26,6 @@ from connector.errors import ConfigError, Issue, Location
 __all__ = ["Definitions", "load_definitions"]
 
 _DESTINATIONS = TypeAdapter(Destination)
-_MODES = {"mailchimp": ("auto", "tag", "segment"), "klaviyo": ("auto", "list", "segment")}
 
 
 def _vocabulary(*models: type[BaseModel]) -> set[str]:
@@ -243,7 +242,7 @@ def _check_references(defs: Definitions, issues: list[Issue]) -> None:
             if dest.to in seen_targets:
                 issues.append(Issue(loc, f"destination '{dest.to}' listed twice"))
             seen_targets.add(dest.to)
-            allowed = _MODES[target.esp]
+            allowed = target.modes()
             if dest.mode not in allowed:
                 issues.append(
                     Issue(

@@ -1,10 +1,13 @@
 """ESP adapters: what the reconciler calls to change Mailchimp and Klaviyo.
 
     base.py              EspAdapter protocol, EspLimits, EspObject, Contact, results
-    registry.py          ADAPTERS registry, adapter_for(destination, settings)
-    mailchimp/           MailchimpAdapter (mailchimp-marketing SDK), its client and errors
-    klaviyo/             KlaviyoAdapter (klaviyo-api SDK), its client, errors, bulk imports,
-                         request shapes and the email → profile id map
+    spec.py              EspSpec: one ESP as the rest of segsync sees it
+    registry.py          ESPS by name; capabilities_for, render_native, adapter_for
+    mailchimp/           everything Mailchimp: adapter (mailchimp-marketing SDK), client,
+                         errors, capabilities, native segments, plan display, factory
+    klaviyo/             everything Klaviyo: adapter (klaviyo-api SDK), client, errors, bulk
+                         imports, request shapes, the email → profile id map, capabilities,
+                         native segments, plan display, factory
     transport.py         the one httpx.Client per adapter: gates, counts, response checks
     retry.py             the one tenacity policy
     ratelimit.py         per-account concurrency and rate windows shared by all threads
@@ -12,14 +15,13 @@
     values.py            field values as plain JSON
 
 Errors raised are the ``connector.errors`` tree (``EspAuthError``, ``RateLimitedError``, …);
-no message, repr or log record contains an API key.
+no message, repr or log record contains an API key. Importing this package loads no SDK:
+an adapter's SDK loads when the registry first builds that adapter.
 """
 
 from __future__ import annotations
 
 from connector.esp.base import (
-    KLAVIYO_LIMITS,
-    MAILCHIMP_LIMITS,
     Contact,
     ContactsResult,
     EspAdapter,
@@ -27,21 +29,12 @@ from connector.esp.base import (
     EspObject,
     MembershipResult,
 )
-from connector.esp.klaviyo.adapter import KlaviyoAdapter
-from connector.esp.mailchimp.adapter import MailchimpAdapter
-from connector.esp.registry import ADAPTERS, adapter_for
 
 __all__ = [
-    "ADAPTERS",
-    "KLAVIYO_LIMITS",
-    "MAILCHIMP_LIMITS",
     "Contact",
     "ContactsResult",
     "EspAdapter",
     "EspLimits",
     "EspObject",
-    "KlaviyoAdapter",
-    "MailchimpAdapter",
     "MembershipResult",
-    "adapter_for",
 ]

@@ -19,11 +19,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from connector.definitions.destinations import GroupKind
 from connector.errors import MemberError
 
 __all__ = [
-    "KLAVIYO_LIMITS",
-    "MAILCHIMP_LIMITS",
     "Contact",
     "ContactsResult",
     "EspAdapter",
@@ -43,8 +42,8 @@ class EspLimits:
     """What one ESP accepts per call, as data for the batch planner."""
 
     esp: str
-    #: what a materialised part becomes: a Mailchimp tag or a Klaviyo list
-    group_kind: Literal["tag", "list"]
+    #: what a materialised part becomes (the destination model's ``group_kind``)
+    group_kind: GroupKind
     #: emails per add_members / remove_members call
     max_members_per_call: int
     #: contacts per ensure_contacts call that map to one upsert request
@@ -62,26 +61,6 @@ class EspLimits:
     def with_concurrency(self, value: int) -> EspLimits:
         """The same limits with the account's configured concurrency."""
         return replace(self, max_concurrency=value)
-
-
-MAILCHIMP_LIMITS = EspLimits(
-    esp="mailchimp",
-    group_kind="tag",
-    max_members_per_call=500,
-    max_contacts_per_upsert=500,
-    member_page_size=1000,
-    max_concurrency=10,
-    adds_and_removes_per_call=True,
-)
-KLAVIYO_LIMITS = EspLimits(
-    esp="klaviyo",
-    group_kind="list",
-    max_members_per_call=1000,
-    max_contacts_per_upsert=10_000,
-    member_page_size=100,
-    max_concurrency=4,
-    joins_on_import=True,
-)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
-"""Adapters by ESP name, and one adapter from a destination plus the settings.
+"""The ESPs segsync knows, by ``esp:`` name: one line per ESP package.
 
-The registry is a plain dict (``ADAPTERS``). It lives here rather than in ``base.py`` so
-that ``base`` imports no adapter and the adapters can import ``base``.
+Everything outside ``connector/esp/<name>/`` reaches an ESP through here: its capabilities
+(for the split planner), its native-segment JSON and plan display, and its adapter. Adding
+an ESP is one package and one line in ``ESPS`` (docs/adding-an-esp.md).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, assert_never
 
 from connector.definitions.destinations import (
     Destination,
@@ -14,26 +16,44 @@ from connector.definitions.destinations import (
     MailchimpDestination,
 )
 from connector.esp.base import EspAdapter
-from connector.esp.klaviyo.adapter import KlaviyoAdapter
-from connector.esp.mailchimp.adapter import MailchimpAdapter
+from connector.esp.klaviyo import factory as klaviyo
+from connector.esp.mailchimp import factory as mailchimp
+from connector.esp.spec import EspSpec
+from connector.plan.capabilities import Capabilities
+from connector.plan.model import NativeSegment
 from connector.settings import Settings
 
-__all__ = ["ADAPTERS", "adapter_for"]
+__all__ = ["ESPS", "adapter_for", "capabilities_for", "render_native", "spec_for"]
 
-ADAPTERS: dict[str, type[MailchimpAdapter] | type[KlaviyoAdapter]] = {
-    "mailchimp": MailchimpAdapter,
-    "klaviyo": KlaviyoAdapter,
-}
+ESPS: dict[str, EspSpec] = {spec.name: spec for spec in (mailchimp.SPEC, klaviyo.SPEC)}
+
+
+def spec_for(destination: Destination) -> EspSpec:
+    """The spec of a destination's ESP (exhaustive: a destination model without an ESP
+    package fails type-checking here)."""
+    match destination:
+        case MailchimpDestination():
+            return ESPS["mailchimp"]
+        case KlaviyoDestination():
+            return ESPS["klaviyo"]
+        case _:
+            assert_never(destination)
+
+
+def capabilities_for(destination: Destination) -> Capabilities:
+    """The capability model of a destination (its ``max_conditions`` setting applied)."""
+    return spec_for(destination).capabilities(destination)
+
+
+def render_native(
+    esp: str, native: NativeSegment, part_ids: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The native segment's definition JSON for ``esp``, as its API takes it."""
+    return ESPS[esp].render_native(native, part_ids)
 
 
 def adapter_for(destination: Destination, settings: Settings, **options: Any) -> EspAdapter:
     """The adapter for a destination (``config/destinations.yaml``) with the settings' key,
     base URL, timeouts, concurrency and retry budget. ``options`` go to the constructor
     (``transport=``, ``sleep=``/``clock=`` in tests)."""
-    if isinstance(destination, MailchimpDestination):
-        return MailchimpAdapter.from_settings(
-            settings.mailchimp, audience_id=destination.audience, retry=settings.retry, **options
-        )
-    if isinstance(destination, KlaviyoDestination):
-        return KlaviyoAdapter.from_settings(settings.klaviyo, retry=settings.retry, **options)
-    raise TypeError(f"no ESP adapter for {type(destination).__name__}")
+    return spec_for(destination).adapter(destination, settings, **options)

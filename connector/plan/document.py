@@ -11,7 +11,7 @@
                               "adds", "removes", "desired_digest", "confirmed_digest"}],
                    "fields": {attribute: esp_field}, "members": int | null,
                    "new_contacts": int, "skipped_no_consent": int,
-                   "skipped": str | null}]}
+                   "skipped": str | null, "group_kind": "tag"|"list"}]}
 
 ``definition`` is the exact JSON the ESP API takes, with ``<id of segsync:…>`` standing in
 for part ids that do not exist yet. ``members`` counts profiles, ``contacts`` distinct
@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from connector.definitions.loader import Definitions
-from connector.plan.native import render_native
+from connector.esp.registry import render_native
 from connector.plan.split import describe_part
 from connector.settings import Settings
 from connector.timespec import format_instant
@@ -69,6 +69,8 @@ class SegmentPlan:
     new_contacts: int = 0
     skipped_no_consent: int = 0
     skipped: str | None = None
+    #: what each part becomes in the ESP ("tag" or "list")
+    group_kind: str = ""
 
 
 @dataclass
@@ -132,6 +134,7 @@ def build_plan(
                 fields=dict(split.fields),
                 members=int(result.pushed(split.segment).sum()) if local else None,
                 skipped=target.skipped_segments.get(split.segment),
+                group_kind=split.group_kind,
             )
             new: set[str] = set()
             for desired in wanted:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from connector.definitions.conditions import AttributeCondition, Condition, EspCondition
+from connector.definitions.destinations import GroupKind
 
-__all__ = ["NativeLiteral", "NativeSegment", "Part", "Split"]
+__all__ = ["NativeLiteral", "NativeSegment", "Part", "Split", "part_id"]
 
 
 @dataclass(frozen=True)
 class Part:
-    """A locally evaluated sub-rule pushed as a tag (Mailchimp) or static list (Klaviyo).
+    """A locally evaluated sub-rule pushed as the destination's group (a tag or a list).
 
     Members: profiles satisfying ``rule`` (every profile when ``rule`` is None), minus the
     segment's held-out members when ``apply_holdout``, minus profiles a higher-priority
@@ -66,7 +68,8 @@ class Split:
 
     segment: str
     destination: str
-    esp: Literal["mailchimp", "klaviyo"]
+    esp: str
+    group_kind: GroupKind
     mode: str
     parts: tuple[Part, ...]
     native: NativeSegment | None
@@ -77,4 +80,12 @@ class Split:
         """What a campaign should target: ``("segment", name)`` or ``("tag"|"list", name)``."""
         if self.native is not None:
             return "segment", self.native.name
-        return ("tag" if self.esp == "mailchimp" else "list"), self.parts[0].name
+        return self.group_kind, self.parts[0].name
+
+
+def part_id(name: str, part_ids: Mapping[str, str] | None) -> str:
+    """A part's ESP id in a native definition; before the ids exist (``plan``), the
+    placeholder ``<id of segsync:…>``."""
+    if part_ids is not None and name in part_ids:
+        return part_ids[name]
+    return f"<id of {name}>"

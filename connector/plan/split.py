@@ -37,7 +37,7 @@ from connector.definitions.walk import iter_nodes
 from connector.definitions.yaml_source import format_path
 from connector.errors import ConfigError, Issue, Location
 from connector.evaluate.sql import text_key
-from connector.plan.capabilities import Capabilities, capabilities_for
+from connector.plan.capabilities import Capabilities, CapabilitiesFor
 from connector.plan.formula import And, Formula, Leaf, Or, clauses, leaves, to_condition, to_nnf
 from connector.plan.model import NativeLiteral, NativeSegment, Part, Split
 from connector.source.schema import ColumnType, StoreSchema
@@ -92,12 +92,13 @@ class _Planner:
         destination: str,
         mode: str,
         schema: StoreSchema | None,
+        caps: Capabilities,
     ) -> None:
         self.defs = defs
         self.segment = segment
         self.destination_name = destination
         self.destination = defs.destinations[destination]
-        self.caps: Capabilities = capabilities_for(self.destination)
+        self.caps = caps
         self.mode = mode
         self.schema = schema
 
@@ -403,6 +404,7 @@ class _Planner:
             segment=self.segment.name,
             destination=self.destination_name,
             esp=self.caps.esp,
+            group_kind=self.caps.group_kind,
             mode=self.mode,
             parts=tuple(parts),
             native=native,
@@ -442,18 +444,30 @@ class _Planner:
 
 
 def plan_split(
-    defs: Definitions, name: str, destination: str, mode: str, schema: StoreSchema | None
+    defs: Definitions,
+    name: str,
+    destination: str,
+    mode: str,
+    schema: StoreSchema | None,
+    *,
+    capabilities: CapabilitiesFor,
 ) -> Split:
     """Split segment ``name`` for ``destination`` in ``mode`` (``PlanError`` if impossible).
 
     Without a ``schema`` no attribute is native (everything but ESP-only conditions is
-    evaluated locally); whether a split exists never depends on it.
+    evaluated locally); whether a split exists never depends on it. ``capabilities`` is
+    ``connector.esp.registry.capabilities_for`` (passed in: the planner knows no ESP).
     """
-    return _Planner(defs, defs.segments[name], destination, mode, schema).plan()
+    caps = capabilities(defs.destinations[destination])
+    return _Planner(defs, defs.segments[name], destination, mode, schema, caps).plan()
 
 
 def plan_splits(
-    defs: Definitions, names: Sequence[str] | None = None, schema: StoreSchema | None = None
+    defs: Definitions,
+    names: Sequence[str] | None = None,
+    schema: StoreSchema | None = None,
+    *,
+    capabilities: CapabilitiesFor,
 ) -> list[Split]:
     """Every (segment, destination) split, or a ``ConfigError`` listing each failure."""
     splits: list[Split] = []
@@ -461,7 +475,9 @@ def plan_splits(
     for name in names if names is not None else list(defs.segments):
         for ref in defs.segments[name].destinations:
             try:
-                splits.append(plan_split(defs, name, ref.to, ref.mode, schema))
+                splits.append(
+                    plan_split(defs, name, ref.to, ref.mode, schema, capabilities=capabilities)
+                )
             except PlanError as exc:
                 issues.extend(exc.issues)
     if issues:

@@ -26,7 +26,7 @@ from connector.esp.base import (
     EspObject,
     MembershipChange,
 )
-from connector.plan.native import render_native
+from connector.esp.registry import render_native
 from connector.reconcile.desired import DesiredPart, DestinationState, fields_hash
 from connector.reconcile.diff import PartChanges, chunks
 from connector.reconcile.state import StateStore

@@ -35,6 +35,7 @@ from connector.errors import (
     StopRequestedError,
 )
 from connector.esp.base import EspAdapter, EspObject
+from connector.esp.registry import adapter_for, capabilities_for
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
 from connector.plan.membership import part_rules
 from connector.plan.model import Split
@@ -59,8 +60,6 @@ AdapterFactory = Callable[[Destination, Settings], EspAdapter]
 
 
 def _default_factory(destination: Destination, settings: Settings) -> EspAdapter:
-    from connector.esp.registry import adapter_for
-
     return adapter_for(destination, settings)
 
 
@@ -98,7 +97,7 @@ def prepare(
     with open_store(settings.source_url, settings.store) as store:
         schema = store.discover()
         raise_for_schema(defs, schema, wanted)
-        splits = plan_splits(defs, wanted, schema)
+        splits = plan_splits(defs, wanted, schema, capabilities=capabilities_for)
         local = [n for n in wanted if not has_esp_conditions(defs.segments[n].rule)]
         result = evaluate(
             store,

@@ -8,7 +8,10 @@ import pytest
 
 from connector.definitions.destinations import KlaviyoDestination, MailchimpDestination
 from connector.errors import ConfigError
-from connector.esp import ADAPTERS, EspAdapter, KlaviyoAdapter, MailchimpAdapter, adapter_for
+from connector.esp import EspAdapter
+from connector.esp.klaviyo.adapter import KlaviyoAdapter
+from connector.esp.mailchimp.adapter import MailchimpAdapter
+from connector.esp.registry import ESPS, adapter_for
 from connector.settings import load_settings
 from tests.esp.conftest import KLAVIYO_KEY, MAILCHIMP_KEY
 
@@ -29,8 +32,11 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def test_registry_names_both_adapters() -> None:
-    assert dict(ADAPTERS) == {"mailchimp": MailchimpAdapter, "klaviyo": KlaviyoAdapter}
+def test_registry_names_both_esps() -> None:
+    assert {name: spec.name for name, spec in ESPS.items()} == {
+        "mailchimp": "mailchimp",
+        "klaviyo": "klaviyo",
+    }
 
 
 def test_mailchimp_from_env_with_base_url_override(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,9 @@ import pytest
 import requests
 
 from connector.errors import ConfigError, RetriableEspError
-from connector.esp import Contact, KlaviyoAdapter, MailchimpAdapter
+from connector.esp import Contact
+from connector.esp.klaviyo.adapter import KlaviyoAdapter
+from connector.esp.mailchimp.adapter import MailchimpAdapter
 from connector.settings import RetrySettings
 from tests.esp.conftest import KLAVIYO_KEY, MAILCHIMP_KEY
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.plan.native import klaviyo_property
+from connector.esp.klaviyo.native import klaviyo_property
 
 
 @dataclass

@@ -27,8 +27,8 @@ from connector.definitions.destinations import KlaviyoDestination, MailchimpDest
 from connector.definitions.loader import Definitions
 from connector.definitions.segment import Segment
 from connector.definitions.walk import iter_nodes
+from connector.esp.registry import capabilities_for, render_native
 from connector.plan.model import Split
-from connector.plan.native import render_native
 from connector.plan.split import PlanError, plan_split
 from connector.settings import StoreLayout
 from connector.source.schema import ColumnType, StoreSchema
@@ -272,7 +272,9 @@ def test_every_split_equals_the_rule(rule: Condition, holdout: int, people: list
     for dest_name, destination in DESTINATIONS.items():
         for mode in MODES["mc" if destination.esp == "mailchimp" else "kl"]:
             try:
-                split = plan_split(defs, "s", dest_name, mode, SCHEMA)
+                split = plan_split(
+                    defs, "s", dest_name, mode, SCHEMA, capabilities=capabilities_for
+                )
             except PlanError:
                 # only ESP-only conditions can make a rule inexpressible
                 assert has_esp(rule), (dest_name, mode)
@@ -302,7 +304,7 @@ def test_klaviyo_expresses_every_rule_without_negated_esp(rule: Condition) -> No
         config_dir=Path("."), segments={"s": segment}, destinations=dict(DESTINATIONS)
     )
     try:
-        plan_split(defs, "s", "kl", "segment", SCHEMA)
+        plan_split(defs, "s", "kl", "segment", SCHEMA, capabilities=capabilities_for)
     except PlanError as exc:
         assert negated or "too deeply nested" in str(exc), str(exc)
 

@@ -36,7 +36,6 @@ from connector.errors import (
     MemberError,
 )
 from connector.esp.base import (
-    KLAVIYO_LIMITS,
     Contact,
     ContactsResult,
     EspObject,
@@ -44,6 +43,7 @@ from connector.esp.base import (
     MembershipResult,
     dedupe_contacts,
 )
+from connector.esp.klaviyo.capabilities import LIMITS
 from connector.esp.klaviyo.client import KlaviyoKeyAuth, build_sdk
 from connector.esp.klaviyo.errors import ESP, NOT_FOUND, validate_response
 from connector.esp.klaviyo.ids import ProfileIds
@@ -111,7 +111,7 @@ class KlaviyoAdapter:
             raise ConfigError("the Klaviyo API key is not set (SEGSYNC_KLAVIYO__API_KEY)")
         self.base_url = base_url.rstrip("/")
         self.clock: Clock = clock or SystemClock()
-        self.limits = KLAVIYO_LIMITS.with_concurrency(max_connections)
+        self.limits = LIMITS.with_concurrency(max_connections)
         account = account_fingerprint(ESP, self.base_url, api_key)
 
         def limiter_for(method: str, template: str) -> Any:

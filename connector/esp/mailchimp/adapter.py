@@ -46,7 +46,6 @@ from connector.errors import (
     MemberError,
 )
 from connector.esp.base import (
-    MAILCHIMP_LIMITS,
     Contact,
     ContactsResult,
     EspObject,
@@ -54,6 +53,7 @@ from connector.esp.base import (
     MembershipResult,
     dedupe_contacts,
 )
+from connector.esp.mailchimp.capabilities import LIMITS
 from connector.esp.mailchimp.client import HttpxApiClient, body_of, response_fields
 from connector.esp.mailchimp.errors import (
     ESP,
@@ -182,7 +182,7 @@ class MailchimpAdapter:
             raise ConfigError("a Mailchimp destination needs an audience id")
         self.audience_id = audience_id
         self.base_url = root
-        self.limits = MAILCHIMP_LIMITS.with_concurrency(max_connections)
+        self.limits = LIMITS.with_concurrency(max_connections)
         account = account_fingerprint(ESP, root, api_key)
         self._http = HttpTransport(
             esp=ESP,

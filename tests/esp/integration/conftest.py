@@ -9,7 +9,8 @@ import pytest
 
 from connector.emulator import EmulatorOptions, run_emulator
 from connector.emulator.runner import Emulator
-from connector.esp import KlaviyoAdapter, MailchimpAdapter
+from connector.esp.klaviyo.adapter import KlaviyoAdapter
+from connector.esp.mailchimp.adapter import MailchimpAdapter
 from connector.settings import RetrySettings
 
 AUDIENCE = "demo-audience"

@@ -10,7 +10,8 @@ import pytest
 
 from connector.emulator.runner import Emulator
 from connector.errors import EspAuthError, EspValidationError
-from connector.esp import Contact, EspObject, KlaviyoAdapter
+from connector.esp import Contact, EspObject
+from connector.esp.klaviyo.adapter import KlaviyoAdapter
 
 R_MEMBERS = "/api/lists/{id}/relationships/profiles"
 SUBSCRIBE = "/api/profile-subscription-bulk-create-jobs"

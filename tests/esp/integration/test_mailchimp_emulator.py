@@ -10,7 +10,8 @@ import pytest
 
 from connector.emulator.runner import Emulator
 from connector.errors import EspAuthError, EspNotFoundError, EspValidationError
-from connector.esp import Contact, EspObject, MailchimpAdapter
+from connector.esp import Contact, EspObject
+from connector.esp.mailchimp.adapter import MailchimpAdapter
 from tests.esp.integration.conftest import AUDIENCE
 
 R_TAG = "/lists/{list_id}/segments/{segment_id}"

@@ -1,0 +1,39 @@
+"""One ESP as the rest of segsync sees it: a record of functions, found through the registry.
+
+Every ESP package (``connector/esp/<name>/``) builds one ``EspSpec`` in its ``factory.py``;
+``connector/esp/registry.py`` maps ``esp:`` names and destination models to them. Outside
+the ESP packages nothing asks "which ESP is this?": it asks the spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from connector.esp.base import EspAdapter
+from connector.plan.capabilities import Capabilities
+from connector.plan.model import NativeSegment
+
+__all__ = ["EspSpec"]
+
+
+@dataclass(frozen=True)
+class EspSpec:
+    """What segsync needs from one ESP.
+
+    The callables take that ESP's own destination model (``connector.definitions.
+    destinations``), so their first parameter is typed ``Any`` here and precisely in the
+    package.
+    """
+
+    #: the ``esp:`` value in ``config/destinations.yaml``
+    name: str
+    #: the destination's native-segment capabilities (limits as data)
+    capabilities: Callable[[Any], Capabilities]
+    #: the native segment as the exact JSON the ESP API takes (part ids, or placeholders)
+    render_native: Callable[[NativeSegment, Mapping[str, str] | None], dict[str, Any]]
+    #: ``segsync plan``'s lines for a rendered native segment (name, definition)
+    native_lines: Callable[[str, Mapping[str, Any]], list[str]]
+    #: an adapter for (destination, settings, **constructor options)
+    adapter: Callable[..., EspAdapter]

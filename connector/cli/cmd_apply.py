@@ -19,11 +19,19 @@ from connector.cli.output import err
 from connector.cli.progress import TerminalProgress
 from connector.cli.signals import stop_on_signals
 from connector.errors import ConfigError, GuardError
-from connector.plan.document import PLAN_VERSION, build_plan
+from connector.pipeline import PLAN_VERSION, plan_run
 from connector.reconcile.runner import SyncOptions, run_sync
 from connector.timespec import parse_instant
 
-_COMPARED = ("name", "kind", "desired_digest", "confirmed_digest", "adds", "removes")
+_COMPARED = (
+    "name",
+    "kind",
+    "desired_digest",
+    "confirmed_digest",
+    "changes_digest",
+    "adds",
+    "removes",
+)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -73,6 +81,10 @@ def _differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
                 problems.append(f"{where} {a['name']}: the desired members changed (data or rule)")
             if a["confirmed_digest"] != b["confirmed_digest"]:
                 problems.append(f"{where} {a['name']}: the ESP's confirmed state moved")
+            elif a["changes_digest"] != b["changes_digest"]:
+                problems.append(
+                    f"{where} {a['name']}: the changes differ (consent or quarantine moved)"
+                )
     return problems
 
 
@@ -97,8 +109,8 @@ def apply(
             f"{plan_file}: the plan names segments that no longer exist: {', '.join(unknown)}"
         )
     settings = state.settings()
-    current = build_plan(settings, defs, as_of=as_of, names=names).to_json()
-    problems = _differences(saved, current)
+    planned = plan_run(settings, defs, as_of=as_of, names=names)
+    problems = _differences(saved, planned.document.to_json())
     if problems:
         for problem in problems:
             err.print(f"stale plan: {problem}", markup=False)
@@ -106,9 +118,25 @@ def apply(
             f"{plan_file} no longer matches; run `segsync plan` again and review it",
             reasons=problems,
         )
-    options = SyncOptions(names=names, as_of=as_of, force=force, trigger="apply", wait=wait)
+    # exactly the reviewed changes: the run diffs again under the state store's lock and
+    # stops (exit 3) if that diff is not the plan's
+    options = SyncOptions(
+        names=names,
+        as_of=as_of,
+        force=force,
+        trigger="apply",
+        wait=wait,
+        expect=planned.expected_changes(),
+    )
     with TerminalProgress() as progress, stop_on_signals() as stop:
-        summary = run_sync(settings, defs, options=options, progress=progress, stop=stop)
+        summary = run_sync(
+            settings,
+            defs,
+            options=options,
+            progress=progress,
+            stop=stop,
+            prepared=planned.prepared,
+        )
     if as_json:
         sys.stdout.write(json.dumps(summary.to_json(), indent=2) + "\n")
     else:

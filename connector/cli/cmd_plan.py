@@ -21,7 +21,7 @@ from connector.cli.common import (
 from connector.cli.context import state
 from connector.cli.output import out
 from connector.esp.registry import ESPS
-from connector.plan.document import PlanDocument, SegmentPlan, build_plan
+from connector.pipeline import PlanDocument, SegmentPlan, build_plan
 from connector.timespec import format_instant
 
 

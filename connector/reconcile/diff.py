@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-__all__ = ["PartChanges", "chunks", "diff_part"]
+__all__ = ["PartChanges", "chunks", "diff_part", "digest"]
 
 T = TypeVar("T")
 
@@ -17,6 +18,10 @@ class PartChanges:
     removes: list[str] = field(default_factory=list)
     #: members the ESP refused too often: neither retried nor counted as done
     held_back: list[str] = field(default_factory=list)
+    #: desired members that cannot be added: the contact is known to be missing from the
+    #: ESP and may not be created (no consent, or ``new_contacts: never``), and nothing
+    #: about it changed since, so no run sends them (counted as skipped, not as adds)
+    unaddable: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -30,13 +35,15 @@ def diff_part(
     *,
     max_attempts: int = 5,
     pending: set[str] | None = None,
+    absent: Set[str] = frozenset(),
 ) -> PartChanges:
     """Adds = desired − confirmed, removes = (confirmed ∪ pending) − desired, both sorted.
 
     ``pending`` holds members of unacknowledged batches: they may be in the ESP, so those no
     longer desired are removed (again). ``quarantine`` maps an email to (operation,
     attempts so far): a member refused ``max_attempts`` times for that operation is held
-    back until someone clears it.
+    back until someone clears it. ``absent``: emails that cannot be added (see
+    ``PartChanges.unaddable``).
     """
     quarantine = quarantine or {}
     maybe = confirmed | (pending or set())
@@ -48,11 +55,22 @@ def diff_part(
     adds: list[str] = []
     removes: list[str] = []
     held: list[str] = []
+    unaddable: list[str] = []
     for email in sorted(desired - confirmed):
-        (held if exhausted(email, "add") else adds).append(email)
+        if exhausted(email, "add"):
+            held.append(email)
+        elif email in absent:
+            unaddable.append(email)
+        else:
+            adds.append(email)
     for email in sorted(maybe - desired):
         (held if exhausted(email, "remove") else removes).append(email)
-    return PartChanges(adds, removes, held)
+    return PartChanges(adds, removes, held, unaddable)
+
+
+def digest(emails: Iterable[str]) -> str:
+    """A short fingerprint of a set of emails (order-independent)."""
+    return hashlib.sha256("\n".join(sorted(emails)).encode()).hexdigest()[:16]
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:

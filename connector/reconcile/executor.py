@@ -29,7 +29,7 @@ from connector.esp.base import (
 from connector.esp.registry import render_native
 from connector.reconcile.desired import DesiredPart, DestinationState, fields_hash
 from connector.reconcile.diff import PartChanges, chunks
-from connector.reconcile.state import StateStore
+from connector.reconcile.state import KnownContact, StateStore
 
 __all__ = ["Batch", "DestinationExecutor", "Progress"]
 
@@ -141,13 +141,12 @@ class DestinationExecutor:
         self._adopt(desired, self.adapter.ensure_group(name))
         self.state.replace_confirmed(self.name, name, ())
         old = self.changes[name]
-        self.changes[name] = PartChanges(sorted(desired.emails), [], old.held_back)
+        adds = sorted(desired.emails - set(old.unaddable))
+        self.changes[name] = PartChanges(adds, [], old.held_back, old.unaddable)
         self.report.recreated_objects.append(name)
 
     # -- contacts -----------------------------------------------------------------------
-    def _contacts_to_push(
-        self, known: dict[str, tuple[bool, bool, str | None, str | None]]
-    ) -> list[Contact]:
+    def _contacts_to_push(self, known: dict[str, KnownContact]) -> list[Contact]:
         """Contacts to add to tags/lists or carrying native fields that are new to segsync
         or whose consent/fields changed, and contacts segsync pushed fields to before whose
         values changed (even if they left every segment, or the ESP would keep stale ones)."""
@@ -159,7 +158,7 @@ class DestinationExecutor:
                 if email in needed:
                     wanted.append(_first_push(contact))
                 continue
-            present, consent, old_digest, _ = record
+            present, consent, old_digest = record.present, record.consent, record.fields_hash
             digest = self._digest(contact)
             if present and old_digest != digest:
                 # field values changed; a NULL now empties a value pushed before
@@ -174,7 +173,15 @@ class DestinationExecutor:
             if email in self.target.contacts:
                 continue
             record = known.get(email)
-            if record is not None and record[0] and record[2] not in (None, self._digest(contact)):
+            if (
+                record is not None
+                and record.present
+                and record.fields_hash
+                not in (
+                    None,
+                    self._digest(contact),
+                )
+            ):
                 wanted.append(contact)
         return wanted
 
@@ -185,14 +192,18 @@ class DestinationExecutor:
         adds travel with its import and are confirmed from its answer, so ``batches`` has
         only removals left for that ESP.
         """
+        for desired in self.target.parts:
+            unaddable = self.changes[desired.part.name].unaddable
+            if unaddable:  # known missing from the ESP and not creatable: never sent
+                self._count_skipped(desired.part.name, len(unaddable))
         known = self.state.contacts(self.name)
-        ids = {email: rec[3] for email, rec in known.items() if rec[3]}
+        ids = {email: rec.esp_id for email, rec in known.items() if rec.esp_id}
         remember = getattr(self.adapter, "remember_ids", None)
         if ids and remember is not None:
             remember(ids)
         wanted = self._contacts_to_push(known)
         self._check_fields(wanted)
-        self._present = {e for e, rec in known.items() if rec[0]}
+        self._present = {e for e, rec in known.items() if rec.present}
         if self.adapter.limits.joins_on_import:
             pushed = self._join_on_import(wanted)
             wanted = [c for c in wanted if c.email not in pushed]
@@ -240,7 +251,7 @@ class DestinationExecutor:
                 )
                 self.progress.advance(self.name)
             pushed.update(c.email for c in contacts)
-            self.changes[name] = PartChanges([], change.removes, change.held_back)
+            self.changes[name] = replace(change, adds=[])
         return pushed
 
     def _present_contact(self, email: str) -> Contact:

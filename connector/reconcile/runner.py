@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -42,8 +42,8 @@ from connector.plan.model import Split
 from connector.plan.split import plan_splits
 from connector.reconcile.addresses import Addresses, Rejects
 from connector.reconcile.cohorts import record_cohorts
-from connector.reconcile.desired import DestinationState, desired_state
-from connector.reconcile.diff import PartChanges, diff_part
+from connector.reconcile.desired import DestinationState, desired_state, fields_hash
+from connector.reconcile.diff import PartChanges, diff_part, digest
 from connector.reconcile.executor import DestinationExecutor, ExecutionReport, Progress
 from connector.reconcile.guards import RemovalCheck, check_guards
 from connector.reconcile.state import StateStore
@@ -54,7 +54,17 @@ from connector.source import open_store
 from connector.source.schema import StoreSchema
 from connector.timespec import format_instant, utc_now
 
-__all__ = ["AdapterFactory", "SyncOptions", "prepare", "run_sync"]
+__all__ = [
+    "AdapterFactory",
+    "Prepared",
+    "SyncOptions",
+    "apply_static",
+    "changes_digest",
+    "diff_all",
+    "guards_for",
+    "prepare",
+    "run_sync",
+]
 
 AdapterFactory = Callable[[Destination, Settings], EspAdapter]
 
@@ -73,6 +83,9 @@ class SyncOptions:
     trigger: str = "cli"
     run_id: str | None = None  # default: a fresh random id
     wait: bool = False  # wait for another run's lock instead of StateBusyError
+    #: (destination, part) → ``changes_digest`` of a reviewed plan (``apply``): any other
+    #: diff stops the run as a guard (exit 3) before it writes
+    expect: Mapping[tuple[str, str], str] | None = None
 
 
 @dataclass
@@ -87,6 +100,8 @@ class Prepared:
     rejects: Rejects = field(default_factory=Rejects)
     changes: dict[str, dict[str, PartChanges]] = field(default_factory=dict)
     confirmed: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: destination → part → fingerprint of the confirmed and pending sets the diff used
+    confirmed_digests: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def prepare(
@@ -113,7 +128,7 @@ def prepare(
     return Prepared(as_of, schema, splits, result, targets, addresses.rejects())
 
 
-def _apply_static(prepared: Prepared, defs: Definitions, state: StateStore, dry_run: bool) -> None:
+def apply_static(prepared: Prepared, defs: Definitions, state: StateStore, dry_run: bool) -> None:
     """Static segments keep the membership of their first sync."""
     for target in prepared.targets.values():
         for split in target.splits:
@@ -231,8 +246,12 @@ def run_sync(
     stop: threading.Event | None = None,
     adapter_factory: AdapterFactory = _default_factory,
     state: StateStore | None = None,
+    prepared: Prepared | None = None,
 ) -> RunSummary:
-    """Run one sync; never raises for ESP failures (they are in the summary, exit 2)."""
+    """Run one sync; never raises for ESP failures (they are in the summary, exit 2).
+
+    ``prepared``: an evaluation made already (``apply`` executes the plan it checked,
+    without evaluating again)."""
     options = options or SyncOptions()
     progress = progress or Progress()
     stop = stop or threading.Event()
@@ -240,7 +259,7 @@ def run_sync(
     run_id = options.run_id or uuid.uuid4().hex[:12]
     as_of = options.as_of or utc_now()
     defs = defs or load_definitions(settings.config_dir)
-    prepared = prepare(settings, defs, names=options.names, as_of=as_of)
+    prepared = prepared or prepare(settings, defs, names=options.names, as_of=as_of)
     own_state = state is None
     state = state or StateStore(state_url_of(settings))
     summary = _new_summary(run_id, as_of, options.trigger, prepared)
@@ -263,8 +282,16 @@ def run_sync(
                 adapter.stop_on(stop)
         before = {name: adapter.calls.copy() for name, adapter in adapters.items()}
         try:
-            _apply_static(prepared, defs, state, options.dry_run)
-            _diff_all(prepared, state, adapters, settings, options, stop)
+            apply_static(prepared, defs, state, options.dry_run)
+            diff_all(
+                prepared,
+                state,
+                settings,
+                adapters=adapters,
+                full_resync=options.full_resync,
+                dry_run=options.dry_run,
+                stop=stop,
+            )
         except StopRequestedError:
             summary.status = "stopped"
         except EspError as exc:
@@ -315,17 +342,13 @@ def _decide(
     progress: Progress,
 ) -> None:
     """Guards first; then a dry run only reports, a real run executes."""
-    summary.guards = check_guards(
-        prepared.schema,
-        prepared.as_of,
-        settings.guards,
-        [
-            RemovalCheck(dest, part, prepared.confirmed[dest][part], len(ch.removes))
-            for dest, parts in prepared.changes.items()
-            for part, ch in parts.items()
-        ],
-    )
-    if summary.guards and not options.force:
+    summary.guards = guards_for(prepared, settings)
+    moved = _moved(prepared, options.expect)
+    if moved:
+        summary.guards = moved
+        summary.status, summary.exit_code = "guard", EXIT_GUARD
+        summary.parts = _planned_parts(prepared)
+    elif summary.guards and not options.force:
         summary.status, summary.exit_code = "guard", EXIT_GUARD
         summary.parts = _planned_parts(prepared)
     elif options.dry_run:
@@ -335,50 +358,113 @@ def _decide(
         _execute(prepared, defs, state, adapters, summary, summary.run_id, stop, progress)
 
 
-def _diff_all(
+def _absent(state: StateStore, target: DestinationState) -> set[str]:
+    """Wanted contacts the state store knows to be missing from the ESP, whose consent and
+    field values have not changed since: the executor pushes them no more, so they cannot
+    be added (``PartChanges.unaddable``)."""
+    absent: set[str] = set()
+    for email, record in state.contacts(target.destination).items():
+        contact = target.contacts.get(email)
+        if record.present or contact is None:
+            continue
+        if record.consent == contact.consent and record.fields_hash == fields_hash(contact.fields):
+            absent.add(email)
+    return absent
+
+
+def diff_all(
     prepared: Prepared,
-    state: StateStore,
-    adapters: dict[str, EspAdapter],
+    state: StateStore | None,
     settings: Settings,
-    options: SyncOptions,
-    stop: threading.Event,
+    *,
+    adapters: Mapping[str, EspAdapter] | None = None,
+    full_resync: bool = False,
+    dry_run: bool = True,
+    stop: threading.Event | None = None,
 ) -> None:
+    """Every part's changes (``prepared.changes``) against the confirmed state: the one diff
+    ``plan``, ``sync`` (dry or not) and ``apply`` use, with consent, quarantine and pending
+    batches. Without ``adapters`` (``plan``) nothing is read from the ESP; without ``state``
+    (no state store yet) nothing is confirmed."""
+    adapters = adapters or {}
+    stop = stop or threading.Event()
     limit = settings.retry.quarantine_max_attempts
     for dest, target in prepared.targets.items():
         actual: dict[str, set[str]] = {}
-        if dest in adapters:
+        if dest in adapters and state is not None:
             actual = _read_actual(
                 adapters[dest],
                 state,
                 target,
-                full_resync=options.full_resync,
-                dry_run=options.dry_run,
+                full_resync=full_resync,
+                dry_run=dry_run,
                 stop=stop,
             )
         quarantine: dict[str, dict[str, tuple[str, int]]] = {}
-        for record in state.quarantined(dest):
+        for record in state.quarantined(dest) if state is not None else []:
             quarantine.setdefault(record.part, {})[record.email] = (
                 record.operation,
                 record.attempts,
             )
+        absent = _absent(state, target) if state is not None else set()
         prepared.changes[dest] = {}
         prepared.confirmed[dest] = {}
+        prepared.confirmed_digests[dest] = {}
         for desired in target.parts:
             name = desired.part.name
             pending: set[str] = set()
             if name in actual:
                 confirmed = actual[name]
-            else:
+            elif state is not None:
                 confirmed = state.confirmed(dest, name)
                 pending = state.pending(dest, name)  # unacknowledged: may be in the ESP
+            else:
+                confirmed = set()
             prepared.confirmed[dest][name] = len(confirmed)
+            prepared.confirmed_digests[dest][name] = digest(confirmed) + digest(pending)[:4]
             prepared.changes[dest][name] = diff_part(
                 desired.emails,
                 confirmed,
                 quarantine.get(name),
                 max_attempts=limit,
                 pending=pending,
+                absent=absent,
             )
+
+
+def guards_for(prepared: Prepared, settings: Settings) -> list[str]:
+    """The guards that trip for the diffed changes (``plan`` shows them, ``sync`` stops)."""
+    return check_guards(
+        prepared.schema,
+        prepared.as_of,
+        settings.guards,
+        [
+            RemovalCheck(dest, part, prepared.confirmed[dest][part], len(ch.removes))
+            for dest, parts in prepared.changes.items()
+            for part, ch in parts.items()
+        ],
+    )
+
+
+def changes_digest(changes: PartChanges) -> str:
+    """A fingerprint of one part's adds and removes (``apply`` sends exactly a plan's)."""
+    return digest(changes.adds) + digest(changes.removes)
+
+
+def _moved(prepared: Prepared, expect: Mapping[tuple[str, str], str] | None) -> list[str]:
+    """Why the diff is not the one a reviewed plan showed (``apply``); empty when it is."""
+    if expect is None:
+        return []
+    now = {
+        (dest, part): changes_digest(change)
+        for dest, parts in prepared.changes.items()
+        for part, change in parts.items()
+    }
+    return [
+        f"{dest} {part}: the changes differ from the plan's (the ESP's confirmed state moved)"
+        for dest, part in sorted(expect.keys() | now.keys())
+        if expect.get((dest, part)) != now.get((dest, part))
+    ]
 
 
 def _verify_access(adapters: dict[str, EspAdapter], summary: RunSummary) -> None:
@@ -408,6 +494,7 @@ def _planned_parts(prepared: Prepared) -> list[PartSummary]:
                     adds=len(change.adds),
                     removes=len(change.removes),
                     held_back=len(change.held_back),
+                    skipped_no_consent=len(change.unaddable),
                 )
             )
     return parts

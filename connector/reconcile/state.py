@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from connector.errors import StateBusyError
 from connector.esp.base import EspObject
@@ -44,6 +44,7 @@ from connector.reconcile.state_url import StateUrl, parse_state_url
 
 __all__ = [
     "CohortRecord",
+    "KnownContact",
     "ObjectRecord",
     "QuarantineRecord",
     "RunRecord",
@@ -163,6 +164,19 @@ MIGRATIONS: list[str] = [
 
 def _now() -> str:
     return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+class KnownContact(NamedTuple):
+    """One contact as the state store knows it in one destination."""
+
+    #: the contact exists in the ESP (it can join tags/lists)
+    present: bool
+    #: its consent when segsync last pushed or looked it up
+    consent: bool
+    #: ``fields_hash`` of the values last pushed (None: never pushed, or refused)
+    fields_hash: str | None
+    #: the ESP's id for it, where the ESP has one (Klaviyo profile ids)
+    esp_id: str | None
 
 
 @dataclass(frozen=True)
@@ -516,14 +530,14 @@ class StateStore:
         ]
 
     # -- contacts -----------------------------------------------------------------------
-    def contacts(self, destination: str) -> dict[str, tuple[bool, bool, str | None, str | None]]:
-        """email → (present, consent, fields_hash, esp_id)."""
+    def contacts(self, destination: str) -> dict[str, KnownContact]:
+        """email → what the state store knows of that contact in the destination."""
         rows = self._rows(
             "SELECT email, present, consent, fields_hash, esp_id FROM contacts "
             "WHERE destination = ?",
             (destination,),
         )
-        return {e: (bool(p), bool(c), h, i) for e, p, c, h, i in rows}
+        return {e: KnownContact(bool(p), bool(c), h, i) for e, p, c, h, i in rows}
 
     def record_contacts(
         self,

@@ -15,7 +15,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LOCK := requirements.lock
-COMPILE = $(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --universal \
+COMPILE = $(BIN)/uv pip compile pyproject.toml --extra dev --extra spark --python-version 3.11 --universal \
 	--quiet --custom-compile-command "make lock" --output-file $(LOCK)
 
 .PHONY: install demo test test-fast chaos lint lock lock-upgrade bench clean
@@ -23,7 +23,7 @@ COMPILE = $(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11
 $(BIN)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,spark]'
 	touch $@
 
 install: $(BIN)/.installed

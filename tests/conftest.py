@@ -30,6 +30,15 @@ POSTGRES_SKIP = "PostgreSQL tests skipped"
 _POSTGRES_FIXTURES = ("pg_schema", "pg_db", "postgres_url")
 
 
+@pytest.fixture(scope="session")
+def spark_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``spark://local?warehouse=DIR`` for this test session: Spark starts once per process
+    (``connector.source.spark_session``), so every Spark test shares this warehouse and
+    keeps its tables in a database of its own."""
+    pytest.importorskip("pyspark", reason="the spark extra is not installed")
+    return f"spark://local?warehouse={tmp_path_factory.mktemp('spark-warehouse')}"
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 

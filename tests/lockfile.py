@@ -32,7 +32,8 @@ def pins(path: Path = LOCK) -> dict[str, str]:
 
 
 def declared() -> list[Requirement]:
-    """The project's runtime and dev requirements, as pyproject.toml states them."""
+    """The project's runtime, dev and spark requirements, as pyproject.toml states them."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    texts = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    extras = project["optional-dependencies"]
+    texts = [*project["dependencies"], *extras["dev"], *extras["spark"]]
     return [Requirement(text) for text in texts]

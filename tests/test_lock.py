@@ -34,7 +34,7 @@ def test_installs_go_through_the_lock() -> None:
     install = re.search(r"^\$\(BIN\)/\.installed: (.*)\n((?:\t.*\n)+)", makefile, re.M)
     assert install is not None
     assert "$(LOCK)" in install.group(1)  # a new lock reinstalls
-    assert "pip install --quiet -c $(LOCK) -e '.[dev]'" in install.group(2)
+    assert "pip install --quiet -c $(LOCK) -e '.[dev,spark]'" in install.group(2)
     assert re.search(r"^LOCK := requirements\.lock$", makefile, re.M)
     assert re.search(r"^lock: .*\n\t\$\(COMPILE\)$", makefile, re.M)
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")

@@ -1,13 +1,15 @@
-"""The customer store (profiles and events): DuckDB by default, PostgreSQL as a server.
+"""The customer store (profiles and events): DuckDB by default, PostgreSQL as a server,
+Spark (local, a cluster or Spark Connect) for data that lives in a Spark catalog.
 
 Each store names the sqlglot dialect of its SQL (``Store.dialect``, ``StoreUrl.dialect``).
 """
 
 from __future__ import annotations
 
-from connector.errors import ConfigError
 from connector.settings import StoreLayout
+from connector.source.extras import require
 from connector.source.schema import ColumnType, StoreSchema
+from connector.source.spark_session import import_pyspark
 from connector.source.store import Store, table_expr
 from connector.source.url import StoreUrl, parse_store_url
 
@@ -36,8 +38,9 @@ def open_store(
         from connector.source.postgres_store import PostgresStore
 
         return PostgresStore(parsed, lay)
-    raise ConfigError(
-        f"{parsed.display()}: Spark stores are not supported by this version of segsync "
-        "(use duckdb:// or postgresql://)",
-        file="SEGSYNC_SOURCE_URL",
-    )
+    # Spark: pyspark and pyarrow (the ``spark`` extra) load here, never for the other stores
+    require("pyarrow", "spark", "Spark stores")
+    import_pyspark()
+    from connector.source.spark_store import SparkStore
+
+    return SparkStore(parsed, lay)

@@ -6,7 +6,10 @@ otherwise carry over verbatim into dialects that lack it:
 - ``WITH x AS [NOT] MATERIALIZED (…)`` (DuckDB and PostgreSQL only): the hint is dropped
   elsewhere (the engines there decide on their own);
 - ``TimeToUnix`` (epoch seconds): BigQuery has no ``TIME_TO_UNIX``, so it becomes
-  ``UNIX_SECONDS(CAST(x AS TIMESTAMP))``.
+  ``UNIX_SECONDS(CAST(x AS TIMESTAMP))``;
+- ``WHERE (x)`` (Spark): right after a table, Spark reads ``WHERE (x)`` as a table alias
+  named ``WHERE`` with a column list, so a condition is never rendered in parentheses of
+  its own there.
 """
 
 from __future__ import annotations
@@ -25,6 +28,15 @@ def _epoch_seconds(node: exp.Expr) -> exp.Expr:
     return node
 
 
+def _bare_where(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.Where):
+        condition = node.this
+        while isinstance(condition, exp.Paren):
+            condition = condition.this
+        node.set("this", condition)
+    return node
+
+
 def render(query: exp.Expr, dialect: str) -> str:
     """``query`` as SQL text in ``dialect`` (a sqlglot dialect name)."""
     if dialect == "duckdb":  # the compiler's own dialect: nothing to rewrite
@@ -35,4 +47,6 @@ def render(query: exp.Expr, dialect: str) -> str:
             cte.set("materialized", None)
     if dialect == "bigquery":
         tree = tree.transform(_epoch_seconds, copy=False)
+    if dialect in ("spark", "databricks"):
+        tree = tree.transform(_bare_where, copy=False)
     return tree.sql(dialect=dialect)

@@ -19,6 +19,7 @@ __all__ = ["DuckDBStore"]
 
 class DuckDBStore(Store):
     dialect = "duckdb"
+    incremental = True
 
     def __init__(self, url: StoreUrl, layout: StoreLayout, *, read_only: bool = True) -> None:
         super().__init__(url, layout)

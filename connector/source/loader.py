@@ -1,7 +1,7 @@
 """``segsync load``: import a CSV, Parquet or JSONL file into the store, all or nothing.
 
-(This module writes DuckDB stores; ``pg_loader`` reuses its staging and checks for
-PostgreSQL.)
+(This module writes DuckDB stores; ``pg_loader`` and ``spark_loader`` reuse its staging
+and checks for PostgreSQL and Spark.)
 
 The file is first staged and checked in an in-memory DuckDB connection: required columns,
 timestamps, ids, consent. Only when everything holds is the store file attached (created,
@@ -34,6 +34,8 @@ from sqlglot import exp
 
 from connector.errors import ConfigError
 from connector.settings import StoreLayout
+from connector.source.extras import require
+from connector.source.spark_session import import_pyspark
 from connector.source.url import StoreUrl, parse_store_url
 
 __all__ = ["FORMATS", "LoadReport", "Target", "load_file"]
@@ -524,7 +526,7 @@ def _store_path(url: str | StoreUrl) -> tuple[StoreUrl, Path]:
     parsed = parse_store_url(url) if isinstance(url, str) else url
     if parsed.kind != "duckdb":
         raise ConfigError(
-            f"load writes DuckDB and PostgreSQL stores, not {parsed.display()}",
+            f"load writes DuckDB, PostgreSQL and Spark stores, not {parsed.display()}",
             file="SEGSYNC_SOURCE_URL",
         )
     if parsed.path is None:
@@ -560,6 +562,14 @@ def load_file(
         from connector.source.pg_loader import load_postgres
 
         return load_postgres(
+            parsed, layout, target, file, append=append, replace=replace, dry_run=dry_run
+        )
+    if parsed.kind in ("spark", "sc"):
+        require("pyarrow", "spark", "Spark stores")
+        import_pyspark()
+        from connector.source.spark_loader import load_spark
+
+        return load_spark(
             parsed, layout, target, file, append=append, replace=replace, dry_run=dry_run
         )
     parsed, path = _store_path(parsed)

@@ -12,7 +12,8 @@ count of rows at or under the watermark is unchanged): events tables are append-
 rows appended later are read from the table by the watermark. Otherwise (the table
 replaced, rows deleted) runs compute in full until the rollup is rebuilt. Rows updated in
 place are not noticed: rebuild the rollup then (``segsync load`` without ``--append``
-drops it). PostgreSQL stores evaluate in full.
+drops it). PostgreSQL, Spark, BigQuery and Snowflake stores evaluate in full
+(``Store.incremental``).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class RollupState:
 
 
 def supports(store: Store) -> bool:
-    return store.dialect == "duckdb"
+    return store.incremental
 
 
 def writable(store: Store) -> bool:

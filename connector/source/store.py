@@ -39,6 +39,9 @@ class Store(ABC):
     """A read connection to profiles and events."""
 
     dialect: str = ""
+    #: keeps the incremental rollups (``connector.source.rollups``); stores without them
+    #: evaluate every run in full from the events table
+    incremental: bool = False
 
     def __init__(self, url: StoreUrl, layout: StoreLayout) -> None:
         self.url = url

@@ -77,6 +77,31 @@ def test_postgres_gives_the_same_members_and_holdouts(
     assert previews(run_cli) == on_duckdb
 
 
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_gives_the_same_members_and_holdouts(
+    demo_files: Path, spark_url: str, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The done-when check of issue 12 on ``spark://local?warehouse=DIR``: loaded with
+    ``segsync load`` (in a database of its own), previewed like DuckDB."""
+    on_duckdb = previews(run_cli)
+    assert all(on_duckdb.values())
+    database = f"parity_{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("SEGSYNC_SOURCE_URL", spark_url)
+    monkeypatch.setenv("SEGSYNC_STORE__PROFILES_TABLE", f"{database}.profiles")
+    monkeypatch.setenv("SEGSYNC_STORE__EVENTS_TABLE", f"{database}.events")
+    for table in ("profiles", "events"):
+        code, out, err = run_cli(["load", table, str(demo_files / f"{table}.parquet")])
+        assert code == 0, err
+        assert out.startswith(f"loaded {'2,000' if table == 'profiles' else ''}")
+    assert previews(run_cli) == on_duckdb
+    # a table holding rows is replaced only when asked to, and nothing is written otherwise
+    code, _, err = run_cli(["load", "profiles", str(demo_files / "profiles.parquet")])
+    assert code == 1 and "already holds 2,000 rows" in err
+    code, _, err = run_cli(["load", "profiles", "--append", str(demo_files / "profiles.parquet")])
+    assert code == 1 and "is already in the store's" in err
+
+
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_demo_into_postgres(

@@ -147,12 +147,13 @@ def plan_run(
     quarantine, pending batches, static segments, guards), so ``plan`` shows what
     ``sync --dry-run`` shows and what ``sync`` sends; the ESP itself is not read.
     """
-    prepared = prepare(settings, defs, names=names, as_of=as_of)
     location = state_url_of(settings)
     exists = location.path is None or location.path.exists()
     state = StateStore(location) if exists else None
     document = PlanDocument(as_of=as_of, store=parse_store_url(settings.source_url).display())
     try:
+        # the state's previous qualified sets: percentile hysteresis as the sync applies it
+        prepared = prepare(settings, defs, names=names, as_of=as_of, state=state)
         if state is not None:
             apply_static(prepared, defs, state, dry_run=True)
         diff_all(prepared, state, settings)

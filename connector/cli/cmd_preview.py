@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, TextIO
 
@@ -20,10 +21,15 @@ from connector.cli.common import (
     open_source,
     resolve_as_of,
 )
+from connector.cli.context import state
 from connector.cli.output import err, is_terminal, print_table
+from connector.definitions.loader import Definitions
 from connector.errors import ConfigError
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
 from connector.reconcile.addresses import Addresses
+from connector.reconcile.hysteresis import hysteretic, previous_qualified
+from connector.reconcile.state import StateStore
+from connector.reconcile.state_url import state_url_of
 from connector.timespec import format_instant
 
 PREVIEW_ROWS = 20
@@ -73,6 +79,21 @@ def summary_lines(result: Evaluation, name: str, addresses: Addresses | None = N
     return lines
 
 
+def _previous(defs: Definitions, name: str, run_id: str) -> dict[str, list[object]]:
+    """The qualified sets sync run ``run_id`` recorded for the hysteretic segments that
+    evaluating ``name`` computes."""
+    location = state_url_of(state.settings())
+    if location.path is not None and not location.path.exists():
+        raise ConfigError(f"no sync run '{run_id}': no state store yet", file="--previous-run")
+    with closing(StateStore(location)) as store:
+        if not store.has_run(run_id):
+            raise ConfigError(
+                f"no sync run '{run_id}' in the state store (`segsync status` lists runs)",
+                file="--previous-run",
+            )
+        return previous_qualified(store, hysteretic(defs, [name]), run_id)
+
+
 @app.command()
 def preview(
     name: Annotated[
@@ -86,8 +107,19 @@ def preview(
         Path | None,
         typer.Option("--output", "-o", help="Write the members CSV to this file ('-': stdout)."),
     ] = None,
+    previous_run: Annotated[
+        str | None,
+        typer.Option(
+            "--previous-run",
+            help="Apply hysteresis as the run after sync run ID would (its qualified sets).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Evaluate one segment and list its members (CSV: profile_id,email,holdout)."""
+    """Evaluate one segment and list its members (CSV: profile_id,email,holdout).
+
+    Percentile hysteresis needs the members of a previous run: without --previous-run
+    the percent conditions are the plain P %."""
     defs = load_config()
     name = one_segment(defs, name)
     if has_esp_conditions(defs.segments[name].rule):
@@ -97,8 +129,9 @@ def preview(
             file=str(defs.segment_doc(name).file),
         )
     moment = resolve_as_of(as_of)
+    previous = _previous(defs, name, previous_run) if previous_run is not None else None
     with open_source() as store:
-        result = evaluate(store, defs, as_of=moment, names=[name])
+        result = evaluate(store, defs, as_of=moment, names=[name], previous=previous)
     addresses = Addresses(result)
     emails = addresses.emails(result.rows(name))
     for line in summary_lines(result, name, addresses):

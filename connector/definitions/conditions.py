@@ -276,6 +276,13 @@ class MetricCondition(_ComparisonFields):
     metric: str = Field(min_length=1)
     top_percent: float | None = Field(default=None, gt=0, le=100)
     bottom_percent: float | None = Field(default=None, gt=0, le=100)
+    hysteresis: Number | None = Field(
+        default=None,
+        description=(
+            "Percentage points of slack for members of the segment's last sync run: they stay "
+            "while within top (or bottom) P + hysteresis %; others enter at P %."
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_form(self) -> MetricCondition:
@@ -286,7 +293,31 @@ class MetricCondition(_ComparisonFields):
             raise ValueError(
                 "give comparisons (eq, neq, gt, gte, lt, lte) or top_percent / bottom_percent"
             )
+        if self.hysteresis is not None:
+            if not forms:
+                raise ValueError(
+                    "hysteresis applies only to top_percent / bottom_percent conditions"
+                )
+            if self.hysteresis < 0:
+                raise ValueError(
+                    f"hysteresis must be 0 or more percentage points, not {self.hysteresis:g}"
+                )
         return self
+
+    def percent(self) -> tuple[str, float] | None:
+        """``("top" | "bottom", P)`` for a percentile condition, else ``None``."""
+        if self.top_percent is not None:
+            return "top", self.top_percent
+        if self.bottom_percent is not None:
+            return "bottom", self.bottom_percent
+        return None
+
+    def loose_percent(self) -> float | None:
+        """The cut-off for members of the previous run: P + hysteresis, at most 100."""
+        form = self.percent()
+        if form is None or not self.hysteresis:
+            return None
+        return min(100.0, form[1] + self.hysteresis)
 
 
 class GeoPoint(_Node):

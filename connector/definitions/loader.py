@@ -19,7 +19,12 @@ from connector.definitions.destinations import Destination
 from connector.definitions.kpis import KPIS_KEY, Kpis
 from connector.definitions.metrics import AttributeMetric, EventMetric, Metric
 from connector.definitions.segment import NAME_RE, Segment
-from connector.definitions.walk import has_esp_conditions, iter_nodes, segment_refs
+from connector.definitions.walk import (
+    has_esp_conditions,
+    hysteresis_nodes,
+    iter_nodes,
+    segment_refs,
+)
 from connector.definitions.yaml_source import YamlDoc, load_yaml, suggest, validation_issues
 from connector.errors import ConfigError, Issue, Location
 
@@ -253,6 +258,32 @@ def _check_references(defs: Definitions, issues: list[Issue]) -> None:
                 )
     _check_cycles(defs, issues)
     _check_exclusive_groups(defs, issues)
+    _check_hysteresis(defs, issues)
+
+
+def _check_hysteresis(defs: Definitions, issues: list[Issue]) -> None:
+    """``hysteresis`` keeps members in: it needs the segment's qualified set (not known
+    locally with esp conditions) and a condition that holds for members (not under ``not``)."""
+    for name, segment in defs.segments.items():
+        esp = has_esp_conditions(segment.rule)
+        for _, path, negated in hysteresis_nodes(segment.rule):
+            where = defs.locate(name, (*path, "hysteresis"))
+            if esp:
+                issues.append(
+                    Issue(
+                        where,
+                        "hysteresis needs the segment's members of the last run, which segsync "
+                        "cannot know for a segment with esp conditions",
+                    )
+                )
+            elif negated:
+                issues.append(
+                    Issue(
+                        where,
+                        "hysteresis cannot be used under 'not': it keeps the segment's members "
+                        "in, and under 'not' it would push them out",
+                    )
+                )
 
 
 def _check_cycles(defs: Definitions, issues: list[Issue]) -> None:

@@ -12,6 +12,7 @@ from connector.definitions.conditions import (
     EventCondition,
     FollowUp,
     InSegmentCondition,
+    MetricCondition,
     NotOf,
     PropertyCondition,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "Path",
     "children",
     "has_esp_conditions",
+    "hysteresis_nodes",
     "iter_nodes",
     "iter_properties",
     "segment_refs",
@@ -67,3 +69,14 @@ def segment_refs(node: Condition, path: Path = ("rule",)) -> Iterator[tuple[str,
 def has_esp_conditions(rule: Condition) -> bool:
     """True when the rule holds a condition only the ESP can evaluate."""
     return any(isinstance(node, EspCondition) for node, _ in iter_nodes(rule))
+
+
+def hysteresis_nodes(
+    node: Condition, path: Path = ("rule",), negated: bool = False
+) -> Iterator[tuple[MetricCondition, Path, bool]]:
+    """Percentile conditions with ``hysteresis`` in this rule (not through ``in_segment``),
+    with their paths and whether an odd number of ``not`` encloses them."""
+    if isinstance(node, MetricCondition) and node.loose_percent() is not None:
+        yield node, path, negated
+    for child, child_path in children(node, path):
+        yield from hysteresis_nodes(child, child_path, negated ^ isinstance(node, NotOf))

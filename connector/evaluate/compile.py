@@ -13,9 +13,10 @@ Every node compiles to an expression that is TRUE or FALSE, never NULL (DESIGN.m
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlglot import exp
 
@@ -63,10 +64,22 @@ class Trace:
 class RuleCompiler:
     """Compiles rules of one run against one store schema and ``as_of``."""
 
-    def __init__(self, defs: Definitions, schema: StoreSchema, as_of: datetime) -> None:
+    def __init__(
+        self,
+        defs: Definitions,
+        schema: StoreSchema,
+        as_of: datetime,
+        previous: Mapping[str, Sequence[Any]] | None = None,
+    ) -> None:
         self.defs = defs
         self.schema = schema
         self.as_of = as_of
+        #: per segment, the profile ids it qualified at its last sync run (hysteresis)
+        self.previous = previous or {}
+        #: segment -> column telling whether the profile is in ``previous`` for it
+        self.previous_columns: dict[str, str] = {}
+        #: the segment whose rule is being compiled (hysteresis uses its previous members)
+        self.owner: str | None = None
         self.scan = FeatureScan(schema, as_of)
         self.attributes: set[str] = set()
         self.ranks: dict[tuple[str, str], str] = {}  # cume_dist columns (for explain)
@@ -187,20 +200,37 @@ class RuleCompiler:
         value = self.metric_value(node.metric)
         if trace is not None:
             trace.values[path] = value.copy()
-        if node.top_percent is None and node.bottom_percent is None:
+        form = node.percent()
+        if form is None:
             return compare_all(value, tuple(node.comparisons()))
-        direction = "top" if node.top_percent is not None else "bottom"
-        percent = node.top_percent if node.top_percent is not None else node.bottom_percent
-        assert percent is not None
+        direction, percent = form
         if trace is not None:
             alias = self.ranks.setdefault((node.metric, direction), f"__r{len(self.ranks)}")
             trace.values[(*path, "cume_dist")] = col(alias)
-        # the profiles whose share is within P % are those at or beyond one value of the
-        # metric (shares only grow towards the other end): compare with that threshold
-        key = (node.metric, direction, float(percent))
+        within = self._within(node.metric, direction, percent, value)
+        loose = node.loose_percent()
+        previous = self._previous_column()
+        if loose is None or previous is None:
+            return within
+        # hysteresis: the segment's members of its last sync run stay within P + N %
+        kept = self._within(node.metric, direction, loose, value.copy())
+        return exp.or_(within, exp.and_(col(previous), kept))
+
+    def _within(self, metric: str, direction: str, percent: float, value: exp.Expr) -> exp.Expr:
+        """``value`` within the top/bottom ``percent`` % (DESIGN.md §3): the profiles whose
+        share is within P % are those at or beyond one value of the metric (shares only
+        grow towards the other end), so compare with that threshold."""
+        key = (metric, direction, float(percent))
         threshold = self.thresholds.setdefault(key, f"__t{len(self.thresholds)}")
         beyond = exp.GTE if direction == "top" else exp.LTE
         return as_bool(beyond(this=value, expression=col(threshold)))
+
+    def _previous_column(self) -> str | None:
+        """The column holding "in the owner's previous qualified set", or ``None`` when
+        the owner has no previous run (then hysteresis has no effect)."""
+        if self.owner is None or not len(self.previous.get(self.owner, ())):
+            return None
+        return self.previous_columns.setdefault(self.owner, f"__kept{len(self.previous_columns)}")
 
     def _distance(self, node: NearCondition) -> exp.Expr:
         lay = self.schema.layout
@@ -240,8 +270,17 @@ class RuleCompiler:
     def segment(self, name: str) -> exp.Expr:
         """The compiled rule of segment ``name`` (memoised; ``in_segment`` inlines it)."""
         if name not in self._segments:
-            self._segments[name] = self.compile(self.defs.segments[name].rule)
+            self._segments[name] = self.owned(name, self.defs.segments[name].rule)
         return self._segments[name]
+
+    def owned(self, owner: str, rule: Condition) -> exp.Expr:
+        """``rule`` compiled as (part of) segment ``owner``'s rule: its hysteresis
+        conditions keep ``owner``'s previous members."""
+        outer, self.owner = self.owner, owner
+        try:
+            return self.compile(rule)
+        finally:
+            self.owner = outer
 
     # -- query --------------------------------------------------------------------------
     def query(
@@ -301,6 +340,10 @@ class RuleCompiler:
                 exp.to_identifier(name, quoted=True), join_type="cross", copy=False
             )
             ranked = ranked.select(*[col(alias, name) for _, alias in cuts], copy=False)
+        for owner, alias in self.previous_columns.items():
+            ids = [lit(pid) for pid in self.previous[owner]]
+            kept = exp.In(this=col(lay.profile_id, BASE), expressions=ids)
+            ranked = ranked.select(as_bool(kept).as_(alias, quoted=True), copy=False)
         consent_expr: exp.Expr = as_bool(col(consent)) if consent else exp.false()
         final = exp.select(
             col(lay.profile_id).as_("profile_id", quoted=True),

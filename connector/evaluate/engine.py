@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from sqlglot import exp
@@ -85,9 +86,15 @@ def evaluate(
     extra_rules: Mapping[str, Condition] | None = None,
     attributes: Sequence[str] = (),
     incremental: bool = True,
+    previous: Mapping[str, Sequence[Any]] | None = None,
+    owners: Mapping[str, str] | None = None,
 ) -> Evaluation:
     """Evaluate segments ``names`` (default: every segment without ESP-only conditions)
     and any ``extra_rules`` (named sub-rules, e.g. materialised parts) in one query.
+
+    ``previous``: per segment, the profile ids it qualified at its last sync run; its
+    ``hysteresis`` conditions keep them while within P + N % (none given: plain P %).
+    ``owners`` names the segment an extra rule belongs to (for its hysteresis).
 
     ``attributes`` are extra profile columns to return per row (mapped ESP fields).
     ``incremental=False`` computes every feature from raw events even where the store
@@ -99,14 +106,16 @@ def evaluate(
     selected = _with_group_siblings(defs, names)
     schema = store.discover()
     raise_for_schema(defs, schema, selected)
-    compiler = RuleCompiler(defs, schema, as_of)
+    compiler = RuleCompiler(defs, schema, as_of, previous)
     outputs: list[tuple[str, exp.Expr]] = []
     keys: list[str] = []
     for index, name in enumerate(selected):
         outputs.append((f"__s{index}", compiler.segment(name)))
         keys.append(name)
     for index, (name, rule) in enumerate((extra_rules or {}).items()):
-        outputs.append((f"__x{index}", compiler.compile(rule)))
+        owner = (owners or {}).get(name)
+        compiled = compiler.compile(rule) if owner is None else compiler.owned(owner, rule)
+        outputs.append((f"__x{index}", compiled))
         keys.append(name)
     mode = attach(store, compiler.scan) if incremental else "full"
     real_attributes = []

@@ -37,7 +37,7 @@ from connector.errors import (
 from connector.esp.base import EspAdapter, EspObject
 from connector.esp.registry import adapter_for, capabilities_for
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
-from connector.plan.membership import part_rules
+from connector.plan.membership import part_key, part_rules
 from connector.plan.model import Split
 from connector.plan.split import plan_splits
 from connector.reconcile.addresses import Addresses, Rejects
@@ -46,6 +46,7 @@ from connector.reconcile.desired import DestinationState, desired_state, fields_
 from connector.reconcile.diff import PartChanges, diff_part, digest
 from connector.reconcile.executor import DestinationExecutor, ExecutionReport, Progress
 from connector.reconcile.guards import RemovalCheck, check_guards
+from connector.reconcile.hysteresis import hysteretic, previous_qualified, record_qualified
 from connector.reconcile.state import StateStore
 from connector.reconcile.state_url import state_url_of
 from connector.reconcile.summary import PartSummary, RunSummary
@@ -105,22 +106,33 @@ class Prepared:
 
 
 def prepare(
-    settings: Settings, defs: Definitions, *, names: Sequence[str] | None, as_of: datetime
+    settings: Settings,
+    defs: Definitions,
+    *,
+    names: Sequence[str] | None,
+    as_of: datetime,
+    state: StateStore | None = None,
 ) -> Prepared:
-    """Evaluate the segments (with destinations) and their parts in one query."""
+    """Evaluate the segments (with destinations) and their parts in one query.
+
+    Segments with ``hysteresis`` (and those reached through ``in_segment``) keep the
+    members of their last run recorded in ``state`` (none: plain percentiles)."""
     wanted = [n for n in (names or defs.segments) if defs.segments[n].destinations]
     with open_store(settings.source_url, settings.store) as store:
         schema = store.discover()
         raise_for_schema(defs, schema, wanted)
         splits = plan_splits(defs, wanted, schema, capabilities=capabilities_for)
         local = [n for n in wanted if not has_esp_conditions(defs.segments[n].rule)]
+        sticky = hysteretic(defs, wanted)
         result = evaluate(
             store,
             defs,
             as_of=as_of,
-            names=local,
+            names=sorted({*local, *sticky}),
             extra_rules=part_rules(splits, schema.layout.profile_id),
             attributes=sorted({a for s in splits for a in s.fields}),
+            previous=previous_qualified(state, sticky) if state is not None else None,
+            owners={part_key(s, p): s.segment for s in splits for p in s.parts},
         )
         no_consent = store.emails_without_shared_consent() if splits else set()
     addresses = Addresses(result)
@@ -259,9 +271,9 @@ def run_sync(
     run_id = options.run_id or uuid.uuid4().hex[:12]
     as_of = options.as_of or utc_now()
     defs = defs or load_definitions(settings.config_dir)
-    prepared = prepared or prepare(settings, defs, names=options.names, as_of=as_of)
     own_state = state is None
     state = state or StateStore(state_url_of(settings))
+    prepared = prepared or _prepare_closing(settings, defs, options, as_of, state, own_state)
     summary = _new_summary(run_id, as_of, options.trigger, prepared)
     adapters: dict[str, EspAdapter] = {}
     locked = False
@@ -313,6 +325,23 @@ def run_sync(
         if own_state:
             state.close()
     return summary
+
+
+def _prepare_closing(
+    settings: Settings,
+    defs: Definitions,
+    options: SyncOptions,
+    as_of: datetime,
+    state: StateStore,
+    own_state: bool,
+) -> Prepared:
+    """``prepare`` with ``state``, closing it on failure when this run opened it."""
+    try:
+        return prepare(settings, defs, names=options.names, as_of=as_of, state=state)
+    except BaseException:
+        if own_state:
+            state.close()
+        raise
 
 
 def _new_summary(run_id: str, as_of: datetime, trigger: str, prepared: Prepared) -> RunSummary:
@@ -511,6 +540,9 @@ def _execute(
     progress: Progress,
 ) -> None:
     record_cohorts(state, run_id, prepared.evaluation, {s.segment for s in prepared.splits})
+    record_qualified(
+        state, run_id, prepared.evaluation, hysteretic(defs, [s.segment for s in prepared.splits])
+    )
     reports: list[ExecutionReport] = []
     held_back: dict[tuple[str, str], int] = {}
     for dest, target in prepared.targets.items():

@@ -21,6 +21,9 @@ Tables (migrations below, applied in order, recorded in ``PRAGMA user_version``)
 - ``runs`` / ``run_parts``: run history (sizes, adds, removes, skips, errors, timings). A
   run still ``running`` when a later run takes the lock was interrupted (SIGKILL, a lost
   machine): it is marked ``interrupted``.
+- ``run_qualified``: per run and segment with ``hysteresis``, the profile ids that
+  qualified (before exclusive groups, holdout and min_size), compressed; the next run's
+  hysteresis keeps them while within P + N %.
 - ``run_cohorts``: per run and segment, the cohort the report measures (``--run ID``):
   size, entered and exited since the segment's previous recorded run, and the member and
   held-out profile ids, each set compressed (``reconcile/idsets.py``).
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -158,6 +161,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, segment)
     );
     CREATE INDEX run_cohorts_segment ON run_cohorts(segment, as_of);
+    """,
+    """
+    CREATE TABLE run_qualified (
+        run_id TEXT NOT NULL,
+        segment TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        ids BLOB NOT NULL,
+        PRIMARY KEY (run_id, segment)
+    );
+    CREATE INDEX run_qualified_segment ON run_qualified(segment, recorded_at);
     """,
 ]
 
@@ -712,6 +725,37 @@ class StateStore:
                     for r in records
                 ),
             )  # fmt: skip
+
+    # -- qualified sets (percentile hysteresis) -------------------------------------------
+    def record_qualified(self, run_id: str, qualified: Mapping[str, bytes]) -> None:
+        """Each segment's qualified profile ids (encoded) at run ``run_id``."""
+        now = _now()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO run_qualified (run_id, segment, recorded_at, ids) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (run_id, segment) DO UPDATE SET "
+                "recorded_at = excluded.recorded_at, ids = excluded.ids",
+                ((run_id, segment, now, ids) for segment, ids in sorted(qualified.items())),
+            )
+
+    def qualified(self, segment: str, run_id: str | None = None) -> bytes | None:
+        """The encoded ids ``segment`` qualified at run ``run_id`` (default: the latest
+        run that recorded it); ``None`` when there is none."""
+        if run_id is None:
+            rows = self._rows(
+                "SELECT ids FROM run_qualified WHERE segment = ? "
+                "ORDER BY recorded_at DESC, run_id DESC LIMIT 1",
+                (segment,),
+            )
+        else:
+            rows = self._rows(
+                "SELECT ids FROM run_qualified WHERE segment = ? AND run_id = ?",
+                (segment, run_id),
+            )
+        if not rows:
+            return None
+        blob = rows[0][0]
+        return bytes(blob)
 
     def cohort(self, run_id: str, segment: str) -> CohortRecord | None:
         """A run's cohort of ``segment`` with its id sets."""

@@ -319,3 +319,55 @@ def test_missing_config_dir(tmp_path: Path) -> None:
 def test_missing_segments_dir(tmp_path: Path) -> None:
     (message,) = errors_of(tmp_path)
     assert "segments directory not found" in message
+
+
+METRIC = "m: {event: order_completed, aggregate: count}\n"
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        pytest.param(
+            "{metric: m, top_percent: 10, hysteresis: -2}",
+            "x.yaml line 3: rule: hysteresis must be 0 or more percentage points, not -2",
+            id="negative",
+        ),
+        pytest.param(
+            "{metric: m, top_percent: 10, hysteresis: two}",
+            "x.yaml line 3: rule.hysteresis: expected a number, got 'two'",
+            id="not-a-number",
+        ),
+        pytest.param(
+            "{metric: m, top_percent: 10, hysteresis: true}",
+            "x.yaml line 3: rule.hysteresis: expected a number, got True",
+            id="boolean",
+        ),
+        pytest.param(
+            "{metric: m, gte: 3, hysteresis: 2}",
+            "x.yaml line 3: rule: hysteresis applies only to top_percent / bottom_percent",
+            id="not-a-percent-condition",
+        ),
+        pytest.param(
+            "{not: {metric: m, bottom_percent: 10, hysteresis: 2}}",
+            "x.yaml line 3: rule.not.hysteresis: hysteresis cannot be used under 'not'",
+            id="under-not",
+        ),
+        pytest.param(
+            "{all: [{metric: m, top_percent: 5, hysteresis: 1}, "
+            "{esp: {klaviyo: {type: profile-metric}}}]}",
+            "x.yaml line 3: rule.all[0].hysteresis: hysteresis needs the segment's members",
+            id="with-esp-conditions",
+        ),
+    ],
+)
+def test_bad_hysteresis(config_dir: Callable[..., Path], rule: str, expected: str) -> None:
+    root = config_dir({"x": f"name: x\n\nrule: {rule}\n"}, metrics=METRIC)
+    (message,) = errors_of(root)
+    assert expected in message
+
+
+def test_hysteresis_loads(config_dir: Callable[..., Path]) -> None:
+    rule = "{not: {not: {metric: m, top_percent: 10, hysteresis: 2.5}}}"
+    root = config_dir({"x": f"name: x\nrule: {rule}\n"}, metrics=METRIC)
+    node = load_definitions(root).segments["x"].rule.not_.not_  # type: ignore[union-attr]
+    assert node.loose_percent() == 12.5

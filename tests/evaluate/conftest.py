@@ -80,10 +80,13 @@ class Both:
         events: Sequence[Mapping[str, Any]] = (),
         metrics: Mapping[str, Any] | None = None,
         as_of: datetime = AS_OF,
+        previous: Mapping[str, Sequence[Any]] | None = None,
     ) -> tuple[Evaluation, OracleResult]:
         store = make_oracle_store(profiles, [*events, *ORPHANS])
         db = self.load(store)
-        evaluation, expected, report = compare(db, store, self.root, segments, metrics or {}, as_of)
+        evaluation, expected, report = compare(
+            db, store, self.root, segments, metrics or {}, as_of, previous=previous
+        )
         assert not report, "evaluator and oracle disagree\n" + "\n".join(report)
         return evaluation, expected
 
@@ -94,10 +97,13 @@ class Both:
         events: Sequence[Mapping[str, Any]] = (),
         metrics: Mapping[str, Any] | None = None,
         as_of: datetime = AS_OF,
+        previous: Sequence[Any] | None = None,
     ) -> set[str]:
-        """Who qualifies for ``rule`` (the evaluator's answer, equal to the oracle's)."""
+        """Who qualifies for ``rule`` (the evaluator's answer, equal to the oracle's);
+        ``previous``: who qualified at the segment's last run (for ``hysteresis``)."""
         segments = {"seg": {"name": "seg", "rule": rule}}
-        evaluation, _ = self.run(segments, profiles, events, metrics, as_of)
+        before = None if previous is None else {"seg": previous}
+        evaluation, _ = self.run(segments, profiles, events, metrics, as_of, before)
         rows = zip(evaluation.profile_ids, evaluation.qualified["seg"], strict=True)
         return {str(pid) for pid, ok in rows if ok}
 

@@ -196,15 +196,17 @@ def compare(
     metrics: Mapping[str, Any],
     as_of: datetime,
     names: Sequence[str] | None = None,
+    previous: Mapping[str, Sequence[Any]] | None = None,
 ) -> tuple[Evaluation, OracleResult, list[str]]:
     """Evaluate with both; return both results and a readable report of the differences.
 
     With ``names``, segsync evaluates only those segments (and their exclusive-group
-    siblings); the oracle's answers for the same segments must not change.
+    siblings); the oracle's answers for the same segments must not change. ``previous``:
+    per segment, the profile ids of its last run (for ``hysteresis``).
     """
     defs = write_config(root, segments, metrics)
-    evaluation = evaluate(db, defs, as_of=as_of, names=names)
-    expected = Oracle(store, segments, metrics, as_of).run()
+    evaluation = evaluate(db, defs, as_of=as_of, names=names, previous=previous)
+    expected = Oracle(store, segments, metrics, as_of, previous).run()
     if names is not None:
         expected = OracleResult(
             *({n: by_name[n] for n in evaluation.qualified} for by_name in expected.parts()),
@@ -217,6 +219,7 @@ def compare(
     involved = {line.split(" / ")[1].split(":")[0] for line in problems if " / " in line}
     report = [
         f"as_of: {as_of.isoformat()}",
+        f"previous: {dict(previous or {})}",
         "--- metrics.yaml",
         dump_yaml(dict(metrics)) if metrics else "{}",
     ]

@@ -184,11 +184,15 @@ class Oracle:
         segments: Mapping[str, Mapping[str, Any]],
         metrics: Mapping[str, Mapping[str, Any]],
         as_of: datetime,
+        previous: Mapping[str, Iterable[Any]] | None = None,
     ) -> None:
         self.store = store
         self.segments = segments
         self.metrics = metrics
         self.as_of = as_of
+        #: per segment, who qualified at its last run (``hysteresis`` keeps them longer)
+        self.previous = {name: set(ids) for name, ids in (previous or {}).items()}
+        self._owner: str | None = None  # the segment whose rule is being evaluated
         # events after as_of do not exist
         self.events_of: dict[Any, list[Row]] = {}
         for ev in store.events:
@@ -347,11 +351,15 @@ class Oracle:
         ]
         if "top_percent" in cond:
             share = Fraction(sum(1 for v in population if v >= value), len(population))
-            percent = cond["top_percent"]
+            percent = Fraction(str(cond["top_percent"]))
         else:
             share = Fraction(sum(1 for v in population if v <= value), len(population))
-            percent = cond["bottom_percent"]
-        return share <= Fraction(str(percent)) / 100
+            percent = Fraction(str(cond["bottom_percent"]))
+        # hysteresis: a profile the owning segment held at its last run stays within P + N %
+        kept = profile[self.store.profile_id] in self.previous.get(self._owner or "", set())
+        if kept and cond.get("hysteresis"):
+            percent = min(Fraction(100), percent + Fraction(str(cond["hysteresis"])))
+        return share <= percent / 100
 
     # -- rules ------------------------------------------------------------------------
     def rule(self, node: Rule, profile: Row) -> bool:
@@ -382,7 +390,11 @@ class Oracle:
     def qualifies(self, segment: str, profile: Row) -> bool:
         key = (segment, profile[self.store.profile_id])
         if key not in self._rule_cache:
-            self._rule_cache[key] = self.rule(self.segments[segment]["rule"], profile)
+            outer, self._owner = self._owner, segment
+            try:
+                self._rule_cache[key] = self.rule(self.segments[segment]["rule"], profile)
+            finally:
+                self._owner = outer
         return self._rule_cache[key]
 
     def run(self) -> OracleResult:

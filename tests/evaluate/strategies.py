@@ -9,7 +9,7 @@ conditions bite), metrics are random too, and segments get exclusive groups and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -82,6 +82,8 @@ class Example:
     segments: dict[str, dict[str, Any]]
     metrics: dict[str, dict[str, Any]]
     as_of: datetime
+    #: per segment, who qualified at its last run (``hysteresis``); absent: no earlier run
+    previous: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def _nullable(values: list[Any]) -> st.SearchStrategy[Any]:
@@ -284,7 +286,21 @@ def metric_condition(draw: st.DrawFn, ctx: _Context) -> dict[str, Any]:
     size = max(1, len(ctx.metric_values[name]))  # the population: non-NULL values
     percent = draw(st.sampled_from([*(100 * k / size for k in range(1, size + 1)), 10, 12.5, 50]))
     cond["top_percent" if form == "top" else "bottom_percent"] = round(percent, 6) or 1
+    if draw(st.booleans()):
+        cond["hysteresis"] = draw(st.sampled_from([0, 2, 10, 12.5, 100 / size, 100]))
     return cond
+
+
+def _without_hysteresis(node: dict[str, Any]) -> dict[str, Any]:
+    """``node`` with no ``hysteresis`` (it is a validation error under ``not``)."""
+    if "hysteresis" in node:
+        return {k: v for k, v in node.items() if k != "hysteresis"}
+    if "all" in node or "any" in node:
+        key = "all" if "all" in node else "any"
+        return {key: [_without_hysteresis(child) for child in node[key]]}
+    if "not" in node:
+        return {"not": _without_hysteresis(node["not"])}
+    return node
 
 
 @st.composite
@@ -319,7 +335,7 @@ def condition(ctx: _Context, depth: int) -> st.SearchStrategy[dict[str, Any]]:
     nested: list[st.SearchStrategy[dict[str, Any]]] = [
         st.lists(child, min_size=1, max_size=3).map(lambda xs: {"all": xs}),
         st.lists(child, min_size=1, max_size=3).map(lambda xs: {"any": xs}),
-        child.map(lambda x: {"not": x}),
+        child.map(lambda x: {"not": _without_hysteresis(x)}),
     ]
     return st.one_of(*leaves, *nested)
 
@@ -370,4 +386,10 @@ def examples(draw: st.DrawFn, max_segments: int = 4, depth: int = 2) -> Example:
             segment["holdout"] = holdout
         segments[name] = segment
         ctx.earlier.append(name)
-    return Example(store, segments, metrics, as_of)
+    ids = [p["profile_id"] for p in store.profiles]
+    previous = {
+        name: draw(st.lists(st.sampled_from(ids), unique=True)) if ids else []
+        for name in segments
+        if draw(st.booleans())
+    }
+    return Example(store, segments, metrics, as_of, previous)

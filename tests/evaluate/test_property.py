@@ -31,7 +31,14 @@ PROFILE = settings.get_profile(os.environ.get("SEGSYNC_PROPERTY_PROFILE", "evalu
 def check(db: Store, example: Example, names: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as root:
         _, _, report = compare(
-            db, example.store, Path(root), example.segments, example.metrics, example.as_of, names
+            db,
+            example.store,
+            Path(root),
+            example.segments,
+            example.metrics,
+            example.as_of,
+            names,
+            example.previous,
         )
     if report:
         pytest.fail(f"{db.dialect} and oracle disagree\n" + "\n".join(report), pytrace=False)

@@ -269,7 +269,8 @@ class DestinationExecutor:
         every contact's presence and fields hash, quarantines refused ones."""
         create = self.destination.new_contacts == "consent_only"
         size = self.adapter.limits.max_contacts_per_upsert
-        batches = list(chunks(contacts, size))
+        # joining on import: one call, the adapter submits every job before waiting for any
+        batches = [contacts] if join is not None and contacts else list(chunks(contacts, size))
         total = ContactsResult()
         if not batches:
             return total

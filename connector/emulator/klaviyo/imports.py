@@ -12,10 +12,13 @@ from starlette.responses import Response
 
 from connector.emulator.klaviyo.context import Context
 from connector.emulator.klaviyo.jsonapi import (
+    FilterError,
     invalid,
     jsonapi,
+    matches,
     not_found,
     page,
+    parse_filter,
     sparse,
     window,
 )
@@ -27,6 +30,9 @@ __all__ = ["MAX_IMPORT_BYTES", "MAX_IMPORT_PROFILES", "ImportHandlers"]
 
 MAX_IMPORT_PROFILES = 10_000
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
+#: ``GET /api/profile-bulk-import-jobs``: filterable fields, sorts (the OpenAPI document)
+JOB_FILTERS = {"status": ("any", "equals")}
+JOB_SORTS = ("created_at", "-created_at")
 
 
 def _count_problem(body: dict[str, Any]) -> Response | None:
@@ -89,6 +95,34 @@ class ImportHandlers:
             )
             payload = job_json(job, self.ctx.base_url)
         return jsonapi({"data": payload, "links": {"self": payload["links"]["self"]}}, status=202)
+
+    async def list_jobs(self, request: Request) -> Response:
+        """Every job of the account, at most 100 a page (``filter`` on status, ``sort`` by
+        creation), as ``GET /api/profile-bulk-import-jobs`` answers."""
+        self.ctx.state.tick()
+        query = request.query_params
+        try:
+            filters = parse_filter(query.get("filter"), JOB_FILTERS)
+        except FilterError as exc:
+            return invalid(str(exc), parameter="filter")
+        sort = query.get("sort")
+        if sort is not None and sort not in JOB_SORTS:
+            return invalid(f"'{sort}' is not a valid sort field.", parameter="sort")
+        with self.ctx.state.lock:
+            # creation order (ids are stamped per second, so ties keep arrival order)
+            found = [
+                j for j in self.ctx.state.jobs.values() if matches(filters, {"status": j.status})
+            ]
+            if sort == "-created_at":
+                found.reverse()
+            current = page(request, len(found), default=20, maximum=100, base=self.ctx.base_url)
+            if isinstance(current, Response):
+                return current
+            data = [
+                sparse(job_json(job, self.ctx.base_url), request, "profile-bulk-import-job")
+                for job in window(found, current)
+            ]
+        return jsonapi({"data": data, "links": current.links})
 
     async def get_job(self, request: Request) -> Response:
         self.ctx.state.tick()

@@ -143,8 +143,11 @@ class KlaviyoAdapter:
             poll_seconds=job_poll_seconds,
             timeout_seconds=job_timeout_seconds,
             lists_exist=lambda ids: all(self._list_exists(i) for i in ids),
+            parallel=max_connections,
         )
         self._group_lock = threading.Lock()
+        #: names of the owned lists ``list_owned`` found (None before it ran)
+        self._listed: set[str] | None = None
 
     @classmethod
     def from_settings(
@@ -331,6 +334,8 @@ class KlaviyoAdapter:
                 name = str((item.get("attributes") or {}).get("name") or "")
                 if name.casefold().startswith(wanted):
                     owned.append(EspObject(str(item["id"]), name, kind))  # type: ignore[arg-type]
+        with self._group_lock:
+            self._listed = {o.name for o in owned if o.kind == "list"}
         return owned
 
     def _find_list(self, name: str) -> EspObject | None:
@@ -342,7 +347,10 @@ class KlaviyoAdapter:
     def ensure_group(self, name: str) -> EspObject:
         """The list named exactly ``name``, created if missing (150 creations a day)."""
         with self._group_lock:
-            found = self._find_list(name)
+            # a name missing from this adapter's own full listing (``list_owned``, read
+            # moments ago in the same run) is not looked up a second time
+            listed = self._listed is not None and name not in self._listed
+            found = None if listed else self._find_list(name)
             if found is not None:
                 return found
             body = {"data": {"type": "list", "attributes": {"name": name}}}
@@ -353,6 +361,8 @@ class KlaviyoAdapter:
                 if found is None:
                     raise
                 return found
+            if self._listed is not None:
+                self._listed.add(name)
             return EspObject(str(data["data"]["id"]), name, "list", created=True)
 
     def ensure_contacts(
@@ -363,20 +373,10 @@ class KlaviyoAdapter:
         module docstring)."""
         result = ContactsResult()
         unique = dedupe_contacts(contacts)
-        size = self.limits.max_contacts_per_upsert
-        for start in range(0, len(unique), size):
-            result.merge(self._ensure_batch(unique[start : start + size], create_new, join))
-        return result
-
-    def _ensure_batch(
-        self, contacts: list[Contact], create_new: bool, join: EspObject | None
-    ) -> ContactsResult:
-        result = ContactsResult()
-        creatable = [c for c in contacts if create_new and c.consent]
-        others = [c for c in contacts if not (create_new and c.consent)]
-
-        # may be created: one bulk import (an upsert that grants no consent), carrying the
-        # list, so no profile id is needed to join it
+        creatable = [c for c in unique if create_new and c.consent]
+        others = [c for c in unique if not (create_new and c.consent)]
+        # may be created: bulk imports (upserts that grant no consent), all jobs at once,
+        # carrying the list, so no profile id is needed to join it
         refused = self._imports.run(creatable, [join.id] if join else []) if creatable else {}
         for contact in creatable:
             error = refused.get(contact.email)
@@ -388,10 +388,21 @@ class KlaviyoAdapter:
             result.present.append(contact.email)
             if join is not None:
                 result.joined.append(contact.email)
+        # a NULL unsets a property pushed before (an import cannot clear a field)
+        cleared = [c for c in creatable if c.cleared and c.email not in refused]
+        for outcome in self._patch_all(cleared).values():
+            if isinstance(outcome, MemberError):
+                result.errors.append(outcome)
+        size = self.limits.max_contacts_per_upsert
+        for start in range(0, len(others), size):
+            result.merge(self._ensure_existing(others[start : start + size], join))
+        return result
 
-        # may not be created: never imported (an import creates a missing profile); seen in
-        # Klaviyo now, their fields set by PATCH and list joined by id, neither of which can
-        # create a profile deleted since the look-up
+    def _ensure_existing(self, others: list[Contact], join: EspObject | None) -> ContactsResult:
+        """Contacts that may not be created: never imported (an import creates a missing
+        profile); seen in Klaviyo now, their fields set by PATCH and list joined by id,
+        neither of which can create a profile deleted since the look-up."""
+        result = ContactsResult()
         ids = self._lookup([c.email for c in others]) if others else {}
         existing: list[Contact] = []
         for contact in others:
@@ -401,10 +412,7 @@ class KlaviyoAdapter:
                 result.skipped_creation_disabled.append(contact.email)
             else:
                 result.skipped_no_consent.append(contact.email)
-        patched = self._patch_all(
-            [c for c in existing if c.fields or c.cleared]
-            + [c for c in creatable if c.cleared and c.email not in refused]
-        )
+        patched = self._patch_all([c for c in existing if c.fields or c.cleared])
         for contact in existing:
             outcome = patched.get(contact.email, True)
             if outcome is False:

@@ -1,10 +1,11 @@
 """Klaviyo bulk profile import jobs: submit, poll until done, read the refused profiles.
 
 ``POST /api/profile-bulk-import-jobs`` takes ≤ 10,000 profiles and ≤ 5 MB; it is an upsert
-that grants no consent and cannot clear a field with null. The job is asynchronous: it is
-polled (``queued`` → ``processing`` → ``complete``/``cancelled``) with a growing interval,
-and its ``import-errors`` name the refused profiles by ``original_payload`` or by
-``source.pointer`` (an index into the submitted profiles).
+that grants no consent and cannot clear a field with null. The job is asynchronous: every
+job of a run is submitted first, then all are polled together (``queued`` → ``processing``
+→ ``complete``/``cancelled``; one ``GET /api/profile-bulk-import-jobs`` lists the newest
+100) with a growing interval, and each job's ``import-errors`` name the refused profiles
+by ``original_payload`` or by ``source.pointer`` (an index into the submitted profiles).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from connector.errors import (
@@ -59,6 +61,7 @@ class BulkImports:
         poll_seconds: float,
         timeout_seconds: float,
         lists_exist: Callable[[Sequence[str]], bool] = lambda ids: True,
+        parallel: int = 1,
     ) -> None:
         self._api = api  # the SDK's Profiles API
         self._lists_exist = lists_exist
@@ -67,16 +70,23 @@ class BulkImports:
         self._clock = clock
         self._poll_seconds = poll_seconds
         self._timeout_seconds = timeout_seconds
+        self._parallel = parallel
 
     def run(self, contacts: list[Contact], lists: Sequence[str] = ()) -> dict[str, MemberError]:
         """Run bulk import jobs (≤ 10,000 profiles, < 5 MB each), adding every imported
         profile to ``lists`` in the same job; refused emails → error.
+
+        Every job is submitted first (``parallel`` at a time), then all are waited for
+        together: a job needs no connection while Klaviyo processes it, so the jobs of one
+        run are processed at the same time, and one ``GET /api/profile-bulk-import-jobs``
+        reports on up to 100 of them.
 
         A profile over Klaviyo's 100 KB limit is refused here, alone, without being sent;
         a job the API refuses as a whole (400) is split in halves until the refused
         profile is alone, so one bad row never blocks the others.
         """
         refused: dict[str, MemberError] = {}
+        jobs: list[tuple[list[Contact], list[dict[str, Any]]]] = []
         batch: list[Contact] = []
         resources: list[dict[str, Any]] = []
         size = 0
@@ -93,39 +103,50 @@ class BulkImports:
                 )
                 continue
             if batch and (size + weight > MAX_IMPORT_BYTES or len(batch) >= MAX_IMPORT_PROFILES):
-                refused.update(self._split_job(batch, resources, lists))
+                jobs.append((batch, resources))
                 batch, resources, size = [], [], 0
             batch.append(contact)
             resources.append(resource)
             size += weight
         if batch:
-            refused.update(self._split_job(batch, resources, lists))
+            jobs.append((batch, resources))
+        submitted: list[tuple[str, list[Contact]]] = []
+        workers = max(1, min(len(jobs), self._parallel))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="klaviyo-import") as pool:
+            for accepted, rejected in pool.map(
+                lambda job: self._submit(job[0], job[1], lists), jobs
+            ):
+                submitted += accepted
+                refused.update(rejected)
+        finished = self._wait_all([job_id for job_id, _ in submitted])
+        for job_id, members in submitted:
+            refused.update(self._outcome(job_id, finished[job_id], members))
         return refused
 
-    def _split_job(
+    def _submit(
         self, contacts: list[Contact], resources: list[dict[str, Any]], lists: Sequence[str]
-    ) -> dict[str, MemberError]:
+    ) -> tuple[list[tuple[str, list[Contact]]], dict[str, MemberError]]:
+        """Submit one job; a job refused as a whole is split in halves until the refused
+        profile is alone. The accepted jobs (id, contacts) and the refused emails."""
         try:
-            return self._job(contacts, resources, lists)
+            return [(self._create(resources, lists), contacts)], {}
         except EspValidationError as exc:
             if lists and not self._lists_exist(lists):
                 raise EspNotFoundError(
                     f"the list is gone ({exc.detail})", esp=ESP, method="POST", path=R_IMPORTS
                 ) from None
             if len(contacts) == 1:
-                return {
+                return [], {
                     contacts[0].email: MemberError(
                         contacts[0].email, exc.detail, IMPORT_ERROR, permanent=True
                     )
                 }
             half = len(contacts) // 2
-            refused = self._split_job(contacts[:half], resources[:half], lists)
-            refused.update(self._split_job(contacts[half:], resources[half:], lists))
-            return refused
+            first, refused = self._submit(contacts[:half], resources[:half], lists)
+            second, more = self._submit(contacts[half:], resources[half:], lists)
+            return first + second, {**refused, **more}
 
-    def _job(
-        self, contacts: list[Contact], resources: list[dict[str, Any]], lists: Sequence[str]
-    ) -> dict[str, MemberError]:
+    def _create(self, resources: list[dict[str, Any]], lists: Sequence[str]) -> str:
         data: dict[str, Any] = {
             "type": "profile-bulk-import-job",
             "attributes": {"profiles": {"data": resources}},
@@ -136,8 +157,11 @@ class BulkImports:
             }
         body = {"data": data}
         answer = self._call("POST", R_IMPORTS, lambda: self._api.bulk_import_profiles(body))
-        job_id = str(answer["data"]["id"])
-        attributes = self._wait(job_id)
+        return str(answer["data"]["id"])
+
+    def _outcome(
+        self, job_id: str, attributes: dict[str, Any], contacts: list[Contact]
+    ) -> dict[str, MemberError]:
         refused: dict[str, MemberError] = {}
         if attributes.get("failed_count") or attributes.get("status") == "cancelled":
             refused = self._errors(job_id, contacts)
@@ -149,31 +173,65 @@ class BulkImports:
                 )
         return refused
 
-    def _wait(self, job_id: str) -> dict[str, Any]:
-        """Poll the job until it is complete or cancelled; its attributes. The first poll
-        waits ``poll_seconds`` (a job is never done the instant it was accepted), then the
-        interval doubles."""
+    def _wait_all(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Poll the jobs until each is complete or cancelled; their attributes by id.
+
+        The first poll waits ``poll_seconds`` (a job is never done the instant it was
+        accepted), then the interval doubles. One poll reads the account's newest jobs
+        (``GET /api/profile-bulk-import-jobs``, 100 a page): one call for every job of the
+        run; a job not on that page (100 newer ones, from other integrations) is read by
+        its id."""
+        finished: dict[str, dict[str, Any]] = {}
+        waiting = list(job_ids)
+        if not waiting:
+            return finished
         deadline = self._clock.now() + self._timeout_seconds
         delay = self._poll_seconds
         self._clock.sleep(delay)
         delay *= 2
         while True:
-            data = self._call(
-                "GET", R_IMPORT, lambda: self._api.get_bulk_import_profiles_job(job_id)
-            )
-            attributes: dict[str, Any] = data["data"].get("attributes") or {}
-            status = attributes.get("status")
-            if status in ("complete", "cancelled"):
-                return attributes
+            seen = self._recent_jobs() if len(waiting) > 1 else {}
+            status = None
+            for job_id in waiting:
+                attributes = seen.get(job_id)
+                if attributes is None:
+                    attributes = self._job(job_id)
+                status = attributes.get("status")
+                if status in ("complete", "cancelled"):
+                    finished[job_id] = attributes
+            waiting = [j for j in waiting if j not in finished]
+            if not waiting:
+                return finished
             if self._clock.now() >= deadline:
                 raise RetriableEspError(
-                    f"bulk import job still {status} after {self._timeout_seconds:.0f}s",
+                    f"{len(waiting)} bulk import job(s) still {status} after "
+                    f"{self._timeout_seconds:.0f}s",
                     esp=ESP,
                     method="GET",
                     path=R_IMPORT,
                 )
             self._clock.sleep(delay)
             delay = min(delay * 2, 10.0)
+
+    def _recent_jobs(self) -> dict[str, dict[str, Any]]:
+        """The account's 100 newest import jobs: id → attributes."""
+        data = self._call(
+            "GET",
+            R_IMPORTS,
+            lambda: self._api.get_bulk_import_profiles_jobs(
+                fields_profile_bulk_import_job=["status", "failed_count"],
+                sort="-created_at",
+                page_size=100,
+            ),
+        )
+        return {
+            str(item.get("id")): item.get("attributes") or {} for item in data.get("data") or []
+        }
+
+    def _job(self, job_id: str) -> dict[str, Any]:
+        data = self._call("GET", R_IMPORT, lambda: self._api.get_bulk_import_profiles_job(job_id))
+        attributes: dict[str, Any] = data["data"].get("attributes") or {}
+        return attributes
 
     def _errors(self, job_id: str, contacts: list[Contact]) -> dict[str, MemberError]:
         def fetch(cursor: str | None) -> Any:

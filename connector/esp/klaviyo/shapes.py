@@ -73,6 +73,7 @@ ENDPOINT_TIERS: dict[tuple[str, str], RateTier] = {
     ("DELETE", R_LIST_RELATIONSHIPS): TIERS["M"],
     ("GET", R_PROFILES): TIERS["L"],
     ("POST", R_IMPORTS): TIERS["M"],
+    ("GET", R_IMPORTS): TIERS["M"],
     ("GET", R_IMPORT): TIERS["M"],
     ("GET", R_IMPORT_ERRORS): TIERS["M"],
     ("GET", R_SEGMENTS): TIERS["L"],

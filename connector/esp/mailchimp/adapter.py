@@ -198,6 +198,8 @@ class MailchimpAdapter:
         self._retry = RetryPolicy(retry, sleep=sleep)
         self._group_lock = threading.Lock()
         self._scan_lock = threading.Lock()
+        #: casefolded names of the owned tags ``list_owned`` found (None before it ran)
+        self._listed: set[str] | None = None
         self._audience: dict[str, str] | None = None
 
     @classmethod
@@ -332,7 +334,7 @@ class MailchimpAdapter:
     def list_owned(self, prefix: str = "segsync:") -> list[EspObject]:
         """Tags and saved segments whose name starts with ``prefix`` (ignoring case)."""
         wanted = prefix.casefold()
-        return [
+        owned = [
             EspObject(
                 id=str(seg["id"]),
                 name=str(seg.get("name", "")),
@@ -341,6 +343,9 @@ class MailchimpAdapter:
             for seg in self._segments()
             if str(seg.get("name", "")).casefold().startswith(wanted)
         ]
+        with self._group_lock:
+            self._listed = {o.name.casefold() for o in owned if o.kind == "tag"}
+        return owned
 
     def _find(self, name: str, kind: str) -> dict[str, Any] | None:
         wanted = name.casefold()
@@ -352,7 +357,11 @@ class MailchimpAdapter:
     def ensure_group(self, name: str) -> EspObject:
         """The tag named ``name`` (ignoring case), created empty if missing."""
         with self._group_lock:  # find-then-create must not race with itself
-            found = self._find(name, "static")
+            # a name missing from this adapter's own full listing (``list_owned``, read
+            # moments ago in the same run) is not looked up a second time; a tag created
+            # meanwhile makes the create fail, and is then found
+            listed = self._listed is not None and name.casefold() not in self._listed
+            found = None if listed else self._find(name, "static")
             if found is not None:
                 return EspObject(str(found["id"]), str(found.get("name", name)), "tag")
             try:
@@ -369,6 +378,8 @@ class MailchimpAdapter:
                 if found is None:
                     raise
                 return EspObject(str(found["id"]), str(found.get("name", name)), "tag")
+            if self._listed is not None:
+                self._listed.add(name.casefold())
             return EspObject(str(data["id"]), str(data.get("name", name)), "tag", created=True)
 
     def _batch(self, members: list[dict[str, Any]]) -> dict[str, Any]:

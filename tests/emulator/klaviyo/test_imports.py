@@ -126,3 +126,30 @@ def test_size_limits_and_body_validation(
     clock.advance(10)
     klaviyo.state.tick()  # jobs run when the emulator looks at the clock
     assert len(klaviyo.state.profiles) == 10_000
+
+
+def test_the_job_listing_reports_the_newest_jobs_first_filtered_and_paged(
+    kl: httpx.Client, klaviyo: Emulator[KlaviyoState], clock: FakeClock
+) -> None:
+    first = kl.post(JOBS, json=job_body([{"email": "a@x.com"}])).json()["data"]["id"]
+    clock.advance(20)
+    second = kl.post(JOBS, json=job_body([{"email": "b@x.com"}])).json()["data"]["id"]
+    newest = kl.get(
+        JOBS,
+        params={
+            "sort": "-created_at",
+            "page[size]": "100",
+            "fields[profile-bulk-import-job]": "status,failed_count",
+        },
+    )
+    assert newest.status_code == 200
+    data = newest.json()["data"]
+    assert [j["id"] for j in data] == [second, first]
+    assert data[0]["attributes"] == {"status": "queued", "failed_count": 0}
+    assert data[1]["attributes"] == {"status": "complete", "failed_count": 0}
+    done = kl.get(JOBS, params={"filter": "equals(status,'complete')"}).json()["data"]
+    assert [j["id"] for j in done] == [first]
+    # the published limits: at most 100 a page, status filters only, two sorts
+    assert kl.get(JOBS, params={"page[size]": "101"}).status_code == 400
+    assert kl.get(JOBS, params={"filter": "equals(id,'x')"}).status_code == 400
+    assert kl.get(JOBS, params={"sort": "status"}).status_code == 400

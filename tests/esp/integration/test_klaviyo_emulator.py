@@ -11,6 +11,7 @@ import pytest
 from connector.emulator.runner import Emulator
 from connector.errors import EspAuthError, EspValidationError
 from connector.esp import Contact, EspObject
+from connector.esp.klaviyo import imports as klaviyo_imports
 from connector.esp.klaviyo.adapter import KlaviyoAdapter
 
 R_MEMBERS = "/api/lists/{id}/relationships/profiles"
@@ -225,3 +226,23 @@ def test_the_client_side_windows_keep_under_klaviyo_tiers(
         thread.join()
     assert adapter.calls[("POST", R_MEMBERS, 204)] == 13
     assert emu.calls.total(status=429) == 0
+
+
+def test_a_runs_import_jobs_are_processed_together_and_polled_by_one_listing(
+    make_klaviyo: Callable[..., KlaviyoAdapter],
+    klaviyo_emulator: Emulator[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(klaviyo_imports, "MAX_IMPORT_PROFILES", 400)
+    emu = klaviyo_emulator
+    adapter = make_klaviyo(max_connections=4, job_poll_seconds=0.3)
+    group = adapter.ensure_group("segsync:together")
+    contacts = [Contact(f"t{i}@example.com", True) for i in range(2000)]
+    result = adapter.ensure_contacts(contacts, create_new=True, join=group)
+    assert result.errors == [] and len(result.joined) == 2000
+    assert len(emu.state.lists[group.id].members) == 2000
+    assert emu.calls.total("POST", "/api/profile-bulk-import-jobs") == 5
+    # five jobs, submitted before any poll: processed at the same time, so one listing
+    # (after the first 0.3 s wait) finds them all done, and no job is polled by its id
+    assert emu.calls.total("GET", "/api/profile-bulk-import-jobs") == 1
+    assert emu.calls.total("GET", "/api/profile-bulk-import-jobs/{job_id}") == 0

@@ -177,7 +177,7 @@ class FakeKlaviyo:
             },
         )
 
-    def get_job(self, request: httpx.Request, job_id: str) -> httpx.Response:
+    def _job_resource(self, job_id: str) -> dict[str, Any]:
         job = self.jobs[job_id]
         job["polls"] += 1
         done = job["polls"] >= self.polls_until_complete
@@ -187,11 +187,21 @@ class FakeKlaviyo:
             "completed_count": job["total"] - len(job["errors"]) if done else 0,
             "failed_count": len(job["errors"]) if done else 0,
         }
+        return {"type": "profile-bulk-import-job", "id": job_id, "attributes": attributes}
+
+    def get_job(self, request: httpx.Request, job_id: str) -> httpx.Response:
+        return httpx.Response(200, json={"data": self._job_resource(job_id)})
+
+    def list_jobs(self, request: httpx.Request) -> httpx.Response:
+        """The newest jobs first (``sort=-created_at``); each listing counts as a poll."""
+        newest = (
+            list(reversed(self.jobs))
+            if request.url.params.get("sort") == "-created_at"
+            else list(self.jobs)
+        )
+        size = int(request.url.params.get("page[size]", 20))
         return httpx.Response(
-            200,
-            json={
-                "data": {"type": "profile-bulk-import-job", "id": job_id, "attributes": attributes}
-            },
+            200, json={"data": [self._job_resource(j) for j in newest[:size]], "links": {}}
         )
 
     def job_errors(self, request: httpx.Request, job_id: str) -> httpx.Response:
@@ -258,6 +268,7 @@ class FakeKlaviyo:
             url__regex=r"/api/profile-bulk-import-jobs/(?P<job_id>[^/]+)/import-errors",
             name="import_errors",
         ).mock(side_effect=self.job_errors)
+        router.get("/api/profile-bulk-import-jobs", name="jobs").mock(side_effect=self.list_jobs)
         router.get(url__regex=r"/api/profile-bulk-import-jobs/(?P<job_id>[^/]+)$", name="job").mock(
             side_effect=self.get_job
         )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 import respx
 
 from connector.esp import Contact, EspObject
+from connector.esp.klaviyo import imports as klaviyo_imports
 from connector.esp.klaviyo.adapter import KlaviyoAdapter
 from tests.esp.conftest import FakeClock
 from tests.esp.klaviyo.conftest import FakeKlaviyo, body_of, jsonapi_error
@@ -216,3 +218,55 @@ def test_large_imports_are_split_under_the_payload_limit(
     result = klaviyo.ensure_contacts(contacts, create_new=True)
     assert len(account.imports) > 1
     assert len(result.created) == 30
+
+
+def test_every_job_is_submitted_before_any_poll_and_one_listing_polls_them_all(
+    klaviyo: KlaviyoAdapter,
+    account: FakeKlaviyo,
+    kl_router: respx.Router,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(klaviyo_imports, "MAX_IMPORT_PROFILES", 2)
+    list_id = account.add_list("segsync:vip")
+    contacts = [Contact(f"p{i}@example.com", True) for i in range(5)]
+    result = klaviyo.ensure_contacts(
+        contacts, create_new=True, join=EspObject(list_id, "segsync:vip", "list")
+    )
+    assert len(result.joined) == 5 and result.errors == []
+    assert len(account.imports) == 3
+    # a job holds no connection while Klaviyo processes it: all three are submitted, then
+    # one GET /api/profile-bulk-import-jobs per poll round reports on all of them
+    methods = [call.request.method for call in kl_router.calls]
+    assert methods == ["POST"] * 3 + ["GET"] * 2
+    assert kl_router.routes["jobs"].call_count == 2  # processing, then complete
+    assert not kl_router.routes["job"].called
+    assert kl_router.routes["jobs"].calls[0].request.url.params["sort"] == "-created_at"
+    assert clock.sleeps == [0.25, 0.5]
+
+
+def test_a_job_missing_from_the_listing_is_polled_by_its_id(
+    klaviyo: KlaviyoAdapter,
+    account: FakeKlaviyo,
+    kl_router: respx.Router,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """100 newer jobs (another integration) push ours off the listing's single page."""
+    monkeypatch.setattr(klaviyo_imports, "MAX_IMPORT_PROFILES", 2)
+    account.polls_until_complete = 1
+    original = account.list_jobs
+
+    def without_job1(request: httpx.Request) -> httpx.Response:
+        answer = original(request)
+        data = [j for j in answer.json()["data"] if j["id"] != "JOB1"]
+        return httpx.Response(200, json={"data": data, "links": {}})
+
+    kl_router.routes["jobs"].mock(side_effect=without_job1)
+    result = klaviyo.ensure_contacts(
+        [Contact(f"p{i}@example.com", True) for i in range(4)], create_new=True
+    )
+    assert len(result.present) == 4 and result.errors == []
+    assert kl_router.routes["jobs"].call_count == 1
+    assert [c.request.url.path for c in kl_router.routes["job"].calls] == [
+        "/api/profile-bulk-import-jobs/JOB1"
+    ]

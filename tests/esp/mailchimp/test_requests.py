@@ -215,3 +215,22 @@ def test_upsert_segment_patches_by_id_or_by_existing_name(
     assert [c.request.url.path.rsplit("/", 1)[1] for c in patch.calls] == ["60", "61"]
     assert body_of(patch.calls.last.request) == {"name": "segsync:vip", "options": options}
     assert not create.called
+
+
+def test_a_tag_missing_from_list_owned_is_created_without_a_second_look_up(
+    mailchimp: MailchimpAdapter, mc_router: respx.Router
+) -> None:
+    read = mc_router.get(f"/lists/{AUDIENCE}/segments").mock(
+        side_effect=segments_page([{"id": 77, "name": "segsync:VIP", "type": "static"}])
+    )
+    create = mc_router.post(f"/lists/{AUDIENCE}/segments").respond(
+        200, json={"id": 78, "name": "segsync:churn"}
+    )
+    mailchimp.list_owned()
+    assert mailchimp.ensure_group("segsync:churn") == EspObject(
+        "78", "segsync:churn", "tag", created=True
+    )
+    assert read.call_count == 1 and create.call_count == 1
+    # a listed name is still looked up (it may have been deleted since: recreated then)
+    assert mailchimp.ensure_group("segsync:vip") == EspObject("77", "segsync:VIP", "tag")
+    assert read.call_count == 2 and create.call_count == 1

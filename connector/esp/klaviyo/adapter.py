@@ -146,8 +146,6 @@ class KlaviyoAdapter:
             parallel=max_connections,
         )
         self._group_lock = threading.Lock()
-        #: names of the owned lists ``list_owned`` found (None before it ran)
-        self._listed: set[str] | None = None
 
     @classmethod
     def from_settings(
@@ -334,8 +332,6 @@ class KlaviyoAdapter:
                 name = str((item.get("attributes") or {}).get("name") or "")
                 if name.casefold().startswith(wanted):
                     owned.append(EspObject(str(item["id"]), name, kind))  # type: ignore[arg-type]
-        with self._group_lock:
-            self._listed = {o.name for o in owned if o.kind == "list"}
         return owned
 
     def _find_list(self, name: str) -> EspObject | None:
@@ -347,10 +343,7 @@ class KlaviyoAdapter:
     def ensure_group(self, name: str) -> EspObject:
         """The list named exactly ``name``, created if missing (150 creations a day)."""
         with self._group_lock:
-            # a name missing from this adapter's own full listing (``list_owned``, read
-            # moments ago in the same run) is not looked up a second time
-            listed = self._listed is not None and name not in self._listed
-            found = None if listed else self._find_list(name)
+            found = self._find_list(name)
             if found is not None:
                 return found
             body = {"data": {"type": "list", "attributes": {"name": name}}}
@@ -361,8 +354,6 @@ class KlaviyoAdapter:
                 if found is None:
                     raise
                 return found
-            if self._listed is not None:
-                self._listed.add(name)
             return EspObject(str(data["data"]["id"]), name, "list", created=True)
 
     def ensure_contacts(

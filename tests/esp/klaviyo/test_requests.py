@@ -163,18 +163,3 @@ def test_upsert_segment_sends_the_definition_unchanged(
     assert clock.sleeps == []
     klaviyo.upsert_segment("segsync:vip", definition, made.id)
     assert clock.sleeps == [pytest.approx(1.05)]
-
-
-def test_a_list_missing_from_list_owned_is_created_without_a_second_look_up(
-    klaviyo: KlaviyoAdapter, account: FakeKlaviyo, kl_router: respx.Router
-) -> None:
-    vip = account.add_list("segsync:vip")
-    klaviyo.list_owned()
-    reads = kl_router.routes["lists"].call_count
-    made = klaviyo.ensure_group("segsync:churn")  # not in the listing just read
-    assert made.created
-    assert kl_router.routes["lists"].call_count == reads
-    # a listed name is still looked up (it may have been deleted since: recreated then)
-    assert klaviyo.ensure_group("segsync:vip") == EspObject(vip, "segsync:vip", "list")
-    assert kl_router.routes["lists"].call_count == reads + 1
-    assert kl_router.routes["create_list"].call_count == 1

@@ -19,7 +19,7 @@ from connector.definitions.walk import has_esp_conditions
 from connector.evaluate.compile import RuleCompiler
 from connector.evaluate.identity import held_out_mask, normalise_email
 from connector.evaluate.incremental import attach
-from connector.evaluate.sql import col, or_all
+from connector.evaluate.sql import col, lit, or_all
 from connector.source.store import Store
 
 __all__ = ["Evaluation", "evaluate", "has_esp_conditions"]
@@ -123,16 +123,18 @@ def evaluate(
         real = schema.resolve(attribute, schema.attributes)
         if real is not None:
             real_attributes.append(real)
-    any_output = or_all([col(alias) for alias, _ in outputs]) if outputs else None
+    aliases = [alias for alias, _ in outputs]
     query = compiler.query(outputs, extra_columns=real_attributes)
-    if any_output is not None:
+    if aliases:
         # MATERIALIZED: else the filter is pushed below the projection and every rule is
         # evaluated twice (once to filter, once to return)
         rows = exp.to_identifier("__all", quoted=True)
+        fixed = ["profile_id", "email", "email_key", "consent"]
+        fixed += [f"attr:{a}" for a in real_attributes]
         query = (
-            exp.select(exp.Star())
+            exp.select(*[col(c) for c in fixed], *_packed(aliases))
             .from_(rows)
-            .where(any_output)
+            .where(or_all([col(alias) for alias in aliases]))
             .order_by(col("profile_id"))
             .with_(rows, as_=query, materialized=True, copy=False)
         )
@@ -149,10 +151,53 @@ def evaluate(
         consent=np.asarray(data["consent"], dtype=bool),
         attributes={a: data[f"attr:{a}"] for a in real_attributes},
     )
-    for (alias, _), key in zip(outputs, keys, strict=True):
-        result.qualified[key] = np.asarray(data[alias], dtype=bool)
+    for index, key in enumerate(keys):
+        result.qualified[key] = _unpacked(data, index, len(ids))
     _apply_membership(result, selected)
     return result
+
+
+#: rules per packed column: bits 0..61 of a BIGINT (no sign bit, no overflow)
+_BITS = 62
+
+
+def _packed(aliases: Sequence[str]) -> list[exp.Expr]:
+    """The rules' booleans as bits of BIGINT columns ``__m0``, ``__m1``, ... (NULL as
+    false): one column per 62 rules instead of one per rule, so a run brings back a
+    few integers per qualifying profile rather than a profiles × rules matrix."""
+    bigint = exp.DataType.build("BIGINT")
+    packed = []
+    for start in range(0, len(aliases), _BITS):
+        bits = [
+            exp.cast(
+                exp.Case(ifs=[exp.If(this=col(alias), true=lit(1 << bit))], default=lit(0)),
+                bigint,
+            )
+            for bit, alias in enumerate(aliases[start : start + _BITS])
+        ]
+        total: exp.Expr = bits[0]
+        for bit in bits[1:]:
+            total = exp.Add(this=total, expression=bit)
+        packed.append(total.as_(f"__m{start // _BITS}", quoted=True))
+    return packed
+
+
+def _unpacked(data: Mapping[str, np.ndarray], index: int, rows: int) -> np.ndarray:
+    """Rule ``index``'s booleans from the packed columns (read-only: shared below)."""
+    column = data.get(f"__m{index // _BITS}")
+    if column is None:  # no rules at all: no rows either
+        return _false(rows)
+    bits = np.asarray(column, dtype=np.int64)
+    qualified: np.ndarray = (bits & (1 << (index % _BITS))) != 0
+    qualified.setflags(write=False)
+    return qualified
+
+
+def _false(rows: int) -> np.ndarray:
+    """A read-only all-false mask (shared by the segments it describes)."""
+    mask = np.zeros(rows, dtype=bool)
+    mask.setflags(write=False)
+    return mask
 
 
 def _emails(raw: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -167,17 +212,27 @@ def _emails(raw: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 
 def _apply_membership(result: Evaluation, selected: Sequence[str]) -> None:
+    """Members, exclusions and holdouts per segment. Masks that equal another (members
+    outside exclusive groups are the qualified rows) or are all false (no exclusion, no
+    holdout) are shared read-only arrays, not copies: a run over a million profiles and
+    50 segments keeps one mask per segment, not four."""
     segments = result.segments
+    rows = len(result.profile_ids)
+    nothing = _false(rows)
     for name in selected:
-        result.members[name] = result.qualified[name].copy()
-        result.excluded[name] = np.zeros(len(result.profile_ids), dtype=bool)
+        result.members[name] = result.qualified[name]
+        result.excluded[name] = nothing
     for group in sorted({s.exclusive_group for s in segments.values() if s.exclusive_group}):
-        taken = np.zeros(len(result.profile_ids), dtype=bool)
+        taken = np.zeros(rows, dtype=bool)
         for name in _order(segments, group):
-            result.excluded[name] = result.qualified[name] & taken
-            result.members[name] &= ~taken
+            qualified = result.qualified[name]
+            result.excluded[name] = qualified & taken
+            result.members[name] = qualified & ~taken
             taken |= result.members[name]
     for name in selected:
-        result.held_out[name] = held_out_mask(
-            name, result.profile_ids, result.members[name], segments[name].holdout
+        holdout = segments[name].holdout
+        result.held_out[name] = (
+            held_out_mask(name, result.profile_ids, result.members[name], holdout)
+            if holdout > 0
+            else nothing
         )

@@ -59,3 +59,18 @@ def test_unacknowledged_batches_are_resent_or_undone(
     # whatever the ESP did with the unacknowledged batches, applying the diff reaches desired
     for landed in (set(), pending):
         assert ((confirmed | landed) | set(change.adds)) - set(change.removes) == desired
+
+
+def test_known_absent_members_are_unaddable_not_adds() -> None:
+    # a contact known missing from the ESP that may not be created is never sent: plan,
+    # sync --dry-run and sync count it as skipped, so a settled plan shows no adds
+    change = diff_part({"a@x.io", "b@x.io", "c@x.io"}, {"c@x.io"}, absent={"b@x.io", "c@x.io"})
+    assert change.adds == ["a@x.io"]
+    assert change.unaddable == ["b@x.io"]
+    assert change.removes == []
+
+
+def test_quarantine_wins_over_absence() -> None:
+    change = diff_part({"a@x.io"}, set(), {"a@x.io": ("add", 5)}, absent={"a@x.io"})
+    assert change.held_back == ["a@x.io"]
+    assert change.adds == change.unaddable == []

@@ -198,7 +198,9 @@ def test_sigterm_before_the_first_batch_stops_between_two_calls(world_factory: B
     took = time.monotonic() - sent
     calls = world.emu.calls.total()
     daemon.stop()
-    assert took < 3, f"took {took:.1f}s to stop"  # the call in flight, not the whole grace
+    # not the 30 s grace (a loaded machine stretches the in-flight call, so no tighter bound);
+    # "nothing after the call in flight" is the call count below
+    assert took < 15, f"took {took:.1f}s to stop"
     assert calls <= 3  # the call in flight when SIGTERM came, nothing after it
     assert daemon.find("stopped cleanly") and "stopped before these jobs" not in daemon.text
     assert world.runs()[-1][1] == "stopped"  # recorded, not left running

@@ -27,9 +27,6 @@ from connector.definitions.loader import Definitions
 from connector.errors import ConfigError
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
 from connector.reconcile.addresses import Addresses
-from connector.reconcile.hysteresis import hysteretic, previous_qualified
-from connector.reconcile.state import StateStore
-from connector.reconcile.state_url import state_url_of
 from connector.timespec import format_instant
 
 PREVIEW_ROWS = 20
@@ -82,6 +79,12 @@ def summary_lines(result: Evaluation, name: str, addresses: Addresses | None = N
 def _previous(defs: Definitions, name: str, run_id: str) -> dict[str, list[object]]:
     """The qualified sets sync run ``run_id`` recorded for the hysteretic segments that
     evaluating ``name`` computes."""
+    # imported only with --previous-run: the state store brings psycopg, which a plain
+    # preview must not load (tests/cli/test_lazy_commands.py)
+    from connector.reconcile.hysteresis import hysteretic, previous_qualified
+    from connector.reconcile.state import StateStore
+    from connector.reconcile.state_url import state_url_of
+
     location = state_url_of(state.settings())
     if location.path is not None and not location.path.exists():
         raise ConfigError(f"no sync run '{run_id}': no state store yet", file="--previous-run")

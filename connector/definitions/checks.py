@@ -17,6 +17,8 @@ from connector.definitions.conditions import (
 )
 from connector.definitions.loader import Definitions
 from connector.definitions.metrics import AttributeMetric, EventMetric
+from connector.definitions.trait_checks import fit_issue, iter_traits, value_kind
+from connector.definitions.traits import AttributeTrait, BucketTrait, MapTrait, TopValueTrait
 from connector.definitions.values import coerce_value
 from connector.definitions.walk import Path, iter_nodes
 from connector.definitions.yaml_source import YamlDoc, suggest
@@ -154,6 +156,50 @@ class _Checker:
             else:
                 self.numeric_property(doc, (name, "property"), metric.property, metric.aggregate)
 
+    def traits(self) -> None:
+        """Every trait's columns exist with a fitting type, and its values fit the field."""
+        doc = self.defs.docs.get("destinations")
+        if doc is None:
+            return
+        for name, destination, esp_field, trait in iter_traits(self.defs):
+            base = (name, "traits", esp_field)
+            attrs = self.schema.attributes
+            before = len(self.issues)
+            if isinstance(trait, AttributeTrait):
+                self.column(doc, (*base, "attribute"), trait.attribute, attrs, "attribute")
+            elif isinstance(trait, TopValueTrait):
+                spec = trait.top_value
+                path: tuple[str, ...] = (*base, "top_value")
+                self.event(doc, (*path, "event"), spec.event)
+                self.where(doc, path, spec.where)
+                props = self.schema.properties
+                self.column(doc, (*path, "property"), spec.property, props, "property")
+            elif isinstance(trait, BucketTrait) and trait.bucket.attribute is not None:
+                path = (*base, "bucket", "attribute")
+                kind = self.column(doc, path, trait.bucket.attribute, attrs, "attribute")
+                if kind is not None and kind is not ColumnType.NUMBER:
+                    self.add(
+                        doc.locate(path),
+                        f"bucket needs a number attribute; '{trait.bucket.attribute}' is "
+                        f"{kind.value}",
+                    )
+            elif isinstance(trait, MapTrait):
+                path = (*base, "map", "attribute")
+                kind = self.column(doc, path, trait.map.attribute, attrs, "attribute")
+                if kind is not None and kind is not ColumnType.TEXT:
+                    self.add(
+                        doc.locate(path),
+                        f"map needs a text attribute; '{trait.map.attribute}' is {kind.value}",
+                    )
+            if len(self.issues) > before or not isinstance(trait, AttributeTrait | TopValueTrait):
+                continue  # the others' fit was checked without the store
+            found = value_kind(trait, self.schema)
+            issue = None
+            if found is not None:
+                issue = fit_issue(self.defs, name, destination, esp_field, trait, found)
+            if issue is not None:
+                self.issues.append(issue)
+
 
 def check_against_schema(
     defs: Definitions, schema: StoreSchema, names: Iterable[str] | None = None
@@ -161,6 +207,7 @@ def check_against_schema(
     """Every problem of ``names`` (default: all segments) and of the metrics vs the store."""
     checker = _Checker(defs, schema)
     checker.metrics()
+    checker.traits()
     if defs.kpis_declared:
         checker.issues.extend(check_kpis(defs, schema))
     for name in defs.dependencies(names if names is not None else defs.segments):

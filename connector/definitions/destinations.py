@@ -5,6 +5,8 @@ mailchimp-main:
   audience: a1b2c3d4e5
   plan_tier: essentials
   fields: {region: STATE}
+  traits:
+    CLVBAND: {bucket: {attribute: predicted_clv, edges: [100, 500], labels: [low, mid, high]}}
 klaviyo-main:
   esp: klaviyo
   fields: {region: region}
@@ -15,6 +17,8 @@ from __future__ import annotations
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from connector.definitions.traits import Trait, ValueKind
 
 __all__ = [
     "Destination",
@@ -37,6 +41,19 @@ class _Destination(BaseModel):
         description="local profile attribute -> ESP field (merge tag / profile property)",
     )
     new_contacts: NewContacts = "consent_only"
+    traits: dict[str, Trait] = Field(
+        default_factory=dict,
+        description="ESP field -> a value computed per profile (metric, attribute, "
+        "top_value, bucket, map), pushed to every contact segsync manages there",
+    )
+
+    #: ESP field type (a trait's ``type:``) -> the value kinds it takes
+    field_types: ClassVar[dict[str, frozenset[ValueKind]]] = {}
+    #: value kind -> the field type a trait without ``type:`` is pushed as
+    default_types: ClassVar[dict[ValueKind, str]] = {}
+    #: field names whose type is fixed by the ESP -> that type
+    fixed_types: ClassVar[dict[str, str]] = {}
+
     #: what a materialised part becomes in this ESP: declared once per ESP, here, and read
     #: by the planner, the adapters and every display
     group_kind: ClassVar[GroupKind]
@@ -54,11 +71,51 @@ class MailchimpDestination(_Destination):
     plan_tier: Literal["essentials", "standard"] = "essentials"
     max_conditions: int = Field(default=5, ge=1, le=50)
 
+    # merge field types (Audience fields and merge tags); text takes any value as text
+    field_types: ClassVar[dict[str, frozenset[ValueKind]]] = {
+        "text": frozenset(ValueKind),
+        "number": frozenset({ValueKind.NUMBER}),
+        "date": frozenset({ValueKind.DATE}),
+        "birthday": frozenset({ValueKind.DATE}),
+        "dropdown": frozenset({ValueKind.TEXT}),
+        "radio": frozenset({ValueKind.TEXT}),
+        "url": frozenset({ValueKind.TEXT}),
+        "imageurl": frozenset({ValueKind.TEXT}),
+        "phone": frozenset({ValueKind.TEXT}),
+        "zip": frozenset({ValueKind.TEXT}),
+    }
+    default_types: ClassVar[dict[ValueKind, str]] = {
+        ValueKind.TEXT: "text",
+        ValueKind.NUMBER: "number",
+        ValueKind.BOOLEAN: "text",  # Mailchimp has no boolean merge field
+        ValueKind.DATE: "date",
+        ValueKind.OTHER: "text",
+    }
+
 
 class KlaviyoDestination(_Destination):
     group_kind: ClassVar[GroupKind] = "list"
     esp: Literal["klaviyo"]
     max_conditions: int = Field(default=100, ge=1, le=100)
+
+    # the JSON type of a custom property; text takes any value as text
+    field_types: ClassVar[dict[str, frozenset[ValueKind]]] = {
+        "text": frozenset(ValueKind),
+        "number": frozenset({ValueKind.NUMBER}),
+        "boolean": frozenset({ValueKind.BOOLEAN}),
+        "date": frozenset({ValueKind.DATE}),
+    }
+    default_types: ClassVar[dict[ValueKind, str]] = {
+        ValueKind.TEXT: "text",
+        ValueKind.NUMBER: "number",
+        ValueKind.BOOLEAN: "boolean",
+        ValueKind.DATE: "date",
+        ValueKind.OTHER: "text",
+    }
+    # top-level profile attributes a field sets directly (strings in Klaviyo's API)
+    fixed_types: ClassVar[dict[str, str]] = dict.fromkeys(
+        ("first_name", "last_name", "organization", "title", "locale", "image"), "text"
+    )
 
 
 def _esp_of(value: object) -> str | None:

@@ -19,6 +19,8 @@ from connector.definitions.destinations import Destination
 from connector.definitions.kpis import KPIS_KEY, Kpis
 from connector.definitions.metrics import AttributeMetric, EventMetric, Metric
 from connector.definitions.segment import NAME_RE, Segment
+from connector.definitions.trait_checks import check_traits
+from connector.definitions.traits import BucketSpec, MapSpec, TopValueSpec
 from connector.definitions.walk import (
     has_esp_conditions,
     hysteresis_nodes,
@@ -56,7 +58,10 @@ def _language_vocabulary() -> set[str]:
         EventMetric,
         AttributeMetric,
         Kpis,
-    ) | {"to", "mode", "esp", "audience", "plan_tier", "fields", "new_contacts"}
+        TopValueSpec,
+        BucketSpec,
+        MapSpec,
+    ) | {"to", "mode", "esp", "audience", "plan_tier", "fields", "new_contacts", "traits", "type"}
 
 
 @dataclass
@@ -258,6 +263,7 @@ def _check_references(defs: Definitions, issues: list[Issue]) -> None:
                 )
     _check_cycles(defs, issues)
     _check_exclusive_groups(defs, issues)
+    issues.extend(check_traits(defs))
     _check_hysteresis(defs, issues)
 
 

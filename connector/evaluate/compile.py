@@ -148,17 +148,18 @@ class RuleCompiler:
             case_sensitive=node.case_sensitive,
         )
 
-    def _filter(
+    def event_filter(
         self, event: str, where: tuple[PropertyCondition, ...], within: Duration | None
     ) -> EventFilter:
+        """The scan's filter for these events, in this run's window."""
         since = self.as_of - within.delta if within is not None else None
         return EventFilter(text_key(event), where, since)
 
     def _event(self, node: EventCondition, path: Path, trace: Trace | None) -> exp.Expr:
-        flt = self._filter(node.event, node.where, node.within)
+        flt = self.event_filter(node.event, node.where, node.within)
         if node.not_followed_by is not None:
             fol = node.not_followed_by
-            follow = self._filter(fol.event, fol.where, None)
+            follow = self.event_filter(fol.event, fol.where, None)
             latest = Aggregate(flt, "last_ts")
             if trace is not None:
                 trace.values[path] = self.scan.aggregate(latest)
@@ -187,7 +188,7 @@ class RuleCompiler:
             self.attributes.add(real)
             return exp.cast(col(real), exp.DataType.build("DOUBLE"))
         assert isinstance(metric, EventMetric)
-        flt = self._filter(metric.event, metric.where, metric.within)
+        flt = self.event_filter(metric.event, metric.where, metric.within)
         if metric.aggregate == "days_since_last":
             last = self.scan.aggregate(Aggregate(flt, "last_ts"))
             seconds = exp.Sub(
@@ -288,9 +289,11 @@ class RuleCompiler:
         outputs: Sequence[tuple[str, exp.Expr]],
         *,
         extra_columns: Sequence[str] = (),
+        values: Sequence[tuple[str, exp.Expr]] = (),
         where: exp.Expr | None = None,
     ) -> exp.Select:
-        """The full query: profile id, email, consent, ``extra_columns`` and ``outputs``.
+        """The full query: profile id, email, consent, ``extra_columns``, ``values`` (named
+        value expressions, e.g. traits) and ``outputs``.
 
         Compile every rule first (``segment``/``compile``), then call this once.
         """
@@ -355,6 +358,7 @@ class RuleCompiler:
             ).as_("email_key", quoted=True),
             consent_expr.as_("consent", quoted=True),
             *[col(c).as_(f"attr:{c}", quoted=True) for c in extra_columns],
+            *[expr.as_(alias, quoted=True) for alias, expr in values],
             *[expr.as_(alias, quoted=True) for alias, expr in outputs],
         ).from_(exp.to_identifier(RANKED, quoted=True))
         if where is not None:

@@ -15,11 +15,13 @@ from connector.definitions.checks import raise_for_schema
 from connector.definitions.conditions import Condition
 from connector.definitions.loader import Definitions
 from connector.definitions.segment import Segment
+from connector.definitions.traits import Trait
 from connector.definitions.walk import has_esp_conditions
 from connector.evaluate.compile import RuleCompiler
 from connector.evaluate.identity import held_out_mask, normalise_email
 from connector.evaluate.incremental import attach
 from connector.evaluate.sql import col, lit, or_all
+from connector.evaluate.traits import compile_trait
 from connector.source.store import Store
 
 __all__ = ["Evaluation", "evaluate", "has_esp_conditions"]
@@ -44,6 +46,8 @@ class Evaluation:
     #: qualifying profiles a higher-priority segment of the exclusive group took
     excluded: dict[str, np.ndarray] = field(default_factory=dict)
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
+    #: trait values by the caller's key (raw store values; None where NULL)
+    traits: dict[str, np.ndarray] = field(default_factory=dict)
     #: how features were computed: full (from raw events), rollup, or rebuilt (rollup
     #: rebuilt by this run first)
     mode: str = "full"
@@ -85,6 +89,7 @@ def evaluate(
     names: Sequence[str] | None = None,
     extra_rules: Mapping[str, Condition] | None = None,
     attributes: Sequence[str] = (),
+    traits: Mapping[str, Trait] | None = None,
     incremental: bool = True,
     previous: Mapping[str, Sequence[Any]] | None = None,
     owners: Mapping[str, str] | None = None,
@@ -96,7 +101,8 @@ def evaluate(
     ``hysteresis`` conditions keep them while within P + N % (none given: plain P %).
     ``owners`` names the segment an extra rule belongs to (for its hysteresis).
 
-    ``attributes`` are extra profile columns to return per row (mapped ESP fields).
+    ``attributes`` are extra profile columns to return per row (mapped ESP fields);
+    ``traits`` (key → trait) values computed per row in the same query.
     ``incremental=False`` computes every feature from raw events even where the store
     keeps rollups (same results).
     Raises ``ConfigError`` when a rule does not fit the store's schema.
@@ -117,6 +123,11 @@ def evaluate(
         compiled = compiler.compile(rule) if owner is None else compiler.owned(owner, rule)
         outputs.append((f"__x{index}", compiled))
         keys.append(name)
+    trait_keys = list(traits or {})
+    values = [
+        (f"__trait{i}", compile_trait(compiler, (traits or {})[k]))
+        for i, k in enumerate(trait_keys)
+    ]
     mode = attach(store, compiler.scan) if incremental else "full"
     real_attributes = []
     for attribute in attributes:
@@ -124,13 +135,14 @@ def evaluate(
         if real is not None:
             real_attributes.append(real)
     aliases = [alias for alias, _ in outputs]
-    query = compiler.query(outputs, extra_columns=real_attributes)
+    query = compiler.query(outputs, extra_columns=real_attributes, values=values)
     if aliases:
         # MATERIALIZED: else the filter is pushed below the projection and every rule is
         # evaluated twice (once to filter, once to return)
         rows = exp.to_identifier("__all", quoted=True)
         fixed = ["profile_id", "email", "email_key", "consent"]
         fixed += [f"attr:{a}" for a in real_attributes]
+        fixed += [alias for alias, _ in values]
         query = (
             exp.select(*[col(c) for c in fixed], *_packed(aliases))
             .from_(rows)
@@ -150,6 +162,7 @@ def evaluate(
         emails=_emails(raw, data["email_key"]),
         consent=np.asarray(data["consent"], dtype=bool),
         attributes={a: data[f"attr:{a}"] for a in real_attributes},
+        traits={key: data[alias] for key, (alias, _) in zip(trait_keys, values, strict=True)},
     )
     for index, key in enumerate(keys):
         result.qualified[key] = _unpacked(data, index, len(ids))

@@ -61,6 +61,14 @@ class _Per:
 
 
 @dataclass(frozen=True)
+class _Top:
+    """The most frequent value of ``prop`` over the filtered events (a trait)."""
+
+    filter: EventFilter
+    prop: str
+
+
+@dataclass(frozen=True)
 class _Follow:
     latest: Aggregate
     follow: EventFilter
@@ -105,6 +113,7 @@ class FeatureScan:
     aggregates: dict[Aggregate, str] = field(default_factory=dict)
     pers: dict[_Per, str] = field(default_factory=dict)
     follows: dict[_Follow, str] = field(default_factory=dict)
+    tops: dict[_Top, str] = field(default_factory=dict)
     props: dict[str, str] = field(default_factory=dict)
     rollup: RollupUse | None = None
 
@@ -164,6 +173,15 @@ class FeatureScan:
         self._register_filter(follow)
         alias = self.follows.setdefault(_Follow(latest, follow, within), f"__n{len(self.follows)}")
         return as_bool(exp.and_(present, exp.Is(this=col(alias), expression=exp.null())))
+
+    def top_value(self, flt: EventFilter, prop: str) -> exp.Expr:
+        """A reference to the profile's most frequent non-NULL, non-blank value of ``prop``
+        over the events of ``flt`` (text trimmed and lower-cased; ties: the smallest);
+        NULL when there is none."""
+        self._register_filter(flt)
+        real = self._prop(prop)
+        alias = self.tops.setdefault(_Top(flt, real), f"__tv{len(self.tops)}")
+        return col(alias)
 
     # -- SQL ----------------------------------------------------------------------------
     def _filter_sql(
@@ -504,9 +522,37 @@ class FeatureScan:
             query = query.where(exp.GT(this=col(TS, "e"), expression=since), copy=False)
         return query.group_by(col(PID, "e"), copy=False)
 
+    def _top_cte(self, top: _Top, alias: str) -> exp.Select:
+        """Per profile: the value with the most matching events, ties to the smallest."""
+        value: exp.Expr = col(self.props[top.prop])
+        present: exp.Expr = exp.Not(this=exp.Is(this=value.copy(), expression=exp.null()))
+        if self.schema.properties[top.prop] is ColumnType.TEXT:
+            value = norm_text(value)
+            present = exp.and_(present, exp.NEQ(this=value.copy(), expression=lit("")))
+        counted = (
+            exp.select(col(PID), value.as_("__v", quoted=True))
+            .select(exp.Count(this=exp.Star()).as_("__c", quoted=True))
+            .from_(exp.to_identifier(EV, quoted=True))
+            .where(self._filter_sql(top.filter))
+            .where(present)
+            .group_by(col(PID), value.copy())
+        )
+        order = exp.Order(
+            expressions=[exp.Ordered(this=col("__c"), desc=True), exp.Ordered(this=col("__v"))]
+        )
+        rank = exp.Window(this=exp.RowNumber(), partition_by=[col(PID)], order=order).as_(
+            "__rn", quoted=True
+        )
+        ranked = exp.select(col(PID), col("__v"), rank).from_(counted.subquery("__counted"))
+        return (
+            exp.select(col(PID), col("__v").as_(alias, quoted=True))
+            .from_(ranked.subquery("__ranked_values"))
+            .where(exp.EQ(this=col("__rn"), expression=lit(1)))
+        )
+
     def ctes(self) -> list[tuple[str, exp.Select]]:
         """The CTEs, in dependency order, with the names the base query joins on ``__pid``."""
-        if not (self.aggregates or self.pers or self.follows):
+        if not (self.aggregates or self.pers or self.follows or self.tops):
             return []
         result: list[tuple[str, exp.Select]] = [(EV, self._events_cte())]
         if self.served():
@@ -520,6 +566,8 @@ class FeatureScan:
             result.append((f"__per{index}", self._per_cte(group, items)))
         for fol, alias in self.follows.items():
             result.append((f"__nfb{alias}", self._follow_cte(fol)))
+        for top, alias in self.tops.items():
+            result.append((f"__top{alias}", self._top_cte(top, alias)))
         return result
 
     def joined(self) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -537,4 +585,6 @@ class FeatureScan:
             out.append((f"__per{index}", [(a, a) for a in aliases]))
         for alias in self.follows.values():
             out.append((f"__nfb{alias}", [("__c", alias)]))
+        for alias in self.tops.values():
+            out.append((f"__top{alias}", [(alias, alias)]))
         return out

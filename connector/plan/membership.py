@@ -14,6 +14,7 @@ from connector.plan.model import NativeLiteral, Part, Split
 __all__ = [
     "EVERYONE",
     "carrier_key",
+    "everyone_rule",
     "native_attribute_rule",
     "part_key",
     "part_members",
@@ -67,11 +68,16 @@ def native_attribute_rule(split: Split) -> Condition | None:
     return _any(mixed) if mixed else None
 
 
+def everyone_rule(profile_id_column: str) -> Condition:
+    """The rule every profile satisfies."""
+    return AttributeCondition(attribute=profile_id_column, op=Op.EXISTS)
+
+
 def part_rules(splits: Iterable[Split], profile_id_column: str) -> dict[str, Condition]:
     """Extra rules to evaluate with the segments: every part's members, every split's field
     carriers, and everyone (holdout parts, and refreshing fields segsync pushed before)."""
     rules: dict[str, Condition] = {}
-    everyone = AttributeCondition(attribute=profile_id_column, op=Op.EXISTS)
+    everyone = everyone_rule(profile_id_column)
     for split in splits:
         for part in split.parts:
             if part.kind == "holdout":

@@ -14,11 +14,19 @@ import numpy as np
 from connector.definitions.loader import Definitions
 from connector.esp.base import Contact
 from connector.evaluate.engine import Evaluation
+from connector.evaluate.traits import TraitField, trait_value
 from connector.plan.membership import EVERYONE, carrier_key, part_members
 from connector.plan.model import Part, Split
 from connector.reconcile.addresses import Addresses
 
-__all__ = ["DesiredPart", "DestinationState", "desired_state", "fields_hash", "push_value"]
+__all__ = [
+    "DesiredPart",
+    "DestinationState",
+    "desired_state",
+    "field_updates",
+    "fields_hash",
+    "push_value",
+]
 
 
 def push_value(value: Any) -> Any:
@@ -86,6 +94,7 @@ def desired_state(
     *,
     no_consent: Set[str] = frozenset(),
     addresses: Addresses | None = None,
+    traits: Mapping[str, Sequence[TraitField]] | None = None,
 ) -> dict[str, DestinationState]:
     """Group splits by destination and compute every part's desired emails and contacts.
 
@@ -93,6 +102,8 @@ def desired_state(
     ``no_consent``: emails a profile without consent shares (``Store.
     emails_without_shared_consent``), which have no consent whatever their rows say.
     ``addresses`` checks each member's address once (and counts what it leaves out).
+    ``traits``: each destination's traits, whose values (evaluated over every profile)
+    join its contacts' fields.
     """
     addresses = addresses or Addresses(result)
     holdouts = {name: seg.holdout for name, seg in defs.segments.items()}
@@ -125,10 +136,11 @@ def desired_state(
                 if email is not None:
                     _add_contact(state.contacts, email, result, int(row), split.fields, no_consent)
                     state.carriers.add(email)
+    traits = traits or {}
     if EVERYONE in result.qualified:
         mappings = {s.destination: s.fields for s in splits}
         for name, state in states.items():
-            if not mappings.get(name):
+            if not mappings.get(name) and not traits.get(name):
                 continue
             for row in np.flatnonzero(result.qualified[EVERYONE]):
                 email = addresses.email(int(row), count=False)
@@ -136,7 +148,60 @@ def desired_state(
                     _add_contact(
                         state.everyone, email, result, int(row), mappings[name], no_consent
                     )
+    for name, state in states.items():
+        if traits.get(name):
+            _apply_traits(state, result, traits[name], addresses)
     return states
+
+
+def field_updates(
+    target: DestinationState, known: Mapping[str, tuple[bool, bool, str | None, str | None]]
+) -> int:
+    """Contacts present in the ESP with field values (mapped attributes, traits) other than
+    those segsync pushed last: what a sync sends as field updates (``known``: the state
+    store's contacts, email → (present, consent, fields hash, id))."""
+    count = 0
+    for contacts in (target.contacts, target.everyone):
+        for email, contact in contacts.items():
+            if contacts is target.everyone and email in target.contacts:
+                continue
+            record = known.get(email)
+            if record is None or not record[0]:
+                continue
+            old = record[2]
+            if contacts is target.everyone and old is None:
+                continue  # never pushed fields there: left alone
+            if old != fields_hash(contact.fields):
+                count += 1
+    return count
+
+
+def _apply_traits(
+    state: DestinationState,
+    result: Evaluation,
+    traits: Sequence[TraitField],
+    addresses: Addresses,
+) -> None:
+    """Every contact's trait values join its fields: those of the smallest profile id with
+    its email (rows are in profile-id order); a NULL value is ``cleared`` (never sent)."""
+    first: dict[str, int] = {}
+    for row in range(len(result.profile_ids)):
+        email = addresses.email(row, count=False)
+        if email is not None and email not in first:
+            first[email] = row
+    names = frozenset(t.esp_field for t in traits)
+    for contacts in (state.contacts, state.everyone):
+        for email, contact in contacts.items():
+            found = first.get(email)
+            values: dict[str, Any] = {}
+            if found is not None:
+                for t in traits:
+                    value = trait_value(result.traits[t.key][found], t.field_type)
+                    if value is not None:
+                        values[t.esp_field] = value
+            fields = {**contact.fields, **values}
+            cleared = (contact.cleared | (names - values.keys())) - fields.keys()
+            contacts[email] = Contact(email, contact.consent, fields, frozenset(cleared))
 
 
 def _add_contact(

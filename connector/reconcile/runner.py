@@ -37,12 +37,18 @@ from connector.errors import (
 from connector.esp.base import EspAdapter, EspObject
 from connector.esp.registry import adapter_for, capabilities_for
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
-from connector.plan.membership import part_key, part_rules
+from connector.evaluate.traits import trait_fields
+from connector.plan.membership import EVERYONE, everyone_rule, part_key, part_rules
 from connector.plan.model import Split
 from connector.plan.split import plan_splits
 from connector.reconcile.addresses import Addresses, Rejects
 from connector.reconcile.cohorts import record_cohorts
-from connector.reconcile.desired import DestinationState, desired_state, fields_hash
+from connector.reconcile.desired import (
+    DestinationState,
+    desired_state,
+    field_updates,
+    fields_hash,
+)
 from connector.reconcile.diff import PartChanges, diff_part, digest
 from connector.reconcile.executor import DestinationExecutor, ExecutionReport, Progress
 from connector.reconcile.guards import RemovalCheck, check_guards
@@ -103,6 +109,8 @@ class Prepared:
     confirmed: dict[str, dict[str, int]] = field(default_factory=dict)
     #: destination → part → fingerprint of the confirmed and pending sets the diff used
     confirmed_digests: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: per destination: contacts whose pushed field values changed (see ``field_updates``)
+    field_updates: dict[str, int] = field(default_factory=dict)
 
 
 def prepare(
@@ -124,19 +132,26 @@ def prepare(
         splits = plan_splits(defs, wanted, schema, capabilities=capabilities_for)
         local = [n for n in wanted if not has_esp_conditions(defs.segments[n].rule)]
         sticky = hysteretic(defs, wanted)
+        traits = trait_fields(defs, schema, sorted({s.destination for s in splits}))
+        rules = part_rules(splits, schema.layout.profile_id)
+        if traits:  # every contact segsync manages takes them, members or not
+            rules[EVERYONE] = everyone_rule(schema.layout.profile_id)
         result = evaluate(
             store,
             defs,
             as_of=as_of,
             names=sorted({*local, *sticky}),
-            extra_rules=part_rules(splits, schema.layout.profile_id),
+            extra_rules=rules,
             attributes=sorted({a for s in splits for a in s.fields}),
             previous=previous_qualified(state, sticky) if state is not None else None,
             owners={part_key(s, p): s.segment for s in splits for p in s.parts},
+            traits={t.key: t.trait for fields in traits.values() for t in fields},
         )
         no_consent = store.emails_without_shared_consent() if splits else set()
     addresses = Addresses(result)
-    targets = desired_state(defs, result, splits, no_consent=no_consent, addresses=addresses)
+    targets = desired_state(
+        defs, result, splits, no_consent=no_consent, addresses=addresses, traits=traits
+    )
     return Prepared(as_of, schema, splits, result, targets, addresses.rejects())
 
 
@@ -371,6 +386,7 @@ def _decide(
     progress: Progress,
 ) -> None:
     """Guards first; then a dry run only reports, a real run executes."""
+    summary.field_updates = dict(prepared.field_updates)
     summary.guards = guards_for(prepared, settings)
     moved = _moved(prepared, options.expect)
     if moved:
@@ -439,6 +455,8 @@ def diff_all(
         prepared.changes[dest] = {}
         prepared.confirmed[dest] = {}
         prepared.confirmed_digests[dest] = {}
+        if target.splits and state is not None:
+            prepared.field_updates[dest] = field_updates(target, state.contacts(dest))
         for desired in target.parts:
             name = desired.part.name
             pending: set[str] = set()

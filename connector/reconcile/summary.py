@@ -7,6 +7,7 @@
      "skipped_segments": {"<segment>": "<why>"}, "guards": ["..."], "errors": ["..."],
      "api_calls": {"<destination>": {"total", "by_status": {"200": n, ...}}},
      "objects_created": [...], "segments_written": [...], "contacts_created": n,
+     "field_updates": {"<destination>": n},
      "rejected": {"counts": {"<reason>": n}, "examples": ["profile <id>: <reason>"]}}
 
 ``rejected`` counts the member profiles left out before anything was sent: an address an
@@ -54,6 +55,9 @@ class RunSummary:
     objects_created: list[str] = field(default_factory=list)
     segments_written: list[str] = field(default_factory=list)
     contacts_created: int = 0
+    #: per destination: contacts whose field values (mapped attributes, traits) are sent
+    #: because they changed since segsync pushed them last
+    field_updates: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

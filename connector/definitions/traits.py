@@ -153,30 +153,30 @@ class MapTrait(_Trait):
 
 
 def trait_kind(value: Any) -> str | None:
-    """Which kind a raw trait mapping is, by the key it holds (None: none or several)."""
+    """The union tag of a trait (``kind:<key>``), by the key it holds (None: none or several)."""
     if isinstance(value, BaseModel):
         return _TAGS.get(type(value))
     if isinstance(value, dict):
         keys = set(value)
         found = [k for k in TRAIT_KINDS if k in keys]
-        return found[0] if len(found) == 1 else None
+        return f"kind:{found[0]}" if len(found) == 1 else None
     return None
 
 
 _TAGS: dict[type[BaseModel], str] = {
-    MetricTrait: "metric",
-    AttributeTrait: "attribute",
-    TopValueTrait: "top_value",
-    BucketTrait: "bucket",
-    MapTrait: "map",
+    MetricTrait: "kind:metric",
+    AttributeTrait: "kind:attribute",
+    TopValueTrait: "kind:top_value",
+    BucketTrait: "kind:bucket",
+    MapTrait: "kind:map",
 }
 
 Trait = Annotated[
-    Annotated[MetricTrait, Tag("metric")]
-    | Annotated[AttributeTrait, Tag("attribute")]
-    | Annotated[TopValueTrait, Tag("top_value")]
-    | Annotated[BucketTrait, Tag("bucket")]
-    | Annotated[MapTrait, Tag("map")],
+    Annotated[MetricTrait, Tag("kind:metric")]
+    | Annotated[AttributeTrait, Tag("kind:attribute")]
+    | Annotated[TopValueTrait, Tag("kind:top_value")]
+    | Annotated[BucketTrait, Tag("kind:bucket")]
+    | Annotated[MapTrait, Tag("kind:map")],
     Discriminator(
         trait_kind,
         custom_error_type="trait_kind",

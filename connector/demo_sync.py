@@ -51,7 +51,7 @@ def _emulators(defs: Definitions) -> Iterator[dict[str, Any]]:
             tag
             for d in defs.destinations.values()
             if isinstance(d, MailchimpDestination)
-            for tag in d.fields.values()
+            for tag in [*d.fields.values(), *d.traits]  # the demo's traits are text
         }
     )
     with ExitStack() as stack:

@@ -57,6 +57,9 @@ def print_summary(summary: RunSummary) -> None:
         out.print(rejected, markup=False)
     for segment, why in sorted(summary.skipped_segments.items()):
         out.print(f"skipped {segment}: {why}", markup=False)
+    updates = ", ".join(f"{d}: {n}" for d, n in sorted(summary.field_updates.items()) if n)
+    if updates:
+        out.print(f"contacts with changed field values (traits, fields): {updates}", markup=False)
     for guard in summary.guards:
         err.print(f"guard: {guard}", markup=False)
     for error in summary.errors:

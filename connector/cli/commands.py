@@ -64,7 +64,7 @@ COMMANDS: dict[str, CommandEntry] = {
     ),
     "preview": _entry(
         "preview",
-        "Evaluate one segment and list its members (CSV: profile_id,email,holdout).",
+        "Evaluate one segment and list its members (CSV: profile_id,email,holdout[,traits]).",
     ),
     "report": _entry(
         "report",

@@ -65,8 +65,7 @@ def test_trait_errors_without_the_store(
 ) -> None:
     # line 1 mc, 2 esp, 3 audience, 4 traits, 5 the first trait (fields last)
     destinations = (
-        f"mc:\n  esp: mailchimp\n  audience: a1\n  traits:\n{traits}\n"
-        "  fields: {region: STATE}\n"
+        f"mc:\n  esp: mailchimp\n  audience: a1\n  traits:\n{traits}\n  fields: {{region: STATE}}\n"
     )
     errors = load_errors(config_dir, destinations)
     assert any(expected in e for e in errors), errors
@@ -126,7 +125,8 @@ def test_trait_errors_against_the_store(
         destinations=f"mc:\n  esp: mailchimp\n  audience: a1\n  traits:\n{traits}\n",
     )
     defs = load_definitions(root)
-    issues = [str(i) for i in check_against_schema(defs, store_factory(PROFILES, EVENTS).discover())]
+    schema = store_factory(PROFILES, EVENTS).discover()
+    issues = [str(i) for i in check_against_schema(defs, schema)]
     assert len(issues) == 1, issues
     assert expected in issues[0]
 

@@ -37,7 +37,9 @@ def doctor(as_json: JsonFlag = False) -> None:
         try:
             adapter = adapter_for(destination, settings)
             try:
-                finding.problems = adapter.doctor(sorted(destination.fields.values()))
+                finding.problems = adapter.doctor(
+                    sorted({*destination.fields.values(), *destination.traits})
+                )
             finally:
                 adapter.close()
         except ConnectorError as exc:  # missing key, unreachable host, 5xx after retries

@@ -22,9 +22,11 @@ from connector.reconcile.addresses import Addresses
 __all__ = [
     "DesiredPart",
     "DestinationState",
+    "changed_fields",
     "desired_state",
     "field_updates",
     "fields_hash",
+    "has_changes",
     "push_value",
 ]
 
@@ -41,15 +43,36 @@ def push_value(value: Any) -> Any:
     return value
 
 
-_EMPTY_HASH = hashlib.sha256(b"{}").hexdigest()[:16]
+def _value_hash(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def fields_hash(fields: Mapping[str, Any]) -> str:
-    """A short fingerprint of the field values pushed for a contact."""
-    if not fields:
-        return _EMPTY_HASH
-    text = json.dumps(fields, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """A fingerprint of the field values pushed for a contact, field by field (compact
+    JSON ``{"FIELD": hash}``), so a later run sends only the fields whose value changed."""
+    return json.dumps(
+        {name: _value_hash(fields[name]) for name in sorted(fields)}, separators=(",", ":")
+    )
+
+
+def changed_fields(contact: Contact, old: str) -> Contact | None:
+    """The contact reduced to what changed since the fingerprint ``old``: fields whose value
+    differs, and cleared fields that had a value then. None when ``old`` does not tell field
+    by field (recorded by an earlier version): then everything is sent."""
+    try:
+        before = json.loads(old)
+    except ValueError:
+        return None
+    if not isinstance(before, dict):
+        return None
+    fields = {
+        name: value
+        for name, value in contact.fields.items()
+        if before.get(name) != _value_hash(value)
+    }
+    cleared = frozenset(name for name in contact.cleared if name in before)
+    return Contact(contact.email, contact.consent, fields, cleared)
 
 
 @dataclass
@@ -171,9 +194,15 @@ def field_updates(
             old = record[2]
             if contacts is target.everyone and old is None:
                 continue  # never pushed fields there: left alone
-            if old != fields_hash(contact.fields):
+            if old is None or (old != fields_hash(contact.fields) and has_changes(contact, old)):
                 count += 1
     return count
+
+
+def has_changes(contact: Contact, old: str) -> bool:
+    """Whether a contact whose fingerprint differs from ``old`` has anything to send."""
+    reduced = changed_fields(contact, old)
+    return reduced is None or bool(reduced.fields or reduced.cleared)
 
 
 def _apply_traits(

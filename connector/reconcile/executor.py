@@ -27,7 +27,13 @@ from connector.esp.base import (
     MembershipChange,
 )
 from connector.esp.registry import render_native
-from connector.reconcile.desired import DesiredPart, DestinationState, fields_hash
+from connector.reconcile.desired import (
+    DesiredPart,
+    DestinationState,
+    changed_fields,
+    fields_hash,
+    has_changes,
+)
 from connector.reconcile.diff import PartChanges, chunks
 from connector.reconcile.state import KnownContact, StateStore
 
@@ -71,6 +77,15 @@ def _first_push(contact: Contact) -> Contact:
     """A contact segsync never pushed fields to: NULL fields are left out, not emptied
     (segsync does not blank a value someone else put there)."""
     return replace(contact, cleared=frozenset()) if contact.cleared else contact
+
+
+def _delta(contact: Contact, old_digest: str | None) -> Contact:
+    """What to send for a contact segsync pushed fields to before: only the values that
+    changed since (and the fields to empty that had a value); everything when unknown."""
+    if old_digest is None:
+        return _first_push(contact)
+    reduced = changed_fields(contact, old_digest)
+    return contact if reduced is None else reduced
 
 
 def _errors(errors: list[MemberError]) -> list[tuple[str, str, str, bool]]:
@@ -162,7 +177,8 @@ class DestinationExecutor:
             digest = self._digest(contact)
             if present and old_digest != digest:
                 # field values changed; a NULL now empties a value pushed before
-                wanted.append(contact if old_digest is not None else _first_push(contact))
+                if old_digest is None or has_changes(contact, old_digest):
+                    wanted.append(_delta(contact, old_digest))
             elif (
                 not present
                 and email in needed
@@ -173,16 +189,9 @@ class DestinationExecutor:
             if email in self.target.contacts:
                 continue
             record = known.get(email)
-            if (
-                record is not None
-                and record.present
-                and record.fields_hash
-                not in (
-                    None,
-                    self._digest(contact),
-                )
-            ):
-                wanted.append(contact)
+            old = record.fields_hash if record is not None and record.present else None
+            if old is not None and old != self._digest(contact) and has_changes(contact, old):
+                wanted.append(_delta(contact, old))
         return wanted
 
     def ensure_contacts(self) -> set[str]:
@@ -290,12 +299,12 @@ class DestinationExecutor:
                 failed = {e.email.strip().lower(): e for e in result.errors}
                 refused.update({e: err for e, err in failed.items() if e not in present})
                 for email in present:
-                    contact = self.target.contacts.get(email)
+                    contact = self._known_contact(email)
                     # a refused field update keeps no hash, so it is retried next run
                     digest = self._digest(contact) if contact and email not in failed else None
                     rows.append((email, True, bool(contact and contact.consent), digest, None))
                 for email in [*result.skipped_no_consent, *result.skipped_creation_disabled]:
-                    contact = self.target.contacts.get(email.lower())
+                    contact = self._known_contact(email.lower())
                     digest = self._digest(contact) if contact else None
                     rows.append(
                         (email.lower(), False, bool(contact and contact.consent), digest, None)
@@ -316,6 +325,11 @@ class DestinationExecutor:
                 self._present.discard(email)
         return total
 
+    def _known_contact(self, email: str) -> Contact | None:
+        """The desired contact of an email: a member's, else one segsync pushed fields to
+        before (``everyone``), whose fields hash must be recorded just the same."""
+        return self.target.contacts.get(email) or self.target.everyone.get(email)
+
     def _check_fields(self, contacts: list[Contact]) -> None:
         """Before pushing field values, make sure the ESP has every mapped field (Mailchimp
         refuses unknown merge tags member by member)."""
@@ -326,10 +340,11 @@ class DestinationExecutor:
         missing = missing_fields(used)
         if missing:
             mapped = {v: k for k, v in self.destination.fields.items()}
+            mapped |= {tag: "a trait" for tag in self.destination.traits}
             names = ", ".join(f"{tag} (from {mapped.get(tag, '?')})" for tag in missing)
             raise EspValidationError(
                 f"the audience has no merge field {names}: create it in Mailchimp (Audience → "
-                "Settings → Audience fields and merge tags) or change `fields` in "
+                "Settings → Audience fields and merge tags) or change `fields`/`traits` in "
                 "config/destinations.yaml",
                 esp=self.adapter.esp,
             )

@@ -232,13 +232,41 @@ def test_traits_pushed_then_only_changes(world: World) -> None:
     after = expected_traits(profiles(changes), events())
     changed = {m for m in managed if after[m] != expected[m]}
     assert changed and len(changed) < len(managed)
-    plan = sync(world, dry_run=True)
-    assert plan.field_updates == {"dest": len(changed)}
+    dry = sync(world, dry_run=True)
+    assert dry.field_updates == {"dest": len(changed)}
     summary = sync(world)
     assert summary.field_updates == {"dest": len(changed)}
     for mail in managed:
-        got = world.values(mail)
-        if mail in changed:
-            assert got == after[mail], mail  # a NULL band was emptied, not left stale
-        else:
-            assert set(got.values()) == {SENTINEL}, mail
+        assert world.values(mail) == sent_over(expected[mail], after[mail]), mail
+    assert sync(world).field_updates == {"dest": 0}
+
+
+def sent_over(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What the ESP holds when only the changed values were sent over the sentinels (a
+    value that became NULL is emptied, not left stale)."""
+    held = {}
+    for name in TRAITS:
+        if before.get(name) == after.get(name):
+            held[name] = SENTINEL
+        elif name in after:
+            held[name] = after[name]
+    return held
+
+
+def test_a_contact_that_left_every_segment_keeps_getting_its_traits(world: World) -> None:
+    sync(world)
+    leaver = next(i for i in range(N) if email(i) in members() and i % 7 not in (0, 1))
+    mail = email(leaver)
+    con = duckdb.connect(str(world.store_path))
+    try:
+        con.execute("DELETE FROM events WHERE profile_id = ?", [f"p{leaver:04d}"])
+    finally:
+        con.close()
+    evs = [e for e in events() if e[0] != f"p{leaver:04d}"]
+    summary = sync(world)
+    assert summary.field_updates == {"dest": 1}
+    assert world.values(mail) == expected_traits(profiles(), evs)[mail]
+    for changes in ({leaver: 50.0}, {leaver: 700.0}):  # its fields hash was recorded
+        set_clv(world, changes)
+        assert sync(world).field_updates == {"dest": 1}
+        assert world.values(mail) == expected_traits(profiles(changes), evs)[mail]

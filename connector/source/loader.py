@@ -311,6 +311,13 @@ class _Load:
     def expr(self, column: str) -> str:
         return self.select.get(column, _ident(column))
 
+    def final_types(self) -> dict[str, str]:
+        """The DuckDB type of each written column (after the casts an append needs), for
+        loaders that write to another database (PostgreSQL, Spark)."""
+        columns = ", ".join(f"{self.expr(c)} AS {_ident(c)}" for c in self.types)
+        rows = self.con.execute(f"DESCRIBE SELECT {columns} FROM __load").fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
+
     def check_unique(self) -> None:
         pid = self.expr(self.layout.profile_id)
         found = self.con.execute(

@@ -136,12 +136,6 @@ class _PgLoad(_Load):
         """Checked in PostgreSQL once the rows are staged there (``write``)."""
 
     # -- writing ----------------------------------------------------------------------
-    def final_types(self) -> dict[str, str]:
-        """The DuckDB type of each written column (after the casts an append needs)."""
-        columns = ", ".join(f"{self.expr(c)} AS {_q(c)}" for c in self.types)
-        rows = self.con.execute(f"DESCRIBE SELECT {columns} FROM __load").fetchall()
-        return {str(r[0]): str(r[1]) for r in rows}
-
     def ddl(self) -> sql.Composed:
         parts = []
         for column, kind in self.final_types().items():

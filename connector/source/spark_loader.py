@@ -142,12 +142,6 @@ class _SparkLoad(_Load):
             table = self.con.execute(query).to_arrow_table()
         return _plain(table)
 
-    def final_types(self) -> dict[str, str]:
-        """The DuckDB type of each written column (after the casts an append needs)."""
-        columns = ", ".join(f"{self.expr(c)} AS {_q(c)}" for c in self.types)
-        rows = self.con.execute(f"DESCRIBE SELECT {columns} FROM __load").fetchall()
-        return {str(r[0]): str(r[1]) for r in rows}
-
     def schema(self) -> str:
         """The Spark schema (DDL) of the written rows; a column Spark cannot hold is an error."""
         parts = []

@@ -297,7 +297,7 @@ def _append_tail(work: str, config: str) -> None:
     """In a child process: one run before the last day arrives (so a store that keeps
     rollups has them), then the last day appended with ``segsync load events --append``."""
     from connector.settings import StoreLayout
-    from connector.source.loader import Target, load_file
+    from connector.source.duckdb_loader import Target, load_file
 
     defs = load_definitions(Path(config))
     tail = Path(f"{work}.tail.parquet")

@@ -16,7 +16,7 @@ import typer
 from connector.cli.app import app
 from connector.cli.output import err
 from connector.emulator.options import EmulatorOptions
-from connector.emulator.runner import Emulator, serve_forever
+from connector.emulator.server import Emulator, serve_forever
 from connector.errors import ConfigError
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")

@@ -16,7 +16,7 @@ from connector.cli.common import JsonFlag, load_config
 from connector.cli.context import state
 from connector.cli.output import err, out, print_table
 from connector.errors import ConfigError
-from connector.source.loader import LoadReport, Target, load_file
+from connector.source.duckdb_loader import LoadReport, Target, load_file
 
 
 def describe(report: LoadReport) -> str:

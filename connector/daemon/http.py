@@ -3,7 +3,7 @@
     GET  /healthz          200 while the scheduling loop turns (liveness); 503 if it stalled
     GET  /readyz           200 when the definitions are loaded and the customer store and the
                            state store answer; 503 otherwise, or while shutting down
-    GET  /metrics          Prometheus text format (see ``metrics.py``)
+    GET  /metrics          Prometheus text format (see ``prometheus.py``)
     GET  /                 the status page (HTML, no scripts)
     POST /sync             queue a sync of every scheduled segment   } bearer token
     POST /sync/{name}      queue a sync of one segment               } required
@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from connector.daemon.metrics import CONTENT_TYPE_LATEST
+from connector.daemon.prometheus import CONTENT_TYPE_LATEST
 from connector.daemon.redact import Redactor
 from connector.errors import ConfigError
 

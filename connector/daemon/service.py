@@ -34,7 +34,7 @@ from connector import __version__
 from connector.daemon.http import HttpServer, TriggerError, build_app
 from connector.daemon.jobs import JobProgress, JobRecord, log_outcome
 from connector.daemon.logging import get_logger
-from connector.daemon.metrics import Metrics
+from connector.daemon.prometheus import Metrics
 from connector.daemon.redact import Redactor, secrets_of
 from connector.daemon.reload import ConfigWatcher, config_fingerprint, load_checked
 from connector.daemon.scheduler import LastRun, Scheduler

@@ -11,10 +11,10 @@ See README.md in this package for the endpoints, limits and fault flags.
 
 from connector.emulator.calls import CallLog, CallRecord
 from connector.emulator.faults import Fault, FaultEvent, FaultInjector
-from connector.emulator.klaviyo.state import KlaviyoState
-from connector.emulator.mailchimp.state import MailchimpState
+from connector.emulator.klaviyo.account import KlaviyoState
+from connector.emulator.mailchimp.account import MailchimpState
 from connector.emulator.options import EmulatorOptions
-from connector.emulator.runner import Emulator, run_emulator
+from connector.emulator.server import Emulator, run_emulator
 
 __all__ = [
     "CallLog",

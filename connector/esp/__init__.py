@@ -8,7 +8,7 @@
     klaviyo/             everything Klaviyo: adapter (klaviyo-api SDK), client, errors, bulk
                          imports, request shapes, the email → profile id map, capabilities,
                          native segments, plan display, factory
-    transport.py         the one httpx.Client per adapter: gates, counts, response checks
+    http_client.py       the one httpx.Client per adapter: gates, counts, response checks
     retry.py             the one tenacity policy
     ratelimit.py         per-account concurrency and rate windows shared by all threads
     status.py            HTTP status → error class

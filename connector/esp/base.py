@@ -4,7 +4,7 @@ The reconciler never asks "which ESP is this?": everything it needs to plan batc
 ``EspLimits`` (plain data), and everything it does goes through ``EspAdapter``.
 
     reconciler ──► EspAdapter ──► MailchimpAdapter (mailchimp.py) / KlaviyoAdapter (klaviyo.py)
-                                    └─ one httpx.Client each (transport.py), one retry policy
+                                    └─ one httpx.Client each (http_client.py), one retry policy
                                        (retry.py), shared per-account gates (ratelimit.py)
 
 Emails crossing this boundary are normalised (trimmed, lower-cased) by the caller; adapters

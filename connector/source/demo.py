@@ -352,7 +352,7 @@ def copy_demo_store(
     """Copy a demo built in a DuckDB file into the store at ``url`` with ``segsync load``
     (Parquet files in between, as a user would). Tables holding rows that an earlier demo
     did not write are replaced only with ``force``."""
-    from connector.source.loader import Target, load_file
+    from connector.source.duckdb_loader import Target, load_file
 
     parsed = parse_store_url(url) if isinstance(url, str) else url
     lay = layout or StoreLayout()

@@ -1,6 +1,6 @@
 """``segsync load`` into PostgreSQL: the DuckDB loader's staging and checks, then COPY.
 
-The file is staged and checked exactly as for DuckDB (``loader._Load``: required columns,
+The file is staged and checked exactly as for DuckDB (``duckdb_loader._Load``: required columns,
 timestamps, ids, consent, the casts an append needs); the store's side (does the table
 exist, how many rows, its column types, ids already there) is read from PostgreSQL. The
 converted rows are then written as CSV by DuckDB and streamed into PostgreSQL with
@@ -23,7 +23,7 @@ from psycopg import sql
 
 from connector.errors import ConfigError
 from connector.settings import StoreLayout
-from connector.source.loader import LoadReport, Target, _Load, _reason
+from connector.source.duckdb_loader import LoadReport, Target, _Load, _reason
 from connector.source.url import StoreUrl
 
 __all__ = ["load_postgres", "postgres_type"]

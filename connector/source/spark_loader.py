@@ -1,6 +1,6 @@
 """``segsync load`` into Spark: the DuckDB loader's staging and checks, then a managed table.
 
-The file is staged and checked exactly as for DuckDB (``loader._Load``: required columns,
+The file is staged and checked exactly as for DuckDB (``duckdb_loader._Load``: required columns,
 timestamps, ids, consent, the casts an append needs); the store's side (does the table
 exist, how many rows, its column types, ids already there) is read from the Spark catalog.
 The converted rows go to Spark as Arrow.
@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from connector.errors import ConfigError
 from connector.settings import StoreLayout
-from connector.source.loader import LoadReport, Target, _Load, _reason
+from connector.source.duckdb_loader import LoadReport, Target, _Load, _reason
 from connector.source.spark_store import SparkStore, spark_name
 from connector.source.url import StoreUrl
 

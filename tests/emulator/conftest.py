@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from connector.emulator import Emulator, EmulatorOptions, run_emulator
-from connector.emulator.klaviyo.state import KlaviyoState
-from connector.emulator.mailchimp.state import MailchimpState
+from connector.emulator.klaviyo.account import KlaviyoState
+from connector.emulator.mailchimp.account import MailchimpState
 
 KLAVIYO_REVISION = "2026-10-15"
 # Building an SSL context (loading the CA bundle) costs more than an emulator start; the

@@ -15,7 +15,7 @@ import pytest
 from connector.errors import ConfigError
 from connector.settings import StoreLayout
 from connector.source import open_store
-from connector.source.loader import Target, load_file
+from connector.source.duckdb_loader import Target, load_file
 from tests.conftest import POSTGRES_URL
 
 pytestmark = pytest.mark.postgres

@@ -14,7 +14,7 @@ from connector.errors import ConfigError
 from connector.settings import StoreLayout
 from connector.source import open_store
 from connector.source.dialect import render
-from connector.source.loader import Target, load_file
+from connector.source.duckdb_loader import Target, load_file
 from connector.source.spark_session import local_warehouse
 from connector.source.url import parse_store_url
 

@@ -1,5 +1,5 @@
 """The Klaviyo API emulator (``segsync emulator klaviyo``)."""
 
-from connector.emulator.klaviyo.state import KlaviyoState
+from connector.emulator.klaviyo.account import KlaviyoState
 
 __all__ = ["KlaviyoState"]

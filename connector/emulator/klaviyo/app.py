@@ -20,13 +20,13 @@ from starlette.routing import Route
 from connector.emulator.calls import CallLog
 from connector.emulator.faults import Fault, FaultInjector
 from connector.emulator.gateway import Gateway
+from connector.emulator.klaviyo.account import KlaviyoState
 from connector.emulator.klaviyo.context import Context
 from connector.emulator.klaviyo.imports import ImportHandlers
 from connector.emulator.klaviyo.jsonapi import error, errors_response, not_found
 from connector.emulator.klaviyo.lists import ListHandlers
 from connector.emulator.klaviyo.profiles import ProfileHandlers
 from connector.emulator.klaviyo.segments import SegmentHandlers
-from connector.emulator.klaviyo.state import KlaviyoState
 from connector.emulator.klaviyo.subscriptions import SubscriptionHandlers
 from connector.emulator.options import EmulatorOptions
 from connector.emulator.ratelimit import RateLimit

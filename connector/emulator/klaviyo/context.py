@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connector.emulator.klaviyo.account import KlaviyoState
 from connector.emulator.klaviyo.jsonapi import FilterError, invalid
-from connector.emulator.klaviyo.state import KlaviyoState
 from connector.emulator.options import EmulatorOptions
 
 __all__ = ["Context", "additional", "filter_problem"]

@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from connector.emulator.klaviyo.state import Profile
+from connector.emulator.klaviyo.account import Profile
 
 if TYPE_CHECKING:
-    from connector.emulator.klaviyo.state import KlaviyoState, KSegment
+    from connector.emulator.klaviyo.account import KlaviyoState, KSegment
 
 __all__ = ["CONDITION_TYPES", "count_conditions", "segment_members", "validate_definition"]
 

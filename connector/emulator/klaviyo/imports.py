@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connector.emulator.klaviyo.account import ImportJob
 from connector.emulator.klaviyo.context import Context
 from connector.emulator.klaviyo.jsonapi import (
     FilterError,
@@ -23,7 +24,6 @@ from connector.emulator.klaviyo.jsonapi import (
     window,
 )
 from connector.emulator.klaviyo.serialize import import_error_json, job_json, profile_json
-from connector.emulator.klaviyo.state import ImportJob
 from connector.emulator.klaviyo.validation import read_body
 
 __all__ = ["MAX_IMPORT_BYTES", "MAX_IMPORT_PROFILES", "ImportHandlers"]

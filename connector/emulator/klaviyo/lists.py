@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connector.emulator.klaviyo.account import KList, now_iso
 from connector.emulator.klaviyo.context import Context, additional, filter_problem
 from connector.emulator.klaviyo.jsonapi import (
     FilterError,
@@ -22,7 +23,6 @@ from connector.emulator.klaviyo.jsonapi import (
     window,
 )
 from connector.emulator.klaviyo.serialize import list_json, profile_json
-from connector.emulator.klaviyo.state import KList, now_iso
 from connector.emulator.klaviyo.validation import read_body
 
 __all__ = ["MAX_LIST_MEMBERS", "ListHandlers", "member_page"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connector.emulator.klaviyo.account import PROFILE_FIELDS, is_valid_email
 from connector.emulator.klaviyo.context import Context, additional, filter_problem
 from connector.emulator.klaviyo.jsonapi import (
     FilterError,
@@ -20,7 +21,6 @@ from connector.emulator.klaviyo.jsonapi import (
     window,
 )
 from connector.emulator.klaviyo.serialize import account_json, profile_json
-from connector.emulator.klaviyo.state import PROFILE_FIELDS, is_valid_email
 from connector.emulator.klaviyo.validation import read_body
 
 __all__ = ["ProfileHandlers"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connector.emulator.klaviyo.account import KSegment, now_iso
 from connector.emulator.klaviyo.context import Context, additional, filter_problem
 from connector.emulator.klaviyo.definitions import segment_members, validate_definition
 from connector.emulator.klaviyo.jsonapi import (
@@ -24,7 +25,6 @@ from connector.emulator.klaviyo.jsonapi import (
 )
 from connector.emulator.klaviyo.lists import member_page
 from connector.emulator.klaviyo.serialize import segment_json
-from connector.emulator.klaviyo.state import KSegment, now_iso
 from connector.emulator.klaviyo.validation import read_body
 
 __all__ = ["SegmentHandlers"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.emulator.klaviyo.state import ImportJob, KList, KSegment, Profile
+from connector.emulator.klaviyo.account import ImportJob, KList, KSegment, Profile
 
 __all__ = [
     "account_json",

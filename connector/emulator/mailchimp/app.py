@@ -22,6 +22,7 @@ from starlette.routing import Route
 from connector.emulator.calls import CallLog
 from connector.emulator.faults import Fault, FaultInjector
 from connector.emulator.gateway import Gateway
+from connector.emulator.mailchimp.account import MailchimpState
 from connector.emulator.mailchimp.context import Context, read_json
 from connector.emulator.mailchimp.contract import SCHEMAS, body_problems
 from connector.emulator.mailchimp.members import MemberHandlers
@@ -32,7 +33,6 @@ from connector.emulator.mailchimp.problems import (
     problem,
 )
 from connector.emulator.mailchimp.segments import SegmentHandlers
-from connector.emulator.mailchimp.state import MailchimpState
 from connector.emulator.options import EmulatorOptions
 from connector.emulator.ratelimit import RateLimit
 

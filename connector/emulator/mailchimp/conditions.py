@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from connector.emulator.mailchimp.state import Audience, Member, Segment
+from connector.emulator.mailchimp.account import Audience, Member, Segment
 
 __all__ = [
     "CONDITION_TYPES",

@@ -10,8 +10,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connector.emulator.mailchimp.account import Audience, MailchimpState
 from connector.emulator.mailchimp.problems import bad_request, not_found, problem
-from connector.emulator.mailchimp.state import Audience, MailchimpState
 from connector.emulator.options import EmulatorOptions
 
 __all__ = ["Context", "flag", "read_json"]

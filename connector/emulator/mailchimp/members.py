@@ -15,6 +15,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connector.emulator.mailchimp.account import (
+    MEMBER_STATUSES,
+    Audience,
+    Member,
+    Segment,
+    is_valid_email,
+    now_iso,
+    subscriber_hash,
+)
 from connector.emulator.mailchimp.context import Context, flag, read_json
 from connector.emulator.mailchimp.problems import (
     invalid_resource,
@@ -31,17 +40,8 @@ from connector.emulator.mailchimp.serialize import (
     merge_field_json,
     page_params,
 )
-from connector.emulator.mailchimp.state import (
-    MEMBER_STATUSES,
-    Audience,
-    Member,
-    Segment,
-    is_valid_email,
-    now_iso,
-    subscriber_hash,
-)
 from connector.emulator.mailchimp.writes import (
-    MemberError,
+    RefusedWriteError,
     apply_profile,
     check_status_change,
     clean_merge_fields,
@@ -159,15 +159,17 @@ class MemberHandlers:
                 shown = email if isinstance(email, str) else ""
                 try:
                     if not isinstance(entry, dict):
-                        raise MemberError("Member data must be an object")
+                        raise RefusedWriteError("Member data must be an object")
                     key = shown.lower()
                     if key in seen and not skip_duplicates:
-                        raise MemberError(f"{shown} is listed more than once in this request.")
+                        raise RefusedWriteError(
+                            f"{shown} is listed more than once in this request."
+                        )
                     seen.add(key)
                     member, created = self._batch_one(
                         audience, entry, update_existing, sync_tags, skip_merge
                     )
-                except MemberError as exc:
+                except RefusedWriteError as exc:
                     errors.append(exc.as_batch_entry(shown))
                     continue
                 (new if created else updated).append(member)
@@ -194,20 +196,20 @@ class MemberHandlers:
         """Apply one batch entry; (member, created). Nothing changes when it raises."""
         email = entry.get("email_address")
         if not is_valid_email(email):
-            raise MemberError(f"{email} is an invalid email address and cannot be imported.")
+            raise RefusedWriteError(f"{email} is an invalid email address and cannot be imported.")
         assert isinstance(email, str)
         status = entry.get("status")
         status_if_new = entry.get("status_if_new")
         for name, value in (("status", status), ("status_if_new", status_if_new)):
             if value is not None and value not in WRITABLE_STATUSES:
-                raise MemberError(
+                raise RefusedWriteError(
                     f"Invalid {name} {value!r}", field=name, field_message="Invalid value"
                 )
         existing = audience.members.get(subscriber_hash(email))
         if existing is not None and existing.status == "archived":
             existing = None  # archived contacts come back as new ones
         if existing is not None and not update_existing:
-            raise MemberError(
+            raise RefusedWriteError(
                 f"{email} is already a list member, do you want to update? please provide "
                 "update_existing:true in the request body",
                 code="ERROR_CONTACT_EXISTS",
@@ -225,7 +227,7 @@ class MemberHandlers:
             # sure one of them is there
             created_as = status or status_if_new
             if not isinstance(created_as, str):
-                raise MemberError(
+                raise RefusedWriteError(
                     "Required fields were not provided: status",
                     field="status",
                     field_message="Required fields were not provided: status",
@@ -374,7 +376,7 @@ class MemberHandlers:
                         set_status(existing, status)
                     apply_profile(existing, body, merge)
                     member = existing
-            except MemberError as exc:
+            except RefusedWriteError as exc:
                 return exc.as_response()
             payload = member_json(audience, member, self.ctx.base_url)
         return json_response(payload)
@@ -411,7 +413,7 @@ class MemberHandlers:
                 if isinstance(status, str):
                     check_status_change(member, status)
                     set_status(member, status)
-            except MemberError as exc:
+            except RefusedWriteError as exc:
                 return exc.as_response()
             apply_profile(member, body, merge)
             payload = member_json(audience, member, self.ctx.base_url)

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connector.emulator.mailchimp.account import Audience, Member, Segment, now_iso
 from connector.emulator.mailchimp.conditions import segment_member_list, validate_options
 from connector.emulator.mailchimp.context import Context, flag, read_json
 from connector.emulator.mailchimp.problems import (
@@ -24,7 +25,6 @@ from connector.emulator.mailchimp.serialize import (
     page_params,
     segment_json,
 )
-from connector.emulator.mailchimp.state import Audience, Member, Segment, now_iso
 
 __all__ = ["MAX_SEGMENT_BATCH", "SegmentHandlers"]
 

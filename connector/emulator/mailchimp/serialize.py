@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connector.emulator.mailchimp.account import Audience, Member, MergeField, Segment
 from connector.emulator.mailchimp.problems import invalid_resource
-from connector.emulator.mailchimp.state import Audience, Member, MergeField, Segment
 
 __all__ = [
     "audience_json",

@@ -7,12 +7,12 @@ from typing import Any
 
 from starlette.responses import Response
 
+from connector.emulator.mailchimp.account import Audience, Member, now_iso
 from connector.emulator.mailchimp.context import Context
 from connector.emulator.mailchimp.problems import problem
-from connector.emulator.mailchimp.state import Audience, Member, now_iso
 
 __all__ = [
-    "MemberError",
+    "RefusedWriteError",
     "apply_profile",
     "check_status_change",
     "clean_merge_fields",
@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 
-class MemberError(Exception):
+class RefusedWriteError(Exception):
     """A refused member write: batch error entry fields, or a single endpoint's 400."""
 
     def __init__(
@@ -61,9 +61,9 @@ class MemberError(Exception):
         return problem(400, self.title, self.error)
 
 
-def compliance_error(email: str) -> MemberError:
+def compliance_error(email: str) -> RefusedWriteError:
     """The refusal to subscribe someone who unsubscribed, bounced or is under review."""
-    return MemberError(
+    return RefusedWriteError(
         f"{email} is in a compliance state due to unsubscribe, bounce, or compliance review "
         "and cannot be subscribed.",
         title="Member In Compliance State",
@@ -80,11 +80,11 @@ def check_status_change(member: Member, status: str) -> None:
 def clean_merge_fields(
     ctx: Context, audience: Audience, values: object, *, new: bool, skip_validation: bool
 ) -> dict[str, Any]:
-    """Merge-field values keyed by tag, validated like the API (raises MemberError)."""
+    """Merge-field values keyed by tag, validated like the API (raises RefusedWriteError)."""
     if values is None:
         values = {}
     if not isinstance(values, dict):
-        raise MemberError(
+        raise RefusedWriteError(
             "Your merge fields were invalid.",
             field="merge_fields",
             field_message="Schema describes object",
@@ -95,7 +95,7 @@ def clean_merge_fields(
         if merge is None:
             if ctx.options.unknown_merge_fields == "ignore":
                 continue
-            raise MemberError(
+            raise RefusedWriteError(
                 "Your merge fields were invalid.",
                 field=str(key),
                 field_message=f"The merge field {key} does not exist in this audience",
@@ -105,13 +105,13 @@ def clean_merge_fields(
             try:
                 float(str(text))
             except ValueError:
-                raise MemberError(
+                raise RefusedWriteError(
                     "Your merge fields were invalid.",
                     field=merge.tag,
                     field_message="Please enter a number",
                 ) from None
         if merge.choices and text != "" and str(text) not in merge.choices:
-            raise MemberError(
+            raise RefusedWriteError(
                 "Your merge fields were invalid.",
                 field=merge.tag,
                 field_message="Please choose one of the listed values",
@@ -120,7 +120,7 @@ def clean_merge_fields(
     if new and not skip_validation:
         for merge in audience.merge_fields:
             if merge.required and str(cleaned.get(merge.tag, "")).strip() == "":
-                raise MemberError(
+                raise RefusedWriteError(
                     "Your merge fields were invalid.",
                     field=merge.tag,
                     field_message="Please enter a value",
@@ -152,5 +152,7 @@ def apply_profile(member: Member, entry: dict[str, Any], merge: dict[str, Any]) 
 def tag_names(entry: dict[str, Any]) -> list[str]:
     tags = entry.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
-        raise MemberError("Tags must be a list of names", field="tags", field_message="Invalid")
+        raise RefusedWriteError(
+            "Tags must be a list of names", field="tags", field_message="Invalid"
+        )
     return [t.strip() for t in tags]

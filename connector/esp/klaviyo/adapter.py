@@ -43,6 +43,7 @@ from connector.esp.base import (
     MembershipResult,
     dedupe_contacts,
 )
+from connector.esp.http_client import EspHttpClient, RequestGate, route
 from connector.esp.klaviyo.capabilities import LIMITS
 from connector.esp.klaviyo.client import KlaviyoKeyAuth, build_sdk
 from connector.esp.klaviyo.errors import ESP, NOT_FOUND, validate_response
@@ -73,7 +74,6 @@ from connector.esp.ratelimit import (
     shared_window_limiter,
 )
 from connector.esp.retry import RetryPolicy
-from connector.esp.transport import HttpTransport, RequestGate, route
 from connector.settings import KlaviyoSettings, RetrySettings
 
 __all__ = ["KlaviyoAdapter"]
@@ -118,7 +118,7 @@ class KlaviyoAdapter:
             tier = ENDPOINT_TIERS.get((method, template), DEFAULT_TIER)
             return shared_window_limiter(account, f"{method} {template}", tier, self.clock)
 
-        self._http = HttpTransport(
+        self._http = EspHttpClient(
             esp=ESP,
             auth=KlaviyoKeyAuth(api_key),
             timeout_seconds=timeout_seconds,

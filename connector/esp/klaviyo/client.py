@@ -1,4 +1,4 @@
-"""The klaviyo-api SDK, sending through our ``HttpTransport``.
+"""The klaviyo-api SDK, sending through our ``EspHttpClient``.
 
 The SDK's REST client is a urllib3 pool without timeouts whose default retry honours
 Retry-After, stacked under the SDK's own retry (one GET became 12 requests). Here
@@ -18,7 +18,7 @@ import httpx
 from klaviyo_api import KlaviyoAPI
 from openapi_client.api_arg_options import USE_DICTIONARY_FOR_RESPONSE_DATA
 
-from connector.esp.transport import HttpTransport
+from connector.esp.http_client import EspHttpClient
 
 __all__ = ["HttpxRestClient", "KlaviyoKeyAuth", "RestResponse", "build_sdk"]
 
@@ -62,8 +62,8 @@ class RestResponse:
 class HttpxRestClient:
     """Stands in for ``openapi_client.rest.RESTClientObject``."""
 
-    def __init__(self, transport: HttpTransport) -> None:
-        self.transport = transport
+    def __init__(self, http: EspHttpClient) -> None:
+        self.http = http
 
     def request(
         self,
@@ -72,7 +72,7 @@ class HttpxRestClient:
         headers: dict[str, str] | None = None,
         body: Any = None,
         post_params: Any = None,
-        _request_timeout: Any = None,  # the transport's timeouts apply
+        _request_timeout: Any = None,  # the HTTP client's timeouts apply
     ) -> RestResponse:
         sent = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
         content: bytes | None
@@ -84,11 +84,11 @@ class HttpxRestClient:
             content = body.encode("utf-8")
         else:
             content = json.dumps(body).encode("utf-8")
-        return RestResponse(self.transport.send(method, url, headers=sent, content=content))
+        return RestResponse(self.http.send(method, url, headers=sent, content=content))
 
 
-def build_sdk(transport: HttpTransport, base_url: str) -> KlaviyoAPI:
-    """A ``KlaviyoAPI`` whose every request goes through ``transport``, attempted once."""
+def build_sdk(http: EspHttpClient, base_url: str) -> KlaviyoAPI:
+    """A ``KlaviyoAPI`` whose every request goes through ``http``, attempted once."""
     sdk = KlaviyoAPI(
         _PLACEHOLDER_KEY,
         max_delay=1,
@@ -96,5 +96,5 @@ def build_sdk(transport: HttpTransport, base_url: str) -> KlaviyoAPI:
         test_host=base_url.rstrip("/"),
         options={USE_DICTIONARY_FOR_RESPONSE_DATA: True},
     )
-    sdk.api_client.rest_client = HttpxRestClient(transport)
+    sdk.api_client.rest_client = HttpxRestClient(http)
     return sdk

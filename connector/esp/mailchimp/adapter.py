@@ -53,6 +53,7 @@ from connector.esp.base import (
     MembershipResult,
     dedupe_contacts,
 )
+from connector.esp.http_client import EspHttpClient, RequestGate, route
 from connector.esp.mailchimp.capabilities import LIMITS
 from connector.esp.mailchimp.client import HttpxApiClient, body_of, response_fields
 from connector.esp.mailchimp.errors import (
@@ -64,7 +65,6 @@ from connector.esp.mailchimp.errors import (
 )
 from connector.esp.ratelimit import account_fingerprint, shared_concurrency_gate
 from connector.esp.retry import RetryPolicy, Sleep
-from connector.esp.transport import HttpTransport, RequestGate, route
 from connector.esp.values import plain_value
 from connector.settings import MailchimpSettings, RetrySettings
 
@@ -184,7 +184,7 @@ class MailchimpAdapter:
         self.base_url = root
         self.limits = LIMITS.with_concurrency(max_connections)
         account = account_fingerprint(ESP, root, api_key)
-        self._http = HttpTransport(
+        self._http = EspHttpClient(
             esp=ESP,
             auth=httpx.BasicAuth("segsync", api_key),
             timeout_seconds=timeout_seconds,

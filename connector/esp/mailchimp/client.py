@@ -1,8 +1,8 @@
-"""The mailchimp-marketing SDK's ``ApiClient``, sending through our ``HttpTransport``.
+"""The mailchimp-marketing SDK's ``ApiClient``, sending through our ``EspHttpClient``.
 
 The SDK calls module-level ``requests`` functions (no connection reuse) and carries the key
-itself. Here ``request`` is overridden to go through the shared transport, and the SDK is
-built without a key: authentication is the transport's ``httpx.BasicAuth``.
+itself. Here ``request`` is overridden to go through the shared ``EspHttpClient``, and the SDK is
+built without a key: authentication is that client's ``httpx.BasicAuth``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from mailchimp_marketing.api_client import ApiClient
 
-from connector.esp.transport import HttpTransport
+from connector.esp.http_client import EspHttpClient
 
 __all__ = ["HttpxApiClient", "SdkResponse", "body_of", "response_fields"]
 
@@ -37,7 +37,7 @@ def response_fields(names: Sequence[str]) -> Iterator[None]:
 
 class SdkResponse:
     """What the SDK's ``call_api`` reads: ``headers``, ``json()``, ``text``, ``ok``,
-    ``status_code``. Only successful responses get here (the transport raises otherwise)."""
+    ``status_code``. Only successful responses get here (the HTTP client raises otherwise)."""
 
     def __init__(self, response: httpx.Response) -> None:
         self.response = response
@@ -54,11 +54,11 @@ class SdkResponse:
 
 
 class HttpxApiClient(ApiClient):  # type: ignore[misc]  # the SDK is untyped
-    """``ApiClient`` whose ``request`` uses the adapter's transport."""
+    """``ApiClient`` whose ``request`` uses the adapter's ``EspHttpClient``."""
 
-    def __init__(self, transport: HttpTransport, host: str) -> None:
+    def __init__(self, http: EspHttpClient, host: str) -> None:
         super().__init__({})  # no api_key: the SDK never holds it
-        self.transport = transport
+        self.http = http
         self.host = host.rstrip("/")
         # call_api replaces the text "server" anywhere in the URL when this is set
         self.server = ""
@@ -78,7 +78,7 @@ class HttpxApiClient(ApiClient):  # type: ignore[misc]  # the SDK is untyped
         fields = _FIELDS.get()
         if fields:
             params.append(("fields", fields))
-        response = self.transport.send(
+        response = self.http.send(
             method, url, params=params or None, headers=headers, content=content
         )
         return SdkResponse(response)

@@ -108,7 +108,7 @@ def validate_response(response: httpx.Response, method: str, route: str) -> None
 def from_api_client_error(error: Any, method: str = "", route: str = "") -> ConnectorError:
     """The segsync error for the SDK's ``ApiClientError`` (``.text``, ``.status_code``).
 
-    The SDK wraps whatever our transport raised (``EspError``, ``ConfigError``): those come
+    The SDK wraps whatever our HTTP client raised (``EspError``, ``ConfigError``): those come
     back unchanged. Otherwise ``.text`` is the problem+json body of a failed response.
     """
     text = getattr(error, "text", None)

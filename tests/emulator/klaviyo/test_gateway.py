@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from connector.emulator import Emulator, EmulatorOptions, run_emulator
-from connector.emulator.klaviyo.state import KlaviyoState
+from connector.emulator.klaviyo.account import KlaviyoState
 from tests.emulator.conftest import SSL_CONTEXT, FakeClock, klaviyo_headers
 
 MEMBERS = "/api/lists/{id}/relationships/profiles"

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from connector.emulator import Emulator
-from connector.emulator.klaviyo.state import KlaviyoState
+from connector.emulator.klaviyo.account import KlaviyoState
 from tests.emulator.conftest import FakeClock
 
 JOBS = "/api/profile-bulk-import-jobs"

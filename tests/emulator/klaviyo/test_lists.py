@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from connector.emulator import Emulator
-from connector.emulator.klaviyo.state import KlaviyoState
+from connector.emulator.klaviyo.account import KlaviyoState
 from tests.emulator.conftest import FakeClock
 
 MEMBERS = "/api/lists/{id}/relationships/profiles"

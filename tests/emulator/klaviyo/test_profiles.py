@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 
 from connector.emulator import Emulator
-from connector.emulator.klaviyo.state import KlaviyoState
+from connector.emulator.klaviyo.account import KlaviyoState
 
 SUBSCRIBE = "/api/profile-subscription-bulk-create-jobs"
 UNSUBSCRIBE = "/api/profile-subscription-bulk-delete-jobs"

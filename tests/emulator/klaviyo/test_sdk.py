@@ -12,7 +12,7 @@ from klaviyo_api import KlaviyoAPI
 from openapi_client.exceptions import ApiException
 
 from connector.emulator import Emulator
-from connector.emulator.klaviyo.state import KlaviyoState
+from connector.emulator.klaviyo.account import KlaviyoState
 from tests.emulator.conftest import FakeClock
 
 

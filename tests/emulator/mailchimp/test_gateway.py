@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from connector.emulator import Emulator, EmulatorOptions, run_emulator
-from connector.emulator.mailchimp.state import MailchimpState
+from connector.emulator.mailchimp.account import MailchimpState
 from tests.emulator.conftest import SSL_CONTEXT
 
 LIST = "/lists/demo-audience"

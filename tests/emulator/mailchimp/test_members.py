@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from connector.emulator import Emulator
-from connector.emulator.mailchimp.state import MailchimpState, subscriber_hash
+from connector.emulator.mailchimp.account import MailchimpState, subscriber_hash
 
 LIST = "/lists/demo-audience"
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}

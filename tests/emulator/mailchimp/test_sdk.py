@@ -10,7 +10,7 @@ import pytest
 from mailchimp_marketing.api_client import ApiClientError
 
 from connector.emulator import Emulator
-from connector.emulator.mailchimp.state import MailchimpState, subscriber_hash
+from connector.emulator.mailchimp.account import MailchimpState, subscriber_hash
 
 LIST_ID = "demo-audience"
 

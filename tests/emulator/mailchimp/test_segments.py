@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from connector.emulator import Emulator
-from connector.emulator.mailchimp.state import MailchimpState
+from connector.emulator.mailchimp.account import MailchimpState
 
 LIST = "/lists/demo-audience"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from connector.emulator import EmulatorOptions, run_emulator
-from connector.emulator.runner import Emulator
+from connector.emulator.server import Emulator
 from connector.esp.klaviyo.adapter import KlaviyoAdapter
 from connector.esp.mailchimp.adapter import MailchimpAdapter
 from connector.settings import RetrySettings

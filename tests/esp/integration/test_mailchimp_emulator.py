@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connector.emulator.runner import Emulator
+from connector.emulator.server import Emulator
 from connector.errors import EspAuthError, EspNotFoundError, EspValidationError
 from connector.esp import Contact, EspObject
 from connector.esp.mailchimp.adapter import MailchimpAdapter

@@ -22,7 +22,7 @@ import pytest
 from pydantic import SecretStr
 
 from connector.emulator import EmulatorOptions, run_emulator
-from connector.emulator.runner import Emulator
+from connector.emulator.server import Emulator
 from connector.reconcile.runner import SyncOptions, run_sync
 from connector.reconcile.summary import RunSummary
 from connector.settings import Settings, load_settings

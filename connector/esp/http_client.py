@@ -1,6 +1,6 @@
-"""The HTTP transport under both SDKs: one pooled ``httpx.Client`` per adapter.
+"""The HTTP client under both SDKs: one pooled ``httpx.Client`` per adapter.
 
-Every request an SDK makes ends in ``HttpTransport.send``, which
+Every request an SDK makes ends in ``EspHttpClient.send``, which
 
 1. waits for the account's gate (concurrency slot, and for Klaviyo the endpoint's rate
    window) — shared with every other thread and adapter of the same account;
@@ -35,7 +35,7 @@ from connector.errors import ConfigError, RetriableEspError, StopRequestedError
 from connector.esp.ratelimit import ConcurrencyGate, WindowLimiter
 from connector.esp.status import retry_after_seconds
 
-__all__ = ["Check", "HttpTransport", "RequestGate", "current_route", "route"]
+__all__ = ["Check", "EspHttpClient", "RequestGate", "current_route", "route"]
 
 log = logging.getLogger("segsync.esp.http")
 
@@ -91,7 +91,7 @@ class RequestGate:
             limiter.pause(retry_after if retry_after is not None else 1.0)
 
 
-class HttpTransport:
+class EspHttpClient:
     """One ``httpx.Client`` (pooled, keep-alive, timeouts) with gates, counts and checks."""
 
     def __init__(

@@ -1,4 +1,4 @@
-"""The shared transport over real loopback HTTP: keep-alive reuse, timeouts, resets."""
+"""The shared HTTP client over real loopback HTTP: keep-alive reuse, timeouts, resets."""
 
 from __future__ import annotations
 

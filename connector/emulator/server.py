@@ -26,8 +26,8 @@ import uvicorn
 from connector.emulator.calls import CallLog
 from connector.emulator.faults import FaultInjector
 from connector.emulator.gateway import Gateway
-from connector.emulator.klaviyo.state import KlaviyoState
-from connector.emulator.mailchimp.state import MailchimpState
+from connector.emulator.klaviyo.account import KlaviyoState
+from connector.emulator.mailchimp.account import MailchimpState
 from connector.emulator.options import EmulatorOptions
 
 __all__ = ["Emulator", "EspName", "build_gateway", "run_emulator", "serve_forever"]

@@ -44,9 +44,12 @@ import duckdb
 import numpy as np
 
 from connector.definitions.loader import load_definitions
+from connector.evaluate import engine
 from connector.evaluate.engine import Evaluation, evaluate
-from connector.source import open_store
+from connector.settings import StoreLayout
+from connector.source import load_file, open_store
 from connector.source.demo import DemoSpec, build_demo_store
+from connector.source.duckdb_loader import Target
 
 T = TypeVar("T")
 AS_OF = datetime(2026, 11, 23)
@@ -296,9 +299,6 @@ def ensure_store(args: argparse.Namespace) -> Path:
 def _append_tail(work: str, config: str) -> None:
     """In a child process: one run before the last day arrives (so a store that keeps
     rollups has them), then the last day appended with ``segsync load events --append``."""
-    from connector.settings import StoreLayout
-    from connector.source.duckdb_loader import Target, load_file
-
     defs = load_definitions(Path(config))
     tail = Path(f"{work}.tail.parquet")
     con = duckdb.connect(work)
@@ -475,8 +475,6 @@ def _same(a: Evaluation, b: Evaluation, name: str) -> bool:
 
 def explain(url: str, defs: Any, out: Path) -> None:
     """EXPLAIN ANALYZE of the evaluation query (for profiling)."""
-    from connector.evaluate import engine
-
     with open_store(url) as store:
         captured: dict[str, Any] = {}
         original = store.columns

@@ -21,6 +21,7 @@ members leave and as many join). Printed, in one run:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import socket
 import statistics
@@ -39,6 +40,8 @@ from typing import Any
 
 import duckdb
 import httpx
+import mailchimp_marketing
+from klaviyo_api import KlaviyoAPI
 
 from connector.definitions.destinations import Destination
 from connector.emulator.options import DEFAULT_KLAVIYO_KEY, DEFAULT_MAILCHIMP_KEY
@@ -334,10 +337,6 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 def naive(esp: str, base: str, key: str, sample: int) -> float:
     """Seconds per member for the naive script (2 sequential SDK calls per member)."""
     if esp == "mailchimp":
-        import hashlib
-
-        import mailchimp_marketing
-
         client = mailchimp_marketing.Client()
         client.set_config({"api_key": key, "server": "us1"})
         client.api_client.host = base
@@ -352,7 +351,6 @@ def naive(esp: str, base: str, key: str, sample: int) -> float:
                 AUDIENCE, digest, {"tags": [{"name": "naive", "status": "active"}]}
             )
         return (time.perf_counter() - start) / sample
-    from klaviyo_api import KlaviyoAPI
 
     api = KlaviyoAPI(key, max_retries=20, max_delay=2, test_host=base)
     listing = api.Lists.create_list({"data": {"type": "list", "attributes": {"name": "naive"}}})

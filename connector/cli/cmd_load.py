@@ -16,7 +16,9 @@ from connector.cli.common import JsonFlag, load_config
 from connector.cli.context import state
 from connector.cli.output import err, out, print_table
 from connector.errors import ConfigError
-from connector.source.duckdb_loader import LoadReport, Target, load_file
+from connector.evaluate.incremental import after_load
+from connector.source import load_file
+from connector.source.duckdb_loader import LoadReport, Target
 
 
 def describe(report: LoadReport) -> str:
@@ -121,8 +123,6 @@ def _rollups(target: Target, report: LoadReport) -> str | None:
     """Rollup upkeep after events were written (see ``connector.evaluate.incremental``)."""
     if target is not Target.EVENTS or report.dry_run:
         return None
-    from connector.evaluate.incremental import after_load
-
     settings = state.settings()
     try:
         defs = load_config()

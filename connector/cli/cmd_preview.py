@@ -27,11 +27,11 @@ from connector.cli.context import state
 from connector.cli.output import err, is_terminal, print_table
 from connector.definitions.checks import raise_for_schema
 from connector.definitions.loader import Definitions
-from connector.definitions.yaml_source import suggest
 from connector.errors import ConfigError
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
 from connector.evaluate.traits import TraitField, trait_fields, trait_value
 from connector.reconcile.addresses import Addresses
+from connector.suggest import suggest
 from connector.timespec import format_instant
 
 PREVIEW_ROWS = 20
@@ -106,9 +106,9 @@ def _previous(defs: Definitions, name: str, run_id: str) -> dict[str, list[objec
     evaluating ``name`` computes."""
     # imported only with --previous-run: the state store brings psycopg, which a plain
     # preview must not load (tests/cli/test_lazy_commands.py)
-    from connector.reconcile.hysteresis import hysteretic, previous_qualified
-    from connector.reconcile.state import StateStore
-    from connector.reconcile.state_url import state_url_of
+    from connector.reconcile.hysteresis import hysteretic, previous_qualified  # noqa: PLC0415
+    from connector.reconcile.state import StateStore  # noqa: PLC0415
+    from connector.reconcile.state_url import state_url_of  # noqa: PLC0415
 
     location = state_url_of(state.settings())
     if location.path is not None and not location.path.exists():

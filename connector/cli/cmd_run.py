@@ -10,6 +10,11 @@ import typer
 
 from connector.cli.app import app
 from connector.cli.context import state
+from connector.daemon import Daemon, DaemonOptions
+from connector.daemon.logging import configure_logging, get_logger
+from connector.daemon.redact import Redactor, secrets_of
+from connector.daemon.reload import load_checked
+from connector.errors import ConfigError
 
 
 @app.command()
@@ -36,12 +41,6 @@ def run(
     """Run as a daemon: sync each segment on its schedule, reload the config directory when
     it changes, serve /healthz /readyz /metrics, a status page and POST /sync; exit 0 on
     SIGTERM/SIGINT after the batches in flight. Logs are JSON lines on stdout."""
-    from connector.daemon import Daemon, DaemonOptions
-    from connector.daemon.logging import configure_logging, get_logger
-    from connector.daemon.redact import Redactor, secrets_of
-    from connector.daemon.reload import load_checked
-    from connector.errors import ConfigError
-
     settings = state.settings()
     if bind is not None:
         settings = settings.model_copy(

@@ -16,6 +16,7 @@ from connector.definitions.checks import raise_for_schema
 from connector.definitions.loader import Definitions
 from connector.esp.registry import capabilities_for
 from connector.evaluate.engine import has_esp_conditions
+from connector.evaluate.incremental import segment_features
 from connector.plan.split import plan_splits
 from connector.source.schema import StoreSchema
 
@@ -82,8 +83,6 @@ def _features(defs: Definitions, schema: StoreSchema | None) -> dict[str, list[s
     """Per locally evaluated segment, the event features its rule reads (with the store)."""
     if schema is None:
         return {}
-    from connector.evaluate.incremental import segment_features
-
     now = datetime.now(UTC).replace(tzinfo=None)
     return {
         name: segment_features(defs, schema, name, now)

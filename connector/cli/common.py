@@ -13,9 +13,9 @@ import typer
 
 from connector.cli.context import state
 from connector.definitions.loader import Definitions, load_definitions
-from connector.definitions.yaml_source import suggest
 from connector.errors import ConfigError, Issue, Location
 from connector.source import Store, open_store
+from connector.suggest import suggest
 from connector.timespec import parse_instant, utc_now
 
 __all__ = [

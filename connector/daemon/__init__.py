@@ -25,7 +25,8 @@ __all__ = ["Daemon", "DaemonOptions"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from connector.daemon import service
+        # on first use only: importing the package must stay free (see above)
+        from connector.daemon import service  # noqa: PLC0415
 
         return getattr(service, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,6 +21,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from watchfiles import watch
+
 from connector.daemon.logging import get_logger
 from connector.definitions.checks import raise_for_schema
 from connector.definitions.loader import Definitions, load_definitions
@@ -101,8 +103,6 @@ class ConfigWatcher:
         self.thread.join(timeout=5)
 
     def _run(self) -> None:
-        from watchfiles import watch
-
         try:
             for _changes in watch(
                 self.path,

@@ -41,7 +41,6 @@ from connector.daemon.scheduler import LastRun, Scheduler
 from connector.daemon.status_page import StatusView, render_status
 from connector.daemon.views import run_rows, segment_rows
 from connector.definitions.loader import Definitions
-from connector.definitions.yaml_source import suggest
 from connector.errors import ConfigError, DependencyError
 from connector.measure.latest import LatestLift, latest_lifts
 from connector.reconcile.runner import AdapterFactory, SyncOptions, run_sync
@@ -50,6 +49,7 @@ from connector.reconcile.state_url import state_url_of
 from connector.reconcile.summary import RunSummary
 from connector.settings import Settings
 from connector.source import open_store
+from connector.suggest import suggest
 from connector.timespec import parse_instant
 
 __all__ = ["Daemon", "DaemonOptions"]

@@ -21,9 +21,10 @@ from connector.definitions.trait_checks import fit_issue, iter_traits, value_kin
 from connector.definitions.traits import AttributeTrait, BucketTrait, MapTrait, TopValueTrait
 from connector.definitions.values import coerce_value
 from connector.definitions.walk import Path, iter_nodes
-from connector.definitions.yaml_source import YamlDoc, suggest
+from connector.definitions.yaml_source import YamlDoc
 from connector.errors import ConfigError, Issue, Location
 from connector.source.schema import ColumnType, StoreSchema
+from connector.suggest import suggest
 
 __all__ = ["check_against_schema", "check_kpis", "raise_for_schema"]
 

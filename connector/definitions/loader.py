@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from connector.definitions import conditions as c
 from connector.definitions.conditions import KINDS, EspCondition
 from connector.definitions.destinations import Destination
 from connector.definitions.kpis import KPIS_KEY, Kpis
@@ -27,8 +28,9 @@ from connector.definitions.walk import (
     iter_nodes,
     segment_refs,
 )
-from connector.definitions.yaml_source import YamlDoc, load_yaml, suggest, validation_issues
+from connector.definitions.yaml_source import YamlDoc, load_yaml, validation_issues
 from connector.errors import ConfigError, Issue, Location
+from connector.suggest import suggest
 
 __all__ = ["Definitions", "load_definitions"]
 
@@ -44,8 +46,6 @@ def _vocabulary(*models: type[BaseModel]) -> set[str]:
 
 
 def _language_vocabulary() -> set[str]:
-    from connector.definitions import conditions as c
-
     return _vocabulary(
         Segment,
         c.AttributeCondition,

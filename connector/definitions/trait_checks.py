@@ -22,9 +22,9 @@ from connector.definitions.traits import (
     ValueKind,
 )
 from connector.definitions.walk import Path
-from connector.definitions.yaml_source import suggest
 from connector.errors import Issue
 from connector.source.schema import ColumnType, StoreSchema
+from connector.suggest import suggest
 
 if TYPE_CHECKING:  # the loader calls check_traits
     from connector.definitions.loader import Definitions

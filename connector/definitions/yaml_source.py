@@ -6,7 +6,6 @@ YAML 1.2 (ruamel.yaml): ``NO``, ``on`` and ``yes`` stay text — a Norway region
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,8 +20,9 @@ from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from connector.errors import ConfigError, Issue, Location
+from connector.suggest import suggest
 
-__all__ = ["YamlDoc", "format_path", "load_yaml", "suggest", "validation_issues"]
+__all__ = ["YamlDoc", "format_path", "load_yaml", "validation_issues"]
 
 PathKey = tuple[str | int, ...]
 
@@ -123,16 +123,6 @@ def load_yaml(path: Path, display: str | None = None) -> YamlDoc:
     if isinstance(raw, CommentedMap | CommentedSeq):
         doc.value_pos[()] = (raw.lc.line + 1, raw.lc.col + 1)
     return doc
-
-
-def suggest(name: str, known: Iterable[str]) -> str:
-    """`` — did you mean 'region'?`` when a known name is close, else ``""``."""
-    choices = sorted(set(known))
-    lowered = {c.lower(): c for c in choices}
-    if name.lower() in lowered and lowered[name.lower()] != name:
-        return f" — did you mean '{lowered[name.lower()]}'?"
-    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
-    return f" — did you mean '{lowered[close[0]]}'?" if close else ""
 
 
 def _strip_tags(loc: Sequence[str | int]) -> PathKey:

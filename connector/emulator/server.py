@@ -27,7 +27,9 @@ from connector.emulator.calls import CallLog
 from connector.emulator.faults import FaultInjector
 from connector.emulator.gateway import Gateway
 from connector.emulator.klaviyo.account import KlaviyoState
+from connector.emulator.klaviyo.app import build_app as build_klaviyo
 from connector.emulator.mailchimp.account import MailchimpState
+from connector.emulator.mailchimp.app import build_app as build_mailchimp
 from connector.emulator.options import EmulatorOptions
 
 __all__ = ["Emulator", "EspName", "build_gateway", "run_emulator", "serve_forever"]
@@ -67,12 +69,8 @@ def build_gateway(
     faults = FaultInjector(options)
     key = options.key_for(esp)
     if esp == "mailchimp":
-        from connector.emulator.mailchimp.app import build_app as build_mailchimp
-
         return build_mailchimp(options, calls, faults, key, base_url)
     if esp == "klaviyo":
-        from connector.emulator.klaviyo.app import build_app as build_klaviyo
-
         return build_klaviyo(options, calls, faults, key, base_url)
     raise ValueError(f"unknown ESP {esp!r}: expected 'mailchimp' or 'klaviyo'")
 

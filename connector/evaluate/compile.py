@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlglot import exp
@@ -441,8 +441,6 @@ def _thresholds(value: exp.Expr, *, descending: bool, cuts: list[tuple[float, st
 
 
 def _epoch(moment: datetime) -> float:
-    from datetime import UTC
-
     return moment.replace(tzinfo=UTC).timestamp()
 
 

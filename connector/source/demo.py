@@ -28,6 +28,8 @@ from sqlglot import exp
 from connector.errors import ConfigError
 from connector.settings import StoreLayout
 from connector.source import demo_data as data
+from connector.source import load_file, open_store
+from connector.source.duckdb_loader import Target
 from connector.source.store import table_expr
 from connector.source.url import StoreUrl, parse_store_url
 from connector.timespec import format_instant
@@ -352,8 +354,6 @@ def copy_demo_store(
     """Copy a demo built in a DuckDB file into the store at ``url`` with ``segsync load``
     (Parquet files in between, as a user would). Tables holding rows that an earlier demo
     did not write are replaced only with ``force``."""
-    from connector.source.duckdb_loader import Target, load_file
-
     parsed = parse_store_url(url) if isinstance(url, str) else url
     lay = layout or StoreLayout()
     assert demo.url.path is not None
@@ -379,8 +379,6 @@ def copy_demo_store(
 def _check_foreign_tables(url: StoreUrl, layout: StoreLayout) -> None:
     """Refuse to replace tables that an earlier ``copy_demo_store`` did not write (their
     comment names the demo's file)."""
-    from connector.source import open_store
-
     foreign = []
     with open_store(url, layout) as store:
         for table in (layout.profiles_table, layout.events_table):

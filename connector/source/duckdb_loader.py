@@ -34,11 +34,10 @@ from sqlglot import exp
 
 from connector.errors import ConfigError
 from connector.settings import StoreLayout
-from connector.source.extras import require
-from connector.source.spark_session import import_pyspark
 from connector.source.url import StoreUrl, parse_store_url
+from connector.suggest import suggest
 
-__all__ = ["FORMATS", "LoadReport", "Target", "load_file"]
+__all__ = ["FORMATS", "LoadReport", "Target", "load_duckdb"]
 
 #: file name endings and the DuckDB reader for each
 FORMATS = {
@@ -214,8 +213,6 @@ class _Load:
         return [lay.profile_id, lay.event, lay.ts]
 
     def check_columns(self) -> None:
-        from connector.definitions.yaml_source import suggest
-
         missing = [c for c in self.required() if c not in self.types]
         if not missing:
             return
@@ -545,41 +542,19 @@ def _store_path(url: str | StoreUrl) -> tuple[StoreUrl, Path]:
     return parsed, parsed.path
 
 
-def load_file(
-    url: str | StoreUrl,
+def load_duckdb(
+    url: StoreUrl,
     layout: StoreLayout,
     target: Target,
     file: Path,
     *,
-    append: bool = False,
-    replace: bool = False,
-    dry_run: bool = False,
+    append: bool,
+    replace: bool,
+    dry_run: bool,
 ) -> LoadReport:
-    """Load ``file`` into the ``target`` table of the DuckDB store at ``url``.
-
-    Creates the table, appends to it (``append``) or replaces it (``replace``; a table that
-    holds rows is never replaced without it). ``dry_run`` checks everything and reports the
-    counts without writing. Raises ``ConfigError`` (one located message) on any bad input;
-    then the store is left exactly as it was.
-    """
-    if append and replace:
-        raise ConfigError("--append and --replace exclude each other", file=str(file))
-    parsed = parse_store_url(url) if isinstance(url, str) else url
-    if parsed.kind == "postgresql":
-        from connector.source.pg_loader import load_postgres
-
-        return load_postgres(
-            parsed, layout, target, file, append=append, replace=replace, dry_run=dry_run
-        )
-    if parsed.kind in ("spark", "sc"):
-        require("pyarrow", "spark", "Spark stores")
-        import_pyspark()
-        from connector.source.spark_loader import load_spark
-
-        return load_spark(
-            parsed, layout, target, file, append=append, replace=replace, dry_run=dry_run
-        )
-    parsed, path = _store_path(parsed)
+    """``load_file`` for a DuckDB store: stage and check in memory, then write the store
+    file in one transaction."""
+    parsed, path = _store_path(url)
     job = _Load(file, target, layout)
     try:
         job.stage()

@@ -24,6 +24,7 @@ from psycopg import sql
 from connector.errors import ConfigError
 from connector.settings import StoreLayout
 from connector.source.duckdb_loader import LoadReport, Target, _Load, _reason
+from connector.source.postgres_store import PostgresStore
 from connector.source.url import StoreUrl
 
 __all__ = ["load_postgres", "postgres_type"]
@@ -287,8 +288,6 @@ def load_postgres(
     dry_run: bool,
 ) -> LoadReport:
     """``load_file`` for a PostgreSQL store (same checks, same flags, same report)."""
-    from connector.source.postgres_store import PostgresStore
-
     job: _PgLoad | None = None
     store = PostgresStore(url, layout)  # DependencyError (exit 2) when it does not answer
     try:

@@ -256,7 +256,9 @@ def load_spark(
 
 def _spark_errors() -> tuple[type[Exception], ...]:
     """What Spark raises for a failed statement or job (SQL errors, JVM errors)."""
-    from py4j.protocol import Py4JError
-    from pyspark.errors import PySparkException
+    # pyspark (the spark extra) is imported at module level by spark_session only (with its
+    # install hint)
+    from py4j.protocol import Py4JError  # noqa: PLC0415
+    from pyspark.errors import PySparkException  # noqa: PLC0415
 
     return (PySparkException, Py4JError)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from datetime import UTC
 from types import TracebackType
 from typing import Any
 
@@ -191,6 +192,4 @@ class Store(ABC):
 def _naive(value: Any) -> Any:
     if value is None or getattr(value, "tzinfo", None) is None:
         return value
-    from datetime import UTC
-
     return value.astimezone(UTC).replace(tzinfo=None)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from connector.evaluate.identity import is_held_out
 from tests.cli.conftest import CliRunner
 from tests.conftest import make_store, write_config
 
@@ -108,8 +111,6 @@ def test_preview_csv_sorted_with_normalised_emails(workspace: Path, run_cli: Cli
 
 
 def test_preview_to_file_with_holdout(workspace: Path, run_cli: CliRunner) -> None:
-    from connector.evaluate.identity import is_held_out
-
     code, _, _ = run_cli(["preview", "big-ca", "--as-of", AS_OF, "--output", "out/big.csv"])
     assert code == 0
     rows = read_csv((workspace / "out/big.csv").read_text())
@@ -185,9 +186,6 @@ def test_schema_command_is_json_schema(run_cli: CliRunner, tmp_path: Path) -> No
 
 
 def test_python_dash_m(workspace: Path) -> None:
-    import subprocess
-    import sys
-
     done = subprocess.run(
         [sys.executable, "-m", "connector", "--version"],
         capture_output=True,

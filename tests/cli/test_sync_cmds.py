@@ -18,6 +18,7 @@ import pytest
 from connector.emulator import EmulatorOptions, run_emulator
 from tests.cli.conftest import CliRunner
 from tests.conftest import make_store, point_at_emulator, write_config
+from tests.reconcile.test_state_lock import hold_lock
 
 AS_OF = "2026-11-23T12:00:00Z"
 NOW = datetime(2026, 11, 23, 12)
@@ -140,8 +141,6 @@ def test_an_unusable_state_file_exits_1_before_any_esp_call(
 def test_a_held_lock_exits_5_status_shows_the_run_and_wait_waits(
     workspace: tuple[Path, object], run_cli: CliRunner
 ) -> None:
-    from tests.reconcile.test_state_lock import hold_lock
-
     root, emu = workspace
     url = f"sqlite:///{root / 'state.db'}"
     with hold_lock(url) as holder:
@@ -227,8 +226,6 @@ def test_a_postgresql_state_store_syncs_locks_and_reports(
     pg_state: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tests.reconcile.test_state_lock import hold_lock
-
     root, emu = workspace
     monkeypatch.setenv("SEGSYNC_STATE_URL", pg_state)  # wins over SEGSYNC_STATE_PATH
     code, out, _ = run_cli(["sync", "--as-of", AS_OF, "--json"])

@@ -4,6 +4,7 @@ it cleanly with exit 0, and bad flags are input errors (exit 1)."""
 from __future__ import annotations
 
 import signal
+import socket
 from typing import Any
 
 import httpx
@@ -96,8 +97,6 @@ def test_bad_flags_are_input_errors(
 
 
 def test_a_busy_port_is_an_input_error(capsys: pytest.CaptureFixture[str]) -> None:
-    import socket
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -28,6 +28,7 @@ from connector.definitions.loader import Definitions
 from connector.definitions.segment import Segment
 from connector.definitions.walk import iter_nodes
 from connector.esp.registry import capabilities_for, render_native
+from connector.plan.formula import leaves, to_nnf
 from connector.plan.model import Split
 from connector.plan.split import PlanError, plan_split
 from connector.settings import StoreLayout
@@ -294,8 +295,6 @@ def test_every_split_equals_the_rule(rule: Condition, holdout: int, people: list
 @given(rule=rules)
 def test_klaviyo_expresses_every_rule_without_negated_esp(rule: Condition) -> None:
     """Klaviyo's AND-of-ORs can carry any rule whose ESP-only conditions are not negated."""
-    from connector.plan.formula import leaves, to_nnf
-
     negated = any(
         not lf.positive and isinstance(lf.condition, EspCondition) for lf in leaves(to_nnf(rule))
     )

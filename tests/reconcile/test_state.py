@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from connector.errors import ConfigError
-from connector.reconcile.state import MIGRATIONS, StateStore
+from connector.reconcile.state import MIGRATIONS, CohortRecord, StateStore
 
 
 @pytest.fixture
@@ -120,8 +120,6 @@ def test_journal_keeps_confirmed_state_honest(store: StateStore) -> None:
 
 
 def test_cohorts_round_trip_bytes_and_order(store: StateStore) -> None:
-    from connector.reconcile.state import CohortRecord
-
     for run_id, as_of, size in [("r1", "2026-11-01", 3), ("r2", "2026-11-02", 5)]:
         store.start_run(run_id, "cli", as_of)
         store.record_cohorts([CohortRecord(run_id, "s", as_of, size, 1, None, None, b"\x00ab")])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -135,8 +136,6 @@ def test_processes_creating_a_new_store_together_migrate_it_once(state_url: str)
 
 
 def test_sqlite_schema_version_is_recorded(tmp_path: Path) -> None:
-    import sqlite3
-
     path = tmp_path / "s.db"
     StateStore(path).close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)

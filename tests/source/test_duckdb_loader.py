@@ -15,7 +15,8 @@ import pytest
 
 from connector.errors import ConfigError
 from connector.settings import StoreLayout
-from connector.source.duckdb_loader import LoadReport, Target, load_file
+from connector.source import load_file
+from connector.source.duckdb_loader import LoadReport, Target
 
 PROFILES_CSV = (
     "profile_id,email,email_consent,region,age\n007,a@x.com,yes,CA,30\nc2,b@x.com,no,NY,\n"

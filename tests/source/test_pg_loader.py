@@ -12,10 +12,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from connector.errors import ConfigError
+from connector.errors import ConfigError, DependencyError
 from connector.settings import StoreLayout
-from connector.source import open_store
-from connector.source.duckdb_loader import Target, load_file
+from connector.source import load_file, open_store
+from connector.source.duckdb_loader import Target
 from tests.conftest import POSTGRES_URL
 
 pytestmark = pytest.mark.postgres
@@ -148,8 +148,6 @@ def test_events_take_the_type_of_the_profiles_ids(
 
 
 def test_an_unreachable_server_is_exit_2_without_the_password(tmp_path: Path) -> None:
-    from connector.errors import DependencyError
-
     with pytest.raises(DependencyError) as info:
         load_file(
             "postgresql://u:hunter2@127.0.0.1:1/db",

@@ -12,9 +12,9 @@ import sqlglot
 
 from connector.errors import ConfigError
 from connector.settings import StoreLayout
-from connector.source import open_store
+from connector.source import load_file, open_store
 from connector.source.dialect import render
-from connector.source.duckdb_loader import Target, load_file
+from connector.source.duckdb_loader import Target
 from connector.source.spark_session import local_warehouse
 from connector.source.url import parse_store_url
 

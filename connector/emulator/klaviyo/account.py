@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from connector.emulator.klaviyo.definitions import segment_members
+
 __all__ = [
     "CONSENTS",
     "ImportJob",
@@ -338,8 +340,6 @@ class KlaviyoState:
 
     def segment_profile_ids(self, segment_id: str) -> list[str]:
         """Profiles a segment holds now, computed from its definition."""
-        from connector.emulator.klaviyo.definitions import segment_members
-
         self.tick()
         with self.lock:
             return segment_members(self, self.segments[segment_id])

@@ -16,10 +16,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from connector.emulator.klaviyo.account import Profile
-
-if TYPE_CHECKING:
-    from connector.emulator.klaviyo.account import KlaviyoState, KSegment
+if TYPE_CHECKING:  # the account module computes segments with this one
+    from connector.emulator.klaviyo.account import KlaviyoState, KSegment, Profile
 
 __all__ = ["CONDITION_TYPES", "count_conditions", "segment_members", "validate_definition"]
 

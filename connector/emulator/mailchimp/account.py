@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from connector.emulator.mailchimp.conditions import segment_member_list
+
 __all__ = [
     "DEFAULT_MERGE_FIELDS",
     "MEMBER_STATUSES",
@@ -335,8 +337,6 @@ class MailchimpState:
         """Lower-cased emails in a tag or saved segment (saved: computed from its
         conditions), restricted to ``statuses`` (default: subscribed and pending, what
         the segment members endpoint lists without ``include_*`` flags)."""
-        from connector.emulator.mailchimp.conditions import segment_member_list
-
         wanted = set(statuses) if statuses is not None else {"subscribed", "pending"}
         with self.lock:
             audience = self.audience(list_id)

@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connector.emulator.mailchimp.account import Audience, Member, Segment
+if TYPE_CHECKING:  # the account module computes segments with this one
+    from connector.emulator.mailchimp.account import Audience, Member, Segment
 
 __all__ = [
     "CONDITION_TYPES",

@@ -20,7 +20,7 @@ def adapter(destination: KlaviyoDestination, settings: Settings, **options: Any)
     budget (the account is the key's); ``options`` go to the constructor."""
     del destination  # one account per key: nothing in the destination selects it
     # the SDK (~0.2 s to import) loads only when a command talks to Klaviyo
-    from connector.esp.klaviyo.adapter import KlaviyoAdapter
+    from connector.esp.klaviyo.adapter import KlaviyoAdapter  # noqa: PLC0415
 
     return KlaviyoAdapter.from_settings(settings.klaviyo, retry=settings.retry, **options)
 

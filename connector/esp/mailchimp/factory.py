@@ -19,7 +19,7 @@ def adapter(destination: MailchimpDestination, settings: Settings, **options: An
     """A Mailchimp adapter for the destination's audience with the settings' key, base URL,
     timeouts, concurrency and retry budget; ``options`` go to the constructor."""
     # the SDK (~0.1 s to import) loads only when a command talks to Mailchimp
-    from connector.esp.mailchimp.adapter import MailchimpAdapter
+    from connector.esp.mailchimp.adapter import MailchimpAdapter  # noqa: PLC0415
 
     return MailchimpAdapter.from_settings(
         settings.mailchimp, audience_id=destination.audience, retry=settings.retry, **options

@@ -11,7 +11,7 @@ import pytest
 from klaviyo_api import KlaviyoAPI
 from openapi_client.exceptions import ApiException
 
-from connector.emulator import Emulator
+from connector.emulator import Emulator, EmulatorOptions, run_emulator
 from connector.emulator.klaviyo.account import KlaviyoState
 from tests.emulator.conftest import FakeClock
 
@@ -132,10 +132,6 @@ def test_errors_raise_sdk_exceptions(sdk: KlaviyoAPI) -> None:
 
 
 def test_create_or_update_profile_one_at_a_time() -> None:
-    from klaviyo_api import KlaviyoAPI
-
-    from connector.emulator import EmulatorOptions, run_emulator
-
     with run_emulator("klaviyo", EmulatorOptions()) as emu:
         emu.state.add_profile("old@example.com", consent="UNSUBSCRIBED")
         api = KlaviyoAPI(emu.api_key, max_retries=1, test_host=emu.base_url)

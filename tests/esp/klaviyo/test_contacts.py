@@ -8,8 +8,8 @@ import httpx
 import pytest
 import respx
 
+import connector.esp.klaviyo.imports as klaviyo_imports
 from connector.esp import Contact, EspObject
-from connector.esp.klaviyo import imports as klaviyo_imports
 from connector.esp.klaviyo.adapter import KlaviyoAdapter
 from tests.esp.conftest import FakeClock
 from tests.esp.klaviyo.conftest import FakeKlaviyo, body_of, jsonapi_error
@@ -211,9 +211,7 @@ def test_import_errors_become_member_errors_by_payload_or_pointer(
 def test_large_imports_are_split_under_the_payload_limit(
     klaviyo: KlaviyoAdapter, account: FakeKlaviyo, monkeypatch: object
 ) -> None:
-    import connector.esp.klaviyo.imports as module
-
-    monkeypatch.setattr(module, "MAX_IMPORT_BYTES", 2_000)  # type: ignore[attr-defined]
+    monkeypatch.setattr(klaviyo_imports, "MAX_IMPORT_BYTES", 2_000)  # type: ignore[attr-defined]
     contacts = [Contact(f"p{i}@example.com", True, {"note": "x" * 100}) for i in range(30)]
     result = klaviyo.ensure_contacts(contacts, create_new=True)
     assert len(account.imports) > 1

@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from connector.emulator import EmulatorOptions, run_emulator
+from connector.evaluate.identity import is_held_out
 from connector.reconcile.runner import SyncOptions, run_sync
 from connector.settings import Settings, load_settings
 from tests.conftest import insert_rows, make_store, point_at_emulator, write_config
@@ -117,7 +119,6 @@ def test_first_sync_converges_and_respects_consent(world: tuple[Settings, object
     assert summary.status == "ok", summary.errors  # type: ignore[attr-defined]
     state = emu.state  # type: ignore[attr-defined]
     assert state.tag_members(AUDIENCE, "segsync:buyers") == expected_buyers()
-    from connector.evaluate.identity import is_held_out
 
     viewers = {
         email(i)
@@ -155,7 +156,6 @@ def test_change_sends_only_the_difference_and_a_noop_sends_nothing(
     assert sync(settings).status == "ok"  # type: ignore[attr-defined]
     # new data: buyers are now i in [0, 600): 300 of the old even ones stay, new odd ones join
     new_buyers = range(600)
-    import duckdb
 
     con = duckdb.connect(str(store_path))
     con.execute("DELETE FROM events")
@@ -185,7 +185,6 @@ def test_change_sends_only_the_difference_and_a_noop_sends_nothing(
 def test_mass_removal_guard_stops_before_writing(world: tuple[Settings, object, Path]) -> None:
     settings, emu, store_path = world
     assert sync(settings).status == "ok"  # type: ignore[attr-defined]
-    import duckdb
 
     con = duckdb.connect(str(store_path))
     con.execute("DELETE FROM events WHERE event = 'order_completed' AND profile_id > 'p00010'")
@@ -292,7 +291,6 @@ def test_fully_native_segment_carries_and_refreshes_fields(
     native = state.segment_members(AUDIENCE, "segsync:californians:segment", statuses=everyone)
     assert native == {email(i) for i in range(N) if region(i) == "CA" and present(i)}
     # u9 moves from CA to NY: its pushed STATE is refreshed, so the ESP drops it
-    import duckdb
 
     con = duckdb.connect(str(store_path))
     con.execute("UPDATE profiles SET region = 'NY' WHERE profile_id = 'p00009'")

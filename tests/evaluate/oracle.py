@@ -18,16 +18,19 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
 __all__ = [
     "EARTH_RADIUS_KM",
+    "SUM_SCALE",
     "Oracle",
     "OracleResult",
     "OracleStore",
     "haversine_km",
     "held_out",
+    "exact_amount",
     "normalise_email",
     "parse_duration",
     "parse_instant",
@@ -58,6 +61,15 @@ _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 # -- values -------------------------------------------------------------------------------
+#: sums add each value rounded to this many decimal places (half away from zero), exactly
+SUM_SCALE = 6
+
+
+def exact_amount(value: Any) -> Decimal:
+    """A number as ``sum`` adds it: its decimal value rounded to ``SUM_SCALE`` places."""
+    return Decimal(repr(value)).quantize(Decimal(1).scaleb(-SUM_SCALE), ROUND_HALF_UP)
+
+
 def parse_duration(text: str) -> timedelta:
     """``30d`` → 30 days (integer + m/h/d/w)."""
     match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)
@@ -279,10 +291,12 @@ class Oracle:
         values = [ev[real] for ev in events if ev[real] is not None]
         if not values:
             return None
+        # exact decimal sums, then the nearest double (compared with the rule's numbers);
+        # avg divides that double by the count
         if kind == "sum":
-            return sum(values)
+            return float(sum(exact_amount(v) for v in values))
         if kind == "avg":
-            return sum(values) / len(values)
+            return float(sum(exact_amount(v) for v in values)) / len(values)
         return min(values) if kind == "min" else max(values)
 
     def event_condition(self, cond: Rule, profile_id: Any) -> bool:

@@ -17,7 +17,15 @@ from sqlglot import exp
 
 from connector.definitions.conditions import PropertyCondition
 from connector.evaluate.predicates import comparison
-from connector.evaluate.rollup import Part, combine, feature_value, part_value, parts_of
+from connector.evaluate.rollup import (
+    Part,
+    combine,
+    exact_sum,
+    feature_value,
+    part_value,
+    parts_of,
+    sum_value,
+)
 from connector.evaluate.sql import and_all, as_bool, col, lit, norm_text, or_all, ts_lit
 from connector.source.schema import ColumnType, StoreSchema
 from connector.source.store import table_expr
@@ -208,30 +216,41 @@ class FeatureScan:
             )
         return and_all(parts)
 
-    def _value_sql(self, agg: Aggregate, table: str | None = None) -> exp.Expr:
-        """The aggregate over the rows it is given (no filter)."""
+    def _value_sql(
+        self, agg: Aggregate, table: str | None = None, cond: exp.Expr | None = None
+    ) -> exp.Expr:
+        """The aggregate over the rows it is given, those passing ``cond`` when given."""
+
+        def only(func: exp.Expr) -> exp.Expr:
+            if cond is None:
+                return func
+            return exp.Filter(this=func, expression=exp.Where(this=cond.copy()))
+
         if agg.kind == "count":
-            return exp.Count(this=exp.Star())
+            return only(exp.Count(this=exp.Star()))
         if agg.kind == "last_ts":
-            return exp.Max(this=col(TS, table))
+            return only(exp.Max(this=col(TS, table)))
         assert agg.prop is not None
         real = self._prop(agg.prop)
         arg: exp.Expr = col(self.props[real], table)
         if agg.kind == "distinct_count":
             if self.schema.properties[real] is ColumnType.TEXT:
                 arg = norm_text(arg)
-            return exp.Count(this=exp.Distinct(expressions=[arg]))
-        func = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[agg.kind]
-        return func(this=exp.cast(arg, exp.DataType.build("DOUBLE")))
+            return only(exp.Count(this=exp.Distinct(expressions=[arg])))
+        if agg.kind == "sum":
+            return sum_value(only(exact_sum(arg)))
+        if agg.kind == "avg":
+            return sum_value(only(exact_sum(arg)), only(exp.Count(this=arg.copy())))
+        func = {"min": exp.Min, "max": exp.Max}[agg.kind]
+        return only(func(this=exp.cast(arg, exp.DataType.build("DOUBLE"))))
 
     def _agg_sql(
         self, agg: Aggregate, table: str | None = None, *, with_name: bool = True
     ) -> exp.Expr:
-        value = self._value_sql(agg, table)
         if not with_name and not agg.filter.where and agg.filter.since is None:
-            return value  # every row it reads matches
+            return self._value_sql(agg, table)  # every row it reads matches
         cond = self._filter_sql(agg.filter, table, with_name=with_name)
-        return exp.Filter(this=value, expression=exp.Where(this=cond))
+        return self._value_sql(agg, table, cond)
 
     def _feat_ctes(self) -> dict[str, list[tuple[Aggregate, str]]]:
         """Which CTE computes each aggregate: one CTE per event name, reading only that

@@ -19,8 +19,8 @@ window length). A run at ``as_of`` = ``T1 >= T0`` combines, exactly:
 Windows stay exact to the second (every bound is an instant, never a day). Aggregates that
 do not decompose (``distinct_count``, ``per``, windowed ``min``/``max``, ``not_followed_by``
 with its own ``within``, filters relative to ``as_of``) are computed from raw events as in
-a full run. Sums are floating point, as in a full run (whose summation order is not fixed
-either).
+a full run. Sums are exact (``exact_sum``): ``DECIMAL(38, 6)`` in the rollup and in a
+full run alike, so adding, subtracting and the order of rows change nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +36,12 @@ from sqlglot import exp
 from connector.definitions.conditions import Op, PropertyCondition
 from connector.evaluate.sql import lit, ts_lit
 
-__all__ = ["PART_KINDS", "Part", "parts_of"]
+__all__ = ["PART_KINDS", "SUM_TYPE", "Part", "exact_sum", "parts_of", "sum_value"]
+
+#: what sums add: each value rounded to 6 decimal places, added exactly (DuckDB, PostgreSQL
+#: and Spark round half away from zero alike), so a sum's value does not depend on the
+#: order of its rows or on how a rollup was advanced
+SUM_TYPE = "DECIMAL(38, 6)"
 
 #: parts and the aggregate over matching rows that computes them
 PART_KINDS = ("c", "n", "s", "mn", "mx", "l")
@@ -106,6 +111,21 @@ def parts_of(
     return None
 
 
+def exact_sum(value: exp.Expr) -> exp.Expr:
+    """``SUM`` of ``value`` as an exact decimal."""
+    return exp.Sum(this=exp.cast(value, exp.DataType.build(SUM_TYPE)))
+
+
+def sum_value(total: exp.Expr, count: exp.Expr | None = None) -> exp.Expr:
+    """A sum's value (the exact total as the nearest double), or the average when
+    ``count`` (of the values summed) is given: that double divided by the count."""
+    double = exp.DataType.build("DOUBLE")
+    value = exp.cast(total, double)
+    if count is None:
+        return value
+    return exp.Div(this=value, expression=exp.cast(count, double))
+
+
 # -- SQL over normalised event rows (``__pid``, ``__name``, ``__ts``, property aliases) --
 def part_value(kind: str, value: exp.Expr | None, ts: exp.Expr) -> exp.Expr:
     """The aggregate computing a part over the rows it is given."""
@@ -114,8 +134,10 @@ def part_value(kind: str, value: exp.Expr | None, ts: exp.Expr) -> exp.Expr:
     if kind == "l":
         return exp.Max(this=ts)
     assert value is not None
+    if kind == "s":
+        return exact_sum(value)
     double = exp.cast(value, exp.DataType.build("DOUBLE"))
-    func = {"n": exp.Count, "s": exp.Sum, "mn": exp.Min, "mx": exp.Max}[kind]
+    func = {"n": exp.Count, "mn": exp.Min, "mx": exp.Max}[kind]
     return func(this=double)
 
 
@@ -135,14 +157,12 @@ def combine(
         if gone is not None:
             total = exp.Sub(this=total, expression=exp.func("COALESCE", gone, zero))
         return total
-    if kind == "s":
-        zero_d = lit(0.0)
+    if kind == "s":  # exact decimals (an integer zero keeps them so)
         summed: exp.Expr = exp.Add(
-            this=exp.func("COALESCE", stored, zero_d),
-            expression=exp.func("COALESCE", added, zero_d),
+            this=exp.func("COALESCE", stored, zero), expression=exp.func("COALESCE", added, zero)
         )
         if gone is not None:
-            summed = exp.Sub(this=summed, expression=exp.func("COALESCE", gone, zero_d))
+            summed = exp.Sub(this=summed, expression=exp.func("COALESCE", gone, zero))
         return summed  # meaningful only where n > 0 (the caller decides)
     if kind == "mn":
         return exp.func("LEAST", stored, added)
@@ -165,10 +185,5 @@ def feature_value(kind: str, parts: dict[str, exp.Expr]) -> exp.Expr:
     if kind in ("min", "max"):
         return parts["mn" if kind == "min" else "mx"]
     present = exp.GT(this=parts["n"].copy(), expression=lit(0))
-    value = parts["s"]
-    if kind == "avg":
-        value = exp.Div(
-            this=exp.paren(value),
-            expression=exp.cast(parts["n"].copy(), exp.DataType.build("DOUBLE")),
-        )
+    value = sum_value(parts["s"], parts["n"].copy() if kind == "avg" else None)
     return exp.Case(ifs=[exp.If(this=present, true=value)])

@@ -41,7 +41,8 @@ __all__ = [
 
 ROLLUP = "segsync_rollup"
 META = "segsync_rollup_meta"
-VERSION = 1
+#: 2: sums are exact decimals (rollups of version 1 summed doubles: rebuilt)
+VERSION = 2
 
 
 @dataclass(frozen=True)

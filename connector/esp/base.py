@@ -187,8 +187,12 @@ class EspAdapter(Protocol):
         Read-only: it never writes to the ESP."""
         ...
 
-    def list_owned(self, prefix: str = "segsync:") -> list[EspObject]:
-        """Tags/lists and native segments whose name starts with ``prefix`` (ignoring case)."""
+    def list_owned(
+        self, prefix: str = "segsync:", *, groups: bool = True, segments: bool = True
+    ) -> list[EspObject]:
+        """Tags/lists (``groups``) and native segments (``segments``) whose name starts
+        with ``prefix`` (ignoring case). An ESP that keeps them apart reads only the kinds
+        asked for."""
         ...
 
     def ensure_group(self, name: str) -> EspObject:

@@ -198,13 +198,14 @@ def _read_actual(
     but the state store does not know (adopted, and recorded unless ``dry_run``)."""
     records = {d.part.name: state.object(target.destination, d.part.name) for d in target.parts}
     natives = [s.native.name for s in target.splits if s.native is not None]
-    unknown = [n for n, r in records.items() if r is None] + [
-        n for n in natives if state.object(target.destination, n) is None
-    ]
+    unknown_groups = [n for n, r in records.items() if r is None]
+    unknown_natives = [n for n in natives if state.object(target.destination, n) is None]
     groups: dict[str, EspObject] = {}
     segments: dict[str, EspObject] = {}
-    if unknown:
-        for found in adapter.list_owned():
+    if unknown_groups or unknown_natives:
+        # only the kinds the state store does not know (no segment read without natives)
+        owned = adapter.list_owned(groups=bool(unknown_groups), segments=bool(unknown_natives))
+        for found in owned:
             (segments if found.kind == "segment" else groups)[found.name] = found
     actual: dict[str, set[str]] = {}
     for desired in target.parts:

@@ -20,8 +20,10 @@ reconciler can persist: ``known_ids()`` / ``remember_ids(mapping)``.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -146,6 +148,8 @@ class KlaviyoAdapter:
             parallel=max_connections,
         )
         self._group_lock = threading.Lock()
+        #: names of the owned lists ``list_owned`` found (None before it listed lists)
+        self._listed: set[str] | None = None
 
     @classmethod
     def from_settings(
@@ -192,24 +196,24 @@ class KlaviyoAdapter:
 
     def _call(self, method: str, template: str, fn: Callable[[], Any]) -> dict[str, Any]:
         """One SDK call under the retry policy; its JSON body (``{}`` for 204)."""
+        return self._retry.call(partial(self._attempt, method, template, fn))
 
-        def attempt() -> dict[str, Any]:
-            with route(template):
-                try:
-                    result = fn()
-                except pydantic.ValidationError as exc:
-                    # the SDK validates bodies before sending: report it like a 400
-                    problems = "; ".join(
-                        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                        for e in exc.errors(include_input=False, include_url=False)[:5]
-                    )
-                    raise self._rejected(method, template, problems) from None
-                except (ValueError, TypeError) as exc:
-                    # the SDK's generated oneOf wrappers reject bodies with these
-                    raise self._rejected(method, template, str(exc)[:300]) from None
-            return result if isinstance(result, dict) else {}
-
-        return self._retry.call(attempt)
+    def _attempt(self, method: str, template: str, fn: Callable[[], Any]) -> dict[str, Any]:
+        """One SDK call, once; its JSON body (``{}`` for 204)."""
+        with route(template):
+            try:
+                result = fn()
+            except pydantic.ValidationError as exc:
+                # the SDK validates bodies before sending: report it like a 400
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                    for e in exc.errors(include_input=False, include_url=False)[:5]
+                )
+                raise self._rejected(method, template, problems) from None
+            except (ValueError, TypeError) as exc:
+                # the SDK's generated oneOf wrappers reject bodies with these
+                raise self._rejected(method, template, str(exc)[:300]) from None
+        return result if isinstance(result, dict) else {}
 
     @staticmethod
     def _rejected(method: str, template: str, problems: str) -> EspValidationError:
@@ -323,15 +327,27 @@ class KlaviyoAdapter:
 
         return self._paged("GET", R_SEGMENTS, fetch)
 
-    def list_owned(self, prefix: str = "segsync:") -> list[EspObject]:
-        """Lists and segments whose name starts with ``prefix`` (ignoring case)."""
+    def list_owned(
+        self, prefix: str = "segsync:", *, groups: bool = True, segments: bool = True
+    ) -> list[EspObject]:
+        """Lists (with ``groups``) and segments (with ``segments``) whose name starts with
+        ``prefix`` (ignoring case): one paged read of each kind asked for, none of the other.
+        """
         wanted = prefix.casefold()
         owned: list[EspObject] = []
-        for kind, items in (("list", self._all_lists()), ("segment", self._all_segments())):
-            for item in items:
+        kinds: list[tuple[str, Callable[[], Iterator[dict[str, Any]]]]] = []
+        if groups:
+            kinds.append(("list", self._all_lists))
+        if segments:
+            kinds.append(("segment", self._all_segments))
+        for kind, read in kinds:
+            for item in read():
                 name = str((item.get("attributes") or {}).get("name") or "")
                 if name.casefold().startswith(wanted):
                     owned.append(EspObject(str(item["id"]), name, kind))  # type: ignore[arg-type]
+        if groups:
+            with self._group_lock:
+                self._listed = {o.name for o in owned if o.kind == "list"}
         return owned
 
     def _find_list(self, name: str) -> EspObject | None:
@@ -341,20 +357,40 @@ class KlaviyoAdapter:
         return None
 
     def ensure_group(self, name: str) -> EspObject:
-        """The list named exactly ``name``, created if missing (150 creations a day)."""
+        """The list named exactly ``name``, created if missing (150 creations a day).
+
+        Klaviyo allows two lists with one name, so a create is never sent blind: the name
+        is looked up first, unless this adapter's own listing (``list_owned``, read moments
+        ago in the same run) lacks it; and a create that is retried (a timeout, a 5xx, a
+        dropped connection: the first attempt may have landed) looks the name up again
+        before each new attempt, so a retry never makes a second list.
+        """
         with self._group_lock:
-            found = self._find_list(name)
+            unlisted = self._listed is not None and name not in self._listed
+            found = None if unlisted else self._find_list(name)
             if found is not None:
                 return found
-            body = {"data": {"type": "list", "attributes": {"name": name}}}
-            try:
-                data = self._call("POST", R_LISTS, lambda: self._lists.create_list(body))
-            except EspValidationError:
-                found = self._find_list(name)  # a retried create that did land
-                if found is None:
-                    raise
-                return found
-            return EspObject(str(data["data"]["id"]), name, "list", created=True)
+            made = self._retry.call(partial(self._create_list, name, itertools.count()))
+            if self._listed is not None:
+                self._listed.add(name)
+            return made
+
+    def _create_list(self, name: str, attempts: Iterator[int]) -> EspObject:
+        """One attempt at ``POST /api/lists``; from the second on, a list of that name that
+        an earlier attempt made (its answer lost) is taken instead of creating another."""
+        if next(attempts):
+            found = self._find_list(name)
+            if found is not None:
+                return replace(found, created=True)
+        body = {"data": {"type": "list", "attributes": {"name": name}}}
+        try:
+            data = self._attempt("POST", R_LISTS, lambda: self._lists.create_list(body))
+        except EspValidationError:
+            found = self._find_list(name)  # refused: e.g. made meanwhile by another run
+            if found is None:
+                raise
+            return found
+        return EspObject(str(data["data"]["id"]), name, "list", created=True)
 
     def ensure_contacts(
         self, contacts: Sequence[Contact], *, create_new: bool, join: EspObject | None = None

@@ -331,20 +331,25 @@ class MailchimpAdapter:
 
         return self._pages("GET", R_SEGMENTS, "segments", fetch)
 
-    def list_owned(self, prefix: str = "segsync:") -> list[EspObject]:
-        """Tags and saved segments whose name starts with ``prefix`` (ignoring case)."""
+    def list_owned(
+        self, prefix: str = "segsync:", *, groups: bool = True, segments: bool = True
+    ) -> list[EspObject]:
+        """Tags (``groups``) and saved segments (``segments``) whose name starts with
+        ``prefix`` (ignoring case); one listing holds both kinds."""
         wanted = prefix.casefold()
+        kind = None if groups and segments else "static" if groups else "saved"
         owned = [
             EspObject(
                 id=str(seg["id"]),
                 name=str(seg.get("name", "")),
                 kind="tag" if seg.get("type") == "static" else "segment",
             )
-            for seg in self._segments()
+            for seg in self._segments(kind)
             if str(seg.get("name", "")).casefold().startswith(wanted)
         ]
-        with self._group_lock:
-            self._listed = {o.name.casefold() for o in owned if o.kind == "tag"}
+        if groups:
+            with self._group_lock:
+                self._listed = {o.name.casefold() for o in owned if o.kind == "tag"}
         return owned
 
     def _find(self, name: str, kind: str) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 import respx
 
@@ -163,3 +164,71 @@ def test_upsert_segment_sends_the_definition_unchanged(
     assert clock.sleeps == []
     klaviyo.upsert_segment("segsync:vip", definition, made.id)
     assert clock.sleeps == [pytest.approx(1.05)]
+
+
+def test_list_owned_reads_only_the_kinds_asked_for(
+    klaviyo: KlaviyoAdapter, account: FakeKlaviyo, kl_router: respx.Router
+) -> None:
+    vip = account.add_list("segsync:vip")
+    account.segments["S9"] = {"name": "segsync:vip-native"}
+    assert klaviyo.list_owned(segments=False) == [EspObject(vip, "segsync:vip", "list")]
+    assert kl_router.routes["segments"].call_count == 0
+    assert klaviyo.list_owned(groups=False) == [EspObject("S9", "segsync:vip-native", "segment")]
+    assert kl_router.routes["lists"].call_count == 1
+
+
+def test_a_list_missing_from_list_owned_is_created_without_a_second_look_up(
+    klaviyo: KlaviyoAdapter, account: FakeKlaviyo, kl_router: respx.Router
+) -> None:
+    vip = account.add_list("segsync:vip")
+    klaviyo.list_owned(segments=False)
+    reads = kl_router.routes["lists"].call_count
+    made = klaviyo.ensure_group("segsync:churn")  # not in the listing just read
+    assert made.created
+    assert kl_router.routes["lists"].call_count == reads
+    # a listed name is still looked up (it may have been deleted since: recreated then)
+    assert klaviyo.ensure_group("segsync:vip") == EspObject(vip, "segsync:vip", "list")
+    assert kl_router.routes["lists"].call_count == reads + 1
+    assert kl_router.routes["create_list"].call_count == 1
+
+
+@pytest.mark.parametrize(
+    "lost",
+    [
+        httpx.ReadTimeout("timed out"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        None,  # a 503 after the list was made
+    ],
+)
+def test_a_retried_list_create_whose_first_attempt_landed_makes_no_duplicate(
+    klaviyo: KlaviyoAdapter,
+    account: FakeKlaviyo,
+    kl_router: respx.Router,
+    lost: Exception | None,
+) -> None:
+    def create_then_lose_the_answer(request: httpx.Request) -> httpx.Response:
+        account.create_list(request)  # Klaviyo made the list...
+        if lost is not None:
+            raise lost  # ...but segsync never heard
+        return httpx.Response(503, json={"errors": [{"status": 503, "title": "Unavailable"}]})
+
+    kl_router.routes["create_list"].mock(
+        side_effect=[create_then_lose_the_answer, account.create_list]
+    )
+    klaviyo.list_owned(segments=False)  # nothing listed: the first attempt is sent blind
+    made = klaviyo.ensure_group("segsync:vip")
+    assert [data["name"] for data in account.lists.values()] == ["segsync:vip"]
+    assert made == EspObject(next(iter(account.lists)), "segsync:vip", "list", created=True)
+    assert kl_router.routes["create_list"].call_count == 1  # found before a second create
+
+
+def test_a_retried_list_create_that_did_not_land_creates_it(
+    klaviyo: KlaviyoAdapter, account: FakeKlaviyo, kl_router: respx.Router
+) -> None:
+    kl_router.routes["create_list"].mock(
+        side_effect=[httpx.ConnectTimeout("timed out"), account.create_list]
+    )
+    made = klaviyo.ensure_group("segsync:vip")
+    assert made.created
+    assert [data["name"] for data in account.lists.values()] == ["segsync:vip"]
+    assert kl_router.routes["create_list"].call_count == 2

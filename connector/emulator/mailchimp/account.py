@@ -180,6 +180,8 @@ class MailchimpState:
         self.contract_violations: list[str] = []
         """Requests refused because their body breaks the API reference's contract
         (``contract.py``): ``"METHOD /route: field: message"``."""
+        self.batches: dict[str, Any] = {}
+        """Batch operations by id (``batches.py``), to inspect in tests."""
         self._segment_ids = itertools.count(10001)
         self._web_ids = itertools.count(100001)
         self._merge_ids = itertools.count(1)

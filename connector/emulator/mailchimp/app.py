@@ -23,6 +23,7 @@ from connector.emulator.calls import CallLog
 from connector.emulator.faults import Fault, FaultInjector
 from connector.emulator.gateway import Gateway
 from connector.emulator.mailchimp.account import MailchimpState
+from connector.emulator.mailchimp.batches import RESULTS_ROUTE, BatchHandlers
 from connector.emulator.mailchimp.context import Context, read_json
 from connector.emulator.mailchimp.contract import SCHEMAS, body_problems
 from connector.emulator.mailchimp.members import MemberHandlers
@@ -82,6 +83,8 @@ class MailchimpFlavor:
         )
 
     def check(self, method: str, route: str, headers: Headers) -> Response | None:
+        if route == RESULTS_ROUTE:
+            return None  # a pre-signed link: no credentials
         key = extract_key(headers)
         if key is None:
             return problem(401, "API Key Missing", "Your request did not include an API key.")
@@ -142,8 +145,8 @@ def _checked(ctx: Context, method: str, route: str, handler: Handler) -> Handler
     return checked
 
 
-def _routes(ctx: Context) -> list[Route]:
-    routes = _plain_routes(ctx)
+def _routes(ctx: Context, batches: BatchHandlers) -> list[Route]:
+    routes = _plain_routes(ctx, batches)
     return [
         Route(
             r.path,
@@ -154,7 +157,7 @@ def _routes(ctx: Context) -> list[Route]:
     ]
 
 
-def _plain_routes(ctx: Context) -> list[Route]:
+def _plain_routes(ctx: Context, batches: BatchHandlers) -> list[Route]:
     m = MemberHandlers(ctx)
     s = SegmentHandlers(ctx)
     lists = f"{PREFIX}/lists/{{list_id}}"
@@ -180,6 +183,11 @@ def _plain_routes(ctx: Context) -> list[Route]:
         Route(segment, s.batch_members, methods=["POST"]),
         Route(f"{segment}/members", s.segment_members, methods=["GET"]),
         Route(f"{lists}/tag-search", s.tag_search, methods=["GET"]),
+        Route(f"{PREFIX}/batches", batches.start, methods=["POST"]),
+        Route(f"{PREFIX}/batches", batches.listing, methods=["GET"]),
+        Route(f"{PREFIX}/batches/{{batch_id}}", batches.status, methods=["GET"]),
+        Route(f"{PREFIX}/batches/{{batch_id}}", batches.delete, methods=["DELETE"]),
+        Route(RESULTS_ROUTE, batches.results, methods=["GET"]),
     ]
 
 
@@ -205,7 +213,10 @@ def build_app(
     for list_id in options.audiences:
         state.add_audience(list_id, merge_fields=options.merge_fields)
     ctx = Context(state=state, options=options, base_url=base_url)
-    routes = _routes(ctx)
+    batches = BatchHandlers(ctx)
+    routes = _routes(ctx, batches)
     app = Starlette(routes=routes, exception_handlers={404: _http_error, 405: _http_error})
+    batches.app = app  # operations run through the routes, not the gateway
+    state.batches = batches.jobs
     gateway = Gateway(app, routes, MailchimpFlavor(key), options, calls, faults, key)
     return gateway, state

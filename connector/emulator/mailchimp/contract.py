@@ -118,6 +118,27 @@ SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
         "type": "object",
         "properties": {"members_to_add": _EMAILS, "members_to_remove": _EMAILS},
     },
+    ("POST", "/batches"): {
+        "type": "object",
+        "required": ["operations"],
+        "properties": {
+            "operations": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["method", "path"],
+                    "properties": {
+                        "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
+                        "path": {"type": "string"},
+                        "params": {"type": "object"},
+                        # the operation's JSON body, as a string (not an object)
+                        "body": {"type": "string"},
+                        "operation_id": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
 }
 
 _VALIDATORS = {key: Draft202012Validator(schema) for key, schema in SCHEMAS.items()}

@@ -1,0 +1,140 @@
+"""Mailchimp emulator: batch operations (POST /batches, status, results archive)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from connector.emulator import Emulator
+from connector.emulator.mailchimp.account import MailchimpState
+
+AUDIENCE = "demo-audience"
+
+
+def _hash(email: str) -> str:
+    return hashlib.md5(email.lower().encode()).hexdigest()
+
+
+def _finished(mc: httpx.Client, batch_id: str) -> dict[str, Any]:
+    seen = []
+    for _ in range(200):
+        batch = mc.get(f"/batches/{batch_id}").json()
+        seen.append(batch["status"])
+        if batch["status"] == "finished":
+            assert set(seen) <= {"pending", "started", "finished"}
+            return dict(batch)
+        time.sleep(0.02)
+    raise AssertionError(f"batch never finished: {seen[-1]}")
+
+
+def _results(url: str) -> list[dict[str, Any]]:
+    archive = httpx.get(url)  # a pre-signed link: no credentials
+    assert archive.status_code == 200
+    results: list[dict[str, Any]] = []
+    with tarfile.open(fileobj=io.BytesIO(archive.content), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            if member.isfile() and member.name.endswith(".json"):
+                results += json.loads(tar.extractfile(member).read())  # type: ignore[union-attr]
+    return results
+
+
+def test_a_batch_runs_its_operations_and_reports_each_result(
+    mailchimp: Emulator[MailchimpState], mc: httpx.Client
+) -> None:
+    mailchimp.state.add_member(AUDIENCE, "kept@example.com", "unsubscribed")
+    operations = [
+        {
+            "method": "PATCH",
+            "path": f"/lists/{AUDIENCE}/members/{_hash('kept@example.com')}",
+            "body": json.dumps({"merge_fields": {"FNAME": "Ada"}}),
+            "operation_id": "kept@example.com",
+        },
+        {
+            "method": "PATCH",
+            "path": f"/lists/{AUDIENCE}/members/{_hash('gone@example.com')}",
+            "body": json.dumps({"merge_fields": {"FNAME": "Bob"}}),
+            "operation_id": "gone@example.com",
+        },
+        {
+            "method": "GET",
+            "path": f"/lists/{AUDIENCE}/members/{_hash('kept@example.com')}",
+            "params": {"fields": "status"},
+            "operation_id": "read",
+        },
+    ]
+    started = mc.post("/batches", json={"operations": operations})
+    assert started.status_code == 200
+    batch = started.json()
+    assert batch["status"] == "pending" and batch["total_operations"] == 3
+    assert batch["response_body_url"] == ""
+    done = _finished(mc, batch["id"])
+    assert (done["finished_operations"], done["errored_operations"]) == (3, 1)
+    results = {r["operation_id"]: r for r in _results(done["response_body_url"])}
+    assert results["kept@example.com"]["status_code"] == 200
+    assert json.loads(results["kept@example.com"]["response"])["merge_fields"]["FNAME"] == "Ada"
+    assert results["gone@example.com"]["status_code"] == 404  # PATCH never creates
+    assert json.loads(results["read"]["response"]) == {"status": "unsubscribed"}
+    member = mailchimp.state.audience(AUDIENCE).find_member("kept@example.com")
+    assert member is not None and member.status == "unsubscribed"
+    assert member.merge_fields["FNAME"] == "Ada"
+    assert mailchimp.state.audience(AUDIENCE).find_member("gone@example.com") is None
+    # the operations were not client calls; the batch, its polls and the archive were
+    routes = {(c.method, c.route) for c in mailchimp.calls.records}
+    assert ("PATCH", "/3.0/lists/{list_id}/members/{subscriber_hash}") not in routes
+    assert ("GET", "/mailchimp-api-batch/{name}") in routes
+    listing = mc.get("/batches").json()
+    assert [b["id"] for b in listing["batches"]] == [batch["id"]]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "operations"),
+        ({"operations": [{"path": "/ping"}]}, "operations.item:0.method"),
+        ({"operations": [{"method": "GET"}]}, "operations.item:0.path"),
+        ({"operations": [{"method": "HEAD", "path": "/ping"}]}, "operations.item:0.method"),
+        # the body is the operation's JSON as a string, not an object
+        (
+            {"operations": [{"method": "PATCH", "path": "/ping", "body": {"a": 1}}]},
+            "operations.item:0.body",
+        ),
+    ],
+)
+def test_a_batch_the_reference_refuses_is_refused_whole(
+    mailchimp: Emulator[MailchimpState], mc: httpx.Client, body: dict[str, Any], field: str
+) -> None:
+    answer = mc.post("/batches", json=body)
+    assert answer.status_code == 400
+    assert answer.json()["title"] == "Invalid Resource"
+    assert field in [e["field"] for e in answer.json()["errors"]]
+    assert mailchimp.state.batches == {}
+    assert mailchimp.state.contract_violations
+
+
+def test_an_operation_body_that_breaks_the_contract_is_a_400_result(
+    mailchimp: Emulator[MailchimpState], mc: httpx.Client
+) -> None:
+    bad = {"members": [{"email_address": "x@example.com"}]}  # no status nor status_if_new
+    operations = [{"method": "POST", "path": f"/lists/{AUDIENCE}", "body": json.dumps(bad)}]
+    batch = mc.post("/batches", json={"operations": operations}).json()
+    done = _finished(mc, batch["id"])
+    (result,) = _results(done["response_body_url"])
+    assert result["status_code"] == 400 and result["operation_id"] is None
+    assert "status" in json.loads(result["response"])["detail"]
+    assert mailchimp.state.audience(AUDIENCE).find_member("x@example.com") is None
+
+
+def test_batch_endpoints_need_the_key_and_unknown_batches_are_404(
+    mailchimp: Emulator[MailchimpState], mc: httpx.Client
+) -> None:
+    assert httpx.post(f"{mailchimp.base_url}/batches", json={"operations": []}).status_code == 401
+    assert mc.get("/batches/nope").status_code == 404
+    root = mailchimp.base_url.removesuffix("/3.0")
+    assert httpx.get(f"{root}/mailchimp-api-batch/nope-response.tar.gz").status_code == 404

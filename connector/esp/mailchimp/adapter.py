@@ -25,6 +25,7 @@ The subscriber hash is the MD5 of the lower-cased email; tag names compare ignor
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import threading
@@ -35,15 +36,18 @@ from functools import partial
 from typing import Any, TypeVar
 
 import httpx
+from mailchimp_marketing.api.batches_api import BatchesApi
 from mailchimp_marketing.api.lists_api import ListsApi
 from mailchimp_marketing.api_client import ApiClientError
 
 from connector.errors import (
     ConfigError,
     EspAuthError,
+    EspError,
     EspNotFoundError,
     EspValidationError,
     MemberError,
+    RetriableEspError,
 )
 from connector.esp.base import (
     Contact,
@@ -54,6 +58,13 @@ from connector.esp.base import (
     dedupe_contacts,
 )
 from connector.esp.http_client import EspHttpClient, RequestGate, route
+from connector.esp.mailchimp.batches import (
+    R_BATCH,
+    R_BATCHES,
+    R_RESULTS,
+    BatchRunner,
+    OperationResult,
+)
 from connector.esp.mailchimp.capabilities import LIMITS
 from connector.esp.mailchimp.client import HttpxApiClient, body_of, response_fields
 from connector.esp.mailchimp.errors import (
@@ -61,6 +72,7 @@ from connector.esp.mailchimp.errors import (
     NOT_IN_AUDIENCE,
     from_api_client_error,
     member_error,
+    problem_message,
     validate_response,
 )
 from connector.esp.ratelimit import account_fingerprint, shared_concurrency_gate
@@ -102,6 +114,9 @@ _SEGMENT_BATCH_FIELDS = (
 )
 #: below this many contacts to look up, one GET each beats reading the audience
 SCAN_MIN_LOOKUPS = 20
+#: from this many field updates of contacts that may not be created, one ``POST /batches``
+#: (plus its polls and the results download: 3 calls or more) beats one PATCH each
+BATCH_MIN_OPERATIONS = 4
 
 
 def subscriber_hash(email: str) -> str:
@@ -194,8 +209,26 @@ class MailchimpAdapter:
             transport=transport,
         )
         self.calls = self._http.calls
-        self._lists = ListsApi(HttpxApiClient(self._http, root))
+        api_client = HttpxApiClient(self._http, root)
+        self._lists = ListsApi(api_client)
         self._retry = RetryPolicy(retry, sleep=sleep)
+        self._batches = BatchesApi(api_client)
+        # batch results live on file storage behind a pre-signed link: no credentials
+        self._files = httpx.Client(
+            timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 10.0)),
+            transport=transport,
+            follow_redirects=True,
+        )
+        self._batch_runner = BatchRunner(
+            start=lambda body: self._call("POST", R_BATCHES, lambda: self._batches.start(body)),
+            status=lambda batch_id, fields: self._call(
+                "GET", R_BATCH, lambda: self._batches.status(batch_id, fields=fields)
+            ),
+            fetch=self._fetch_results,
+            sleep=sleep,
+            now=time.monotonic,
+            stopped=lambda: self._http.stop is not None and self._http.stop.is_set(),
+        )
         self._group_lock = threading.Lock()
         self._scan_lock = threading.Lock()
         #: casefolded names of the owned tags ``list_owned`` found (None before it ran)
@@ -423,6 +456,69 @@ class MailchimpAdapter:
             return member_error(contact.email, exc.detail)
         return True
 
+    def _fetch_results(self, url: str) -> bytes:
+        """A finished batch's archive (``response_body_url``), under the retry policy."""
+
+        def attempt() -> bytes:
+            try:
+                response = self._files.get(url)
+            except httpx.TransportError as exc:
+                self._http._count("GET", R_RESULTS, 0)
+                raise RetriableEspError(
+                    f"batch results download failed ({type(exc).__name__})",
+                    esp=ESP,
+                    method="GET",
+                    path=R_RESULTS,
+                ) from None
+            self._http._count("GET", R_RESULTS, response.status_code)
+            if response.status_code == 429 or response.status_code >= 500:
+                raise RetriableEspError(
+                    "batch results download failed",
+                    esp=ESP,
+                    status=response.status_code,
+                    method="GET",
+                    path=R_RESULTS,
+                )
+            if response.status_code != 200:
+                raise EspError(
+                    "batch results not available",
+                    esp=ESP,
+                    status=response.status_code,
+                    method="GET",
+                    path=R_RESULTS,
+                )
+            return response.content
+
+        return self._retry.call(attempt)
+
+    def _patch_in_batch(self, contacts: list[Contact]) -> dict[str, MemberError | bool]:
+        """Field values of existing contacts by one ``POST /batches`` of ``PATCH
+        …/members/{hash}`` operations (a PATCH never creates a contact): True when done,
+        False when the contact is missing or archived, a ``MemberError`` when refused. An
+        operation the batch did not settle (no result, 429 or 5xx) is sent on its own."""
+        operations = [
+            {
+                "method": "PATCH",
+                "path": f"/lists/{self.audience_id}/members/{subscriber_hash(c.email)}",
+                "params": {"skip_merge_validation": "true"},
+                "body": json.dumps({"merge_fields": _merge_fields(c)}, separators=(",", ":")),
+                "operation_id": c.email,
+            }
+            for c in contacts
+        ]
+        results = self._batch_runner.run(operations)
+        outcomes: dict[str, MemberError | bool] = {}
+        unsettled: list[Contact] = []
+        for contact in contacts:
+            result = results.get(contact.email)
+            if result is None or result.status == 429 or result.status >= 500:
+                unsettled.append(contact)
+            else:
+                outcomes[contact.email] = _patch_outcome(contact.email, result)
+        for contact in unsettled:
+            outcomes[contact.email] = self._patch_fields(contact)
+        return outcomes
+
     def _member_status(self, email: str) -> str | None:
         """The member's status, or None when the address is not in the audience."""
         try:
@@ -531,11 +627,18 @@ class MailchimpAdapter:
                     )
 
         # contacts that may not be created never go in a batch (any batch member can be
-        # created): are they there? (GET never creates) Their fields go by PATCH, which
-        # answers 404 rather than creating a contact deleted since the read.
-        statuses = self._statuses([c.email for c in others])
+        # created): their fields go by PATCH, which answers 404 rather than creating a
+        # contact that is missing or was deleted since a read — many of them in one
+        # POST /batches, whose results also tell who is there; the others (a few, or none
+        # with fields to send) are read first (GET never creates)
+        with_fields = [c for c in others if c.fields or c.cleared]
+        batched: dict[str, MemberError | bool] = {}
+        if len(with_fields) >= BATCH_MIN_OPERATIONS:
+            batched = self._patch_in_batch(with_fields)
+        read = [c for c in others if c.email not in batched]
+        statuses = self._statuses([c.email for c in read])
         to_patch: list[Contact] = []
-        for contact in others:
+        for contact in read:
             status = statuses.get(contact.email)
             if status is None or status == "archived":
                 # missing (or archived, which only an explicit re-add would undo)
@@ -545,17 +648,20 @@ class MailchimpAdapter:
                 to_patch.append(contact)
             else:
                 result.present.append(contact.email)
+        outcomes: list[MemberError | bool] = []
         if to_patch:
             workers = max(1, min(len(to_patch), self.limits.max_concurrency))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mailchimp") as pool:
                 outcomes = list(pool.map(self._patch_fields, to_patch))
-            for contact, outcome in zip(to_patch, outcomes, strict=True):
-                if outcome is False:
-                    _skip(result, contact)  # deleted since the read: not re-created
-                    continue
-                result.present.append(contact.email)
-                if isinstance(outcome, MemberError):
-                    result.errors.append(outcome)
+        patched = [c for c in others if c.email in batched] + to_patch
+        outcomes = [batched[c.email] for c in others if c.email in batched] + outcomes
+        for contact, outcome in zip(patched, outcomes, strict=True):
+            if outcome is False:
+                _skip(result, contact)  # missing, or deleted since the read: not created
+                continue
+            result.present.append(contact.email)
+            if isinstance(outcome, MemberError):
+                result.errors.append(outcome)
         return result
 
     def change_members(
@@ -671,6 +777,18 @@ class MailchimpAdapter:
 
     def close(self) -> None:
         self._http.close()
+        self._files.close()
+
+
+def _patch_outcome(email: str, result: OperationResult) -> MemberError | bool:
+    """What one batch PATCH did: True (updated), False (not there: 404, or archived — left
+    alone, like a missing contact), or the refusal."""
+    if result.status == 404:
+        return False
+    if 200 <= result.status < 300:
+        return result.body.get("status") != "archived"
+    # the same message (and so the same classification) as a PATCH sent on its own
+    return member_error(email, problem_message(dict(result.body), result.status))
 
 
 def _batch_errors(data: Mapping[str, Any]) -> dict[str, MemberError]:

@@ -1,0 +1,126 @@
+"""Mailchimp batch operations: many API calls carried by one ``POST /batches``.
+
+Used for the field updates of contacts that may not be created (``PATCH …/members/{hash}``,
+which never creates a contact): one request carries them all instead of one request
+each. A batch runs in the background: it is accepted ``pending``, goes ``started`` (the
+reference also names ``preprocessing`` and ``finalizing``) and ``finished``; only then does
+``response_body_url`` point at a gzipped tar of JSON files, each an array of
+``{status_code, operation_id, response}`` (``response``: the operation's answer body as
+text). ``GET /batches/{id}`` is polled, first after ``poll_seconds``, then doubling up to
+``max_poll_seconds``. The archive is a pre-signed link to file storage: it is fetched
+without credentials (the key never leaves for another host) and counted as a call under
+``R_RESULTS``.
+
+A ``POST /batches`` retried after a lost answer may run its operations twice: PATCHes of
+the same values are idempotent, so nothing is done twice that matters.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connector.errors import EspError, RetriableEspError, StopRequestedError
+
+__all__ = ["R_BATCH", "R_BATCHES", "R_RESULTS", "BatchRunner", "OperationResult", "parse_results"]
+
+R_BATCHES = "/batches"
+R_BATCH = "/batches/{batch_id}"
+R_RESULTS = "response_body_url"
+_STATUS_FIELDS = ["id", "status", "total_operations", "errored_operations", "response_body_url"]
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    """One operation's answer: its HTTP status and its JSON body (``{}`` when none)."""
+
+    status: int
+    body: Mapping[str, Any]
+
+
+def parse_results(archive: bytes) -> dict[str, OperationResult]:
+    """The results in a batch's archive, by ``operation_id`` (those without one are left
+    out). Raises ``ValueError`` for an archive that is not what Mailchimp sends."""
+    results: dict[str, OperationResult] = {}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+            for member in tar.getmembers():
+                if not (member.isfile() and member.name.endswith(".json")):
+                    continue
+                handle = tar.extractfile(member)
+                items = json.loads(handle.read()) if handle is not None else []
+                for item in items if isinstance(items, list) else []:
+                    if not isinstance(item, dict) or item.get("operation_id") is None:
+                        continue
+                    text = item.get("response") or ""
+                    try:
+                        body = json.loads(text) if text else {}
+                    except ValueError:
+                        body = {}
+                    results[str(item["operation_id"])] = OperationResult(
+                        int(item.get("status_code") or 0), body if isinstance(body, dict) else {}
+                    )
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise ValueError(f"the batch results are not a gzipped tar ({exc})") from None
+    return results
+
+
+class BatchRunner:
+    """Submit operations as one batch, wait for it, return each operation's result."""
+
+    def __init__(
+        self,
+        *,
+        start: Callable[[dict[str, Any]], dict[str, Any]],
+        status: Callable[[str, list[str]], dict[str, Any]],
+        fetch: Callable[[str], bytes],
+        sleep: Callable[[float], None],
+        now: Callable[[], float],
+        stopped: Callable[[], bool],
+        poll_seconds: float = 0.25,
+        max_poll_seconds: float = 5.0,
+        timeout_seconds: float = 1800.0,
+    ) -> None:
+        self._start = start
+        self._status = status
+        self._fetch = fetch
+        self._sleep = sleep
+        self._now = now
+        self._stopped = stopped
+        self.poll_seconds = poll_seconds
+        self.max_poll_seconds = max_poll_seconds
+        self.timeout_seconds = timeout_seconds
+
+    def run(self, operations: Sequence[dict[str, Any]]) -> dict[str, OperationResult]:
+        """Results by ``operation_id``; an operation missing from them was not reported."""
+        batch = self._start({"operations": list(operations)})
+        batch_id = str(batch.get("id") or "")
+        if not batch_id:
+            raise EspError("Mailchimp accepted the batch without an id", esp="mailchimp")
+        deadline = self._now() + self.timeout_seconds
+        wait = self.poll_seconds
+        while batch.get("status") != "finished":
+            if self._now() + wait > deadline:
+                raise RetriableEspError(
+                    f"batch {batch_id} still {batch.get('status')} after "
+                    f"{self.timeout_seconds:.0f} s",
+                    esp="mailchimp",
+                    method="GET",
+                    path=R_BATCH,
+                )
+            self._sleep(wait)
+            if self._stopped():
+                raise StopRequestedError("mailchimp: stopped while a batch was processed")
+            batch = self._status(batch_id, _STATUS_FIELDS)
+            wait = min(wait * 2, self.max_poll_seconds)
+        url = str(batch.get("response_body_url") or "")
+        if not url:
+            raise EspError(f"batch {batch_id} finished without results", esp="mailchimp")
+        try:
+            return parse_results(self._fetch(url))
+        except ValueError as exc:
+            raise EspError(f"batch {batch_id}: {exc}", esp="mailchimp") from None

@@ -175,12 +175,16 @@ def emulator_process(esp: str, latency_ms: float) -> Iterator[tuple[str, str]]:
 IMPORT_DELAY_S = 0.2  # the emulator's bulk-import job duration in this benchmark
 
 
-def minimum_calls(esp: str, joined: int, left: int, *, first: bool) -> int:
+def minimum_calls(esp: str, joined: int, left: int, *, first: bool, guarded: int = 0) -> int:
     """The fewest calls the ESP's API can carry this diff with, from its bulk capabilities
-    (not from segsync's plan). New members are new contacts (they must be created).
+    (not from segsync's plan). New members are new contacts (they must be created);
+    ``guarded`` existing contacts that may not be created (no consent) get new field values.
 
     Mailchimp: contacts upserted 500 per ``POST /lists/{id}``; one ``POST …/segments/{id}``
-    carries 500 adds *and* 500 removes; the tag created once.
+    carries 500 adds *and* 500 removes; the tag created once. A contact that may not be
+    created cannot go in an upsert (any member of it may be created): its fields go by
+    ``PATCH …/members/{hash}``, one each, or all in one ``POST /batches`` (no documented
+    limit on operations) that needs at least one poll and the results download: at most 3.
     Klaviyo: one bulk import job per 10,000 profiles carries the list
     (``relationships.lists``); the jobs need polling, and one ``GET
     /api/profile-bulk-import-jobs`` reports on 100 jobs (at least one poll: a job is never
@@ -190,7 +194,8 @@ def minimum_calls(esp: str, joined: int, left: int, *, first: bool) -> int:
     """
     if esp == "mailchimp":
         tag_calls = max(math.ceil(joined / 500), math.ceil(left / 500))
-        return math.ceil(joined / 500) + tag_calls + (1 if first else 0)
+        patches = min(guarded, 3)
+        return math.ceil(joined / 500) + tag_calls + patches + (1 if first else 0)
     imports = math.ceil(joined / 10_000)
     polls = math.ceil(imports / 100)
     return imports + polls + math.ceil(left / 100) + math.ceil(left / 1000) + (1 if first else 0)

@@ -13,9 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connector.definitions.conditions import DurationField, PropertyCondition
 
-__all__ = ["METRIC_AGGREGATES", "AttributeMetric", "EventMetric", "Metric"]
+__all__ = ["AttributeMetric", "EventMetric", "Metric"]
 
-METRIC_AGGREGATES = ("count", "sum", "avg", "min", "max", "distinct_count", "days_since_last")
 MetricAggregate = Literal["count", "sum", "avg", "min", "max", "distinct_count", "days_since_last"]
 
 

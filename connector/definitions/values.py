@@ -13,7 +13,7 @@ from connector.definitions.conditions import LIST_OPS, NO_VALUE_OPS, TEXT_OPS, O
 from connector.source.schema import ColumnType
 from connector.timespec import Duration, parse_instant
 
-__all__ = ["allowed_ops", "coerce_value"]
+__all__ = ["coerce_value"]
 
 _ORDER_OPS = {Op.GT, Op.GTE, Op.LT, Op.LTE, Op.BETWEEN}
 _EQUALITY = {Op.EQ, Op.NEQ, Op.IN, Op.NOT_IN} | NO_VALUE_OPS
@@ -27,10 +27,6 @@ _ALLOWED: dict[ColumnType, frozenset[Op]] = {
     ColumnType.DATE: frozenset(_EQUALITY | _ORDER_OPS | _TIME_ONLY),
     ColumnType.OTHER: frozenset(NO_VALUE_OPS),
 }
-
-
-def allowed_ops(kind: ColumnType) -> frozenset[Op]:
-    return _ALLOWED[kind]
 
 
 def _one(value: Any, kind: ColumnType) -> Any:

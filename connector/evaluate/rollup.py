@@ -36,15 +36,13 @@ from sqlglot import exp
 from connector.definitions.conditions import Op, PropertyCondition
 from connector.evaluate.sql import lit, ts_lit
 
-__all__ = ["PART_KINDS", "SUM_TYPE", "Part", "exact_sum", "parts_of", "sum_value"]
+__all__ = ["SUM_TYPE", "Part", "exact_sum", "parts_of", "sum_value"]
 
 #: what sums add: each value rounded to 6 decimal places, added exactly (DuckDB, PostgreSQL
 #: and Spark round half away from zero alike), so a sum's value does not depend on the
 #: order of its rows or on how a rollup was advanced
 SUM_TYPE = "DECIMAL(38, 6)"
 
-#: parts and the aggregate over matching rows that computes them
-PART_KINDS = ("c", "n", "s", "mn", "mx", "l")
 _RELATIVE = (Op.WITHIN_LAST, Op.NOT_WITHIN_LAST)
 
 

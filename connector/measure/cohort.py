@@ -50,10 +50,3 @@ def evaluate_cohorts(
     """Evaluate ``names`` at ``as_of`` and return their cohorts."""
     result = evaluate(store, defs, as_of=as_of, names=names)
     return cohorts_from_evaluation(result, names)
-
-
-def sorted_ids(ids: Sequence[object]) -> np.ndarray:
-    """Profile ids as a sorted numpy array (integers stay integers)."""
-    if all(isinstance(i, int) for i in ids):
-        return np.sort(np.asarray(ids, dtype=np.int64))
-    return np.sort(np.asarray(list(ids), dtype=object))

@@ -29,7 +29,6 @@ __all__ = [
     "INTERESTS",
     "LAST_NAMES",
     "STAGES",
-    "STORES",
     "Chunk",
     "generate_chunk",
 ]
@@ -82,12 +81,6 @@ CITIES: tuple[tuple[str, str, float, float, str, float], ...] = (
     ("MO", "St. Louis", 38.6270, -90.1994, "STL", 1.0),
     ("HI", "Honolulu", 21.3069, -157.8583, "HNL", 0.6),
 )
-#: the retailer's stores (the demo's near-store segment uses these coordinates)
-STORES: tuple[tuple[str, float, float], ...] = (
-    ("San Francisco", 37.7880, -122.4075),
-    ("New York", 40.7580, -73.9855),
-    ("Chicago", 41.8950, -87.6243),
-)
 STAGES = ("new", "active", "at_risk", "lapsed", "vip")
 _STAGE_SHARE = (0.12, 0.38, 0.15, 0.27, 0.08)
 NEW, ACTIVE, AT_RISK, LAPSED, VIP = range(5)
@@ -126,7 +119,6 @@ DESTINATIONS = (
     "GRU", "CDG", "CUN", "NRT", "HNL", "JFK", "LAS", "MCO", "FRA", "FCO",
     "MAD", "BCN", "AMS", "SYD", "MIA", "LAX", "ORD", "SFO", "SEA", "DEN",
 )  # fmt: skip
-_EXPAT_HOMES = 10
 _EXPAT_SHARE = (0.22, 0.13, 0.12, 0.1, 0.08, 0.07, 0.08, 0.08, 0.07, 0.05)
 
 EVENT_NAMES = (

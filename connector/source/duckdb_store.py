@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import duckdb
@@ -43,15 +42,6 @@ class DuckDBStore(Store):
 
     def rows(self, query: exp.Expr) -> list[tuple[Any, ...]]:
         return self.con.execute(self.sql(query)).fetchall()
-
-    def iter_rows(self, query: exp.Expr, batch: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
-        cursor = self.con.cursor()
-        try:
-            cursor.execute(self.sql(query))
-            while chunk := cursor.fetchmany(batch):
-                yield chunk
-        finally:
-            cursor.close()
 
     def columns(self, query: exp.Expr) -> dict[str, np.ndarray]:
         raw = self.con.execute(self.sql(query)).fetchnumpy()

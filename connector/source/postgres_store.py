@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -38,13 +37,6 @@ class PostgresStore(Store):
         with self.con.cursor() as cur:
             cur.execute(self.sql(query).encode())
             return list(cur.fetchall())
-
-    def iter_rows(self, query: exp.Expr, batch: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
-        with self.con.transaction(), self.con.cursor(name="segsync_stream") as cur:
-            cur.itersize = batch
-            cur.execute(self.sql(query).encode())
-            while chunk := cur.fetchmany(batch):
-                yield list(chunk)
 
     def columns(self, query: exp.Expr) -> dict[str, np.ndarray]:
         with self.con.cursor() as cur:

@@ -8,7 +8,6 @@ Spark stores evaluate in full: the incremental rollups are DuckDB's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -53,14 +52,6 @@ class SparkStore(Store):
         table = self.arrow(query)
         columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
         return list(zip(*columns, strict=True)) if columns else []
-
-    def iter_rows(self, query: exp.Expr, batch: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
-        # the driver collects the result as Arrow batches; rows are built a batch at a time
-        table = self.arrow(query)
-        for chunk in table.to_batches(max_chunksize=batch):
-            columns = [chunk.column(i).to_pylist() for i in range(chunk.num_columns)]
-            if columns and columns[0]:
-                yield list(zip(*columns, strict=True))
 
     def columns(self, query: exp.Expr) -> dict[str, np.ndarray]:
         table = self.arrow(query)

@@ -7,7 +7,6 @@ layer builds queries as sqlglot trees and never formats SQL strings with values 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from datetime import UTC
 from types import TracebackType
 from typing import Any
@@ -53,10 +52,6 @@ class Store(ABC):
     @abstractmethod
     def rows(self, query: exp.Expr) -> list[tuple[Any, ...]]:
         """Run ``query`` and return all rows."""
-
-    @abstractmethod
-    def iter_rows(self, query: exp.Expr, batch: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
-        """Run ``query`` and yield its rows in batches (results larger than memory)."""
 
     @abstractmethod
     def columns(self, query: exp.Expr) -> dict[str, np.ndarray]:

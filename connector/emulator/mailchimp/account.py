@@ -26,7 +26,6 @@ __all__ = [
     "Audience",
     "MailchimpState",
     "Member",
-    "MemberStatus",
     "MergeField",
     "Segment",
     "is_valid_email",
@@ -34,9 +33,6 @@ __all__ = [
     "subscriber_hash",
 ]
 
-MemberStatus = Literal[
-    "subscribed", "unsubscribed", "cleaned", "pending", "transactional", "archived"
-]
 MEMBER_STATUSES: tuple[str, ...] = (
     "subscribed",
     "unsubscribed",

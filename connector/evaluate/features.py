@@ -282,15 +282,17 @@ class FeatureScan:
             )
         select = exp.select(col(PID))
         for agg, alias in items:
-            select = select.select(self._agg_sql(agg, with_name=False).as_(alias, quoted=True))
+            select = select.select(
+                self._agg_sql(agg, with_name=False).as_(alias, quoted=True), copy=False
+            )
         name_is = exp.EQ(this=col(NAME), expression=lit(first.filter.event))
-        select = select.from_(source).where(name_is)
+        select = select.from_(source, copy=False).where(name_is, copy=False)
         if all(agg.filter.where or agg.filter.since is not None for agg, _ in items):
             # rows that no aggregate here counts change nothing: a profile left without
             # rows reads as count 0 and NULL otherwise, as it would with them
             wanted = [self._filter_sql(agg.filter, with_name=False) for agg, _ in items]
-            select = select.where(or_all(wanted))
-        return select.group_by(col(PID))
+            select = select.where(or_all(wanted), copy=False)
+        return select.group_by(col(PID), copy=False)
 
     def _cte_of(self, agg: Aggregate) -> str:
         if agg in self.served():
@@ -429,7 +431,8 @@ class FeatureScan:
                 exp.Filter(
                     this=part_value(part.kind, value, ts.copy()),
                     expression=exp.Where(this=added),
-                ).as_(f"__a{index}")
+                ).as_(f"__a{index}"),
+                copy=False,
             )
             gone_ref: exp.Expr | None = None
             if part.window is not None and part.kind in ("c", "n", "s"):
@@ -498,12 +501,14 @@ class FeatureScan:
         inner = exp.select(col(PID), key.as_("__grp", quoted=True))
         outer = exp.select(col(PID))
         for index, (per, alias) in enumerate(items):
-            inner = inner.select(self._agg_sql(per.aggregate).as_(f"__g{index}", quoted=True))
+            inner = inner.select(
+                self._agg_sql(per.aggregate).as_(f"__g{index}", quoted=True), copy=False
+            )
             value = col(f"__g{index}")
             test = compare_all(value, per.comparisons)
             if per.aggregate.kind == "count":  # a group exists only through matching events
                 test = exp.and_(exp.GT(this=value.copy(), expression=lit(0)), test)
-            outer = outer.select(exp.LogicalOr(this=test).as_(alias, quoted=True))
+            outer = outer.select(exp.LogicalOr(this=test).as_(alias, quoted=True), copy=False)
         # Only events that match some aggregate here can make a group pass (a group without
         # any has count 0 and NULL sum/avg/min/max, which no test accepts), so the others are
         # dropped before grouping.

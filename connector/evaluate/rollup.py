@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -66,7 +67,7 @@ class Part:
             "prop": self.prop,
         }
 
-    @property
+    @cached_property
     def column(self) -> str:
         """A stable column name for this part in the rollup table."""
         text = json.dumps(self.spec(), sort_keys=True, separators=(",", ":"))

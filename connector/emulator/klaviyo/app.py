@@ -23,7 +23,13 @@ from connector.emulator.gateway import Gateway
 from connector.emulator.klaviyo.account import KlaviyoState
 from connector.emulator.klaviyo.context import Context
 from connector.emulator.klaviyo.imports import ImportHandlers
-from connector.emulator.klaviyo.jsonapi import error, errors_response, not_found
+from connector.emulator.klaviyo.jsonapi import (
+    JsonApiError,
+    answer,
+    error,
+    errors_response,
+    not_found,
+)
 from connector.emulator.klaviyo.lists import ListHandlers
 from connector.emulator.klaviyo.profiles import ProfileHandlers
 from connector.emulator.klaviyo.segments import SegmentHandlers
@@ -156,7 +162,7 @@ class KlaviyoFlavor:
         return errors_response(fault.status, [error(fault.status, code, title, title)])
 
     def not_found(self) -> Response:
-        return not_found()
+        return not_found().response()
 
 
 def _routes(ctx: Context) -> list[Route]:
@@ -216,7 +222,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
                 )
             ],
         )
-    return not_found()
+    return not_found().response()
 
 
 def build_app(
@@ -229,7 +235,10 @@ def build_app(
     )
     ctx = Context(state=state, options=options, base_url=base_url)
     routes = _routes(ctx)
-    app = Starlette(routes=routes, exception_handlers={404: _http_error, 405: _http_error})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={404: _http_error, 405: _http_error, JsonApiError: answer},
+    )
     app.state.contract_violations = state.contract_violations  # validation.read_body
     gateway = Gateway(app, routes, KlaviyoFlavor(key), options, calls, faults, key)
     return gateway, state

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 from connector.emulator.klaviyo.account import KlaviyoState
-from connector.emulator.klaviyo.jsonapi import FilterError, invalid
+from connector.emulator.klaviyo.jsonapi import FilterError, JsonApiError, invalid
 from connector.emulator.options import EmulatorOptions
 
 __all__ = ["Context", "additional", "filter_problem"]
@@ -29,6 +28,6 @@ def additional(request: Request, kind: str, name: str) -> bool:
     return name in {part.strip() for part in raw.split(",")}
 
 
-def filter_problem(exc: FilterError) -> Response:
+def filter_problem(exc: FilterError) -> JsonApiError:
     """The 400 for a bad ``filter`` parameter."""
     return invalid(str(exc), parameter="filter")

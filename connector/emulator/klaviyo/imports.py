@@ -35,25 +35,22 @@ JOB_FILTERS = {"status": ("any", "equals")}
 JOB_SORTS = ("created_at", "-created_at")
 
 
-def _count_problem(body: dict[str, Any]) -> Response | None:
+def _check_count(body: dict[str, Any]) -> None:
     """1 to 10,000 profiles per job, checked before the (slower) model validation."""
     try:
         entries = body["data"]["attributes"]["profiles"]["data"]
     except (KeyError, TypeError):
-        return None  # the model check reports the shape
+        return  # the model check reports the shape
     if not isinstance(entries, list):
-        return None
+        return
     if not entries:
-        return invalid(
-            "At least one profile is required.", pointer="/data/attributes/profiles/data"
-        )
+        raise invalid("At least one profile is required.", pointer="/data/attributes/profiles/data")
     if len(entries) > MAX_IMPORT_PROFILES:
-        return invalid(
+        raise invalid(
             f"A maximum of {MAX_IMPORT_PROFILES} profiles can be imported per job "
             f"({len(entries)} given).",
             pointer="/data/attributes/profiles/data",
         )
-    return None
 
 
 class ImportHandlers:
@@ -62,20 +59,18 @@ class ImportHandlers:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def _job(self, request: Request) -> ImportJob | Response:
+    def _job(self, request: Request) -> ImportJob:
         params = request.path_params
         job_id = params.get("job_id") or params["id"]
         job = self.ctx.state.jobs.get(job_id)
         if job is None:
-            return not_found(f"A profile-bulk-import-job with id {job_id} does not exist.")
+            raise not_found(f"A profile-bulk-import-job with id {job_id} does not exist.")
         return job
 
     async def create_job(self, request: Request) -> Response:
         body = await read_body(
-            request, "profile-import", max_bytes=MAX_IMPORT_BYTES, precheck=_count_problem
+            request, "profile-import", max_bytes=MAX_IMPORT_BYTES, precheck=_check_count
         )
-        if isinstance(body, Response):
-            return body
         data = body["data"]
         entries: list[dict[str, Any]] = data["attributes"]["profiles"]["data"]
         body_bytes = len(await request.body())  # cached by starlette: no second read
@@ -86,7 +81,7 @@ class ImportHandlers:
         with state.lock:
             for index, item in enumerate(list_items):
                 if item["id"] not in state.lists:
-                    return invalid(
+                    raise invalid(
                         f"A list with id {item['id']} does not exist.",
                         pointer=f"/data/relationships/lists/data/{index}/id",
                     )
@@ -104,10 +99,10 @@ class ImportHandlers:
         try:
             filters = parse_filter(query.get("filter"), JOB_FILTERS)
         except FilterError as exc:
-            return invalid(str(exc), parameter="filter")
+            raise invalid(str(exc), parameter="filter") from None
         sort = query.get("sort")
         if sort is not None and sort not in JOB_SORTS:
-            return invalid(f"'{sort}' is not a valid sort field.", parameter="sort")
+            raise invalid(f"'{sort}' is not a valid sort field.", parameter="sort")
         with self.ctx.state.lock:
             # creation order (ids are stamped per second, so ties keep arrival order)
             found = [
@@ -116,8 +111,6 @@ class ImportHandlers:
             if sort == "-created_at":
                 found.reverse()
             current = page(request, len(found), default=20, maximum=100, base=self.ctx.base_url)
-            if isinstance(current, Response):
-                return current
             data = [
                 sparse(job_json(job, self.ctx.base_url), request, "profile-bulk-import-job")
                 for job in window(found, current)
@@ -128,8 +121,6 @@ class ImportHandlers:
         self.ctx.state.tick()
         with self.ctx.state.lock:
             job = self._job(request)
-            if isinstance(job, Response):
-                return job
             payload = sparse(job_json(job, self.ctx.base_url), request, "profile-bulk-import-job")
         return jsonapi({"data": payload, "links": {"self": payload["links"]["self"]}})
 
@@ -137,13 +128,9 @@ class ImportHandlers:
         self.ctx.state.tick()
         with self.ctx.state.lock:
             job = self._job(request)
-            if isinstance(job, Response):
-                return job
             current = page(
                 request, len(job.errors), default=20, maximum=100, base=self.ctx.base_url
             )
-            if isinstance(current, Response):
-                return current
             indexed = list(enumerate(job.errors))
             data = [import_error_json(job, i, item) for i, item in window(indexed, current)]
         return jsonapi({"data": data, "links": current.links})
@@ -159,12 +146,8 @@ class ImportHandlers:
         state.tick()
         with state.lock:
             job = self._job(request)
-            if isinstance(job, Response):
-                return job
             ids = job.profile_ids if job.status == "complete" else []
             current = page(request, len(ids), default=20, maximum=100, base=self.ctx.base_url)
-            if isinstance(current, Response):
-                return current
             chosen = window(ids, current)
             data: list[dict[str, Any]] = (
                 [{"type": "profile", "id": pid} for pid in chosen]

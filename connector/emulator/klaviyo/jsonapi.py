@@ -1,6 +1,9 @@
 """Klaviyo's JSON:API plumbing: responses, error documents, cursor paging, sparse
 fieldsets and the ``filter`` query language (``equals(name,"x")``,
-``any(email,["a","b"])``, several joined by commas meaning AND)."""
+``any(email,["a","b"])``, several joined by commas meaning AND).
+
+Handlers and the helpers they call raise ``JsonApiError`` where Klaviyo refuses; the app's
+one exception handler (``answer``) renders it."""
 
 from __future__ import annotations
 
@@ -18,7 +21,9 @@ from starlette.responses import Response
 __all__ = [
     "Filter",
     "FilterError",
+    "JsonApiError",
     "Page",
+    "answer",
     "error",
     "errors_response",
     "invalid",
@@ -81,16 +86,39 @@ def errors_response(
     return jsonapi({"errors": items}, status, headers)
 
 
-def invalid(detail: str, *, pointer: str | None = None, parameter: str | None = None) -> Response:
+class JsonApiError(Exception):
+    """An error answer, ``{"errors": [...]}`` with ``status``; ``answer`` renders it."""
+
+    def __init__(
+        self, status: int, items: list[dict[str, Any]], headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(items[0]["detail"] if items else str(status))
+        self.status = status
+        self.items = items
+        self.headers = headers
+
+    def response(self) -> Response:
+        return errors_response(self.status, self.items, self.headers)
+
+
+async def answer(request: Request, exc: Exception) -> Response:
+    """The app's exception handler for ``JsonApiError``."""
+    assert isinstance(exc, JsonApiError)
+    return exc.response()
+
+
+def invalid(
+    detail: str, *, pointer: str | None = None, parameter: str | None = None
+) -> JsonApiError:
     """400 ``invalid``: the request body or a parameter is wrong."""
-    return errors_response(
+    return JsonApiError(
         400, [error(400, "invalid", "Invalid input.", detail, pointer=pointer, parameter=parameter)]
     )
 
 
-def not_found(detail: str = "The requested resource was not found.") -> Response:
+def not_found(detail: str = "The requested resource was not found.") -> JsonApiError:
     """404 ``not_found``."""
-    return errors_response(404, [error(404, "not_found", "Not found.", detail)])
+    return JsonApiError(404, [error(404, "not_found", "Not found.", detail)])
 
 
 # -- paging ---------------------------------------------------------------------------------
@@ -122,14 +150,14 @@ class Page:
     links: dict[str, str | None]
 
 
-def page(request: Request, total: int, *, default: int, maximum: int, base: str) -> Page | Response:
+def page(request: Request, total: int, *, default: int, maximum: int, base: str) -> Page:
     """Read ``page[size]`` and ``page[cursor]``; build self/next/prev links."""
     query = request.query_params
     raw_size = query.get("page[size]")
     size = default
     if raw_size is not None:
         if not raw_size.isdigit() or not 1 <= int(raw_size) <= maximum:
-            return invalid(
+            raise invalid(
                 f"Page size must be an integer between 1 and {maximum}.",
                 parameter="page[size]",
             )
@@ -139,7 +167,7 @@ def page(request: Request, total: int, *, default: int, maximum: int, base: str)
     if cursor:
         decoded = _decode_cursor(cursor)
         if decoded is None:
-            return invalid("Invalid page cursor.", parameter="page[cursor]")
+            raise invalid("Invalid page cursor.", parameter="page[cursor]")
         offset = decoded
     params = [(k, v) for k, v in query.multi_items() if k != "page[cursor]"]
     url = f"{base}{request.url.path}"

@@ -50,7 +50,7 @@ def member_page(
     try:
         filters = parse_filter(request.query_params.get("filter"), MEMBER_FILTERS)
     except FilterError as exc:
-        return filter_problem(exc)
+        raise filter_problem(exc) from None
     if filters:
         members = [
             (pid, joined)
@@ -68,8 +68,6 @@ def member_page(
     if request.query_params.get("sort") == "-joined_group_at":
         members = list(reversed(members))
     current = page(request, len(members), default=20, maximum=100, base=ctx.base_url)
-    if isinstance(current, Response):
-        return current
     chosen = window(members, current)
     data: list[dict[str, Any]]
     if ids_only:
@@ -98,11 +96,11 @@ class ListHandlers:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def _list(self, request: Request) -> KList | Response:
+    def _list(self, request: Request) -> KList:
         list_id = request.path_params["id"]
         found = self.ctx.state.lists.get(list_id)
         if found is None:
-            return not_found(f"A list with id {list_id} does not exist.")
+            raise not_found(f"A list with id {list_id} does not exist.")
         return found
 
     async def get_lists(self, request: Request) -> Response:
@@ -111,7 +109,7 @@ class ListHandlers:
         try:
             filters = parse_filter(request.query_params.get("filter"), LIST_FILTERS)
         except FilterError as exc:
-            return filter_problem(exc)
+            raise filter_problem(exc) from None
         with state.lock:
             found = [
                 li
@@ -123,8 +121,6 @@ class ListHandlers:
             ]
             found = _sorted(found, request.query_params.get("sort"))
             current = page(request, len(found), default=10, maximum=10, base=self.ctx.base_url)
-            if isinstance(current, Response):
-                return current
             data = [
                 sparse(list_json(li, self.ctx.base_url), request, "list")
                 for li in window(found, current)
@@ -133,12 +129,10 @@ class ListHandlers:
 
     async def create_list(self, request: Request) -> Response:
         body = await read_body(request, "list-create")
-        if isinstance(body, Response):
-            return body
         attributes = body["data"]["attributes"]
         name = attributes["name"].strip()
         if not name:
-            return invalid("A list name is required.", pointer="/data/attributes/name")
+            raise invalid("A list name is required.", pointer="/data/attributes/name")
         with self.ctx.state.lock:
             created = self.ctx.state.add_list(name)
             if attributes.get("opt_in_process"):
@@ -150,8 +144,6 @@ class ListHandlers:
         self.ctx.state.tick()
         with self.ctx.state.lock:
             found = self._list(request)
-            if isinstance(found, Response):
-                return found
             data = sparse(
                 list_json(
                     found,
@@ -173,8 +165,6 @@ class ListHandlers:
         self.ctx.state.tick()
         with self.ctx.state.lock:
             found = self._list(request)
-            if isinstance(found, Response):
-                return found
             return member_page(self.ctx, request, list(found.members.items()), ids_only=ids_only)
 
     async def add_members(self, request: Request) -> Response:
@@ -185,11 +175,9 @@ class ListHandlers:
 
     async def _change(self, request: Request, model: str, *, add: bool) -> Response:
         body = await read_body(request, model)
-        if isinstance(body, Response):
-            return body
         items = body["data"]
         if len(items) > MAX_LIST_MEMBERS:
-            return invalid(
+            raise invalid(
                 f"A maximum of {MAX_LIST_MEMBERS} profiles can be changed per request "
                 f"({len(items)} given).",
                 pointer="/data",
@@ -198,11 +186,9 @@ class ListHandlers:
         state.tick()
         with state.lock:
             found = self._list(request)
-            if isinstance(found, Response):
-                return found
             for index, item in enumerate(items):
                 if item["id"] not in state.profiles:
-                    return invalid(
+                    raise invalid(
                         f"Profile with id {item['id']} does not exist.",
                         pointer=f"/data/{index}/id",
                     )

@@ -57,7 +57,7 @@ class ProfileHandlers:
         try:
             filters = parse_filter(request.query_params.get("filter"), PROFILE_FILTERS)
         except FilterError as exc:
-            return filter_problem(exc)
+            raise filter_problem(exc) from None
         with state.lock:
             # an email filter is answered from the email index (a look-up per request
             # must not scan every profile: segsync looks 100 emails up at a time)
@@ -87,8 +87,6 @@ class ProfileHandlers:
                 )
             ]
             current = page(request, len(found), default=20, maximum=100, base=self.ctx.base_url)
-            if isinstance(current, Response):
-                return current
             subscriptions = additional(request, "profile", "subscriptions")
             data = [
                 sparse(
@@ -106,12 +104,10 @@ class ProfileHandlers:
         state = self.ctx.state
         state.tick()
         body = await read_body(request, "profile-upsert")
-        if isinstance(body, Response):
-            return body
         data = body["data"]
         attributes = dict(data["attributes"])
         if not any(attributes.get(k) for k in ("email", "phone_number", "external_id")):
-            return invalid("A profile needs an email, phone number or external id.")
+            raise invalid("A profile needs an email, phone number or external id.")
         with state.lock:
             existed = state.find_profile(
                 id=data.get("id"),
@@ -130,20 +126,18 @@ class ProfileHandlers:
         state = self.ctx.state
         state.tick()
         body = await read_body(request, "profile-update")
-        if isinstance(body, Response):
-            return body
         profile_id = request.path_params["id"]
         data = body["data"]
         if data.get("id") != profile_id:
-            return invalid("The id in the body does not match the URL.", pointer="/data/id")
+            raise invalid("The id in the body does not match the URL.", pointer="/data/id")
         attributes = data.get("attributes") or {}
         email = attributes.get("email")
         if email is not None and not is_valid_email(email):
-            return invalid(f"Invalid email address: {email}", pointer="/data/attributes/email")
+            raise invalid(f"Invalid email address: {email}", pointer="/data/attributes/email")
         with state.lock:
             profile = state.profiles.get(profile_id)
             if profile is None:
-                return not_found(f"A profile with id {profile_id} does not exist.")
+                raise not_found(f"A profile with id {profile_id} does not exist.")
             for name, value in attributes.items():
                 if name in PROFILE_FIELDS:
                     setattr(profile, name, value)
@@ -164,7 +158,7 @@ class ProfileHandlers:
         with state.lock:
             profile = state.profiles.get(profile_id)
             if profile is None:
-                return not_found(f"A profile with id {profile_id} does not exist.")
+                raise not_found(f"A profile with id {profile_id} does not exist.")
             subscriptions = additional(request, "profile", "subscriptions")
             data = sparse(
                 profile_json(profile, self.ctx.base_url, subscriptions=subscriptions),

@@ -11,8 +11,8 @@ from connector.emulator.klaviyo.context import Context, additional, filter_probl
 from connector.emulator.klaviyo.definitions import segment_members, validate_definition
 from connector.emulator.klaviyo.jsonapi import (
     FilterError,
+    JsonApiError,
     error,
-    errors_response,
     invalid,
     jsonapi,
     matches,
@@ -39,8 +39,8 @@ SEGMENT_FILTERS = {
 }
 
 
-def _definition_problems(problems: list[tuple[str, str]]) -> Response:
-    return errors_response(
+def _definition_problems(problems: list[tuple[str, str]]) -> JsonApiError:
+    return JsonApiError(
         400,
         [
             error(400, "invalid", "Invalid input.", detail, pointer=where)
@@ -55,11 +55,11 @@ class SegmentHandlers:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def _segment(self, request: Request) -> KSegment | Response:
+    def _segment(self, request: Request) -> KSegment:
         segment_id = request.path_params["id"]
         found = self.ctx.state.segments.get(segment_id)
         if found is None:
-            return not_found(f"A segment with id {segment_id} does not exist.")
+            raise not_found(f"A segment with id {segment_id} does not exist.")
         return found
 
     def _json(self, request: Request, segment: KSegment) -> dict[str, object]:
@@ -78,7 +78,7 @@ class SegmentHandlers:
         try:
             filters = parse_filter(request.query_params.get("filter"), SEGMENT_FILTERS)
         except FilterError as exc:
-            return filter_problem(exc)
+            raise filter_problem(exc) from None
         with state.lock:
             found = [
                 s
@@ -96,15 +96,11 @@ class SegmentHandlers:
                 )
             ]
             current = page(request, len(found), default=10, maximum=10, base=self.ctx.base_url)
-            if isinstance(current, Response):
-                return current
             data = [self._json(request, s) for s in window(found, current)]
         return jsonapi({"data": data, "links": current.links})
 
     async def create_segment(self, request: Request) -> Response:
         body = await read_body(request, "segment-create")
-        if isinstance(body, Response):
-            return body
         attributes = body["data"]["attributes"]
         state = self.ctx.state
         with state.lock:
@@ -115,10 +111,10 @@ class SegmentHandlers:
                 "/data/attributes/definition",
             )
             if problems:
-                return _definition_problems(problems)
+                raise _definition_problems(problems)
             name = attributes["name"].strip()
             if not name:
-                return invalid("A segment name is required.", pointer="/data/attributes/name")
+                raise invalid("A segment name is required.", pointer="/data/attributes/name")
             created = state.add_segment(name, attributes["definition"])
             created.is_starred = bool(attributes.get("is_starred"))
             data = self._json(request, created)
@@ -131,8 +127,6 @@ class SegmentHandlers:
         self.ctx.state.tick()
         with self.ctx.state.lock:
             found = self._segment(request)
-            if isinstance(found, Response):
-                return found
             data = self._json(request, found)
         return jsonapi(
             {"data": data, "links": {"self": f"{self.ctx.base_url}/api/segments/{found.id}/"}}
@@ -140,16 +134,12 @@ class SegmentHandlers:
 
     async def update_segment(self, request: Request) -> Response:
         body = await read_body(request, "segment-update")
-        if isinstance(body, Response):
-            return body
         data = body["data"]
         state = self.ctx.state
         with state.lock:
             found = self._segment(request)
-            if isinstance(found, Response):
-                return found
             if data.get("id") != found.id:
-                return errors_response(
+                raise JsonApiError(
                     409,
                     [
                         error(
@@ -171,7 +161,7 @@ class SegmentHandlers:
                     "/data/attributes/definition",
                 )
                 if problems:
-                    return _definition_problems(problems)
+                    raise _definition_problems(problems)
                 found.definition = definition
             if isinstance(attributes.get("name"), str) and attributes["name"].strip():
                 found.name = attributes["name"].strip()
@@ -188,8 +178,6 @@ class SegmentHandlers:
     async def delete_segment(self, request: Request) -> Response:
         with self.ctx.state.lock:
             found = self._segment(request)
-            if isinstance(found, Response):
-                return found
             del self.ctx.state.segments[found.id]
         return no_content()
 
@@ -204,8 +192,6 @@ class SegmentHandlers:
         state.tick()
         with state.lock:
             found = self._segment(request)
-            if isinstance(found, Response):
-                return found
             # The emulator has no join history for segments: joined = last update.
             members = [(pid, found.updated) for pid in segment_members(state, found)]
             return member_page(self.ctx, request, members, ids_only=ids_only)

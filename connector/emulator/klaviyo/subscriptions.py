@@ -37,12 +37,10 @@ class SubscriptionHandlers:
 
     async def subscribe(self, request: Request) -> Response:
         body = await read_body(request, "subscribe")
-        if isinstance(body, Response):
-            return body
         data = body["data"]
         entries = data["attributes"]["profiles"]["data"]
         if len(entries) > MAX_SUBSCRIBE:
-            return invalid(
+            raise invalid(
                 f"A maximum of {MAX_SUBSCRIBE} profiles can be subscribed per request.",
                 pointer="/data/attributes/profiles/data",
             )
@@ -50,7 +48,7 @@ class SubscriptionHandlers:
         list_id = _list_id(data)
         with state.lock:
             if list_id is not None and list_id not in state.lists:
-                return invalid(
+                raise invalid(
                     f"A list with id {list_id} does not exist.",
                     pointer="/data/relationships/list/data/id",
                 )
@@ -70,12 +68,10 @@ class SubscriptionHandlers:
 
     async def unsubscribe(self, request: Request) -> Response:
         body = await read_body(request, "unsubscribe")
-        if isinstance(body, Response):
-            return body
         data = body["data"]
         entries = data["attributes"]["profiles"]["data"]
         if len(entries) > MAX_UNSUBSCRIBE:
-            return invalid(
+            raise invalid(
                 f"A maximum of {MAX_UNSUBSCRIBE} profiles can be unsubscribed per request.",
                 pointer="/data/attributes/profiles/data",
             )

@@ -20,9 +20,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from starlette.requests import Request
-from starlette.responses import Response
 
-from connector.emulator.klaviyo.jsonapi import error, errors_response, invalid
+from connector.emulator.klaviyo.jsonapi import JsonApiError, error, invalid
 
 __all__ = ["BODY_OPERATIONS", "body_problems", "read_body"]
 
@@ -96,14 +95,14 @@ async def read_body(
     model: str,
     *,
     max_bytes: int | None = None,
-    precheck: Callable[[dict[str, Any]], Response | None] | None = None,
-) -> dict[str, Any] | Response:
-    """The JSON body if it conforms to the OpenAPI schema of ``model``'s operation, else
-    the API's 400 (413 if too big). ``precheck`` runs first (cheap limits first: validating
-    10,001 profiles only to refuse their number would be slow)."""
+    precheck: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """The JSON body if it conforms to the OpenAPI schema of ``model``'s operation; else
+    raises the API's 400 (413 if too big). ``precheck`` (which raises too) runs first: cheap
+    limits first (validating 10,001 profiles only to refuse their number would be slow)."""
     raw = await request.body()
     if max_bytes is not None and len(raw) > max_bytes:
-        return errors_response(
+        raise JsonApiError(
             413,
             [
                 error(
@@ -117,13 +116,11 @@ async def read_body(
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        return invalid("JSON parse error: the request body is not valid JSON.")
+        raise invalid("JSON parse error: the request body is not valid JSON.") from None
     if not isinstance(body, dict):
-        return invalid("The request body must be a JSON object.")
+        raise invalid("The request body must be a JSON object.")
     if precheck is not None:
-        refusal = precheck(body)
-        if refusal is not None:
-            return refusal
+        precheck(body)
     problems = body_problems(model, body)
     if problems:
         violations = getattr(request.app.state, "contract_violations", None)
@@ -135,5 +132,5 @@ async def read_body(
             error(400, "invalid", "Invalid input.", message, pointer=pointer)
             for pointer, message in problems[:10]
         ]
-        return errors_response(400, items)
+        raise JsonApiError(400, items)
     return body

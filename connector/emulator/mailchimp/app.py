@@ -29,6 +29,8 @@ from connector.emulator.mailchimp.contract import SCHEMAS, body_problems
 from connector.emulator.mailchimp.members import MemberHandlers
 from connector.emulator.mailchimp.problems import (
     INVALID_RESOURCE_DETAIL,
+    ProblemError,
+    answer,
     invalid_resource,
     not_found,
     problem,
@@ -114,7 +116,7 @@ class MailchimpFlavor:
         )
 
     def not_found(self) -> Response:
-        return not_found()
+        return not_found().response()
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -128,8 +130,6 @@ def _checked(ctx: Context, method: str, route: str, handler: Handler) -> Handler
 
     async def checked(request: Request) -> Response:
         body = await read_json(request)
-        if isinstance(body, Response):
-            return body
         problems = body_problems(method, route.removeprefix(PREFIX), body)
         if problems:
             with ctx.state.lock:
@@ -139,7 +139,7 @@ def _checked(ctx: Context, method: str, route: str, handler: Handler) -> Handler
             first = problems[0]["message"]
             own = first.startswith(("Required fields", "Maximum allowed"))
             detail = first if own else INVALID_RESOURCE_DETAIL
-            return invalid_resource(problems, detail=detail)
+            raise invalid_resource(problems, detail=detail)
         return await handler(request)
 
     return checked
@@ -202,7 +202,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             "this resource's available methods.",
             headers={"allow": allow} if allow else None,
         )
-    return not_found()
+    return not_found().response()
 
 
 def build_app(
@@ -215,7 +215,10 @@ def build_app(
     ctx = Context(state=state, options=options, base_url=base_url)
     batches = BatchHandlers(ctx)
     routes = _routes(ctx, batches)
-    app = Starlette(routes=routes, exception_handlers={404: _http_error, 405: _http_error})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={404: _http_error, 405: _http_error, ProblemError: answer},
+    )
     batches.app = app  # operations run through the routes, not the gateway
     state.batches = batches.jobs
     gateway = Gateway(app, routes, MailchimpFlavor(key), options, calls, faults, key)

@@ -39,7 +39,12 @@ from starlette.types import ASGIApp, Message
 
 from connector.emulator.mailchimp.account import now_iso
 from connector.emulator.mailchimp.context import Context
-from connector.emulator.mailchimp.problems import json_response, no_content, not_found, problem
+from connector.emulator.mailchimp.problems import (
+    ProblemError,
+    json_response,
+    no_content,
+    not_found,
+)
 from connector.emulator.mailchimp.serialize import collection, filter_fields, page_params
 
 __all__ = ["MAX_PENDING", "RESULTS_ROUTE", "BatchHandlers"]
@@ -99,7 +104,7 @@ class BatchHandlers:
         with self.ctx.state.lock:
             pending = sum(1 for j in self.jobs.values() if j.status != "finished")
             if pending >= MAX_PENDING:
-                return problem(
+                raise ProblemError(
                     429,
                     "Too Many Requests",
                     f"You have more than {MAX_PENDING} pending batches. Please wait for "
@@ -117,13 +122,11 @@ class BatchHandlers:
     async def status(self, request: Request) -> Response:
         job = self.jobs.get(request.path_params["batch_id"])
         if job is None:
-            return not_found()
+            raise not_found()
         return json_response(filter_fields(self._json(job), request))
 
     async def listing(self, request: Request) -> Response:
         page = page_params(request)
-        if isinstance(page, Response):
-            return page
         count, offset = page
         jobs = list(self.jobs.values())
         payload = collection("batches", jobs, offset, count, self._json)
@@ -132,7 +135,7 @@ class BatchHandlers:
     async def delete(self, request: Request) -> Response:
         job = self.jobs.pop(request.path_params["batch_id"], None)
         if job is None:
-            return not_found()
+            raise not_found()
         if job.task is not None:
             job.task.cancel()
         return no_content()

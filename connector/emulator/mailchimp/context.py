@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 from connector.emulator.mailchimp.account import Audience, MailchimpState
-from connector.emulator.mailchimp.problems import bad_request, not_found, problem
+from connector.emulator.mailchimp.problems import ProblemError, bad_request, not_found
 from connector.emulator.options import EmulatorOptions
 
 __all__ = ["Context", "flag", "read_json"]
@@ -25,28 +24,30 @@ class Context:
     options: EmulatorOptions
     base_url: str
 
-    def audience(self, request: Request) -> Audience | Response:
+    def audience(self, request: Request) -> Audience:
         """The audience named in the path, or the API's 404."""
         list_id = request.path_params["list_id"]
         audience = self.state.audiences.get(list_id)
         if audience is None:
-            return not_found()
+            raise not_found()
         return audience
 
 
-async def read_json(request: Request, *, required: bool = True) -> dict[str, Any] | Response:
+async def read_json(request: Request, *, required: bool = True) -> dict[str, Any]:
     """The request body as a JSON object, or the API's 400."""
     raw = await request.body()
     if not raw.strip():
         if required:
-            return bad_request("The request body is empty.", title="Invalid Resource")
+            raise bad_request("The request body is empty.", title="Invalid Resource")
         return {}
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        return problem(400, "JSON Parse Error", "We encountered an unspecified JSON parsing error.")
+        raise ProblemError(
+            400, "JSON Parse Error", "We encountered an unspecified JSON parsing error."
+        ) from None
     if not isinstance(body, dict):
-        return problem(400, "Invalid Resource", "Schema describes object, array found instead")
+        raise ProblemError(400, "Invalid Resource", "Schema describes object, array found instead")
     return body
 
 

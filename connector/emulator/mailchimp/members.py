@@ -26,11 +26,11 @@ from connector.emulator.mailchimp.account import (
 )
 from connector.emulator.mailchimp.context import Context, flag, read_json
 from connector.emulator.mailchimp.problems import (
+    ProblemError,
     invalid_resource,
     json_response,
     no_content,
     not_found,
-    problem,
 )
 from connector.emulator.mailchimp.serialize import (
     audience_json,
@@ -72,8 +72,6 @@ class MemberHandlers:
 
     async def lists(self, request: Request) -> Response:
         paging = page_params(request)
-        if isinstance(paging, Response):
-            return paging
         count, offset = paging
         with self.ctx.state.lock:
             audiences = list(self.ctx.state.audiences.values())
@@ -94,21 +92,15 @@ class MemberHandlers:
     async def get_list(self, request: Request) -> Response:
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
-            if isinstance(audience, Response):
-                return audience
             body = audience_json(audience, self.ctx.base_url)
         return json_response(filter_fields(body, request))
 
     async def merge_fields(self, request: Request) -> Response:
         paging = page_params(request)
-        if isinstance(paging, Response):
-            return paging
         count, offset = paging
         kind = request.query_params.get("type")
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
-            if isinstance(audience, Response):
-                return audience
             fields = [m for m in audience.merge_fields if kind is None or m.type == kind]
             if "required" in request.query_params:
                 fields = [m for m in fields if m.required == flag(request, "required")]
@@ -125,15 +117,13 @@ class MemberHandlers:
     # -- batch subscribe ----------------------------------------------------------------
     async def batch_subscribe(self, request: Request) -> Response:
         body = await read_json(request)
-        if isinstance(body, Response):
-            return body
         members = body.get("members")
         if not isinstance(members, list):
-            return invalid_resource(
+            raise invalid_resource(
                 [{"field": "members", "message": "Required property members not found"}]
             )
         if len(members) > MAX_BATCH_MEMBERS:
-            return invalid_resource(
+            raise invalid_resource(
                 [
                     {
                         "field": "members",
@@ -151,8 +141,6 @@ class MemberHandlers:
         errors: list[dict[str, str]] = []
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
-            if isinstance(audience, Response):
-                return audience
             seen: set[str] = set()
             for entry in members:
                 email = entry.get("email_address") if isinstance(entry, dict) else None
@@ -275,12 +263,10 @@ class MemberHandlers:
     # -- single members -----------------------------------------------------------------
     async def list_members(self, request: Request) -> Response:
         paging = page_params(request)
-        if isinstance(paging, Response):
-            return paging
         count, offset = paging
         status = request.query_params.get("status")
         if status is not None and status not in MEMBER_STATUSES:
-            return invalid_resource(
+            raise invalid_resource(
                 [
                     {
                         "field": "status",
@@ -290,8 +276,6 @@ class MemberHandlers:
             )
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
-            if isinstance(audience, Response):
-                return audience
             found = [
                 m
                 for m in audience.members.values()
@@ -310,31 +294,27 @@ class MemberHandlers:
     async def get_member(self, request: Request) -> Response:
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
-            if isinstance(audience, Response):
-                return audience
             member = audience.find_member(request.path_params["subscriber_hash"])
             if member is None:
-                return not_found()
+                raise not_found()
             payload = member_json(audience, member, self.ctx.base_url)
         return json_response(filter_fields(payload, request))
 
     async def put_member(self, request: Request) -> Response:
         body = await read_json(request)
-        if isinstance(body, Response):
-            return body
         path_id = request.path_params["subscriber_hash"]
         email = body.get("email_address")
         missing = [k for k in ("email_address", "status_if_new") if k not in body]
         if missing:
-            return invalid_resource(
+            raise invalid_resource(
                 [{"field": k, "message": f"Required property {k} not found"} for k in missing]
             )
         if not is_valid_email(email):
-            return problem(400, "Invalid Resource", "Please provide a valid email address.")
+            raise ProblemError(400, "Invalid Resource", "Please provide a valid email address.")
         assert isinstance(email, str)
         wanted = subscriber_hash(path_id) if "@" in path_id else path_id.lower()
         if subscriber_hash(email) != wanted:
-            return problem(
+            raise ProblemError(
                 400,
                 "Invalid Resource",
                 "The email address does not match the subscriber hash in the request path.",
@@ -343,7 +323,7 @@ class MemberHandlers:
         status = body.get("status")
         for name, value in (("status_if_new", status_if_new), ("status", status)):
             if value is not None and value not in WRITABLE_STATUSES:
-                return invalid_resource(
+                raise invalid_resource(
                     [
                         {
                             "field": name,
@@ -354,40 +334,33 @@ class MemberHandlers:
         skip_merge = flag(request, "skip_merge_validation")
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
-            if isinstance(audience, Response):
-                return audience
             existing = audience.members.get(subscriber_hash(email))
             if existing is not None and existing.status == "archived":
                 existing = None
-            try:
-                merge = clean_merge_fields(
-                    self.ctx,
-                    audience,
-                    body.get("merge_fields"),
-                    new=existing is None,
-                    skip_validation=skip_merge,
-                )
-                if existing is None:
-                    assert isinstance(status_if_new, str)
-                    member = self._create(audience, email, status_if_new, body, merge)
-                else:
-                    if isinstance(status, str):
-                        check_status_change(existing, status)
-                        set_status(existing, status)
-                    apply_profile(existing, body, merge)
-                    member = existing
-            except RefusedWriteError as exc:
-                return exc.as_response()
+            merge = clean_merge_fields(
+                self.ctx,
+                audience,
+                body.get("merge_fields"),
+                new=existing is None,
+                skip_validation=skip_merge,
+            )
+            if existing is None:
+                assert isinstance(status_if_new, str)
+                member = self._create(audience, email, status_if_new, body, merge)
+            else:
+                if isinstance(status, str):
+                    check_status_change(existing, status)
+                    set_status(existing, status)
+                apply_profile(existing, body, merge)
+                member = existing
             payload = member_json(audience, member, self.ctx.base_url)
         return json_response(payload)
 
     async def patch_member(self, request: Request) -> Response:
         body = await read_json(request)
-        if isinstance(body, Response):
-            return body
         status = body.get("status")
         if status is not None and status not in WRITABLE_STATUSES:
-            return invalid_resource(
+            raise invalid_resource(
                 [
                     {
                         "field": "status",
@@ -397,24 +370,19 @@ class MemberHandlers:
             )
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
-            if isinstance(audience, Response):
-                return audience
             member = audience.find_member(request.path_params["subscriber_hash"])
             if member is None:
-                return not_found()
-            try:
-                merge = clean_merge_fields(
-                    self.ctx,
-                    audience,
-                    body.get("merge_fields"),
-                    new=False,
-                    skip_validation=True,
-                )
-                if isinstance(status, str):
-                    check_status_change(member, status)
-                    set_status(member, status)
-            except RefusedWriteError as exc:
-                return exc.as_response()
+                raise not_found()
+            merge = clean_merge_fields(
+                self.ctx,
+                audience,
+                body.get("merge_fields"),
+                new=False,
+                skip_validation=True,
+            )
+            if isinstance(status, str):
+                check_status_change(member, status)
+                set_status(member, status)
             apply_profile(member, body, merge)
             payload = member_json(audience, member, self.ctx.base_url)
         return json_response(payload)
@@ -423,11 +391,9 @@ class MemberHandlers:
     async def member_tags(self, request: Request) -> Response:
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
-            if isinstance(audience, Response):
-                return audience
             member = audience.find_member(request.path_params["subscriber_hash"])
             if member is None or member.status == "archived":
-                return not_found()
+                raise not_found()
             tags = audience.tags_of(member)
             payload = {
                 "tags": [{"id": t.id, "name": t.name, "date_added": t.created_at} for t in tags],
@@ -438,8 +404,6 @@ class MemberHandlers:
 
     async def update_member_tags(self, request: Request) -> Response:
         body = await read_json(request)
-        if isinstance(body, Response):
-            return body
         tags = body.get("tags")
         errors: list[dict[str, str]] = []
         if not isinstance(tags, list):
@@ -460,16 +424,14 @@ class MemberHandlers:
                         }
                     )
         if errors:
-            return invalid_resource(errors)
+            raise invalid_resource(errors)
         assert isinstance(tags, list)
         syncing = body.get("is_syncing") is True
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
-            if isinstance(audience, Response):
-                return audience
             member = audience.find_member(request.path_params["subscriber_hash"])
             if member is None or member.status == "archived":
-                return not_found()
+                raise not_found()
             for tag in tags:
                 name = tag["name"].strip()
                 if tag["status"] == "active":

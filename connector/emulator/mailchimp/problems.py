@@ -2,7 +2,8 @@
 
 Error bodies follow the Marketing API's problem documents (``type, title, status, detail,
 instance`` and, for validation failures, ``errors: [{field, message}]``) with the titles
-of its error glossary.
+of its error glossary. Handlers and the helpers they call raise ``ProblemError``; the app's one
+exception handler (``answer``) renders it.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import json
 import uuid
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 
 __all__ = [
     "ERROR_DOCS",
     "INVALID_RESOURCE_DETAIL",
+    "ProblemError",
+    "answer",
     "bad_request",
     "invalid_resource",
     "json_response",
@@ -70,18 +74,49 @@ def problem(
     return Response(_dump(body), status_code=status, media_type=_PROBLEM, headers=all_headers)
 
 
-def not_found(detail: str = "The requested resource could not be found.") -> Response:
+class ProblemError(Exception):
+    """An error answer, raised where the API would refuse; ``answer`` renders it."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+
+    def response(self) -> Response:
+        return problem(
+            self.status, self.title, self.detail, errors=self.errors, headers=self.headers
+        )
+
+
+async def answer(request: Request, exc: Exception) -> Response:
+    """The app's exception handler for ``ProblemError``."""
+    assert isinstance(exc, ProblemError)
+    return exc.response()
+
+
+def not_found(detail: str = "The requested resource could not be found.") -> ProblemError:
     """404 Resource Not Found."""
-    return problem(404, "Resource Not Found", detail)
+    return ProblemError(404, "Resource Not Found", detail)
 
 
 def invalid_resource(
     errors: list[dict[str, str]], detail: str = INVALID_RESOURCE_DETAIL
-) -> Response:
+) -> ProblemError:
     """400 Invalid Resource with field errors (the JSON-schema check failed)."""
-    return problem(400, "Invalid Resource", detail, errors=errors)
+    return ProblemError(400, "Invalid Resource", detail, errors=errors)
 
 
-def bad_request(detail: str, title: str = "Invalid Resource") -> Response:
+def bad_request(detail: str, title: str = "Invalid Resource") -> ProblemError:
     """400 without field errors."""
-    return problem(400, title, detail)
+    return ProblemError(400, title, detail)

@@ -12,6 +12,7 @@ from connector.emulator.mailchimp.account import Audience, Member, Segment, now_
 from connector.emulator.mailchimp.conditions import segment_member_list, validate_options
 from connector.emulator.mailchimp.context import Context, flag, read_json
 from connector.emulator.mailchimp.problems import (
+    ProblemError,
     bad_request,
     invalid_resource,
     json_response,
@@ -45,7 +46,7 @@ def _visible_statuses(request: Request) -> set[str]:
     return statuses
 
 
-def _static_problem(segment_id: object) -> Response:
+def _static_problem(segment_id: object) -> ProblemError:
     # Mailchimp answers this for unknown ids and for saved segments alike.
     return bad_request(f"A Static Segment with an id of {segment_id} does not exist for this list.")
 
@@ -66,18 +67,14 @@ class SegmentHandlers:
 
     async def list_segments(self, request: Request) -> Response:
         paging = page_params(request)
-        if isinstance(paging, Response):
-            return paging
         count, offset = paging
         kind = request.query_params.get("type")
         if kind is not None and kind not in ("saved", "static", "fuzzy"):
-            return invalid_resource(
+            raise invalid_resource(
                 [{"field": "type", "message": "Value is not one of: saved, static, fuzzy"}]
             )
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
-            if isinstance(audience, Response):
-                return audience
             found = [s for s in audience.segments.values() if kind is None or s.type == kind]
             payload = collection(
                 "segments",
@@ -91,29 +88,25 @@ class SegmentHandlers:
 
     async def create_segment(self, request: Request) -> Response:
         body = await read_json(request)
-        if isinstance(body, Response):
-            return body
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
-            return invalid_resource(
+            raise invalid_resource(
                 [{"field": "name", "message": "Required property name not found"}]
             )
         has_static, has_options = "static_segment" in body, "options" in body
         if has_static == has_options:
-            return bad_request('Must provide either an "options" field or a "static_segment" field')
+            raise bad_request('Must provide either an "options" field or a "static_segment" field')
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
-            if isinstance(audience, Response):
-                return audience
             if audience.find_segment_by_name(name) is not None:
-                return bad_request(
+                raise bad_request(
                     f'A segment or tag named "{name}" already exists in this audience.'
                 )
             segment = Segment(id=self.ctx.state.next_segment_id(), name=name.strip(), type="static")
             if has_static:
                 emails = body["static_segment"]
                 if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
-                    return invalid_resource(
+                    raise invalid_resource(
                         [
                             {
                                 "field": "static_segment",
@@ -130,7 +123,7 @@ class SegmentHandlers:
                     body["options"], audience, self.ctx.options.max_conditions
                 )
                 if errors:
-                    return invalid_resource(errors)
+                    raise invalid_resource(errors)
                 segment.type = "saved"
                 segment.match = body["options"].get("match", "any")
                 segment.conditions = list(body["options"]["conditions"])
@@ -141,51 +134,45 @@ class SegmentHandlers:
     async def get_segment(self, request: Request) -> Response:
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
-            if isinstance(audience, Response):
-                return audience
             segment = self._segment(audience, request)
             if segment is None:
-                return not_found()
+                raise not_found()
             payload = self._json(audience, segment)
         return json_response(filter_fields(payload, request))
 
     async def update_segment(self, request: Request) -> Response:
         body = await read_json(request)
-        if isinstance(body, Response):
-            return body
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
-            return invalid_resource(
+            raise invalid_resource(
                 [{"field": "name", "message": "Required property name not found"}]
             )
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
-            if isinstance(audience, Response):
-                return audience
             segment = self._segment(audience, request)
             if segment is None:
-                return not_found()
+                raise not_found()
             clash = audience.find_segment_by_name(name)
             if clash is not None and clash.id != segment.id:
-                return bad_request(
+                raise bad_request(
                     f'A segment or tag named "{name}" already exists in this audience.'
                 )
             if "options" in body:
                 if segment.type != "saved":
-                    return bad_request("Cannot add conditions to a static segment.")
+                    raise bad_request("Cannot add conditions to a static segment.")
                 errors = validate_options(
                     body["options"], audience, self.ctx.options.max_conditions
                 )
                 if errors:
-                    return invalid_resource(errors)
+                    raise invalid_resource(errors)
                 segment.match = body["options"].get("match", segment.match)
                 segment.conditions = list(body["options"]["conditions"])
             if "static_segment" in body:
                 if segment.type != "static":
-                    return _static_problem(segment.id)
+                    raise _static_problem(segment.id)
                 emails = body["static_segment"]
                 if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
-                    return invalid_resource(
+                    raise invalid_resource(
                         [
                             {
                                 "field": "static_segment",
@@ -204,34 +191,28 @@ class SegmentHandlers:
     async def delete_segment(self, request: Request) -> Response:
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
-            if isinstance(audience, Response):
-                return audience
             segment = self._segment(audience, request)
             if segment is None:
-                return not_found()
+                raise not_found()
             del audience.segments[segment.id]
         return no_content()
 
     async def batch_members(self, request: Request) -> Response:
         body = await read_json(request)
-        if isinstance(body, Response):
-            return body
         to_add = body.get("members_to_add", [])
         to_remove = body.get("members_to_remove", [])
         for name, value in (("members_to_add", to_add), ("members_to_remove", to_remove)):
             if not isinstance(value, list) or not all(isinstance(e, str) for e in value):
-                return invalid_resource(
+                raise invalid_resource(
                     [{"field": name, "message": "Schema describes array of strings"}]
                 )
             if len(value) > MAX_SEGMENT_BATCH:
-                return bad_request("Maximum allowed member items exceeded")
+                raise bad_request("Maximum allowed member items exceeded")
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
-            if isinstance(audience, Response):
-                return audience
             segment = self._segment(audience, request)
             if segment is None or segment.type != "static":
-                return _static_problem(request.path_params["segment_id"])
+                raise _static_problem(request.path_params["segment_id"])
             added, missing_add = self._resolve(audience, to_add)
             removed, missing_remove = self._resolve(audience, to_remove)
             added = [m for m in added if m.id not in segment.members]
@@ -274,17 +255,13 @@ class SegmentHandlers:
 
     async def segment_members(self, request: Request) -> Response:
         paging = page_params(request)
-        if isinstance(paging, Response):
-            return paging
         count, offset = paging
         statuses = _visible_statuses(request)
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
-            if isinstance(audience, Response):
-                return audience
             segment = self._segment(audience, request)
             if segment is None:
-                return not_found()
+                raise not_found()
             found = segment_member_list(audience, segment, statuses)
             payload = collection(
                 "members",
@@ -299,8 +276,6 @@ class SegmentHandlers:
         prefix = request.query_params.get("name", "").strip().lower()
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
-            if isinstance(audience, Response):
-                return audience
             tags = [
                 {"id": s.id, "name": s.name}
                 for s in audience.segments.values()

@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 from connector.emulator.mailchimp.account import Audience, Member, MergeField, Segment
 from connector.emulator.mailchimp.problems import invalid_resource
@@ -211,22 +210,22 @@ def collection(
     }
 
 
-def page_params(request: Request, default: int = 10) -> tuple[int, int] | Response:
+def page_params(request: Request, default: int = 10) -> tuple[int, int]:
     """``(count, offset)`` from the query, or a 400 when out of range."""
     query = request.query_params
     try:
         count = int(query.get("count", default))
         offset = int(query.get("offset", 0))
     except ValueError:
-        return invalid_resource(
+        raise invalid_resource(
             [{"field": "count", "message": "count and offset must be integers"}]
-        )
+        ) from None
     if count < 1 or count > MAX_COUNT:
-        return invalid_resource(
+        raise invalid_resource(
             [{"field": "count", "message": f"count must be between 1 and {MAX_COUNT}"}]
         )
     if offset < 0:
-        return invalid_resource([{"field": "offset", "message": "offset must be 0 or more"}])
+        raise invalid_resource([{"field": "offset", "message": "offset must be 0 or more"}])
     return count, offset
 
 

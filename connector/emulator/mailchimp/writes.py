@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import Response
-
 from connector.emulator.mailchimp.account import Audience, Member, now_iso
 from connector.emulator.mailchimp.context import Context
-from connector.emulator.mailchimp.problems import problem
+from connector.emulator.mailchimp.problems import ProblemError
 
 __all__ = [
     "RefusedWriteError",
@@ -22,8 +20,9 @@ __all__ = [
 ]
 
 
-class RefusedWriteError(Exception):
-    """A refused member write: batch error entry fields, or a single endpoint's 400."""
+class RefusedWriteError(ProblemError):
+    """A refused member write: an error entry of a batch subscribe, or a single endpoint's
+    400 (rendered by the app's ``ProblemError`` handler)."""
 
     def __init__(
         self,
@@ -34,12 +33,12 @@ class RefusedWriteError(Exception):
         field_message: str = "",
         title: str = "Invalid Resource",
     ) -> None:
-        super().__init__(error)
+        errors = [{"field": field, "message": field_message}] if field else None
+        super().__init__(400, title, error, errors=errors)
         self.error = error
         self.code = code
         self.field = field
         self.field_message = field_message
-        self.title = title
 
     def as_batch_entry(self, email: str) -> dict[str, str]:
         return {
@@ -49,16 +48,6 @@ class RefusedWriteError(Exception):
             "field": self.field,
             "field_message": self.field_message,
         }
-
-    def as_response(self) -> Response:
-        if self.field:
-            return problem(
-                400,
-                self.title,
-                self.error,
-                errors=[{"field": self.field, "message": self.field_message}],
-            )
-        return problem(400, self.title, self.error)
 
 
 def compliance_error(email: str) -> RefusedWriteError:

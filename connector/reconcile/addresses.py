@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from connector.evaluate.engine import Evaluation
 
-__all__ = ["INVALID", "Addresses", "Rejects", "check_email"]
+__all__ = ["INVALID", "SPECIAL_TLDS", "Addresses", "Rejects", "check_email"]
 
 INVALID = "invalid email"
 NO_ID = "no profile_id"
@@ -37,7 +36,9 @@ MISSING = "no email"
 _PLAIN = re.compile(
     r"[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
 )
-_SPECIAL_TLDS = frozenset(name.rsplit(".", 1)[-1] for name in SPECIAL_USE_DOMAIN_NAMES)
+#: the last labels of email-validator's ``SPECIAL_USE_DOMAIN_NAMES`` (a test keeps them equal):
+#: written out so that plain addresses are checked without importing the library
+SPECIAL_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
 _EXAMPLES = 5
 
 
@@ -48,7 +49,7 @@ def _plain(email: str) -> bool:
     return (
         len(local) <= 64
         and "--" not in domain  # IDNA (xn--) labels: the library decides
-        and domain.rsplit(".", 1)[-1] not in _SPECIAL_TLDS
+        and domain.rsplit(".", 1)[-1] not in SPECIAL_TLDS
     )
 
 
@@ -60,6 +61,10 @@ def check_email(raw: object) -> tuple[str | None, str]:
     email = raw.strip().lower()
     if _plain(email):
         return email, ""
+    # imported on first need: it compiles its RFC grammars on import (a third of the
+    # imports of a `preview` whose addresses are all plain)
+    from email_validator import EmailNotValidError, validate_email  # noqa: PLC0415
+
     try:
         checked = validate_email(email, check_deliverability=False, strict=True)
     except EmailNotValidError as exc:

@@ -17,10 +17,11 @@ from connector.cli.commands import COMMANDS
 from tests.cli.conftest import CliRunner
 from tests.cli.test_evaluation_cmds import AS_OF, workspace  # noqa: F401  (fixture)
 
-#: statistics (report, audit), the ESP SDKs and their HTTP stack, PostgreSQL
+#: statistics (report, audit), the ESP SDKs and their HTTP stack, PostgreSQL, and the
+#: address library (plain addresses, as the workspace's, are checked without it)
 NEVER_FOR_PREVIEW = {
     "pandas", "scipy", "statsmodels", "pyarrow", "psycopg", "httpx", "requests",
-    "klaviyo_api", "mailchimp_marketing",
+    "klaviyo_api", "mailchimp_marketing", "email_validator",
 }  # fmt: skip
 #: ... and for ``--help`` also what evaluating needs
 NEVER_FOR_HELP = NEVER_FOR_PREVIEW | {"numpy", "duckdb", "sqlglot", "email_validator"}

@@ -1,4 +1,4 @@
-"""Settings: environment names from DESIGN.md §2, nesting, .env, secrets dir, no leaks."""
+"""Settings: environment names of the README's table, nesting, .env, secrets dir, no leaks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``segsync report``: each segment's members against its held-out group (DESIGN.md §8)."""
+"""``segsync report``: each segment's members against its held-out group (docs/design.md)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ KPIS_KEY = "kpis"
 
 
 class Kpis(BaseModel):
-    """Outcome definition of the report (DESIGN.md §8); every field has a default."""
+    """Outcome definition of the report (docs/design.md, Measuring); every field has a default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

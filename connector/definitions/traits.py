@@ -1,5 +1,5 @@
 """Traits (``traits:`` of a destination): one computed value per profile, pushed to an ESP
-field (DESIGN.md §9).
+field (docs/design.md, Traits).
 
     traits:
       ORDERS90: {metric: orders_90d}                   # a named metric's value

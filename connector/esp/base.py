@@ -95,7 +95,7 @@ class Contact:
 
 def dedupe_contacts(contacts: Sequence[Contact]) -> list[Contact]:
     """One contact per normalised email: consent only if every copy has it, later fields
-    win (DESIGN.md §3: two profiles with one email are one contact, and an explicit or
+    win (docs/design.md, Semantics: two profiles with one email are one contact, and an explicit or
     unknown "no" wins)."""
     merged: dict[str, Contact] = {}
     for contact in contacts:

@@ -7,7 +7,7 @@ Layers, each a CTE:
     __ranked                       + CUME_DIST windows for top/bottom_percent metrics
     final SELECT                   profile id, email, consent, one TRUE/FALSE column per rule
 
-Every node compiles to an expression that is TRUE or FALSE, never NULL (DESIGN.md §3).
+Every node compiles to an expression that is TRUE or FALSE, never NULL (docs/design.md, Semantics).
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ class RuleCompiler:
         return exp.or_(within, exp.and_(col(previous), kept))
 
     def _within(self, metric: str, direction: str, percent: float, value: exp.Expr) -> exp.Expr:
-        """``value`` within the top/bottom ``percent`` % (DESIGN.md §3): the profiles whose
+        """``value`` within the top/bottom ``percent`` % (docs/design.md): the profiles whose
         share is within P % are those at or beyond one value of the metric (shares only
         grow towards the other end), so compare with that threshold."""
         key = (metric, direction, float(percent))

@@ -1,5 +1,5 @@
 """Evaluate segments: one query for every rule of the run, then the order of operations
-of DESIGN.md §3 — qualify → exclusive groups → holdout → min_size."""
+of docs/design.md (Semantics) — qualify → exclusive groups → holdout → min_size."""
 
 from __future__ import annotations
 

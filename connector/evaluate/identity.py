@@ -25,7 +25,7 @@ def normalise_email(raw: object) -> str | None:
 
 
 def is_held_out(segment: str, profile_id: object, holdout: float) -> bool:
-    """DESIGN.md §3: sha256 of ``"<segment>:<profile_id>"``, first 8 bytes big-endian,
+    """docs/design.md, Semantics: sha256 of ``"<segment>:<profile_id>"``, first 8 bytes big-endian,
     modulo 10000, below ``holdout * 100``."""
     if holdout <= 0:
         return False

@@ -1,6 +1,6 @@
 """Attribute and event-property comparisons compiled to two-valued SQL predicates.
 
-Semantics (DESIGN.md §3): a comparison with NULL is false; ``neq``, ``not_in``,
+Semantics (docs/design.md, Semantics): a comparison with NULL is false; ``neq``, ``not_in``,
 ``not_contains``, ``not_exists`` and ``not_within_last`` are exactly ``NOT`` of their
 positive twin (so true on NULL); text is compared trimmed and case-insensitively unless
 ``case_sensitive``; ``exists`` means not NULL and, for text, not blank.

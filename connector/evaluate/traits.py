@@ -1,5 +1,5 @@
 """Traits compiled to per-profile value expressions of the run's one query, and their
-values converted to what the ESP field takes (DESIGN.md §9).
+values converted to what the ESP field takes (docs/design.md, Traits).
 
 A trait reads the same ``__ranked`` columns as the rules: attributes, metrics (their
 aggregates join the shared event scan) and top values (one more CTE over the scan's

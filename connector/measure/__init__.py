@@ -1,2 +1,2 @@
-"""Measuring micro-segments against their holdouts (DESIGN.md §8): cohorts at an instant,
+"""Measuring micro-segments against their holdouts (docs/design.md): cohorts at an instant,
 outcomes in the window after it, KPIs per group, lifts with intervals and p-values, MDE."""

@@ -1,7 +1,7 @@
 """Over-segmentation for ``segsync audit``: segments too small to measure, pairs of
 segments that overlap above a threshold, and profiles in no segment.
 
-"Too small" is the report's flag (DESIGN.md §8) applied to today's cohort: the MDE of its
+"Too small" is the report's flag (docs/design.md) applied to today's cohort: the MDE of its
 members/held-out split at the conversion rates of the window just before ``as_of`` (the
 whole store's rate when nobody in the segment converted then, e.g. a lapsed segment).
 """

@@ -1,5 +1,5 @@
 """One report: per segment, both groups' KPIs, lifts, MDE and the "too small" flag, and its
-JSON shape (DESIGN.md §8)."""
+JSON shape (docs/design.md, Measuring)."""
 
 from __future__ import annotations
 

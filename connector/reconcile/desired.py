@@ -241,9 +241,10 @@ def _add_contact(
     mapping: Mapping[str, str],
     no_consent: Set[str],
 ) -> None:
-    """One contact per email: consent only if every one of its profiles has it (DESIGN.md
-    §3), fields merged; mapped fields whose value is NULL are ``cleared`` (never sent as a
-    value; the executor empties them only where segsync pushed a value before)."""
+    """One contact per email: consent only if every one of its profiles has it
+    (docs/design.md, Semantics), fields merged; mapped fields whose value is NULL are
+    ``cleared`` (never sent as a value; the executor empties them only where segsync pushed
+    a value before)."""
     known = contacts.get(email)
     consent = bool(result.consent[row]) and email not in no_consent
     if known is not None:

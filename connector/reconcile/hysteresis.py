@@ -1,4 +1,4 @@
-"""Percentile hysteresis across runs (DESIGN.md §9): what a sync run records and reads.
+"""Percentile hysteresis across runs (docs/design.md): what a sync run records and reads.
 
 A segment with ``hysteresis`` on a percent condition keeps the profiles of its qualified set
 at its last sync run while they are within P + N %. Each sync run that evaluates such a

@@ -90,7 +90,7 @@ class Store(ABC):
 
     def emails_without_shared_consent(self) -> set[str]:
         """Emails (trimmed, lower-cased) that some profile with consent true shares with a
-        profile whose consent is false or NULL: such a contact has no consent (DESIGN.md §3,
+        profile whose consent is false or NULL: such a contact has no consent (docs/design.md,
         an explicit or unknown "no" wins), whatever the profile that qualified says."""
         schema = self.discover()
         lay = self.layout

@@ -1,6 +1,6 @@
 """A plain-Python evaluator of segment rules: the independent check of ``connector.evaluate``.
 
-Written from DESIGN.md §3 ("Semantics (exact; tests and users rely on them)") and the README's
+Written from the semantics in docs/design.md and the README's
 "Exact semantics", never from the SQL compiler. It reads the rules as the raw mappings of the
 YAML files (not the pydantic models), the store as lists of dicts, and computes, for every
 profile, who qualifies for each rule, who stays a member after exclusive groups, and who is
@@ -41,7 +41,7 @@ Rule = Mapping[str, Any]
 
 EARTH_RADIUS_KM = 6371.0
 TIME_KINDS = ("timestamp", "date")
-#: each negative operator is ``not`` of its positive twin (DESIGN.md §3, two-valued logic)
+#: each negative operator is ``not`` of its positive twin (docs/design.md: two values)
 NEGATIVE_OPS = {
     "neq": "eq",
     "not_in": "in",
@@ -124,7 +124,7 @@ def normalise_email(raw: Any) -> str | None:
 
 
 def held_out(segment: str, profile_id: Any, holdout: float) -> bool:
-    """DESIGN.md §3 holdout, with ``holdout * 100`` taken exactly (0.07 % is 7 of 10000)."""
+    """The holdout of docs/design.md with ``holdout * 100`` taken exactly (0.07 % is 7 of 10000)."""
     digest = hashlib.sha256(f"{segment}:{profile_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % 10000 < Fraction(str(holdout)) * 100
 

@@ -1,4 +1,4 @@
-"""Percentile hysteresis (DESIGN.md §9): entry at P %, exit beyond P + N %, at the edges.
+"""Percentile hysteresis (docs/design.md): entry at P %, exit beyond P + N %, at the edges.
 
 Every case also checks the evaluator against the oracle, which models hysteresis on its own
 (``both`` fixture): a profile of the segment's previous qualified set is tested against

@@ -1,7 +1,8 @@
 """Who ends up a member: percentiles, geo, in_segment, exclusive groups, holdout, emails.
 
-The rest of DESIGN.md §3 at its boundaries (``test_semantics.py`` has the operators). Every
-case also checks the evaluator against the oracle on every profile (the ``both`` fixture).
+The rest of docs/design.md's semantics at its boundaries (``test_semantics.py`` has the
+operators). Every case also checks the evaluator against the oracle on every profile (the
+``both`` fixture).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""DESIGN.md §3, operator by operator and rule by rule, at its boundaries.
+"""The semantics (docs/design.md), operator by operator and rule by rule, at its boundaries.
 
 Each case names who must qualify, worked out by hand; the ``both`` fixture also checks the
 evaluator against the oracle on every profile, and runs on DuckDB and on PostgreSQL.

@@ -1,5 +1,5 @@
 """Trait values from the evaluator's one query vs plain Python over the same rows, on
-DuckDB and PostgreSQL (DESIGN.md §9: top_value, bucket, map, metrics, attributes)."""
+DuckDB and PostgreSQL (docs/design.md, Traits: top_value, bucket, map, metrics, attributes)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""An independent plain-Python computation of ``segsync report`` (DESIGN.md §8): cohorts
+"""An independent plain-Python computation of ``segsync report`` (docs/design.md): cohorts
 by hand, outcomes by looping over the events, formulas written out (Wilson / Newcombe,
 pooled z, Welch), the normal quantiles from the standard library."""
 

@@ -170,7 +170,7 @@ profiles = st.builds(
 
 
 def attribute_holds(cond: AttributeCondition, value: Any) -> bool:
-    """segsync's semantics (DESIGN.md §3) for the operators generated here."""
+    """segsync's semantics (docs/design.md, Semantics) for the operators generated here."""
     op = cond.op
     if op in NEGATIONS:
         positive = cond.model_copy(update={"op": NEGATIONS[op]})

@@ -41,7 +41,7 @@ __all__ = ["RATE_LIMITS", "KlaviyoFlavor", "build_app"]
 
 _REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9]+)?$")
 
-# Tiers from Klaviyo's API reference (x-klaviyo-ratelimit) and ESP_FACTS.md.
+# Tiers from Klaviyo's API reference (x-klaviyo-ratelimit).
 _XS = RateLimit(burst=1, steady=15)
 _M = RateLimit(burst=10, steady=150)
 _L = RateLimit(burst=75, steady=700)

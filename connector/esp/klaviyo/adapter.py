@@ -5,7 +5,7 @@ Built on the official ``klaviyo-api`` SDK, sending through one pooled ``httpx`` 
 retry policy (``retry.py``). Each endpoint has a shared burst/steady window of its tier, so
 the threads of a process stay under Klaviyo's limits instead of provoking 429 storms.
 
-Consent rules (DESIGN.md §5) and how they are kept:
+Consent rules (docs/design.md, Reconciliation) and how they are kept:
 - segsync never calls Klaviyo's subscribe or unsubscribe endpoints: adding to a list is not
   consent, removing from one does not change it, a bulk import grants none.
 - A bulk profile import is an upsert, so before importing, every contact that may not be

@@ -4,7 +4,7 @@ Built on the official ``mailchimp-marketing`` SDK, sending through one pooled ``
 client (``client.py``), at most ``max_connections`` (≤ 10) requests in flight per
 account for the whole process, every call under the one retry policy (``retry.py``).
 
-Consent rules (DESIGN.md §5) and how they are kept:
+Consent rules (docs/design.md, Reconciliation) and how they are kept:
 - The API requires ``status`` or ``status_if_new`` on every member of a batch
   ``POST /lists/{id}``. segsync only ever sends ``status_if_new: subscribed`` with
   ``update_existing: true``: ``status_if_new`` applies only when the contact is created, so an

@@ -51,6 +51,8 @@ def _value_hash(value: Any) -> str:
 def fields_hash(fields: Mapping[str, Any]) -> str:
     """A fingerprint of the field values pushed for a contact, field by field (compact
     JSON ``{"FIELD": hash}``), so a later run sends only the fields whose value changed."""
+    if not fields:
+        return "{}"  # what the JSON below gives for no fields, without encoding it
     return json.dumps(
         {name: _value_hash(fields[name]) for name in sorted(fields)}, separators=(",", ":")
     )

@@ -105,6 +105,7 @@ class DestinationExecutor:
         stop: threading.Event,
         progress: Progress,
         clock: Callable[[], float] = time.monotonic,
+        known: dict[str, KnownContact] | None = None,
     ) -> None:
         self.run_id = run_id
         self.state = state
@@ -121,6 +122,9 @@ class DestinationExecutor:
         self._digests: dict[str, str] = {}
         self._present: set[str] = set()
         self._recovered: dict[str, bool] = {}
+        #: the state store's contacts as this run's diff read them (None: read them here)
+        self._known = known
+        self._report_lock = threading.Lock()
 
     def _digest(self, contact: Contact) -> str:
         """The contact's field-values hash, computed once per run."""
@@ -205,7 +209,7 @@ class DestinationExecutor:
             unaddable = self.changes[desired.part.name].unaddable
             if unaddable:  # known missing from the ESP and not creatable: never sent
                 self._count_skipped(desired.part.name, len(unaddable))
-        known = self.state.contacts(self.name)
+        known = self._known if self._known is not None else self.state.contacts(self.name)
         ids = {email: rec.esp_id for email, rec in known.items() if rec.esp_id}
         remember = getattr(self.adapter, "remember_ids", None)
         if ids and remember is not None:
@@ -394,7 +398,16 @@ class DestinationExecutor:
         return result
 
     def _send(self, batch: Batch) -> MembershipChange:
-        return self.adapter.change_members(batch.group, batch.adds, batch.removes)
+        """Journal, send and confirm one batch, in the worker thread: the journal writes of
+        one batch overlap the calls of the others instead of holding up every send."""
+        name = batch.part.part.name
+        if batch.adds:
+            self.state.begin_batch(self.name, name, "add", batch.adds)
+        if batch.removes:
+            self.state.begin_batch(self.name, name, "remove", batch.removes)
+        result = self.adapter.change_members(batch.group, batch.adds, batch.removes)
+        self._confirm(batch, result)
+        return result
 
     def run_batches(self, batches: list[Batch]) -> None:
         """Send batches, at most ``max_concurrency`` in flight; confirm each on its ack.
@@ -430,13 +443,8 @@ class DestinationExecutor:
                     batch = next(pending, None)
                     if batch is None:
                         break
-                    name = batch.part.part.name
-                    if name in lost:
+                    if batch.part.part.name in lost:
                         continue
-                    if batch.adds:
-                        self.state.begin_batch(self.name, name, "add", batch.adds)
-                    if batch.removes:
-                        self.state.begin_batch(self.name, name, "remove", batch.removes)
                     in_flight[pool.submit(self._send, batch)] = batch
                 if not in_flight:
                     break
@@ -444,7 +452,7 @@ class DestinationExecutor:
                 for future in done:
                     batch = in_flight.pop(future)
                     try:
-                        result = future.result()
+                        future.result()  # sent and confirmed by the worker
                     except EspNotFoundError:
                         if batch.part.part.name not in lost:
                             lost.append(batch.part.part.name)
@@ -452,7 +460,6 @@ class DestinationExecutor:
                     except Exception as exc:  # the adapter already retried what it could
                         first_error = first_error or exc
                         continue
-                    self._confirm(batch, result)
                     self.progress.advance(self.name)
         if first_error is not None:
             raise first_error
@@ -470,7 +477,8 @@ class DestinationExecutor:
                 continue
             applied = sorted({e.strip().lower() for e in outcome.applied})
             errors = _errors(outcome.errors)
-            self.report.member_errors += len(errors)
+            with self._report_lock:  # workers confirm in parallel
+                self.report.member_errors += len(errors)
             self.state.confirm_batch(
                 self.run_id, self.name, name, operation, applied, errors, api_calls=calls
             )

@@ -14,16 +14,28 @@ evaluating again); ``sync --dry-run`` shows the same diff, computed by the same
                    "parts": [{"name", "kind", "rule", "description", "apply_holdout",
                               "apply_exclusive", "members", "contacts", "confirmed",
                               "adds", "removes", "held_back", "skipped_no_consent",
+                              "adds_if_present", "confirmed_from",
                               "desired_digest", "confirmed_digest", "changes_digest"}],
                    "fields": {attribute: esp_field}, "members": int | null,
-                   "new_contacts": int, "skipped_no_consent": int,
+                   "new_contacts": int, "skipped_no_consent": int, "adds_if_present": int,
                    "skipped": str | null, "group_kind": "tag"|"list"}]}
 
 ``definition`` is the exact JSON the ESP API takes, with ``<id of segsync:…>`` standing in
 for part ids that do not exist yet. ``members`` counts profiles, ``contacts`` distinct
-valid emails. ``adds`` are sent; ``skipped_no_consent`` members are known missing from the
-ESP and may not be created (no consent, or ``new_contacts: never``), so no run sends them;
-``held_back`` members were refused too often (quarantined). The digests fingerprint the
+valid emails. ``adds`` are sent (created first where missing: they have consent);
+``skipped_no_consent`` members are known missing from the ESP and may not be created (no
+consent, or ``new_contacts: never``), so no run sends them; ``adds_if_present`` members may
+not be created either but segsync has not seen them in the ESP: the sync looks them up and
+adds those the ESP has (after it, each is an add or known missing); ``held_back`` members
+were refused too often (quarantined). At segment level the same counts are of distinct
+contacts, ``new_contacts`` being the adds not known present in the ESP.
+
+``confirmed_from`` says what the adds and removes were diffed against: ``state`` (the
+membership the state store confirmed) or ``none`` (the state store records no tag/list for
+the part: a new part, or a lost state store). ``plan`` reads nothing from the ESP; for a
+``none`` part, ``sync`` (and ``sync --dry-run``, whose parts say ``esp`` then) first looks
+for a tag/list of that name in the ESP and diffs against its members, so its changes can
+differ from the plan's (``apply`` then refuses the plan, exit 3). The digests fingerprint the
 desired and confirmed email sets and the changes, so ``segsync apply`` can refuse a plan
 whose data or ESP state moved and sends exactly the changes reviewed (no email is stored).
 """
@@ -82,6 +94,8 @@ class PartPlan:
     removes: int = 0
     held_back: int = 0
     skipped_no_consent: int = 0
+    adds_if_present: int = 0
+    confirmed_from: str = "none"
     desired_digest: str = ""
     confirmed_digest: str = ""
     changes_digest: str = ""
@@ -100,6 +114,7 @@ class SegmentPlan:
     members: int | None
     new_contacts: int = 0
     skipped_no_consent: int = 0
+    adds_if_present: int = 0
     skipped: str | None = None
     #: what each part becomes in the ESP ("tag" or "list")
     group_kind: str = ""
@@ -199,10 +214,14 @@ def _segment_plan(
     )
     changes = prepared.changes.get(split.destination, {})
     new: set[str] = set()
+    lookups: set[str] = set()
+    unaddable: set[str] = set()
     for desired in (d for d in target.parts if d.split is split):
         part = desired.part
         change = changes[part.name]
         new |= {e for e in change.adds if e not in known or not known[e].present}
+        lookups.update(change.lookups)
+        unaddable.update(change.unaddable)
         plan.parts.append(
             PartPlan(
                 name=part.name,
@@ -220,11 +239,14 @@ def _segment_plan(
                 removes=len(change.removes),
                 held_back=len(change.held_back),
                 skipped_no_consent=len(change.unaddable),
+                adds_if_present=len(change.lookups),
+                confirmed_from=prepared.confirmed_from[split.destination][part.name],
                 desired_digest=digest(desired.emails),
                 confirmed_digest=prepared.confirmed_digests[split.destination][part.name],
                 changes_digest=changes_digest(change),
             )
         )
-    plan.skipped_no_consent = sum(1 for e in new if not target.contacts[e].consent)
-    plan.new_contacts = len(new) - plan.skipped_no_consent
+    plan.new_contacts = len(new)
+    plan.adds_if_present = len(lookups)
+    plan.skipped_no_consent = len(unaddable)
     return plan

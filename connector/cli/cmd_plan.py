@@ -51,16 +51,41 @@ def print_plan(document: PlanDocument) -> None:
         for line in _native_lines(plan):
             out.print(line, markup=False)
         for part in plan.parts:
+            confirmed = (
+                f"confirmed {part.confirmed}"
+                if part.confirmed_from == "state"
+                else "not in the state store"
+            )
+            lookups = f", +{part.adds_if_present} if present" if part.adds_if_present else ""
             out.print(
                 f"  {plan.group_kind} {part.name}: {part.description}\n"
-                f"      {part.contacts} contacts ({part.members} profiles); confirmed "
-                f"{part.confirmed}: +{part.adds} to add, -{part.removes} to remove",
+                f"      {part.contacts} contacts ({part.members} profiles); {confirmed}: "
+                f"+{part.adds} to add{lookups}, -{part.removes} to remove",
                 markup=False,
             )
-        if plan.new_contacts or plan.skipped_no_consent:
+        if plan.new_contacts:
             out.print(
-                f"  contacts new to segsync: {plan.new_contacts} with consent (created if "
-                f"missing), {plan.skipped_no_consent} without (never created)",
+                f"  contacts new to segsync: {plan.new_contacts} with consent (created if missing)",
+                markup=False,
+            )
+        if plan.adds_if_present:
+            out.print(
+                f"  if present: {plan.adds_if_present} contacts segsync may not create and has "
+                "not seen in the ESP (added only if it has them; skipped otherwise)",
+                markup=False,
+            )
+        if plan.skipped_no_consent:
+            out.print(
+                f"  skipped: {plan.skipped_no_consent} contacts known missing from the ESP that "
+                "segsync may not create (no consent, or new_contacts: never)",
+                markup=False,
+            )
+        if any(part.confirmed_from != "state" for part in plan.parts):
+            out.print(
+                f"  note: the state store records no {plan.group_kind} for a part marked "
+                "'not in the state store' (new, or the state store was lost); `segsync sync` "
+                f"first reads a {plan.group_kind} of that name from the ESP if it has one and "
+                "diffs against its members (`sync --dry-run` shows that diff)",
                 markup=False,
             )
         if plan.fields:

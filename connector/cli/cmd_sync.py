@@ -39,8 +39,9 @@ _VERDICT = {
 
 def print_summary(summary: RunSummary) -> None:
     rows = [
-        (p.segment, p.destination, p.part, p.desired, f"+{p.adds}", f"-{p.removes}",
-         p.skipped_no_consent, p.quarantined + p.held_back)
+        (p.segment, p.destination, p.part, p.desired,
+         f"+{p.adds}" + (f" (+{p.adds_if_present} if present)" if p.adds_if_present else ""),
+         f"-{p.removes}", p.skipped_no_consent, p.quarantined + p.held_back)
         for p in summary.parts
     ]  # fmt: skip
     if rows:
@@ -52,6 +53,19 @@ def print_summary(summary: RunSummary) -> None:
             title=f"run {summary.run_id} as of {summary.as_of}"
             + (": changes it would make (nothing written)" if planned else ""),
         )  # fmt: skip
+    if any(p.adds_if_present for p in summary.parts):
+        out.print(
+            "if present: members segsync may not create and has not seen in the ESP; the sync "
+            "adds those the ESP has and counts the others under 'no consent'",
+            markup=False,
+        )
+    adopted = sorted({p.part for p in summary.parts if p.confirmed_from == "esp"})
+    if adopted:
+        out.print(
+            "diffed against the members read from the ESP (the state store had no record of "
+            f"them, or --full-resync): {', '.join(adopted)}",
+            markup=False,
+        )
     rejected = Rejects(**summary.rejected).describe() if summary.rejected else ""
     if rejected:
         out.print(rejected, markup=False)

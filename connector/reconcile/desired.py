@@ -98,6 +98,12 @@ class DestinationState:
     carriers: set[str] = field(default_factory=set)
     #: every profile's contact (when evaluated), to refresh fields segsync pushed before
     everyone: dict[str, Contact] = field(default_factory=dict)
+    #: missing contacts with consent are created (``new_contacts: consent_only``)
+    create_new: bool = True
+
+    def creatable(self, contact: Contact) -> bool:
+        """Whether the sync creates this contact when the ESP does not have it."""
+        return self.create_new and contact.consent
 
 
 def _contact_fields(result: Evaluation, row: int, mapping: Mapping[str, str]) -> dict[str, Any]:
@@ -134,7 +140,12 @@ def desired_state(
     holdouts = {name: seg.holdout for name, seg in defs.segments.items()}
     states: dict[str, DestinationState] = {}
     for split in splits:
-        state = states.setdefault(split.destination, DestinationState(split.destination, split.esp))
+        state = states.get(split.destination)
+        if state is None:
+            create_new = defs.destinations[split.destination].new_contacts == "consent_only"
+            state = states[split.destination] = DestinationState(
+                split.destination, split.esp, create_new=create_new
+            )
         if split.segment in result.members and result.below_min_size(split.segment):
             size = int(result.pushed(split.segment).sum())
             state.skipped_segments[split.segment] = (

@@ -22,6 +22,12 @@ class PartChanges:
     #: ESP and may not be created (no consent, or ``new_contacts: never``), and nothing
     #: about it changed since, so no run sends them (counted as skipped, not as adds)
     unaddable: list[str] = field(default_factory=list)
+    #: desired members that may not be created and that segsync has not seen in the ESP
+    #: (never pushed, or consent/fields changed since): the sync looks each one up, adds
+    #: those the ESP has and counts the others as skipped. Neither adds nor skipped until
+    #: then: ``plan`` and ``sync --dry-run`` (which read no contact from the ESP) show them
+    #: apart as "added only if already in the ESP"
+    lookups: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -36,6 +42,7 @@ def diff_part(
     max_attempts: int = 5,
     pending: set[str] | None = None,
     absent: Set[str] = frozenset(),
+    unknown: Set[str] = frozenset(),
 ) -> PartChanges:
     """Adds = desired − confirmed, removes = (confirmed ∪ pending) − desired, both sorted.
 
@@ -43,7 +50,8 @@ def diff_part(
     longer desired are removed (again). ``quarantine`` maps an email to (operation,
     attempts so far): a member refused ``max_attempts`` times for that operation is held
     back until someone clears it. ``absent``: emails that cannot be added (see
-    ``PartChanges.unaddable``).
+    ``PartChanges.unaddable``); ``unknown``: emails added only if the ESP has them (see
+    ``PartChanges.lookups``).
     """
     quarantine = quarantine or {}
     maybe = confirmed | (pending or set())
@@ -56,16 +64,19 @@ def diff_part(
     removes: list[str] = []
     held: list[str] = []
     unaddable: list[str] = []
+    lookups: list[str] = []
     for email in sorted(desired - confirmed):
         if exhausted(email, "add"):
             held.append(email)
         elif email in absent:
             unaddable.append(email)
+        elif email in unknown:
+            lookups.append(email)
         else:
             adds.append(email)
     for email in sorted(maybe - desired):
         (held if exhausted(email, "remove") else removes).append(email)
-    return PartChanges(adds, removes, held, unaddable)
+    return PartChanges(adds, removes, held, unaddable, lookups)
 
 
 def digest(emails: Iterable[str]) -> str:

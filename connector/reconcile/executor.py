@@ -117,6 +117,12 @@ class DestinationExecutor:
         self.progress = progress
         self.clock = clock
         self.name = target.destination
+        # look-ups are sent like adds: a contact the ESP turns out not to have is counted as
+        # skipped when its batch is built (``batches``, ``_join_on_import``)
+        for part, change in changes.items():
+            if change.lookups:
+                adds = sorted([*change.adds, *change.lookups])
+                changes[part] = replace(change, adds=adds, lookups=[])
         self.report = ExecutionReport()
         self.groups: dict[str, EspObject] = {}
         self._digests: dict[str, str] = {}
@@ -161,7 +167,7 @@ class DestinationExecutor:
         self.state.replace_confirmed(self.name, name, ())
         old = self.changes[name]
         adds = sorted(desired.emails - set(old.unaddable))
-        self.changes[name] = PartChanges(adds, [], old.held_back, old.unaddable)
+        self.changes[name] = PartChanges(adds, [], old.held_back, old.unaddable, [])
         self.report.recreated_objects.append(name)
 
     # -- contacts -----------------------------------------------------------------------

@@ -109,6 +109,11 @@ class Prepared:
     confirmed: dict[str, dict[str, int]] = field(default_factory=dict)
     #: destination → part → fingerprint of the confirmed and pending sets the diff used
     confirmed_digests: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: destination → part → where the confirmed membership came from: ``state`` (the state
+    #: store records the tag/list), ``esp`` (read from the ESP: a full resync, or a tag/list
+    #: under segsync's name the state store does not record), ``none`` (neither: a new
+    #: part, or one only the ESP could tell about and that was not asked, as in ``plan``)
+    confirmed_from: dict[str, dict[str, str]] = field(default_factory=dict)
     #: per destination: contacts whose pushed field values changed (see ``field_updates``)
     field_updates: dict[str, int] = field(default_factory=dict)
     #: per destination: the state store's contacts as the diff read them (read once; the
@@ -407,18 +412,35 @@ def _decide(
         _execute(prepared, defs, state, adapters, summary, summary.run_id, stop, progress)
 
 
-def _absent(known: Mapping[str, KnownContact], target: DestinationState) -> set[str]:
-    """Wanted contacts the state store knows (``known``) to be missing from the ESP, whose
-    consent and field values have not changed since: the executor pushes them no more, so
-    they cannot be added (``PartChanges.unaddable``)."""
+def _unsure(
+    known: Mapping[str, KnownContact], target: DestinationState
+) -> tuple[set[str], set[str]]:
+    """Wanted contacts the sync may not create and does not know (``known``: the state
+    store's contacts) present in the ESP:
+
+    - ``absent``: known missing, with the consent and field values recorded then: the
+      executor pushes them no more, so they cannot be added (``PartChanges.unaddable``);
+    - ``unknown``: never seen (no state store, or no record of it), or missing before but
+      changed since: the executor looks each one up and adds it only if the ESP has it
+      (``PartChanges.lookups``).
+
+    Contacts it may create (consent, ``new_contacts: consent_only``) and contacts known
+    present are plain adds."""
     absent: set[str] = set()
-    for email, record in known.items():
-        contact = target.contacts.get(email)
-        if record.present or contact is None:
+    unknown: set[str] = set()
+    for email, contact in target.contacts.items():
+        record = known.get(email)
+        if record is not None and record.present:
             continue
-        if record.consent == contact.consent and record.fields_hash == fields_hash(contact.fields):
+        if (
+            record is not None
+            and record.consent == contact.consent
+            and record.fields_hash == fields_hash(contact.fields)
+        ):
             absent.add(email)
-    return absent
+        elif not target.creatable(contact):
+            unknown.add(email)
+    return absent, unknown
 
 
 def diff_all(
@@ -457,22 +479,27 @@ def diff_all(
             )
         known = state.contacts(dest) if state is not None else {}
         prepared.known[dest] = known
-        absent = _absent(known, target)
+        absent, unknown = _unsure(known, target)
         prepared.changes[dest] = {}
         prepared.confirmed[dest] = {}
         prepared.confirmed_digests[dest] = {}
+        prepared.confirmed_from[dest] = {}
         if target.splits and state is not None:
             prepared.field_updates[dest] = field_updates(target, known)
         for desired in target.parts:
             name = desired.part.name
             pending: set[str] = set()
+            source = "none"
             if name in actual:
-                confirmed = actual[name]
+                confirmed, source = actual[name], "esp"
             elif state is not None:
                 confirmed = state.confirmed(dest, name)
                 pending = state.pending(dest, name)  # unacknowledged: may be in the ESP
+                if state.object(dest, name) is not None:
+                    source = "state"
             else:
                 confirmed = set()
+            prepared.confirmed_from[dest][name] = source
             prepared.confirmed[dest][name] = len(confirmed)
             prepared.confirmed_digests[dest][name] = digest(confirmed) + digest(pending)[:4]
             prepared.changes[dest][name] = diff_part(
@@ -482,6 +509,7 @@ def diff_all(
                 max_attempts=limit,
                 pending=pending,
                 absent=absent,
+                unknown=unknown,
             )
 
 
@@ -500,8 +528,10 @@ def guards_for(prepared: Prepared, settings: Settings) -> list[str]:
 
 
 def changes_digest(changes: PartChanges) -> str:
-    """A fingerprint of one part's adds and removes (``apply`` sends exactly a plan's)."""
-    return digest(changes.adds) + digest(changes.removes)
+    """A fingerprint of one part's adds, removes and look-ups (``apply`` sends exactly a
+    plan's); without look-ups it is that of the adds and removes alone."""
+    text = digest(changes.adds) + digest(changes.removes)
+    return text + digest(changes.lookups)[:8] if changes.lookups else text
 
 
 def _moved(prepared: Prepared, expect: Mapping[tuple[str, str], str] | None) -> list[str]:
@@ -548,6 +578,8 @@ def _planned_parts(prepared: Prepared) -> list[PartSummary]:
                     removes=len(change.removes),
                     held_back=len(change.held_back),
                     skipped_no_consent=len(change.unaddable),
+                    adds_if_present=len(change.lookups),
+                    confirmed_from=prepared.confirmed_from[dest][desired.part.name],
                 )
             )
     return parts

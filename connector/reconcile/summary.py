@@ -3,7 +3,8 @@
     {"run_id", "status": ok|quarantined|guard|failed|dry_run|stopped, "exit_code",
      "as_of", "started_at", "duration_seconds", "trigger",
      "parts": [{"segment", "destination", "part", "desired", "adds", "removes",
-                "held_back", "skipped_no_consent", "quarantined", "api_calls"}],
+                "held_back", "skipped_no_consent", "quarantined", "api_calls",
+                "adds_if_present", "confirmed_from"}],
      "skipped_segments": {"<segment>": "<why>"}, "guards": ["..."], "errors": ["..."],
      "api_calls": {"<destination>": {"total", "by_status": {"200": n, ...}}},
      "objects_created": [...], "segments_written": [...], "contacts_created": n,
@@ -13,7 +14,10 @@
 ``rejected`` counts the member profiles left out before anything was sent: an address an
 ESP would refuse, a NULL or duplicate ``profile_id`` (and, apart, those with no email).
 
-In a dry run, ``adds``/``removes`` are what would be sent.
+In a dry run, ``adds``/``removes`` are what would be sent, as ``segsync plan`` shows them;
+``adds_if_present`` members are sent only if the ESP has the contact (they may not be
+created and segsync has not seen them there): a real run counts each of them as an add or
+as ``skipped_no_consent``.
 """
 
 from __future__ import annotations
@@ -36,6 +40,12 @@ class PartSummary:
     skipped_no_consent: int = 0
     quarantined: int = 0
     api_calls: int = 0
+    #: planned only (dry run, guard): members segsync may not create and has not seen in
+    #: the ESP, added only if it has them (a real run counts each as an add or as skipped)
+    adds_if_present: int = 0
+    #: planned only: where the confirmed membership came from (``state``, ``esp``: read
+    #: from the ESP, ``none``: a tag/list neither records)
+    confirmed_from: str | None = None
 
 
 @dataclass

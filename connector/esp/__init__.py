@@ -1,6 +1,6 @@
 """ESP adapters: what the reconciler calls to change Mailchimp and Klaviyo.
 
-    base.py              EspAdapter protocol, EspLimits, EspObject, Contact, results
+    base.py              EspAdapter base class, EspLimits, EspObject, Contact, results
     spec.py              EspSpec: one ESP as the rest of segsync sees it
     registry.py          ESPS by name; capabilities_for, render_native, adapter_for
     mailchimp/           everything Mailchimp: adapter (mailchimp-marketing SDK), client,

@@ -1,9 +1,10 @@
-"""The contract between the reconciler and the ESP adapters: one protocol, its data, limits.
+"""The contract between the reconciler and the ESP adapters: one base class, its data, limits.
 
 The reconciler never asks "which ESP is this?": everything it needs to plan batches is in
-``EspLimits`` (plain data), and everything it does goes through ``EspAdapter``.
+``EspLimits`` (plain data), and everything it does goes through ``EspAdapter``, whose hooks
+are all declared here (optional ones with defaults), so it never probes an adapter.
 
-    reconciler ──► EspAdapter ──► MailchimpAdapter (mailchimp.py) / KlaviyoAdapter (klaviyo.py)
+    reconciler ──► EspAdapter ──► <name>/adapter.py, one package per ESP (see registry.py)
                                     └─ one httpx.Client each (http_client.py), one retry policy
                                        (retry.py), shared per-account gates (ratelimit.py)
 
@@ -14,10 +15,11 @@ lower-case again wherever they compare, because ESPs echo addresses in their own
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal
 
 from connector.definitions.destinations import GroupKind
 from connector.errors import MemberError
@@ -165,83 +167,113 @@ class MembershipChange:
     removed: MembershipResult
 
 
-@runtime_checkable
-class EspAdapter(Protocol):
-    """What the reconciler calls. Implementations are safe to call from several threads."""
+class EspAdapter(ABC):
+    """What the reconciler calls: the base class of every ESP's adapter.
+
+    As the Singer SDK's sink base classes do, it names every hook the reconciler uses:
+
+    - must be overridden (abstract): ``check``, ``doctor``, ``list_owned``, ``ensure_group``,
+      ``ensure_contacts``, ``change_members``, ``iter_members``, ``upsert_segment``,
+      ``stop_on``, ``close``;
+    - may be overridden (defaults that fit an ESP without the feature): ``missing_fields``
+      (an ESP that takes any field name has none missing), ``remember_ids`` / ``known_ids``
+      (an ESP addressed by email keeps no ids), ``add_members`` / ``remove_members`` (one
+      direction of ``change_members``), and how to create a missing field (``field_hint``).
+
+    Implementations are safe to call from several threads.
+    """
 
     esp: str
     limits: EspLimits
     #: (method, route template, HTTP status) → count; status 0 = no response (timeout, reset)
     calls: Counter[tuple[str, str, int]]
+    #: how to create a missing contact field, for messages
+    field_hint: ClassVar[str] = "create it in the ESP"
 
+    # -- must be overridden ---------------------------------------------------------------
+    @abstractmethod
     def check(self) -> None:
-        """Verify the API key and that the audience/account is reachable.
+        """Verify the API key and that the audience/account is reachable (a run that made
+        no other call checks it once, so a revoked key fails the run).
 
         Raises ``EspAuthError`` or ``EspNotFoundError``.
         """
-        ...
 
+    @abstractmethod
     def doctor(self, fields: Sequence[str]) -> list[str]:
         """Check the destination for real (key, audience/account, the mapped ``fields``,
         permissions, rate-limit headroom); one line per problem, none when all is well.
         Read-only: it never writes to the ESP."""
-        ...
 
+    @abstractmethod
     def list_owned(
         self, prefix: str = "segsync:", *, groups: bool = True, segments: bool = True
     ) -> list[EspObject]:
         """Tags/lists (``groups``) and native segments (``segments``) whose name starts
-        with ``prefix`` (ignoring case). An ESP that keeps them apart reads only the kinds
-        asked for."""
-        ...
+        with ``prefix`` (ignoring case): what a run adopts when the state store does not
+        record them. An ESP that keeps them apart reads only the kinds asked for."""
 
+    @abstractmethod
     def ensure_group(self, name: str) -> EspObject:
-        """Find the tag (Mailchimp, name ignoring case) or list (Klaviyo, exact name), or
-        create it."""
-        ...
+        """Find the tag/list of that name (as the ESP compares names), or create it."""
 
+    @abstractmethod
     def ensure_contacts(
         self, contacts: Sequence[Contact], *, create_new: bool, join: EspObject | None = None
     ) -> ContactsResult:
         """Push field values to existing contacts; create missing ones only when
         ``create_new`` and ``contact.consent``. Never changes a subscription status.
         ``join`` (only when ``limits.joins_on_import``): add them to that group too."""
-        ...
 
+    @abstractmethod
     def change_members(
         self, group: EspObject, adds: Sequence[str], removes: Sequence[str]
     ) -> MembershipChange:
         """Add and remove up to ``limits.max_members_per_call`` emails each (one call when
         ``limits.adds_and_removes_per_call``)."""
-        ...
 
-    def add_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
-        """Add up to ``limits.max_members_per_call`` emails to a tag/list."""
-        ...
-
-    def remove_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
-        """Remove up to ``limits.max_members_per_call`` emails from a tag/list."""
-        ...
-
+    @abstractmethod
     def iter_members(self, group: EspObject) -> Iterator[str]:
         """Every member email of a tag/list, whatever its subscription status."""
-        ...
 
+    @abstractmethod
     def upsert_segment(
         self, name: str, definition: Mapping[str, Any], segment_id: str | None
     ) -> EspObject:
         """Create (``segment_id`` None) or update a native segment.
 
-        ``definition`` is the ESP's own JSON: Mailchimp's ``options`` object
-        (``{match, conditions}``), Klaviyo's ``definition`` (``{condition_groups}``).
+        ``definition`` is the ESP's own JSON, as its package renders it (``native.py``).
         """
-        ...
 
+    @abstractmethod
     def stop_on(self, event: threading.Event) -> None:
         """Once ``event`` is set, send no further request (raise ``StopRequestedError``) and cut
         retry waits short."""
-        ...
 
+    @abstractmethod
     def close(self) -> None:
         """Close the HTTP connections."""
-        ...
+
+    # -- may be overridden ----------------------------------------------------------------
+    def missing_fields(self, names: Iterable[str]) -> list[str]:
+        """Which of these contact fields the ESP lacks (it would refuse values for them);
+        checked before field values are pushed. Default: none (any name is accepted)."""
+        return []
+
+    def remember_ids(self, mapping: Mapping[str, str]) -> None:
+        """Seed the adapter with email → ESP contact id learned by earlier runs (the state
+        store keeps them). Default: nothing to remember."""
+        return None
+
+    def known_ids(self) -> Mapping[str, str]:
+        """Every email → ESP contact id the adapter knows now, for the state store to keep.
+        Default: none."""
+        return {}
+
+    def add_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
+        """Add up to ``limits.max_members_per_call`` emails to a tag/list."""
+        return self.change_members(group, emails, ()).added
+
+    def remove_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
+        """Remove up to ``limits.max_members_per_call`` emails from a tag/list."""
+        return self.change_members(group, (), emails).removed

@@ -127,6 +127,8 @@ class DestinationExecutor:
         self.groups: dict[str, EspObject] = {}
         self._digests: dict[str, str] = {}
         self._present: set[str] = set()
+        #: contacts the ESP refused in this run (quarantined, so not skipped as well)
+        self._refused: set[str] = set()
         self._recovered: dict[str, bool] = {}
         #: the state store's contacts as this run's diff read them (None: read them here)
         self._known = known
@@ -217,9 +219,8 @@ class DestinationExecutor:
                 self._count_skipped(desired.part.name, len(unaddable))
         known = self._known if self._known is not None else self.state.contacts(self.name)
         ids = {email: rec.esp_id for email, rec in known.items() if rec.esp_id}
-        remember = getattr(self.adapter, "remember_ids", None)
-        if ids and remember is not None:
-            remember(ids)
+        if ids:
+            self.adapter.remember_ids(ids)
         wanted = self._contacts_to_push(known)
         self._check_fields(wanted)
         self._present = {e for e, rec in known.items() if rec.present}
@@ -261,12 +262,17 @@ class DestinationExecutor:
             for chunk in batches:
                 applied = sorted(e for e in chunk if e in joined)
                 errors = [refused[e] for e in chunk if e in refused]
-                not_there = [e for e in chunk if e not in joined and e not in self._present]
-                if not_there and not errors:
+                # not in the ESP and not created: skipped, unless refused (quarantined)
+                not_there = [
+                    e
+                    for e in chunk
+                    if e not in joined and e not in self._present and e not in refused
+                ]
+                if not_there:
                     self._count_skipped(name, len(not_there))
                 self.report.member_errors += len(errors)
                 self.state.confirm_batch(
-                    self.run_id, self.name, name, "add", applied, _errors(errors)
+                    self.run_id, self.name, name, "add", applied, _errors(errors), absent=not_there
                 )
                 self.progress.advance(self.name)
             pushed.update(c.email for c in contacts)
@@ -320,9 +326,8 @@ class DestinationExecutor:
                         (email.lower(), False, bool(contact and contact.consent), digest, None)
                     )
         self.report.contacts_updated += len(rows) - len(total.created)
-        known_ids = getattr(self.adapter, "known_ids", None)
-        if known_ids is not None:
-            mapping = known_ids()
+        mapping = self.adapter.known_ids()
+        if mapping:
             rows = [(e, p, c, h, mapping.get(e)) for e, p, c, h, _ in rows]
         if rows:
             self.state.record_contacts(self.name, rows)
@@ -341,20 +346,17 @@ class DestinationExecutor:
         return self.target.contacts.get(email) or self.target.everyone.get(email)
 
     def _check_fields(self, contacts: list[Contact]) -> None:
-        """Before pushing field values, make sure the ESP has every mapped field (Mailchimp
-        refuses unknown merge tags member by member)."""
-        missing_fields = getattr(self.adapter, "missing_fields", None)
+        """Before pushing field values, make sure the ESP has every mapped field (an ESP
+        that refuses unknown fields would refuse them member by member)."""
         used = {name for contact in contacts for name in contact.fields}
-        if missing_fields is None or not used:
-            return
-        missing = missing_fields(used)
+        missing = self.adapter.missing_fields(used) if used else []
         if missing:
             mapped = {v: k for k, v in self.destination.fields.items()}
-            mapped |= {tag: "a trait" for tag in self.destination.traits}
-            names = ", ".join(f"{tag} (from {mapped.get(tag, '?')})" for tag in missing)
+            mapped |= {name: "a trait" for name in self.destination.traits}
+            names = ", ".join(f"{name} (from {mapped.get(name, '?')})" for name in missing)
             raise EspValidationError(
-                f"the audience has no merge field {names}: create it in Mailchimp (Audience → "
-                "Settings → Audience fields and merge tags) or change `fields`/`traits` in "
+                f"{self.name} has no {self.destination.field_noun} {names}: "
+                f"{self.adapter.field_hint} or change `fields`/`traits` in "
                 "config/destinations.yaml",
                 esp=self.adapter.esp,
             )
@@ -363,6 +365,7 @@ class DestinationExecutor:
         """A contact the ESP refused cannot join any part: quarantine it where it is wanted."""
         if not refused:
             return
+        self._refused.update(refused)
         for desired in self.target.parts:
             adds = self.changes[desired.part.name].adds
             errors = [_errors([refused[e]])[0] for e in adds if e in refused]
@@ -382,7 +385,8 @@ class DestinationExecutor:
             name = desired.part.name
             change = self.changes[name]
             addable = [e for e in change.adds if e in present]
-            skipped = len(change.adds) - len(addable)
+            # not in the ESP and not created: skipped, unless refused (quarantined)
+            skipped = sum(1 for e in change.adds if e not in present and e not in self._refused)
             if skipped:
                 self._count_skipped(name, skipped)
             group = self.groups[name]

@@ -478,9 +478,12 @@ class StateStore:
         errors: Sequence[tuple[str, str, str, bool]],
         *,
         api_calls: int = 1,
+        absent: Sequence[str] = (),
     ) -> None:
         """One acknowledged batch: move confirmed state, quarantine refusals, count — in one
-        transaction, so a crash leaves either all of it or none."""
+        transaction, so a crash leaves either all of it or none. ``absent``: members of the
+        batch the ESP answered for as not there (not applied, not refused): no longer
+        pending."""
         now = _now()
         with self.transaction() as db:
             if operation == "add":
@@ -502,7 +505,7 @@ class StateStore:
                 )
             db.executemany(
                 "DELETE FROM pending WHERE destination = ? AND part = ? AND email = ?",
-                ((destination, part, e) for e in [*applied, *(e[0] for e in errors)]),
+                ((destination, part, e) for e in [*applied, *(e[0] for e in errors), *absent]),
             )
             db.executemany(
                 "DELETE FROM quarantine WHERE destination = ? AND part = ? AND email = ?",

@@ -74,3 +74,17 @@ def test_quarantine_wins_over_absence() -> None:
     change = diff_part({"a@x.io"}, set(), {"a@x.io": ("add", 5)}, absent={"a@x.io"})
     assert change.held_back == ["a@x.io"]
     assert change.adds == change.unaddable == []
+
+
+def test_unknown_contacts_that_may_not_be_created_are_look_ups_not_adds() -> None:
+    # never seen in the ESP and not creatable (no consent): the sync looks them up and adds
+    # only those the ESP has, so plan and dry run show them apart from the adds
+    change = diff_part(
+        {"a@x.io", "b@x.io", "c@x.io", "d@x.io"},
+        {"d@x.io"},
+        {"c@x.io": ("add", 5)},
+        absent={"a@x.io"},
+        unknown={"b@x.io", "c@x.io", "d@x.io"},
+    )
+    assert (change.adds, change.unaddable, change.lookups) == ([], ["a@x.io"], ["b@x.io"])
+    assert change.held_back == ["c@x.io"]  # quarantine wins; a confirmed member is no change

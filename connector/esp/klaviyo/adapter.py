@@ -40,6 +40,7 @@ from connector.errors import (
 from connector.esp.base import (
     Contact,
     ContactsResult,
+    EspAdapter,
     EspObject,
     MembershipChange,
     MembershipResult,
@@ -91,7 +92,7 @@ def _skip(result: ContactsResult, contact: Contact) -> None:
 LOOKUP_PAGE = 100  # emails per `any(email,[...])` filter and profiles per page
 
 
-class KlaviyoAdapter:
+class KlaviyoAdapter(EspAdapter):
     """The ``EspAdapter`` for one Klaviyo account."""
 
     esp = ESP

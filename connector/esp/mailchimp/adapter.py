@@ -52,6 +52,7 @@ from connector.errors import (
 from connector.esp.base import (
     Contact,
     ContactsResult,
+    EspAdapter,
     EspObject,
     MembershipChange,
     MembershipResult,
@@ -175,10 +176,11 @@ def _skip(result: ContactsResult, contact: Contact) -> None:
         result.skipped_no_consent.append(contact.email)
 
 
-class MailchimpAdapter:
+class MailchimpAdapter(EspAdapter):
     """The ``EspAdapter`` for one Mailchimp audience."""
 
     esp = ESP
+    field_hint = "create it in Mailchimp (Audience → Settings → Audience fields and merge tags)"
 
     def __init__(
         self,
@@ -712,15 +714,6 @@ class MailchimpAdapter:
         except EspNotFoundError:
             return False
         return True
-
-    def add_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
-        """Tag up to 500 emails in one call; members already tagged count as applied."""
-        return self.change_members(group, emails, ()).added
-
-    def remove_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
-        """Untag up to 500 emails in one call; addresses not in the audience count as
-        applied (they cannot carry the tag)."""
-        return self.change_members(group, (), emails).removed
 
     def iter_members(self, group: EspObject) -> Iterator[str]:
         """Every tagged email, including unsubscribed, cleaned and transactional members."""

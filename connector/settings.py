@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
@@ -27,7 +27,7 @@ from pydantic_settings.exceptions import SettingsError
 from connector.errors import ConfigError, Issue, Location
 from connector.timespec import Duration, Schedule, parse_duration, parse_schedule
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["ESP_SECTIONS", "Settings", "load_settings"]
 
 DurationSetting = Annotated[
     Duration, BeforeValidator(lambda v: v if isinstance(v, Duration) else parse_duration(v))
@@ -57,8 +57,19 @@ class StoreLayout(_Section):
     longitude: str = "longitude"
 
 
-class MailchimpSettings(_Section):
+class _EspSection(_Section):
+    """One ESP account's settings; what the redactor must know about its secrets."""
+
     api_key: SecretStr | None = None
+    #: regular expressions of the ESP's key shapes, masked wherever they appear
+    key_patterns: ClassVar[tuple[str, ...]] = ()
+    #: HTTP Authorization schemes the ESP uses besides Bearer and Basic
+    auth_schemes: ClassVar[tuple[str, ...]] = ()
+
+
+class MailchimpSettings(_EspSection):
+    # 32 hex digits and the data centre
+    key_patterns: ClassVar[tuple[str, ...]] = (r"(?i)\b[0-9a-f]{32}-us\d{1,3}\b",)
     base_url: str | None = Field(
         default=None, description="default: https://<dc>.api.mailchimp.com/3.0 from the key"
     )
@@ -66,11 +77,17 @@ class MailchimpSettings(_Section):
     timeout_seconds: float = Field(default=120.0, gt=0)
 
 
-class KlaviyoSettings(_Section):
-    api_key: SecretStr | None = None
+class KlaviyoSettings(_EspSection):
+    # private keys
+    key_patterns: ClassVar[tuple[str, ...]] = (r"\bpk_[0-9A-Za-z]{16,}\b",)
+    auth_schemes: ClassVar[tuple[str, ...]] = ("klaviyo-api-key",)
     base_url: str = "https://a.klaviyo.com"
     max_connections: int = Field(default=4, ge=1, le=32)
     timeout_seconds: float = Field(default=60.0, gt=0)
+
+
+#: every ESP's settings section, for what must cover them all (secret masking)
+ESP_SECTIONS: tuple[type[_EspSection], ...] = (MailchimpSettings, KlaviyoSettings)
 
 
 class HttpSettings(_Section):
@@ -132,6 +149,10 @@ class Settings(BaseSettings):
         # nested secrets: /run/secrets/segsync_mailchimp__api_key -> mailchimp.api_key
         secrets = NestedSecretsSettingsSource(file_secret_settings)
         return init_settings, env_settings, dotenv_settings, secrets
+
+    def esp_api_keys(self) -> list[SecretStr | None]:
+        """Every ESP account's API key (None where unset)."""
+        return [self.mailchimp.api_key, self.klaviyo.api_key]
 
 
 def _env_name(loc: tuple[int | str, ...]) -> str:

@@ -60,7 +60,7 @@ def _summary(name: str) -> _click.Command:
 app = typer.Typer(
     name="segsync",
     cls=LazyGroup,
-    help="Keep customer micro-segments in sync with Mailchimp and Klaviyo.",
+    help="Keep customer micro-segments in sync with email service providers (ESPs).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,

@@ -198,7 +198,7 @@ def demo(
         bool,
         typer.Option(
             "--sync/--no-sync",
-            help="Sync the segments into the built-in Mailchimp and Klaviyo emulators.",
+            help="Sync the segments into the built-in ESP emulators.",
         ),
     ] = True,
     store: Annotated[

@@ -27,7 +27,7 @@ class Finding:
 @app.command()
 def doctor(as_json: JsonFlag = False) -> None:
     """Check each destination in the ESP: API key, audience/account, mapped fields,
-    Klaviyo scopes, rate-limit headroom. One line per problem; exit 0 when all is well,
+    scopes, rate-limit headroom. One line per problem; exit 0 when all is well,
     2 otherwise. Nothing is written to the ESP."""
     defs = load_config()
     settings = state.settings()

@@ -127,7 +127,7 @@ def emulator(
         bool, typer.Option("--access-log", help="Log every request on stderr.")
     ] = False,
 ) -> None:
-    """Run a local Mailchimp- or Klaviyo-compatible API until Ctrl-C."""
+    """Run a local emulator of an ESP's API until Ctrl-C."""
     name = esp.strip().lower()
     if name not in ("mailchimp", "klaviyo"):
         raise ConfigError(f"unknown ESP '{esp}': use `segsync emulator mailchimp` or `klaviyo`")

@@ -46,7 +46,7 @@ def run(
         settings = settings.model_copy(
             update={"http": settings.http.model_copy(update={"bind": bind})}
         )
-    secrets = secrets_of(settings.mailchimp.api_key, settings.klaviyo.api_key, settings.http.token)
+    secrets = secrets_of(*settings.esp_api_keys(), settings.http.token)
     configure_logging(state.log_flag or settings.log_level, redactor=Redactor(secrets))
     log = get_logger("cli")
     options = DaemonOptions(

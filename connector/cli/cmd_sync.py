@@ -101,7 +101,7 @@ def sync(
     wait: WaitFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Sync segment membership into Mailchimp / Klaviyo (exit 0 ok, 2 ESP failure, 3 guard,
+    """Sync segment membership into the ESPs (exit 0 ok, 2 ESP failure, 3 guard,
     4 quarantined members, 5 another run holds the state store's lock)."""
     defs = load_config()
     selected = segment_names(defs, names)

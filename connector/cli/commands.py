@@ -26,7 +26,7 @@ def _entry(name: str, summary: str) -> CommandEntry:
 COMMANDS: dict[str, CommandEntry] = {
     "sync": _entry(
         "sync",
-        "Sync segment membership into Mailchimp / Klaviyo (exit 0 ok, 2 ESP failure, 3 guard, "
+        "Sync segment membership into the ESPs (exit 0 ok, 2 ESP failure, 3 guard, "
         "4 quarantined members, 5 another run holds the state store's lock).",
     ),
     "apply": _entry(
@@ -43,11 +43,9 @@ COMMANDS: dict[str, CommandEntry] = {
     "doctor": _entry(
         "doctor",
         "Check each destination in the ESP: API key, audience/account, mapped fields, "
-        "Klaviyo scopes, rate-limit headroom.",
+        "scopes, rate-limit headroom.",
     ),
-    "emulator": _entry(
-        "emulator", "Run a local Mailchimp- or Klaviyo-compatible API until Ctrl-C."
-    ),
+    "emulator": _entry("emulator", "Run a local emulator of an ESP's API until Ctrl-C."),
     "explain": _entry("explain", "Show each condition's value and result for one profile."),
     "init": _entry(
         "init",

@@ -17,18 +17,21 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from connector.settings import ESP_SECTIONS
+
 __all__ = ["MASK", "Redactor", "secrets_of"]
 
 MASK = "**********"
 
 _CREDENTIAL = r"[A-Za-z0-9._~+/=-]{8,}"  # prose words after "token:" are left alone
+_SCHEMES = "|".join(
+    ["bearer", "basic", *(re.escape(s) for esp in ESP_SECTIONS for s in esp.auth_schemes)]
+)
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # Mailchimp: 32 hex digits and the data centre
-    (re.compile(r"\b[0-9a-f]{32}-us\d{1,3}\b", re.IGNORECASE), MASK),
-    # Klaviyo private keys
-    (re.compile(r"\bpk_[0-9A-Za-z]{16,}\b"), MASK),
+    # each ESP's key shapes (its settings section declares them)
+    *((re.compile(pattern), MASK) for esp in ESP_SECTIONS for pattern in esp.key_patterns),
     # credentials in an Authorization header, however they got into a message
-    (re.compile(rf"(?i)\b(bearer|basic|klaviyo-api-key)(\s+){_CREDENTIAL}"), rf"\1\2{MASK}"),
+    (re.compile(rf"(?i)\b({_SCHEMES})(\s+){_CREDENTIAL}"), rf"\1\2{MASK}"),
     # key=value and "key": "value" shapes
     (
         re.compile(rf"(?i)\b(api[_-]?key|token|password|secret)(\"?\s*[=:]\s*\"?){_CREDENTIAL}"),

@@ -92,9 +92,7 @@ class Daemon:
         self.options = options or DaemonOptions()
         self.adapter_factory = adapter_factory
         self.token = settings.http.token
-        self.redactor = Redactor(
-            secrets_of(settings.mailchimp.api_key, settings.klaviyo.api_key, settings.http.token)
-        )
+        self.redactor = Redactor(secrets_of(*settings.esp_api_keys(), settings.http.token))
         self.metrics = Metrics()
         self.state = StateStore(state_url_of(settings))
         self.state.check()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 from pydantic import (
     BaseModel,
@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from connector.definitions.esp_names import EspName
 from connector.timespec import Duration, format_instant, parse_duration, parse_instant
 
 __all__ = [
@@ -340,7 +341,7 @@ class InSegmentCondition(_Node):
 class EspCondition(_Node):
     """``{esp: {mailchimp: {...}}}``: a raw native condition only the ESP can evaluate."""
 
-    esp: dict[Literal["mailchimp", "klaviyo"], dict[str, Any]] = Field(min_length=1)
+    esp: dict[EspName, dict[str, Any]] = Field(min_length=1)
 
 
 def _non_empty(value: Any) -> Any:

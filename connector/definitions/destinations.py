@@ -18,6 +18,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from connector.definitions.esp_names import ESP_NAMES
 from connector.definitions.traits import Trait, ValueKind
 
 __all__ = [
@@ -57,6 +58,10 @@ class _Destination(BaseModel):
     #: what a materialised part becomes in this ESP: declared once per ESP, here, and read
     #: by the planner, the adapters and every display
     group_kind: ClassVar[GroupKind]
+    #: what the ESP calls a contact field, for messages
+    field_noun: ClassVar[str] = "field"
+    #: whether the ESP compares field names ignoring case
+    field_names_ignore_case: ClassVar[bool] = False
 
     @classmethod
     def modes(cls) -> tuple[str, ...]:
@@ -66,6 +71,8 @@ class _Destination(BaseModel):
 
 class MailchimpDestination(_Destination):
     group_kind: ClassVar[GroupKind] = "tag"
+    field_noun: ClassVar[str] = "merge field"
+    field_names_ignore_case: ClassVar[bool] = True  # merge tags
     esp: Literal["mailchimp"]
     audience: str = Field(min_length=1, description="Mailchimp audience (list) id")
     plan_tier: Literal["essentials", "standard"] = "essentials"
@@ -95,6 +102,7 @@ class MailchimpDestination(_Destination):
 
 class KlaviyoDestination(_Destination):
     group_kind: ClassVar[GroupKind] = "list"
+    field_noun: ClassVar[str] = "property"
     esp: Literal["klaviyo"]
     max_conditions: int = Field(default=100, ge=1, le=100)
 
@@ -120,7 +128,7 @@ class KlaviyoDestination(_Destination):
 
 def _esp_of(value: object) -> str | None:
     esp = value.get("esp") if isinstance(value, dict) else getattr(value, "esp", None)
-    return f"kind:{esp}" if esp in ("mailchimp", "klaviyo") else None
+    return f"kind:{esp}" if esp in ESP_NAMES else None
 
 
 Destination = Annotated[
@@ -129,6 +137,6 @@ Destination = Annotated[
     Discriminator(
         _esp_of,
         custom_error_type="destination_esp",
-        custom_error_message="esp must be mailchimp or klaviyo",
+        custom_error_message=f"esp must be {' or '.join(ESP_NAMES)}",
     ),
 ]

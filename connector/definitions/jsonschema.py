@@ -98,8 +98,8 @@ def destinations_json_schema() -> dict[str, Any]:
     return _mapping_of(
         Destination,
         "segsync destinations",
-        "ESP accounts segments are pushed to: {esp: mailchimp, audience, plan_tier, fields, "
-        "new_contacts} or {esp: klaviyo, fields, new_contacts}.",
+        "ESP accounts segments are pushed to: {esp, fields, traits, new_contacts} and the "
+        "settings of that ESP (one shape per `esp:` value).",
     )
 
 

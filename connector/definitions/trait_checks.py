@@ -97,7 +97,7 @@ def fit_issue(
     accepted = destination.field_types.get(wanted)
     if accepted is None or kind in accepted:
         return None
-    what = "merge field" if destination.esp == "mailchimp" else "property"
+    what = destination.field_noun
     where = (name, "traits", esp_field, "type" if trait.type else _kind_key(trait))
     return Issue(
         defs.docs["destinations"].locate(where),
@@ -122,7 +122,7 @@ def check_traits(defs: Definitions) -> list[Issue]:
     metrics_broken = "file:metrics.yaml" in defs.broken
     for name, destination, esp_field, trait in iter_traits(defs):
         base: Path = (name, "traits", esp_field)
-        fold = destination.esp == "mailchimp"  # merge tags are case-insensitive
+        fold = destination.field_names_ignore_case
         mapped = {v.upper() if fold else v: k for k, v in destination.fields.items()}
         twin = mapped.get(esp_field.upper() if fold else esp_field)
         if twin is not None:

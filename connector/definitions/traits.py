@@ -55,8 +55,8 @@ class _Trait(BaseModel):
 
     type: str | None = Field(
         default=None,
-        description="the ESP field's type (Mailchimp merge field type, e.g. text, number, "
-        "date; Klaviyo: text, number, boolean, date); default: the trait's own",
+        description="the ESP field's type, one of the types the destination's ESP has "
+        "(e.g. text, number, date); default: the trait's own",
     )
 
 

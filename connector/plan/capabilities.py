@@ -32,6 +32,8 @@ class Capabilities:
     native_ops: dict[ColumnType, frozenset[Op]] = field(default_factory=dict)
     #: whether native text comparisons ignore case (a case_sensitive rule stays local)
     text_ignores_case: bool = True
+    #: the ESP's name as people write it, for messages (default: ``esp``)
+    title: str = ""
 
 
 #: a destination's capabilities (``connector.esp.registry.capabilities_for``)

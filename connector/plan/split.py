@@ -364,11 +364,13 @@ class _Planner:
         if form == "cnf":
             return (
                 f"the esp condition{at} sits in an 'any' together with other conditions; "
-                "Mailchimp segments are one flat list (match all or any) and cannot nest it"
+                f"{self.caps.title or self.caps.esp} segments are one flat list (match all or any) "
+                "and cannot nest it"
             )
         return (
             f"the esp condition{at} is ANDed with other conditions inside an 'any'; "
-            "Mailchimp segments are one flat list (match all or any) and cannot nest it"
+            f"{self.caps.title or self.caps.esp} segments are one flat list (match all or any) "
+            "and cannot nest it"
         )
 
     def _describe(self) -> str:

@@ -34,6 +34,7 @@ def capabilities(destination: KlaviyoDestination) -> Capabilities:
     """The capability model of a Klaviyo destination (its ``max_conditions`` applied)."""
     return Capabilities(
         esp="klaviyo",
+        title="Klaviyo",
         shape="cnf",
         max_conditions=destination.max_conditions,
         group_kind=destination.group_kind,

@@ -42,6 +42,7 @@ def capabilities(destination: MailchimpDestination) -> Capabilities:
         limit = _STANDARD_MAX_CONDITIONS
     return Capabilities(
         esp="mailchimp",
+        title="Mailchimp",
         shape="flat",
         max_conditions=limit,
         group_kind=destination.group_kind,

@@ -20,7 +20,7 @@ import duckdb
 import pytest
 
 from connector.emulator import EmulatorOptions, run_emulator
-from connector.emulator.runner import Emulator
+from connector.emulator.server import Emulator
 from tests.cli.conftest import CliRunner
 from tests.conftest import make_store, point_at_emulator, write_config
 

@@ -10,10 +10,7 @@ import typer
 
 from connector.cli.app import app
 from connector.cli.context import state
-from connector.daemon import Daemon, DaemonOptions
-from connector.daemon.logging import configure_logging, get_logger
 from connector.daemon.redact import Redactor, secrets_of
-from connector.daemon.reload import load_checked
 from connector.errors import ConfigError
 
 
@@ -41,6 +38,12 @@ def run(
     """Run as a daemon: sync each segment on its schedule, reload the config directory when
     it changes, serve /healthz /readyz /metrics, a status page and POST /sync; exit 0 on
     SIGTERM/SIGINT after the batches in flight. Logs are JSON lines on stdout."""
+    # the daemon (starlette, uvicorn, prometheus, the report's statistics: ~1,400 modules)
+    # loads only to run it, not for `segsync run --help` (tests/cli/test_lazy_commands.py)
+    from connector.daemon import Daemon, DaemonOptions  # noqa: PLC0415
+    from connector.daemon.logging import configure_logging, get_logger  # noqa: PLC0415
+    from connector.daemon.reload import load_checked  # noqa: PLC0415
+
     settings = state.settings()
     if bind is not None:
         settings = settings.model_copy(

@@ -92,6 +92,12 @@ def test_help_lists_every_command(run_cli: CliRunner) -> None:
     assert listed == list(COMMANDS)
 
 
+def test_run_help_loads_no_daemon() -> None:
+    code, modules = probe(["run", "--help"])
+    assert code == 0
+    assert not modules & (NEVER_FOR_HELP | {"starlette", "uvicorn", "prometheus_client"})
+
+
 def test_a_command_help_loads_that_command(tmp_path: Path) -> None:
     code, modules = probe(["schema", "--help"])
     assert code == 0

@@ -39,6 +39,8 @@ class DuckDBStore(Store):
         self.con.execute("SET TimeZone = 'UTC'")
         # DuckDB draws a progress bar on stdout for long queries, even when piped
         self.con.execute("SET enable_progress_bar = false")
+        # validated by the URL parser (a size such as 1GB)
+        self.con.execute(f"SET memory_limit = '{url.memory_limit}'")
 
     def rows(self, query: exp.Expr) -> list[tuple[Any, ...]]:
         return self.con.execute(self.sql(query)).fetchall()

@@ -3,6 +3,7 @@
 duckdb:///relative/path.duckdb     (relative to the working directory)
 duckdb:////absolute/path.duckdb
 duckdb:///:memory:                 (tests)
+duckdb:///path.duckdb?memory_limit=4GB   (DuckDB's memory for segsync's queries; default 1GB)
 postgresql://user@host:5432/db     (also postgres://, postgresql+psycopg://)
 spark://local?warehouse=DIR        (Spark in-process, managed tables under DIR)
 spark://HOST:7077                  (a standalone Spark cluster)
@@ -14,13 +15,14 @@ Any other scheme is a ``ConfigError`` that lists the supported ones.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from connector.errors import ConfigError
 
-__all__ = ["DIALECTS", "SCHEMES", "StoreUrl", "parse_store_url"]
+__all__ = ["DIALECTS", "DUCKDB_MEMORY_LIMIT", "SCHEMES", "StoreUrl", "parse_store_url"]
 
 #: store kind -> the sqlglot dialect its SQL is written in
 DIALECTS = {"duckdb": "duckdb", "postgresql": "postgres", "spark": "spark", "sc": "spark"}
@@ -30,6 +32,11 @@ _EXAMPLES = (
     "duckdb:///path.duckdb, postgresql://user@host/db, spark://local?warehouse=DIR, "
     "spark://HOST:7077 or sc://HOST:15002"
 )
+#: what DuckDB may hold in memory for segsync's queries unless the URL says otherwise:
+#: beyond it, DuckDB drops cached blocks and spills to disk (its own default is 80 % of RAM,
+#: which a run over a million profiles fills to 2 GiB with blocks it does not need again)
+DUCKDB_MEMORY_LIMIT = "1GB"
+_SIZE = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class StoreUrl:
     kind: str  # "duckdb" | "postgresql" | "spark" | "sc"
     path: Path | None = None  # duckdb file (None = in memory)
     dsn: str = ""  # postgresql connection string / spark master URL (as given, minus driver)
+    memory_limit: str = DUCKDB_MEMORY_LIMIT  # duckdb: ``SET memory_limit``
 
     @property
     def dialect(self) -> str:
@@ -46,7 +54,10 @@ class StoreUrl:
     def display(self) -> str:
         """The URL without a password, for messages."""
         if self.kind == "duckdb":
-            return f"duckdb:///{self.path}" if self.path else "duckdb:///:memory:"
+            base = f"duckdb:///{self.path}" if self.path else "duckdb:///:memory:"
+            if self.memory_limit != DUCKDB_MEMORY_LIMIT:
+                base += f"?memory_limit={self.memory_limit}"
+            return base
         parts = urlsplit(self.dsn)
         netloc = parts.hostname or ""
         if parts.port:
@@ -75,10 +86,11 @@ def parse_store_url(url: str) -> StoreUrl:
                 "duckdb:////absolute/path (three or four slashes)",
                 file="SEGSYNC_SOURCE_URL",
             )
-        target = rest[1:]
+        target, _, query = rest[1:].partition("?")
+        limit = _duckdb_memory_limit(url, query)
         if target in ("", ":memory:"):
-            return StoreUrl("duckdb")
-        return StoreUrl("duckdb", path=Path(target))
+            return StoreUrl("duckdb", memory_limit=limit)
+        return StoreUrl("duckdb", path=Path(target), memory_limit=limit)
     if base in ("postgresql", "postgres"):
         return StoreUrl("postgresql", dsn=f"postgresql://{rest}")
     if base in ("spark", "sc"):
@@ -95,3 +107,17 @@ def parse_store_url(url: str) -> StoreUrl:
         + f" stores (e.g. {_EXAMPLES})",
         file="SEGSYNC_SOURCE_URL",
     )
+
+
+def _duckdb_memory_limit(url: str, query: str) -> str:
+    """``memory_limit=SIZE`` from a DuckDB URL's query (the only option it takes)."""
+    if not query:
+        return DUCKDB_MEMORY_LIMIT
+    name, _, value = query.partition("=")
+    if name != "memory_limit" or not _SIZE.fullmatch(value.strip()):
+        raise ConfigError(
+            f"invalid store URL '{url}': a DuckDB URL takes only ?memory_limit=SIZE "
+            "(e.g. ?memory_limit=4GB; units KB, MB, GB, TB, KiB, MiB, GiB, TiB)",
+            file="SEGSYNC_SOURCE_URL",
+        )
+    return value.strip()

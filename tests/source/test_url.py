@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlglot import exp
 
 from connector.errors import ConfigError
-from connector.source.url import parse_store_url
+from connector.source import open_store
+from connector.source.url import DUCKDB_MEMORY_LIMIT, parse_store_url
 
 
 @pytest.mark.parametrize(
@@ -21,6 +23,38 @@ from connector.source.url import parse_store_url
 def test_duckdb_urls(url: str, kind: str, path: Path | None) -> None:
     parsed = parse_store_url(url)
     assert (parsed.kind, parsed.path) == (kind, path)
+
+
+@pytest.mark.parametrize(
+    ("url", "path", "limit"),
+    [
+        ("duckdb:///data/c.duckdb?memory_limit=4GB", Path("data/c.duckdb"), "4GB"),
+        ("duckdb:///:memory:?memory_limit=512 MiB", None, "512 MiB"),
+        ("duckdb:///data/c.duckdb", Path("data/c.duckdb"), DUCKDB_MEMORY_LIMIT),
+    ],
+)
+def test_duckdb_memory_limit(url: str, path: Path | None, limit: str) -> None:
+    parsed = parse_store_url(url)
+    assert (parsed.path, parsed.memory_limit) == (path, limit)
+    assert parse_store_url(parsed.display()) == parsed
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["duckdb:///c.duckdb?memory_limit=lots", "duckdb:///c.duckdb?threads=4", "duckdb:///c?x"],
+)
+def test_duckdb_url_options_are_checked(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"takes only \?memory_limit=SIZE") as info:
+        parse_store_url(url)
+    assert "SEGSYNC_SOURCE_URL" in str(info.value)
+
+
+def test_duckdb_store_applies_the_memory_limit() -> None:
+    with open_store("duckdb:///:memory:?memory_limit=300MB", read_only=False) as db:
+        (limit,) = db.rows(
+            exp.select(exp.func("current_setting", exp.Literal.string("memory_limit")))
+        )[0]
+    assert limit in ("286.1 MiB", "300.0 MB"), limit
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,8 @@
     .venv/bin/python bench/evaluate.py                     # 1,000,000 profiles, ~20 M events
     .venv/bin/python bench/evaluate.py --profiles 100000   # smaller
     .venv/bin/python bench/evaluate.py --profiles 100000 --json
+    .venv/bin/python bench/evaluate.py --profiles 100000 --store postgresql://postgres@127.0.0.1/test
+    .venv/bin/python bench/evaluate.py --profiles 100000 --store 'spark://local?warehouse=/tmp/wh'
 
 The store comes from the demo generator with its events rewritten in time order (the
 layout of an append-only events table), built once in a child process and cached in the
@@ -19,6 +21,14 @@ after one warm-up each; median and min reported):
   (rollups, where the store keeps them, plus raw events of the boundary days);
 - ratios to the floor (targets: incremental <= 2.0, full <= 8) and the peak RSS of this
   process (target <= 2 GiB); the import time of ``connector.cli`` (``-X importtime``).
+
+``--store URL`` runs the same rounds on another store (PostgreSQL, Spark): the working
+copy's tables are exported as Parquet and written there with ``segsync load``'s loader (a
+schema / database of the run's own, dropped at the end), the last day appended with
+``load --append``; floor, full and incremental then run there, the floor as the same
+query in the store's dialect. A store without rollups (``Store.incremental`` false)
+evaluates the "incremental" run in full. Spark's peak RSS leaves out its JVM (another
+process).
 """
 
 from __future__ import annotations
@@ -42,12 +52,15 @@ from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
+import psycopg
+from sqlglot import exp
 
 from connector.definitions.loader import load_definitions
+from connector.errors import ConfigError
 from connector.evaluate import engine
 from connector.evaluate.engine import Evaluation, evaluate
 from connector.settings import StoreLayout
-from connector.source import load_file, open_store
+from connector.source import load_file, open_store, parse_store_url, table_expr
 from connector.source.demo import DemoSpec, build_demo_store
 from connector.source.duckdb_loader import Target
 
@@ -287,7 +300,7 @@ def _in_child(target: Callable[..., None], *args: Any) -> None:
 
 def ensure_store(args: argparse.Namespace) -> Path:
     name = f"store-{args.profiles}-{args.events_per_profile:g}-{args.seed}-by-time.duckdb"
-    path = Path(args.store) if args.store else Path(tempfile.gettempdir()) / "segsync-bench" / name
+    path = Path(args.cache) if args.cache else Path(tempfile.gettempdir()) / "segsync-bench" / name
     if path.exists() and not args.rebuild:
         print(f"reusing {path}", file=sys.stderr)
         return path
@@ -331,6 +344,97 @@ def prepare_work(base: Path, config: Path) -> Path:
     return work
 
 
+def floor_query(layout: StoreLayout) -> exp.Select:
+    """``FLOOR_SQL`` as a tree, so that every store runs it in its own dialect."""
+    pid = exp.column(layout.profile_id, quoted=True)
+    return (
+        exp.select(
+            pid.as_("profile_id"),
+            exp.func("count", exp.Star()).as_("n"),
+            exp.func("sum", exp.column("amount", quoted=True)).as_("amount"),
+        )
+        .from_(table_expr(layout.events_table))
+        .group_by(pid.copy())
+    )
+
+
+def _export(work: str, folder: str) -> None:
+    """The working copy's profiles, events (all but the last day) and last day as Parquet."""
+    con = duckdb.connect(work, read_only=True)
+    try:
+        con.execute("SET enable_progress_bar = false")
+        for table in ("profiles", "events", "bench_tail"):
+            con.execute(f"COPY {table} TO '{Path(folder) / table}.parquet' (FORMAT parquet)")
+    finally:
+        con.close()
+
+
+def _load_into(url: str, namespace: str, folder: str) -> None:
+    """In a child process: the Parquet files written to ``url`` with the loader of
+    ``segsync load`` (tables ``namespace.profiles`` / ``.events``), then the last day
+    appended with ``load --append``."""
+    layout = bench_layout(namespace)
+    started = time.perf_counter()
+    for target, name in ((Target.PROFILES, "profiles"), (Target.EVENTS, "events")):
+        load_file(url, layout, target, Path(folder) / f"{name}.parquet", replace=True)
+    print(
+        f"loaded profiles and events into {parse_store_url(url).display()} "
+        f"({namespace}) in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    started = time.perf_counter()
+    tail = Path(folder) / "bench_tail.parquet"
+    report = load_file(url, layout, Target.EVENTS, tail, append=True)
+    print(
+        f"appended {report.rows:,} events of the last day in "
+        f"{time.perf_counter() - started:.2f} s (load --append)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def bench_layout(namespace: str | None) -> StoreLayout:
+    if namespace is None:
+        return StoreLayout()
+    return StoreLayout(profiles_table=f"{namespace}.profiles", events_table=f"{namespace}.events")
+
+
+def prepare_target(work: Path, url: str) -> str:
+    """The working copy's tables in the store at ``url``, in a new schema (PostgreSQL) or
+    database (Spark) named ``segsync_bench_<hex>``, which is returned."""
+    namespace = f"segsync_bench_{os.urandom(4).hex()}"
+    parsed = parse_store_url(url)
+    if parsed.kind == "postgresql":
+        with psycopg.connect(parsed.dsn, autocommit=True) as con:
+            con.execute(f"CREATE SCHEMA {namespace}")
+    folder = tempfile.mkdtemp(prefix="segsync-bench-parquet-")
+    try:
+        _export(str(work), folder)
+        _in_child(_load_into, url, namespace, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return namespace
+
+
+def drop_target(url: str, namespace: str) -> None:
+    parsed = parse_store_url(url)
+    if parsed.kind == "postgresql":
+        with psycopg.connect(parsed.dsn, autocommit=True) as con:
+            con.execute(f"DROP SCHEMA IF EXISTS {namespace} CASCADE")
+    else:
+        from connector.source.spark_session import spark_session  # noqa: PLC0415 (pyspark)
+
+        spark_session(parsed).sql(f"DROP DATABASE IF EXISTS {namespace} CASCADE")
+
+
+def copy_work(base: Path) -> Path:
+    """A working copy of the cached store, the last day still aside (``bench_tail``)."""
+    work = Path(tempfile.mkdtemp(prefix="segsync-bench-")) / "work.duckdb"
+    shutil.copyfile(base, work)
+    return work
+
+
 def paired(repeat: int, runs: dict[str, Callable[[], Any]]) -> dict[str, list[float]]:
     """Wall times of ``repeat`` rounds, each running every function once in turn (after
     one warm-up round: file cache, buffer pool, imports). One result alive at a time."""
@@ -367,41 +471,64 @@ def _import_once(module: str) -> float:
     raise RuntimeError(f"no import time for {module}")  # pragma: no cover
 
 
-def main() -> None:
+def parse_args() -> tuple[argparse.Namespace, str | None]:
+    """The options, and the URL of a store other than DuckDB to run on (or None)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--events-per-profile", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--store", help="store file (default: cached in the temp directory)")
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="run on this store: postgresql://..., spark://local?warehouse=DIR, ... "
+        "(default: the DuckDB working copy)",
+    )
+    parser.add_argument(
+        "--cache", help="the generated DuckDB store file (default: cached in the temp directory)"
+    )
     parser.add_argument("--rebuild", action="store_true", help="regenerate a cached store")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--explain", metavar="FILE", help="write EXPLAIN ANALYZE output here")
+    parser.add_argument(
+        "--explain", metavar="FILE", help="write EXPLAIN ANALYZE output here (DuckDB)"
+    )
     args = parser.parse_args()
+    try:
+        kind = parse_store_url(args.store).kind if args.store else "duckdb"
+    except ConfigError as exc:
+        parser.error(str(exc))
+    target = args.store if kind != "duckdb" else None  # duckdb: the working copy
+    if target and args.explain:
+        parser.error("--explain runs on the DuckDB working copy only")
+    return args, target
 
+
+def main() -> None:
+    args, target = parse_args()
     base = ensure_store(args)
     config = write_config(Path(tempfile.mkdtemp(prefix="segsync-bench-")))
     defs = load_definitions(config)
     assert len(defs.segments) == 50, len(defs.segments)
-    work = prepare_work(base, config)
-    url = f"duckdb:///{work}"
-
-    def floor() -> int:
-        con = duckdb.connect(str(work), read_only=True)
-        con.execute("SET enable_progress_bar = false")
-        try:
-            return len(con.execute(FLOOR_SQL).fetchnumpy()["profile_id"])
-        finally:
-            con.close()
-
-    def run(incremental: bool) -> Callable[[], Evaluation]:
-        def go() -> Evaluation:
-            with open_store(url) as store:
-                return evaluate(store, defs, as_of=AS_OF, incremental=incremental)
-
-        return go
-
+    work = prepare_work(base, config) if target is None else copy_work(base)
+    namespace = None
     try:
+        if target is not None:
+            namespace = prepare_target(work, target)
+        url = target or f"duckdb:///{work}"
+        layout = bench_layout(namespace)
+        floor_sql = floor_query(layout)
+
+        def floor() -> int:
+            with open_store(url, layout) as store:
+                return len(store.columns(floor_sql)["profile_id"])
+
+        def run(incremental: bool) -> Callable[[], Evaluation]:
+            def go() -> Evaluation:
+                with open_store(url, layout) as store:
+                    return evaluate(store, defs, as_of=AS_OF, incremental=incremental)
+
+            return go
+
         times = paired(args.repeat, {"floor": floor, "full": run(False), "incremental": run(True)})
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         result = run(True)()
@@ -412,15 +539,20 @@ def main() -> None:
                 f"WARNING: incremental and full results differ: {', '.join(mismatched)}",
                 file=sys.stderr,
             )
-        with open_store(url) as store:
+        with open_store(url, layout) as store:
             schema = store.discover()
+            shown, keeps_rollups = store.url.display(), store.incremental
         if args.explain:
             explain(url, defs, Path(args.explain))
     finally:
+        if target is not None and namespace is not None:
+            drop_target(target, namespace)
         shutil.rmtree(work.parent, ignore_errors=True)
     median = {k: statistics.median(v) for k, v in times.items()}
     best = {k: min(v) for k, v in times.items()}
     report = {
+        "store": shown if target else "duckdb",
+        "rollups": keeps_rollups,
         "profiles": schema.profile_count,
         "events": schema.event_count,
         "floor_s": round(median["floor"], 4),
@@ -451,6 +583,8 @@ def show(
     best: dict[str, float],
 ) -> None:
     sizes = sorted(((result.size(n), n) for n in result.segments), reverse=True)
+    rollups = "" if report["rollups"] else "; no rollups: incremental runs in full"
+    print(f"on {report['store']}{rollups}")
     print(f"store: {report['profiles']:,} profiles, {report['events']:,} events (time-ordered)")
     print("segments: 50; largest: " + ", ".join(f"{n} {s:,}" for s, n in sizes[:3])
           + f"; smallest: {sizes[-1][1]} {sizes[-1][0]:,}")  # fmt: skip

@@ -17,6 +17,14 @@ BIN := $(VENV)/bin
 LOCK := requirements.lock
 COMPILE = $(BIN)/uv pip compile pyproject.toml --extra dev --extra spark --python-version 3.11 --universal \
 	--quiet --custom-compile-command "make lock" --output-file $(LOCK)
+# the warehouse extras (bigquery, snowflake) have a lock of their own: google-cloud-bigquery
+# and snowflake-connector-python hold protobuf < 7 and python-dateutil < 3, which the main
+# lock (what `make install`, CI and the Dockerfile install) need not follow. Install with
+#   pip install -c requirements-warehouse.lock '.[bigquery]'   (or '.[snowflake]')
+WAREHOUSE_LOCK := requirements-warehouse.lock
+COMPILE_WAREHOUSE = $(BIN)/uv pip compile pyproject.toml --extra bigquery --extra snowflake \
+	--python-version 3.11 --universal --quiet --custom-compile-command "make lock" \
+	--output-file $(WAREHOUSE_LOCK)
 
 .PHONY: install demo test test-fast chaos lint lock lock-upgrade bench clean
 
@@ -59,9 +67,11 @@ $(BIN)/uv:
 
 lock: $(BIN)/uv
 	$(COMPILE)
+	$(COMPILE_WAREHOUSE)
 
 lock-upgrade: $(BIN)/uv
 	$(COMPILE) --upgrade
+	$(COMPILE_WAREHOUSE) --upgrade
 
 bench: install
 	$(BIN)/python bench/evaluate.py --profiles 100000

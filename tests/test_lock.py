@@ -40,3 +40,23 @@ def test_installs_go_through_the_lock() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert "pip install -c requirements.lock ." in dockerfile
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_the_warehouse_extras_have_a_lock_of_their_own() -> None:
+    """bigquery and snowflake (not installed by `make install` or CI) are pinned in
+    requirements-warehouse.lock, which `make lock` writes too."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    locked = pins(ROOT / "requirements-warehouse.lock")
+    for text in [*extras["bigquery"], *extras["snowflake"], *project["dependencies"]]:
+        requirement = Requirement(text)
+        version = locked.get(canonicalize_name(requirement.name))
+        assert version is not None, f"{requirement.name} is not in requirements-warehouse.lock"
+        assert requirement.specifier.contains(version, prereleases=True), text
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^lock: .*\n\t\$\(COMPILE\)\n\t\$\(COMPILE_WAREHOUSE\)$", makefile, re.M)
+    assert canonicalize_name("google-cloud-bigquery") not in pins()  # not in CI's install

@@ -1,5 +1,6 @@
 """The customer store (profiles and events): DuckDB by default, PostgreSQL as a server,
-Spark (local, a cluster or Spark Connect) for data that lives in a Spark catalog.
+Spark (local, a cluster or Spark Connect) for data that lives in a Spark catalog, BigQuery
+and Snowflake for data in those warehouses (not executed in segsync's tests).
 
 Each store names the sqlglot dialect of its SQL (``Store.dialect``, ``StoreUrl.dialect``).
 
@@ -49,6 +50,14 @@ def open_store(
         from connector.source.postgres_store import PostgresStore  # noqa: PLC0415
 
         return PostgresStore(parsed, lay)
+    if parsed.kind == "bigquery":  # google-cloud-bigquery (the extra) loads in the store
+        from connector.source.bigquery_store import BigQueryStore
+
+        return BigQueryStore(parsed, lay)
+    if parsed.kind == "snowflake":  # snowflake-connector-python likewise
+        from connector.source.snowflake_store import SnowflakeStore
+
+        return SnowflakeStore(parsed, lay)
     # Spark: pyspark and pyarrow (the ``spark`` extra) load here, never for the other stores
     require("pyarrow", "spark", "Spark stores")
     import_pyspark()

@@ -28,11 +28,12 @@ _NUMBER = (
     "TINYINT", "SMALLINT", "INTEGER", "INT", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
     "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL", "NUMERIC",
     "DOUBLE PRECISION", "INT2", "INT4", "INT8", "FLOAT4", "FLOAT8",
+    "INT64", "FLOAT64", "BIGNUMERIC", "NUMBER",  # BigQuery, Snowflake
 )  # fmt: skip
 
 
 def column_type(sql_type: str) -> ColumnType:
-    """Map a store's SQL type name (DuckDB or PostgreSQL spelling) to a ``ColumnType``."""
+    """Map a store's SQL type name (its own spelling) to a ``ColumnType``."""
     name = sql_type.upper().split("(", 1)[0].strip()
     if name in ("VARCHAR", "TEXT", "CHAR", "CHARACTER", "CHARACTER VARYING", "STRING", "BPCHAR"):
         return ColumnType.TEXT

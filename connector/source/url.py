@@ -8,6 +8,8 @@ postgresql://user@host:5432/db     (also postgres://, postgresql+psycopg://)
 spark://local?warehouse=DIR        (Spark in-process, managed tables under DIR)
 spark://HOST:7077                  (a standalone Spark cluster)
 sc://HOST:15002                    (Spark Connect, e.g. Databricks)
+bigquery://PROJECT/DATASET         (BigQuery; not executed in segsync's tests)
+snowflake://USER@ACCOUNT/DATABASE/SCHEMA?warehouse=WH   (Snowflake; not executed either)
 
 Every kind names the sqlglot dialect its queries are rendered in (``StoreUrl.dialect``).
 Any other scheme is a ``ConfigError`` that lists the supported ones.
@@ -21,16 +23,25 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from connector.errors import ConfigError
+from connector.source.warehouse_url import bigquery_target, snowflake_target
 
 __all__ = ["DIALECTS", "DUCKDB_MEMORY_LIMIT", "SCHEMES", "StoreUrl", "parse_store_url"]
 
 #: store kind -> the sqlglot dialect its SQL is written in
-DIALECTS = {"duckdb": "duckdb", "postgresql": "postgres", "spark": "spark", "sc": "spark"}
+DIALECTS = {
+    "duckdb": "duckdb",
+    "postgresql": "postgres",
+    "spark": "spark",
+    "sc": "spark",
+    "bigquery": "bigquery",
+    "snowflake": "snowflake",
+}
 #: the schemes ``parse_store_url`` accepts, as shown in errors
-SCHEMES = ("duckdb", "postgresql", "spark", "sc")
+SCHEMES = ("duckdb", "postgresql", "spark", "sc", "bigquery", "snowflake")
 _EXAMPLES = (
     "duckdb:///path.duckdb, postgresql://user@host/db, spark://local?warehouse=DIR, "
-    "spark://HOST:7077 or sc://HOST:15002"
+    "spark://HOST:7077, sc://HOST:15002, bigquery://PROJECT/DATASET or "
+    "snowflake://USER@ACCOUNT/DATABASE/SCHEMA?warehouse=WH"
 )
 #: what DuckDB may hold in memory for segsync's queries unless the URL says otherwise:
 #: beyond it, DuckDB drops cached blocks and spills to disk (its own default is 80 % of RAM,
@@ -41,9 +52,9 @@ _SIZE = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE
 
 @dataclass(frozen=True)
 class StoreUrl:
-    kind: str  # "duckdb" | "postgresql" | "spark" | "sc"
+    kind: str  # "duckdb" | "postgresql" | "spark" | "sc" | "bigquery" | "snowflake"
     path: Path | None = None  # duckdb file (None = in memory)
-    dsn: str = ""  # postgresql connection string / spark master URL (as given, minus driver)
+    dsn: str = ""  # the URL as given (minus a driver suffix), for the other kinds
     memory_limit: str = DUCKDB_MEMORY_LIMIT  # duckdb: ``SET memory_limit``
 
     @property
@@ -64,6 +75,10 @@ class StoreUrl:
             netloc += f":{parts.port}"
         if parts.username:
             netloc = f"{parts.username}@{netloc}"
+        if self.kind == "bigquery":
+            return bigquery_target(self.dsn).display()
+        if self.kind == "snowflake":
+            return snowflake_target(self.dsn).display()
         if self.kind in ("spark", "sc"):
             query = f"?{parts.query}" if parts.query and self.kind == "spark" else ""
             return f"{self.kind}://{netloc}{parts.path}{query}"
@@ -101,6 +116,12 @@ def parse_store_url(url: str) -> StoreUrl:
                 file="SEGSYNC_SOURCE_URL",
             )
         return StoreUrl(base, dsn=f"{base}://{rest}")
+    if base == "bigquery":
+        bigquery_target(f"bigquery://{rest}")  # raises on a bad project, dataset, parameter
+        return StoreUrl(base, dsn=f"bigquery://{rest}")
+    if base == "snowflake":
+        snowflake_target(f"snowflake://{rest}")  # raises on missing parts, bad parameters
+        return StoreUrl(base, dsn=f"snowflake://{rest}")
     raise ConfigError(
         f"unsupported store '{scheme}://': segsync reads "
         + ", ".join(f"{s}://" for s in SCHEMES)

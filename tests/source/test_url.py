@@ -93,7 +93,14 @@ def test_bad_urls(url: str, message: str) -> None:
 def test_unknown_schemes_name_the_supported_ones(url: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_store_url(url)
-    for scheme in ("duckdb://", "postgresql://", "spark://", "sc://"):
+    for scheme in (
+        "duckdb://",
+        "postgresql://",
+        "spark://",
+        "sc://",
+        "bigquery://",
+        "snowflake://",
+    ):
         assert scheme in str(info.value)
 
 

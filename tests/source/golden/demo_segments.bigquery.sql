@@ -3,25 +3,25 @@ WITH `__all` AS (
     SELECT
       `profile_id` AS `__pid`,
       LOWER(TRIM(`event`)) AS `__name`,
-      CAST(`ts` AS DATETIME) AS `__ts`,
+      CAST(`ts` AS TIMESTAMP) AS `__ts`,
       `destination` AS `__q0`,
       `amount` AS `__q1`,
       `category` AS `__q2`
     FROM `events`
     WHERE
-      CAST(`ts` AS DATETIME) <= CAST('2026-11-23 08:00:00' AS DATETIME)
+      CAST(`ts` AS TIMESTAMP) <= CAST('2026-11-23 08:00:00' AS TIMESTAMP)
   ), `__feat0` AS (
     SELECT
       `__pid`,
       MAX(IF((
-        `__ts` >= CAST('2026-11-22 08:00:00' AS DATETIME)
+        `__ts` >= CAST('2026-11-22 08:00:00' AS TIMESTAMP)
       ), `__ts`, NULL)) AS `__f0`
     FROM `__ev`
     WHERE
       `__name` = 'added_to_cart'
       AND (
         (
-          `__ts` >= CAST('2026-11-22 08:00:00' AS DATETIME)
+          `__ts` >= CAST('2026-11-22 08:00:00' AS TIMESTAMP)
         )
       )
     GROUP BY
@@ -31,16 +31,16 @@ WITH `__all` AS (
       `__pid`,
       MAX(`__ts`) AS `__f1`,
       COUNTIF((
-        `__ts` >= CAST('2025-11-23 08:00:00' AS DATETIME)
+        `__ts` >= CAST('2025-11-23 08:00:00' AS TIMESTAMP)
       )) AS `__f2`,
       CAST(SUM(CAST(`__q1` AS BIGNUMERIC)) AS FLOAT64) / CAST(COUNT(`__q1`) AS FLOAT64) AS `__f3`,
       COUNTIF((
-        `__ts` >= CAST('2026-08-25 08:00:00' AS DATETIME)
+        `__ts` >= CAST('2026-08-25 08:00:00' AS TIMESTAMP)
       )) AS `__f4`,
       COUNT(*) AS `__f5`,
       COUNTIF(
         (
-          `__ts` >= CAST('2026-10-24 08:00:00' AS DATETIME)
+          `__ts` >= CAST('2026-10-24 08:00:00' AS TIMESTAMP)
         )
         AND (
           COALESCE((
@@ -70,7 +70,7 @@ WITH `__all` AS (
             `__name` = 'flight_booked'
           )
           AND (
-            `__ts` >= CAST('2025-11-23 08:00:00' AS DATETIME)
+            `__ts` >= CAST('2025-11-23 08:00:00' AS TIMESTAMP)
           )
         ) AS `__g0`
       FROM `__ev`
@@ -81,7 +81,7 @@ WITH `__all` AS (
             `__name` = 'flight_booked'
           )
           AND (
-            `__ts` >= CAST('2025-11-23 08:00:00' AS DATETIME)
+            `__ts` >= CAST('2025-11-23 08:00:00' AS TIMESTAMP)
           )
         )
       GROUP BY
@@ -243,7 +243,33 @@ WITH `__all` AS (
                 LEAST(
                   CAST(1.0 AS FLOAT64),
                   SQRT(
-                    POWER(SIN(RADIANS(`latitude` - CAST(37.788 AS FLOAT64)) / CAST(2.0 AS FLOAT64)), 2) + COS(RADIANS(CAST(37.788 AS FLOAT64))) * COS(RADIANS(`latitude`)) * POWER(SIN(RADIANS(`longitude` - CAST(-122.4075 AS FLOAT64)) / CAST(2.0 AS FLOAT64)), 2)
+                    POWER(
+                      SIN(
+                        (
+                          `latitude` - CAST(37.788 AS FLOAT64)
+                        ) * (
+                          ACOS(-1) / 180
+                        ) / CAST(2.0 AS FLOAT64)
+                      ),
+                      2
+                    ) + COS((
+                      CAST(37.788 AS FLOAT64)
+                    ) * (
+                      ACOS(-1) / 180
+                    )) * COS((
+                      `latitude`
+                    ) * (
+                      ACOS(-1) / 180
+                    )) * POWER(
+                      SIN(
+                        (
+                          `longitude` - CAST(-122.4075 AS FLOAT64)
+                        ) * (
+                          ACOS(-1) / 180
+                        ) / CAST(2.0 AS FLOAT64)
+                      ),
+                      2
+                    )
                   )
                 )
               ) <= CAST(25.0 AS FLOAT64)
@@ -263,7 +289,33 @@ WITH `__all` AS (
                 LEAST(
                   CAST(1.0 AS FLOAT64),
                   SQRT(
-                    POWER(SIN(RADIANS(`latitude` - CAST(40.758 AS FLOAT64)) / CAST(2.0 AS FLOAT64)), 2) + COS(RADIANS(CAST(40.758 AS FLOAT64))) * COS(RADIANS(`latitude`)) * POWER(SIN(RADIANS(`longitude` - CAST(-73.9855 AS FLOAT64)) / CAST(2.0 AS FLOAT64)), 2)
+                    POWER(
+                      SIN(
+                        (
+                          `latitude` - CAST(40.758 AS FLOAT64)
+                        ) * (
+                          ACOS(-1) / 180
+                        ) / CAST(2.0 AS FLOAT64)
+                      ),
+                      2
+                    ) + COS((
+                      CAST(40.758 AS FLOAT64)
+                    ) * (
+                      ACOS(-1) / 180
+                    )) * COS((
+                      `latitude`
+                    ) * (
+                      ACOS(-1) / 180
+                    )) * POWER(
+                      SIN(
+                        (
+                          `longitude` - CAST(-73.9855 AS FLOAT64)
+                        ) * (
+                          ACOS(-1) / 180
+                        ) / CAST(2.0 AS FLOAT64)
+                      ),
+                      2
+                    )
                   )
                 )
               ) <= CAST(25.0 AS FLOAT64)
@@ -283,7 +335,33 @@ WITH `__all` AS (
                 LEAST(
                   CAST(1.0 AS FLOAT64),
                   SQRT(
-                    POWER(SIN(RADIANS(`latitude` - CAST(41.895 AS FLOAT64)) / CAST(2.0 AS FLOAT64)), 2) + COS(RADIANS(CAST(41.895 AS FLOAT64))) * COS(RADIANS(`latitude`)) * POWER(SIN(RADIANS(`longitude` - CAST(-87.6243 AS FLOAT64)) / CAST(2.0 AS FLOAT64)), 2)
+                    POWER(
+                      SIN(
+                        (
+                          `latitude` - CAST(41.895 AS FLOAT64)
+                        ) * (
+                          ACOS(-1) / 180
+                        ) / CAST(2.0 AS FLOAT64)
+                      ),
+                      2
+                    ) + COS((
+                      CAST(41.895 AS FLOAT64)
+                    ) * (
+                      ACOS(-1) / 180
+                    )) * COS((
+                      `latitude`
+                    ) * (
+                      ACOS(-1) / 180
+                    )) * POWER(
+                      SIN(
+                        (
+                          `longitude` - CAST(-87.6243 AS FLOAT64)
+                        ) * (
+                          ACOS(-1) / 180
+                        ) / CAST(2.0 AS FLOAT64)
+                      ),
+                      2
+                    )
                   )
                 )
               ) <= CAST(25.0 AS FLOAT64)
@@ -303,10 +381,10 @@ WITH `__all` AS (
       COALESCE(
         (
           (
-            `signup_at` >= CAST('2026-10-24 08:00:00' AS DATETIME)
+            `signup_at` >= CAST('2026-10-24 08:00:00' AS TIMESTAMP)
           )
           AND (
-            `signup_at` <= CAST('2026-11-23 08:00:00' AS DATETIME)
+            `signup_at` <= CAST('2026-11-23 08:00:00' AS TIMESTAMP)
           )
         ),
         FALSE
@@ -391,5 +469,39 @@ WITH `__all` AS (
   FROM `__ranked`
 )
 SELECT
-  *
+  `profile_id`,
+  `email`,
+  `email_key`,
+  `consent`,
+  CAST(CASE WHEN `__s0` THEN 1 ELSE 0 END AS INT64) + CAST(CASE WHEN `__s1` THEN 2 ELSE 0 END AS INT64) + CAST(CASE WHEN `__s2` THEN 4 ELSE 0 END AS INT64) + CAST(CASE WHEN `__s3` THEN 8 ELSE 0 END AS INT64) + CAST(CASE WHEN `__s4` THEN 16 ELSE 0 END AS INT64) + CAST(CASE WHEN `__s5` THEN 32 ELSE 0 END AS INT64) + CAST(CASE WHEN `__s6` THEN 64 ELSE 0 END AS INT64) + CAST(CASE WHEN `__s7` THEN 128 ELSE 0 END AS INT64) + CAST(CASE WHEN `__s8` THEN 256 ELSE 0 END AS INT64) AS `__m0`
 FROM `__all`
+WHERE
+  (
+    `__s0`
+  )
+  OR (
+    `__s1`
+  )
+  OR (
+    `__s2`
+  )
+  OR (
+    `__s3`
+  )
+  OR (
+    `__s4`
+  )
+  OR (
+    `__s5`
+  )
+  OR (
+    `__s6`
+  )
+  OR (
+    `__s7`
+  )
+  OR (
+    `__s8`
+  )
+ORDER BY
+  `profile_id`

@@ -30,7 +30,7 @@ from connector.settings import StoreLayout
 from connector.source import demo_data as data
 from connector.source import load_file, open_store
 from connector.source.duckdb_loader import Target
-from connector.source.store import table_expr
+from connector.source.store import Store, table_expr
 from connector.source.url import StoreUrl, parse_store_url
 from connector.timespec import format_instant
 
@@ -376,28 +376,43 @@ def copy_demo_store(
     return DemoStore(parsed, demo.spec, profiles.total_rows, events.total_rows)
 
 
+def _table_comment(store: Store, table: str) -> str | None:
+    """The comment of ``table`` ("" without one), or None when there is no such table."""
+    if store.dialect == "spark":  # the catalog API: Spark has no information_schema
+        from connector.source.spark_store import spark_name  # noqa: PLC0415 (pyarrow)
+
+        catalog = store.spark.catalog  # type: ignore[attr-defined]
+        name = spark_name(table)
+        if not catalog.tableExists(name):
+            return None
+        return str(catalog.getTable(name).description or "")
+    parts = table.split(".")
+    schema = exp.Literal.string(parts[-2]) if len(parts) > 1 else exp.func("current_schema")
+    found = store.rows(
+        exp.select(exp.func("count", exp.Star()))
+        .from_(exp.table_("tables", db="information_schema"))
+        .where(exp.column("table_schema").eq(schema))
+        .where(exp.column("table_name").eq(exp.Literal.string(parts[-1])))
+    )
+    if not found[0][0]:
+        return None
+    if store.dialect != "postgres":
+        return ""
+    regclass = exp.Literal.string(table_expr(table).sql("postgres"))
+    described = exp.func("obj_description", exp.func("to_regclass", regclass))
+    return str(store.rows(exp.select(described))[0][0] or "")
+
+
 def _check_foreign_tables(url: StoreUrl, layout: StoreLayout) -> None:
     """Refuse to replace tables that an earlier ``copy_demo_store`` did not write (their
     comment names the demo's file)."""
     foreign = []
     with open_store(url, layout) as store:
         for table in (layout.profiles_table, layout.events_table):
-            parts = table.split(".")
-            schema = exp.Literal.string(parts[-2]) if len(parts) > 1 else exp.func("current_schema")
-            found = store.rows(
-                exp.select(exp.func("count", exp.Star()))
-                .from_(exp.table_("tables", db="information_schema"))
-                .where(exp.column("table_schema").eq(schema))
-                .where(exp.column("table_name").eq(exp.Literal.string(parts[-1])))
-            )
-            if not found[0][0]:
-                continue
-            comment = ""
-            if store.dialect == "postgres":
-                name = exp.Literal.string(table_expr(table).sql("postgres"))
-                described = exp.func("obj_description", exp.func("to_regclass", name))
-                comment = str(store.rows(exp.select(described))[0][0] or "")
-            if not comment.startswith("loaded by segsync load from segsync-demo-"):
+            comment = _table_comment(store, table)
+            if comment is not None and not comment.startswith(
+                "loaded by segsync load from segsync-demo-"
+            ):
                 foreign.append(table)
     if foreign:
         raise ConfigError(

@@ -128,3 +128,38 @@ def test_demo_into_postgres(
         assert run_cli([*demo, "--force"])[0] == 0
     code, _, err = run_cli(["demo", "--store", "mysql://h/db"])
     assert code == 1 and "unsupported store 'mysql://'" in err
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_demo_into_spark(
+    tmp_path: Path, spark_url: str, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``segsync demo --store spark://local?warehouse=DIR`` end to end: built, loaded,
+    evaluated and synced into the emulators; a table it did not write needs --force."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEGSYNC_CONFIG_DIR", str(tmp_path / "conf"))
+    monkeypatch.setenv("SEGSYNC_SECRETS_DIR", str(tmp_path / "secrets"))
+    database = f"demo_{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("SEGSYNC_STORE__PROFILES_TABLE", f"{database}.profiles")
+    monkeypatch.setenv("SEGSYNC_STORE__EVENTS_TABLE", f"{database}.events")
+    demo = ["demo", "--store", spark_url, "--profiles", "300", "--as-of", AS_OF]
+    code, out, err = run_cli(demo)
+    assert (code, err) == (0, ""), err
+    assert out.startswith("built spark://local?warehouse=")
+    assert "300 profiles" in out.splitlines()[0]
+    assert "What the ESPs hold" in out  # synced into the emulators
+    assert not (tmp_path / "data").exists()  # nothing built locally
+    monkeypatch.setenv("SEGSYNC_SOURCE_URL", spark_url)
+    code, out, err = run_cli(["preview", "vip-new-york", "--as-of", AS_OF])
+    assert code == 0, err
+    assert out.splitlines()[0] == "profile_id,email,holdout"
+    from connector.source.spark_session import spark_session
+    from connector.source.url import parse_store_url
+
+    spark = spark_session(parse_store_url(spark_url))
+    spark.sql(f"COMMENT ON TABLE {database}.events IS 'our orders'")
+    code, out, err = run_cli([*demo, "--no-sync"])
+    assert (code, out) == (1, "")
+    assert f"already has {database}.events, not written by segsync demo" in err
+    assert run_cli([*demo, "--no-sync", "--force"])[0] == 0

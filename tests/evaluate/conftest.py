@@ -1,4 +1,5 @@
-"""Evaluate hand-written cases with segsync (DuckDB or PostgreSQL) and with the oracle.
+"""Evaluate hand-written cases with segsync (DuckDB or PostgreSQL; Spark local for the
+property test) and with the oracle.
 
 ``both.qualifying(rule, profiles, events)`` returns who qualifies, after asserting that the
 evaluator and the oracle agree on every profile. The PostgreSQL backend uses a schema of its
@@ -25,6 +26,7 @@ from tests.evaluate.harness import (
     load_postgres,
     make_oracle_store,
     postgres_layout,
+    spark_layout,
 )
 from tests.evaluate.oracle import OracleResult, OracleStore
 
@@ -52,6 +54,15 @@ def pg_schema() -> Iterator[str]:
 def pg_db(pg_schema: str) -> Iterator[Store]:
     """One PostgreSQL connection for the session; each case replaces the tables."""
     db = open_store(PG_URL, postgres_layout(pg_schema))
+    yield db
+    db.close()
+
+
+@pytest.fixture(scope="session")
+def spark_db(spark_url: str) -> Iterator[Store]:
+    """The Spark local store of the test session (one SparkSession per process); each case
+    replaces its temporary views."""
+    db = open_store(spark_url, spark_layout())
     yield db
     db.close()
 

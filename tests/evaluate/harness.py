@@ -30,8 +30,10 @@ __all__ = [
     "dump_yaml",
     "load_duckdb",
     "load_postgres",
+    "load_spark",
     "make_oracle_store",
     "postgres_layout",
+    "spark_layout",
     "write_config",
 ]
 
@@ -127,6 +129,44 @@ def load_postgres(db: Store, store: OracleStore) -> Store:
     con = db.con  # type: ignore[attr-defined]
     _create(con, db.layout.profiles_table, PROFILE_SQL, store.profiles)
     _create(con, db.layout.events_table, EVENT_SQL, store.events)
+    db.discover(refresh=True)
+    return db
+
+
+#: the test store's SQL types as Arrow types (Spark reads Arrow timestamps with a time zone
+#: as its TIMESTAMP, an instant; naive values are UTC)
+_ARROW = {
+    "VARCHAR": "string",
+    "INTEGER": "int32",
+    "DOUBLE PRECISION": "float64",
+    "BOOLEAN": "bool_",
+    "TIMESTAMP": "timestamp_utc",
+    "TIMESTAMPTZ": "timestamp_utc",
+    "DATE": "date32",
+}
+
+
+def spark_layout() -> StoreLayout:
+    return StoreLayout(profiles_table="oracle_profiles", events_table="oracle_events")
+
+
+def load_spark(db: Store, store: OracleStore) -> Store:
+    """The rows as the Spark session's temporary views ``oracle_profiles`` and
+    ``oracle_events`` (replaced; writing managed tables would cost seconds per example)."""
+    import pyarrow as pa  # noqa: PLC0415 (the spark extra; only Spark cases need it)
+
+    def arrow_type(sql: str) -> Any:
+        name = _ARROW[sql]
+        return pa.timestamp("us", tz="UTC") if name == "timestamp_utc" else getattr(pa, name)()
+
+    spark = db.spark  # type: ignore[attr-defined]
+    for table, columns, rows in (
+        (db.layout.profiles_table, PROFILE_SQL, store.profiles),
+        (db.layout.events_table, EVENT_SQL, store.events),
+    ):
+        schema = pa.schema([(c, arrow_type(t)) for c, t in columns.items()])
+        data = pa.Table.from_pylist([dict(r) for r in rows], schema=schema)
+        spark.createDataFrame(data).createOrReplaceTempView(table)
     db.discover(refresh=True)
     return db
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from connector.source import Store
-from tests.evaluate.harness import compare, load_duckdb, load_postgres
+from tests.evaluate.harness import compare, load_duckdb, load_postgres, load_spark
 from tests.evaluate.strategies import Example, examples
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
@@ -75,3 +75,13 @@ def test_some_segments_equal_oracle(duckdb_db: Store, example: Example) -> None:
 def test_postgres_equals_oracle(pg_db: Store, example: Example) -> None:
     """The same SQL, transpiled for PostgreSQL, gives the same answers."""
     check(load_postgres(pg_db, example.store), example)
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+@settings(PROFILE, max_examples=max(6, PROFILE.max_examples // 20))
+@given(example=examples(max_segments=3, depth=1))
+def test_spark_equals_oracle(spark_db: Store, example: Example) -> None:
+    """The same SQL in the spark dialect, run by Spark SQL in local mode (fewer examples:
+    each query costs Spark a second or more of planning and scheduling)."""
+    check(load_spark(spark_db, example.store), example)

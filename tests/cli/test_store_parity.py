@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from importlib.resources import as_file, files
 from pathlib import Path
 
 import duckdb
 import psycopg
 import pytest
 
+from connector.definitions.loader import load_definitions
+from connector.evaluate.engine import has_esp_conditions
 from tests.cli.conftest import CliRunner
 from tests.conftest import POSTGRES_URL
 
@@ -35,6 +38,17 @@ def demo_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: CliRunn
         con.execute(f"COPY {table} TO '{tmp_path / table}.parquet' (FORMAT parquet)")
     con.close()
     return tmp_path
+
+
+def local_segments() -> list[str]:
+    """Every demo segment that segsync evaluates (not those with ESP-only conditions)."""
+    with as_file(files("connector") / "demo_config") as folder:
+        defs = load_definitions(folder)
+    return sorted(n for n, s in defs.segments.items() if not has_esp_conditions(s.rule))
+
+
+def test_the_check_covers_every_local_demo_segment() -> None:
+    assert list(LOCAL_SEGMENTS) == local_segments()
 
 
 def previews(run_cli: CliRunner) -> dict[str, list[str]]:
@@ -67,6 +81,7 @@ def test_postgres_gives_the_same_members_and_holdouts(
 ) -> None:
     on_duckdb = previews(run_cli)
     assert all(on_duckdb.values())
+    assert any(row.endswith(",true") for rows in on_duckdb.values() for row in rows)
     monkeypatch.setenv("SEGSYNC_SOURCE_URL", POSTGRES_URL)
     monkeypatch.setenv("SEGSYNC_STORE__PROFILES_TABLE", f"{pg_schema}.profiles")
     monkeypatch.setenv("SEGSYNC_STORE__EVENTS_TABLE", f"{pg_schema}.events")
@@ -86,6 +101,8 @@ def test_spark_gives_the_same_members_and_holdouts(
     ``segsync load`` (in a database of its own), previewed like DuckDB."""
     on_duckdb = previews(run_cli)
     assert all(on_duckdb.values())
+    # holdout flags are compared too: some members are held out
+    assert any(row.endswith(",true") for rows in on_duckdb.values() for row in rows)
     database = f"parity_{uuid.uuid4().hex[:10]}"
     monkeypatch.setenv("SEGSYNC_SOURCE_URL", spark_url)
     monkeypatch.setenv("SEGSYNC_STORE__PROFILES_TABLE", f"{database}.profiles")

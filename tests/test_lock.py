@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import re
+import tomllib
 
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.lockfile import LOCK, ROOT, declared, pins
@@ -45,10 +47,6 @@ def test_installs_go_through_the_lock() -> None:
 def test_the_warehouse_extras_have_a_lock_of_their_own() -> None:
     """bigquery and snowflake (not installed by `make install` or CI) are pinned in
     requirements-warehouse.lock, which `make lock` writes too."""
-    import tomllib
-
-    from packaging.requirements import Requirement
-
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     extras = project["optional-dependencies"]
     locked = pins(ROOT / "requirements-warehouse.lock")

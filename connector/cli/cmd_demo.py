@@ -25,7 +25,7 @@ from connector.demo_campaign import add_campaign_outcomes
 from connector.demo_sync import EspHolding, sync_demo
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
 from connector.reconcile.summary import RunSummary
-from connector.source import parse_store_url
+from connector.source import check_writable, parse_store_url
 from connector.source.demo import (
     DEFAULT_PROFILES,
     DEFAULT_SEED,
@@ -217,7 +217,8 @@ def demo(
     (only files that do not exist yet).
     """
     if store is not None:
-        parse_store_url(store)  # a bad URL is an error before anything is built
+        # a bad URL, or a store segsync does not write, is an error before anything is built
+        check_writable(parse_store_url(store), "segsync demo --store")
         state.override(store)
     moment = resolve_as_of(as_of) if as_of is not None else default_as_of(utc_now())
     spec = DemoSpec(as_of=moment, profiles=profiles, seed=seed)

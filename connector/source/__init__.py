@@ -29,6 +29,7 @@ __all__ = [
     "Store",
     "StoreSchema",
     "StoreUrl",
+    "check_writable",
     "load_file",
     "open_store",
     "parse_store_url",
@@ -51,11 +52,11 @@ def open_store(
 
         return PostgresStore(parsed, lay)
     if parsed.kind == "bigquery":  # google-cloud-bigquery (the extra) loads in the store
-        from connector.source.bigquery_store import BigQueryStore
+        from connector.source.bigquery_store import BigQueryStore  # noqa: PLC0415
 
         return BigQueryStore(parsed, lay)
     if parsed.kind == "snowflake":  # snowflake-connector-python likewise
-        from connector.source.snowflake_store import SnowflakeStore
+        from connector.source.snowflake_store import SnowflakeStore  # noqa: PLC0415
 
         return SnowflakeStore(parsed, lay)
     # Spark: pyspark and pyarrow (the ``spark`` extra) load here, never for the other stores
@@ -64,6 +65,18 @@ def open_store(
     from connector.source.spark_store import SparkStore  # noqa: PLC0415
 
     return SparkStore(parsed, lay)
+
+
+def check_writable(url: StoreUrl, command: str) -> None:
+    """A ``ConfigError`` unless segsync writes tables into stores of ``url``'s kind
+    (``segsync load`` and ``segsync demo --store``: DuckDB, PostgreSQL, Spark)."""
+    if url.kind in ("bigquery", "snowflake"):
+        loader = "bq load" if url.kind == "bigquery" else "COPY INTO"
+        raise ConfigError(
+            f"{command} writes DuckDB, PostgreSQL and Spark stores, not {url.display()}: "
+            f"load the warehouse's tables with its own loader ({loader}); segsync reads them",
+            file="SEGSYNC_SOURCE_URL",
+        )
 
 
 def load_file(
@@ -86,6 +99,7 @@ def load_file(
     if append and replace:
         raise ConfigError("--append and --replace exclude each other", file=str(file))
     parsed = parse_store_url(url) if isinstance(url, str) else url
+    check_writable(parsed, "segsync load")
     if parsed.kind == "duckdb":
         from connector.source.duckdb_loader import load_duckdb  # noqa: PLC0415
 

@@ -14,7 +14,6 @@ with ``TIMESTAMP(col)``); the events' timestamp may be either (it is cast explic
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -71,18 +70,12 @@ class BigQueryStore(Store):
             labels={"application": "segsync"},
         )
 
-    def _result(self, query: exp.Expr, page_size: int | None = None) -> Any:
+    def _result(self, query: exp.Expr) -> Any:
         job = self.client.query(self.sql(query), job_config=self.job_config)
-        return job.result(page_size=page_size)
+        return job.result()
 
     def rows(self, query: exp.Expr) -> list[tuple[Any, ...]]:
         return [tuple(plain_value(v) for v in row.values()) for row in self._result(query)]
-
-    def iter_rows(self, query: exp.Expr, batch: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
-        for page in self._result(query, page_size=batch).pages:
-            chunk = [tuple(plain_value(v) for v in row.values()) for row in page]
-            if chunk:
-                yield chunk
 
     def columns(self, query: exp.Expr) -> dict[str, np.ndarray]:
         result = self._result(query)

@@ -13,6 +13,9 @@ otherwise carry over verbatim into dialects that lack it:
   cast is to ``TIMESTAMP`` (a ``DATE`` or ``DATETIME`` casts to it as of UTC midnight / UTC);
 - ``RADIANS(x)`` (BigQuery has none): ``x * (ACOS(-1) / 180)``;
 - ``INTERVAL '86400' SECOND`` (BigQuery takes a number there): ``INTERVAL 86400 SECOND``;
+- ``CAST(x AS DECIMAL(38, 6))`` (exact sums): BigQuery's ``NUMERIC`` holds 29 digits before
+  the point and sqlglot would drop the scale, so it is
+  ``ROUND(CAST(x AS BIGNUMERIC), 6)`` (each value rounded to 6 places, as DuckDB does);
 - identifiers (Snowflake): Snowflake stores unquoted names upper-case and matches quoted
   names exactly, so a quoted lower-case ``"profile_id"`` would miss a column created as
   ``profile_id``; plain lower-case names (letters, digits, ``_``; not a reserved word) are
@@ -44,6 +47,14 @@ _NAIVE = (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ)
 
 
 def _bigquery_types(node: exp.Expr) -> exp.Expr:
+    if (
+        isinstance(node, exp.Cast)
+        and node.to.this == exp.DataType.Type.DECIMAL
+        and len(node.to.expressions) == 2
+    ):
+        scale = node.to.expressions[1].this.copy()
+        exact = exp.cast(node.this.copy(), exp.DataType(this=exp.DataType.Type.BIGDECIMAL))
+        return exp.func("ROUND", exact, scale)
     if isinstance(node, exp.DataType) and node.this in _NAIVE:
         return exp.DataType.build("TIMESTAMPTZ")
     if isinstance(node, exp.Radians):

@@ -14,7 +14,7 @@ maps them back to the names segsync asked for.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -81,12 +81,6 @@ class SnowflakeStore(Store):
         with self.con.cursor() as cur:
             cur.execute(self.sql(query))
             return [tuple(plain_value(v) for v in row) for row in cur.fetchall()]
-
-    def iter_rows(self, query: exp.Expr, batch: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
-        with self.con.cursor() as cur:
-            cur.execute(self.sql(query))
-            while chunk := cur.fetchmany(batch):
-                yield [tuple(plain_value(v) for v in row) for row in chunk]
 
     def columns(self, query: exp.Expr) -> dict[str, np.ndarray]:
         with self.con.cursor() as cur:

@@ -14,6 +14,8 @@ import pytest
 
 from connector.definitions.loader import load_definitions
 from connector.evaluate.engine import has_esp_conditions
+from connector.source import parse_store_url
+from connector.source.spark_session import spark_session
 from tests.cli.conftest import CliRunner
 from tests.conftest import POSTGRES_URL
 
@@ -171,9 +173,6 @@ def test_demo_into_spark(
     code, out, err = run_cli(["preview", "vip-new-york", "--as-of", AS_OF])
     assert code == 0, err
     assert out.splitlines()[0] == "profile_id,email,holdout"
-    from connector.source.spark_session import spark_session
-    from connector.source.url import parse_store_url
-
     spark = spark_session(parse_store_url(spark_url))
     spark.sql(f"COMMENT ON TABLE {database}.events IS 'our orders'")
     code, out, err = run_cli([*demo, "--no-sync"])

@@ -154,3 +154,9 @@ def test_bigquery_intervals_take_a_number() -> None:
     query = sqlglot.parse_one("SELECT a + INTERVAL '86400' SECOND FROM t", read="duckdb")
     assert render(query, "bigquery") == "SELECT a + INTERVAL 86400 SECOND FROM t"
     assert render(query, "snowflake") == "SELECT a + INTERVAL '86400 SECOND' FROM t"
+
+
+def test_bigquery_exact_sums_keep_their_scale() -> None:
+    query = sqlglot.parse_one("SELECT SUM(CAST(amount AS DECIMAL(38, 6))) FROM t", read="duckdb")
+    assert render(query, "bigquery") == "SELECT SUM(ROUND(CAST(amount AS BIGNUMERIC), 6)) FROM t"
+    assert render(query, "snowflake") == "SELECT SUM(CAST(amount AS DECIMAL(38, 6))) FROM t"

@@ -20,11 +20,11 @@ from sqlglot import exp
 
 from connector.errors import ConfigError, DependencyError
 from connector.settings import StoreLayout
-from connector.source import open_store
+from connector.source import load_file, open_store
 from connector.source.bigquery_store import columns_query as bigquery_columns
 from connector.source.demo import DemoSpec, build_demo_store
 from connector.source.dialect import render
-from connector.source.loader import Target, load_file
+from connector.source.duckdb_loader import Target
 from connector.source.row_arrays import as_arrays, plain_value
 from connector.source.schema import ColumnType, column_type
 from connector.source.snowflake_store import columns_query as snowflake_columns
@@ -139,7 +139,8 @@ def test_load_points_to_the_warehouse_loader(url: str, tmp_path: Path) -> None:
     data.write_text("profile_id,email\n1,a@example.com\n")
     with pytest.raises(ConfigError) as info:
         load_file(url, StoreLayout(), Target.PROFILES, data)
-    assert "load writes DuckDB, PostgreSQL and Spark stores" in str(info.value)
+    assert "segsync load writes DuckDB, PostgreSQL and Spark stores, not " in str(info.value)
+    assert "with its own loader" in str(info.value)
     assert "p%40ss" not in str(info.value) and "p@ss" not in str(info.value)
 
 

@@ -33,7 +33,7 @@ WITH `__all` AS (
       COUNTIF((
         `__ts` >= CAST('2025-11-23 08:00:00' AS TIMESTAMP)
       )) AS `__f2`,
-      CAST(SUM(CAST(`__q1` AS BIGNUMERIC)) AS FLOAT64) / CAST(COUNT(`__q1`) AS FLOAT64) AS `__f3`,
+      CAST(SUM(ROUND(CAST(`__q1` AS BIGNUMERIC), 6)) AS FLOAT64) / CAST(COUNT(`__q1`) AS FLOAT64) AS `__f3`,
       COUNTIF((
         `__ts` >= CAST('2026-08-25 08:00:00' AS TIMESTAMP)
       )) AS `__f4`,

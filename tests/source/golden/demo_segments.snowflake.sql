@@ -33,7 +33,7 @@ WITH __all AS (
       COUNT_IF((
         __ts >= CAST('2025-11-23 08:00:00' AS TIMESTAMP)
       )) AS __f2,
-      AVG(CAST(__q1 AS DOUBLE)) AS __f3,
+      CAST(SUM(CAST(__q1 AS DECIMAL(38, 6))) AS DOUBLE) / CAST(COUNT(__q1) AS DOUBLE) AS __f3,
       COUNT_IF((
         __ts >= CAST('2026-08-25 08:00:00' AS TIMESTAMP)
       )) AS __f4,

@@ -20,15 +20,15 @@ WITH `__all` AS (
       MAX(IF((
         `__ts` >= CAST('2026-11-16 00:00:00' AS TIMESTAMP)
       ), `__ts`, NULL)) AS `__f2`,
-      SUM(
+      CAST(SUM(
         IF(
           (
             `__ts` >= CAST('2026-10-24 00:00:00' AS TIMESTAMP)
           ),
-          CAST(`__q0` AS FLOAT64),
+          ROUND(CAST(`__q0` AS BIGNUMERIC), 6),
           NULL
         )
-      ) AS `__f3`,
+      ) AS FLOAT64) AS `__f3`,
       MIN(
         IF(
           (
@@ -129,7 +129,7 @@ WITH `__all` AS (
       COUNTIF((
         `__ts` >= CAST('2026-09-24 00:00:00' AS TIMESTAMP)
       )) AS `__f10`,
-      AVG(
+      CAST(SUM(
         IF(
           (
             COALESCE(
@@ -139,11 +139,24 @@ WITH `__all` AS (
               FALSE
             )
           ),
-          CAST(`__q0` AS FLOAT64),
+          ROUND(CAST(`__q0` AS BIGNUMERIC), 6),
           NULL
         )
-      ) AS `__f12`,
-      AVG(CAST(`__q0` AS FLOAT64)) AS `__f14`,
+      ) AS FLOAT64) / CAST(COUNT(
+        IF(
+          (
+            COALESCE(
+              (
+                LOWER(TRIM(`__q1`)) IN (LOWER(TRIM('fashion')), LOWER(TRIM('beauty')))
+              ),
+              FALSE
+            )
+          ),
+          `__q0`,
+          NULL
+        )
+      ) AS FLOAT64) AS `__f12`,
+      CAST(SUM(ROUND(CAST(`__q0` AS BIGNUMERIC), 6)) AS FLOAT64) / CAST(COUNT(`__q0`) AS FLOAT64) AS `__f14`,
       COUNTIF((
         `__ts` >= CAST('2026-08-25 00:00:00' AS TIMESTAMP)
       )) AS `__f15`,
@@ -151,15 +164,15 @@ WITH `__all` AS (
       COUNTIF((
         `__ts` >= CAST('2026-05-27 00:00:00' AS TIMESTAMP)
       )) AS `__f18`,
-      SUM(
+      CAST(SUM(
         IF(
           (
             `__ts` >= CAST('2025-11-23 00:00:00' AS TIMESTAMP)
           ),
-          CAST(`__q0` AS FLOAT64),
+          ROUND(CAST(`__q0` AS BIGNUMERIC), 6),
           NULL
         )
-      ) AS `__f19`,
+      ) AS FLOAT64) AS `__f19`,
       COUNTIF(
         (
           `__ts` >= CAST('2026-05-27 00:00:00' AS TIMESTAMP)

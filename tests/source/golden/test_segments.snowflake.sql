@@ -20,11 +20,15 @@ WITH __all AS (
       MAX(IFF((
         __ts >= CAST('2026-11-16 00:00:00' AS TIMESTAMP)
       ), __ts, NULL)) AS __f2,
-      SUM(
-        IFF((
-          __ts >= CAST('2026-10-24 00:00:00' AS TIMESTAMP)
-        ), CAST(__q0 AS DOUBLE), NULL)
-      ) AS __f3,
+      CAST(SUM(
+        IFF(
+          (
+            __ts >= CAST('2026-10-24 00:00:00' AS TIMESTAMP)
+          ),
+          CAST(__q0 AS DECIMAL(38, 6)),
+          NULL
+        )
+      ) AS DOUBLE) AS __f3,
       MIN(
         IFF((
           __ts >= CAST('2026-08-25 00:00:00' AS TIMESTAMP)
@@ -117,18 +121,28 @@ WITH __all AS (
       COUNT_IF((
         __ts >= CAST('2026-09-24 00:00:00' AS TIMESTAMP)
       )) AS __f10,
-      AVG(
+      CAST(SUM(
         IFF(
           (
             COALESCE((
               LOWER(TRIM(__q1)) IN (LOWER(TRIM('fashion')), LOWER(TRIM('beauty')))
             ), FALSE)
           ),
-          CAST(__q0 AS DOUBLE),
+          CAST(__q0 AS DECIMAL(38, 6)),
           NULL
         )
-      ) AS __f12,
-      AVG(CAST(__q0 AS DOUBLE)) AS __f14,
+      ) AS DOUBLE) / CAST(COUNT(
+        IFF(
+          (
+            COALESCE((
+              LOWER(TRIM(__q1)) IN (LOWER(TRIM('fashion')), LOWER(TRIM('beauty')))
+            ), FALSE)
+          ),
+          __q0,
+          NULL
+        )
+      ) AS DOUBLE) AS __f12,
+      CAST(SUM(CAST(__q0 AS DECIMAL(38, 6))) AS DOUBLE) / CAST(COUNT(__q0) AS DOUBLE) AS __f14,
       COUNT_IF((
         __ts >= CAST('2026-08-25 00:00:00' AS TIMESTAMP)
       )) AS __f15,
@@ -136,11 +150,15 @@ WITH __all AS (
       COUNT_IF((
         __ts >= CAST('2026-05-27 00:00:00' AS TIMESTAMP)
       )) AS __f18,
-      SUM(
-        IFF((
-          __ts >= CAST('2025-11-23 00:00:00' AS TIMESTAMP)
-        ), CAST(__q0 AS DOUBLE), NULL)
-      ) AS __f19,
+      CAST(SUM(
+        IFF(
+          (
+            __ts >= CAST('2025-11-23 00:00:00' AS TIMESTAMP)
+          ),
+          CAST(__q0 AS DECIMAL(38, 6)),
+          NULL
+        )
+      ) AS DOUBLE) AS __f19,
       COUNT_IF(
         (
           __ts >= CAST('2026-05-27 00:00:00' AS TIMESTAMP)

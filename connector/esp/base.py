@@ -102,8 +102,15 @@ def dedupe_contacts(contacts: Sequence[Contact]) -> list[Contact]:
     merged: dict[str, Contact] = {}
     for contact in contacts:
         email = contact.email.strip().lower()
-        fields = {k: v for k, v in contact.fields.items() if v is not None}
         previous = merged.get(email)
+        if (
+            previous is None
+            and email == contact.email
+            and not any(v is None for v in contact.fields.values())
+        ):
+            merged[email] = contact  # already one normalised contact: kept as it is
+            continue
+        fields = {k: v for k, v in contact.fields.items() if v is not None}
         if previous is None:
             merged[email] = Contact(email, contact.consent, fields, contact.cleared)
         else:

@@ -108,6 +108,17 @@ class RetrySettings(_Section):
     quarantine_max_attempts: int = Field(default=5, ge=1)
 
 
+class BudgetSettings(_Section):
+    """The rate budget shared by processes (README "One rate budget per ESP account")."""
+
+    enabled: bool = True
+    #: ``sqlite:///path`` or ``postgresql://…``; default: the state store (a SQLite state
+    #: file's budget is ``<name>.budget.db`` beside it; PostgreSQL's, tables in its schema)
+    url: str | None = None
+    #: a holder that stops renewing (killed) blocks the others this long at most
+    lease_seconds: float = Field(default=15.0, ge=2.0, le=600.0)
+
+
 class Settings(BaseSettings):
     """Everything segsync reads from its environment. See the README's settings table."""
 
@@ -135,6 +146,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     guards: GuardSettings = GuardSettings()
     retry: RetrySettings = RetrySettings()
+    budget: BudgetSettings = BudgetSettings()
     log_level: str = "info"
 
     @classmethod

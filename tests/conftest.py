@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from connector.reconcile.budget_db import close_budgets
 from connector.source import Store, open_store
 from connector.source.url import parse_store_url
 
@@ -37,6 +38,13 @@ def spark_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     keeps its tables in a database of its own."""
     pytest.importorskip("pyspark", reason="the spark extra is not installed")
     return f"spark://local?warehouse={tmp_path_factory.mktemp('spark-warehouse')}"
+
+
+@pytest.fixture(autouse=True)
+def _close_rate_budgets() -> Iterator[None]:
+    """Each test's syncs open the rate budget of their own state store: close it after."""
+    yield
+    close_budgets()
 
 
 def in_ci() -> bool:

@@ -13,6 +13,7 @@ from connector.cli.common import JsonFlag, load_config
 from connector.cli.context import state
 from connector.errors import EXIT_ESP, ConnectorError
 from connector.esp.registry import adapter_for
+from connector.reconcile.budget_db import budget_for
 
 __all__ = ["doctor"]
 
@@ -35,7 +36,7 @@ def doctor(as_json: JsonFlag = False) -> None:
     for name, destination in sorted(defs.destinations.items()):
         finding = Finding(name, destination.esp)
         try:
-            adapter = adapter_for(destination, settings)
+            adapter = adapter_for(destination, settings, budget=budget_for(settings))
             try:
                 finding.problems = adapter.doctor(
                     sorted({*destination.fields.values(), *destination.traits})

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -32,7 +33,7 @@ from typing import Any
 import httpx
 
 from connector.errors import ConfigError, RetriableEspError, StopRequestedError
-from connector.esp.ratelimit import ConcurrencyGate, WindowLimiter
+from connector.esp.ratelimit import RateWindow, SlotGate
 from connector.esp.status import retry_after_seconds
 
 __all__ = ["Check", "EspHttpClient", "RequestGate", "current_route", "route"]
@@ -63,26 +64,31 @@ def current_route(default: str) -> str:
 
 
 class RequestGate:
-    """The per-account admission of one request: an optional rate window, then a slot."""
+    """The per-account admission of one request: an optional rate window, then a slot.
+
+    The gates are in-process (``ratelimit.py``) or shared by every process of one budget
+    store (``budget/``); a shared window's token must be sent by its deadline, so one that
+    went stale while its request waited for a slot is taken again (holding the slot)."""
 
     def __init__(
         self,
-        concurrency: ConcurrencyGate,
-        limiter_for: Callable[[str, str], WindowLimiter | None] | None = None,
+        concurrency: SlotGate,
+        limiter_for: Callable[[str, str], RateWindow | None] | None = None,
     ) -> None:
         self.concurrency = concurrency
         self._limiter_for = limiter_for
 
-    def limiter(self, method: str, route_template: str) -> WindowLimiter | None:
+    def limiter(self, method: str, route_template: str) -> RateWindow | None:
         return self._limiter_for(method, route_template) if self._limiter_for else None
 
     @contextmanager
     def admit(self, method: str, route_template: str) -> Iterator[None]:
         limiter = self.limiter(method, route_template)
-        if limiter is not None:
-            # wait for the window before taking a slot, so waiting holds no connection
-            limiter.acquire()
+        # wait for the window before taking a slot, so waiting holds no connection
+        deadline = limiter.take() if limiter is not None else math.inf
         with self.concurrency.slot():
+            if limiter is not None and limiter.expired(deadline):
+                limiter.take()
             yield
 
     def rate_limited(self, method: str, route_template: str, retry_after: float | None) -> None:

@@ -18,11 +18,12 @@ base URL and key; the key itself is never kept there). ``reset_shared_gates`` em
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,6 +31,8 @@ __all__ = [
     "Clock",
     "ConcurrencyGate",
     "RateTier",
+    "RateWindow",
+    "SlotGate",
     "SystemClock",
     "WindowLimiter",
     "account_fingerprint",
@@ -55,6 +58,23 @@ class SystemClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+
+class SlotGate(Protocol):
+    """At most N requests in flight: ``with gate.slot(): send()``."""
+
+    def slot(self) -> AbstractContextManager[None]: ...
+
+
+class RateWindow(Protocol):
+    """Requests per window of one endpoint: ``take`` blocks until one more may be sent and
+    returns the (monotonic) time by which it must be sent; ``pause`` after a 429."""
+
+    def take(self) -> float: ...
+
+    def expired(self, deadline: float) -> bool: ...
+
+    def pause(self, seconds: float) -> None: ...
 
 
 #: extra seconds on each window, for the time between sending and Klaviyo counting
@@ -115,6 +135,15 @@ class WindowLimiter:
                     return waited
             self.clock.sleep(delay)
             waited += delay
+
+    def take(self) -> float:
+        """``acquire``; a request counted here may be sent any time later."""
+        self.acquire()
+        return math.inf
+
+    def expired(self, deadline: float) -> bool:
+        """Whether a request taken with ``deadline`` may no longer be sent (never here)."""
+        return self.clock.now() >= deadline
 
     def pause(self, seconds: float) -> None:
         """Hold every thread off this endpoint for ``seconds`` (after a 429)."""

@@ -42,6 +42,7 @@ from connector.plan.membership import EVERYONE, everyone_rule, part_key, part_ru
 from connector.plan.model import Split
 from connector.plan.split import plan_splits
 from connector.reconcile.addresses import Addresses, Rejects
+from connector.reconcile.budget_db import budget_for
 from connector.reconcile.cohorts import record_cohorts
 from connector.reconcile.desired import (
     DestinationState,
@@ -77,7 +78,8 @@ AdapterFactory = Callable[[Destination, Settings], EspAdapter]
 
 
 def _default_factory(destination: Destination, settings: Settings) -> EspAdapter:
-    return adapter_for(destination, settings)
+    # the account's limits are shared with every process on the same budget store
+    return adapter_for(destination, settings, budget=budget_for(settings))
 
 
 @dataclass

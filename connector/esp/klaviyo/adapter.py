@@ -46,6 +46,7 @@ from connector.esp.base import (
     MembershipResult,
     dedupe_contacts,
 )
+from connector.esp.budget import SharedBudget
 from connector.esp.http_client import EspHttpClient, RequestGate, route
 from connector.esp.klaviyo.capabilities import LIMITS
 from connector.esp.klaviyo.client import KlaviyoKeyAuth, build_sdk
@@ -71,6 +72,7 @@ from connector.esp.klaviyo.shapes import (
 )
 from connector.esp.ratelimit import (
     Clock,
+    RateWindow,
     SystemClock,
     account_fingerprint,
     shared_concurrency_gate,
@@ -109,6 +111,7 @@ class KlaviyoAdapter(EspAdapter):
         transport: httpx.BaseTransport | None = None,
         job_poll_seconds: float = 0.25,
         job_timeout_seconds: float = 900.0,
+        budget: SharedBudget | None = None,
     ) -> None:
         if not api_key:
             raise ConfigError("the Klaviyo API key is not set (SEGSYNC_KLAVIYO__API_KEY)")
@@ -117,9 +120,12 @@ class KlaviyoAdapter(EspAdapter):
         self.limits = LIMITS.with_concurrency(max_connections)
         account = account_fingerprint(ESP, self.base_url, api_key)
 
-        def limiter_for(method: str, template: str) -> Any:
+        def limiter_for(method: str, template: str) -> RateWindow:
             tier = ENDPOINT_TIERS.get((method, template), DEFAULT_TIER)
-            return shared_window_limiter(account, f"{method} {template}", tier, self.clock)
+            endpoint = f"{method} {template}"
+            if budget is not None:  # the rate is shared by every process using the store
+                return budget.window_limiter(account, endpoint, tier)
+            return shared_window_limiter(account, endpoint, tier, self.clock)
 
         self._http = EspHttpClient(
             esp=ESP,
@@ -160,6 +166,7 @@ class KlaviyoAdapter(EspAdapter):
         retry: RetrySettings | None = None,
         clock: Clock | None = None,
         transport: httpx.BaseTransport | None = None,
+        budget: SharedBudget | None = None,
     ) -> KlaviyoAdapter:
         """An adapter from ``Settings.klaviyo`` (key, base URL, timeouts, concurrency)."""
         if settings.api_key is None:
@@ -172,6 +179,7 @@ class KlaviyoAdapter(EspAdapter):
             retry=retry,
             clock=clock,
             transport=transport,
+            budget=budget,
         )
 
     def __repr__(self) -> str:

@@ -58,6 +58,7 @@ from connector.esp.base import (
     MembershipResult,
     dedupe_contacts,
 )
+from connector.esp.budget import SharedBudget
 from connector.esp.http_client import EspHttpClient, RequestGate, route
 from connector.esp.mailchimp.batches import (
     R_BATCH,
@@ -193,6 +194,7 @@ class MailchimpAdapter(EspAdapter):
         retry: RetrySettings | None = None,
         sleep: Sleep = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        budget: SharedBudget | None = None,
     ) -> None:
         root = mailchimp_base_url(api_key, base_url)
         if not audience_id:
@@ -206,7 +208,12 @@ class MailchimpAdapter(EspAdapter):
             auth=httpx.BasicAuth("segsync", api_key),
             timeout_seconds=timeout_seconds,
             max_connections=max_connections,
-            gate=RequestGate(shared_concurrency_gate(account, max_connections)),
+            # with a budget store, the connection cap is shared by every process using it
+            gate=RequestGate(
+                budget.concurrency_gate(account, max_connections)
+                if budget is not None
+                else shared_concurrency_gate(account, max_connections)
+            ),
             check=validate_response,
             transport=transport,
         )
@@ -246,6 +253,7 @@ class MailchimpAdapter(EspAdapter):
         retry: RetrySettings | None = None,
         sleep: Sleep = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        budget: SharedBudget | None = None,
     ) -> MailchimpAdapter:
         """An adapter for ``audience_id`` from ``Settings.mailchimp`` (key, base URL, limits)."""
         if settings.api_key is None:
@@ -259,6 +267,7 @@ class MailchimpAdapter(EspAdapter):
             retry=retry,
             sleep=sleep,
             transport=transport,
+            budget=budget,
         )
 
     def __repr__(self) -> str:

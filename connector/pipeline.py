@@ -126,6 +126,11 @@ class PlanDocument:
     store: str
     segments: list[SegmentPlan] = field(default_factory=list)
     guards: list[str] = field(default_factory=list)
+    #: per destination: contacts whose pushed field values (traits, mapped fields) changed,
+    #: the sync's ``field_updates``
+    field_updates: dict[str, int] = field(default_factory=dict)
+    #: per destination: the ESP fields its traits fill
+    traits: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -133,6 +138,8 @@ class PlanDocument:
             "as_of": format_instant(self.as_of),
             "store": self.store,
             "guards": list(self.guards),
+            "field_updates": dict(sorted(self.field_updates.items())),
+            "traits": dict(sorted(self.traits.items())),
             "segments": [asdict(s) for s in self.segments],
         }
 
@@ -181,6 +188,12 @@ def plan_run(
         if state is not None:
             state.close()
     document.guards = guards_for(prepared, settings)
+    document.field_updates = dict(prepared.field_updates)
+    document.traits = {
+        name: sorted(defs.destinations[name].traits)
+        for name in prepared.targets
+        if defs.destinations[name].traits
+    }
     return Planned(document, prepared)
 
 

@@ -91,6 +91,16 @@ def print_plan(document: PlanDocument) -> None:
         if plan.fields:
             mapped = ", ".join(f"{k} -> {v}" for k, v in plan.fields.items())
             out.print(f"  fields pushed: {mapped}", markup=False)
+    if document.traits or any(document.field_updates.values()):
+        out.print("", markup=False)
+    for destination, fields in sorted(document.traits.items()):
+        out.print(f"traits -> {destination}: {', '.join(fields)}", markup=False)
+    updates = ", ".join(f"{d}: {n}" for d, n in sorted(document.field_updates.items()) if n)
+    if document.traits or updates:
+        out.print(
+            f"contacts with changed field values (traits, fields): {updates or 'none'}",
+            markup=False,
+        )
 
 
 @app.command()

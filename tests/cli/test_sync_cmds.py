@@ -118,6 +118,30 @@ def test_plan_then_apply_and_stale_plan_refused(
     assert code == 1 and "plan file not found" in err
 
 
+def test_plan_counts_trait_field_updates_like_a_dry_run(
+    workspace: tuple[Path, object], run_cli: CliRunner
+) -> None:
+    root, _ = workspace
+    (root / "config/destinations.yaml").write_text(
+        "mc:\n  esp: mailchimp\n  audience: demo-audience\n"
+        "  traits: {FNAME: {map: {attribute: region, values: {CA: premium}, default: standard}}}\n"
+    )
+    assert run_cli(["sync", "--as-of", AS_OF])[0] == 0
+    con = duckdb.connect(str(root / "c.duckdb"))
+    con.execute("UPDATE profiles SET region = 'TX' WHERE profile_id IN ('p1', 'p2', 'p3')")
+    con.close()
+    code, dry, _ = run_cli(["sync", "--as-of", AS_OF, "--dry-run"])
+    assert code == 0 and "contacts with changed field values (traits, fields): mc: 3" in dry
+    code, out, _ = run_cli(["plan", "--as-of", AS_OF])
+    assert code == 0
+    assert "traits -> mc: FNAME" in out
+    assert "contacts with changed field values (traits, fields): mc: 3" in out
+    code, out, _ = run_cli(["plan", "--as-of", AS_OF, "--json"])
+    assert code == 0
+    plan = json.loads(out)
+    assert plan["field_updates"] == {"mc": 3} and plan["traits"] == {"mc": ["FNAME"]}
+
+
 @pytest.mark.parametrize("damage", ["corrupt", "read-only"])
 def test_an_unusable_state_file_exits_1_before_any_esp_call(
     workspace: tuple[Path, object], run_cli: CliRunner, damage: str

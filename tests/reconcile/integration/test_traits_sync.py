@@ -18,7 +18,9 @@ from typing import Any
 import duckdb
 import pytest
 
+from connector.definitions.loader import load_definitions
 from connector.emulator import EmulatorOptions, run_emulator
+from connector.pipeline import build_plan
 from connector.reconcile.runner import SyncOptions, run_sync
 from connector.reconcile.summary import RunSummary
 from connector.settings import Settings, load_settings
@@ -234,6 +236,12 @@ def test_traits_pushed_then_only_changes(world: World) -> None:
     assert changed and len(changed) < len(managed)
     dry = sync(world, dry_run=True)
     assert dry.field_updates == {"dest": len(changed)}
+    # segsync plan (and --json) counts the same updates, and names the traits
+    plan = build_plan(
+        world.settings, load_definitions(world.settings.config_dir), as_of=AS_OF
+    ).to_json()
+    assert plan["field_updates"] == {"dest": len(changed)}
+    assert sorted(map(str.upper, plan["traits"]["dest"])) == sorted(TRAITS)
     summary = sync(world)
     assert summary.field_updates == {"dest": len(changed)}
     for mail in managed:

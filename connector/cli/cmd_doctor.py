@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 import typer
 
 from connector.cli.app import app
-from connector.cli.common import JsonFlag, load_config
+from connector.cli.common import JsonFlag, load_config, open_source
 from connector.cli.context import state
+from connector.definitions.trait_checks import check_traits_against_esp
 from connector.errors import EXIT_ESP, ConnectorError
-from connector.esp.registry import adapter_for
+from connector.esp.registry import adapter_for, spec_for
 from connector.reconcile.budget_db import budget_for
+from connector.source.schema import StoreSchema
 
 __all__ = ["doctor"]
 
@@ -33,6 +35,7 @@ def doctor(as_json: JsonFlag = False) -> None:
     defs = load_config()
     settings = state.settings()
     findings: list[Finding] = []
+    schema = _StoreSchema()
     for name, destination in sorted(defs.destinations.items()):
         finding = Finding(name, destination.esp)
         try:
@@ -41,6 +44,12 @@ def doctor(as_json: JsonFlag = False) -> None:
                 finding.problems = adapter.doctor(
                     sorted({*destination.fields.values(), *destination.traits})
                 )
+                if destination.traits and spec_for(destination).typed_fields:
+                    actual = adapter.field_types(sorted(destination.traits))
+                    finding.problems += [
+                        str(issue)
+                        for issue in check_traits_against_esp(defs, name, actual, schema())
+                    ]
             finally:
                 adapter.close()
         except ConnectorError as exc:  # missing key, unreachable host, 5xx after retries
@@ -67,3 +76,22 @@ def doctor(as_json: JsonFlag = False) -> None:
                 sys.stdout.write(f"{f.destination} ({f.esp}): {problem}\n")
     if failed:
         raise typer.Exit(EXIT_ESP)
+
+
+class _StoreSchema:
+    """The customer store's schema, read once when a trait check needs it; None when the
+    store cannot be opened (doctor checks the ESP: the store is ``validate``'s)."""
+
+    def __init__(self) -> None:
+        self._read = False
+        self._schema: StoreSchema | None = None
+
+    def __call__(self) -> StoreSchema | None:
+        if not self._read:
+            self._read = True
+            try:
+                with open_source() as store:
+                    self._schema = store.discover()
+            except ConnectorError:
+                self._schema = None
+        return self._schema

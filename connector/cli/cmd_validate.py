@@ -11,9 +11,12 @@ import typer
 
 from connector.cli.app import app
 from connector.cli.common import JsonFlag, load_config, open_source
+from connector.cli.context import state
+from connector.cli.esp_fields import FieldCheck, check_trait_fields
 from connector.cli.output import out, print_table
 from connector.definitions.checks import raise_for_schema
 from connector.definitions.loader import Definitions
+from connector.errors import ConfigError
 from connector.esp.registry import capabilities_for
 from connector.evaluate.engine import has_esp_conditions
 from connector.evaluate.incremental import segment_features
@@ -41,6 +44,11 @@ def validate(
     plan_splits(
         defs, schema=schema, capabilities=capabilities_for
     )  # every (segment, destination) must have a split
+    # trait values against the ESP's own field types (Mailchimp merge fields), read as
+    # `doctor` reads them; not offline (no store, maybe no key)
+    fields = FieldCheck() if offline else check_trait_fields(defs, state.settings(), schema)
+    if fields.issues:
+        raise ConfigError(fields.issues)
     rows = [
         (
             name,
@@ -63,6 +71,7 @@ def validate(
             "metrics": sorted(defs.metrics),
             "destinations": sorted(defs.destinations),
             "store_checked": not offline,
+            "esp_fields_unchecked": fields.unchecked,
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
@@ -72,6 +81,8 @@ def validate(
         for name, lines in features.items():
             for line in lines:
                 out.print(f"  {name}: {line}", markup=False)
+    for note in fields.unchecked:
+        out.print(f"trait fields not checked against the ESP: {note}", markup=False)
     checked = "YAML only" if offline else "against the customer store"
     out.print(
         f"ok: {len(defs.segments)} segments, {len(defs.metrics)} metrics, "

@@ -3,12 +3,14 @@
 Without the store (``check_traits``): metric names, ``type:`` names, fields written twice,
 and the type fit of traits whose kind of value is known from the YAML alone. With the
 store (``check_traits_against_schema``): attributes, events and properties exist with a
-fitting column type, and the fit of the rest (attributes, top values).
+fitting column type, and the fit of the rest (attributes, top values). With the ESP's own
+field types (``check_traits_against_esp``, read as ``doctor`` reads the fields): each value
+fits the field as it really is, whatever the YAML declares.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from connector.definitions.destinations import Destination
@@ -31,6 +33,7 @@ if TYPE_CHECKING:  # the loader calls check_traits
 
 __all__ = [
     "check_traits",
+    "check_traits_against_esp",
     "column_kind",
     "field_type",
     "iter_traits",
@@ -176,3 +179,45 @@ def _metric_of(trait: Trait) -> tuple[str | None, Path]:
     if isinstance(trait, BucketTrait) and trait.bucket.metric is not None:
         return trait.bucket.metric, ("bucket", "metric")
     return None, ()
+
+
+def check_traits_against_esp(
+    defs: Definitions,
+    name: str,
+    actual: Mapping[str, str],
+    schema: StoreSchema | None,
+) -> list[Issue]:
+    """Problems of destination ``name``'s traits against the ESP's field types (``actual``:
+    ESP field → its type there, for the fields that exist and have one; a missing field is
+    ``doctor``'s finding). Without ``schema``, traits whose kind the store decides are
+    skipped."""
+    destination = defs.destinations[name]
+    doc = defs.docs.get("destinations")
+    issues: list[Issue] = []
+    what = "merge field" if destination.esp == "mailchimp" else "property"
+    for esp_field, trait in destination.traits.items():
+        real = actual.get(esp_field)
+        if real is None or doc is None:
+            continue
+        kind = static_kind(trait) if schema is None else value_kind(trait, schema)
+        where = (name, "traits", esp_field, "type" if trait.type else _kind_key(trait))
+        accepted = destination.field_types.get(real, frozenset())
+        if kind is not None and kind not in accepted:
+            takes = ", ".join(sorted(k.value for k in accepted)) or "no value segsync pushes"
+            issues.append(
+                Issue(
+                    doc.locate(where),
+                    f"trait {esp_field}: its values are {kind.value}, but {esp_field} is a "
+                    f"{real} {what} in {destination.esp} (it takes {takes}): change the "
+                    f"{what}'s type there, or push the trait to another field",
+                )
+            )
+        elif trait.type is not None and trait.type != real:
+            issues.append(
+                Issue(
+                    doc.locate(where),
+                    f"trait {esp_field} declares type {trait.type}, but {esp_field} is a "
+                    f"{real} {what} in {destination.esp}: declare {real}, or change the field",
+                )
+            )
+    return issues

@@ -183,7 +183,8 @@ class EspAdapter(ABC):
       ``ensure_contacts``, ``change_members``, ``iter_members``, ``upsert_segment``,
       ``stop_on``, ``close``;
     - may be overridden (defaults that fit an ESP without the feature): ``missing_fields``
-      (an ESP that takes any field name has none missing), ``remember_ids`` / ``known_ids``
+      (an ESP that takes any field name has none missing), ``field_types`` (free-form
+      fields have no type of their own), ``remember_ids`` / ``known_ids``
       (an ESP addressed by email keeps no ids), ``add_members`` / ``remove_members`` (one
       direction of ``change_members``), and how to create a missing field (``field_hint``).
 
@@ -266,6 +267,13 @@ class EspAdapter(ABC):
         """Which of these contact fields the ESP lacks (it would refuse values for them);
         checked before field values are pushed. Default: none (any name is accepted)."""
         return []
+
+    def field_types(self, fields: Sequence[str]) -> dict[str, str]:
+        """The ESP's own type of each of these contact fields that exists and has one: what
+        ``validate`` and ``doctor`` check trait values against. Read-only. Default: none
+        (free-form fields, each value keeping its own type)."""
+        del fields
+        return {}
 
     def remember_ids(self, mapping: Mapping[str, str]) -> None:
         """Seed the adapter with email → ESP contact id learned by earlier runs (the state

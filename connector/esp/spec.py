@@ -37,3 +37,6 @@ class EspSpec:
     native_lines: Callable[[str, Mapping[str, Any]], list[str]]
     #: an adapter for (destination, settings, **constructor options)
     adapter: Callable[..., EspAdapter]
+    #: whether the ESP's fields have a type of their own a trait must fit (Mailchimp merge
+    #: fields do; Klaviyo's custom properties are free-form)
+    typed_fields: bool = False

@@ -347,20 +347,30 @@ class MailchimpAdapter(EspAdapter):
 
     def missing_fields(self, tags: Iterable[str]) -> list[str]:
         """The merge-field tags among ``tags`` that the audience does not have."""
+        have = self._merge_field_types()
+        return sorted({t for t in tags if t.upper() not in have})
+
+    def field_types(self, fields: Sequence[str]) -> dict[str, str]:
+        """The merge-field type (text, number, date, dropdown, …) of each of ``fields``
+        the audience has (tags compared ignoring case)."""
+        have = self._merge_field_types()
+        return {tag: have[tag.upper()] for tag in fields if tag.upper() in have}
+
+    def _merge_field_types(self) -> dict[str, str]:
+        """Upper-cased tag → type of every merge field of the audience."""
 
         def fetch(count: int, offset: int) -> Any:
             return self._lists.get_list_merge_fields(
                 self.audience_id,
                 count=count,
                 offset=offset,
-                fields=["merge_fields.tag", "total_items"],
+                fields=["merge_fields.tag", "merge_fields.type", "total_items"],
             )
 
-        have = {
-            str(f.get("tag", "")).upper()
+        return {
+            str(f.get("tag", "")).upper(): str(f.get("type", "")).lower()
             for f in self._pages("GET", R_MERGE_FIELDS, "merge_fields", fetch)
         }
-        return sorted({t for t in tags if t.upper() not in have})
 
     def _segments(self, kind: str | None = None) -> Iterator[dict[str, Any]]:
         def fetch(count: int, offset: int) -> Any:

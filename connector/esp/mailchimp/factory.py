@@ -32,4 +32,5 @@ SPEC = EspSpec(
     render_native=render_native,
     native_lines=native_lines,
     adapter=adapter,
+    typed_fields=True,
 )

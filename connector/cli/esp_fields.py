@@ -14,7 +14,7 @@ from connector.definitions.loader import Definitions
 from connector.definitions.trait_checks import check_traits_against_esp
 from connector.errors import ConnectorError, Issue
 from connector.esp.registry import adapter_for, spec_for
-from connector.settings import Settings
+from connector.settings import RetrySettings, Settings
 from connector.source.schema import StoreSchema
 
 __all__ = ["FieldCheck", "check_trait_fields"]
@@ -32,6 +32,14 @@ def check_trait_fields(
 ) -> FieldCheck:
     """Read the field types of every destination with traits on a typed-field ESP."""
     result = FieldCheck()
+    # validate must not wait minutes for an ESP that is away: two tries, short timeouts
+    settings = settings.model_copy(
+        update={
+            "retry": RetrySettings(max_attempts=2, max_seconds=20.0, initial_backoff_seconds=0.5),
+            "mailchimp": settings.mailchimp.model_copy(update={"timeout_seconds": 15.0}),
+            "klaviyo": settings.klaviyo.model_copy(update={"timeout_seconds": 15.0}),
+        }
+    )
     for name, destination in sorted(defs.destinations.items()):
         if not destination.traits or not spec_for(destination).typed_fields:
             continue

@@ -107,3 +107,15 @@ def test_without_a_key_validate_passes_and_says_what_it_could_not_check(
     code, out, _ = run_cli(["validate"])
     assert code == 0
     assert "trait fields not checked against the ESP: mc: " in out
+
+
+def test_an_unreachable_esp_is_listed_as_unchecked(
+    mailchimp: Any, run_cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEGSYNC_MAILCHIMP__BASE_URL", "http://127.0.0.1:9/3.0")  # discard port
+    _destinations(tmp_path, "    SINCE: {attribute: clv}\n")
+    code, out, _ = run_cli(["validate", "--json"])
+    assert code == 0
+    (note,) = json.loads(out)["esp_fields_unchecked"]
+    assert note.startswith("mc: ") and "connection failed" in note
+    assert mailchimp.api_key not in out

@@ -16,6 +16,9 @@ members leave and as many join). Printed, in one run:
     python bench/sync.py                       # 100,000 members, 50 ms latency, both ESPs
     python bench/sync.py --members 20000 --esp mailchimp
     python bench/sync.py --repeat 5            # median and min of 5 runs (a shared machine)
+    python bench/sync.py --budget-overhead --members 20000 --repeat 5 --esp mailchimp
+        # the shared rate budget's cost: each run done with and without it (paired, order
+        # alternating), ESP-phase wall time ratio and the budget store's transactions
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from connector.emulator.options import DEFAULT_KLAVIYO_KEY, DEFAULT_MAILCHIMP_KE
 from connector.esp.base import EspAdapter
 from connector.esp.klaviyo.shapes import ENDPOINT_TIERS
 from connector.esp.registry import adapter_for
+from connector.reconcile.budget_db import budget_for, close_budgets
 from connector.reconcile.executor import DestinationExecutor
 from connector.reconcile.runner import SyncOptions, run_sync
 from connector.settings import KlaviyoSettings, MailchimpSettings, Settings, load_settings
@@ -119,11 +123,14 @@ def network_phase() -> Iterator[list[float]]:
             setattr(DestinationExecutor, name, original)
 
 
-def measured_sync(settings: Settings) -> Measure:
+def measured_sync(settings: Settings, *, budget: bool = False) -> Measure:
+    """One sync; ``budget``: through the shared rate budget beside the state (as
+    ``segsync sync`` does), else the in-process gates only."""
     adapters: list[EspAdapter] = []
 
     def factory(destination: Destination, conf: Settings) -> EspAdapter:
-        adapter = adapter_for(destination, conf)
+        shared = budget_for(conf) if budget else None
+        adapter = adapter_for(destination, conf, budget=shared)
         adapters.append(adapter)
         return adapter
 
@@ -382,9 +389,12 @@ class Row:
     measure: Measure
     minimum: int
     floor: float = 0.0  # a raw client sending the minimum's requests (replay_floor)
+    transactions: int = 0  # the budget store's, over the scenario's three syncs
 
 
-def scenario(esp: str, members: int, change: float, latency_ms: float) -> tuple[list[Row], int]:
+def scenario(
+    esp: str, members: int, change: float, latency_ms: float, *, budget: bool = False
+) -> tuple[list[Row], int]:
     """Initial sync, 1 % change, no-op resync against a fresh emulator; the rows and the
     concurrency used."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -418,7 +428,7 @@ def scenario(esp: str, members: int, change: float, latency_ms: float) -> tuple[
                     "initial",
                     members,
                     0,
-                    measured_sync(settings),
+                    measured_sync(settings, budget=budget),
                     minimum_calls(esp, members, 0, first=True),
                 )
             ]
@@ -428,11 +438,16 @@ def scenario(esp: str, members: int, change: float, latency_ms: float) -> tuple[
                     "1% change",
                     moved,
                     moved,
-                    measured_sync(settings),
+                    measured_sync(settings, budget=budget),
                     minimum_calls(esp, moved, moved, first=False),
                 )
             )
-            rows.append(Row("no-op", 0, 0, measured_sync(settings), 0))
+            rows.append(Row("no-op", 0, 0, measured_sync(settings, budget=budget), 0))
+            if budget:
+                shared = budget_for(settings)
+                assert shared is not None
+                rows[0].transactions = shared.store.transactions  # type: ignore[attr-defined]
+                close_budgets()
     rows[0].floor, rows[1].floor = floors
     return rows, concurrency
 
@@ -492,6 +507,32 @@ def bench(
         )
 
 
+def budget_overhead(esp: str, members: int, change: float, latency_ms: float, repeat: int) -> None:
+    """Each scenario with and without the shared budget, paired (order alternating)."""
+    pairs: list[tuple[list[Row], list[Row]]] = []
+    for index in range(repeat):
+        order = (False, True) if index % 2 == 0 else (True, False)
+        done = {flag: scenario(esp, members, change, latency_ms, budget=flag)[0] for flag in order}
+        pairs.append((done[False], done[True]))
+    print(f"\n{esp}: shared rate budget overhead, {members:,} members, latency {latency_ms:g} ms, "
+          f"{repeat} pair(s); ESP-phase wall s (median / min) and ratio with/without")  # fmt: skip
+    for row in (0, 1):
+        without = [p[0][row].measure.esp_seconds for p in pairs]
+        with_budget = [p[1][row].measure.esp_seconds for p in pairs]
+        ratios = [b / a for a, b in zip(without, with_budget, strict=True)]
+        calls = statistics.median(p[1][row].measure.calls for p in pairs)
+        print(
+            f"{pairs[0][0][row].name:10} without {statistics.median(without):6.2f} / "
+            f"{min(without):6.2f}  with {statistics.median(with_budget):6.2f} / "
+            f"{min(with_budget):6.2f}  ratio median {statistics.median(ratios):.3f} min "
+            f"{min(ratios):.3f}  ({calls:g} calls)"
+        )
+    transactions = statistics.median(p[1][0].transactions for p in pairs)
+    calls = statistics.median(sum(r.measure.calls for r in p[1]) for p in pairs)
+    print(f"budget store transactions per scenario (3 syncs): {transactions:g} for {calls:g} "
+          f"HTTP calls ({transactions / max(calls, 1):.3f} per call)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=100_000)
@@ -500,8 +541,14 @@ def main() -> None:
     parser.add_argument("--esp", choices=["mailchimp", "klaviyo", "both"], default="both")
     parser.add_argument("--naive-sample", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=1, help="runs per ESP (median, min)")
+    parser.add_argument(
+        "--budget-overhead", action="store_true", help="with vs without the shared rate budget"
+    )
     args = parser.parse_args()
     for esp in ["mailchimp", "klaviyo"] if args.esp == "both" else [args.esp]:
+        if args.budget_overhead:
+            budget_overhead(esp, args.members, args.change, args.latency_ms, args.repeat)
+            continue
         bench(esp, args.members, args.change, args.latency_ms, args.naive_sample, args.repeat)
 
 

@@ -48,12 +48,15 @@ class BudgetDb:
         self.url = url
         self.db: SqliteDb | PostgresDb = open_db(url)
         self._schema = getattr(self.db, "schema", "")
+        #: transactions run (grants, renewals): the budget's cost, for benchmarks
+        self.transactions = 0
         with self._transaction("segsync-budget-migrate") as (tx, _):
             for statement in _DDL:
                 tx.execute(statement)
 
     @contextmanager
     def _transaction(self, lock: str) -> Iterator[tuple[BudgetTx, float]]:
+        self.transactions += 1
         with self.db.transaction() as tx:
             if isinstance(self.db, PostgresDb):
                 # the advisory lock serialises one account's grants across hosts; the

@@ -16,7 +16,7 @@ import pytest
 from connector.esp.budget import LeasedSlots, SharedBudget
 from connector.reconcile.budget_db import BudgetDb
 from connector.reconcile.state_url import StateUrl, parse_state_url
-from tests.esp.budget.test_two_processes import ROOT, pg_state  # noqa: F401 (a fixture)
+from tests.esp.budget.conftest import ROOT
 
 ACCOUNT = "mailchimp:0123456789abcdef"
 

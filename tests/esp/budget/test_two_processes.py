@@ -15,34 +15,17 @@ import os
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from connector.emulator.options import EmulatorOptions
 from connector.emulator.runner import Emulator, run_emulator
-from tests.conftest import POSTGRES_URL
+from tests.esp.budget.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[3]
 GROUPS = {"mailchimp": 40, "klaviyo": 14}  # per process
-
-
-@pytest.fixture
-def pg_state() -> Iterator[str]:
-    """A PostgreSQL state URL in a schema of its own (dropped after)."""
-    schema = f"budget_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as con:
-        con.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as con:
-            con.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def _environment(emu: Emulator[object], state_url: str, *, shared: bool) -> dict[str, str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from connector.emulator.options import EmulatorOptions
-from connector.emulator.runner import Emulator, run_emulator
+from connector.emulator.server import Emulator, run_emulator
 from tests.esp.budget.conftest import ROOT
 
 pytestmark = pytest.mark.slow

@@ -11,6 +11,8 @@
     http_client.py       the one httpx.Client per adapter: gates, counts, response checks
     retry.py             the one tenacity policy
     ratelimit.py         per-account concurrency and rate windows shared by all threads
+    budget/              the same limits shared by processes through the state store's
+                         database (leased connection slots, token grants)
     status.py            HTTP status → error class
     values.py            field values as plain JSON
 

@@ -2,10 +2,12 @@
 
 Table ``segsync_budget_leases`` holds one row per (account, holder process): the slots it
 holds, the slots it wants, and when the row expires. A process takes slots in the store only
-when its threads need more than it holds, and its keeper (``SharedBudget``) renews the row a
-few times a second, giving back what its threads no longer use — so a request costs no
-database round trip while a process keeps working. Rows past ``expires_at`` count for
-nothing: a holder killed by SIGKILL blocks the others for at most one lease period.
+when its threads need more than it holds; its keeper (``SharedBudget``) renews the row once a
+``check_seconds`` while it holds slots (seeing then whether another holder waits), and gives
+back slots its threads have not needed for ``linger_seconds`` — so a request costs no
+database round trip while a process keeps working, and a busy process costs about one
+transaction a second. Rows past ``expires_at`` count for nothing: a holder killed by
+SIGKILL blocks the others for at most one lease period.
 
 When another holder wants more than it holds, everyone is held to a fair share (the cap over
 the holders, rounded up) and gives back the rest as its requests finish, so a long run does
@@ -49,6 +51,8 @@ class LeasedSlots:
         *,
         lease_seconds: float,
         poll_seconds: float = 0.05,
+        check_seconds: float = 1.0,
+        linger_seconds: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
@@ -57,6 +61,8 @@ class LeasedSlots:
         self.size = size
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
+        self.check_seconds = check_seconds
+        self.linger_seconds = linger_seconds
         self._monotonic = monotonic
         self._cond = threading.Condition()
         self._leased = 0  # slots the store records for this process
@@ -66,6 +72,9 @@ class LeasedSlots:
         self._busy = False  # a thread is talking to the store
         self._fresh_until = 0.0  # local time by which the lease must have been renewed
         self._recorded = False  # the store has a row for this process
+        self._renewed = 0.0  # local time of the last renewal
+        self._last_take = 0.0  # local time a thread last took a slot
+        self._sharing = False  # another holder wanted more than it held (last renewal)
 
     @contextmanager
     def slot(self) -> Iterator[None]:
@@ -99,19 +108,23 @@ class LeasedSlots:
                     if not self._free():  # nothing to spare anywhere: ask again soon
                         self._cond.wait(self.poll_seconds * (0.5 + random.random()))
                 self._in_use += 1
+                self._last_take = self._monotonic()
             finally:
                 self._waiting -= 1
 
-    @property
-    def idle(self) -> bool:
-        """Nothing held, wanted or recorded: the keeper can skip this gate."""
-        with self._cond:
-            return not (self._recorded or self._in_use or self._waiting)
+    def _due(self, now: float) -> bool:
+        """Whether the keeper should talk to the store now."""
+        if not self._recorded:
+            return False
+        if now - self._renewed >= self.check_seconds:
+            return True  # renew; see whether another holder waits
+        idle = self._leased > self._in_use + self._waiting
+        return idle and (self._sharing or now - self._last_take >= self.linger_seconds)
 
     def tick(self) -> None:
         """The keeper's call: renew the lease and give back what is not needed."""
         with self._cond:
-            if self._busy or not (self._recorded or self._in_use or self._waiting):
+            if self._busy or not self._due(self._monotonic()):
                 return
             self._busy = True
         try:
@@ -138,6 +151,8 @@ class LeasedSlots:
             starved = any(int(wanted) > int(slots) for slots, wanted in others)
             with self._cond:
                 in_use, wanted = self._in_use, self._in_use + self._waiting
+                if not starved and self._monotonic() - self._last_take < self.linger_seconds:
+                    wanted = max(wanted, self._leased)  # in use a moment ago: keep it a while
                 allowed = min(wanted, max(0, self.size - held))
                 if starved:
                     allowed = min(allowed, -(-self.size // contenders))
@@ -161,6 +176,8 @@ class LeasedSlots:
             self._allowed, self._leased = allowed, leased
             self._recorded = bool(leased or wanted)
             self._fresh_until = started + self.lease_seconds - _SAFETY
+            self._renewed = started
+            self._sharing = starved
             self._cond.notify_all()
 
     def release(self) -> None:

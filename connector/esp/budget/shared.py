@@ -2,9 +2,9 @@
 
 One ``SharedBudget`` per budget store and process (``connector/reconcile/budget_db.py``
 keeps them); adapters of one account in that process share its gates, like the in-process
-registry of ``connector/esp/ratelimit.py``. The keeper wakes every ``tick_seconds``; for each
-gate that holds or wants slots it renews the lease and hands idle slots back (an idle gate
-costs no database call).
+registry of ``connector/esp/ratelimit.py``. The keeper wakes every ``tick_seconds``; a gate
+talks to the store only when its lease is due (once a second while it holds slots) or it has
+slots to give back (``LeasedSlots._due``): an idle gate costs no database call.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Traits against the ESP's real fields, for ``validate``: each destination whose ESP types
-its fields (Mailchimp merge fields) is read as ``doctor`` reads it, and every trait's values
+its fields (``EspSpec.typed_fields``) is read as ``doctor`` reads it, and every trait's values
 must fit its field's actual type (``check_traits_against_esp``), with a located error.
 
 A destination that cannot be read (no key set, ESP unreachable) is not a config error: it is
@@ -32,12 +32,10 @@ def check_trait_fields(
 ) -> FieldCheck:
     """Read the field types of every destination with traits on a typed-field ESP."""
     result = FieldCheck()
-    # validate must not wait minutes for an ESP that is away: two tries, short timeouts
+    # validate must not wait minutes for an ESP that is away: two tries
     settings = settings.model_copy(
         update={
-            "retry": RetrySettings(max_attempts=2, max_seconds=20.0, initial_backoff_seconds=0.5),
-            "mailchimp": settings.mailchimp.model_copy(update={"timeout_seconds": 15.0}),
-            "klaviyo": settings.klaviyo.model_copy(update={"timeout_seconds": 15.0}),
+            "retry": RetrySettings(max_attempts=2, max_seconds=20.0, initial_backoff_seconds=0.5)
         }
     )
     for name, destination in sorted(defs.destinations.items()):

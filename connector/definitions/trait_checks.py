@@ -194,7 +194,7 @@ def check_traits_against_esp(
     destination = defs.destinations[name]
     doc = defs.docs.get("destinations")
     issues: list[Issue] = []
-    what = "merge field" if destination.esp == "mailchimp" else "property"
+    what = destination.field_noun
     for esp_field, trait in destination.traits.items():
         real = actual.get(esp_field)
         if real is None or doc is None:

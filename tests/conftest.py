@@ -19,10 +19,16 @@ from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, settings
 
 from connector.reconcile.budget_db import close_budgets
 from connector.source import Store, open_store
 from connector.source.url import parse_store_url
+
+# Property tests judge inputs, not speed: on a loaded CI machine an example may take seconds,
+# which must not fail a run (a test that needs other settings passes its own @settings).
+settings.register_profile("segsync", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("segsync")
 
 POSTGRES_URL = os.environ.get(
     "SEGSYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -117,12 +117,18 @@ def exact_sum(value: exp.Expr) -> exp.Expr:
 
 def sum_value(total: exp.Expr, count: exp.Expr | None = None) -> exp.Expr:
     """A sum's value (the exact total as the nearest double), or the average when
-    ``count`` (of the values summed) is given: that double divided by the count."""
+    ``count`` (of the values summed) is given: the exact total divided by the count in
+    decimals, rounded to 6 places like the values summed (half away from zero), as the
+    nearest double. So three orders of 0.1 average 0.1, not 0.09999999999999999: a double
+    quotient would put an average of equal amounts below their own value. (DuckDB divides
+    decimals as doubles; the quotient's 12-place decimal restores the exact value before the
+    rounding to 6.)"""
     double = exp.DataType.build("DOUBLE")
-    value = exp.cast(total, double)
     if count is None:
-        return value
-    return exp.Div(this=value, expression=exp.cast(count, double))
+        return exp.cast(total, double)
+    quotient = exp.Div(this=total, expression=exp.cast(count, exp.DataType.build("DECIMAL(38, 0)")))
+    fine = exp.cast(quotient, exp.DataType.build("DECIMAL(38, 12)"))
+    return exp.cast(exp.Round(this=fine, decimals=lit(6)), double)
 
 
 # -- SQL over normalised event rows (``__pid``, ``__name``, ``__ts``, property aliases) --

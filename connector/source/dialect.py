@@ -53,7 +53,9 @@ def _bigquery_types(node: exp.Expr) -> exp.Expr:
         and len(node.to.expressions) == 2
     ):
         scale = node.to.expressions[1].this.copy()
-        exact = exp.cast(node.this.copy(), exp.DataType(this=exp.DataType.Type.BIGDECIMAL))
+        # the replacement's children are not walked again: rewrite a cast inside it here
+        inner = node.this.copy().transform(_bigquery_types, copy=False)
+        exact = exp.cast(inner, exp.DataType(this=exp.DataType.Type.BIGDECIMAL))
         return exp.func("ROUND", exact, scale)
     if isinstance(node, exp.DataType) and node.this in _NAIVE:
         return exp.DataType.build("TIMESTAMPTZ")

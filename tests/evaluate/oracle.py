@@ -292,11 +292,12 @@ class Oracle:
         if not values:
             return None
         # exact decimal sums, then the nearest double (compared with the rule's numbers);
-        # avg divides that double by the count
+        # avg is the exact quotient rounded to 6 places (half away from zero)
         if kind == "sum":
             return float(sum(exact_amount(v) for v in values))
         if kind == "avg":
-            return float(sum(exact_amount(v) for v in values)) / len(values)
+            quotient = sum(exact_amount(v) for v in values) / len(values)
+            return float(quotient.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP))
         return min(values) if kind == "min" else max(values)
 
     def event_condition(self, cond: Rule, profile_id: Any) -> bool:

@@ -154,3 +154,50 @@ def test_sums_are_exact_on_postgres(
     with tempfile.TemporaryDirectory() as root:
         _check(load_postgres(pg_db, make_oracle_store(PROFILES, [ORPHAN, *events])),
                events, segments, Path(root))  # fmt: skip
+
+
+#: n equal amounts each: their average is the amount itself, on either side of a threshold
+EQUAL_AMOUNTS = {"p0": (0.1, 3), "p1": (9.99, 7), "p2": (33.33, 3)}
+
+
+def _equal_amount_case() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    events = [
+        {"profile_id": pid, "event": "order_completed", "ts": AS_OF - timedelta(days=i + 1),
+         "amount": amount}
+        for pid, (amount, n) in EQUAL_AMOUNTS.items() for i in range(n)
+    ]  # fmt: skip
+    segments = {
+        f"{op}-{pid}": {
+            "name": f"{op}-{pid}",
+            "rule": {"event": "order_completed", "avg": {"property": "amount", op: amount}},
+        }
+        for pid, (amount, _) in EQUAL_AMOUNTS.items()
+        for op in ("gte", "lte", "eq")
+    }
+    return events, segments
+
+
+@pytest.mark.parametrize("kind", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_an_average_of_equal_amounts_is_that_amount(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    """Three orders of 0.1 average 0.1 (a double quotient gives 0.09999999999999999, which
+    would fail ``gte: 0.1``), seven of 9.99 average 9.99, three of 33.33 average 33.33."""
+    events, segments = _equal_amount_case()
+    db: Store = request.getfixturevalue("duckdb_db" if kind == "duckdb" else "pg_db")
+    oracle_store = make_oracle_store(PROFILES, [ORPHAN, *events])
+    loaded = load_duckdb(oracle_store, db) if kind == "duckdb" else load_postgres(db, oracle_store)
+    with tempfile.TemporaryDirectory() as root:
+        evaluation = _check(loaded, events, segments, Path(root))
+    ids = list(evaluation.profile_ids)
+    compare_as = {"gte": Decimal.__ge__, "lte": Decimal.__le__, "eq": Decimal.__eq__}
+    for name in segments:
+        op, pid = name.split("-")
+        threshold = exact_amount(EQUAL_AMOUNTS[pid][0])
+        expected = {
+            other
+            for other, (amount, _) in EQUAL_AMOUNTS.items()
+            if compare_as[op](exact_amount(amount), threshold)
+        }
+        members = {ids[i] for i in np.flatnonzero(evaluation.qualified[name])}
+        assert members == expected, name

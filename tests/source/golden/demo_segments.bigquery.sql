@@ -33,7 +33,13 @@ WITH `__all` AS (
       COUNTIF((
         `__ts` >= CAST('2025-11-23 08:00:00' AS TIMESTAMP)
       )) AS `__f2`,
-      CAST(SUM(ROUND(CAST(`__q1` AS BIGNUMERIC), 6)) AS FLOAT64) / CAST(COUNT(`__q1`) AS FLOAT64) AS `__f3`,
+      CAST(ROUND(
+        ROUND(
+          CAST(SUM(ROUND(CAST(`__q1` AS BIGNUMERIC), 6)) / ROUND(CAST(COUNT(`__q1`) AS BIGNUMERIC), 0) AS BIGNUMERIC),
+          12
+        ),
+        6
+      ) AS FLOAT64) AS `__f3`,
       COUNTIF((
         `__ts` >= CAST('2026-08-25 08:00:00' AS TIMESTAMP)
       )) AS `__f4`,

@@ -33,7 +33,10 @@ WITH __all AS (
       COUNT_IF((
         __ts >= CAST('2025-11-23 08:00:00' AS TIMESTAMP)
       )) AS __f2,
-      CAST(SUM(CAST(__q1 AS DECIMAL(38, 6))) AS DOUBLE) / CAST(COUNT(__q1) AS DOUBLE) AS __f3,
+      CAST(ROUND(
+        CAST(SUM(CAST(__q1 AS DECIMAL(38, 6))) / CAST(COUNT(__q1) AS DECIMAL(38, 0)) AS DECIMAL(38, 12)),
+        6
+      ) AS DOUBLE) AS __f3,
       COUNT_IF((
         __ts >= CAST('2026-08-25 08:00:00' AS TIMESTAMP)
       )) AS __f4,

@@ -129,34 +129,49 @@ WITH `__all` AS (
       COUNTIF((
         `__ts` >= CAST('2026-09-24 00:00:00' AS TIMESTAMP)
       )) AS `__f10`,
-      CAST(SUM(
-        IF(
-          (
-            COALESCE(
+      CAST(ROUND(
+        ROUND(
+          CAST(SUM(
+            IF(
               (
-                LOWER(TRIM(`__q1`)) IN (LOWER(TRIM('fashion')), LOWER(TRIM('beauty')))
+                COALESCE(
+                  (
+                    LOWER(TRIM(`__q1`)) IN (LOWER(TRIM('fashion')), LOWER(TRIM('beauty')))
+                  ),
+                  FALSE
+                )
               ),
-              FALSE
+              ROUND(CAST(`__q0` AS BIGNUMERIC), 6),
+              NULL
             )
-          ),
-          ROUND(CAST(`__q0` AS BIGNUMERIC), 6),
-          NULL
-        )
-      ) AS FLOAT64) / CAST(COUNT(
-        IF(
-          (
-            COALESCE(
-              (
-                LOWER(TRIM(`__q1`)) IN (LOWER(TRIM('fashion')), LOWER(TRIM('beauty')))
-              ),
-              FALSE
-            )
-          ),
-          `__q0`,
-          NULL
-        )
+          ) / ROUND(
+            CAST(COUNT(
+              IF(
+                (
+                  COALESCE(
+                    (
+                      LOWER(TRIM(`__q1`)) IN (LOWER(TRIM('fashion')), LOWER(TRIM('beauty')))
+                    ),
+                    FALSE
+                  )
+                ),
+                `__q0`,
+                NULL
+              )
+            ) AS BIGNUMERIC),
+            0
+          ) AS BIGNUMERIC),
+          12
+        ),
+        6
       ) AS FLOAT64) AS `__f12`,
-      CAST(SUM(ROUND(CAST(`__q0` AS BIGNUMERIC), 6)) AS FLOAT64) / CAST(COUNT(`__q0`) AS FLOAT64) AS `__f14`,
+      CAST(ROUND(
+        ROUND(
+          CAST(SUM(ROUND(CAST(`__q0` AS BIGNUMERIC), 6)) / ROUND(CAST(COUNT(`__q0`) AS BIGNUMERIC), 0) AS BIGNUMERIC),
+          12
+        ),
+        6
+      ) AS FLOAT64) AS `__f14`,
       COUNTIF((
         `__ts` >= CAST('2026-08-25 00:00:00' AS TIMESTAMP)
       )) AS `__f15`,

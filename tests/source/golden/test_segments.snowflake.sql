@@ -121,28 +121,34 @@ WITH __all AS (
       COUNT_IF((
         __ts >= CAST('2026-09-24 00:00:00' AS TIMESTAMP)
       )) AS __f10,
-      CAST(SUM(
-        IFF(
-          (
-            COALESCE((
-              LOWER(TRIM(__q1)) IN (LOWER(TRIM('fashion')), LOWER(TRIM('beauty')))
-            ), FALSE)
-          ),
-          CAST(__q0 AS DECIMAL(38, 6)),
-          NULL
-        )
-      ) AS DOUBLE) / CAST(COUNT(
-        IFF(
-          (
-            COALESCE((
-              LOWER(TRIM(__q1)) IN (LOWER(TRIM('fashion')), LOWER(TRIM('beauty')))
-            ), FALSE)
-          ),
-          __q0,
-          NULL
-        )
+      CAST(ROUND(
+        CAST(SUM(
+          IFF(
+            (
+              COALESCE((
+                LOWER(TRIM(__q1)) IN (LOWER(TRIM('fashion')), LOWER(TRIM('beauty')))
+              ), FALSE)
+            ),
+            CAST(__q0 AS DECIMAL(38, 6)),
+            NULL
+          )
+        ) / CAST(COUNT(
+          IFF(
+            (
+              COALESCE((
+                LOWER(TRIM(__q1)) IN (LOWER(TRIM('fashion')), LOWER(TRIM('beauty')))
+              ), FALSE)
+            ),
+            __q0,
+            NULL
+          )
+        ) AS DECIMAL(38, 0)) AS DECIMAL(38, 12)),
+        6
       ) AS DOUBLE) AS __f12,
-      CAST(SUM(CAST(__q0 AS DECIMAL(38, 6))) AS DOUBLE) / CAST(COUNT(__q0) AS DOUBLE) AS __f14,
+      CAST(ROUND(
+        CAST(SUM(CAST(__q0 AS DECIMAL(38, 6))) / CAST(COUNT(__q0) AS DECIMAL(38, 0)) AS DECIMAL(38, 12)),
+        6
+      ) AS DOUBLE) AS __f14,
       COUNT_IF((
         __ts >= CAST('2026-08-25 00:00:00' AS TIMESTAMP)
       )) AS __f15,

@@ -6,7 +6,7 @@ every other code path (DuckDB, PostgreSQL, the CLI's start-up) never pays for it
 - ``spark://local?warehouse=DIR``: Spark in this process (local mode, every core), with
   managed tables and their metastore (embedded Derby) under ``DIR``, so a table written by
   one ``segsync`` command is there for the next;
-- ``spark://HOST:7077``: a standalone cluster (its own catalog);
+- ``spark://HOST:7077``: a standalone cluster (Spark's persistent catalog, as configured there);
 - ``sc://HOST:15002``: Spark Connect (e.g. Databricks), the URL handed to it as is.
 
 A JVM holds one Spark session at a time: a process keeps it for later stores with the
@@ -74,9 +74,15 @@ def _builder(url: StoreUrl) -> Any:
         builder.config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        # a persistent catalog: Spark's default (in memory) forgets the tables `segsync
+        # load` wrote when its process ends, so the next command would find none
+        .config("spark.sql.catalogImplementation", "hive")
     )
     warehouse = local_warehouse(url)
     if warehouse is None:
+        # a cluster's metastore and warehouse come from its configuration (hive-site.xml,
+        # spark-defaults.conf in SPARK_CONF_DIR); without one, Spark keeps them in the
+        # working directory (metastore_db/, spark-warehouse/)
         master = url.dsn.split("?", 1)[0]
         return builder.master(master).config("spark.driver.extraJavaOptions", java_options)
     warehouse.mkdir(parents=True, exist_ok=True)

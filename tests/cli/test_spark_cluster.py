@@ -1,0 +1,112 @@
+"""``spark://HOST:PORT``: a real standalone Spark cluster (a master and one worker started
+from PySpark's own distribution), with ``segsync load`` and ``segsync preview`` run as
+separate processes: the tables one command writes are in the catalog for the next, and the
+members are DuckDB's."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import CliRunner
+from tests.cli.test_store_parity import AS_OF, demo_files, previews
+
+__all__ = ["demo_files"]  # the fixture, imported for this module's tests
+
+#: a percentile segment and one with holdouts and event windows (each preview starts a driver)
+SEGMENTS = ("churn-risk", "top-frequency-10")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if text in log.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            break
+        time.sleep(0.5)
+    pytest.fail(f"Spark did not log {text!r}:\n{log.read_text(errors='replace')[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``spark://127.0.0.1:PORT`` of a master with one worker (1 core, 1 GiB)."""
+    pyspark = pytest.importorskip("pyspark", reason="the spark extra is not installed")
+    home = Path(pyspark.__file__).parent
+    spark_class = home / "bin" / "spark-class"
+    if not spark_class.exists():
+        pytest.skip("this PySpark has no bin/spark-class")
+    root = tmp_path_factory.mktemp("spark-cluster")
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_WORKER_DIR": str(root / "work")}
+    port = _free_port()
+    url = f"spark://127.0.0.1:{port}"
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for role, args, ready in (
+            ("master", ["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                        "--port", str(port), "--webui-port", str(_free_port())],
+             "I have been elected leader"),
+            ("worker", ["org.apache.spark.deploy.worker.Worker", "--cores", "1", "--memory",
+                        "1g", "--webui-port", str(_free_port()), url],
+             "Successfully registered with master"),
+        ):  # fmt: skip
+            log = root / f"{role}.log"
+            with log.open("wb") as out:
+                proc = subprocess.Popen(
+                    [str(spark_class), *args], env=env, stdout=out, stderr=subprocess.STDOUT
+                )
+            started.append(proc)
+            _wait_for(log, ready, proc, 120)
+        yield url
+    finally:
+        for proc in reversed(started):
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _segsync(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from connector.cli import main; main()", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_a_standalone_cluster_keeps_loaded_tables_between_commands(
+    cluster: str, demo_files: Path, tmp_path: Path, run_cli: CliRunner
+) -> None:
+    on_duckdb = previews(run_cli)
+    work = tmp_path / "on-cluster"
+    work.mkdir()
+    env = {
+        **os.environ,
+        "SEGSYNC_SOURCE_URL": cluster,
+        "SEGSYNC_CONFIG_DIR": str(demo_files / "conf"),
+        "SEGSYNC_SECRETS_DIR": str(demo_files / "secrets"),
+    }
+    for table in ("profiles", "events"):  # each load its own process (and Spark driver)
+        done = _segsync(["load", table, str(demo_files / f"{table}.parquet")], work, env)
+        assert done.returncode == 0, done.stderr
+    for name in SEGMENTS:
+        done = _segsync(["preview", name, "--as-of", AS_OF], work, env)
+        assert done.returncode == 0, done.stderr
+        header, *rows = done.stdout.splitlines()
+        assert header == "profile_id,email,holdout"
+        assert sorted(rows) == on_duckdb[name], name

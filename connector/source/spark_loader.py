@@ -198,7 +198,7 @@ class _SparkLoad(_Load):
         target = spark_name(f"{schema}.{name}")
         staging = spark_name(f"{schema}.__segsync_load_{uuid.uuid4().hex[:12]}")
         try:
-            frame.write.mode("errorifexists").saveAsTable(staging)
+            frame.write.mode("error").saveAsTable(staging)
         except BaseException:
             self.spark.sql(f"DROP TABLE IF EXISTS {staging}")
             raise

@@ -1,7 +1,7 @@
-"""``spark://HOST:PORT``: a real standalone Spark cluster (a master and one worker started
-from PySpark's own distribution), with ``segsync load`` and ``segsync preview`` run as
-separate processes: the tables one command writes are in the catalog for the next, and the
-members are DuckDB's."""
+"""``spark://HOST:PORT`` on a real standalone Spark cluster (a master and one worker) and
+``sc://HOST:PORT`` on a real Spark Connect server, both started from PySpark's own
+distribution, with ``segsync load`` and ``segsync preview`` run as separate processes: the
+tables one command writes are in the catalog for the next, and the members are DuckDB's."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,8 @@ from tests.cli.test_store_parity import AS_OF, demo_files, previews
 
 __all__ = ["demo_files"]  # the fixture, imported for this module's tests
 
-#: a percentile segment and one with holdouts and event windows (each preview starts a driver)
-SEGMENTS = ("churn-risk", "top-frequency-10")
+#: attributes, metrics over event windows and a holdout (each preview starts a Spark driver)
+SEGMENTS = ("churn-risk",)
 
 
 def _free_port() -> int:
@@ -41,36 +42,29 @@ def _wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], seconds: floa
     pytest.fail(f"Spark did not log {text!r}:\n{log.read_text(errors='replace')[-2000:]}")
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``spark://127.0.0.1:PORT`` of a master with one worker (1 core, 1 GiB)."""
+def _spark_home() -> Path:
     pyspark = pytest.importorskip("pyspark", reason="the spark extra is not installed")
     home = Path(pyspark.__file__).parent
-    spark_class = home / "bin" / "spark-class"
-    if not spark_class.exists():
+    if not (home / "bin" / "spark-class").exists():
         pytest.skip("this PySpark has no bin/spark-class")
-    root = tmp_path_factory.mktemp("spark-cluster")
-    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_WORKER_DIR": str(root / "work")}
-    port = _free_port()
-    url = f"spark://127.0.0.1:{port}"
+    return home
+
+
+@contextmanager
+def _serve(root: Path, steps: list[tuple[str, list[str], str]]) -> Iterator[None]:
+    """Start each ``(role, command, line it logs when ready)`` in turn; stop them after."""
+    env = {**os.environ, "SPARK_HOME": str(_spark_home()), "SPARK_WORKER_DIR": str(root / "w")}
     started: list[subprocess.Popen[bytes]] = []
     try:
-        for role, args, ready in (
-            ("master", ["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                        "--port", str(port), "--webui-port", str(_free_port())],
-             "I have been elected leader"),
-            ("worker", ["org.apache.spark.deploy.worker.Worker", "--cores", "1", "--memory",
-                        "1g", "--webui-port", str(_free_port()), url],
-             "Successfully registered with master"),
-        ):  # fmt: skip
+        for role, command, ready in steps:
             log = root / f"{role}.log"
             with log.open("wb") as out:
                 proc = subprocess.Popen(
-                    [str(spark_class), *args], env=env, stdout=out, stderr=subprocess.STDOUT
+                    command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT
                 )
             started.append(proc)
-            _wait_for(log, ready, proc, 120)
-        yield url
+            _wait_for(log, ready, proc, 180)
+        yield
     finally:
         for proc in reversed(started):
             proc.terminate()
@@ -78,6 +72,38 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``spark://127.0.0.1:PORT`` of a master with one worker (1 core, 1 GiB)."""
+    spark_class = str(_spark_home() / "bin" / "spark-class")
+    port = _free_port()
+    url = f"spark://127.0.0.1:{port}"
+    with _serve(tmp_path_factory.mktemp("spark-cluster"), [
+        ("master", [spark_class, "org.apache.spark.deploy.master.Master", "--host",
+                    "127.0.0.1", "--port", str(port), "--webui-port", str(_free_port())],
+         "I have been elected leader"),
+        ("worker", [spark_class, "org.apache.spark.deploy.worker.Worker", "--cores", "1",
+                    "--memory", "1g", "--webui-port", str(_free_port()), url],
+         "Successfully registered with master"),
+    ]):  # fmt: skip
+        yield url
+
+
+@pytest.fixture(scope="module")
+def connect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``sc://127.0.0.1:PORT`` of a Spark Connect server (local mode, Hive catalog)."""
+    submit = str(_spark_home() / "bin" / "spark-submit")
+    port = _free_port()
+    with _serve(tmp_path_factory.mktemp("connect"), [
+        ("connect", [submit, "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+                     "--master", "local[1]", "--conf", f"spark.connect.grpc.binding.port={port}",
+                     "--conf", "spark.sql.catalogImplementation=hive",
+                     "--conf", "spark.ui.enabled=false", "spark-internal"],
+         "Spark Connect server started"),
+    ]):  # fmt: skip
+        yield f"sc://127.0.0.1:{port}"
 
 
 def _segsync(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -89,15 +115,21 @@ def _segsync(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Comp
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_a_standalone_cluster_keeps_loaded_tables_between_commands(
-    cluster: str, demo_files: Path, tmp_path: Path, run_cli: CliRunner
+@pytest.mark.parametrize("server", ["cluster", "connect"])
+def test_a_spark_server_keeps_loaded_tables_between_commands(
+    server: str,
+    demo_files: Path,
+    tmp_path: Path,
+    run_cli: CliRunner,
+    request: pytest.FixtureRequest,
 ) -> None:
+    url: str = request.getfixturevalue(server)
     on_duckdb = previews(run_cli)
     work = tmp_path / "on-cluster"
     work.mkdir()
     env = {
         **os.environ,
-        "SEGSYNC_SOURCE_URL": cluster,
+        "SEGSYNC_SOURCE_URL": url,
         "SEGSYNC_CONFIG_DIR": str(demo_files / "conf"),
         "SEGSYNC_SECRETS_DIR": str(demo_files / "secrets"),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
@@ -42,11 +44,28 @@ class DuckDBStore(Store):
         # validated by the URL parser (a size such as 1GB)
         self.con.execute(f"SET memory_limit = '{url.memory_limit}'")
 
+    @contextmanager
+    def memory_guard(self) -> Iterator[None]:
+        """A query that outgrows DuckDB's memory limit (and cannot spill) is a setting to
+        change, said in one line, not a traceback."""
+        try:
+            yield
+        except duckdb.OutOfMemoryException as exc:
+            reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(
+                f"the customer store ran out of memory ({reason}); segsync lets DuckDB use "
+                f"{self.url.memory_limit}: raise it with ?memory_limit=SIZE on the store URL, "
+                "e.g. duckdb:///data/customers.duckdb?memory_limit=4GB",
+                file="SEGSYNC_SOURCE_URL",
+            ) from None
+
     def rows(self, query: exp.Expr) -> list[tuple[Any, ...]]:
-        return self.con.execute(self.sql(query)).fetchall()
+        with self.memory_guard():
+            return self.con.execute(self.sql(query)).fetchall()
 
     def columns(self, query: exp.Expr) -> dict[str, np.ndarray]:
-        raw = self.con.execute(self.sql(query)).fetchnumpy()
+        with self.memory_guard():
+            raw = self.con.execute(self.sql(query)).fetchnumpy()
         result: dict[str, np.ndarray] = {}
         for name, values in raw.items():
             array = values

@@ -150,6 +150,14 @@ def write(
     watermark is the largest ``rowid`` of the same snapshot the select reads, so rows
     appended meanwhile are left to later runs."""
     con: Any = getattr(store, "con")  # noqa: B009 (DuckDB only)
+    guard: Any = getattr(store, "memory_guard")  # noqa: B009 (DuckDB only)
+    with guard():
+        _write(store, con, select, as_of=as_of, parts=parts)
+
+
+def _write(
+    store: Store, con: Any, select: exp.Select, *, as_of: datetime, parts: dict[str, Any]
+) -> None:
     events = store.sql(table_expr(store.layout.events_table))
     fresh = f"{ROLLUP}_new"
     con.execute("BEGIN TRANSACTION")

@@ -8,9 +8,11 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import psycopg
 import pytest
 from sqlglot import exp
+from sqlglot import parse_one as sqlglot_parse
 
 from connector.errors import ConfigError, DependencyError
 from connector.settings import StoreLayout
@@ -171,3 +173,21 @@ def test_postgres_shared_consent(pg_schema: str) -> None:
     layout = StoreLayout(profiles_table=f"{pg_schema}.profiles", events_table=f"{pg_schema}.events")
     with open_store(PG_URL, layout) as store:
         assert store.emails_without_shared_consent() == {"a@x.com"}
+
+
+def test_a_query_beyond_duckdbs_memory_limit_is_a_setting_to_change(tmp_path: Path) -> None:
+    """Out of memory is one located line naming ?memory_limit=, not a DuckDB traceback."""
+    path = tmp_path / "big.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE t AS SELECT range AS x FROM range(2000000)")
+    query = sqlglot_parse("SELECT list(x ORDER BY x DESC) FROM t")
+    with (
+        open_store(f"duckdb:///{path}?memory_limit=2MB") as store,
+        pytest.raises(ConfigError) as caught,
+    ):
+        store.rows(query)
+    message = str(caught.value)
+    assert "ran out of memory" in message and "2MB" in message
+    assert "?memory_limit=SIZE" in message and "SEGSYNC_SOURCE_URL" in message
+    with open_store(f"duckdb:///{path}?memory_limit=1GB") as store:
+        assert len(store.rows(query)[0][0]) == 2_000_000

@@ -545,11 +545,25 @@ def _moved(prepared: Prepared, expect: Mapping[tuple[str, str], str] | None) -> 
         for dest, parts in prepared.changes.items()
         for part, change in parts.items()
     }
-    return [
-        f"{dest} {part}: the changes differ from the plan's (the ESP's confirmed state moved)"
-        for dest, part in sorted(expect.keys() | now.keys())
-        if expect.get((dest, part)) != now.get((dest, part))
-    ]
+    moved = []
+    for dest, part in sorted(expect.keys() | now.keys()):
+        if expect.get((dest, part)) == now.get((dest, part)):
+            continue
+        if prepared.confirmed_from.get(dest, {}).get(part) == "esp":
+            # the state store knew nothing of this group: the plan (which reads no ESP)
+            # counted from empty, and the ESP turned out to hold members
+            moved.append(
+                f"{dest} {part}: the state store holds no record of it, so the plan could not "
+                "know the members the ESP already has, and they differ from the plan's "
+                "count; `segsync sync --dry-run` shows the changes against the ESP, then "
+                "`segsync sync` makes them"
+            )
+        else:
+            moved.append(
+                f"{dest} {part}: the changes differ from the plan's "
+                "(the ESP's confirmed state moved)"
+            )
+    return moved
 
 
 def _verify_access(adapters: dict[str, EspAdapter], summary: RunSummary) -> None:

@@ -118,6 +118,25 @@ def test_plan_then_apply_and_stale_plan_refused(
     assert code == 1 and "plan file not found" in err
 
 
+def test_apply_after_the_state_store_was_lost_says_why_it_stops(
+    workspace: tuple[Path, object], run_cli: CliRunner
+) -> None:
+    """The plan reads no ESP: with no state store it counts from empty, and apply (whose
+    sync reads the ESP) stops saying so, instead of a general 'changes differ'."""
+    root, emu = workspace
+    code, _, _ = run_cli(["sync", "--as-of", AS_OF])
+    assert code == 0
+    (root / "state.db").unlink()  # the state store is lost; the ESP keeps its 40 members
+    (root / "state.db-wal").unlink(missing_ok=True)
+    (root / "state.db-shm").unlink(missing_ok=True)
+    code, _, _ = run_cli(["plan", "--as-of", AS_OF, "--out", "plan.json"])
+    assert code == 0
+    code, _, err = run_cli(["apply", "plan.json"])
+    assert code == 3
+    assert "the state store holds no record of it" in err and "sync --dry-run" in err
+    assert len(emu.state.tag_members("demo-audience", "segsync:buyers")) == 40  # type: ignore[attr-defined]
+
+
 def test_plan_counts_trait_field_updates_like_a_dry_run(
     workspace: tuple[Path, object], run_cli: CliRunner
 ) -> None:

@@ -44,7 +44,15 @@ def import_pyspark() -> ModuleType:
 def local_warehouse(url: StoreUrl) -> Path | None:
     """``DIR`` of ``spark://local?warehouse=DIR`` (``None`` for a cluster or Spark Connect)."""
     parts = urlsplit(url.dsn)
-    if url.kind != "spark" or parts.hostname != "local":
+    if url.kind != "spark":
+        return None
+    if parts.hostname != "local":
+        if parts.query:  # the master URL would be started without them, silently
+            raise ConfigError(
+                f"{url.display()}: a spark://HOST:PORT cluster takes no parameters (its "
+                "catalog and warehouse come from the cluster's configuration)",
+                file="SEGSYNC_SOURCE_URL",
+            )
         return None
     query = parse_qs(parts.query)
     unknown = sorted(set(query) - {"warehouse"})
@@ -91,7 +99,6 @@ def _builder(url: StoreUrl) -> Any:
         builder.master("local[*]")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.warehouse.dir", str(warehouse))
-        .config("spark.sql.catalogImplementation", "hive")
         .config(
             "spark.hadoop.javax.jdo.option.ConnectionURL",
             f"jdbc:derby:;databaseName={metastore};create=true",

@@ -51,9 +51,9 @@ def _spark_home() -> Path:
 
 
 @contextmanager
-def _serve(root: Path, steps: list[tuple[str, list[str], str]]) -> Iterator[None]:
+def _serve(home: Path, root: Path, steps: list[tuple[str, list[str], str]]) -> Iterator[None]:
     """Start each ``(role, command, line it logs when ready)`` in turn; stop them after."""
-    env = {**os.environ, "SPARK_HOME": str(_spark_home()), "SPARK_WORKER_DIR": str(root / "w")}
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_WORKER_DIR": str(root / "w")}
     started: list[subprocess.Popen[bytes]] = []
     try:
         for role, command, ready in steps:
@@ -77,10 +77,11 @@ def _serve(root: Path, steps: list[tuple[str, list[str], str]]) -> Iterator[None
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``spark://127.0.0.1:PORT`` of a master with one worker (1 core, 1 GiB)."""
-    spark_class = str(_spark_home() / "bin" / "spark-class")
+    home = _spark_home()
+    spark_class = str(home / "bin" / "spark-class")
     port = _free_port()
     url = f"spark://127.0.0.1:{port}"
-    with _serve(tmp_path_factory.mktemp("spark-cluster"), [
+    with _serve(home, tmp_path_factory.mktemp("spark-cluster"), [
         ("master", [spark_class, "org.apache.spark.deploy.master.Master", "--host",
                     "127.0.0.1", "--port", str(port), "--webui-port", str(_free_port())],
          "I have been elected leader"),
@@ -94,9 +95,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def connect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``sc://127.0.0.1:PORT`` of a Spark Connect server (local mode, Hive catalog)."""
-    submit = str(_spark_home() / "bin" / "spark-submit")
+    home = _spark_home()
+    submit = str(home / "bin" / "spark-submit")
     port = _free_port()
-    with _serve(tmp_path_factory.mktemp("connect"), [
+    with _serve(home, tmp_path_factory.mktemp("connect"), [
         ("connect", [submit, "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
                      "--master", "local[1]", "--conf", f"spark.connect.grpc.binding.port={port}",
                      "--conf", "spark.sql.catalogImplementation=hive",

@@ -32,6 +32,7 @@ def test_local_warehouse_is_resolved(tmp_path: Path) -> None:
         ("spark://local", "spark://local needs a warehouse directory"),
         ("spark://local?warehouse=", "spark://local needs a warehouse directory"),
         ("spark://local?warehouse=d&x=1", "unknown parameter x"),
+        ("spark://cluster:7077?warehouse=d", "a spark://HOST:PORT cluster takes no parameters"),
     ],
 )
 def test_bad_local_urls(url: str, message: str) -> None:

@@ -33,13 +33,11 @@ class Context:
         return audience
 
 
-async def read_json(request: Request, *, required: bool = True) -> dict[str, Any]:
+async def read_json(request: Request) -> dict[str, Any]:
     """The request body as a JSON object, or the API's 400."""
     raw = await request.body()
     if not raw.strip():
-        if required:
-            raise bad_request("The request body is empty.", title="Invalid Resource")
-        return {}
+        raise bad_request("The request body is empty.", title="Invalid Resource")
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):

@@ -5,19 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.emulator.mailchimp.account import Audience, Member, now_iso
+from connector.emulator.mailchimp.account import Audience, Member, now_iso, subscriber_hash
 from connector.emulator.mailchimp.context import Context
 from connector.emulator.mailchimp.problems import ProblemError
 
-__all__ = [
-    "RefusedWriteError",
-    "apply_profile",
-    "check_status_change",
-    "clean_merge_fields",
-    "compliance_error",
-    "set_status",
-    "tag_names",
-]
+__all__ = ["RefusedWriteError", "compliance_error", "live_member", "write_member"]
 
 
 class RefusedWriteError(ProblemError):
@@ -139,9 +131,63 @@ def apply_profile(member: Member, entry: dict[str, Any], merge: dict[str, Any]) 
 
 
 def tag_names(entry: dict[str, Any]) -> list[str]:
-    tags = entry.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
+    """The tag names of a body (the contract made them a list of strings)."""
+    tags: list[str] = entry.get("tags") or []
+    if not all(t.strip() for t in tags):
         raise RefusedWriteError(
             "Tags must be a list of names", field="tags", field_message="Invalid"
         )
     return [t.strip() for t in tags]
+
+
+def live_member(audience: Audience, email: str) -> Member | None:
+    """The contact with this email; None when new or archived (archived contacts come back
+    as new ones)."""
+    member = audience.members.get(subscriber_hash(email))
+    return None if member is None or member.status == "archived" else member
+
+
+def write_member(
+    ctx: Context,
+    audience: Audience,
+    entry: dict[str, Any],
+    existing: Member | None,
+    new_status: str | None,
+    *,
+    skip_merge: bool = False,
+    with_tags: bool = False,
+    sync_tags: bool = False,
+) -> Member:
+    """Create (as ``new_status``) or update one contact from a body: merge fields checked,
+    status changes the API refuses refused, tags in the body added (``sync_tags``: the
+    body's tags replace the contact's; the single-member endpoints take no tags). Nothing
+    changes when it raises."""
+    merge = clean_merge_fields(
+        ctx, audience, entry.get("merge_fields"), new=existing is None, skip_validation=skip_merge
+    )
+    tags = tag_names(entry) if with_tags and ("tags" in entry or sync_tags) else []
+    if existing is None:
+        assert new_status is not None  # the contract requires it
+        member = audience.members.get(subscriber_hash(entry["email_address"]))
+        if member is None:
+            member = Member(entry["email_address"], new_status, ctx.state.next_web_id())
+            audience.members[member.id] = member
+        stamp = now_iso()
+        member.status, member.merge_fields = new_status, {}
+        member.timestamp_signup = stamp
+        member.timestamp_opt = stamp if new_status == "subscribed" else ""
+    else:
+        member = existing
+        if entry.get("status") is not None:
+            check_status_change(member, entry["status"])
+            set_status(member, entry["status"])
+    apply_profile(member, entry, merge)
+    if tags or sync_tags:
+        wanted = {ctx.state.tag(audience.id, name).id for name in tags}
+        if sync_tags:
+            for segment in audience.tags_of(member):
+                if segment.id not in wanted:
+                    del segment.members[member.id]
+        for segment_id in wanted:
+            audience.segments[segment_id].members[member.id] = None
+    return member

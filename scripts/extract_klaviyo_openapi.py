@@ -9,7 +9,9 @@ For every operation the emulator implements that takes a body, the request body'
 is kept with every schema it references (``$defs``), converted from OpenAPI 3.0 to JSON
 Schema 2020-12 (``nullable: true`` becomes a ``null`` alternative, ``oneOf`` becomes
 ``anyOf``: see ``convert``), so ``jsonschema`` can
-check bodies exactly as the published contract states. Re-run it when the spec changes.
+check bodies exactly as the published contract states. The rate limits
+(``x-klaviyo-ratelimit``) of every operation the emulator serves are kept too: they are
+the emulator's windows. Re-run it when the spec changes.
 """
 
 from __future__ import annotations
@@ -42,6 +44,26 @@ OPERATIONS = [
     ("PATCH", "/api/segments/{id}"),
     ("POST", "/api/profile-subscription-bulk-create-jobs"),
     ("POST", "/api/profile-subscription-bulk-delete-jobs"),
+]
+#: (method, path) of every other operation the emulator serves (rate limits only)
+READS = [
+    ("GET", "/api/accounts"),
+    ("GET", "/api/lists"),
+    ("GET", "/api/lists/{id}"),
+    ("GET", "/api/lists/{id}/profiles"),
+    ("GET", "/api/lists/{id}/relationships/profiles"),
+    ("GET", "/api/profiles"),
+    ("GET", "/api/profiles/{id}"),
+    ("GET", "/api/profile-bulk-import-jobs"),
+    ("GET", "/api/profile-bulk-import-jobs/{job_id}"),
+    ("GET", "/api/profile-bulk-import-jobs/{id}/import-errors"),
+    ("GET", "/api/profile-bulk-import-jobs/{id}/profiles"),
+    ("GET", "/api/profile-bulk-import-jobs/{id}/relationships/profiles"),
+    ("GET", "/api/segments"),
+    ("GET", "/api/segments/{id}"),
+    ("DELETE", "/api/segments/{id}"),
+    ("GET", "/api/segments/{id}/profiles"),
+    ("GET", "/api/segments/{id}/relationships/profiles"),
 ]
 _REF = "#/components/schemas/"
 
@@ -105,10 +127,15 @@ def extract(spec: dict[str, Any]) -> dict[str, Any]:
             "rate_limit": operation.get("x-klaviyo-ratelimit"),
             "scopes": operation.get("x-klaviyo-scopes"),
         }
+    limits = {
+        f"{method} {path}": spec["paths"][path][method.lower()]["x-klaviyo-ratelimit"]
+        for method, path in OPERATIONS + READS
+    }
     return {
         "source": "Klaviyo OpenAPI (stable), extracted by scripts/extract_klaviyo_openapi.py",
         "revision": spec["info"]["version"],
         "operations": operations,
+        "rate_limits": limits,
         "$defs": {name: convert(schemas[name]) for name in sorted(names)},
     }
 

@@ -3,7 +3,8 @@
 Credentials: ``Authorization: Klaviyo-API-Key <private key>``; every request also needs a
 ``revision`` header (``YYYY-MM-DD`` with an optional ``.suffix``). Rate limits are fixed
 windows per account and endpoint with the tiers Klaviyo documents per operation; a 429
-carries ``Retry-After`` (seconds) and Klaviyo's ``throttled`` error.
+carries ``Retry-After`` (seconds) and Klaviyo's ``throttled`` error. The windows of each
+operation are the OpenAPI document's (``openapi_subset.json``).
 """
 
 from __future__ import annotations
@@ -34,45 +35,18 @@ from connector.emulator.klaviyo.lists import ListHandlers
 from connector.emulator.klaviyo.profiles import ProfileHandlers
 from connector.emulator.klaviyo.segments import SegmentHandlers
 from connector.emulator.klaviyo.subscriptions import SubscriptionHandlers
+from connector.emulator.klaviyo.validation import contract_subset
 from connector.emulator.options import EmulatorOptions
-from connector.emulator.ratelimit import RateLimit
+from connector.emulator.ratelimit import RateLimit, parse_tier
 
 __all__ = ["RATE_LIMITS", "KlaviyoFlavor", "build_app"]
 
 _REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9]+)?$")
 
-# Tiers from Klaviyo's API reference (x-klaviyo-ratelimit).
-_XS = RateLimit(burst=1, steady=15)
-_M = RateLimit(burst=10, steady=150)
-_L = RateLimit(burst=75, steady=700)
-_L750 = RateLimit(burst=75, steady=750)
+#: (method, route) → its windows, as the OpenAPI document states them (x-klaviyo-ratelimit)
 RATE_LIMITS: dict[tuple[str, str], RateLimit] = {
-    ("GET", "/api/accounts"): _XS,
-    ("GET", "/api/lists"): _L750,
-    ("POST", "/api/lists"): RateLimit(burst=10, steady=150, daily=150),
-    ("GET", "/api/lists/{id}"): _L750,
-    ("GET", "/api/lists/{id}/profiles"): _L750,
-    ("GET", "/api/lists/{id}/relationships/profiles"): _L750,
-    ("POST", "/api/lists/{id}/relationships/profiles"): _M,
-    ("DELETE", "/api/lists/{id}/relationships/profiles"): _M,
-    ("GET", "/api/profiles"): _L,
-    ("GET", "/api/profiles/{id}"): _L,
-    ("POST", "/api/profile-import"): _L,
-    ("GET", "/api/profile-bulk-import-jobs"): _M,
-    ("POST", "/api/profile-bulk-import-jobs"): _M,
-    ("GET", "/api/profile-bulk-import-jobs/{job_id}"): _M,
-    ("GET", "/api/profile-bulk-import-jobs/{id}/import-errors"): _M,
-    ("GET", "/api/profile-bulk-import-jobs/{id}/profiles"): _M,
-    ("GET", "/api/profile-bulk-import-jobs/{id}/relationships/profiles"): _M,
-    ("GET", "/api/segments"): _L750,
-    ("POST", "/api/segments"): RateLimit(burst=1, steady=15, daily=100),
-    ("GET", "/api/segments/{id}"): _L750,
-    ("PATCH", "/api/segments/{id}"): RateLimit(burst=1, steady=15, daily=100),
-    ("DELETE", "/api/segments/{id}"): _M,
-    ("GET", "/api/segments/{id}/profiles"): _L750,
-    ("GET", "/api/segments/{id}/relationships/profiles"): _L750,
-    ("POST", "/api/profile-subscription-bulk-create-jobs"): _L750,
-    ("POST", "/api/profile-subscription-bulk-delete-jobs"): _L750,
+    (key.split(" ")[0], key.split(" ")[1]): parse_tier(**tier)
+    for key, tier in contract_subset()["rate_limits"].items()
 }
 
 _SERVER_ERRORS = {

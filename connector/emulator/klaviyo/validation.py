@@ -23,7 +23,7 @@ from starlette.requests import Request
 
 from connector.emulator.klaviyo.jsonapi import JsonApiError, error, invalid
 
-__all__ = ["BODY_OPERATIONS", "body_problems", "read_body"]
+__all__ = ["BODY_OPERATIONS", "body_problems", "contract_subset", "read_body"]
 
 #: the handlers' names for bodies → the OpenAPI operation that defines them
 BODY_OPERATIONS: dict[str, str] = {
@@ -41,7 +41,8 @@ BODY_OPERATIONS: dict[str, str] = {
 
 
 @cache
-def _subset() -> dict[str, Any]:
+def contract_subset() -> dict[str, Any]:
+    """The kept part of Klaviyo's OpenAPI document: body schemas and rate limits."""
     text = resources.files("connector.emulator.klaviyo").joinpath("openapi_subset.json")
     loaded: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
     return loaded
@@ -49,7 +50,7 @@ def _subset() -> dict[str, Any]:
 
 @cache
 def _validator(operation: str) -> Any:
-    subset = _subset()
+    subset = contract_subset()
     schema = {"$defs": subset["$defs"], **subset["operations"][operation]["schema"]}
     return Draft202012Validator(schema)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from connector.emulator.common.http import is_valid_email
 from connector.emulator.klaviyo.definitions import segment_members
 
 __all__ = [
@@ -30,7 +31,6 @@ __all__ = [
     "KSegment",
     "KlaviyoState",
     "Profile",
-    "is_valid_email",
     "now_iso",
 ]
 
@@ -48,14 +48,8 @@ PROFILE_FIELDS = (
 )
 MAX_PROFILE_BYTES = 100 * 1024
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
 _ALPHABET = string.digits + string.ascii_letters
-
-
-def is_valid_email(email: object) -> bool:
-    """Whether ``email`` looks like an address Klaviyo would accept."""
-    return isinstance(email, str) and bool(_EMAIL.match(email))
 
 
 def now_iso(offset_s: float = 0.0) -> str:

@@ -11,31 +11,23 @@ from __future__ import annotations
 
 import re
 
-from starlette.applications import Starlette
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from connector.emulator.calls import CallLog
+from connector.emulator.common.contract import guard
+from connector.emulator.common.http import Context, build_starlette
 from connector.emulator.faults import Fault, FaultInjector
 from connector.emulator.gateway import Gateway
 from connector.emulator.klaviyo.account import KlaviyoState
-from connector.emulator.klaviyo.context import Context
 from connector.emulator.klaviyo.imports import ImportHandlers
-from connector.emulator.klaviyo.jsonapi import (
-    JsonApiError,
-    answer,
-    error,
-    errors_response,
-    not_found,
-)
+from connector.emulator.klaviyo.jsonapi import not_found, refusal
 from connector.emulator.klaviyo.lists import ListHandlers
 from connector.emulator.klaviyo.profiles import ProfileHandlers
 from connector.emulator.klaviyo.segments import SegmentHandlers
 from connector.emulator.klaviyo.subscriptions import SubscriptionHandlers
-from connector.emulator.klaviyo.validation import contract_subset
+from connector.emulator.klaviyo.validation import CONTRACT, checker, contract_subset
 from connector.emulator.options import EmulatorOptions
 from connector.emulator.ratelimit import RateLimit, parse_tier
 
@@ -72,43 +64,23 @@ class KlaviyoFlavor:
     def check(self, method: str, route: str, headers: Headers) -> Response | None:
         scheme, _, key = headers.get("authorization", "").strip().partition(" ")
         if scheme != "Klaviyo-API-Key" or not key.strip():
-            return errors_response(
+            return refusal(
                 401,
-                [
-                    error(
-                        401,
-                        "not_authenticated",
-                        "Authentication credentials were not provided.",
-                        "Missing or invalid authorization scheme. Please use Klaviyo-API-Key.",
-                    )
-                ],
-            )
+                "not_authenticated",
+                "Authentication credentials were not provided.",
+                "Missing or invalid authorization scheme. Please use Klaviyo-API-Key.",
+            ).response()
         if key.strip() != self.key:
-            return errors_response(
-                401,
-                [
-                    error(
-                        401,
-                        "authentication_failed",
-                        "Incorrect authentication credentials.",
-                        "Incorrect authentication credentials.",
-                    )
-                ],
-            )
-        revision = headers.get("revision", "").strip()
-        if not _REVISION.match(revision):
-            return errors_response(
+            incorrect = "Incorrect authentication credentials."
+            return refusal(401, "authentication_failed", incorrect, incorrect).response()
+        if not _REVISION.match(headers.get("revision", "").strip()):
+            return refusal(
                 400,
-                [
-                    error(
-                        400,
-                        "invalid",
-                        "Invalid input.",
-                        "A valid revision header (YYYY-MM-DD) is required.",
-                        parameter="revision",
-                    )
-                ],
-            )
+                "invalid",
+                "Invalid input.",
+                "A valid revision header (YYYY-MM-DD) is required.",
+                parameter="revision",
+            ).response()
         return None
 
     def rate_limit(self, method: str, route: str) -> RateLimit | None:
@@ -116,30 +88,29 @@ class KlaviyoFlavor:
 
     def throttled(self, retry_after: int) -> Response:
         unit = "second" if retry_after == 1 else "seconds"
-        return errors_response(
+        return refusal(
             429,
-            [
-                error(
-                    429,
-                    "throttled",
-                    "Request was throttled.",
-                    f"Request was throttled. Expected available in {retry_after} {unit}.",
-                )
-            ],
+            "throttled",
+            "Request was throttled.",
+            f"Request was throttled. Expected available in {retry_after} {unit}.",
             headers={"retry-after": str(retry_after)},
-        )
+        ).response()
 
     def fault_response(self, fault: Fault) -> Response:
         if fault.kind == "429":
             return self.throttled(1)
         code, title = _SERVER_ERRORS.get(fault.status, _SERVER_ERRORS[500])
-        return errors_response(fault.status, [error(fault.status, code, title, title)])
+        return refusal(fault.status, code, title, title).response()
 
     def not_found(self) -> Response:
         return not_found().response()
 
+    def method_not_allowed(self, method: str, allow: str) -> Response:
+        detail = f'Method "{method}" not allowed.'
+        return refusal(405, "method_not_allowed", detail, detail).response()
 
-def _routes(ctx: Context) -> list[Route]:
+
+def _routes(ctx: Context[KlaviyoState]) -> list[Route]:
     p = ProfileHandlers(ctx)
     li = ListHandlers(ctx)
     imp = ImportHandlers(ctx)
@@ -182,23 +153,6 @@ def _routes(ctx: Context) -> list[Route]:
     ]
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    if status == 405:
-        return errors_response(
-            405,
-            [
-                error(
-                    405,
-                    "method_not_allowed",
-                    f'Method "{request.method}" not allowed.',
-                    f'Method "{request.method}" not allowed.',
-                )
-            ],
-        )
-    return not_found().response()
-
-
 def build_app(
     options: EmulatorOptions, calls: CallLog, faults: FaultInjector, key: str, base_url: str
 ) -> tuple[Gateway, KlaviyoState]:
@@ -207,12 +161,7 @@ def build_app(
         clock=lambda: options.clock(),  # noqa: PLW0108 - options.clock may be swapped at runtime
         import_delay_s=lambda: options.import_delay_s,
     )
-    ctx = Context(state=state, options=options, base_url=base_url)
-    routes = _routes(ctx)
-    app = Starlette(
-        routes=routes,
-        exception_handlers={404: _http_error, 405: _http_error, JsonApiError: answer},
-    )
-    app.state.contract_violations = state.contract_violations  # validation.read_body
-    gateway = Gateway(app, routes, KlaviyoFlavor(key), options, calls, faults, key)
+    routes = guard(_routes(Context(state, options, base_url)), CONTRACT, checker(state))
+    flavor = KlaviyoFlavor(key)
+    gateway = Gateway(build_starlette(routes, flavor), routes, flavor, options, calls, faults, key)
     return gateway, state

@@ -10,10 +10,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connector.emulator.klaviyo.account import ImportJob
-from connector.emulator.klaviyo.context import Context
+from connector.emulator.common.http import Context, Handlers, checked_body
+from connector.emulator.klaviyo.account import ImportJob, KlaviyoState
 from connector.emulator.klaviyo.jsonapi import (
-    FilterError,
     invalid,
     jsonapi,
     matches,
@@ -24,40 +23,16 @@ from connector.emulator.klaviyo.jsonapi import (
     window,
 )
 from connector.emulator.klaviyo.serialize import import_error_json, job_json, profile_json
-from connector.emulator.klaviyo.validation import read_body
 
-__all__ = ["MAX_IMPORT_BYTES", "MAX_IMPORT_PROFILES", "ImportHandlers"]
+__all__ = ["ImportHandlers"]
 
-MAX_IMPORT_PROFILES = 10_000
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
 #: ``GET /api/profile-bulk-import-jobs``: filterable fields, sorts (the OpenAPI document)
 JOB_FILTERS = {"status": ("any", "equals")}
 JOB_SORTS = ("created_at", "-created_at")
 
 
-def _check_count(body: dict[str, Any]) -> None:
-    """1 to 10,000 profiles per job, checked before the (slower) model validation."""
-    try:
-        entries = body["data"]["attributes"]["profiles"]["data"]
-    except (KeyError, TypeError):
-        return  # the model check reports the shape
-    if not isinstance(entries, list):
-        return
-    if not entries:
-        raise invalid("At least one profile is required.", pointer="/data/attributes/profiles/data")
-    if len(entries) > MAX_IMPORT_PROFILES:
-        raise invalid(
-            f"A maximum of {MAX_IMPORT_PROFILES} profiles can be imported per job "
-            f"({len(entries)} given).",
-            pointer="/data/attributes/profiles/data",
-        )
-
-
-class ImportHandlers:
+class ImportHandlers(Handlers[Context[KlaviyoState]]):
     """Handlers bound to one emulator's context."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
 
     def _job(self, request: Request) -> ImportJob:
         params = request.path_params
@@ -68,9 +43,7 @@ class ImportHandlers:
         return job
 
     async def create_job(self, request: Request) -> Response:
-        body = await read_body(
-            request, "profile-import", max_bytes=MAX_IMPORT_BYTES, precheck=_check_count
-        )
+        body = checked_body(request)
         data = body["data"]
         entries: list[dict[str, Any]] = data["attributes"]["profiles"]["data"]
         body_bytes = len(await request.body())  # cached by starlette: no second read
@@ -96,10 +69,7 @@ class ImportHandlers:
         creation), as ``GET /api/profile-bulk-import-jobs`` answers."""
         self.ctx.state.tick()
         query = request.query_params
-        try:
-            filters = parse_filter(query.get("filter"), JOB_FILTERS)
-        except FilterError as exc:
-            raise invalid(str(exc), parameter="filter") from None
+        filters = parse_filter(request, JOB_FILTERS)
         sort = query.get("sort")
         if sort is not None and sort not in JOB_SORTS:
             raise invalid(f"'{sort}' is not a valid sort field.", parameter="sort")

@@ -3,12 +3,11 @@ fieldsets and the ``filter`` query language (``equals(name,"x")``,
 ``any(email,["a","b"])``, several joined by commas meaning AND).
 
 Handlers and the helpers they call raise ``JsonApiError`` where Klaviyo refuses; the app's
-one exception handler (``answer``) renders it."""
+one exception handler renders it."""
 
 from __future__ import annotations
 
 import base64
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,14 +17,14 @@ from urllib.parse import unquote, urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connector.emulator.common.http import ApiError, json_response
+
 __all__ = [
     "Filter",
-    "FilterError",
     "JsonApiError",
     "Page",
-    "answer",
+    "additional",
     "error",
-    "errors_response",
     "invalid",
     "jsonapi",
     "matches",
@@ -33,6 +32,7 @@ __all__ = [
     "not_found",
     "page",
     "parse_filter",
+    "refusal",
     "sparse",
     "window",
 ]
@@ -43,8 +43,7 @@ T = TypeVar("T")
 
 def jsonapi(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON:API document."""
-    body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
-    return Response(body, status_code=status, media_type=MEDIA, headers=headers)
+    return json_response(payload, status, MEDIA, headers)
 
 
 def no_content(status: int = 204) -> Response:
@@ -62,11 +61,7 @@ def error(
     parameter: str | None = None,
 ) -> dict[str, Any]:
     """One JSON:API error object, shaped like Klaviyo's."""
-    source: dict[str, str] = {}
-    if parameter is not None:
-        source["parameter"] = parameter
-    else:
-        source["pointer"] = pointer or "/data/"
+    source = {"parameter": parameter} if parameter is not None else {"pointer": pointer or "/data/"}
     return {
         "id": str(uuid.uuid4()),
         "status": status,
@@ -79,46 +74,33 @@ def error(
     }
 
 
-def errors_response(
-    status: int, items: list[dict[str, Any]], headers: dict[str, str] | None = None
-) -> Response:
-    """``{"errors": [...]}`` with ``status``."""
-    return jsonapi({"errors": items}, status, headers)
+class JsonApiError(ApiError):
+    """A refusal, ``{"errors": [...]}`` with ``status``."""
 
-
-class JsonApiError(Exception):
-    """An error answer, ``{"errors": [...]}`` with ``status``; ``answer`` renders it."""
+    media_type = MEDIA
 
     def __init__(
         self, status: int, items: list[dict[str, Any]], headers: dict[str, str] | None = None
     ) -> None:
-        super().__init__(items[0]["detail"] if items else str(status))
-        self.status = status
-        self.items = items
-        self.headers = headers
-
-    def response(self) -> Response:
-        return errors_response(self.status, self.items, self.headers)
+        super().__init__(status, {"errors": items}, headers)
 
 
-async def answer(request: Request, exc: Exception) -> Response:
-    """The app's exception handler for ``JsonApiError``."""
-    assert isinstance(exc, JsonApiError)
-    return exc.response()
+def refusal(status: int, code: str, title: str, detail: str, **extra: Any) -> JsonApiError:
+    """A refusal with one error object."""
+    headers = extra.pop("headers", None)
+    return JsonApiError(status, [error(status, code, title, detail, **extra)], headers)
 
 
 def invalid(
     detail: str, *, pointer: str | None = None, parameter: str | None = None
 ) -> JsonApiError:
     """400 ``invalid``: the request body or a parameter is wrong."""
-    return JsonApiError(
-        400, [error(400, "invalid", "Invalid input.", detail, pointer=pointer, parameter=parameter)]
-    )
+    return refusal(400, "invalid", "Invalid input.", detail, pointer=pointer, parameter=parameter)
 
 
 def not_found(detail: str = "The requested resource was not found.") -> JsonApiError:
     """404 ``not_found``."""
-    return JsonApiError(404, [error(404, "not_found", "Not found.", detail)])
+    return refusal(404, "not_found", "Not found.", detail)
 
 
 # -- paging ---------------------------------------------------------------------------------
@@ -190,6 +172,12 @@ def window(items: Sequence[T], current: Page) -> list[T]:
 
 
 # -- sparse fieldsets -------------------------------------------------------------------
+def additional(request: Request, kind: str, name: str) -> bool:
+    """Whether ``additional-fields[<kind>]`` asks for ``name``."""
+    raw = request.query_params.get(f"additional-fields[{kind}]", "")
+    return name in {part.strip() for part in raw.split(",")}
+
+
 def sparse(resource: dict[str, Any], request: Request, kind: str) -> dict[str, Any]:
     """Keep only ``fields[<kind>]`` attributes (dotted names keep sub-keys)."""
     raw = request.query_params.get(f"fields[{kind}]")
@@ -316,8 +304,16 @@ class _Parser:
         return found
 
 
-def parse_filter(text: str | None, allowed: Mapping[str, tuple[str, ...]]) -> list[Filter]:
-    """Terms of a ``filter`` parameter, checked against ``{field: allowed ops}``."""
+def parse_filter(request: Request, allowed: Mapping[str, tuple[str, ...]]) -> list[Filter]:
+    """Terms of the ``filter`` parameter, checked against ``{field: allowed ops}``; the
+    API's 400 when it is wrong."""
+    try:
+        return _checked_terms(request.query_params.get("filter"), allowed)
+    except FilterError as exc:
+        raise invalid(str(exc), parameter="filter") from None
+
+
+def _checked_terms(text: str | None, allowed: Mapping[str, tuple[str, ...]]) -> list[Filter]:
     if not text:
         return []
     terms = _Parser(text).terms()

@@ -8,10 +8,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connector.emulator.klaviyo.account import KList, now_iso
-from connector.emulator.klaviyo.context import Context, additional, filter_problem
+from connector.emulator.common.http import Context, Handlers, checked_body
+from connector.emulator.klaviyo.account import KlaviyoState, KList, now_iso
 from connector.emulator.klaviyo.jsonapi import (
-    FilterError,
+    additional,
     invalid,
     jsonapi,
     matches,
@@ -23,7 +23,6 @@ from connector.emulator.klaviyo.jsonapi import (
     window,
 )
 from connector.emulator.klaviyo.serialize import list_json, profile_json
-from connector.emulator.klaviyo.validation import read_body
 
 __all__ = ["MAX_LIST_MEMBERS", "ListHandlers", "member_page"]
 
@@ -43,14 +42,11 @@ MEMBER_FILTERS = {
 
 
 def member_page(
-    ctx: Context, request: Request, members: list[tuple[str, str]], *, ids_only: bool
+    ctx: Context[KlaviyoState], request: Request, members: list[tuple[str, str]], *, ids_only: bool
 ) -> Response:
     """A page of members ``(profile id, joined_group_at)``: full profiles or identifiers."""
     state = ctx.state
-    try:
-        filters = parse_filter(request.query_params.get("filter"), MEMBER_FILTERS)
-    except FilterError as exc:
-        raise filter_problem(exc) from None
+    filters = parse_filter(request, MEMBER_FILTERS)
     if filters:
         members = [
             (pid, joined)
@@ -90,11 +86,8 @@ def member_page(
     return jsonapi({"data": data, "links": current.links})
 
 
-class ListHandlers:
+class ListHandlers(Handlers[Context[KlaviyoState]]):
     """Handlers bound to one emulator's context."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
 
     def _list(self, request: Request) -> KList:
         list_id = request.path_params["id"]
@@ -106,10 +99,7 @@ class ListHandlers:
     async def get_lists(self, request: Request) -> Response:
         state = self.ctx.state
         state.tick()
-        try:
-            filters = parse_filter(request.query_params.get("filter"), LIST_FILTERS)
-        except FilterError as exc:
-            raise filter_problem(exc) from None
+        filters = parse_filter(request, LIST_FILTERS)
         with state.lock:
             found = [
                 li
@@ -128,7 +118,7 @@ class ListHandlers:
         return jsonapi({"data": data, "links": current.links})
 
     async def create_list(self, request: Request) -> Response:
-        body = await read_body(request, "list-create")
+        body = checked_body(request)
         attributes = body["data"]["attributes"]
         name = attributes["name"].strip()
         if not name:
@@ -174,7 +164,7 @@ class ListHandlers:
         return await self._change(request, "list-members-delete", add=False)
 
     async def _change(self, request: Request, model: str, *, add: bool) -> Response:
-        body = await read_body(request, model)
+        body = checked_body(request)
         items = body["data"]
         if len(items) > MAX_LIST_MEMBERS:
             raise invalid(

@@ -7,10 +7,10 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connector.emulator.klaviyo.account import PROFILE_FIELDS, is_valid_email
-from connector.emulator.klaviyo.context import Context, additional, filter_problem
+from connector.emulator.common.http import Context, Handlers, checked_body, is_valid_email
+from connector.emulator.klaviyo.account import PROFILE_FIELDS, KlaviyoState
 from connector.emulator.klaviyo.jsonapi import (
-    FilterError,
+    additional,
     invalid,
     jsonapi,
     matches,
@@ -21,7 +21,6 @@ from connector.emulator.klaviyo.jsonapi import (
     window,
 )
 from connector.emulator.klaviyo.serialize import account_json, profile_json
-from connector.emulator.klaviyo.validation import read_body
 
 __all__ = ["ProfileHandlers"]
 
@@ -36,11 +35,8 @@ PROFILE_FILTERS = {
 }
 
 
-class ProfileHandlers:
+class ProfileHandlers(Handlers[Context[KlaviyoState]]):
     """Handlers bound to one emulator's context."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
 
     async def accounts(self, request: Request) -> Response:
         base = self.ctx.base_url
@@ -54,10 +50,7 @@ class ProfileHandlers:
     async def list_profiles(self, request: Request) -> Response:
         state = self.ctx.state
         state.tick()
-        try:
-            filters = parse_filter(request.query_params.get("filter"), PROFILE_FILTERS)
-        except FilterError as exc:
-            raise filter_problem(exc) from None
+        filters = parse_filter(request, PROFILE_FILTERS)
         with state.lock:
             # an email filter is answered from the email index (a look-up per request
             # must not scan every profile: segsync looks 100 emails up at a time)
@@ -103,7 +96,7 @@ class ProfileHandlers:
         (what a one-call-per-member script uses); never touches consent."""
         state = self.ctx.state
         state.tick()
-        body = await read_body(request, "profile-upsert")
+        body = checked_body(request)
         data = body["data"]
         attributes = dict(data["attributes"])
         if not any(attributes.get(k) for k in ("email", "phone_number", "external_id")):
@@ -125,7 +118,7 @@ class ProfileHandlers:
         custom properties; consent is never touched."""
         state = self.ctx.state
         state.tick()
-        body = await read_body(request, "profile-update")
+        body = checked_body(request)
         profile_id = request.path_params["id"]
         data = body["data"]
         if data.get("id") != profile_id:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connector.emulator.klaviyo.account import KSegment, now_iso
-from connector.emulator.klaviyo.context import Context, additional, filter_problem
+from connector.emulator.common.http import Context, Handlers, checked_body
+from connector.emulator.klaviyo.account import KlaviyoState, KSegment, now_iso
 from connector.emulator.klaviyo.definitions import segment_members, validate_definition
 from connector.emulator.klaviyo.jsonapi import (
-    FilterError,
     JsonApiError,
+    additional,
     error,
     invalid,
     jsonapi,
@@ -25,7 +25,6 @@ from connector.emulator.klaviyo.jsonapi import (
 )
 from connector.emulator.klaviyo.lists import member_page
 from connector.emulator.klaviyo.serialize import segment_json
-from connector.emulator.klaviyo.validation import read_body
 
 __all__ = ["SegmentHandlers"]
 
@@ -49,11 +48,8 @@ def _definition_problems(problems: list[tuple[str, str]]) -> JsonApiError:
     )
 
 
-class SegmentHandlers:
+class SegmentHandlers(Handlers[Context[KlaviyoState]]):
     """Handlers bound to one emulator's context."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
 
     def _segment(self, request: Request) -> KSegment:
         segment_id = request.path_params["id"]
@@ -75,10 +71,7 @@ class SegmentHandlers:
     async def get_segments(self, request: Request) -> Response:
         state = self.ctx.state
         state.tick()
-        try:
-            filters = parse_filter(request.query_params.get("filter"), SEGMENT_FILTERS)
-        except FilterError as exc:
-            raise filter_problem(exc) from None
+        filters = parse_filter(request, SEGMENT_FILTERS)
         with state.lock:
             found = [
                 s
@@ -100,7 +93,7 @@ class SegmentHandlers:
         return jsonapi({"data": data, "links": current.links})
 
     async def create_segment(self, request: Request) -> Response:
-        body = await read_body(request, "segment-create")
+        body = checked_body(request)
         attributes = body["data"]["attributes"]
         state = self.ctx.state
         with state.lock:
@@ -133,7 +126,7 @@ class SegmentHandlers:
         )
 
     async def update_segment(self, request: Request) -> Response:
-        body = await read_body(request, "segment-update")
+        body = checked_body(request)
         data = body["data"]
         state = self.ctx.state
         with state.lock:

@@ -12,9 +12,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connector.emulator.klaviyo.context import Context
+from connector.emulator.common.http import Context, Handlers, checked_body
+from connector.emulator.klaviyo.account import KlaviyoState
 from connector.emulator.klaviyo.jsonapi import invalid, no_content
-from connector.emulator.klaviyo.validation import read_body
 
 __all__ = ["MAX_SUBSCRIBE", "MAX_UNSUBSCRIBE", "SubscriptionHandlers"]
 
@@ -29,14 +29,11 @@ def _list_id(data: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-class SubscriptionHandlers:
+class SubscriptionHandlers(Handlers[Context[KlaviyoState]]):
     """Handlers bound to one emulator's context."""
 
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-
     async def subscribe(self, request: Request) -> Response:
-        body = await read_body(request, "subscribe")
+        body = checked_body(request)
         data = body["data"]
         entries = data["attributes"]["profiles"]["data"]
         if len(entries) > MAX_SUBSCRIBE:
@@ -67,7 +64,7 @@ class SubscriptionHandlers:
         return no_content(202)
 
     async def unsubscribe(self, request: Request) -> Response:
-        body = await read_body(request, "unsubscribe")
+        body = checked_body(request)
         data = body["data"]
         entries = data["attributes"]["profiles"]["data"]
         if len(entries) > MAX_UNSUBSCRIBE:

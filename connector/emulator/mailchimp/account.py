@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import re
 import threading
 import time
 from collections.abc import Iterable
@@ -28,7 +27,6 @@ __all__ = [
     "Member",
     "MergeField",
     "Segment",
-    "is_valid_email",
     "now_iso",
     "subscriber_hash",
 ]
@@ -43,18 +41,10 @@ MEMBER_STATUSES: tuple[str, ...] = (
 )
 DEFAULT_MERGE_FIELDS = ("FNAME", "LNAME", "ADDRESS", "PHONE")
 
-# Deliberately simple, like a form validator: one @, a dot in the domain, no spaces.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
 
 def subscriber_hash(email: str) -> str:
     """MD5 of the lower-cased email: Mailchimp's member id."""
     return hashlib.md5(email.lower().encode("utf-8")).hexdigest()
-
-
-def is_valid_email(email: object) -> bool:
-    """Whether ``email`` looks like an address Mailchimp would accept."""
-    return isinstance(email, str) and bool(_EMAIL.match(email))
 
 
 _STAMP: tuple[int, str] = (0, "")

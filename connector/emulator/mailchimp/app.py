@@ -10,31 +10,22 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
 
-from starlette.applications import Starlette
 from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from connector.emulator.calls import CallLog
+from connector.emulator.common.contract import guard
+from connector.emulator.common.http import build_starlette
 from connector.emulator.faults import Fault, FaultInjector
 from connector.emulator.gateway import Gateway
 from connector.emulator.mailchimp.account import MailchimpState
 from connector.emulator.mailchimp.batches import RESULTS_ROUTE, BatchHandlers
-from connector.emulator.mailchimp.context import Context, read_json
-from connector.emulator.mailchimp.contract import SCHEMAS, body_problems
+from connector.emulator.mailchimp.context import Context
+from connector.emulator.mailchimp.contract import CONTRACT, checker
 from connector.emulator.mailchimp.members import MemberHandlers
-from connector.emulator.mailchimp.problems import (
-    INVALID_RESOURCE_DETAIL,
-    ProblemError,
-    answer,
-    invalid_resource,
-    not_found,
-    problem,
-)
+from connector.emulator.mailchimp.problems import not_found, problem
 from connector.emulator.mailchimp.segments import SegmentHandlers
 from connector.emulator.options import EmulatorOptions
 from connector.emulator.ratelimit import RateLimit
@@ -118,46 +109,17 @@ class MailchimpFlavor:
     def not_found(self) -> Response:
         return not_found().response()
 
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _checked(ctx: Context, method: str, route: str, handler: Handler) -> Handler:
-    """``handler`` behind the reference's body contract (``contract.py``): a body that
-    breaks it is refused with 400 Invalid Resource and recorded as a violation."""
-    if (method, route.removeprefix(PREFIX)) not in SCHEMAS:
-        return handler
-
-    async def checked(request: Request) -> Response:
-        body = await read_json(request)
-        problems = body_problems(method, route.removeprefix(PREFIX), body)
-        if problems:
-            with ctx.state.lock:
-                ctx.state.contract_violations.extend(
-                    f"{method} {route}: {p['field']}: {p['message']}" for p in problems
-                )
-            first = problems[0]["message"]
-            own = first.startswith(("Required fields", "Maximum allowed"))
-            detail = first if own else INVALID_RESOURCE_DETAIL
-            raise invalid_resource(problems, detail=detail)
-        return await handler(request)
-
-    return checked
+    def method_not_allowed(self, method: str, allow: str) -> Response:
+        return problem(
+            405,
+            "Method Not Allowed",
+            "The requested method and resource are not compatible. See the Allow header for "
+            "this resource's available methods.",
+            headers={"allow": allow} if allow else None,
+        )
 
 
 def _routes(ctx: Context, batches: BatchHandlers) -> list[Route]:
-    routes = _plain_routes(ctx, batches)
-    return [
-        Route(
-            r.path,
-            _checked(ctx, next(iter(r.methods or {"GET"} - {"HEAD"})), r.path, r.endpoint),
-            methods=list(r.methods or ()),
-        )
-        for r in routes
-    ]
-
-
-def _plain_routes(ctx: Context, batches: BatchHandlers) -> list[Route]:
     m = MemberHandlers(ctx)
     s = SegmentHandlers(ctx)
     lists = f"{PREFIX}/lists/{{list_id}}"
@@ -191,20 +153,6 @@ def _plain_routes(ctx: Context, batches: BatchHandlers) -> list[Route]:
     ]
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    if status == 405:
-        allow = (exc.headers or {}).get("Allow", "") if isinstance(exc, HTTPException) else ""
-        return problem(
-            405,
-            "Method Not Allowed",
-            "The requested method and resource are not compatible. See the Allow header for "
-            "this resource's available methods.",
-            headers={"allow": allow} if allow else None,
-        )
-    return not_found().response()
-
-
 def build_app(
     options: EmulatorOptions, calls: CallLog, faults: FaultInjector, key: str, base_url: str
 ) -> tuple[Gateway, MailchimpState]:
@@ -214,12 +162,10 @@ def build_app(
         state.add_audience(list_id, merge_fields=options.merge_fields)
     ctx = Context(state=state, options=options, base_url=base_url)
     batches = BatchHandlers(ctx)
-    routes = _routes(ctx, batches)
-    app = Starlette(
-        routes=routes,
-        exception_handlers={404: _http_error, 405: _http_error, ProblemError: answer},
-    )
+    routes = guard(_routes(ctx, batches), CONTRACT, checker(state))
+    flavor = MailchimpFlavor(key)
+    app = build_starlette(routes, flavor)
     batches.app = app  # operations run through the routes, not the gateway
     state.batches = batches.jobs
-    gateway = Gateway(app, routes, MailchimpFlavor(key), options, calls, faults, key)
+    gateway = Gateway(app, routes, flavor, options, calls, faults, key)
     return gateway, state

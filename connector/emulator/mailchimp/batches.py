@@ -31,12 +31,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message
+from starlette.types import ASGIApp
 
+from connector.emulator.common.http import Handlers, checked_body
 from connector.emulator.mailchimp.account import now_iso
 from connector.emulator.mailchimp.context import Context
 from connector.emulator.mailchimp.problems import (
@@ -68,11 +69,11 @@ class BatchJob:
     task: asyncio.Task[None] | None = None
 
 
-class BatchHandlers:
+class BatchHandlers(Handlers[Context]):
     """The batch endpoints; ``app`` (the routes behind the gateway) is set once built."""
 
     def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self.app: ASGIApp | None = None
         self.jobs: dict[str, BatchJob] = {}
         self._ids = itertools.count(1)
@@ -100,7 +101,7 @@ class BatchHandlers:
 
     async def start(self, request: Request) -> Response:
         """``POST /batches`` (the body passed the contract check: ``contract.py``)."""
-        body = json.loads(await request.body())
+        body = checked_body(request)
         with self.ctx.state.lock:
             pending = sum(1 for j in self.jobs.values() if j.status != "finished")
             if pending >= MAX_PENDING:
@@ -177,46 +178,17 @@ class BatchHandlers:
     async def _dispatch(self, operation: dict[str, Any]) -> tuple[int, str]:
         """One operation through the routes: its status and answer body (text)."""
         assert self.app is not None
-        path = str(operation["path"])
-        if not path.startswith("/"):
-            path = "/" + path
-        body = str(operation.get("body") or "").encode("utf-8")
         params = operation.get("params") or {}
-        query = urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": str(operation["method"]).upper(),
-            "scheme": "http",
-            "path": f"/3.0{path}",
-            "raw_path": f"/3.0{path}".encode(),
-            "root_path": "",
-            "query_string": query.encode(),
-            "headers": [(b"content-type", b"application/json")],
-            "server": ("batch", 0),
-            "client": ("batch", 0),
-        }
-        sent = False
-        status = 500
-        chunks: list[bytes] = []
-
-        async def receive() -> Message:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await self.app(scope, receive, send)
-        return status, b"".join(chunks).decode("utf-8", "replace")
+        transport = httpx.ASGITransport(app=self.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://batch") as client:
+            answer = await client.request(
+                str(operation["method"]).upper(),
+                "/3.0/" + str(operation["path"]).lstrip("/"),
+                params={k: v for k, v in params.items() if v is not None},
+                content=str(operation.get("body") or "").encode("utf-8"),
+                headers={"content-type": "application/json"},
+            )
+        return answer.status_code, answer.text
 
 
 def _archive(batch_id: str, results: list[dict[str, Any]]) -> bytes:

@@ -2,10 +2,9 @@
 
 Written from the API reference (mailchimp.com/developer/marketing/api): required fields,
 enums and limits of each body, as JSON Schema, checked with ``jsonschema`` before a
-handler runs. A refusal is the API's own shape: 400 "Invalid Resource" with one
-``errors[{field, message}]`` entry per problem. Every refusal is also recorded in
-``MailchimpState.contract_violations``, so a test can assert a whole sync sent nothing the
-real API would refuse.
+handler runs (``common.contract.guard``). A refusal is the API's own shape: 400 "Invalid
+Resource" with one ``errors[{field, message}]`` entry per problem, recorded in
+``MailchimpState.contract_violations``.
 
 One rule is not expressible as plain JSON Schema and is checked by hand: every member of a
 batch ``POST /lists/{id}`` needs ``status`` or ``status_if_new`` ("Required fields were not
@@ -15,11 +14,21 @@ also accepts ``status_if_new``).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from starlette.requests import Request
 
-__all__ = ["SCHEMAS", "body_problems"]
+from connector.emulator.common.contract import Check, Contract, record
+from connector.emulator.mailchimp.account import MailchimpState
+from connector.emulator.mailchimp.problems import (
+    INVALID_RESOURCE_DETAIL,
+    ProblemError,
+    bad_request,
+    invalid_resource,
+)
+
+__all__ = ["CONTRACT", "SCHEMAS", "body_problems", "checker"]
 
 STATUSES = ["subscribed", "unsubscribed", "cleaned", "pending", "transactional"]
 MAX_BATCH = 500
@@ -141,28 +150,23 @@ SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
     },
 }
 
-_VALIDATORS = {key: Draft202012Validator(schema) for key, schema in SCHEMAS.items()}
+CONTRACT = Contract(
+    {f"{method} /3.0{route}": schema for (method, route), schema in SCHEMAS.items()}
+)
 
 
-def _field(path: Any) -> str:
+def _field(path: tuple[str | int, ...]) -> str:
     """Mailchimp's field path style: ``members.item:3.status``."""
-    parts = [f"item:{p}" if isinstance(p, int) else str(p) for p in path]
-    return ".".join(parts)
+    return ".".join(f"item:{p}" if isinstance(p, int) else str(p) for p in path)
 
 
-def body_problems(method: str, route: str, body: Any) -> list[dict[str, str]]:
+def body_problems(operation: str, body: Any) -> list[dict[str, str]]:
     """Field errors ``[{field, message}]`` for a request body; empty when it conforms."""
-    validator = _VALIDATORS.get((method, route))
-    if validator is None:
-        return []
     problems = []
-    for error in sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path)):
-        where = _field(error.absolute_path)
+    for path, error in CONTRACT.problems(operation, body):
         if error.validator == "required":
-            missing = error.message.split("'")[1] if "'" in error.message else error.message
-            where = f"{where}.{missing}" if where else missing
-            message = f"Required fields were not provided: {missing}"
-        elif error.validator == "maxItems" and route.endswith("{segment_id}"):
+            message = f"Required fields were not provided: {path[-1]}"
+        elif error.validator == "maxItems" and operation.endswith("{segment_id}"):
             message = "Maximum allowed member items exceeded"
         elif error.validator == "maxItems":
             found = len(error.instance) if isinstance(error.instance, list) else 0
@@ -174,8 +178,8 @@ def body_problems(method: str, route: str, body: Any) -> list[dict[str, str]]:
             message = f"Value is not one of: {', '.join(map(str, error.validator_value))}"
         else:
             message = error.message
-        problems.append({"field": where, "message": message})
-    if (method, route) == ("POST", "/lists/{list_id}") and isinstance(body, dict):
+        problems.append({"field": _field(path), "message": message})
+    if operation == "POST /3.0/lists/{list_id}" and isinstance(body, dict):
         for index, member in enumerate(body.get("members") or []):
             if isinstance(member, dict) and not {"status", "status_if_new"} & member.keys():
                 problems.append(
@@ -185,3 +189,36 @@ def body_problems(method: str, route: str, body: Any) -> list[dict[str, str]]:
                     }
                 )
     return problems
+
+
+def checker(state: MailchimpState) -> Check:
+    """The check ``guard`` runs before a body-taking route: the body, or the API's 400
+    "Invalid Resource" (recorded in ``state.contract_violations``)."""
+
+    async def check(request: Request, operation: str) -> dict[str, Any]:
+        body = await read_json(request)
+        problems = body_problems(operation, body)
+        if problems:
+            record(state, operation, (f"{p['field']}: {p['message']}" for p in problems))
+            first = problems[0]["message"]
+            own = first.startswith(("Required fields", "Maximum allowed"))
+            raise invalid_resource(problems, detail=first if own else INVALID_RESOURCE_DETAIL)
+        return body
+
+    return check
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, or the API's 400."""
+    raw = await request.body()
+    if not raw.strip():
+        raise bad_request("The request body is empty.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ProblemError(
+            400, "JSON Parse Error", "We encountered an unspecified JSON parsing error."
+        ) from None
+    if not isinstance(body, dict):
+        raise bad_request("Schema describes object, array found instead")
+    return body

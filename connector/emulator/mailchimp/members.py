@@ -14,13 +14,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connector.emulator.common.http import Handlers, checked_body, is_valid_email
 from connector.emulator.mailchimp.account import (
     MEMBER_STATUSES,
     Member,
-    is_valid_email,
     subscriber_hash,
 )
-from connector.emulator.mailchimp.context import Context, flag, read_json
+from connector.emulator.mailchimp.context import Context, flag
 from connector.emulator.mailchimp.problems import (
     bad_request,
     invalid_resource,
@@ -41,11 +41,8 @@ from connector.emulator.mailchimp.writes import RefusedWriteError, live_member, 
 __all__ = ["MemberHandlers"]
 
 
-class MemberHandlers:
+class MemberHandlers(Handlers[Context]):
     """Handlers bound to one emulator's context."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
 
     # -- account and audiences ------------------------------------------------------
     async def ping(self, request: Request) -> Response:
@@ -91,7 +88,7 @@ class MemberHandlers:
 
     # -- batch subscribe ----------------------------------------------------------------
     async def batch_subscribe(self, request: Request) -> Response:
-        body = await read_json(request)
+        body = checked_body(request)
         update_existing = body.get("update_existing") is True
         skip_duplicates = flag(request, "skip_duplicate_check")
         done: dict[bool, list[Member]] = {True: [], False: []}  # created? -> members
@@ -184,7 +181,7 @@ class MemberHandlers:
         return json_response(filter_fields(payload, request))
 
     async def put_member(self, request: Request) -> Response:
-        body = await read_json(request)
+        body = checked_body(request)
         email = body["email_address"]
         if not is_valid_email(email):
             raise bad_request("Please provide a valid email address.")
@@ -210,7 +207,7 @@ class MemberHandlers:
         return json_response(payload)
 
     async def patch_member(self, request: Request) -> Response:
-        body = await read_json(request)
+        body = checked_body(request)
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
             member = write_member(self.ctx, audience, body, self._member(request), None)
@@ -230,7 +227,7 @@ class MemberHandlers:
         return json_response(filter_fields(payload, request))
 
     async def update_member_tags(self, request: Request) -> Response:
-        body = await read_json(request)
+        body = checked_body(request)
         blank = [i for i, tag in enumerate(body["tags"]) if not tag["name"].strip()]
         if blank:
             message = "Each tag needs a name and a status of active or inactive"

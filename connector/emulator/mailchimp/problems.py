@@ -2,24 +2,23 @@
 
 Error bodies follow the Marketing API's problem documents (``type, title, status, detail,
 instance`` and, for validation failures, ``errors: [{field, message}]``) with the titles
-of its error glossary. Handlers and the helpers they call raise ``ProblemError``; the app's one
-exception handler (``answer``) renders it.
+of its error glossary. Handlers and the helpers they call raise ``ProblemError``; the app's
+one exception handler renders it.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
-from starlette.requests import Request
 from starlette.responses import Response
 
+from connector.emulator.common.http import ApiError
+from connector.emulator.common.http import json_response as _json
+
 __all__ = [
-    "ERROR_DOCS",
     "INVALID_RESOURCE_DETAIL",
     "ProblemError",
-    "answer",
     "bad_request",
     "invalid_resource",
     "json_response",
@@ -34,16 +33,11 @@ INVALID_RESOURCE_DETAIL = (
     "For field-specific details, see the 'errors' array."
 )
 _JSON = "application/json; charset=utf-8"
-_PROBLEM = "application/problem+json; charset=utf-8"
-
-
-def _dump(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":")).encode("utf-8")
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
     """A successful JSON answer."""
-    return Response(_dump(payload), status_code=status, media_type=_JSON)
+    return _json(payload, status, _JSON)
 
 
 def no_content() -> Response:
@@ -51,31 +45,10 @@ def no_content() -> Response:
     return Response(b"", status_code=204, headers={"content-type": _JSON})
 
 
-def problem(
-    status: int,
-    title: str,
-    detail: str,
-    *,
-    errors: list[dict[str, str]] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    """An ``application/problem+json`` error."""
-    instance = str(uuid.uuid4())
-    body: dict[str, Any] = {
-        "type": ERROR_DOCS,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": instance,
-    }
-    if errors is not None:
-        body["errors"] = errors
-    all_headers = {"x-request-id": instance, **(headers or {})}
-    return Response(_dump(body), status_code=status, media_type=_PROBLEM, headers=all_headers)
+class ProblemError(ApiError):
+    """An ``application/problem+json`` refusal."""
 
-
-class ProblemError(Exception):
-    """An error answer, raised where the API would refuse; ``answer`` renders it."""
+    media_type = "application/problem+json; charset=utf-8"
 
     def __init__(
         self,
@@ -86,23 +59,22 @@ class ProblemError(Exception):
         errors: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.errors = errors
-        self.headers = headers
+        instance = str(uuid.uuid4())
+        body: dict[str, Any] = {
+            "type": ERROR_DOCS,
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": instance,
+        }
+        if errors is not None:
+            body["errors"] = errors
+        super().__init__(status, body, {"x-request-id": instance, **(headers or {})})
 
-    def response(self) -> Response:
-        return problem(
-            self.status, self.title, self.detail, errors=self.errors, headers=self.headers
-        )
 
-
-async def answer(request: Request, exc: Exception) -> Response:
-    """The app's exception handler for ``ProblemError``."""
-    assert isinstance(exc, ProblemError)
-    return exc.response()
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+    """An ``application/problem+json`` answer (the gateway's refusals)."""
+    return ProblemError(status, title, detail, **extra).response()
 
 
 def not_found(detail: str = "The requested resource could not be found.") -> ProblemError:

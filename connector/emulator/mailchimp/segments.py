@@ -8,9 +8,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connector.emulator.common.http import Handlers, checked_body
 from connector.emulator.mailchimp.account import Audience, Member, Segment, now_iso
 from connector.emulator.mailchimp.conditions import segment_member_list, validate_options
-from connector.emulator.mailchimp.context import Context, flag, read_json
+from connector.emulator.mailchimp.context import Context, flag
 from connector.emulator.mailchimp.problems import (
     ProblemError,
     bad_request,
@@ -64,11 +65,8 @@ def _static_problem(segment_id: object) -> ProblemError:
     return bad_request(f"A Static Segment with an id of {segment_id} does not exist for this list.")
 
 
-class SegmentHandlers:
+class SegmentHandlers(Handlers[Context]):
     """Handlers bound to one emulator's context."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
 
     def _json(self, audience: Audience, segment: Segment) -> dict[str, Any]:
         count = len(segment_member_list(audience, segment, DEFAULT_STATUSES))
@@ -99,7 +97,7 @@ class SegmentHandlers:
         return json_response(filter_fields(payload, request))
 
     async def create_segment(self, request: Request) -> Response:
-        body = await read_json(request)
+        body = checked_body(request)
         name = _name(body)
         if ("static_segment" in body) == ("options" in body):
             raise bad_request('Must provide either an "options" field or a "static_segment" field')
@@ -136,7 +134,7 @@ class SegmentHandlers:
         return json_response(filter_fields(payload, request))
 
     async def update_segment(self, request: Request) -> Response:
-        body = await read_json(request)
+        body = checked_body(request)
         name = _name(body)
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)
@@ -169,7 +167,7 @@ class SegmentHandlers:
         return no_content()
 
     async def batch_members(self, request: Request) -> Response:
-        body = await read_json(request)
+        body = checked_body(request)
         to_add, to_remove = body.get("members_to_add", []), body.get("members_to_remove", [])
         with self.ctx.state.lock:
             audience = self.ctx.audience(request)

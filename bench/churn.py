@@ -28,6 +28,7 @@ from ruamel.yaml import YAML
 
 from connector.definitions.loader import Definitions, load_definitions
 from connector.definitions.walk import hysteresis_nodes, iter_nodes
+from connector.esp.registry import destination_models
 from connector.evaluate.engine import evaluate
 from connector.source import open_store
 from connector.source.demo import DEFAULT_PROFILES, DemoSpec, build_demo_store, write_demo_config
@@ -70,7 +71,9 @@ def _configs(root: Path, points: float) -> tuple[Definitions, Definitions]:
         _add_hysteresis(data["rule"], points)
         with path.open("w", encoding="utf-8") as handle:
             yaml.dump(data, handle)
-    return load_definitions(plain_dir), load_definitions(sticky_dir)
+    return load_definitions(plain_dir, destination_models()), load_definitions(
+        sticky_dir, destination_models()
+    )
 
 
 def _split_store(built: Path, working: Path, start: datetime) -> None:

@@ -57,6 +57,7 @@ from sqlglot import exp
 
 from connector.definitions.loader import load_definitions
 from connector.errors import ConfigError
+from connector.esp.registry import destination_models
 from connector.evaluate import engine
 from connector.evaluate.engine import Evaluation, evaluate
 from connector.settings import StoreLayout
@@ -312,7 +313,7 @@ def ensure_store(args: argparse.Namespace) -> Path:
 def _append_tail(work: str, config: str) -> None:
     """In a child process: one run before the last day arrives (so a store that keeps
     rollups has them), then the last day appended with ``segsync load events --append``."""
-    defs = load_definitions(Path(config))
+    defs = load_definitions(Path(config), destination_models())
     tail = Path(f"{work}.tail.parquet")
     con = duckdb.connect(work)
     try:
@@ -507,7 +508,7 @@ def main() -> None:
     args, target = parse_args()
     base = ensure_store(args)
     config = write_config(Path(tempfile.mkdtemp(prefix="segsync-bench-")))
-    defs = load_definitions(config)
+    defs = load_definitions(config, destination_models())
     assert len(defs.segments) == 50, len(defs.segments)
     work = prepare_work(base, config) if target is None else copy_work(base)
     namespace = None

@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 
 from connector.definitions.loader import load_definitions
+from connector.esp.registry import destination_models
 from connector.measure.cohort import evaluate_cohorts
 from connector.measure.outcomes import scan_outcomes
 from connector.measure.report import measure_segment
@@ -81,7 +82,7 @@ def main() -> None:
     path = ensure_store(args.profiles, args.rebuild)
     start = AS_OF - WINDOW
     with as_file(files("connector") / "demo_config") as folder:
-        defs = load_definitions(folder)
+        defs = load_definitions(folder, destination_models())
     kpis = defs.kpis
     store = open_store(f"duckdb:///{path}")
     schema = store.discover()

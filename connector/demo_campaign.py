@@ -17,6 +17,7 @@ import duckdb
 import numpy as np
 
 from connector.definitions.loader import load_definitions
+from connector.esp.registry import destination_models
 from connector.evaluate.engine import evaluate
 from connector.settings import StoreLayout
 from connector.source import open_store
@@ -34,7 +35,7 @@ def add_campaign_outcomes(url: StoreUrl, layout: StoreLayout, as_of: datetime, s
     """Add the campaign's extra orders to the demo store; returns how many."""
     send = as_of - CAMPAIGN_AGE
     with as_file(files("connector") / "demo_config") as folder:
-        defs = load_definitions(folder)
+        defs = load_definitions(folder, destination_models())
     with open_store(url, layout) as store:
         result = evaluate(store, defs, as_of=send, names=sorted(CAMPAIGNS))
     rng = np.random.default_rng([seed, 2026])

@@ -1,5 +1,6 @@
-"""The demo's last step: sync the demo segments into the built-in Mailchimp and Klaviyo
-emulators (in this process, on loopback) and report what each ESP now holds.
+"""The demo's last step: sync the demo segments into the built-in ESP emulators (in this
+process, on loopback; one per ESP package with an emulator hook) and report what each ESP
+now holds.
 
 The emulators live only as long as the command, so the demo uses its own state file
 (``<state dir>/demo-emulator.db``, started fresh each time) and never touches the state of
@@ -8,23 +9,19 @@ real ESP accounts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, assert_never
+from typing import Any
 
-from connector.definitions.destinations import (
-    Destination,
-    KlaviyoDestination,
-    MailchimpDestination,
-)
 from connector.definitions.loader import Definitions
-from connector.emulator import EmulatorOptions, run_emulator
+from connector.esp.emulated import EspEmulator
+from connector.esp.registry import ESPS
 from connector.reconcile.executor import Progress
 from connector.reconcile.runner import SyncOptions, run_sync
 from connector.reconcile.summary import RunSummary
-from connector.settings import KlaviyoSettings, MailchimpSettings, Settings
+from connector.settings import Settings
 
 __all__ = ["EspHolding", "sync_demo"]
 
@@ -41,69 +38,31 @@ class EspHolding:
     contacts: int = 0
 
 
+@dataclass
+class _Running:
+    """One ESP's emulator serving for the demo, with its hooks."""
+
+    hooks: EspEmulator
+    handle: Any
+
+
 @contextmanager
-def _emulators(defs: Definitions) -> Iterator[dict[str, Any]]:
-    audiences = sorted(
-        {d.audience for d in defs.destinations.values() if isinstance(d, MailchimpDestination)}
-    )
-    merge_fields = sorted(
-        {
-            tag
-            for d in defs.destinations.values()
-            if isinstance(d, MailchimpDestination)
-            for tag in [*d.fields.values(), *d.traits]  # the demo's traits are text
-        }
-    )
+def _emulators(defs: Definitions) -> Iterator[dict[str, _Running]]:
+    """One emulator per ESP that has one, set up for the demo's destinations of that ESP."""
     with ExitStack() as stack:
-        running: dict[str, Any] = {
-            "mailchimp": stack.enter_context(
-                run_emulator(
-                    "mailchimp",
-                    EmulatorOptions(
-                        audiences=tuple(audiences) or ("demo-audience",),
-                        merge_fields=tuple(merge_fields),
-                    ),
-                )
-            ),
-            "klaviyo": stack.enter_context(run_emulator("klaviyo", EmulatorOptions())),
-        }
+        running: dict[str, _Running] = {}
+        for name, spec in ESPS.items():
+            if spec.emulator is None:
+                continue
+            hooks = spec.emulator()
+            mine = [d for d in defs.destinations.values() if d.esp == name]
+            handle = stack.enter_context(hooks.run(hooks.demo_options(mine)))
+            running[name] = _Running(hooks, handle)
         yield running
 
 
-def _group_size(destination: Destination, emu: Any, name: str) -> int:
-    match destination:
-        case MailchimpDestination():
-            return len(emu.state.tag_members(destination.audience, name))
-        case KlaviyoDestination():
-            found = emu.state.find_list(name)
-            return len(emu.state.list_emails(found.id)) if found else 0
-        case _:
-            assert_never(destination)
-
-
-def _native_sizes(
-    destination: Destination, emu: Any, natives: Iterable[str]
-) -> tuple[dict[str, int], int]:
-    """Members per written native segment, and the contacts the account holds."""
-    sizes: dict[str, int] = {}
-    match destination:
-        case MailchimpDestination():
-            for native in natives:
-                if emu.state.find_segment(destination.audience, native) is not None:
-                    sizes[native] = len(emu.state.segment_members(destination.audience, native))
-            return sizes, len(emu.state.emails(destination.audience))
-        case KlaviyoDestination():
-            wanted = set(natives)
-            for segment in emu.state.segments.values():
-                if segment.name in wanted:
-                    sizes[segment.name] = len(emu.state.segment_emails(segment.id))
-            return sizes, len(emu.state.profiles)
-        case _:
-            assert_never(destination)
-
-
 def _holdings(
-    defs: Definitions, summary: RunSummary, emulators: dict[str, Any]
+    defs: Definitions, summary: RunSummary, emulators: dict[str, _Running]
 ) -> list[EspHolding]:
     holdings: dict[str, EspHolding] = {}
     for part in summary.parts:
@@ -112,12 +71,12 @@ def _holdings(
             part.destination,
             EspHolding(part.destination, destination.esp, destination.group_kind),
         )
-        holding.groups[part.part] = _group_size(destination, emulators[destination.esp], part.part)
+        emu = emulators[destination.esp]
+        holding.groups[part.part] = emu.hooks.group_size(destination, emu.handle, part.part)
     for name, holding in holdings.items():
         destination = defs.destinations[name]
-        sizes, contacts = _native_sizes(
-            destination, emulators[destination.esp], summary.segments_written
-        )
+        emu = emulators[destination.esp]
+        sizes, contacts = emu.hooks.native_sizes(destination, emu.handle, summary.segments_written)
         holding.segments.update(sizes)
         if summary.segments_written:
             holding.contacts = contacts
@@ -132,17 +91,9 @@ def sync_demo(
     for suffix in ("", "-wal", "-shm"):
         state_path.with_name(state_path.name + suffix).unlink(missing_ok=True)
     with _emulators(defs) as emulators:
-        mailchimp, klaviyo = emulators["mailchimp"], emulators["klaviyo"]
-        demo_settings = settings.model_copy(
-            update={
-                "state_path": state_path,
-                "state_url": None,
-                "mailchimp": MailchimpSettings(
-                    api_key=mailchimp.api_key, base_url=mailchimp.base_url
-                ),
-                "klaviyo": KlaviyoSettings(api_key=klaviyo.api_key, base_url=klaviyo.base_url),
-            }
-        )
+        demo_settings = settings.model_copy(update={"state_path": state_path, "state_url": None})
+        for emu in emulators.values():
+            demo_settings = emu.hooks.point(demo_settings, emu.handle)
         summary = run_sync(
             demo_settings,
             defs,

@@ -23,6 +23,7 @@ from connector.cli.progress import TerminalProgress
 from connector.definitions.jsonschema import write_schemas
 from connector.demo_campaign import add_campaign_outcomes
 from connector.demo_sync import EspHolding, sync_demo
+from connector.esp.registry import destination_models
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
 from connector.reconcile.summary import RunSummary
 from connector.source import check_writable, parse_store_url
@@ -63,7 +64,9 @@ def build_store(spec: DemoSpec, *, force: bool) -> DemoStore:
 def write_config() -> WrittenConfig:
     config_dir = state.settings().config_dir
     written = write_demo_config(config_dir)
-    write_schemas(config_dir)  # what the files' yaml-language-server modelines point at
+    write_schemas(
+        config_dir, destination_models()
+    )  # what the files' yaml-language-server modelines point at
     return written
 
 

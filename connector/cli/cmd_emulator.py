@@ -1,4 +1,4 @@
-"""``segsync emulator mailchimp|klaviyo``: a local ESP for the demo, tests and benchmarks.
+"""``segsync emulator <esp>``: a local ESP for the demo, tests and benchmarks.
 
 Prints the base URL and the emulator's own fake API key (not a secret: it only opens this
 local test double), then serves until Ctrl-C or SIGTERM. Binds to loopback by default.
@@ -16,10 +16,24 @@ import typer
 from connector.cli.app import app
 from connector.cli.output import err
 from connector.emulator.options import EmulatorOptions
-from connector.emulator.server import Emulator, serve_forever
+from connector.emulator.server import Emulator
 from connector.errors import ConfigError
+from connector.esp.emulated import EspEmulator
+from connector.esp.registry import ESPS
+from connector.suggest import suggest
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
+#: the ESPs with an emulator, in the registry's order
+_EMULATED = [name for name, spec in ESPS.items() if spec.emulator is not None]
+
+
+def _emulator_of(esp: str) -> EspEmulator:
+    name = esp.strip().lower()
+    spec = ESPS.get(name)
+    if spec is None or spec.emulator is None:
+        commands = " or ".join(f"`segsync emulator {known}`" for known in _EMULATED)
+        raise ConfigError(f"unknown ESP '{esp}': use {commands}{suggest(name, _EMULATED)}")
+    return spec.emulator()
 
 
 def _rate(name: str, value: float) -> float:
@@ -62,7 +76,7 @@ def emulator(
     esp: Annotated[
         str,
         typer.Argument(
-            help="Which ESP to emulate.", metavar="mailchimp|klaviyo", show_default=False
+            help="Which ESP to emulate.", metavar="|".join(_EMULATED), show_default=False
         ),
     ],
     port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).")] = 0,
@@ -102,35 +116,34 @@ def emulator(
     ] = None,
     audience: Annotated[
         list[str] | None,
-        typer.Option("--audience", help="Mailchimp audience id to create (repeatable)."),
+        typer.Option("--audience", help="Audience (list) id to create (repeatable)."),
     ] = None,
     merge_field: Annotated[
         list[str] | None,
-        typer.Option("--merge-field", help="Extra Mailchimp merge-field tag (repeatable)."),
+        typer.Option("--merge-field", help="Extra merge-field tag (repeatable)."),
     ] = None,
     max_conditions: Annotated[
-        int, typer.Option("--max-conditions", help="Mailchimp saved-segment condition limit.")
+        int, typer.Option("--max-conditions", help="Saved-segment condition limit (audiences).")
     ] = 5,
     max_connections: Annotated[
-        int, typer.Option("--max-connections", help="Mailchimp simultaneous requests per key.")
+        int, typer.Option("--max-connections", help="Simultaneous requests per key (audiences).")
     ] = 10,
     rate_limit_scale: Annotated[
-        float, typer.Option("--rate-limit-scale", help="Multiply Klaviyo's rate limits.")
+        float, typer.Option("--rate-limit-scale", help="Multiply the per-endpoint rate limits.")
     ] = 1.0,
     no_rate_limits: Annotated[
-        bool, typer.Option("--no-rate-limits", help="Turn Klaviyo's rate limits off.")
+        bool, typer.Option("--no-rate-limits", help="Turn the per-endpoint rate limits off.")
     ] = False,
     import_delay: Annotated[
-        float, typer.Option("--import-delay", help="Seconds a Klaviyo bulk import job takes.")
+        float, typer.Option("--import-delay", help="Seconds a bulk import job takes.")
     ] = 0.2,
     access_log: Annotated[
         bool, typer.Option("--access-log", help="Log every request on stderr.")
     ] = False,
 ) -> None:
     """Run a local emulator of an ESP's API until Ctrl-C."""
+    hooks = _emulator_of(esp)
     name = esp.strip().lower()
-    if name not in ("mailchimp", "klaviyo"):
-        raise ConfigError(f"unknown ESP '{esp}': use `segsync emulator mailchimp` or `klaviyo`")
     if fault_phase not in ("before", "after"):
         raise ConfigError(f"--fault-phase must be before or after, got '{fault_phase}'")
     rates = {
@@ -166,13 +179,6 @@ def emulator(
     if host not in _LOOPBACK:
         err.print(f"warning: listening on {host}, not loopback", markup=False)
     try:
-        serve_forever(
-            "mailchimp" if name == "mailchimp" else "klaviyo",
-            options,
-            host=host,
-            port=port,
-            access_log=access_log,
-            on_ready=_announce(name),
-        )
+        hooks.serve(options, host=host, port=port, access_log=access_log, on_ready=_announce(name))
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None

@@ -19,6 +19,7 @@ from connector.cli.common import segsync_command
 from connector.cli.output import out
 from connector.definitions.jsonschema import write_schemas
 from connector.errors import ConfigError
+from connector.esp.registry import destination_models
 
 #: template in connector/scaffold -> where it goes in the project
 TEMPLATES = {
@@ -48,7 +49,7 @@ def scaffold(root: Path) -> tuple[list[Path], list[Path]]:
         with path.open("x", encoding="utf-8") as handle:  # "x": never clobber a file
             handle.write(text)
         written.append(path)
-    written.extend(write_schemas(root / "config"))
+    written.extend(write_schemas(root / "config", destination_models()))
     return written, kept
 
 

@@ -11,6 +11,7 @@ import typer
 from connector.cli.app import app
 from connector.definitions.jsonschema import SCHEMA_KINDS, SchemaKind, json_schema
 from connector.errors import ConfigError
+from connector.esp.registry import destination_models
 
 
 def _kind(text: str) -> SchemaKind:
@@ -33,4 +34,6 @@ def schema(
     ] = "segment",
 ) -> None:
     """Print the JSON Schema of a config file (point your editor's YAML plugin at it)."""
-    sys.stdout.write(json.dumps(json_schema(_kind(kind)), indent=2, sort_keys=False) + "\n")
+    sys.stdout.write(
+        json.dumps(json_schema(_kind(kind), destination_models()), indent=2, sort_keys=False) + "\n"
+    )

@@ -14,6 +14,7 @@ import typer
 from connector.cli.context import state
 from connector.definitions.loader import Definitions, load_definitions
 from connector.errors import ConfigError, Issue, Location
+from connector.esp.registry import destination_models
 from connector.source import Store, open_store
 from connector.suggest import suggest
 from connector.timespec import parse_instant, utc_now
@@ -82,7 +83,7 @@ def resolve_as_of(text: str | None) -> datetime:
 
 
 def load_config() -> Definitions:
-    return load_definitions(state.settings().config_dir)
+    return load_definitions(state.settings().config_dir, destination_models())
 
 
 def open_source() -> Store:

@@ -27,7 +27,7 @@ from connector.daemon.logging import get_logger
 from connector.definitions.checks import raise_for_schema
 from connector.definitions.loader import Definitions, load_definitions
 from connector.errors import ConfigError, DependencyError
-from connector.esp.registry import capabilities_for
+from connector.esp.registry import capabilities_for, destination_models
 from connector.plan.split import plan_splits
 from connector.settings import Settings
 from connector.source import open_store
@@ -75,7 +75,7 @@ def load_checked(settings: Settings) -> tuple[Definitions, bool]:
     Returns the definitions and whether they were checked against the store (False when
     it could not be opened). Raises ``ConfigError`` with every located issue.
     """
-    defs = load_definitions(settings.config_dir)
+    defs = load_definitions(settings.config_dir, destination_models())
     schema = _schema(settings)
     if schema is not None:
         raise_for_schema(defs, schema)

@@ -24,7 +24,6 @@ from pydantic import (
     model_validator,
 )
 
-from connector.definitions.esp_names import EspName
 from connector.timespec import Duration, format_instant, parse_duration, parse_instant
 
 __all__ = [
@@ -341,7 +340,8 @@ class InSegmentCondition(_Node):
 class EspCondition(_Node):
     """``{esp: {mailchimp: {...}}}``: a raw native condition only the ESP can evaluate."""
 
-    esp: dict[EspName, dict[str, Any]] = Field(min_length=1)
+    #: keyed by ``esp:`` name; the loader checks the names against the ESP registry's
+    esp: dict[str, dict[str, Any]] = Field(min_length=1)
 
 
 def _non_empty(value: Any) -> Any:

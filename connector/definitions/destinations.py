@@ -14,18 +14,28 @@ klaviyo-main:
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, ClassVar, Literal, TypeAlias, Union, cast, get_args
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+)
+from pydantic_core import PydanticCustomError
 
-from connector.definitions.esp_names import ESP_NAMES
 from connector.definitions.traits import Trait, ValueKind
+from connector.suggest import suggest
 
 __all__ = [
     "Destination",
+    "DestinationModels",
+    "EspDestination",
     "GroupKind",
-    "KlaviyoDestination",
-    "MailchimpDestination",
     "NewContacts",
 ]
 
@@ -34,9 +44,15 @@ NewContacts = Literal["consent_only", "never"]
 GroupKind = Literal["tag", "list"]
 
 
-class _Destination(BaseModel):
+class EspDestination(BaseModel):
+    """What every destination has; each ESP package subclasses it with its ``esp:`` value
+    as a one-value ``Literal`` and its own settings (``connector/esp/<name>/destination.py``).
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: the ``esp:`` value; each ESP's model narrows it to its own name
+    esp: str
     fields: dict[str, str] = Field(
         default_factory=dict,
         description="local profile attribute -> ESP field (merge tag / profile property)",
@@ -68,75 +84,64 @@ class _Destination(BaseModel):
         """The ``mode`` values a segment may use for this destination."""
         return ("auto", cls.group_kind, "segment")
 
-
-class MailchimpDestination(_Destination):
-    group_kind: ClassVar[GroupKind] = "tag"
-    field_noun: ClassVar[str] = "merge field"
-    field_names_ignore_case: ClassVar[bool] = True  # merge tags
-    esp: Literal["mailchimp"]
-    audience: str = Field(min_length=1, description="Mailchimp audience (list) id")
-    plan_tier: Literal["essentials", "standard"] = "essentials"
-    max_conditions: int = Field(default=5, ge=1, le=50)
-
-    # merge field types (Audience fields and merge tags); text takes any value as text
-    field_types: ClassVar[dict[str, frozenset[ValueKind]]] = {
-        "text": frozenset(ValueKind),
-        "number": frozenset({ValueKind.NUMBER}),
-        "date": frozenset({ValueKind.DATE}),
-        "birthday": frozenset({ValueKind.DATE}),
-        "dropdown": frozenset({ValueKind.TEXT}),
-        "radio": frozenset({ValueKind.TEXT}),
-        "url": frozenset({ValueKind.TEXT}),
-        "imageurl": frozenset({ValueKind.TEXT}),
-        "phone": frozenset({ValueKind.TEXT}),
-        "zip": frozenset({ValueKind.TEXT}),
-    }
-    default_types: ClassVar[dict[ValueKind, str]] = {
-        ValueKind.TEXT: "text",
-        ValueKind.NUMBER: "number",
-        ValueKind.BOOLEAN: "text",  # Mailchimp has no boolean merge field
-        ValueKind.DATE: "date",
-        ValueKind.OTHER: "text",
-    }
+    @classmethod
+    def esp_name(cls) -> str:
+        """The ``esp:`` value this model stands for (its ``Literal``)."""
+        names = get_args(cls.model_fields["esp"].annotation)
+        if len(names) != 1 or not isinstance(names[0], str):
+            raise TypeError(f"{cls.__name__}.esp must be a Literal of one name")
+        return names[0]
 
 
-class KlaviyoDestination(_Destination):
-    group_kind: ClassVar[GroupKind] = "list"
-    field_noun: ClassVar[str] = "property"
-    esp: Literal["klaviyo"]
-    max_conditions: int = Field(default=100, ge=1, le=100)
-
-    # the JSON type of a custom property; text takes any value as text
-    field_types: ClassVar[dict[str, frozenset[ValueKind]]] = {
-        "text": frozenset(ValueKind),
-        "number": frozenset({ValueKind.NUMBER}),
-        "boolean": frozenset({ValueKind.BOOLEAN}),
-        "date": frozenset({ValueKind.DATE}),
-    }
-    default_types: ClassVar[dict[ValueKind, str]] = {
-        ValueKind.TEXT: "text",
-        ValueKind.NUMBER: "number",
-        ValueKind.BOOLEAN: "boolean",
-        ValueKind.DATE: "date",
-        ValueKind.OTHER: "text",
-    }
-    # top-level profile attributes a field sets directly (strings in Klaviyo's API)
-    fixed_types: ClassVar[dict[str, str]] = dict.fromkeys(
-        ("first_name", "last_name", "organization", "title", "locale", "image"), "text"
-    )
+#: a destination as the code outside the ESP packages sees it: only what every ESP has
+Destination: TypeAlias = EspDestination
 
 
-def _esp_of(value: object) -> str | None:
-    esp = value.get("esp") if isinstance(value, dict) else getattr(value, "esp", None)
-    return f"kind:{esp}" if esp in ESP_NAMES else None
+class DestinationModels:
+    """The destination model of each ESP, by ``esp:`` name: validates an entry of
+    ``destinations.yaml`` as the model its ``esp:`` value names (a discriminated union, so
+    an error names the fields of that ESP only), and describes it for the JSON Schema.
 
+    Built from the ESP registry (``connector.esp.registry.destination_models()``) and handed to the
+    loader, so the definitions name no ESP and a new ESP package needs no entry here.
+    """
 
-Destination = Annotated[
-    Annotated[MailchimpDestination, Tag("kind:mailchimp")]
-    | Annotated[KlaviyoDestination, Tag("kind:klaviyo")],
-    Discriminator(
-        _esp_of,
-        custom_error_type="destination_esp",
-        custom_error_message=f"esp must be {' or '.join(ESP_NAMES)}",
-    ),
-]
+    def __init__(self, models: Iterable[type[EspDestination]]) -> None:
+        self.models: Mapping[str, type[EspDestination]] = {m.esp_name(): m for m in models}
+        if not self.models:
+            raise ValueError("no destination models")
+        self.names: tuple[str, ...] = tuple(self.models)
+        tagged = tuple(Annotated[m, Tag(f"kind:{n}")] for n, m in self.models.items())
+        # a union built at run time: pydantic reads it, mypy sees EspDestination
+        union: Any = Union[tagged] if len(tagged) > 1 else tagged[0]  # noqa: UP007
+        self._expected = f"esp must be {' or '.join(self.names)}"
+        self.schema_type: Any = Annotated[
+            union,
+            Discriminator(
+                self._tag,
+                custom_error_type="destination_esp",
+                custom_error_message=self._expected,
+            ),
+            BeforeValidator(self._known_esp),
+        ]
+        # typed alias: what it validates is always one of the models, an EspDestination
+        self._adapter: TypeAdapter[EspDestination] = TypeAdapter(cast(Any, self.schema_type))
+
+    def _tag(self, value: object) -> str | None:
+        esp = value.get("esp") if isinstance(value, dict) else getattr(value, "esp", None)
+        return f"kind:{esp}" if esp in self.models else None
+
+    def _known_esp(self, value: Any) -> Any:
+        esp = value.get("esp") if isinstance(value, dict) else None
+        if isinstance(esp, str) and esp not in self.models:
+            hint = suggest(esp, self.names)
+            raise PydanticCustomError("destination_esp", f"{self._expected}{hint}")
+        return value
+
+    def validate(self, raw: Any) -> EspDestination:
+        """One ``destinations.yaml`` entry as its ESP's model (pydantic's errors if not)."""
+        return self._adapter.validate_python(raw)
+
+    def field_names(self) -> set[str]:
+        """Every key a destination of some ESP may have (for did-you-mean)."""
+        return {name for model in self.models.values() for name in model.model_fields}

@@ -9,13 +9,12 @@ other yaml-language-server editors complete and check fields with no setup.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 from pydantic import TypeAdapter
 
-from connector.definitions.destinations import Destination
+from connector.definitions.destinations import DestinationModels
 from connector.definitions.kpis import KPIS_KEY, Kpis
 from connector.definitions.metrics import Metric
 from connector.definitions.segment import NAME_PATTERN, Segment
@@ -63,9 +62,12 @@ def _text_types(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def segment_json_schema() -> dict[str, Any]:
+def segment_json_schema(destinations: DestinationModels) -> dict[str, Any]:
     """The schema of one ``config/segments/<name>.yaml`` file."""
     schema = Segment.model_json_schema(by_alias=True, mode="validation")
+    # raw `esp:` conditions are keyed by the registered ESPs (checked by the loader)
+    esp = schema["$defs"]["EspCondition"]["properties"]["esp"]
+    esp["propertyNames"] = {"enum": list(destinations.names)}
     schema["$schema"] = _DIALECT
     schema["title"] = "segsync segment"
     return _text_types(schema)
@@ -93,25 +95,28 @@ def metrics_json_schema() -> dict[str, Any]:
     return _text_types(schema)
 
 
-def destinations_json_schema() -> dict[str, Any]:
+def destinations_json_schema(destinations: DestinationModels) -> dict[str, Any]:
     """The schema of ``config/destinations.yaml``: named ESP accounts."""
     return _mapping_of(
-        Destination,
+        destinations.schema_type,
         "segsync destinations",
         "ESP accounts segments are pushed to: {esp, fields, traits, new_contacts} and the "
         "settings of that ESP (one shape per `esp:` value).",
     )
 
 
-_BUILDERS: dict[SchemaKind, Callable[[], dict[str, Any]]] = {
-    "segment": segment_json_schema,
-    "metrics": metrics_json_schema,
-    "destinations": destinations_json_schema,
-}
-
-
-def json_schema(kind: SchemaKind) -> dict[str, Any]:
-    return _BUILDERS[kind]()
+def json_schema(kind: SchemaKind, destinations: DestinationModels) -> dict[str, Any]:
+    """The schema of one kind of config file; ``destinations`` are the ESPs' destination
+    models (``connector.esp.registry.destination_models()``)."""
+    match kind:
+        case "segment":
+            return segment_json_schema(destinations)
+        case "metrics":
+            return metrics_json_schema()
+        case "destinations":
+            return destinations_json_schema(destinations)
+        case _:
+            assert_never(kind)
 
 
 def schema_file(kind: SchemaKind) -> str:
@@ -126,14 +131,14 @@ def modeline(kind: SchemaKind) -> str:
     return f"# yaml-language-server: $schema={prefix}{schema_file(kind)}"
 
 
-def write_schemas(config_dir: Path) -> list[Path]:
+def write_schemas(config_dir: Path, destinations: DestinationModels) -> list[Path]:
     """Write every schema under ``config_dir/schemas/`` (generated files: always refreshed,
     so they follow the installed segsync)."""
     written = []
     for kind in SCHEMA_KINDS:
         path = config_dir / schema_file(kind)
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(json_schema(kind), indent=2) + "\n"
+        text = json.dumps(json_schema(kind, destinations), indent=2) + "\n"
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
         written.append(path)

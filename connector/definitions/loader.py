@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from connector.definitions import conditions as c
 from connector.definitions.conditions import KINDS, EspCondition
-from connector.definitions.destinations import Destination
+from connector.definitions.destinations import Destination, DestinationModels
 from connector.definitions.kpis import KPIS_KEY, Kpis
 from connector.definitions.metrics import AttributeMetric, EventMetric, Metric
 from connector.definitions.segment import NAME_RE, Segment
@@ -34,8 +34,6 @@ from connector.suggest import suggest
 
 __all__ = ["Definitions", "load_definitions"]
 
-_DESTINATIONS = TypeAdapter(Destination)
-
 
 def _vocabulary(*models: type[BaseModel]) -> set[str]:
     words = set(KINDS)
@@ -45,7 +43,7 @@ def _vocabulary(*models: type[BaseModel]) -> set[str]:
     return words
 
 
-def _language_vocabulary() -> set[str]:
+def _language_vocabulary(destinations: DestinationModels) -> set[str]:
     return _vocabulary(
         Segment,
         c.AttributeCondition,
@@ -61,7 +59,7 @@ def _language_vocabulary() -> set[str]:
         TopValueSpec,
         BucketSpec,
         MapSpec,
-    ) | {"to", "mode", "esp", "audience", "plan_tier", "fields", "new_contacts", "traits", "type"}
+    ) | {"to", "mode", "type", *destinations.field_names()}
 
 
 @dataclass
@@ -336,13 +334,33 @@ def _check_exclusive_groups(defs: Definitions, issues: list[Issue]) -> None:
                 )
 
 
-def load_definitions(config_dir: Path) -> Definitions:
-    """Load and cross-check the config directory; raise ``ConfigError`` with all issues."""
+def _check_esp_names(defs: Definitions, issues: list[Issue], names: tuple[str, ...]) -> None:
+    """Every raw ``esp:`` condition is keyed by ESPs segsync knows."""
+    for name, segment in defs.segments.items():
+        for node, path in iter_nodes(segment.rule):
+            if not isinstance(node, EspCondition):
+                continue
+            for esp in node.esp:
+                if esp not in names:
+                    issues.append(
+                        Issue(
+                            defs.locate(name, (*path, "esp", esp)),
+                            f"unknown ESP '{esp}' (use {' or '.join(names)}){suggest(esp, names)}",
+                        )
+                    )
+
+
+def load_definitions(config_dir: Path, destinations: DestinationModels) -> Definitions:
+    """Load and cross-check the config directory; raise ``ConfigError`` with all issues.
+
+    ``destinations`` are the ESPs' destination models (``connector.esp.registry.
+    destination_models()``): the ``esp:`` values destinations and conditions may name.
+    """
     if not config_dir.is_dir():
         raise ConfigError(f"config directory '{config_dir}' not found", file=str(config_dir))
     defs = Definitions(config_dir)
     issues: list[Issue] = []
-    vocabulary = _language_vocabulary()
+    vocabulary = _language_vocabulary(destinations)
     reserved: dict[str, Any] = {KPIS_KEY: lambda raw: Kpis.model_validate(raw or {})}
     defs.metrics = _load_named_file(
         defs, issues, "metrics.yaml", _validate_metric, vocabulary, reserved
@@ -350,9 +368,10 @@ def load_definitions(config_dir: Path) -> Definitions:
     if isinstance(reserved[KPIS_KEY], Kpis):
         defs.kpis, defs.kpis_declared = reserved[KPIS_KEY], True
     defs.destinations = _load_named_file(
-        defs, issues, "destinations.yaml", _DESTINATIONS.validate_python, vocabulary
+        defs, issues, "destinations.yaml", destinations.validate, vocabulary
     )
     _load_segments(defs, issues, vocabulary)
+    _check_esp_names(defs, issues, destinations.names)
     _check_references(defs, issues)
     if issues:
         raise ConfigError(issues)

@@ -2,12 +2,16 @@
 
     base.py              EspAdapter base class, EspLimits, EspObject, Contact, results
     spec.py              EspSpec: one ESP as the rest of segsync sees it
-    registry.py          ESPS by name; capabilities_for, render_native, adapter_for
-    mailchimp/           everything Mailchimp: adapter (mailchimp-marketing SDK), client,
-                         errors, capabilities, native segments, plan display, factory
-    klaviyo/             everything Klaviyo: adapter (klaviyo-api SDK), client, errors, bulk
-                         imports, request shapes, the email → profile id map, capabilities,
-                         native segments, plan display, factory
+    emulated.py          EspEmulator: the hooks the demo and ``segsync emulator`` run
+    registry.py          ESPS by name; destination_models, capabilities_for,
+                         render_native, adapter_for
+    mailchimp/           everything Mailchimp: destination model, adapter
+                         (mailchimp-marketing SDK), client, errors, capabilities, native
+                         segments, plan display, emulator hooks, factory
+    klaviyo/             everything Klaviyo: destination model, adapter (klaviyo-api SDK),
+                         client, errors, bulk imports, request shapes, the email → profile
+                         id map, capabilities, native segments, plan display, emulator
+                         hooks, factory
     http_client.py       the one httpx.Client per adapter: gates, counts, response checks
     retry.py             the one tenacity policy
     ratelimit.py         per-account concurrency and rate windows shared by all threads

@@ -1,20 +1,19 @@
 """The ESPs segsync knows, by ``esp:`` name: one line per ESP package.
 
-Everything outside ``connector/esp/<name>/`` reaches an ESP through here: its capabilities
-(for the split planner), its native-segment JSON and plan display, and its adapter. Adding
-an ESP is one package and one line in ``ESPS`` (docs/adding-an-esp.md).
+Everything outside ``connector/esp/<name>/`` reaches an ESP through here: its destination
+model (``destination_models()``, which the definitions loader and the JSON Schema take), its
+capabilities (for the split planner), its native-segment JSON and plan display, its adapter
+and its emulator. Adding an ESP is one package and one line in ``ESPS``
+(docs/adding-an-esp.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, assert_never
+from functools import cache
+from typing import Any
 
-from connector.definitions.destinations import (
-    Destination,
-    KlaviyoDestination,
-    MailchimpDestination,
-)
+from connector.definitions.destinations import Destination, DestinationModels, EspDestination
 from connector.esp.base import EspAdapter
 from connector.esp.klaviyo import factory as klaviyo
 from connector.esp.mailchimp import factory as mailchimp
@@ -23,21 +22,33 @@ from connector.plan.capabilities import Capabilities
 from connector.plan.model import NativeSegment
 from connector.settings import Settings
 
-__all__ = ["ESPS", "adapter_for", "capabilities_for", "render_native", "spec_for"]
+__all__ = [
+    "ESPS",
+    "adapter_for",
+    "capabilities_for",
+    "destination_models",
+    "render_native",
+    "spec_for",
+]
 
 ESPS: dict[str, EspSpec] = {spec.name: spec for spec in (mailchimp.SPEC, klaviyo.SPEC)}
 
 
+def destination_models() -> DestinationModels:
+    """Every ESP's destination model: what ``load_definitions`` validates
+    ``destinations.yaml`` with and the JSON Schema describes."""
+    return _models(tuple(spec.destination for spec in ESPS.values()))
+
+
+@cache
+def _models(models: tuple[type[EspDestination], ...]) -> DestinationModels:
+    return DestinationModels(models)
+
+
 def spec_for(destination: Destination) -> EspSpec:
-    """The spec of a destination's ESP (exhaustive: a destination model without an ESP
-    package fails type-checking here)."""
-    match destination:
-        case MailchimpDestination():
-            return ESPS["mailchimp"]
-        case KlaviyoDestination():
-            return ESPS["klaviyo"]
-        case _:
-            assert_never(destination)
+    """The spec of a destination's ESP (a destination is only ever built by its ESP's
+    model, so its ``esp`` names a registered spec)."""
+    return ESPS[destination.esp]
 
 
 def capabilities_for(destination: Destination) -> Capabilities:

@@ -1,8 +1,9 @@
-"""One ESP as the rest of segsync sees it: a record of functions, found through the registry.
+"""One ESP as the rest of segsync sees it: a record of models and functions, found through
+the registry.
 
 Every ESP package (``connector/esp/<name>/``) builds one ``EspSpec`` in its ``factory.py``;
-``connector/esp/registry.py`` maps ``esp:`` names and destination models to them. Outside
-the ESP packages nothing asks "which ESP is this?": it asks the spec.
+``connector/esp/registry.py`` maps ``esp:`` names to them. Outside the ESP packages nothing
+asks "which ESP is this?": it asks the spec of ``destination.esp``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connector.definitions.destinations import EspDestination
 from connector.esp.base import EspAdapter
+from connector.esp.emulated import EspEmulator
 from connector.plan.capabilities import Capabilities
 from connector.plan.model import NativeSegment
 
@@ -22,13 +25,14 @@ __all__ = ["EspSpec"]
 class EspSpec:
     """What segsync needs from one ESP.
 
-    The callables take that ESP's own destination model (``connector.definitions.
-    destinations``), so their first parameter is typed ``Any`` here and precisely in the
-    package.
+    The callables take that ESP's own destination model (``destination``), so their first
+    parameter is typed ``Any`` here and precisely in the package.
     """
 
     #: the ``esp:`` value in ``config/destinations.yaml``
     name: str
+    #: the model of its entries in ``config/destinations.yaml`` (``esp: Literal[name]``)
+    destination: type[EspDestination]
     #: the destination's native-segment capabilities (limits as data)
     capabilities: Callable[[Any], Capabilities]
     #: the native segment as the exact JSON the ESP API takes (part ids, or placeholders)
@@ -40,3 +44,12 @@ class EspSpec:
     #: whether the ESP's fields have a type of their own a trait must fit (Mailchimp merge
     #: fields do; Klaviyo's custom properties are free-form)
     typed_fields: bool = False
+    #: loads its emulator's hooks (demo, ``segsync emulator``); None: no emulator
+    emulator: Callable[[], EspEmulator] | None = None
+
+    def __post_init__(self) -> None:
+        if self.destination.esp_name() != self.name:
+            raise ValueError(
+                f"{self.destination.__name__} is for esp '{self.destination.esp_name()}', "
+                f"not '{self.name}'"
+            )

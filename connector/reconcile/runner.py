@@ -35,7 +35,7 @@ from connector.errors import (
     StopRequestedError,
 )
 from connector.esp.base import EspAdapter, EspObject
-from connector.esp.registry import adapter_for, capabilities_for
+from connector.esp.registry import adapter_for, capabilities_for, destination_models
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
 from connector.evaluate.traits import trait_fields
 from connector.plan.membership import EVERYONE, everyone_rule, part_key, part_rules
@@ -296,7 +296,7 @@ def run_sync(
     started = time.monotonic()
     run_id = options.run_id or uuid.uuid4().hex[:12]
     as_of = options.as_of or utc_now()
-    defs = defs or load_definitions(settings.config_dir)
+    defs = defs or load_definitions(settings.config_dir, destination_models())
     own_state = state is None
     state = state or StateStore(state_url_of(settings))
     prepared = prepared or _prepare_closing(settings, defs, options, as_of, state, own_state)

@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 
 from connector import __version__
 from connector.definitions.jsonschema import SCHEMA_KINDS, json_schema
+from connector.esp.registry import destination_models
 from tests.cli.conftest import CliRunner
 from tests.lockfile import ROOT
 
@@ -88,7 +89,7 @@ def test_schema_command_prints_each_kind(run_cli: CliRunner, kind: str) -> None:
     assert code == 0
     schema = json.loads(out)
     Draft202012Validator.check_schema(schema)
-    assert schema == json_schema(kind)  # type: ignore[arg-type]
+    assert schema == json_schema(kind, destination_models())  # type: ignore[arg-type]
 
 
 def test_schema_without_kind_is_the_segment_and_a_bad_kind_is_an_input_error(
@@ -107,7 +108,9 @@ def test_every_example_file_fits_its_schema_and_names_it(config: Path) -> None:
         kind = _kind_of(path)
         first = path.read_text(encoding="utf-8").splitlines()[0]
         assert first == f"{MODELINE}{'../' if kind == 'segment' else ''}schemas/{kind}.schema.json"
-        errors = list(Draft202012Validator(json_schema(kind)).iter_errors(_yaml(path)))  # type: ignore[arg-type]
+        errors = list(
+            Draft202012Validator(json_schema(kind, destination_models())).iter_errors(_yaml(path))
+        )  # type: ignore[arg-type]
         assert not errors, f"{path}: {[e.message for e in errors]}"
 
 
@@ -123,7 +126,10 @@ def test_every_example_file_fits_its_schema_and_names_it(config: Path) -> None:
     ],
 )  # fmt: skip
 def test_schemas_reject_what_validate_rejects(kind: str, document: Any, complaint: str) -> None:
-    errors = [e.message for e in Draft202012Validator(json_schema(kind)).iter_errors(document)]  # type: ignore[arg-type]
+    errors = [
+        e.message
+        for e in Draft202012Validator(json_schema(kind, destination_models())).iter_errors(document)
+    ]  # type: ignore[arg-type]
     assert any(complaint in e for e in errors), errors
 
 
@@ -134,4 +140,4 @@ def test_modelines_of_written_files_point_at_written_schemas(
     for path in _config_files(tmp_path / "config"):
         target = path.read_text().splitlines()[0].removeprefix(MODELINE)
         schema = json.loads((path.parent / target).read_text())
-        assert schema == json_schema(_kind_of(path))  # type: ignore[arg-type]
+        assert schema == json_schema(_kind_of(path), destination_models())  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from connector.definitions.loader import load_definitions
+from connector.esp.registry import destination_models
 from connector.evaluate.engine import has_esp_conditions
 from connector.source import parse_store_url
 from connector.source.spark_session import spark_session
@@ -45,7 +46,7 @@ def demo_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: CliRunn
 def local_segments() -> list[str]:
     """Every demo segment that segsync evaluates (not those with ESP-only conditions)."""
     with as_file(files("connector") / "demo_config") as folder:
-        defs = load_definitions(folder)
+        defs = load_definitions(folder, destination_models())
     return sorted(n for n, s in defs.segments.items() if not has_esp_conditions(s.rule))
 
 

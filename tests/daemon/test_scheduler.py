@@ -11,6 +11,7 @@ import pytest
 
 from connector.daemon.scheduler import LastRun, Scheduler, accounts_of
 from connector.definitions.loader import Definitions, load_definitions
+from connector.esp.registry import destination_models
 from connector.timespec import parse_schedule
 from tests.conftest import write_config
 
@@ -38,7 +39,8 @@ def defs(tmp_path: Path) -> Build:
     def build(**segments: str) -> Definitions:
         shutil.rmtree(tmp_path / "config", ignore_errors=True)  # only these segments
         return load_definitions(
-            write_config(tmp_path / "config", segments, destinations=DESTINATIONS)
+            write_config(tmp_path / "config", segments, destinations=DESTINATIONS),
+            destination_models(),
         )
 
     return build

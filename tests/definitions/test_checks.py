@@ -10,6 +10,7 @@ import pytest
 
 from connector.definitions.checks import check_against_schema
 from connector.definitions.loader import load_definitions
+from connector.esp.registry import destination_models
 from connector.source import Store
 
 PROFILES = [("p1", "a@x.com", True, "CA", 30, 10.0, True, datetime(2026, 1, 1), 37.7, -122.4)]
@@ -23,7 +24,7 @@ def issues_for(
     metrics: str | None = None,
 ) -> list[str]:
     root = config_dir({"x": f"name: x\nrule: {rule}\n"}, metrics=metrics)
-    defs = load_definitions(root)
+    defs = load_definitions(root, destination_models())
     store = store_factory(PROFILES, EVENTS)
     return [str(i) for i in check_against_schema(defs, store.discover())]
 
@@ -130,6 +131,11 @@ def test_near_needs_coordinates(
         [("p1", "a@x.com")],
         profile_columns="profile_id VARCHAR, email VARCHAR",
     )
-    issues = [str(i) for i in check_against_schema(load_definitions(root), store.discover())]
+    issues = [
+        str(i)
+        for i in check_against_schema(
+            load_definitions(root, destination_models()), store.discover()
+        )
+    ]
     assert any("unknown attribute 'latitude'" in i for i in issues)
     assert any("unknown attribute 'longitude'" in i for i in issues)

@@ -10,6 +10,7 @@ import pytest
 from connector.definitions.conditions import AttributeCondition, EventCondition
 from connector.definitions.loader import load_definitions
 from connector.errors import ConfigError
+from connector.esp.registry import destination_models
 
 GOOD = """\
 name: vip
@@ -26,12 +27,12 @@ rule:
 
 def errors_of(path: Path) -> list[str]:
     with pytest.raises(ConfigError) as info:
-        load_definitions(path)
+        load_definitions(path, destination_models())
     return [str(issue) for issue in info.value.issues]
 
 
 def test_valid_config_loads(config_dir: Callable[..., Path]) -> None:
-    defs = load_definitions(config_dir({"vip": GOOD}))
+    defs = load_definitions(config_dir({"vip": GOOD}), destination_models())
     rule = defs.segments["vip"].rule
     first, second = rule.all  # type: ignore[union-attr]
     assert isinstance(first, AttributeCondition) and first.value == "CA"
@@ -42,7 +43,7 @@ def test_valid_config_loads(config_dir: Callable[..., Path]) -> None:
 
 def test_yaml_12_keeps_norway_as_text(config_dir: Callable[..., Path]) -> None:
     seg = "name: no\nrule: {attribute: region, op: in, value: [NO, on, yes]}\n"
-    rule = load_definitions(config_dir({"no": seg})).segments["no"].rule
+    rule = load_definitions(config_dir({"no": seg}), destination_models()).segments["no"].rule
     assert isinstance(rule, AttributeCondition)
     assert rule.value == ("NO", "on", "yes")
 
@@ -369,5 +370,5 @@ def test_bad_hysteresis(config_dir: Callable[..., Path], rule: str, expected: st
 def test_hysteresis_loads(config_dir: Callable[..., Path]) -> None:
     rule = "{not: {not: {metric: m, top_percent: 10, hysteresis: 2.5}}}"
     root = config_dir({"x": f"name: x\nrule: {rule}\n"}, metrics=METRIC)
-    node = load_definitions(root).segments["x"].rule.not_.not_  # type: ignore[union-attr]
+    node = load_definitions(root, destination_models()).segments["x"].rule.not_.not_  # type: ignore[union-attr]
     assert node.loose_percent() == 12.5

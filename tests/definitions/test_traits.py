@@ -11,6 +11,7 @@ import pytest
 from connector.definitions.checks import check_against_schema
 from connector.definitions.loader import load_definitions
 from connector.errors import ConfigError
+from connector.esp.registry import destination_models
 from connector.source import Store
 
 PROFILES = [("p1", "a@x.com", True, "CA", 30, 10.0, True, datetime(2026, 1, 1), 37.7, -122.4)]
@@ -22,7 +23,7 @@ METRICS = "orders: {event: order_completed, aggregate: count}\n"
 def load_errors(config_dir: Callable[..., Path], destinations: str) -> list[str]:
     root = config_dir(SEGMENT, metrics=METRICS, destinations=destinations)
     with pytest.raises(ConfigError) as caught:
-        load_definitions(root)
+        load_definitions(root, destination_models())
     return [str(i) for i in caught.value.issues]
 
 
@@ -124,7 +125,7 @@ def test_trait_errors_against_the_store(
         metrics=METRICS,
         destinations=f"mc:\n  esp: mailchimp\n  audience: a1\n  traits:\n{traits}\n",
     )
-    defs = load_definitions(root)
+    defs = load_definitions(root, destination_models())
     schema = store_factory(PROFILES, EVENTS).discover()
     issues = [str(i) for i in check_against_schema(defs, schema)]
     assert len(issues) == 1, issues
@@ -146,5 +147,5 @@ def test_valid_traits(config_dir: Callable[..., Path], store_factory: Callable[.
             "kl:\n  esp: klaviyo\n  traits:\n    vip: {attribute: vip}\n"
         ),
     )
-    defs = load_definitions(root)
+    defs = load_definitions(root, destination_models())
     assert check_against_schema(defs, store_factory(PROFILES, EVENTS).discover()) == []

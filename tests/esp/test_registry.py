@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from connector.definitions.destinations import KlaviyoDestination, MailchimpDestination
 from connector.errors import ConfigError
 from connector.esp import EspAdapter
 from connector.esp.klaviyo.adapter import KlaviyoAdapter
+from connector.esp.klaviyo.destination import KlaviyoDestination
 from connector.esp.mailchimp.adapter import MailchimpAdapter
+from connector.esp.mailchimp.destination import MailchimpDestination
 from connector.esp.registry import ESPS, adapter_for
 from connector.settings import load_settings
 from tests.esp.conftest import KLAVIYO_KEY, MAILCHIMP_KEY

@@ -16,6 +16,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from connector.definitions.loader import Definitions, load_definitions
+from connector.esp.registry import destination_models
 from connector.evaluate.engine import Evaluation, evaluate
 from connector.settings import StoreLayout
 from connector.source import Store, open_store, rollups
@@ -191,7 +192,7 @@ def write_config(
     for name, segment in segments.items():
         (folder / f"{name}.yaml").write_text(dump_yaml(dict(segment)), encoding="utf-8")
     (root / "metrics.yaml").write_text(dump_yaml(dict(metrics)) if metrics else "", "utf-8")
-    return load_definitions(root)
+    return load_definitions(root, destination_models())
 
 
 def disagreements(evaluation: Evaluation, expected: OracleResult) -> list[str]:

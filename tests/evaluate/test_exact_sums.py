@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.definitions.loader import load_definitions
+from connector.esp.registry import destination_models
 from connector.evaluate.engine import evaluate
 from connector.evaluate.incremental import advance
 from connector.source import Store, open_store
@@ -127,7 +128,9 @@ def test_incremental_sums_are_exact(
                 assert advance(db, moment)
         incremental = _check(db, events, segments, Path(root))
         assert incremental.mode == "rollup"
-        full = evaluate(db, load_definitions(Path(root)), as_of=AS_OF, incremental=False)
+        full = evaluate(
+            db, load_definitions(Path(root), destination_models()), as_of=AS_OF, incremental=False
+        )
         assert list(incremental.profile_ids) == list(full.profile_ids)
         for name in segments:
             assert np.array_equal(incremental.qualified[name], full.qualified[name]), name

@@ -18,6 +18,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from connector.definitions.loader import load_definitions
+from connector.esp.registry import destination_models
 from connector.evaluate.engine import Evaluation, evaluate
 from connector.evaluate.incremental import advance
 from connector.source import open_store, rollups
@@ -83,7 +84,12 @@ def test_incremental_equals_full_and_oracle(example: Example, data: st.DataObjec
             pytest.fail("incremental run and oracle disagree\n" + "\n".join(report), False)
         if built.mode != "full":
             assert incremental.mode == "rollup"
-        full = evaluate(db, load_definitions(Path(root)), as_of=example.as_of, incremental=False)
+        full = evaluate(
+            db,
+            load_definitions(Path(root), destination_models()),
+            as_of=example.as_of,
+            incremental=False,
+        )
         problems = _same(incremental, full)
         assert not problems, "\n".join(problems)
         assert rollups.read_state(db) is not None or built.mode == "full"

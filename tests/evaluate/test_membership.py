@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from connector.definitions.loader import load_definitions
+from connector.esp.registry import destination_models
 from connector.evaluate.audit import audit
 from connector.evaluate.engine import evaluate
 from connector.evaluate.identity import is_held_out, normalise_email
@@ -245,7 +246,9 @@ def test_holdout_with_integer_profile_ids(tmp_path: Path) -> None:
     segment = "name: promo\nholdout: 50\nrule: {attribute: profile_id, op: exists}\n"
     try:
         evaluation = evaluate(
-            store, load_definitions(write_config(tmp_path, {"promo": segment})), as_of=AS_OF
+            store,
+            load_definitions(write_config(tmp_path, {"promo": segment}), destination_models()),
+            as_of=AS_OF,
         )
     finally:
         store.close()

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from connector.definitions.loader import load_definitions
+from connector.esp.registry import destination_models
 from connector.measure.latest import latest_lifts
 from connector.reconcile.idsets import encode_ids
 from connector.reconcile.state import CohortRecord, StateStore
@@ -32,7 +33,7 @@ def test_latest_complete_cohort_is_measured(tmp_path: Path) -> None:
               for i in range(4)]  # fmt: skip
     orders.append(("p0", "page_view", T + timedelta(days=20), None, None, None))
     store = make_store(people, orders)
-    defs = load_definitions(write_config(tmp_path / "config", SEGMENT))
+    defs = load_definitions(write_config(tmp_path / "config", SEGMENT), destination_models())
     state = StateStore(tmp_path / "s.db")
     try:
         _record(state, "old", 0, ["p0", "p1", "p2", "p3"], ["p4", "p5", "p6", "p7"])
@@ -47,7 +48,8 @@ def test_latest_complete_cohort_is_measured(tmp_path: Path) -> None:
         assert only.run_id == "only" and only.provisional is True
         state2.close()
         broken = load_definitions(
-            write_config(tmp_path / "bad", SEGMENT, metrics="kpis: {conversion_event: buy}\n")
+            write_config(tmp_path / "bad", SEGMENT, metrics="kpis: {conversion_event: buy}\n"),
+            destination_models(),
         )
         result = latest_lifts(store, broken, state, ["s"])
         assert result.lifts == [] and result.note is not None and "unknown event" in result.note

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from connector.definitions.conditions import EventCondition
-from connector.definitions.destinations import KlaviyoDestination, MailchimpDestination
 from connector.definitions.loader import Definitions
 from connector.definitions.segment import Segment
+from connector.esp.klaviyo.destination import KlaviyoDestination
+from connector.esp.mailchimp.destination import MailchimpDestination
 from connector.esp.registry import capabilities_for, render_native
 from connector.plan.split import PlanError, plan_split, plan_splits
 from tests.plan.test_split_property import MAILCHIMP_FIELDS, SCHEMA

@@ -23,10 +23,11 @@ from connector.definitions.conditions import (
     NotOf,
     Op,
 )
-from connector.definitions.destinations import KlaviyoDestination, MailchimpDestination
 from connector.definitions.loader import Definitions
 from connector.definitions.segment import Segment
 from connector.definitions.walk import iter_nodes
+from connector.esp.klaviyo.destination import KlaviyoDestination
+from connector.esp.mailchimp.destination import MailchimpDestination
 from connector.esp.registry import capabilities_for, render_native
 from connector.plan.formula import leaves, to_nnf
 from connector.plan.model import Split

@@ -14,6 +14,7 @@ import pytest
 from connector.definitions.checks import raise_for_schema
 from connector.definitions.loader import load_definitions
 from connector.errors import ConfigError
+from connector.esp.registry import destination_models
 from connector.evaluate.engine import evaluate, has_esp_conditions
 from connector.source import open_store
 from connector.source.demo import (
@@ -170,7 +171,7 @@ def default_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_demo_segment_is_at_least_its_min_size(default_store: Path) -> None:
-    defs = load_definitions(REPO / "config")
+    defs = load_definitions(REPO / "config", destination_models())
     local = [n for n, s in defs.segments.items() if not has_esp_conditions(s.rule)]
     assert [n for n in defs.segments if n not in local] == ["engaged-no-order-90d"]
     with open_store(f"duckdb:///{default_store}") as store:
@@ -189,7 +190,7 @@ def test_every_demo_segment_is_at_least_its_min_size(default_store: Path) -> Non
 def test_demo_segments_are_non_empty_at_a_small_scale(tmp_path: Path) -> None:
     path = tmp_path / "small.duckdb"
     build_demo_store(f"duckdb:///{path}", DemoSpec(as_of=AS_OF, profiles=SMALL))
-    defs = load_definitions(REPO / "config")
+    defs = load_definitions(REPO / "config", destination_models())
     with open_store(f"duckdb:///{path}") as store:
         result = evaluate(store, defs, as_of=AS_OF)
     assert {name: result.size(name) > 0 for name in result.segments} == dict.fromkeys(

@@ -21,6 +21,7 @@ import sqlglot
 from sqlglot import exp
 
 from connector.definitions.loader import load_definitions
+from connector.esp.registry import destination_models
 from connector.evaluate.engine import evaluate
 from connector.source import open_store
 from connector.source.demo import DemoSpec, build_demo_store
@@ -33,7 +34,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "evaluate.py"
 
 def sent_query(store_path: Path, config: Path, as_of: datetime) -> exp.Expr:
     """The query ``evaluate`` hands to the store (a full evaluation of every local segment)."""
-    defs = load_definitions(config)
+    defs = load_definitions(config, destination_models())
     seen: list[exp.Expr] = []
     with open_store(f"duckdb:///{store_path}") as store:
         original = store.columns

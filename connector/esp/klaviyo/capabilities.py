@@ -9,8 +9,8 @@ how they treat an unset property, and segsync's are true for NULL).
 from __future__ import annotations
 
 from connector.definitions.conditions import Op
-from connector.definitions.destinations import KlaviyoDestination
 from connector.esp.base import EspLimits
+from connector.esp.klaviyo.destination import KlaviyoDestination
 from connector.plan.capabilities import Capabilities
 from connector.source.schema import ColumnType
 

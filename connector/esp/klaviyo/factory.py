@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.definitions.destinations import KlaviyoDestination
 from connector.esp.base import EspAdapter
+from connector.esp.emulated import EspEmulator
 from connector.esp.klaviyo.capabilities import capabilities
+from connector.esp.klaviyo.destination import KlaviyoDestination
 from connector.esp.klaviyo.display import native_lines
 from connector.esp.klaviyo.native import render_native
 from connector.esp.spec import EspSpec
@@ -25,10 +26,20 @@ def adapter(destination: KlaviyoDestination, settings: Settings, **options: Any)
     return KlaviyoAdapter.from_settings(settings.klaviyo, retry=settings.retry, **options)
 
 
+def emulator() -> EspEmulator:
+    """The hooks of Klaviyo's emulator (``connector/emulator/klaviyo/``)."""
+    # the emulator's web stack loads only for the demo and `segsync emulator`
+    from connector.esp.klaviyo.emulated import EMULATOR  # noqa: PLC0415
+
+    return EMULATOR
+
+
 SPEC = EspSpec(
     name="klaviyo",
+    destination=KlaviyoDestination,
     capabilities=capabilities,
     render_native=render_native,
     native_lines=native_lines,
     adapter=adapter,
+    emulator=emulator,
 )

@@ -11,8 +11,8 @@ API does not document how they treat an empty field, and segsync's are true for 
 from __future__ import annotations
 
 from connector.definitions.conditions import Op
-from connector.definitions.destinations import MailchimpDestination
 from connector.esp.base import EspLimits
+from connector.esp.mailchimp.destination import MailchimpDestination
 from connector.plan.capabilities import Capabilities
 from connector.source.schema import ColumnType
 

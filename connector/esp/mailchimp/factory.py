@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.definitions.destinations import MailchimpDestination
 from connector.esp.base import EspAdapter
+from connector.esp.emulated import EspEmulator
 from connector.esp.mailchimp.capabilities import capabilities
+from connector.esp.mailchimp.destination import MailchimpDestination
 from connector.esp.mailchimp.display import native_lines
 from connector.esp.mailchimp.native import render_native
 from connector.esp.spec import EspSpec
@@ -26,11 +27,21 @@ def adapter(destination: MailchimpDestination, settings: Settings, **options: An
     )
 
 
+def emulator() -> EspEmulator:
+    """The hooks of Mailchimp's emulator (``connector/emulator/mailchimp/``)."""
+    # the emulator's web stack loads only for the demo and `segsync emulator`
+    from connector.esp.mailchimp.emulated import EMULATOR  # noqa: PLC0415
+
+    return EMULATOR
+
+
 SPEC = EspSpec(
     name="mailchimp",
+    destination=MailchimpDestination,
     capabilities=capabilities,
     render_native=render_native,
     native_lines=native_lines,
     adapter=adapter,
     typed_fields=True,
+    emulator=emulator,
 )

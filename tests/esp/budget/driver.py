@@ -22,11 +22,9 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from connector.definitions.destinations import (
-    Destination,
-    KlaviyoDestination,
-    MailchimpDestination,
-)
+from connector.definitions.destinations import Destination
+from connector.esp.klaviyo.destination import KlaviyoDestination
+from connector.esp.mailchimp.destination import MailchimpDestination
 from connector.esp.registry import adapter_for
 from connector.reconcile.budget_db import budget_for
 from connector.settings import load_settings

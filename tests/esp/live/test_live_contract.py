@@ -31,7 +31,7 @@ from pydantic import SecretStr
 from connector.definitions.loader import load_definitions
 from connector.esp.base import EspAdapter
 from connector.esp.mailchimp.adapter import mailchimp_base_url, subscriber_hash
-from connector.esp.registry import adapter_for
+from connector.esp.registry import adapter_for, destination_models
 from connector.reconcile.runner import SyncOptions, run_sync
 from connector.settings import KlaviyoSettings, MailchimpSettings, Settings, load_settings
 from tests.conftest import make_store, write_config
@@ -89,7 +89,7 @@ def _scenario(
 def _check(settings: Settings, people: list[str], group_name: str, store: Path) -> EspAdapter:
     first = run_sync(settings, options=SyncOptions(as_of=AS_OF))
     assert first.status == "ok", first.errors
-    destination = load_definitions(settings.config_dir).destinations["live"]
+    destination = load_definitions(settings.config_dir, destination_models()).destinations["live"]
     adapter = adapter_for(destination, settings)
     group = next(o for o in adapter.list_owned() if o.name.lower() == group_name.lower())
     members = set(adapter.iter_members(group))

@@ -20,6 +20,7 @@ import pytest
 
 from connector.definitions.loader import load_definitions
 from connector.emulator import EmulatorOptions, run_emulator
+from connector.esp.registry import destination_models
 from connector.pipeline import build_plan
 from connector.reconcile.runner import SyncOptions, run_sync
 from connector.reconcile.summary import RunSummary
@@ -238,7 +239,9 @@ def test_traits_pushed_then_only_changes(world: World) -> None:
     assert dry.field_updates == {"dest": len(changed)}
     # segsync plan (and --json) counts the same updates, and names the traits
     plan = build_plan(
-        world.settings, load_definitions(world.settings.config_dir), as_of=AS_OF
+        world.settings,
+        load_definitions(world.settings.config_dir, destination_models()),
+        as_of=AS_OF,
     ).to_json()
     assert plan["field_updates"] == {"dest": len(changed)}
     assert sorted(map(str.upper, plan["traits"]["dest"])) == sorted(TRAITS)

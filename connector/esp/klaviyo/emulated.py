@@ -1,0 +1,63 @@
+"""Klaviyo's emulator (``connector/emulator/klaviyo/``) for the demo and
+``segsync emulator klaviyo``; loaded through ``factory.SPEC.emulator``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from pydantic import SecretStr
+
+from connector.definitions.destinations import EspDestination
+from connector.emulator import EmulatorOptions, run_emulator
+from connector.emulator.server import Emulator, serve_forever
+from connector.esp.emulated import EspEmulator
+from connector.settings import KlaviyoSettings, Settings
+
+__all__ = ["EMULATOR"]
+
+
+class KlaviyoEmulator(EspEmulator):
+    def run(self, options: EmulatorOptions) -> AbstractContextManager[Emulator[Any]]:
+        return run_emulator("klaviyo", options)
+
+    def serve(
+        self,
+        options: EmulatorOptions,
+        *,
+        host: str,
+        port: int,
+        access_log: bool,
+        on_ready: Callable[[Emulator[Any]], None],
+    ) -> None:
+        serve_forever(
+            "klaviyo", options, host=host, port=port, access_log=access_log, on_ready=on_ready
+        )
+
+    def demo_options(self, destinations: Sequence[EspDestination]) -> EmulatorOptions:
+        del destinations  # lists and properties are created by the sync itself
+        return EmulatorOptions()
+
+    def point(self, settings: Settings, emulator: Emulator[Any]) -> Settings:
+        section = KlaviyoSettings(api_key=SecretStr(emulator.api_key), base_url=emulator.base_url)
+        return settings.model_copy(update={"klaviyo": section})
+
+    def group_size(self, destination: EspDestination, emulator: Emulator[Any], name: str) -> int:
+        del destination  # one account per key
+        found = emulator.state.find_list(name)
+        return len(emulator.state.list_emails(found.id)) if found else 0
+
+    def native_sizes(
+        self, destination: EspDestination, emulator: Emulator[Any], natives: Iterable[str]
+    ) -> tuple[dict[str, int], int]:
+        del destination
+        wanted = set(natives)
+        sizes: dict[str, int] = {}
+        for segment in emulator.state.segments.values():
+            if segment.name in wanted:
+                sizes[segment.name] = len(emulator.state.segment_emails(segment.id))
+        return sizes, len(emulator.state.profiles)
+
+
+EMULATOR = KlaviyoEmulator()

@@ -14,13 +14,12 @@ from connector.emulator.common.http import Context, Handlers, checked_body
 from connector.emulator.klaviyo.account import ImportJob, KlaviyoState
 from connector.emulator.klaviyo.jsonapi import (
     invalid,
-    jsonapi,
+    listing,
     matches,
     not_found,
-    page,
     parse_filter,
+    resource,
     sparse,
-    window,
 )
 from connector.emulator.klaviyo.serialize import import_error_json, job_json, profile_json
 
@@ -29,6 +28,7 @@ __all__ = ["ImportHandlers"]
 #: ``GET /api/profile-bulk-import-jobs``: filterable fields, sorts (the OpenAPI document)
 JOB_FILTERS = {"status": ("any", "equals")}
 JOB_SORTS = ("created_at", "-created_at")
+_KIND = "profile-bulk-import-job"
 
 
 class ImportHandlers(Handlers[Context[KlaviyoState]]):
@@ -62,7 +62,7 @@ class ImportHandlers(Handlers[Context[KlaviyoState]]):
                 entries, [item["id"] for item in list_items], body_bytes=body_bytes
             )
             payload = job_json(job, self.ctx.base_url)
-        return jsonapi({"data": payload, "links": {"self": payload["links"]["self"]}}, status=202)
+        return resource(payload, status=202)
 
     async def list_jobs(self, request: Request) -> Response:
         """Every job of the account, at most 100 a page (``filter`` on status, ``sort`` by
@@ -75,35 +75,30 @@ class ImportHandlers(Handlers[Context[KlaviyoState]]):
             raise invalid(f"'{sort}' is not a valid sort field.", parameter="sort")
         with self.ctx.state.lock:
             # creation order (ids are stamped per second, so ties keep arrival order)
-            found = [
-                j for j in self.ctx.state.jobs.values() if matches(filters, {"status": j.status})
-            ]
+            found = [j for j in self.ctx.state.jobs.values() if matches(filters, j)]
             if sort == "-created_at":
                 found.reverse()
-            current = page(request, len(found), default=20, maximum=100, base=self.ctx.base_url)
-            data = [
-                sparse(job_json(job, self.ctx.base_url), request, "profile-bulk-import-job")
-                for job in window(found, current)
-            ]
-        return jsonapi({"data": data, "links": current.links})
+            base = self.ctx.base_url
+            return listing(request, found, lambda j: job_json(j, base), _KIND, base)
 
     async def get_job(self, request: Request) -> Response:
         self.ctx.state.tick()
         with self.ctx.state.lock:
             job = self._job(request)
-            payload = sparse(job_json(job, self.ctx.base_url), request, "profile-bulk-import-job")
-        return jsonapi({"data": payload, "links": {"self": payload["links"]["self"]}})
+            return resource(sparse(job_json(job, self.ctx.base_url), request, _KIND))
 
     async def job_errors(self, request: Request) -> Response:
         self.ctx.state.tick()
         with self.ctx.state.lock:
             job = self._job(request)
-            current = page(
-                request, len(job.errors), default=20, maximum=100, base=self.ctx.base_url
+            errors = list(enumerate(job.errors))
+            return listing(
+                request,
+                errors,
+                lambda pair: import_error_json(job, *pair),
+                "import-error",
+                self.ctx.base_url,
             )
-            indexed = list(enumerate(job.errors))
-            data = [import_error_json(job, i, item) for i, item in window(indexed, current)]
-        return jsonapi({"data": data, "links": current.links})
 
     async def job_profiles(self, request: Request) -> Response:
         return await self._profiles(request, ids_only=False)
@@ -117,14 +112,11 @@ class ImportHandlers(Handlers[Context[KlaviyoState]]):
         with state.lock:
             job = self._job(request)
             ids = job.profile_ids if job.status == "complete" else []
-            current = page(request, len(ids), default=20, maximum=100, base=self.ctx.base_url)
-            chosen = window(ids, current)
-            data: list[dict[str, Any]] = (
-                [{"type": "profile", "id": pid} for pid in chosen]
-                if ids_only
-                else [
-                    sparse(profile_json(state.profiles[pid], self.ctx.base_url), request, "profile")
-                    for pid in chosen
-                ]
-            )
-        return jsonapi({"data": data, "links": current.links})
+            base = self.ctx.base_url
+
+            def to_json(pid: str) -> dict[str, Any]:
+                if ids_only:
+                    return {"type": "profile", "id": pid}
+                return profile_json(state.profiles[pid], base)
+
+            return listing(request, ids, to_json, "profile", base)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlencode
@@ -27,12 +27,14 @@ __all__ = [
     "error",
     "invalid",
     "jsonapi",
+    "listing",
     "matches",
     "no_content",
     "not_found",
     "page",
     "parse_filter",
     "refusal",
+    "resource",
     "sparse",
     "window",
 ]
@@ -181,7 +183,7 @@ def additional(request: Request, kind: str, name: str) -> bool:
 def sparse(resource: dict[str, Any], request: Request, kind: str) -> dict[str, Any]:
     """Keep only ``fields[<kind>]`` attributes (dotted names keep sub-keys)."""
     raw = request.query_params.get(f"fields[{kind}]")
-    if not raw:
+    if not raw or "attributes" not in resource:
         return resource
     wanted = [w.strip().split(".") for w in raw.split(",") if w.strip()]
     attributes = resource.get("attributes", {})
@@ -328,25 +330,47 @@ def _checked_terms(text: str | None, allowed: Mapping[str, tuple[str, ...]]) -> 
     return terms
 
 
-def matches(filters: list[Filter], values: dict[str, Any]) -> bool:
-    """Whether a resource with these field values passes every term."""
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "equals": lambda actual, wanted: actual == wanted,
+    "any": lambda actual, wanted: actual in wanted,
+    "greater-than": lambda actual, wanted: actual is not None and str(actual) > str(wanted),
+    "greater-or-equal": lambda actual, wanted: actual is not None and str(actual) >= str(wanted),
+    "less-than": lambda actual, wanted: actual is not None and str(actual) < str(wanted),
+    "less-or-equal": lambda actual, wanted: actual is not None and str(actual) <= str(wanted),
+}
+
+
+def matches(filters: list[Filter], item: object) -> bool:
+    """Whether ``item`` (its attributes named as the filter's fields) passes every term;
+    emails compare case-insensitively."""
     for term in filters:
-        actual = values.get(term.field)
-        if term.field == "email" and isinstance(actual, str):
-            actual = actual.lower()
-        wanted = term.value
+        actual, wanted = getattr(item, term.field, None), term.value
         if term.field == "email":
-            wanted = (
-                [w.lower() for w in wanted] if isinstance(wanted, list) else str(wanted).lower()
-            )
-        if term.op == "equals" and actual != wanted:
-            return False
-        if term.op == "any" and actual not in wanted:
-            return False
-        if term.op in ("greater-than", "less-than") and (
-            actual is None
-            or (term.op == "greater-than" and not str(actual) > str(wanted))
-            or (term.op == "less-than" and not str(actual) < str(wanted))
-        ):
+            actual = actual.lower() if isinstance(actual, str) else actual
+            many = isinstance(wanted, list)
+            wanted = [str(w).lower() for w in wanted] if many else str(wanted).lower()
+        if not _COMPARE[term.op](actual, wanted):
             return False
     return True
+
+
+# -- answers ----------------------------------------------------------------------------
+def listing(
+    request: Request,
+    items: Sequence[T],
+    to_json: Callable[[T], dict[str, Any]],
+    kind: str,
+    base: str,
+    *,
+    default: int = 20,
+    maximum: int = 100,
+) -> Response:
+    """One cursor page of a collection, each resource cut to ``fields[<kind>]``."""
+    current = page(request, len(items), default=default, maximum=maximum, base=base)
+    data = [sparse(to_json(item), request, kind) for item in window(items, current)]
+    return jsonapi({"data": data, "links": current.links})
+
+
+def resource(data: dict[str, Any], status: int = 200) -> Response:
+    """One resource, with its own link as the document's."""
+    return jsonapi({"data": data, "links": {"self": data["links"]["self"]}}, status)

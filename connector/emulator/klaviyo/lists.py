@@ -3,6 +3,7 @@ cursor-paged), add and remove members by profile id (≤ 1000 per call, no conse
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from starlette.requests import Request
@@ -13,14 +14,13 @@ from connector.emulator.klaviyo.account import KlaviyoState, KList, now_iso
 from connector.emulator.klaviyo.jsonapi import (
     additional,
     invalid,
-    jsonapi,
+    listing,
     matches,
     no_content,
     not_found,
-    page,
     parse_filter,
+    resource,
     sparse,
-    window,
 )
 from connector.emulator.klaviyo.serialize import list_json, profile_json
 
@@ -45,45 +45,37 @@ def member_page(
     ctx: Context[KlaviyoState], request: Request, members: list[tuple[str, str]], *, ids_only: bool
 ) -> Response:
     """A page of members ``(profile id, joined_group_at)``: full profiles or identifiers."""
-    state = ctx.state
+    profiles = ctx.state.profiles
     filters = parse_filter(request, MEMBER_FILTERS)
-    if filters:
-        members = [
-            (pid, joined)
-            for pid, joined in members
-            if matches(
-                filters,
-                {
-                    "email": state.profiles[pid].email,
-                    "phone_number": state.profiles[pid].phone_number,
-                    "profile_id": pid,
-                    "joined_group_at": joined,
-                },
-            )
-        ]
+    found = [
+        SimpleNamespace(profile=profiles[pid], joined_group_at=joined)
+        for pid, joined in members
+        if not filters
+        or matches(
+            filters,
+            SimpleNamespace(
+                email=profiles[pid].email,
+                phone_number=profiles[pid].phone_number,
+                profile_id=pid,
+                joined_group_at=joined,
+            ),
+        )
+    ]
     if request.query_params.get("sort") == "-joined_group_at":
-        members = list(reversed(members))
-    current = page(request, len(members), default=20, maximum=100, base=ctx.base_url)
-    chosen = window(members, current)
-    data: list[dict[str, Any]]
-    if ids_only:
-        data = [{"type": "profile", "id": pid} for pid, _ in chosen]
-    else:
-        subscriptions = additional(request, "profile", "subscriptions")
-        data = [
-            sparse(
-                profile_json(
-                    state.profiles[pid],
-                    ctx.base_url,
-                    subscriptions=subscriptions,
-                    joined_group_at=joined,
-                ),
-                request,
-                "profile",
-            )
-            for pid, joined in chosen
-        ]
-    return jsonapi({"data": data, "links": current.links})
+        found.reverse()
+    subscriptions = additional(request, "profile", "subscriptions")
+
+    def to_json(member: SimpleNamespace) -> dict[str, Any]:
+        if ids_only:
+            return {"type": "profile", "id": member.profile.id}
+        return profile_json(
+            member.profile,
+            ctx.base_url,
+            subscriptions=subscriptions,
+            joined_group_at=member.joined_group_at,
+        )
+
+    return listing(request, found, to_json, "profile", ctx.base_url)
 
 
 class ListHandlers(Handlers[Context[KlaviyoState]]):
@@ -97,25 +89,15 @@ class ListHandlers(Handlers[Context[KlaviyoState]]):
         return found
 
     async def get_lists(self, request: Request) -> Response:
-        state = self.ctx.state
-        state.tick()
+        self.ctx.state.tick()
         filters = parse_filter(request, LIST_FILTERS)
-        with state.lock:
-            found = [
-                li
-                for li in state.lists.values()
-                if matches(
-                    filters,
-                    {"name": li.name, "id": li.id, "created": li.created, "updated": li.updated},
-                )
-            ]
+        with self.ctx.state.lock:
+            found = [li for li in self.ctx.state.lists.values() if matches(filters, li)]
             found = _sorted(found, request.query_params.get("sort"))
-            current = page(request, len(found), default=10, maximum=10, base=self.ctx.base_url)
-            data = [
-                sparse(list_json(li, self.ctx.base_url), request, "list")
-                for li in window(found, current)
-            ]
-        return jsonapi({"data": data, "links": current.links})
+            base = self.ctx.base_url
+            return listing(
+                request, found, lambda li: list_json(li, base), "list", base, default=10, maximum=10
+            )
 
     async def create_list(self, request: Request) -> Response:
         body = checked_body(request)
@@ -128,22 +110,15 @@ class ListHandlers(Handlers[Context[KlaviyoState]]):
             if attributes.get("opt_in_process"):
                 created.opt_in_process = attributes["opt_in_process"]
             data = list_json(created, self.ctx.base_url)
-        return jsonapi({"data": data, "links": {"self": data["links"]["self"]}}, status=201)
+        return resource(data, status=201)
 
     async def get_list(self, request: Request) -> Response:
         self.ctx.state.tick()
         with self.ctx.state.lock:
             found = self._list(request)
-            data = sparse(
-                list_json(
-                    found,
-                    self.ctx.base_url,
-                    profile_count=additional(request, "list", "profile_count"),
-                ),
-                request,
-                "list",
-            )
-        return jsonapi({"data": data, "links": {"self": data["links"]["self"]}})
+            count = additional(request, "list", "profile_count")
+            data = sparse(list_json(found, self.ctx.base_url, profile_count=count), request, "list")
+        return resource(data)
 
     async def list_profiles(self, request: Request) -> Response:
         return await self._members(request, ids_only=False)
@@ -158,12 +133,12 @@ class ListHandlers(Handlers[Context[KlaviyoState]]):
             return member_page(self.ctx, request, list(found.members.items()), ids_only=ids_only)
 
     async def add_members(self, request: Request) -> Response:
-        return await self._change(request, "list-members-add", add=True)
+        return await self._change(request, add=True)
 
     async def remove_members(self, request: Request) -> Response:
-        return await self._change(request, "list-members-delete", add=False)
+        return await self._change(request, add=False)
 
-    async def _change(self, request: Request, model: str, *, add: bool) -> Response:
+    async def _change(self, request: Request, *, add: bool) -> Response:
         body = checked_body(request)
         items = body["data"]
         if len(items) > MAX_LIST_MEMBERS:

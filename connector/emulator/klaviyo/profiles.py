@@ -8,17 +8,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from connector.emulator.common.http import Context, Handlers, checked_body, is_valid_email
-from connector.emulator.klaviyo.account import PROFILE_FIELDS, KlaviyoState
+from connector.emulator.klaviyo.account import PROFILE_FIELDS, KlaviyoState, Profile
 from connector.emulator.klaviyo.jsonapi import (
     additional,
     invalid,
     jsonapi,
+    listing,
     matches,
     not_found,
-    page,
     parse_filter,
+    resource,
     sparse,
-    window,
 )
 from connector.emulator.klaviyo.serialize import account_json, profile_json
 
@@ -37,6 +37,13 @@ PROFILE_FILTERS = {
 
 class ProfileHandlers(Handlers[Context[KlaviyoState]]):
     """Handlers bound to one emulator's context."""
+
+    def _profile(self, request: Request) -> Profile:
+        profile_id = request.path_params["id"]
+        profile = self.ctx.state.profiles.get(profile_id)
+        if profile is None:
+            raise not_found(f"A profile with id {profile_id} does not exist.")
+        return profile
 
     async def accounts(self, request: Request) -> Response:
         base = self.ctx.base_url
@@ -64,32 +71,16 @@ class ProfileHandlers(Handlers[Context[KlaviyoState]]):
                     by_email.value if isinstance(by_email.value, list) else [by_email.value]
                 )
             )
-            found = [
-                p
-                for p in candidates
-                if matches(
-                    filters,
-                    {
-                        "id": p.id,
-                        "email": p.email,
-                        "phone_number": p.phone_number,
-                        "external_id": p.external_id,
-                        "created": p.created,
-                        "updated": p.updated,
-                    },
-                )
-            ]
-            current = page(request, len(found), default=20, maximum=100, base=self.ctx.base_url)
+            found = [p for p in candidates if matches(filters, p)]
             subscriptions = additional(request, "profile", "subscriptions")
-            data = [
-                sparse(
-                    profile_json(p, self.ctx.base_url, subscriptions=subscriptions),
-                    request,
-                    "profile",
-                )
-                for p in window(found, current)
-            ]
-        return jsonapi({"data": data, "links": current.links})
+            base = self.ctx.base_url
+            return listing(
+                request,
+                found,
+                lambda p: profile_json(p, base, subscriptions=subscriptions),
+                "profile",
+                base,
+            )
 
     async def import_profile(self, request: Request) -> Response:
         """``POST /api/profile-import``: create or update one profile by its identifiers
@@ -128,9 +119,7 @@ class ProfileHandlers(Handlers[Context[KlaviyoState]]):
         if email is not None and not is_valid_email(email):
             raise invalid(f"Invalid email address: {email}", pointer="/data/attributes/email")
         with state.lock:
-            profile = state.profiles.get(profile_id)
-            if profile is None:
-                raise not_found(f"A profile with id {profile_id} does not exist.")
+            profile = self._profile(request)
             for name, value in attributes.items():
                 if name in PROFILE_FIELDS:
                     setattr(profile, name, value)
@@ -145,17 +134,9 @@ class ProfileHandlers(Handlers[Context[KlaviyoState]]):
         return jsonapi({"data": payload})
 
     async def get_profile(self, request: Request) -> Response:
-        state = self.ctx.state
-        state.tick()
-        profile_id = request.path_params["id"]
-        with state.lock:
-            profile = state.profiles.get(profile_id)
-            if profile is None:
-                raise not_found(f"A profile with id {profile_id} does not exist.")
+        self.ctx.state.tick()
+        with self.ctx.state.lock:
+            profile = self._profile(request)
             subscriptions = additional(request, "profile", "subscriptions")
-            data = sparse(
-                profile_json(profile, self.ctx.base_url, subscriptions=subscriptions),
-                request,
-                "profile",
-            )
-        return jsonapi({"data": data, "links": {"self": data["links"]["self"]}})
+            payload = profile_json(profile, self.ctx.base_url, subscriptions=subscriptions)
+        return resource(sparse(payload, request, "profile"))

@@ -3,6 +3,8 @@ conditions), read, update, delete, and the members a definition selects."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -14,14 +16,14 @@ from connector.emulator.klaviyo.jsonapi import (
     additional,
     error,
     invalid,
-    jsonapi,
+    listing,
     matches,
     no_content,
     not_found,
-    page,
     parse_filter,
+    refusal,
+    resource,
     sparse,
-    window,
 )
 from connector.emulator.klaviyo.lists import member_page
 from connector.emulator.klaviyo.serialize import segment_json
@@ -38,16 +40,6 @@ SEGMENT_FILTERS = {
 }
 
 
-def _definition_problems(problems: list[tuple[str, str]]) -> JsonApiError:
-    return JsonApiError(
-        400,
-        [
-            error(400, "invalid", "Invalid input.", detail, pointer=where)
-            for where, detail in problems
-        ],
-    )
-
-
 class SegmentHandlers(Handlers[Context[KlaviyoState]]):
     """Handlers bound to one emulator's context."""
 
@@ -58,72 +50,57 @@ class SegmentHandlers(Handlers[Context[KlaviyoState]]):
             raise not_found(f"A segment with id {segment_id} does not exist.")
         return found
 
-    def _json(self, request: Request, segment: KSegment) -> dict[str, object]:
-        count = (
-            len(segment_members(self.ctx.state, segment))
-            if additional(request, "segment", "profile_count")
-            else None
-        )
-        return sparse(
-            segment_json(segment, self.ctx.base_url, profile_count=count), request, "segment"
-        )
+    def _json(self, request: Request, segment: KSegment) -> dict[str, Any]:
+        counted = additional(request, "segment", "profile_count")
+        count = len(segment_members(self.ctx.state, segment)) if counted else None
+        return segment_json(segment, self.ctx.base_url, profile_count=count)
+
+    def _check(self, definition: dict[str, Any]) -> None:
+        """The definition checks the schema cannot make (``definitions``), or the 400."""
+        where = "/data/attributes/definition"
+        limit = self.ctx.options.klaviyo_max_conditions
+        problems = validate_definition(definition, self.ctx.state, limit, where)
+        if problems:
+            raise JsonApiError(
+                400,
+                [error(400, "invalid", "Invalid input.", d, pointer=p) for p, d in problems],
+            )
 
     async def get_segments(self, request: Request) -> Response:
-        state = self.ctx.state
-        state.tick()
+        self.ctx.state.tick()
         filters = parse_filter(request, SEGMENT_FILTERS)
-        with state.lock:
-            found = [
-                s
-                for s in state.segments.values()
-                if matches(
-                    filters,
-                    {
-                        "name": s.name,
-                        "id": s.id,
-                        "created": s.created,
-                        "updated": s.updated,
-                        "is_active": s.is_active,
-                        "is_starred": s.is_starred,
-                    },
-                )
-            ]
-            current = page(request, len(found), default=10, maximum=10, base=self.ctx.base_url)
-            data = [self._json(request, s) for s in window(found, current)]
-        return jsonapi({"data": data, "links": current.links})
+        with self.ctx.state.lock:
+            found = [s for s in self.ctx.state.segments.values() if matches(filters, s)]
+            return listing(
+                request,
+                found,
+                lambda s: self._json(request, s),
+                "segment",
+                self.ctx.base_url,
+                default=10,
+                maximum=10,
+            )
 
     async def create_segment(self, request: Request) -> Response:
         body = checked_body(request)
         attributes = body["data"]["attributes"]
         state = self.ctx.state
         with state.lock:
-            problems = validate_definition(
-                attributes["definition"],
-                state,
-                self.ctx.options.klaviyo_max_conditions,
-                "/data/attributes/definition",
-            )
-            if problems:
-                raise _definition_problems(problems)
+            self._check(attributes["definition"])
             name = attributes["name"].strip()
             if not name:
                 raise invalid("A segment name is required.", pointer="/data/attributes/name")
             created = state.add_segment(name, attributes["definition"])
             created.is_starred = bool(attributes.get("is_starred"))
-            data = self._json(request, created)
-        return jsonapi(
-            {"data": data, "links": {"self": f"{self.ctx.base_url}/api/segments/{created.id}/"}},
-            status=201,
-        )
+            data = sparse(self._json(request, created), request, "segment")
+        return resource(data, status=201)
 
     async def get_segment(self, request: Request) -> Response:
         self.ctx.state.tick()
         with self.ctx.state.lock:
             found = self._segment(request)
-            data = self._json(request, found)
-        return jsonapi(
-            {"data": data, "links": {"self": f"{self.ctx.base_url}/api/segments/{found.id}/"}}
-        )
+            data = sparse(self._json(request, found), request, "segment")
+        return resource(data)
 
     async def update_segment(self, request: Request) -> Response:
         body = checked_body(request)
@@ -132,29 +109,17 @@ class SegmentHandlers(Handlers[Context[KlaviyoState]]):
         with state.lock:
             found = self._segment(request)
             if data.get("id") != found.id:
-                raise JsonApiError(
+                raise refusal(
                     409,
-                    [
-                        error(
-                            409,
-                            "conflict",
-                            "Conflict.",
-                            "The id in the request body does not match the id in the URL.",
-                            pointer="/data/id",
-                        )
-                    ],
+                    "conflict",
+                    "Conflict.",
+                    "The id in the request body does not match the id in the URL.",
+                    pointer="/data/id",
                 )
             attributes = data.get("attributes") or {}
             definition = attributes.get("definition")
             if definition is not None:
-                problems = validate_definition(
-                    definition,
-                    state,
-                    self.ctx.options.klaviyo_max_conditions,
-                    "/data/attributes/definition",
-                )
-                if problems:
-                    raise _definition_problems(problems)
+                self._check(definition)
                 found.definition = definition
             if isinstance(attributes.get("name"), str) and attributes["name"].strip():
                 found.name = attributes["name"].strip()
@@ -163,10 +128,8 @@ class SegmentHandlers(Handlers[Context[KlaviyoState]]):
             if isinstance(attributes.get("is_active"), bool):
                 found.is_active = attributes["is_active"]
             found.updated = now_iso()
-            payload = self._json(request, found)
-        return jsonapi(
-            {"data": payload, "links": {"self": f"{self.ctx.base_url}/api/segments/{found.id}/"}}
-        )
+            payload = sparse(self._json(request, found), request, "segment")
+        return resource(payload)
 
     async def delete_segment(self, request: Request) -> Response:
         with self.ctx.state.lock:

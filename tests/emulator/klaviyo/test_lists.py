@@ -111,3 +111,23 @@ def test_members_add_remove_read(
     ).json()
     assert [d["id"] for d in one["data"]] == [ids[995]]
     assert kl.post(MEMBERS.format(id="NOPE01"), json=refs(ids[:1])).status_code == 404
+
+
+def test_member_filters_on_joined_group_at_apply_every_documented_operator(
+    kl: httpx.Client, klaviyo: Emulator[KlaviyoState]
+) -> None:
+    state = klaviyo.state
+    target = state.add_list("joined")
+    state.add_to_list(target.id, [state.add_profile("a@x.com").id])
+    joined = target.members[next(iter(target.members))]
+    path = f"/api/lists/{target.id}/relationships/profiles"
+    for op, at, kept in [
+        ("greater-or-equal", joined, 1),
+        ("greater-or-equal", "2999-01-01T00:00:00+00:00", 0),
+        ("greater-than", joined, 0),
+        ("less-or-equal", joined, 1),
+        ("less-or-equal", "2000-01-01T00:00:00+00:00", 0),
+        ("less-than", joined, 0),
+    ]:
+        found = kl.get(path, params={"filter": f"{op}(joined_group_at,{at})"}).json()["data"]
+        assert len(found) == kept, (op, at)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from connector.settings import Settings, load_settings
+if TYPE_CHECKING:
+    from connector.settings import Settings
 
 __all__ = ["CliState", "state"]
 
@@ -19,6 +21,9 @@ class CliState:
     def settings(self) -> Settings:
         """The settings, built on first use so `--help` never touches the environment."""
         if self._settings is None:
+            # imported here: pydantic and the settings' models are no part of `--help`
+            from connector.settings import load_settings  # noqa: PLC0415
+
             self._settings = load_settings(config_dir=self.config_dir)
         return self._settings
 

@@ -12,10 +12,12 @@ import logging
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from connector.daemon.redact import Redactor
 from connector.errors import ConfigError
+
+if TYPE_CHECKING:
+    from connector.daemon.redact import Redactor
 
 __all__ = ["LEVELS", "configure_cli_logging", "flag_level", "resolve_level", "restored_logging"]
 
@@ -65,9 +67,15 @@ class _Redacting(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__("%(levelname)s %(name)s: %(message)s")
-        self.redactor = Redactor()
+        self.redactor: Redactor | None = None
 
     def format(self, record: logging.LogRecord) -> str:
+        if self.redactor is None:
+            # made for the first line logged: the redactor knows every ESP's key shapes
+            # from the settings' models, which `--help` and most commands never need
+            from connector.daemon.redact import Redactor  # noqa: PLC0415
+
+            self.redactor = Redactor()
         return self.redactor.text(super().format(record))
 
 

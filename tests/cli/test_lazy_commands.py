@@ -1,6 +1,7 @@
 """Commands load on demand: ``segsync --help`` imports no command module and none of the
-heavy libraries, ``preview`` imports what evaluating needs (DuckDB, numpy, sqlglot) and
-nothing for statistics or the ESPs; the table's summaries are the commands' own."""
+heavy libraries (not even pydantic), ``preview`` imports what evaluating needs (DuckDB,
+numpy, sqlglot) and nothing for statistics, the ESPs or settings it is not given; the
+table's summaries are the commands' own."""
 
 from __future__ import annotations
 
@@ -17,14 +18,17 @@ from connector.cli.commands import COMMANDS
 from tests.cli.conftest import CliRunner
 from tests.cli.test_evaluation_cmds import AS_OF, workspace  # noqa: F401  (fixture)
 
-#: statistics (report, audit), the ESP SDKs and their HTTP stack, PostgreSQL, and the
-#: address library (plain addresses, as the workspace's, are checked without it)
+#: statistics (report, audit), the ESP SDKs and their HTTP stack, PostgreSQL, the address
+#: library (plain addresses, as the workspace's, are checked without it), and
+#: pydantic-settings (plain SEGSYNC_* variables are read without it)
 NEVER_FOR_PREVIEW = {
     "pandas", "scipy", "statsmodels", "pyarrow", "psycopg", "httpx", "requests",
-    "klaviyo_api", "mailchimp_marketing", "email_validator",
+    "klaviyo_api", "mailchimp_marketing", "email_validator", "pydantic_settings", "asyncio",
 }  # fmt: skip
-#: ... and for ``--help`` also what evaluating needs
-NEVER_FOR_HELP = NEVER_FOR_PREVIEW | {"numpy", "duckdb", "sqlglot", "email_validator"}
+#: ... and for a command's ``--help`` also what evaluating needs
+NEVER_FOR_COMMAND_HELP = NEVER_FOR_PREVIEW | {"numpy", "duckdb", "sqlglot"}
+#: ... and for ``segsync --help`` also pydantic (the settings' and definitions' models)
+NEVER_FOR_HELP = NEVER_FOR_COMMAND_HELP | {"pydantic", "pydantic_core"}
 
 PROBE = """
 import json, sys
@@ -95,7 +99,7 @@ def test_help_lists_every_command(run_cli: CliRunner) -> None:
 def test_run_help_loads_no_daemon() -> None:
     code, modules = probe(["run", "--help"])
     assert code == 0
-    assert not modules & (NEVER_FOR_HELP | {"starlette", "uvicorn", "prometheus_client"})
+    assert not modules & (NEVER_FOR_COMMAND_HELP | {"starlette", "uvicorn", "prometheus_client"})
 
 
 def test_a_command_help_loads_that_command(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from connector.emulator.options import EmulatorOptions
 
@@ -26,6 +26,7 @@ __all__ = [
     "checked_body",
     "is_valid_email",
     "json_response",
+    "serialized",
 ]
 
 StateT = TypeVar("StateT")
@@ -105,6 +106,23 @@ def build_starlette(routes: Sequence[BaseRoute], answers: RoutingAnswers) -> Sta
         routes=list(routes),
         exception_handlers={404: http_error, 405: http_error, ApiError: _answer},
     )
+
+
+def serialized(routes: Sequence[Route], lock: Any) -> list[Route]:
+    """Every handler runs holding the state's lock: tests seed and inspect the state from
+    their own thread while the server's thread serves. (The handlers await nothing slow:
+    the gateway has read the body.)"""
+
+    def wrap(route: Route) -> Route:
+        endpoint: Callable[[Request], Awaitable[Response]] = route.endpoint
+
+        async def locked(request: Request) -> Response:
+            with lock:
+                return await endpoint(request)
+
+        return Route(route.path, locked, methods=list(route.methods or ()))
+
+    return [wrap(route) for route in routes]
 
 
 def checked_body(request: Request) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from connector.emulator.calls import CallLog
 from connector.emulator.common.contract import guard
-from connector.emulator.common.http import Context, build_starlette
+from connector.emulator.common.http import Context, build_starlette, serialized
 from connector.emulator.faults import Fault, FaultInjector
 from connector.emulator.gateway import Gateway
 from connector.emulator.klaviyo.account import KlaviyoState
@@ -161,7 +161,8 @@ def build_app(
         clock=lambda: options.clock(),  # noqa: PLW0108 - options.clock may be swapped at runtime
         import_delay_s=lambda: options.import_delay_s,
     )
-    routes = guard(_routes(Context(state, options, base_url)), CONTRACT, checker(state))
+    routes = _routes(Context(state, options, base_url))
+    routes = guard(serialized(routes, state.lock), CONTRACT, checker(state))
     flavor = KlaviyoFlavor(key)
     gateway = Gateway(build_starlette(routes, flavor), routes, flavor, options, calls, faults, key)
     return gateway, state

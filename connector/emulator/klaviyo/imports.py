@@ -51,17 +51,14 @@ class ImportHandlers(Handlers[Context[KlaviyoState]]):
         list_items = (relationships.get("lists") or {}).get("data") or []
         state = self.ctx.state
         state.tick()
-        with state.lock:
-            for index, item in enumerate(list_items):
-                if item["id"] not in state.lists:
-                    raise invalid(
-                        f"A list with id {item['id']} does not exist.",
-                        pointer=f"/data/relationships/lists/data/{index}/id",
-                    )
-            job = state.create_job(
-                entries, [item["id"] for item in list_items], body_bytes=body_bytes
-            )
-            payload = job_json(job, self.ctx.base_url)
+        for index, item in enumerate(list_items):
+            if item["id"] not in state.lists:
+                raise invalid(
+                    f"A list with id {item['id']} does not exist.",
+                    pointer=f"/data/relationships/lists/data/{index}/id",
+                )
+        job = state.create_job(entries, [item["id"] for item in list_items], body_bytes=body_bytes)
+        payload = job_json(job, self.ctx.base_url)
         return resource(payload, status=202)
 
     async def list_jobs(self, request: Request) -> Response:
@@ -73,32 +70,29 @@ class ImportHandlers(Handlers[Context[KlaviyoState]]):
         sort = query.get("sort")
         if sort is not None and sort not in JOB_SORTS:
             raise invalid(f"'{sort}' is not a valid sort field.", parameter="sort")
-        with self.ctx.state.lock:
-            # creation order (ids are stamped per second, so ties keep arrival order)
-            found = [j for j in self.ctx.state.jobs.values() if matches(filters, j)]
-            if sort == "-created_at":
-                found.reverse()
-            base = self.ctx.base_url
-            return listing(request, found, lambda j: job_json(j, base), _KIND, base)
+        # creation order (ids are stamped per second, so ties keep arrival order)
+        found = [j for j in self.ctx.state.jobs.values() if matches(filters, j)]
+        if sort == "-created_at":
+            found.reverse()
+        base = self.ctx.base_url
+        return listing(request, found, lambda j: job_json(j, base), _KIND, base)
 
     async def get_job(self, request: Request) -> Response:
         self.ctx.state.tick()
-        with self.ctx.state.lock:
-            job = self._job(request)
-            return resource(sparse(job_json(job, self.ctx.base_url), request, _KIND))
+        job = self._job(request)
+        return resource(sparse(job_json(job, self.ctx.base_url), request, _KIND))
 
     async def job_errors(self, request: Request) -> Response:
         self.ctx.state.tick()
-        with self.ctx.state.lock:
-            job = self._job(request)
-            errors = list(enumerate(job.errors))
-            return listing(
-                request,
-                errors,
-                lambda pair: import_error_json(job, *pair),
-                "import-error",
-                self.ctx.base_url,
-            )
+        job = self._job(request)
+        errors = list(enumerate(job.errors))
+        return listing(
+            request,
+            errors,
+            lambda pair: import_error_json(job, *pair),
+            "import-error",
+            self.ctx.base_url,
+        )
 
     async def job_profiles(self, request: Request) -> Response:
         return await self._profiles(request, ids_only=False)
@@ -109,14 +103,13 @@ class ImportHandlers(Handlers[Context[KlaviyoState]]):
     async def _profiles(self, request: Request, *, ids_only: bool) -> Response:
         state = self.ctx.state
         state.tick()
-        with state.lock:
-            job = self._job(request)
-            ids = job.profile_ids if job.status == "complete" else []
-            base = self.ctx.base_url
+        job = self._job(request)
+        ids = job.profile_ids if job.status == "complete" else []
+        base = self.ctx.base_url
 
-            def to_json(pid: str) -> dict[str, Any]:
-                if ids_only:
-                    return {"type": "profile", "id": pid}
-                return profile_json(state.profiles[pid], base)
+        def to_json(pid: str) -> dict[str, Any]:
+            if ids_only:
+                return {"type": "profile", "id": pid}
+            return profile_json(state.profiles[pid], base)
 
-            return listing(request, ids, to_json, "profile", base)
+        return listing(request, ids, to_json, "profile", base)

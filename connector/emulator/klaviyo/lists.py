@@ -91,13 +91,12 @@ class ListHandlers(Handlers[Context[KlaviyoState]]):
     async def get_lists(self, request: Request) -> Response:
         self.ctx.state.tick()
         filters = parse_filter(request, LIST_FILTERS)
-        with self.ctx.state.lock:
-            found = [li for li in self.ctx.state.lists.values() if matches(filters, li)]
-            found = _sorted(found, request.query_params.get("sort"))
-            base = self.ctx.base_url
-            return listing(
-                request, found, lambda li: list_json(li, base), "list", base, default=10, maximum=10
-            )
+        found = [li for li in self.ctx.state.lists.values() if matches(filters, li)]
+        found = _sorted(found, request.query_params.get("sort"))
+        base = self.ctx.base_url
+        return listing(
+            request, found, lambda li: list_json(li, base), "list", base, default=10, maximum=10
+        )
 
     async def create_list(self, request: Request) -> Response:
         body = checked_body(request)
@@ -105,19 +104,17 @@ class ListHandlers(Handlers[Context[KlaviyoState]]):
         name = attributes["name"].strip()
         if not name:
             raise invalid("A list name is required.", pointer="/data/attributes/name")
-        with self.ctx.state.lock:
-            created = self.ctx.state.add_list(name)
-            if attributes.get("opt_in_process"):
-                created.opt_in_process = attributes["opt_in_process"]
-            data = list_json(created, self.ctx.base_url)
+        created = self.ctx.state.add_list(name)
+        if attributes.get("opt_in_process"):
+            created.opt_in_process = attributes["opt_in_process"]
+        data = list_json(created, self.ctx.base_url)
         return resource(data, status=201)
 
     async def get_list(self, request: Request) -> Response:
         self.ctx.state.tick()
-        with self.ctx.state.lock:
-            found = self._list(request)
-            count = additional(request, "list", "profile_count")
-            data = sparse(list_json(found, self.ctx.base_url, profile_count=count), request, "list")
+        found = self._list(request)
+        count = additional(request, "list", "profile_count")
+        data = sparse(list_json(found, self.ctx.base_url, profile_count=count), request, "list")
         return resource(data)
 
     async def list_profiles(self, request: Request) -> Response:
@@ -128,9 +125,8 @@ class ListHandlers(Handlers[Context[KlaviyoState]]):
 
     async def _members(self, request: Request, *, ids_only: bool) -> Response:
         self.ctx.state.tick()
-        with self.ctx.state.lock:
-            found = self._list(request)
-            return member_page(self.ctx, request, list(found.members.items()), ids_only=ids_only)
+        found = self._list(request)
+        return member_page(self.ctx, request, list(found.members.items()), ids_only=ids_only)
 
     async def add_members(self, request: Request) -> Response:
         return await self._change(request, add=True)
@@ -149,21 +145,20 @@ class ListHandlers(Handlers[Context[KlaviyoState]]):
             )
         state = self.ctx.state
         state.tick()
-        with state.lock:
-            found = self._list(request)
-            for index, item in enumerate(items):
-                if item["id"] not in state.profiles:
-                    raise invalid(
-                        f"Profile with id {item['id']} does not exist.",
-                        pointer=f"/data/{index}/id",
-                    )
-            ids = [item["id"] for item in items]
-            if add:
-                state.add_to_list(found.id, ids)
-            else:
-                removed = [pid for pid in ids if found.members.pop(pid, None) is not None]
-                if removed:
-                    found.updated = now_iso()
+        found = self._list(request)
+        for index, item in enumerate(items):
+            if item["id"] not in state.profiles:
+                raise invalid(
+                    f"Profile with id {item['id']} does not exist.",
+                    pointer=f"/data/{index}/id",
+                )
+        ids = [item["id"] for item in items]
+        if add:
+            state.add_to_list(found.id, ids)
+        else:
+            removed = [pid for pid in ids if found.members.pop(pid, None) is not None]
+            if removed:
+                found.updated = now_iso()
         return no_content()
 
 

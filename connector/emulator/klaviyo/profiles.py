@@ -58,29 +58,28 @@ class ProfileHandlers(Handlers[Context[KlaviyoState]]):
         state = self.ctx.state
         state.tick()
         filters = parse_filter(request, PROFILE_FILTERS)
-        with state.lock:
-            # an email filter is answered from the email index (a look-up per request
-            # must not scan every profile: segsync looks 100 emails up at a time)
-            by_email = next(
-                (t for t in filters if t.field == "email" and t.op in ("equals", "any")), None
+        # an email filter is answered from the email index (a look-up per request
+        # must not scan every profile: segsync looks 100 emails up at a time)
+        by_email = next(
+            (t for t in filters if t.field == "email" and t.op in ("equals", "any")), None
+        )
+        candidates = (
+            state.profiles.values()
+            if by_email is None
+            else state.profiles_with_emails(
+                by_email.value if isinstance(by_email.value, list) else [by_email.value]
             )
-            candidates = (
-                state.profiles.values()
-                if by_email is None
-                else state.profiles_with_emails(
-                    by_email.value if isinstance(by_email.value, list) else [by_email.value]
-                )
-            )
-            found = [p for p in candidates if matches(filters, p)]
-            subscriptions = additional(request, "profile", "subscriptions")
-            base = self.ctx.base_url
-            return listing(
-                request,
-                found,
-                lambda p: profile_json(p, base, subscriptions=subscriptions),
-                "profile",
-                base,
-            )
+        )
+        found = [p for p in candidates if matches(filters, p)]
+        subscriptions = additional(request, "profile", "subscriptions")
+        base = self.ctx.base_url
+        return listing(
+            request,
+            found,
+            lambda p: profile_json(p, base, subscriptions=subscriptions),
+            "profile",
+            base,
+        )
 
     async def import_profile(self, request: Request) -> Response:
         """``POST /api/profile-import``: create or update one profile by its identifiers
@@ -92,15 +91,14 @@ class ProfileHandlers(Handlers[Context[KlaviyoState]]):
         attributes = dict(data["attributes"])
         if not any(attributes.get(k) for k in ("email", "phone_number", "external_id")):
             raise invalid("A profile needs an email, phone number or external id.")
-        with state.lock:
-            existed = state.find_profile(
-                id=data.get("id"),
-                email=attributes.get("email"),
-                external_id=attributes.get("external_id"),
-                phone_number=attributes.get("phone_number"),
-            )
-            profile = state.upsert(attributes, data.get("id"))
-            payload = profile_json(profile, self.ctx.base_url)
+        existed = state.find_profile(
+            id=data.get("id"),
+            email=attributes.get("email"),
+            external_id=attributes.get("external_id"),
+            phone_number=attributes.get("phone_number"),
+        )
+        profile = state.upsert(attributes, data.get("id"))
+        payload = profile_json(profile, self.ctx.base_url)
         return jsonapi({"data": payload}, status=200 if existed else 201)
 
     async def update_profile(self, request: Request) -> Response:
@@ -118,25 +116,23 @@ class ProfileHandlers(Handlers[Context[KlaviyoState]]):
         email = attributes.get("email")
         if email is not None and not is_valid_email(email):
             raise invalid(f"Invalid email address: {email}", pointer="/data/attributes/email")
-        with state.lock:
-            profile = self._profile(request)
-            for name, value in attributes.items():
-                if name in PROFILE_FIELDS:
-                    setattr(profile, name, value)
-            properties = attributes.get("properties")
-            if isinstance(properties, dict):
-                profile.properties.update(properties)
-            patch = ((data.get("meta") or {}).get("patch_properties")) or {}
-            for name in patch.get("unset") or []:
-                profile.properties.pop(name, None)
-            state.index(profile)
-            payload = profile_json(profile, self.ctx.base_url)
+        profile = self._profile(request)
+        for name, value in attributes.items():
+            if name in PROFILE_FIELDS:
+                setattr(profile, name, value)
+        properties = attributes.get("properties")
+        if isinstance(properties, dict):
+            profile.properties.update(properties)
+        patch = ((data.get("meta") or {}).get("patch_properties")) or {}
+        for name in patch.get("unset") or []:
+            profile.properties.pop(name, None)
+        state.index(profile)
+        payload = profile_json(profile, self.ctx.base_url)
         return jsonapi({"data": payload})
 
     async def get_profile(self, request: Request) -> Response:
         self.ctx.state.tick()
-        with self.ctx.state.lock:
-            profile = self._profile(request)
-            subscriptions = additional(request, "profile", "subscriptions")
-            payload = profile_json(profile, self.ctx.base_url, subscriptions=subscriptions)
+        profile = self._profile(request)
+        subscriptions = additional(request, "profile", "subscriptions")
+        payload = profile_json(profile, self.ctx.base_url, subscriptions=subscriptions)
         return resource(sparse(payload, request, "profile"))

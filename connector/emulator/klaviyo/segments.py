@@ -69,72 +69,66 @@ class SegmentHandlers(Handlers[Context[KlaviyoState]]):
     async def get_segments(self, request: Request) -> Response:
         self.ctx.state.tick()
         filters = parse_filter(request, SEGMENT_FILTERS)
-        with self.ctx.state.lock:
-            found = [s for s in self.ctx.state.segments.values() if matches(filters, s)]
-            return listing(
-                request,
-                found,
-                lambda s: self._json(request, s),
-                "segment",
-                self.ctx.base_url,
-                default=10,
-                maximum=10,
-            )
+        found = [s for s in self.ctx.state.segments.values() if matches(filters, s)]
+        return listing(
+            request,
+            found,
+            lambda s: self._json(request, s),
+            "segment",
+            self.ctx.base_url,
+            default=10,
+            maximum=10,
+        )
 
     async def create_segment(self, request: Request) -> Response:
         body = checked_body(request)
         attributes = body["data"]["attributes"]
         state = self.ctx.state
-        with state.lock:
-            self._check(attributes["definition"])
-            name = attributes["name"].strip()
-            if not name:
-                raise invalid("A segment name is required.", pointer="/data/attributes/name")
-            created = state.add_segment(name, attributes["definition"])
-            created.is_starred = bool(attributes.get("is_starred"))
-            data = sparse(self._json(request, created), request, "segment")
+        self._check(attributes["definition"])
+        name = attributes["name"].strip()
+        if not name:
+            raise invalid("A segment name is required.", pointer="/data/attributes/name")
+        created = state.add_segment(name, attributes["definition"])
+        created.is_starred = bool(attributes.get("is_starred"))
+        data = sparse(self._json(request, created), request, "segment")
         return resource(data, status=201)
 
     async def get_segment(self, request: Request) -> Response:
         self.ctx.state.tick()
-        with self.ctx.state.lock:
-            found = self._segment(request)
-            data = sparse(self._json(request, found), request, "segment")
+        found = self._segment(request)
+        data = sparse(self._json(request, found), request, "segment")
         return resource(data)
 
     async def update_segment(self, request: Request) -> Response:
         body = checked_body(request)
         data = body["data"]
-        state = self.ctx.state
-        with state.lock:
-            found = self._segment(request)
-            if data.get("id") != found.id:
-                raise refusal(
-                    409,
-                    "conflict",
-                    "Conflict.",
-                    "The id in the request body does not match the id in the URL.",
-                    pointer="/data/id",
-                )
-            attributes = data.get("attributes") or {}
-            definition = attributes.get("definition")
-            if definition is not None:
-                self._check(definition)
-                found.definition = definition
-            if isinstance(attributes.get("name"), str) and attributes["name"].strip():
-                found.name = attributes["name"].strip()
-            if isinstance(attributes.get("is_starred"), bool):
-                found.is_starred = attributes["is_starred"]
-            if isinstance(attributes.get("is_active"), bool):
-                found.is_active = attributes["is_active"]
-            found.updated = now_iso()
-            payload = sparse(self._json(request, found), request, "segment")
+        found = self._segment(request)
+        if data.get("id") != found.id:
+            raise refusal(
+                409,
+                "conflict",
+                "Conflict.",
+                "The id in the request body does not match the id in the URL.",
+                pointer="/data/id",
+            )
+        attributes = data.get("attributes") or {}
+        definition = attributes.get("definition")
+        if definition is not None:
+            self._check(definition)
+            found.definition = definition
+        if isinstance(attributes.get("name"), str) and attributes["name"].strip():
+            found.name = attributes["name"].strip()
+        if isinstance(attributes.get("is_starred"), bool):
+            found.is_starred = attributes["is_starred"]
+        if isinstance(attributes.get("is_active"), bool):
+            found.is_active = attributes["is_active"]
+        found.updated = now_iso()
+        payload = sparse(self._json(request, found), request, "segment")
         return resource(payload)
 
     async def delete_segment(self, request: Request) -> Response:
-        with self.ctx.state.lock:
-            found = self._segment(request)
-            del self.ctx.state.segments[found.id]
+        found = self._segment(request)
+        del self.ctx.state.segments[found.id]
         return no_content()
 
     async def segment_profiles(self, request: Request) -> Response:
@@ -146,8 +140,7 @@ class SegmentHandlers(Handlers[Context[KlaviyoState]]):
     async def _members(self, request: Request, *, ids_only: bool) -> Response:
         state = self.ctx.state
         state.tick()
-        with state.lock:
-            found = self._segment(request)
-            # The emulator has no join history for segments: joined = last update.
-            members = [(pid, found.updated) for pid in segment_members(state, found)]
-            return member_page(self.ctx, request, members, ids_only=ids_only)
+        found = self._segment(request)
+        # The emulator has no join history for segments: joined = last update.
+        members = [(pid, found.updated) for pid in segment_members(state, found)]
+        return member_page(self.ctx, request, members, ids_only=ids_only)

@@ -43,24 +43,23 @@ class SubscriptionHandlers(Handlers[Context[KlaviyoState]]):
             )
         state = self.ctx.state
         list_id = _list_id(data)
-        with state.lock:
-            if list_id is not None and list_id not in state.lists:
-                raise invalid(
-                    f"A list with id {list_id} does not exist.",
-                    pointer="/data/relationships/list/data/id",
-                )
-            ids = []
-            for entry in entries:
-                attributes = {
-                    k: v for k, v in (entry.get("attributes") or {}).items() if k != "subscriptions"
-                }
-                profile = state.upsert(attributes, entry.get("id"))
-                state.set_consent(profile, "SUBSCRIBED")
-                profile.suppression = None
-                profile.suppressed_at = None
-                ids.append(profile.id)
-            if list_id is not None:
-                state.add_to_list(list_id, ids)
+        if list_id is not None and list_id not in state.lists:
+            raise invalid(
+                f"A list with id {list_id} does not exist.",
+                pointer="/data/relationships/list/data/id",
+            )
+        ids = []
+        for entry in entries:
+            attributes = {
+                k: v for k, v in (entry.get("attributes") or {}).items() if k != "subscriptions"
+            }
+            profile = state.upsert(attributes, entry.get("id"))
+            state.set_consent(profile, "SUBSCRIBED")
+            profile.suppression = None
+            profile.suppressed_at = None
+            ids.append(profile.id)
+        if list_id is not None:
+            state.add_to_list(list_id, ids)
         return no_content(202)
 
     async def unsubscribe(self, request: Request) -> Response:
@@ -74,13 +73,12 @@ class SubscriptionHandlers(Handlers[Context[KlaviyoState]]):
             )
         state = self.ctx.state
         list_id = _list_id(data)
-        with state.lock:
-            for entry in entries:
-                email = (entry.get("attributes") or {}).get("email")
-                profile = state.find_profile(email=email) if email else None
-                if profile is None:
-                    continue
-                state.set_consent(profile, "UNSUBSCRIBED")
-                if list_id is None:
-                    state.suppress(profile, "UNSUBSCRIBE")
+        for entry in entries:
+            email = (entry.get("attributes") or {}).get("email")
+            profile = state.find_profile(email=email) if email else None
+            if profile is None:
+                continue
+            state.set_consent(profile, "UNSUBSCRIBED")
+            if list_id is None:
+                state.suppress(profile, "UNSUBSCRIBE")
         return no_content(202)

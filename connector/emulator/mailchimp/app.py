@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from connector.emulator.calls import CallLog
 from connector.emulator.common.contract import guard
-from connector.emulator.common.http import build_starlette
+from connector.emulator.common.http import build_starlette, serialized
 from connector.emulator.faults import Fault, FaultInjector
 from connector.emulator.gateway import Gateway
 from connector.emulator.mailchimp.account import MailchimpState
@@ -162,7 +162,7 @@ def build_app(
         state.add_audience(list_id, merge_fields=options.merge_fields)
     ctx = Context(state=state, options=options, base_url=base_url)
     batches = BatchHandlers(ctx)
-    routes = guard(_routes(ctx, batches), CONTRACT, checker(state))
+    routes = guard(serialized(_routes(ctx, batches), state.lock), CONTRACT, checker(state))
     flavor = MailchimpFlavor(key)
     app = build_starlette(routes, flavor)
     batches.app = app  # operations run through the routes, not the gateway

@@ -102,21 +102,20 @@ class BatchHandlers(Handlers[Context]):
     async def start(self, request: Request) -> Response:
         """``POST /batches`` (the body passed the contract check: ``contract.py``)."""
         body = checked_body(request)
-        with self.ctx.state.lock:
-            pending = sum(1 for j in self.jobs.values() if j.status != "finished")
-            if pending >= MAX_PENDING:
-                raise ProblemError(
-                    429,
-                    "Too Many Requests",
-                    f"You have more than {MAX_PENDING} pending batches. Please wait for "
-                    "some of them to finish before submitting more.",
-                )
-            job = BatchJob(
-                id=f"{next(self._ids):04d}{uuid.uuid4().hex[:6]}",
-                operations=list(body["operations"]),
-                submitted_at=now_iso(),
+        pending = sum(1 for j in self.jobs.values() if j.status != "finished")
+        if pending >= MAX_PENDING:
+            raise ProblemError(
+                429,
+                "Too Many Requests",
+                f"You have more than {MAX_PENDING} pending batches. Please wait for "
+                "some of them to finish before submitting more.",
             )
-            self.jobs[job.id] = job
+        job = BatchJob(
+            id=f"{next(self._ids):04d}{uuid.uuid4().hex[:6]}",
+            operations=list(body["operations"]),
+            submitted_at=now_iso(),
+        )
+        self.jobs[job.id] = job
         job.task = asyncio.get_running_loop().create_task(self._run(job))
         return json_response(filter_fields(self._json(job), request))
 

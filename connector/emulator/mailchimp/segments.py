@@ -83,17 +83,16 @@ class SegmentHandlers(Handlers[Context]):
             raise invalid_resource(
                 [{"field": "type", "message": "Value is not one of: saved, static, fuzzy"}]
             )
-        with self.ctx.state.lock:
-            audience = self.ctx.audience(request)
-            found = [s for s in audience.segments.values() if kind is None or s.type == kind]
-            payload = collection(
-                "segments",
-                found,
-                offset,
-                count,
-                lambda s: self._json(audience, s),
-                list_id=audience.id,
-            )
+        audience = self.ctx.audience(request)
+        found = [s for s in audience.segments.values() if kind is None or s.type == kind]
+        payload = collection(
+            "segments",
+            found,
+            offset,
+            count,
+            lambda s: self._json(audience, s),
+            list_id=audience.id,
+        )
         return json_response(filter_fields(payload, request))
 
     async def create_segment(self, request: Request) -> Response:
@@ -101,20 +100,19 @@ class SegmentHandlers(Handlers[Context]):
         name = _name(body)
         if ("static_segment" in body) == ("options" in body):
             raise bad_request('Must provide either an "options" field or a "static_segment" field')
-        with self.ctx.state.lock:
-            audience = self.ctx.audience(request)
-            _check_unique(audience, name, None)
-            segment = Segment(id=self.ctx.state.next_segment_id(), name=name, type="static")
-            if "static_segment" in body:
-                for email in body["static_segment"]:
-                    member = audience.find_member(email)
-                    if member is not None and member.status != "archived":
-                        segment.members[member.id] = None
-            else:
-                segment.type, segment.match = "saved", "any"
-                self._set_conditions(audience, segment, body["options"])
-            audience.segments[segment.id] = segment
-            payload = self._json(audience, segment)
+        audience = self.ctx.audience(request)
+        _check_unique(audience, name, None)
+        segment = Segment(id=self.ctx.state.next_segment_id(), name=name, type="static")
+        if "static_segment" in body:
+            for email in body["static_segment"]:
+                member = audience.find_member(email)
+                if member is not None and member.status != "archived":
+                    segment.members[member.id] = None
+        else:
+            segment.type, segment.match = "saved", "any"
+            self._set_conditions(audience, segment, body["options"])
+        audience.segments[segment.id] = segment
+        payload = self._json(audience, segment)
         return json_response(payload)
 
     def _set_conditions(self, audience: Audience, segment: Segment, options: Any) -> None:
@@ -125,80 +123,76 @@ class SegmentHandlers(Handlers[Context]):
         segment.conditions = list(options["conditions"])
 
     async def get_segment(self, request: Request) -> Response:
-        with self.ctx.state.lock:
-            audience = self.ctx.audience(request)
-            segment = self._segment(audience, request)
-            if segment is None:
-                raise not_found()
-            payload = self._json(audience, segment)
+        audience = self.ctx.audience(request)
+        segment = self._segment(audience, request)
+        if segment is None:
+            raise not_found()
+        payload = self._json(audience, segment)
         return json_response(filter_fields(payload, request))
 
     async def update_segment(self, request: Request) -> Response:
         body = checked_body(request)
         name = _name(body)
-        with self.ctx.state.lock:
-            audience = self.ctx.audience(request)
-            segment = self._segment(audience, request)
-            if segment is None:
-                raise not_found()
-            _check_unique(audience, name, segment)
-            if "options" in body:
-                if segment.type != "saved":
-                    raise bad_request("Cannot add conditions to a static segment.")
-                self._set_conditions(audience, segment, body["options"])
-            if "static_segment" in body:
-                if segment.type != "static":
-                    raise _static_problem(segment.id)
-                # PATCH with static_segment replaces the whole membership, like the API.
-                found = (audience.find_member(e) for e in body["static_segment"])
-                segment.members = {m.id: None for m in found if m is not None}
-            segment.name = name
-            segment.updated_at = now_iso()
-            payload = self._json(audience, segment)
+        audience = self.ctx.audience(request)
+        segment = self._segment(audience, request)
+        if segment is None:
+            raise not_found()
+        _check_unique(audience, name, segment)
+        if "options" in body:
+            if segment.type != "saved":
+                raise bad_request("Cannot add conditions to a static segment.")
+            self._set_conditions(audience, segment, body["options"])
+        if "static_segment" in body:
+            if segment.type != "static":
+                raise _static_problem(segment.id)
+            # PATCH with static_segment replaces the whole membership, like the API.
+            found = (audience.find_member(e) for e in body["static_segment"])
+            segment.members = {m.id: None for m in found if m is not None}
+        segment.name = name
+        segment.updated_at = now_iso()
+        payload = self._json(audience, segment)
         return json_response(payload)
 
     async def delete_segment(self, request: Request) -> Response:
-        with self.ctx.state.lock:
-            audience = self.ctx.audience(request)
-            segment = self._segment(audience, request)
-            if segment is None:
-                raise not_found()
-            del audience.segments[segment.id]
+        audience = self.ctx.audience(request)
+        segment = self._segment(audience, request)
+        if segment is None:
+            raise not_found()
+        del audience.segments[segment.id]
         return no_content()
 
     async def batch_members(self, request: Request) -> Response:
         body = checked_body(request)
         to_add, to_remove = body.get("members_to_add", []), body.get("members_to_remove", [])
-        with self.ctx.state.lock:
-            audience = self.ctx.audience(request)
-            segment = self._segment(audience, request)
-            if segment is None or segment.type != "static":
-                raise _static_problem(request.path_params["segment_id"])
-            added, missing_add = self._resolve(audience, to_add)
-            removed, missing_remove = self._resolve(audience, to_remove)
-            added = [m for m in added if m.id not in segment.members]
-            removed = [m for m in removed if m.id in segment.members]
-            for member in added:
-                segment.members[member.id] = None
-            for member in removed:
-                del segment.members[member.id]
-            if added or removed:
-                segment.updated_at = now_iso()
-            errors = [
-                {"email_addresses": emails, "error": "Email address is not a list member"}
-                for emails in (missing_add, missing_remove)
-                if emails
-            ]
-            base = self.ctx.base_url
-            payload = {
-                "members_added": [member_json(audience, m, base) for m in added],
-                "members_removed": [member_json(audience, m, base) for m in removed],
-                "errors": errors,
-                "total_added": len(added),
-                "total_removed": len(removed),
-                "error_count": len(missing_add) + len(missing_remove),
-                "_links": [],
-            }
+        audience = self.ctx.audience(request)
+        segment = self._segment(audience, request)
+        if segment is None or segment.type != "static":
+            raise _static_problem(request.path_params["segment_id"])
+        added, missing_add = self._resolve(audience, to_add)
+        removed, missing_remove = self._resolve(audience, to_remove)
+        added = [m for m in added if m.id not in segment.members]
+        removed = [m for m in removed if m.id in segment.members]
+        for member in added:
+            segment.members[member.id] = None
+        for member in removed:
+            del segment.members[member.id]
+        if added or removed:
+            segment.updated_at = now_iso()
+        errors = [
+            {"email_addresses": emails, "error": "Email address is not a list member"}
+            for emails in (missing_add, missing_remove)
+            if emails
+        ]
+        base = self.ctx.base_url
+        payload = {
+            "members_added": [member_json(audience, m, base) for m in added],
+            "members_removed": [member_json(audience, m, base) for m in removed],
+            "errors": errors,
+            "total_added": len(added),
+            "total_removed": len(removed),
+            "error_count": len(missing_add) + len(missing_remove),
+            "_links": [],
+        }
         return json_response(filter_fields(payload, request))
 
     @staticmethod
@@ -217,28 +211,26 @@ class SegmentHandlers(Handlers[Context]):
     async def segment_members(self, request: Request) -> Response:
         count, offset = page_params(request)
         statuses = _visible_statuses(request)
-        with self.ctx.state.lock:
-            audience = self.ctx.audience(request)
-            segment = self._segment(audience, request)
-            if segment is None:
-                raise not_found()
-            found = segment_member_list(audience, segment, statuses)
-            payload = collection(
-                "members",
-                found,
-                offset,
-                count,
-                lambda m: member_json(audience, m, self.ctx.base_url),
-            )
+        audience = self.ctx.audience(request)
+        segment = self._segment(audience, request)
+        if segment is None:
+            raise not_found()
+        found = segment_member_list(audience, segment, statuses)
+        payload = collection(
+            "members",
+            found,
+            offset,
+            count,
+            lambda m: member_json(audience, m, self.ctx.base_url),
+        )
         return json_response(filter_fields(payload, request))
 
     async def tag_search(self, request: Request) -> Response:
         prefix = request.query_params.get("name", "").strip().lower()
-        with self.ctx.state.lock:
-            audience = self.ctx.audience(request)
-            tags = [
-                {"id": s.id, "name": s.name}
-                for s in audience.segments.values()
-                if s.type == "static" and s.name.lower().startswith(prefix)
-            ]
+        audience = self.ctx.audience(request)
+        tags = [
+            {"id": s.id, "name": s.name}
+            for s in audience.segments.values()
+            if s.type == "static" and s.name.lower().startswith(prefix)
+        ]
         return json_response(filter_fields({"tags": tags, "total_items": len(tags)}, request))

@@ -235,34 +235,20 @@ def _split(value: str | None) -> list[list[str]]:
     return [part.strip().split(".") for part in value.split(",") if part.strip()]
 
 
-def _keep(node: Any, paths: list[list[str]]) -> Any:
+def _select(node: Any, paths: list[list[str]], keep: bool) -> Any:
+    """``node`` with only (``keep``) or without the dotted ``paths``; lists apply per item."""
     if isinstance(node, list):
-        return [_keep(item, paths) for item in node]
+        return [_select(item, paths, keep) for item in node]
     if not isinstance(node, dict):
         return node
     out: dict[str, Any] = {}
     for key, value in node.items():
-        matching = [p for p in paths if p and p[0] == key]
-        if not matching:
-            continue
-        if any(len(p) == 1 for p in matching):
-            out[key] = value
-        else:
-            out[key] = _keep(value, [p[1:] for p in matching])
-    return out
-
-
-def _drop(node: Any, paths: list[list[str]]) -> Any:
-    if isinstance(node, list):
-        return [_drop(item, paths) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        matching = [p for p in paths if p and p[0] == key]
-        if any(len(p) == 1 for p in matching):
-            continue
-        out[key] = _drop(value, [p[1:] for p in matching]) if matching else value
+        inner = [p[1:] for p in paths if p and p[0] == key]
+        whole = any(not p for p in inner)
+        if keep and inner:
+            out[key] = value if whole else _select(value, inner, keep)
+        elif not keep and not whole:
+            out[key] = _select(value, inner, keep) if inner else value
     return out
 
 
@@ -270,5 +256,5 @@ def filter_fields(payload: dict[str, Any], request: Request) -> dict[str, Any]:
     """Apply ``fields`` and ``exclude_fields`` (comma-separated dotted paths)."""
     keep = _split(request.query_params.get("fields"))
     drop = _split(request.query_params.get("exclude_fields"))
-    result: dict[str, Any] = _keep(payload, keep) if keep else payload
-    return _drop(result, drop) if drop else result
+    result: dict[str, Any] = _select(payload, keep, True) if keep else payload
+    return _select(result, drop, False) if drop else result

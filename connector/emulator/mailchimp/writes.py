@@ -59,17 +59,16 @@ def check_status_change(member: Member, status: str) -> None:
 
 
 def clean_merge_fields(
-    ctx: Context, audience: Audience, values: object, *, new: bool, skip_validation: bool
+    ctx: Context,
+    audience: Audience,
+    values: dict[str, Any] | None,
+    *,
+    new: bool,
+    skip_validation: bool,
 ) -> dict[str, Any]:
-    """Merge-field values keyed by tag, validated like the API (raises RefusedWriteError)."""
-    if values is None:
-        values = {}
-    if not isinstance(values, dict):
-        raise RefusedWriteError(
-            "Your merge fields were invalid.",
-            field="merge_fields",
-            field_message="Schema describes object",
-        )
+    """Merge-field values keyed by tag, validated like the API (raises RefusedWriteError);
+    the contract made ``values`` an object."""
+    values = values or {}
     cleaned: dict[str, Any] = {}
     for key, value in values.items():
         merge = audience.merge_field(str(key))
@@ -121,12 +120,11 @@ def set_status(member: Member, status: str) -> None:
 
 
 def apply_profile(member: Member, entry: dict[str, Any], merge: dict[str, Any]) -> None:
+    """The profile fields of a body (typed by the contract) and its cleaned merge fields."""
     member.merge_fields.update(merge)
-    for key in ("language", "email_type"):
-        if isinstance(entry.get(key), str):
+    for key in ("language", "email_type", "vip"):
+        if key in entry:
             setattr(member, key, entry[key])
-    if isinstance(entry.get("vip"), bool):
-        member.vip = entry["vip"]
     member.last_changed = now_iso()
 
 

@@ -33,6 +33,9 @@ def test_ping_list_and_merge_fields(mc: httpx.Client, mailchimp: Emulator[Mailch
         "id": "demo-audience",
         "stats": {"member_count": 0},
     }
+    trimmed = mc.get(LIST, params={"exclude_fields": "contact,stats.member_count"}).json()
+    assert "contact" not in trimmed and "member_count" not in trimmed["stats"]
+    assert trimmed["id"] == "demo-audience" and "total_contacts" in trimmed["stats"]
     assert mc.get("/lists").json()["total_items"] == 1
     mailchimp.state.add_merge_field("demo-audience", "STATE")
     page = mc.get(f"{LIST}/merge-fields", params={"count": 2, "offset": 3}).json()

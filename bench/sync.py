@@ -49,12 +49,14 @@ from klaviyo_api import KlaviyoAPI
 from connector.definitions.destinations import Destination
 from connector.emulator.options import DEFAULT_KLAVIYO_KEY, DEFAULT_MAILCHIMP_KEY
 from connector.esp.base import EspAdapter
+from connector.esp.klaviyo.configuration import KlaviyoSettings
 from connector.esp.klaviyo.shapes import ENDPOINT_TIERS
+from connector.esp.mailchimp.configuration import MailchimpSettings
 from connector.esp.registry import adapter_for
 from connector.reconcile.budget_db import budget_for, close_budgets
 from connector.reconcile.executor import DestinationExecutor
 from connector.reconcile.runner import SyncOptions, run_sync
-from connector.settings import KlaviyoSettings, MailchimpSettings, Settings, load_settings
+from connector.settings import Settings, load_settings
 
 AS_OF = datetime(2026, 11, 23, 12)
 AUDIENCE = "bench-audience"

@@ -19,9 +19,9 @@ import numpy as np
 from connector.definitions.loader import load_definitions
 from connector.esp.registry import destination_models
 from connector.evaluate.engine import evaluate
-from connector.settings import StoreLayout
 from connector.source import open_store
 from connector.source.demo_data import CATEGORIES
+from connector.source.layout import StoreLayout
 from connector.source.url import StoreUrl
 
 __all__ = ["CAMPAIGNS", "CAMPAIGN_AGE", "add_campaign_outcomes"]

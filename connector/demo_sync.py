@@ -91,9 +91,15 @@ def sync_demo(
     for suffix in ("", "-wal", "-shm"):
         state_path.with_name(state_path.name + suffix).unlink(missing_ok=True)
     with _emulators(defs) as emulators:
-        demo_settings = settings.model_copy(update={"state_path": state_path, "state_url": None})
-        for emu in emulators.values():
-            demo_settings = emu.hooks.point(demo_settings, emu.handle)
+        # each emulated ESP's section points at its emulator (a fresh section: the demo
+        # never uses a real account's key or limits)
+        demo_settings = settings.model_copy(
+            update={
+                "state_path": state_path,
+                "state_url": None,
+                **{name: emu.hooks.section(emu.handle) for name, emu in emulators.items()},
+            }
+        )
         summary = run_sync(
             demo_settings,
             defs,

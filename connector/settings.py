@@ -9,6 +9,11 @@ variables, the ``.env`` file in the working directory, files in the secrets dire
 the rest to pydantic-settings, which it imports only then (~40 ms of start-up otherwise).
 
 API keys are ``SecretStr``: they print as ``**********`` and never reach logs or errors.
+
+Each ESP's section (key, base URL, limits) is declared by its package
+(``connector/esp/<name>/configuration.py``) and added here from the ESP registry, as a field
+named after its ``esp:`` value; the sections the lower layers read live with them
+(``connector/source/layout.py``, ``connector/esp/sections.py``) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -16,15 +21,25 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
 
 from connector.errors import ConfigError, Issue, Location
+from connector.esp.registry import ESPS
+from connector.esp.sections import EspSection, RetrySettings
 from connector.settings_sources import deep_update, plain_values
+from connector.source.layout import StoreLayout
 from connector.timespec import Duration, Schedule, parse_duration, parse_schedule
 
-__all__ = ["ESP_SECTIONS", "Settings", "load_settings"]
+__all__ = [
+    "ESP_SECTIONS",
+    "GuardSettings",
+    "RetrySettings",
+    "Settings",
+    "StoreLayout",
+    "load_settings",
+]
 
 DurationSetting = Annotated[
     Duration, BeforeValidator(lambda v: v if isinstance(v, Duration) else parse_duration(v))
@@ -38,51 +53,10 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
 
-class StoreLayout(_Section):
-    """Table and column names of the customer store (point them at views of your schema)."""
-
-    profiles_table: str = "profiles"
-    events_table: str = "events"
-    profile_id: str = "profile_id"
-    email: str = "email"
-    consent: str = "email_consent"
-    event: str = "event"
-    ts: str = "ts"
-    latitude: str = "latitude"
-    longitude: str = "longitude"
-
-
-class _EspSection(_Section):
-    """One ESP account's settings; what the redactor must know about its secrets."""
-
-    api_key: SecretStr | None = None
-    #: regular expressions of the ESP's key shapes, masked wherever they appear
-    key_patterns: ClassVar[tuple[str, ...]] = ()
-    #: HTTP Authorization schemes the ESP uses besides Bearer and Basic
-    auth_schemes: ClassVar[tuple[str, ...]] = ()
-
-
-class MailchimpSettings(_EspSection):
-    # 32 hex digits and the data centre
-    key_patterns: ClassVar[tuple[str, ...]] = (r"(?i)\b[0-9a-f]{32}-us\d{1,3}\b",)
-    base_url: str | None = Field(
-        default=None, description="default: https://<dc>.api.mailchimp.com/3.0 from the key"
-    )
-    max_connections: int = Field(default=10, ge=1, le=10)
-    timeout_seconds: float = Field(default=120.0, gt=0)
-
-
-class KlaviyoSettings(_EspSection):
-    # private keys
-    key_patterns: ClassVar[tuple[str, ...]] = (r"\bpk_[0-9A-Za-z]{16,}\b",)
-    auth_schemes: ClassVar[tuple[str, ...]] = ("klaviyo-api-key",)
-    base_url: str = "https://a.klaviyo.com"
-    max_connections: int = Field(default=4, ge=1, le=32)
-    timeout_seconds: float = Field(default=60.0, gt=0)
-
-
+#: the ESPs registered when the settings are first imported: a section each
+_ESP_FIELDS: dict[str, type[EspSection]] = {name: spec.settings for name, spec in ESPS.items()}
 #: every ESP's settings section, for what must cover them all (secret masking)
-ESP_SECTIONS: tuple[type[_EspSection], ...] = (MailchimpSettings, KlaviyoSettings)
+ESP_SECTIONS: tuple[type[EspSection], ...] = tuple(_ESP_FIELDS.values())
 
 
 class HttpSettings(_Section):
@@ -93,14 +67,6 @@ class HttpSettings(_Section):
 class GuardSettings(_Section):
     max_removal_percent: float = Field(default=20.0, ge=0, le=100)
     max_staleness: DurationSetting | None = Field(default_factory=lambda: parse_duration("7d"))
-
-
-class RetrySettings(_Section):
-    max_attempts: int = Field(default=8, ge=1, le=50)
-    max_seconds: float = Field(default=300.0, gt=0)
-    initial_backoff_seconds: float = Field(default=1.0, ge=0)
-    max_backoff_seconds: float = Field(default=60.0, ge=0)
-    quarantine_max_attempts: int = Field(default=5, ge=1)
 
 
 class BudgetSettings(_Section):
@@ -128,17 +94,26 @@ class Settings(BaseModel):
     state_url: str | None = None
     default_schedule: ScheduleSetting = Field(default_factory=lambda: parse_schedule("1h"))
     store: StoreLayout = StoreLayout()
-    mailchimp: MailchimpSettings = MailchimpSettings()
-    klaviyo: KlaviyoSettings = KlaviyoSettings()
     http: HttpSettings = HttpSettings()
     guards: GuardSettings = GuardSettings()
     retry: RetrySettings = RetrySettings()
     budget: BudgetSettings = BudgetSettings()
     log_level: str = "info"
+    # one section per registered ESP, named after its `esp:` value, so SEGSYNC_<ESP>__API_KEY
+    # reaches it: the fields come from the ESP packages (EspSpec.settings), and adding an
+    # ESP adds no line here
+    __annotations__.update(_ESP_FIELDS)
+    locals().update({name: section() for name, section in _ESP_FIELDS.items()})
+
+    def esp_section(self, esp: str) -> EspSection:
+        """The section of the ESP named ``esp`` (``SEGSYNC_<ESP>__*``)."""
+        section = getattr(self, esp)
+        assert isinstance(section, EspSection), esp
+        return section
 
     def esp_api_keys(self) -> list[SecretStr | None]:
         """Every ESP account's API key (None where unset)."""
-        return [self.mailchimp.api_key, self.klaviyo.api_key]
+        return [self.esp_section(name).api_key for name in _ESP_FIELDS]
 
 
 def _env_name(loc: tuple[int | str, ...]) -> str:

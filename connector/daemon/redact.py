@@ -13,33 +13,43 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, MutableMapping
+from functools import cache
 from typing import Any
 
 from pydantic import SecretStr
-
-from connector.settings import ESP_SECTIONS
 
 __all__ = ["MASK", "Redactor", "secrets_of"]
 
 MASK = "**********"
 
 _CREDENTIAL = r"[A-Za-z0-9._~+/=-]{8,}"  # prose words after "token:" are left alone
-_SCHEMES = "|".join(
-    ["bearer", "basic", *(re.escape(s) for esp in ESP_SECTIONS for s in esp.auth_schemes)]
-)
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # each ESP's key shapes (its settings section declares them)
-    *((re.compile(pattern), MASK) for esp in ESP_SECTIONS for pattern in esp.key_patterns),
-    # credentials in an Authorization header, however they got into a message
-    (re.compile(rf"(?i)\b({_SCHEMES})(\s+){_CREDENTIAL}"), rf"\1\2{MASK}"),
-    # key=value and "key": "value" shapes
-    (
-        re.compile(rf"(?i)\b(api[_-]?key|token|password|secret)(\"?\s*[=:]\s*\"?){_CREDENTIAL}"),
-        rf"\1\2{MASK}",
-    ),
-    (re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+@"), rf"\1{MASK}@"),  # user:password@host
-    (re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"), "<email>"),
-)
+
+
+@cache
+def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    # each ESP's key shapes come from its settings section, which the settings take from the
+    # ESP registry (loading the planner's and the store's modules): read when the first
+    # text is redacted, so a command's --help stays light
+    from connector.settings import ESP_SECTIONS  # noqa: PLC0415
+
+    schemes = "|".join(
+        ["bearer", "basic", *(re.escape(s) for esp in ESP_SECTIONS for s in esp.auth_schemes)]
+    )
+    return (
+        # each ESP's key shapes (its settings section declares them)
+        *((re.compile(pattern), MASK) for esp in ESP_SECTIONS for pattern in esp.key_patterns),
+        # credentials in an Authorization header, however they got into a message
+        (re.compile(rf"(?i)\b({schemes})(\s+){_CREDENTIAL}"), rf"\1\2{MASK}"),
+        # key=value and "key": "value" shapes
+        (
+            re.compile(
+                rf"(?i)\b(api[_-]?key|token|password|secret)(\"?\s*[=:]\s*\"?){_CREDENTIAL}"
+            ),
+            rf"\1\2{MASK}",
+        ),
+        (re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+@"), rf"\1{MASK}@"),  # user:password@host
+        (re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"), "<email>"),
+    )
 
 
 def secrets_of(*values: SecretStr | str | None) -> list[str]:
@@ -60,7 +70,7 @@ class Redactor:
         for secret in self.secrets:
             if secret in value:
                 value = value.replace(secret, MASK)
-        for pattern, replacement in _PATTERNS:
+        for pattern, replacement in _patterns():
             value = pattern.sub(replacement, value)
         return value
 

@@ -13,11 +13,11 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from connector.definitions.destinations import EspDestination
+from connector.esp.sections import EspSection
 
 if TYPE_CHECKING:  # types only: importing the emulator loads its web server
     from connector.emulator.options import EmulatorOptions
     from connector.emulator.server import Emulator
-    from connector.settings import Settings
 
 __all__ = ["EspEmulator"]
 
@@ -47,8 +47,8 @@ class EspEmulator(ABC):
         at start, such as audiences or fields)."""
 
     @abstractmethod
-    def point(self, settings: Settings, emulator: Emulator[Any]) -> Settings:
-        """``settings`` with this ESP's account at the emulator (its key and base URL)."""
+    def section(self, emulator: Emulator[Any]) -> EspSection:
+        """This ESP's settings section pointing at the emulator (its key and base URL)."""
 
     @abstractmethod
     def group_size(self, destination: EspDestination, emulator: Emulator[Any], name: str) -> int:

@@ -17,10 +17,10 @@ from connector.definitions.destinations import Destination, DestinationModels, E
 from connector.esp.base import EspAdapter
 from connector.esp.klaviyo import factory as klaviyo
 from connector.esp.mailchimp import factory as mailchimp
+from connector.esp.sections import EspSettings
 from connector.esp.spec import EspSpec
 from connector.plan.capabilities import Capabilities
 from connector.plan.model import NativeSegment
-from connector.settings import Settings
 
 __all__ = [
     "ESPS",
@@ -63,7 +63,7 @@ def render_native(
     return ESPS[esp].render_native(native, part_ids)
 
 
-def adapter_for(destination: Destination, settings: Settings, **options: Any) -> EspAdapter:
+def adapter_for(destination: Destination, settings: EspSettings, **options: Any) -> EspAdapter:
     """The adapter for a destination (``config/destinations.yaml``) with the settings' key,
     base URL, timeouts, concurrency and retry budget. ``options`` go to the constructor
     (``transport=``, ``sleep=``/``clock=`` in tests)."""

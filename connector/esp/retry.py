@@ -21,7 +21,7 @@ from typing import TypeVar
 import tenacity
 
 from connector.errors import RateLimitedError, RetriableEspError
-from connector.settings import RetrySettings
+from connector.esp.sections import RetrySettings
 
 __all__ = ["RetryPolicy", "Sleep"]
 

@@ -15,6 +15,7 @@ from typing import Any
 from connector.definitions.destinations import EspDestination
 from connector.esp.base import EspAdapter
 from connector.esp.emulated import EspEmulator
+from connector.esp.sections import EspSection
 from connector.plan.capabilities import Capabilities
 from connector.plan.model import NativeSegment
 
@@ -33,6 +34,8 @@ class EspSpec:
     name: str
     #: the model of its entries in ``config/destinations.yaml`` (``esp: Literal[name]``)
     destination: type[EspDestination]
+    #: its account's settings: ``Settings.<name>``, from ``SEGSYNC_<NAME>__*``
+    settings: type[EspSection]
     #: the destination's native-segment capabilities (limits as data)
     capabilities: Callable[[Any], Capabilities]
     #: the native segment as the exact JSON the ESP API takes (part ids, or placeholders)

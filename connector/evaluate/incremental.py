@@ -24,8 +24,8 @@ from connector.errors import ConfigError
 from connector.evaluate.compile import RuleCompiler
 from connector.evaluate.features import FeatureScan, RollupUse
 from connector.evaluate.rollup import Part
-from connector.settings import StoreLayout
 from connector.source import open_store, rollups
+from connector.source.layout import StoreLayout
 from connector.source.schema import StoreSchema
 from connector.source.store import Store
 from connector.timespec import format_instant

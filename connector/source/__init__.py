@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connector.errors import ConfigError
-from connector.settings import StoreLayout
 from connector.source.extras import require
+from connector.source.layout import StoreLayout
 from connector.source.schema import ColumnType, StoreSchema
 from connector.source.spark_session import import_pyspark
 from connector.source.store import Store, table_expr

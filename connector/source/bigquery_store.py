@@ -20,8 +20,8 @@ import numpy as np
 from sqlglot import exp
 
 from connector.errors import DependencyError
-from connector.settings import StoreLayout
 from connector.source.extras import require
+from connector.source.layout import StoreLayout
 from connector.source.row_arrays import as_arrays, plain_value
 from connector.source.store import Store
 from connector.source.url import StoreUrl

@@ -26,10 +26,10 @@ import numpy as np
 from sqlglot import exp
 
 from connector.errors import ConfigError
-from connector.settings import StoreLayout
 from connector.source import demo_data as data
 from connector.source import load_file, open_store
 from connector.source.duckdb_loader import Target
+from connector.source.layout import StoreLayout
 from connector.source.store import Store, table_expr
 from connector.source.url import StoreUrl, parse_store_url
 from connector.timespec import format_instant

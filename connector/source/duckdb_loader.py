@@ -33,7 +33,7 @@ import duckdb
 from sqlglot import exp
 
 from connector.errors import ConfigError
-from connector.settings import StoreLayout
+from connector.source.layout import StoreLayout
 from connector.source.url import StoreUrl, parse_store_url
 from connector.suggest import suggest
 

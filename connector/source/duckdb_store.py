@@ -11,7 +11,7 @@ import numpy as np
 from sqlglot import exp
 
 from connector.errors import ConfigError
-from connector.settings import StoreLayout
+from connector.source.layout import StoreLayout
 from connector.source.store import Store
 from connector.source.url import StoreUrl
 

@@ -22,8 +22,8 @@ import psycopg
 from psycopg import sql
 
 from connector.errors import ConfigError
-from connector.settings import StoreLayout
 from connector.source.duckdb_loader import LoadReport, Target, _Load, _reason
+from connector.source.layout import StoreLayout
 from connector.source.postgres_store import PostgresStore
 from connector.source.url import StoreUrl
 

@@ -9,7 +9,7 @@ import psycopg
 from sqlglot import exp
 
 from connector.errors import DependencyError
-from connector.settings import StoreLayout
+from connector.source.layout import StoreLayout
 from connector.source.store import Store
 from connector.source.url import StoreUrl
 

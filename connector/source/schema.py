@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from connector.settings import StoreLayout
+from connector.source.layout import StoreLayout
 
 __all__ = ["ColumnType", "StoreSchema", "column_type"]
 

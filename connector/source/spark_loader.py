@@ -23,8 +23,8 @@ import duckdb
 import pyarrow as pa
 
 from connector.errors import ConfigError
-from connector.settings import StoreLayout
 from connector.source.duckdb_loader import LoadReport, Target, _Load, _reason
+from connector.source.layout import StoreLayout
 from connector.source.spark_store import SparkStore, spark_name
 from connector.source.url import StoreUrl
 

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
-from connector.settings import StoreLayout
+from connector.source.layout import StoreLayout
 from connector.source.spark_session import spark_session
 from connector.source.store import Store
 from connector.source.url import StoreUrl

@@ -15,8 +15,8 @@ import numpy as np
 from sqlglot import exp
 
 from connector.errors import ConfigError
-from connector.settings import StoreLayout
 from connector.source.dialect import render
+from connector.source.layout import StoreLayout
 from connector.source.schema import ColumnType, StoreSchema, column_type
 from connector.source.url import StoreUrl
 

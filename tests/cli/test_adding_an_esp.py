@@ -6,6 +6,9 @@ ESP (``tests/esp/toy/``: a destination model and an ``EspSpec``), entered in
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -127,3 +130,42 @@ def test_the_schema_describes_the_toy_esp(run_cli: CliRunner) -> None:
         in json.loads(out)["$defs"]["EspCondition"]["properties"]["esp"]["propertyNames"]["enum"]
     )
     assert "toy" in destination_models().names
+
+
+SETTINGS_PROBE = """
+import json, os
+from connector.esp.registry import ESPS
+from tests.esp.toy.factory import SPEC
+ESPS[SPEC.name] = SPEC  # the registry line, before the settings are first imported
+from connector.settings import Settings, load_settings
+settings = load_settings()
+print(json.dumps({
+    "fields": sorted(Settings.model_fields),
+    "key": settings.esp_section("toy").api_key.get_secret_value(),
+    "base_url": settings.esp_section("toy").base_url,
+    "keys": [k.get_secret_value() if k else None for k in settings.esp_api_keys()],
+}))
+"""
+
+
+def test_the_toy_esps_settings_come_from_its_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Settings`` takes a section per registered ESP when it is first imported: the toy's
+    section reads ``SEGSYNC_TOY__*`` with nothing added to ``connector/settings.py``."""
+    monkeypatch.chdir(tmp_path)
+    env = {
+        **os.environ,
+        "SEGSYNC_TOY__API_KEY": "toy-key-123",
+        "SEGSYNC_TOY__BASE_URL": "http://127.0.0.1:9/toy",
+        "SEGSYNC_SECRETS_DIR": str(tmp_path / "secrets"),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SETTINGS_PROBE], capture_output=True, text=True, env=env, check=True
+    )
+    found = json.loads(done.stdout)
+    assert {"mailchimp", "klaviyo", "toy"} <= set(found["fields"])
+    assert found["key"] == "toy-key-123"
+    assert found["base_url"] == "http://127.0.0.1:9/toy"
+    assert "toy-key-123" in found["keys"]

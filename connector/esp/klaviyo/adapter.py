@@ -50,6 +50,7 @@ from connector.esp.budget import SharedBudget
 from connector.esp.http_client import EspHttpClient, RequestGate, route
 from connector.esp.klaviyo.capabilities import LIMITS
 from connector.esp.klaviyo.client import KlaviyoKeyAuth, build_sdk
+from connector.esp.klaviyo.configuration import KlaviyoSettings
 from connector.esp.klaviyo.errors import ESP, NOT_FOUND, validate_response
 from connector.esp.klaviyo.ids import ProfileIds
 from connector.esp.klaviyo.imports import BulkImports
@@ -79,7 +80,7 @@ from connector.esp.ratelimit import (
     shared_window_limiter,
 )
 from connector.esp.retry import RetryPolicy
-from connector.settings import KlaviyoSettings, RetrySettings
+from connector.esp.sections import RetrySettings
 
 __all__ = ["KlaviyoAdapter"]
 

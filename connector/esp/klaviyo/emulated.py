@@ -13,7 +13,7 @@ from connector.definitions.destinations import EspDestination
 from connector.emulator import EmulatorOptions, run_emulator
 from connector.emulator.server import Emulator, serve_forever
 from connector.esp.emulated import EspEmulator
-from connector.settings import KlaviyoSettings, Settings
+from connector.esp.klaviyo.configuration import KlaviyoSettings
 
 __all__ = ["EMULATOR"]
 
@@ -39,9 +39,8 @@ class KlaviyoEmulator(EspEmulator):
         del destinations  # lists and properties are created by the sync itself
         return EmulatorOptions()
 
-    def point(self, settings: Settings, emulator: Emulator[Any]) -> Settings:
-        section = KlaviyoSettings(api_key=SecretStr(emulator.api_key), base_url=emulator.base_url)
-        return settings.model_copy(update={"klaviyo": section})
+    def section(self, emulator: Emulator[Any]) -> KlaviyoSettings:
+        return KlaviyoSettings(api_key=SecretStr(emulator.api_key), base_url=emulator.base_url)
 
     def group_size(self, destination: EspDestination, emulator: Emulator[Any], name: str) -> int:
         del destination  # one account per key

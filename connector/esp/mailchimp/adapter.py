@@ -69,6 +69,7 @@ from connector.esp.mailchimp.batches import (
 )
 from connector.esp.mailchimp.capabilities import LIMITS
 from connector.esp.mailchimp.client import HttpxApiClient, body_of, response_fields
+from connector.esp.mailchimp.configuration import MailchimpSettings
 from connector.esp.mailchimp.errors import (
     ESP,
     NOT_IN_AUDIENCE,
@@ -79,8 +80,8 @@ from connector.esp.mailchimp.errors import (
 )
 from connector.esp.ratelimit import account_fingerprint, shared_concurrency_gate
 from connector.esp.retry import RetryPolicy, Sleep
+from connector.esp.sections import RetrySettings
 from connector.esp.values import plain_value
-from connector.settings import MailchimpSettings, RetrySettings
 
 __all__ = ["MailchimpAdapter", "mailchimp_base_url", "subscriber_hash"]
 

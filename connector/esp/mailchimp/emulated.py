@@ -13,8 +13,8 @@ from connector.definitions.destinations import EspDestination
 from connector.emulator import EmulatorOptions, run_emulator
 from connector.emulator.server import Emulator, serve_forever
 from connector.esp.emulated import EspEmulator
+from connector.esp.mailchimp.configuration import MailchimpSettings
 from connector.esp.mailchimp.destination import MailchimpDestination
-from connector.settings import MailchimpSettings, Settings
 
 __all__ = ["EMULATOR"]
 
@@ -50,9 +50,8 @@ class MailchimpEmulator(EspEmulator):
             audiences=tuple(audiences) or ("demo-audience",), merge_fields=tuple(merge_fields)
         )
 
-    def point(self, settings: Settings, emulator: Emulator[Any]) -> Settings:
-        section = MailchimpSettings(api_key=SecretStr(emulator.api_key), base_url=emulator.base_url)
-        return settings.model_copy(update={"mailchimp": section})
+    def section(self, emulator: Emulator[Any]) -> MailchimpSettings:
+        return MailchimpSettings(api_key=SecretStr(emulator.api_key), base_url=emulator.base_url)
 
     def group_size(self, destination: EspDestination, emulator: Emulator[Any], name: str) -> int:
         return len(emulator.state.tag_members(_mailchimp(destination).audience, name))

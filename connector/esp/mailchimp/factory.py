@@ -7,23 +7,30 @@ from typing import Any
 from connector.esp.base import EspAdapter
 from connector.esp.emulated import EspEmulator
 from connector.esp.mailchimp.capabilities import capabilities
+from connector.esp.mailchimp.configuration import MailchimpSettings
 from connector.esp.mailchimp.destination import MailchimpDestination
 from connector.esp.mailchimp.display import native_lines
 from connector.esp.mailchimp.native import render_native
+from connector.esp.sections import EspSettings
 from connector.esp.spec import EspSpec
-from connector.settings import Settings
 
 __all__ = ["SPEC"]
 
 
-def adapter(destination: MailchimpDestination, settings: Settings, **options: Any) -> EspAdapter:
+def _section(settings: EspSettings) -> MailchimpSettings:
+    section = settings.esp_section("mailchimp")
+    assert isinstance(section, MailchimpSettings), section
+    return section
+
+
+def adapter(destination: MailchimpDestination, settings: EspSettings, **options: Any) -> EspAdapter:
     """A Mailchimp adapter for the destination's audience with the settings' key, base URL,
     timeouts, concurrency and retry budget; ``options`` go to the constructor."""
     # the SDK (~0.1 s to import) loads only when a command talks to Mailchimp
     from connector.esp.mailchimp.adapter import MailchimpAdapter  # noqa: PLC0415
 
     return MailchimpAdapter.from_settings(
-        settings.mailchimp, audience_id=destination.audience, retry=settings.retry, **options
+        _section(settings), audience_id=destination.audience, retry=settings.retry, **options
     )
 
 
@@ -38,6 +45,7 @@ def emulator() -> EspEmulator:
 SPEC = EspSpec(
     name="mailchimp",
     destination=MailchimpDestination,
+    settings=MailchimpSettings,
     capabilities=capabilities,
     render_native=render_native,
     native_lines=native_lines,

@@ -30,10 +30,12 @@ from pydantic import SecretStr
 
 from connector.definitions.loader import load_definitions
 from connector.esp.base import EspAdapter
+from connector.esp.klaviyo.configuration import KlaviyoSettings
 from connector.esp.mailchimp.adapter import mailchimp_base_url, subscriber_hash
+from connector.esp.mailchimp.configuration import MailchimpSettings
 from connector.esp.registry import adapter_for, destination_models
 from connector.reconcile.runner import SyncOptions, run_sync
-from connector.settings import KlaviyoSettings, MailchimpSettings, Settings, load_settings
+from connector.settings import Settings, load_settings
 from tests.conftest import make_store, write_config
 
 pytestmark = pytest.mark.live

@@ -10,6 +10,7 @@ from connector.esp.base import EspAdapter
 from connector.esp.spec import EspSpec
 from connector.plan.capabilities import Capabilities
 from connector.plan.model import NativeSegment, part_id
+from tests.esp.toy.configuration import ToySettings
 from tests.esp.toy.destination import ToyDestination
 
 
@@ -45,6 +46,7 @@ def adapter(destination: ToyDestination, settings: Any, **options: Any) -> EspAd
 SPEC = EspSpec(
     name="toy",
     destination=ToyDestination,
+    settings=ToySettings,
     capabilities=capabilities,
     render_native=render_native,
     native_lines=native_lines,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,15 @@ def test_a_mailchimp_key_without_data_centre_needs_a_base_url(
     with pytest.raises(ConfigError, match="SEGSYNC_MAILCHIMP__BASE_URL") as caught:
         adapter_for(MAILCHIMP, load_settings())
     assert "nodatacentre" not in str(caught.value)
+
+
+def test_the_registry_loads_no_sdk_and_no_emulator() -> None:
+    """Specs reach the adapters and emulators through loader functions: importing the
+    registry (every command that reads destinations.yaml does) loads neither an ESP SDK nor
+    its HTTP stack nor the emulator's web server."""
+    probe = "import sys, connector.esp.registry; print(' '.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = {name.split(".")[0] for name in done.stdout.split()}
+    heavy = {"mailchimp_marketing", "klaviyo_api", "httpx", "uvicorn", "starlette"}
+    assert not loaded & heavy
+    assert not {m for m in done.stdout.split() if m.startswith("connector.emulator")}

@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connector.emulator.calls import NO_RESPONSE, CallLog
+from connector.emulator.common.http import RoutingAnswers
 from connector.emulator.concurrency import InFlightLimiter
 from connector.emulator.faults import Fault, FaultInjector
 from connector.emulator.options import EmulatorOptions
@@ -35,8 +36,9 @@ from connector.emulator.ratelimit import RateLimit, RateLimiter
 __all__ = ["Flavor", "Gateway"]
 
 
-class Flavor(Protocol):
-    """What differs between the Mailchimp and Klaviyo gateways."""
+class Flavor(RoutingAnswers, Protocol):
+    """What differs between the Mailchimp and Klaviyo gateways (and their apps' answers to
+    unknown paths and methods)."""
 
     def concurrency_key(self, headers: Headers) -> str | None:
         """The key whose simultaneous requests are limited; None: no limit."""
@@ -60,10 +62,6 @@ class Flavor(Protocol):
 
     def fault_response(self, fault: Fault) -> Response:
         """The answer for an injected 429 or 5xx."""
-        ...
-
-    def not_found(self) -> Response:
-        """The answer for an unknown path."""
         ...
 
 

@@ -1,4 +1,4 @@
-"""Klaviyo segment endpoints: find, create (SDK model + definition checks, ≤ 100
+"""Klaviyo segment endpoints: find, create (OpenAPI schema + definition checks, ≤ 100
 conditions), read, update, delete, and the members a definition selects."""
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ Starlette's 404 and 405 to the ESP's answers through its gateway flavour."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -24,21 +23,12 @@ __all__ = [
     "Handlers",
     "build_starlette",
     "checked_body",
-    "is_valid_email",
     "json_response",
     "serialized",
 ]
 
 StateT = TypeVar("StateT")
 ContextT = TypeVar("ContextT")
-
-# Deliberately simple, like a form validator: one @, a dot in the domain, no spaces.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def is_valid_email(email: object) -> bool:
-    """Whether ``email`` looks like an address the ESPs accept."""
-    return isinstance(email, str) and bool(_EMAIL.match(email))
 
 
 def json_response(

@@ -18,10 +18,9 @@ import string
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from connector.emulator.common.http import is_valid_email
+from connector.emulator.common.values import is_valid_email, now_iso
 from connector.emulator.klaviyo.definitions import segment_members
 
 __all__ = [
@@ -31,7 +30,6 @@ __all__ = [
     "KSegment",
     "KlaviyoState",
     "Profile",
-    "now_iso",
 ]
 
 CONSENTS = ("SUBSCRIBED", "UNSUBSCRIBED", "NEVER_SUBSCRIBED")
@@ -50,12 +48,6 @@ MAX_PROFILE_BYTES = 100 * 1024
 
 _PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
 _ALPHABET = string.digits + string.ascii_letters
-
-
-def now_iso(offset_s: float = 0.0) -> str:
-    """Klaviyo's timestamp format: ``2024-01-01T00:00:00+00:00``."""
-    moment = datetime.now(UTC) + timedelta(seconds=offset_s)
-    return moment.replace(microsecond=0).isoformat()
 
 
 def _short_id(prefix: str, n: int) -> str:

@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from connector.emulator.common.http import Context, Handlers, checked_body
-from connector.emulator.klaviyo.account import KlaviyoState, KList, now_iso
+from connector.emulator.common.values import now_iso
+from connector.emulator.klaviyo.account import KlaviyoState, KList
 from connector.emulator.klaviyo.jsonapi import (
     additional,
     invalid,

@@ -7,7 +7,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connector.emulator.common.http import Context, Handlers, checked_body, is_valid_email
+from connector.emulator.common.http import Context, Handlers, checked_body
+from connector.emulator.common.values import is_valid_email
 from connector.emulator.klaviyo.account import PROFILE_FIELDS, KlaviyoState, Profile
 from connector.emulator.klaviyo.jsonapi import (
     additional,

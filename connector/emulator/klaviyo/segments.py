@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from connector.emulator.common.http import Context, Handlers, checked_body
-from connector.emulator.klaviyo.account import KlaviyoState, KSegment, now_iso
+from connector.emulator.common.values import now_iso
+from connector.emulator.klaviyo.account import KlaviyoState, KSegment
 from connector.emulator.klaviyo.definitions import segment_members, validate_definition
 from connector.emulator.klaviyo.jsonapi import (
     JsonApiError,

@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
+from connector.emulator.common.values import now_iso
 from connector.emulator.mailchimp.conditions import segment_member_list
 
 __all__ = [
@@ -27,7 +26,6 @@ __all__ = [
     "Member",
     "MergeField",
     "Segment",
-    "now_iso",
     "subscriber_hash",
 ]
 
@@ -45,19 +43,6 @@ DEFAULT_MERGE_FIELDS = ("FNAME", "LNAME", "ADDRESS", "PHONE")
 def subscriber_hash(email: str) -> str:
     """MD5 of the lower-cased email: Mailchimp's member id."""
     return hashlib.md5(email.lower().encode("utf-8")).hexdigest()
-
-
-_STAMP: tuple[int, str] = (0, "")
-
-
-def now_iso() -> str:
-    """Mailchimp's timestamp format: ``2021-03-02T19:04:19+00:00`` (formatted once a second:
-    big batches stamp every member)."""
-    global _STAMP  # noqa: PLW0603  (a tuple swap is atomic; a race only reformats)
-    second = int(time.time())
-    if _STAMP[0] != second:
-        _STAMP = (second, datetime.fromtimestamp(second, UTC).isoformat())
-    return _STAMP[1]
 
 
 @dataclass

@@ -38,7 +38,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from connector.emulator.common.http import Handlers, checked_body
-from connector.emulator.mailchimp.account import now_iso
+from connector.emulator.common.values import now_iso
 from connector.emulator.mailchimp.context import Context
 from connector.emulator.mailchimp.problems import (
     ProblemError,

@@ -14,7 +14,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connector.emulator.common.http import Handlers, checked_body, is_valid_email
+from connector.emulator.common.http import Handlers, checked_body
+from connector.emulator.common.values import is_valid_email
 from connector.emulator.mailchimp.account import (
     MEMBER_STATUSES,
     Member,

@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from connector.emulator.common.http import Handlers, checked_body
-from connector.emulator.mailchimp.account import Audience, Member, Segment, now_iso
+from connector.emulator.common.values import now_iso
+from connector.emulator.mailchimp.account import Audience, Member, Segment
 from connector.emulator.mailchimp.conditions import segment_member_list, validate_options
 from connector.emulator.mailchimp.context import Context, flag
 from connector.emulator.mailchimp.problems import (

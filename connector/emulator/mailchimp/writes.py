@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.emulator.mailchimp.account import Audience, Member, now_iso, subscriber_hash
+from connector.emulator.common.values import now_iso
+from connector.emulator.mailchimp.account import Audience, Member, subscriber_hash
 from connector.emulator.mailchimp.context import Context
 from connector.emulator.mailchimp.problems import ProblemError
 

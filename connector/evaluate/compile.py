@@ -38,7 +38,7 @@ from connector.definitions.metrics import AttributeMetric, EventMetric
 from connector.definitions.walk import Path, children
 from connector.definitions.yaml_source import format_path
 from connector.errors import ConfigError
-from connector.evaluate.features import EV, Aggregate, EventFilter, FeatureScan, compare_all
+from connector.evaluate.features import DR, EV, Aggregate, EventFilter, FeatureScan, compare_all
 from connector.evaluate.predicates import comparison
 from connector.evaluate.sql import and_all, as_bool, col, lit, not_, or_all, text_key
 from connector.source.schema import ColumnType, StoreSchema
@@ -365,8 +365,9 @@ class RuleCompiler:
             final = final.where(where)
         ctes = [*self.scan.ctes(), (BASE, base), *rank_ctes, (RANKED, ranked)]
         for cte_name, cte in ctes:
-            # the event scan is inlined into each consumer rather than held in memory
-            inline = False if cte_name == EV else None
+            # the event scan is inlined into each consumer rather than held in memory; the
+            # rollup's delta rows (a day or so) are read once for every consumer
+            inline = False if cte_name == EV else True if cte_name == DR else None
             final = final.with_(
                 exp.to_identifier(cte_name, quoted=True), as_=cte, materialized=inline, copy=False
             )

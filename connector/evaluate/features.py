@@ -16,21 +16,32 @@ from datetime import datetime, timedelta
 from sqlglot import exp
 
 from connector.definitions.conditions import PropertyCondition
+from connector.evaluate import keyed
 from connector.evaluate.predicates import comparison
 from connector.evaluate.rollup import (
     Part,
     combine,
     exact_sum,
     feature_value,
+    group_part,
     part_value,
     parts_of,
     sum_value,
 )
-from connector.evaluate.sql import and_all, as_bool, col, lit, norm_text, or_all, ts_lit
+from connector.evaluate.sql import (
+    and_all,
+    as_bool,
+    col,
+    compare_all,
+    lit,
+    norm_text,
+    or_all,
+    ts_lit,
+)
 from connector.source.schema import ColumnType, StoreSchema
 from connector.source.store import table_expr
 
-__all__ = ["Aggregate", "EventFilter", "FeatureScan"]
+__all__ = ["DR", "Aggregate", "EventFilter", "FeatureScan", "compare_all"]
 
 EV = "__ev"  # CTE of the events the run needs, normalised
 FEAT = "__feat"  # prefix of the CTEs of per-profile aggregates (__feat0, __feat1, …)
@@ -39,6 +50,7 @@ NAME = "__name"
 TS = "__ts"
 NEW = "__new"  # in the rollup's delta rows: added (TRUE) or gone (FALSE)
 INC = "__inc"  # CTE of the aggregates computed from the rollup
+DR = "__dr"  # CTE of the rows added since the rollup or gone from its windows (materialised)
 ROLLUP_TABLE = "segsync_rollup"
 
 
@@ -83,9 +95,6 @@ class _Follow:
     within: timedelta
 
 
-_CMP = {"eq": exp.EQ, "neq": exp.NEQ, "gt": exp.GT, "gte": exp.GTE, "lt": exp.LT, "lte": exp.LTE}
-
-
 def _disjoint(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
     """Sorted half-open ranges merged where they overlap or touch."""
     merged: list[tuple[datetime, datetime]] = []
@@ -95,11 +104,6 @@ def _disjoint(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, d
         else:
             merged.append((low, high))
     return merged
-
-
-def compare_all(value: exp.Expr, comparisons: tuple[tuple[str, float], ...]) -> exp.Expr:
-    """All comparisons hold; any comparison with NULL is false (so the whole is FALSE)."""
-    return as_bool(and_all([_CMP[op](this=value, expression=lit(v)) for op, v in comparisons]))
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,8 @@ class FeatureScan:
     tops: dict[_Top, str] = field(default_factory=dict)
     props: dict[str, str] = field(default_factory=dict)
     rollup: RollupUse | None = None
+    _decomposed: dict[Aggregate, tuple[Part, ...] | None] = field(default_factory=dict, repr=False)
+    _grouped: dict[_Per, Part | None] = field(default_factory=dict, repr=False)
 
     # -- registration ------------------------------------------------------------------
     def _prop(self, name: str) -> str:
@@ -133,6 +139,10 @@ class FeatureScan:
         if real not in self.props:
             self.props[real] = f"__q{len(self.props)}"
         return real
+
+    def resolve(self, name: str) -> str:
+        """The store's name of event property ``name`` (registered for the scan)."""
+        return self._prop(name)
 
     def _register_filter(self, flt: EventFilter) -> None:
         for cond in flt.where:
@@ -216,6 +226,9 @@ class FeatureScan:
             )
         return and_all(parts)
 
+    def filter_sql(self, flt: EventFilter) -> exp.Expr:
+        return self._filter_sql(flt)
+
     def _value_sql(
         self, agg: Aggregate, table: str | None = None, cond: exp.Expr | None = None
     ) -> exp.Expr:
@@ -295,8 +308,10 @@ class FeatureScan:
         return select.group_by(col(PID), copy=False)
 
     def _cte_of(self, agg: Aggregate) -> str:
-        if agg in self.served():
+        if agg in self._scalar_served():
             return INC
+        if agg in self.served():
+            return f"__k{self.aggregates[agg]}"
         for name, items in self._feat_ctes().items():
             if any(item == agg for item, _ in items):
                 return name
@@ -331,16 +346,34 @@ class FeatureScan:
     # -- rollups ------------------------------------------------------------------------
     def decompose(self, agg: Aggregate) -> tuple[Part, ...] | None:
         """The rollup parts ``agg`` is computed from, or ``None`` if it does not decompose."""
-        window = None if agg.filter.since is None else self.as_of - agg.filter.since
-        prop = self._prop(agg.prop) if agg.prop is not None else None
-        return parts_of(agg.filter.event, agg.filter.where, window, agg.kind, prop)
+        if agg not in self._decomposed:
+            window = None if agg.filter.since is None else self.as_of - agg.filter.since
+            prop = self._prop(agg.prop) if agg.prop is not None else None
+            flt = agg.filter
+            self._decomposed[agg] = parts_of(flt.event, flt.where, window, agg.kind, prop)
+        return self._decomposed[agg]
+
+    def group_part(self, per: _Per) -> Part | None:
+        """The keyed rollup part a ``per`` condition is computed from, if any."""
+        if per not in self._grouped:
+            agg = per.aggregate
+            window = None if agg.filter.since is None else self.as_of - agg.filter.since
+            prop = self._prop(agg.prop) if agg.prop is not None else None
+            flt = agg.filter
+            found = group_part(flt.event, flt.where, window, agg.kind, prop, per.group)
+            self._grouped[per] = found
+        return self._grouped[per]
 
     def parts(self) -> dict[str, Part]:
-        """Every part the run's decomposable aggregates need, by column."""
+        """Every part the run's decomposable aggregates and ``per`` conditions need."""
         found: dict[str, Part] = {}
         for agg in self.aggregates:
             for part in self.decompose(agg) or ():
                 found[part.column] = part
+        for per in self.pers:
+            grouped = self.group_part(per)
+            if grouped is not None:
+                found[grouped.column] = grouped
         return found
 
     def served(self) -> dict[Aggregate, tuple[Part, ...]]:
@@ -354,24 +387,40 @@ class FeatureScan:
                 out[agg] = parts
         return out
 
-    def _part_filter(self, part: Part, at: datetime) -> EventFilter:
-        since = None if part.window is None else at - part.window
+    def served_pers(self) -> dict[_Per, Part]:
+        """The ``per`` conditions computed from the rollup's per-group parts."""
+        if self.rollup is None:
+            return {}
+        out: dict[_Per, Part] = {}
+        for per in self.pers:
+            grouped = self.group_part(per)
+            if grouped is not None and grouped.column in self.rollup.columns:
+                out[per] = grouped
+        return out
+
+    def part_filter(self, part: Part, at: datetime | None) -> EventFilter:
+        """The part's events at ``at`` (``None``: whatever their time)."""
+        since = None if part.window is None or at is None else at - part.window
         return EventFilter(part.event, part.where, since)
 
     def _register_parts(self, parts: list[Part]) -> None:
         """Every property the parts read (before the event rows are selected)."""
         for part in parts:
-            self._register_filter(self._part_filter(part, self.as_of))
-            if part.prop is not None:
-                self._prop(part.prop)
+            self._register_filter(self.part_filter(part, self.as_of))
+            for name in (part.prop, part.group):
+                if name is not None:
+                    self._prop(name)
 
-    def build_parts(self, parts: list[Part]) -> exp.Select:
-        """The rollup from scratch at ``as_of``: one row per profile, one column per part."""
+    def build_parts(self, parts: list[Part]) -> tuple[exp.Select, dict[str, exp.Select]]:
+        """The rollup from scratch at ``as_of``: one row per profile, one column per scalar
+        part; and per keyed part, its table."""
         self._register_parts(parts)
         select = exp.select(col(PID))
         wanted = []
         for part in parts:
-            flt = self._filter_sql(self._part_filter(part, self.as_of))
+            if part.keyed:
+                continue
+            flt = self._filter_sql(self.part_filter(part, self.as_of))
             wanted.append(flt.copy())
             value = part_value(part.kind, self._part_prop(part), col(TS))
             select = select.select(
@@ -379,11 +428,13 @@ class FeatureScan:
                 copy=False,
             )
         rows = self._events_select(self.as_of).subquery("__e")
-        return (
-            select.from_(rows, copy=False)
+        tables = {p.table: keyed.build(self, p, rows) for p in parts if p.keyed}
+        main = (
+            select.from_(rows.copy(), copy=False)
             .where(or_all(wanted), copy=False)
             .group_by(col(PID), copy=False)
         )
+        return main, tables
 
     def _part_prop(self, part: Part, table: str | None = None) -> exp.Expr | None:
         if part.prop is None:
@@ -391,9 +442,10 @@ class FeatureScan:
         real = self._prop(part.prop)
         return col(self.props[real], table)
 
-    def advance_parts(self, parts: list[Part]) -> exp.Select:
-        """The rollup's parts at ``as_of``: the stored ones (at ``rollup.as_of``) plus the
-        added events, minus the events that left a window."""
+    def delta_rows(self, parts: list[Part]) -> exp.Query:
+        """The event rows a rollup at ``rollup.as_of`` misses at ``as_of`` (``__new``):
+        those after it and those appended since (late data); and the rows it counted that
+        left some window of ``parts`` (``NOT __new``), each row once."""
         use = self.rollup
         assert use is not None and use.as_of <= self.as_of
         self._register_parts(parts)
@@ -405,10 +457,11 @@ class FeatureScan:
                 t0, (exp.GT(this=exp.column("rowid"), expression=lit(use.watermark)),), True
             ),
         ]
-        windows = {p.window for p in parts if p.window is not None and p.kind in ("c", "n", "s")}
+        windows = {
+            p.window for p in parts if p.window is not None and p.kind in ("c", "n", "s", "g")
+        }
         rows: exp.Query = added_rows[0].union(added_rows[1], distinct=False, copy=False)
         for low, high in _disjoint(sorted((t0 - w, t1 - w) for w in windows)):
-            # the events that left some window between T0 and T1, each row once
             gone = self._events_select(
                 t0,
                 (
@@ -419,13 +472,34 @@ class FeatureScan:
                 False,
             )
             rows = rows.union(gone, distinct=False, copy=False)
+        return rows
+
+    def advance_tables(self, parts: list[Part]) -> dict[str, exp.Select]:
+        """Per keyed part, its table at ``as_of`` (from the stored one and the delta)."""
+        keyed_parts = [p for p in parts if p.keyed]
+        if not keyed_parts:
+            return {}
+        rows = self.delta_rows(parts).subquery("__e")
+        return {p.table: keyed.advance(self, p, rows) for p in keyed_parts}
+
+    def advance_parts(self, parts: list[Part], source: exp.Expr | None = None) -> exp.Select:
+        """The rollup's scalar parts at ``as_of``: the stored ones (at ``rollup.as_of``)
+        plus the added events, minus the events that left a window. ``source``: the delta
+        rows (``delta_rows``) when they are a CTE already."""
+        use = self.rollup
+        assert use is not None and use.as_of <= self.as_of
+        t0, t1 = use.as_of, self.as_of
+        ts = col(TS)
+        rows = source if source is not None else self.delta_rows(parts).subquery("__e")
         delta = exp.select(col(PID))
         wanted: list[exp.Expr] = []
         combined: list[exp.Expr] = []
         for index, part in enumerate(parts):
+            if part.keyed:
+                continue
             value = self._part_prop(part)
             is_new = col(NEW)
-            added = exp.and_(is_new, exp.paren(self._filter_sql(self._part_filter(part, t1))))
+            added = exp.and_(is_new, exp.paren(self._filter_sql(self.part_filter(part, t1))))
             wanted.append(added.copy())
             delta = delta.select(
                 exp.Filter(
@@ -458,10 +532,7 @@ class FeatureScan:
                 ).as_(part.column)
             )
         delta = (
-            delta.from_(
-                exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier("__e"))),
-                copy=False,
-            )
+            delta.from_(rows.copy(), copy=False)
             .where(or_all(wanted), copy=False)
             .group_by(col(PID), copy=False)
         )
@@ -477,8 +548,20 @@ class FeatureScan:
             )
         )
 
+    def _served_parts(self) -> list[Part]:
+        parts: dict[str, Part] = {}
+        for agg_parts in self.served().values():
+            for part in agg_parts:
+                parts[part.column] = part
+        for part in self.served_pers().values():
+            parts[part.column] = part
+        return list(parts.values())
+
+    def _scalar_served(self) -> dict[Aggregate, tuple[Part, ...]]:
+        return {a: ps for a, ps in self.served().items() if not any(p.keyed for p in ps)}
+
     def _inc_cte(self) -> exp.Select:
-        served = self.served()
+        served = self._scalar_served()
         parts: dict[str, Part] = {}
         for agg_parts in served.values():
             for part in agg_parts:
@@ -489,9 +572,37 @@ class FeatureScan:
             select = select.select(
                 feature_value(agg.kind, refs).as_(self.aggregates[agg], quoted=True), copy=False
             )
-        return select.from_(
-            self.advance_parts(list(parts.values())).subquery("__parts", copy=False), copy=False
-        )
+        source = exp.to_identifier(DR, quoted=True)
+        inner = self.advance_parts(list(parts.values()), source)
+        return select.from_(inner.subquery("__parts", copy=False), copy=False)
+
+    def _keyed_served(
+        self,
+    ) -> list[tuple[str, Part, list[tuple[str, str, tuple[tuple[str, float], ...]]]]]:
+        """The features kept as keyed parts: CTE name, part, (alias, kind, comparisons)."""
+        out: list[tuple[str, Part, list[tuple[str, str, tuple[tuple[str, float], ...]]]]] = []
+        for agg, parts in self.served().items():
+            if len(parts) == 1 and parts[0].keyed:
+                alias = self.aggregates[agg]
+                out.append((f"__k{alias}", parts[0], [(alias, agg.kind, ())]))
+        groups: dict[str, tuple[Part, list[tuple[str, str, tuple[tuple[str, float], ...]]]]] = {}
+        for per, part in self.served_pers().items():
+            tests = groups.setdefault(part.column, (part, []))[1]
+            tests.append((self.pers[per], per.aggregate.kind, per.comparisons))
+        for index, (part, tests) in enumerate(groups.values()):
+            out.append((f"__kg{index}", part, tests))
+        return out
+
+    def _keyed_cte(
+        self, part: Part, tests: list[tuple[str, str, tuple[tuple[str, float], ...]]]
+    ) -> exp.Select:
+        source = exp.to_identifier(DR, quoted=True)
+        if part.kind == "g":
+            return keyed.group_tests(self, part, source, tests)
+        ((alias, _, _),) = tests
+        if part.kind == "dv":
+            return keyed.distinct_count(self, part, source, alias)
+        return keyed.extreme(self, part, source, alias)
 
     def _per_cte(self, group: str, items: list[tuple[_Per, str]]) -> exp.Select:
         kind = self.schema.properties[group]
@@ -574,19 +685,31 @@ class FeatureScan:
             .where(exp.EQ(this=col("__rn"), expression=lit(1)))
         )
 
+    def _raw_pers(self) -> dict[str, list[tuple[_Per, str]]]:
+        """The ``per`` conditions computed from events, by ``per`` property."""
+        served = self.served_pers()
+        groups: dict[str, list[tuple[_Per, str]]] = {}
+        for per, alias in self.pers.items():
+            if per not in served:
+                groups.setdefault(per.group, []).append((per, alias))
+        return groups
+
     def ctes(self) -> list[tuple[str, exp.Select]]:
         """The CTEs, in dependency order, with the names the base query joins on ``__pid``."""
         if not (self.aggregates or self.pers or self.follows or self.tops):
             return []
         result: list[tuple[str, exp.Select]] = [(EV, self._events_cte())]
-        if self.served():
+        served = self._served_parts()
+        if served:
+            rows = self.delta_rows(served)
+            result.append((DR, exp.select(exp.Star()).from_(rows.subquery("__delta"))))
+        if self._scalar_served():
             result.append((INC, self._inc_cte()))
+        for name, part, tests in self._keyed_served():
+            result.append((name, self._keyed_cte(part, tests)))
         for name, feats in self._feat_ctes().items():
             result.append((name, self._feat_cte(feats)))
-        groups: dict[str, list[tuple[_Per, str]]] = {}
-        for per, alias in self.pers.items():
-            groups.setdefault(per.group, []).append((per, alias))
-        for index, (group, items) in enumerate(groups.items()):
+        for index, (group, items) in enumerate(self._raw_pers().items()):
             result.append((f"__per{index}", self._per_cte(group, items)))
         for fol, alias in self.follows.items():
             result.append((f"__nfb{alias}", self._follow_cte(fol)))
@@ -597,16 +720,15 @@ class FeatureScan:
     def joined(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """For each profile-level CTE: its name and (source column, output alias) pairs."""
         out: list[tuple[str, list[tuple[str, str]]]] = []
-        served = self.served()
+        served = self._scalar_served()
         if served:
             out.append((INC, [(self.aggregates[agg], self.aggregates[agg]) for agg in served]))
+        for name, _, tests in self._keyed_served():
+            out.append((name, [(alias, alias) for alias, _, _ in tests]))
         for name, feats in self._feat_ctes().items():
             out.append((name, [(alias, alias) for _, alias in feats]))
-        groups: dict[str, list[str]] = {}
-        for per, alias in self.pers.items():
-            groups.setdefault(per.group, []).append(alias)
-        for index, aliases in enumerate(groups.values()):
-            out.append((f"__per{index}", [(a, a) for a in aliases]))
+        for index, items in enumerate(self._raw_pers().values()):
+            out.append((f"__per{index}", [(a, a) for _, a in items]))
         for alias in self.follows.values():
             out.append((f"__nfb{alias}", [("__c", alias)]))
         for alias in self.tops.values():

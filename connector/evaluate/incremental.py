@@ -54,16 +54,15 @@ def attach(store: Store, scan: FeatureScan) -> str:
         if usable and state is not None:  # keep what other runs use
             parts.update({c: Part.from_spec(s) for c, s in state.parts.items()})
         builder = FeatureScan(scan.schema, scan.as_of)
-        select = builder.build_parts(list(parts.values()))
-        rollups.write(
-            store, select, as_of=scan.as_of, parts={c: p.spec() for c, p in parts.items()}
-        )
+        select, tables = builder.build_parts(list(parts.values()))
+        specs = {c: p.spec() for c, p in parts.items()}
+        rollups.write(store, select, as_of=scan.as_of, parts=specs, tables=tables)
         state = rollups.read_state(store)
         usable, how = state is not None, "rebuilt"
     if not usable or state is None:
         return "full"
     scan.rollup = _use(state)
-    return how if scan.served() else "full"
+    return how if scan.served() or scan.served_pers() else "full"
 
 
 def advance(store: Store, as_of: datetime) -> bool:
@@ -75,7 +74,9 @@ def advance(store: Store, as_of: datetime) -> bool:
     scan = FeatureScan(store.discover(refresh=True), as_of)
     scan.rollup = _use(state)
     parts = [Part.from_spec(s) for s in state.parts.values()]
-    rollups.write(store, scan.advance_parts(parts), as_of=as_of, parts=state.parts)
+    tables = scan.advance_tables(parts)
+    select = scan.advance_parts(parts)
+    rollups.write(store, select, as_of=as_of, parts=state.parts, tables=tables)
     return True
 
 
@@ -103,9 +104,10 @@ def features_of(scan: FeatureScan) -> list[str]:
         )
     for per in scan.pers:
         agg = per.aggregate
+        how = "rollup" if scan.group_part(per) is not None else "events"
         lines.append(
             f"{agg.kind} of {agg.filter.event} per {per.group}, "
-            f"{_window(scan, agg.filter.since)} [events]"
+            f"{_window(scan, agg.filter.since)} [{how}]"
         )
     for fol in scan.follows:
         lines.append(

@@ -16,11 +16,18 @@ window length). A run at ``as_of`` = ``T1 >= T0`` combines, exactly:
 - the latest timestamp needs no *gone*: when the rollup's is older than ``T1 − window``,
   every event it saw left the window; ``min``/``max`` are parts only without a window.
 
-Windows stay exact to the second (every bound is an instant, never a day). Aggregates that
-do not decompose (``distinct_count``, ``per``, windowed ``min``/``max``, ``not_followed_by``
-with its own ``within``, filters relative to ``as_of``) are computed from raw events as in
-a full run. Sums are exact (``exact_sum``): ``DECIMAL(38, 6)`` in the rollup and in a
-full run alike, so adding, subtracting and the order of rows change nothing.
+Windows stay exact to the second (every bound is an instant, never a day).
+
+Aggregates that do not decompose into per-profile numbers are kept as *keyed* parts, each a
+table of its own (``connector.evaluate.keyed``): ``distinct_count`` (per profile and value,
+its latest timestamp), windowed ``min``/``max`` (per profile, the events no later event
+beats: the window's extreme is always among them) and ``per`` conditions over count, sum or
+avg (per profile and group, the windowed count/n/s, advanced like the scalar parts).
+``not_followed_by`` with its own ``within``, ``per`` over min/max and filters relative to
+``as_of`` are computed from raw events as in a full run.
+
+Sums are exact (``exact_sum``): ``DECIMAL(38, 6)`` in the rollup and in a full run alike,
+so adding, subtracting and the order of rows change nothing.
 """
 
 from __future__ import annotations
@@ -36,8 +43,9 @@ from sqlglot import exp
 
 from connector.definitions.conditions import Op, PropertyCondition
 from connector.evaluate.sql import lit, ts_lit
+from connector.source.rollups import KEYED, ROLLUP
 
-__all__ = ["SUM_TYPE", "Part", "exact_sum", "parts_of", "sum_value"]
+__all__ = ["KEYED", "SUM_TYPE", "Part", "exact_sum", "group_part", "parts_of", "sum_value"]
 
 #: what sums add: each value rounded to 6 decimal places, added exactly (DuckDB, PostgreSQL
 #: and Spark round half away from zero alike), so a sum's value does not depend on the
@@ -50,22 +58,37 @@ _RELATIVE = (Op.WITHIN_LAST, Op.NOT_WITHIN_LAST)
 @dataclass(frozen=True)
 class Part:
     """One stored column: ``kind`` of events ``event`` matching ``where`` within
-    ``window`` (``None``: all history) of the run's ``as_of``; ``prop`` for n/s/mn/mx."""
+    ``window`` (``None``: all history) of the run's ``as_of``; ``prop`` for n/s/mn/mx
+    (and the keyed kinds' values); ``group`` for ``g`` (the ``per`` property). Keyed
+    kinds (``KEYED``) are a table of their own, ``table``."""
 
     event: str
     where: tuple[PropertyCondition, ...]
     window: timedelta | None
     kind: str
     prop: str | None = None
+    group: str | None = None
 
     def spec(self) -> dict[str, Any]:
-        return {
+        spec: dict[str, Any] = {
             "event": self.event,
             "where": [c.model_dump(mode="json") for c in self.where],
             "window": None if self.window is None else int(self.window.total_seconds()),
             "kind": self.kind,
             "prop": self.prop,
         }
+        if self.group is not None:
+            spec["group"] = self.group
+        return spec
+
+    @property
+    def keyed(self) -> bool:
+        return self.kind in KEYED
+
+    @property
+    def table(self) -> str:
+        """The table of a keyed part."""
+        return f"{ROLLUP}_{self.column}"
 
     @cached_property
     def column(self) -> str:
@@ -82,6 +105,7 @@ class Part:
             window=None if window is None else timedelta(seconds=int(window)),
             kind=str(spec["kind"]),
             prop=spec["prop"],
+            group=spec.get("group"),
         )
 
 
@@ -107,7 +131,26 @@ def parts_of(
         return (part("l"),)
     if kind in ("min", "max") and window is None:
         return (part("mn" if kind == "min" else "mx", prop),)
+    if kind in ("min", "max"):
+        return (part("emn" if kind == "min" else "emx", prop),)
+    if kind == "distinct_count":
+        return (part("dv", prop),)
     return None
+
+
+def group_part(
+    event: str,
+    where: tuple[PropertyCondition, ...],
+    window: timedelta | None,
+    kind: str,
+    prop: str | None,
+    group: str,
+) -> Part | None:
+    """The keyed part a ``per`` condition is computed from, or ``None`` (min/max per
+    group, filters relative to ``as_of``: computed from events)."""
+    if any(c.op in _RELATIVE for c in where) or kind not in ("count", "sum", "avg"):
+        return None
+    return Part(event, where, window, "g", prop if kind != "count" else None, group)
 
 
 def exact_sum(value: exp.Expr) -> exp.Expr:

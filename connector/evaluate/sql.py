@@ -12,6 +12,7 @@ __all__ = [
     "and_all",
     "as_bool",
     "col",
+    "compare_all",
     "lit",
     "norm_text",
     "not_",
@@ -77,3 +78,11 @@ def or_all(parts: list[exp.Expr]) -> exp.Expr:
     if not parts:
         return exp.false()
     return exp.or_(*[exp.paren(p, copy=False) for p in parts], copy=False)
+
+
+_CMP = {"eq": exp.EQ, "neq": exp.NEQ, "gt": exp.GT, "gte": exp.GTE, "lt": exp.LT, "lte": exp.LTE}
+
+
+def compare_all(value: exp.Expr, comparisons: tuple[tuple[str, float], ...]) -> exp.Expr:
+    """All comparisons hold; any comparison with NULL is false (so the whole is FALSE)."""
+    return as_bool(and_all([_CMP[op](this=value, expression=lit(v)) for op, v in comparisons]))

@@ -43,6 +43,8 @@ ROLLUP = "segsync_rollup"
 META = "segsync_rollup_meta"
 #: 2: sums are exact decimals (rollups of version 1 summed doubles: rebuilt)
 VERSION = 2
+#: part kinds kept in a table of their own, ``segsync_rollup_<column>``
+KEYED = ("dv", "emn", "emx", "g")
 
 
 @dataclass(frozen=True)
@@ -133,9 +135,11 @@ def read_state(store: Store) -> RollupState | None:
     )
     if int(store.rows(counted)[0][0]) != int(count):
         return None
-    return RollupState(
-        as_of=as_of, watermark=int(watermark), rows=int(count), parts=json.loads(parts)
-    )
+    specs = json.loads(parts)
+    wanted = {f"{ROLLUP}_{c}" for c, spec in specs.items() if spec.get("kind") in KEYED}
+    if not wanted <= _keyed_tables(store):
+        return None
+    return RollupState(as_of=as_of, watermark=int(watermark), rows=int(count), parts=specs)
 
 
 def write(
@@ -144,19 +148,39 @@ def write(
     *,
     as_of: datetime,
     parts: dict[str, dict[str, Any]],
+    tables: dict[str, exp.Select] | None = None,
 ) -> None:
     """Replace the rollup with ``select`` (``__pid`` and one column per part, over the
-    events with ``ts <= as_of``; it may read the current rollup). One transaction: the
-    watermark is the largest ``rowid`` of the same snapshot the select reads, so rows
+    events with ``ts <= as_of``; it may read the current rollup) and its keyed parts'
+    tables with ``tables`` (name -> select; others are dropped). One transaction: the
+    watermark is the largest ``rowid`` of the same snapshot the selects read, so rows
     appended meanwhile are left to later runs."""
     con: Any = getattr(store, "con")  # noqa: B009 (DuckDB only)
     guard: Any = getattr(store, "memory_guard")  # noqa: B009 (DuckDB only)
     with guard():
-        _write(store, con, select, as_of=as_of, parts=parts)
+        _write(store, con, select, as_of=as_of, parts=parts, tables=tables or {})
+
+
+def _keyed_tables(store: Store) -> set[str]:
+    """The keyed parts' tables in the store (``segsync_rollup_<kind>_<hash>``)."""
+    query = (
+        exp.select("table_name")
+        .from_(exp.func("duckdb_tables"))
+        .where(exp.column("schema_name").eq(exp.Literal.string("main")))
+        .where(exp.func("starts_with", exp.column("table_name"), exp.Literal.string(f"{ROLLUP}_")))
+    )
+    query = query.where(exp.column("table_name").neq(exp.Literal.string(META)))
+    return {str(row[0]) for row in store.rows(query)}
 
 
 def _write(
-    store: Store, con: Any, select: exp.Select, *, as_of: datetime, parts: dict[str, Any]
+    store: Store,
+    con: Any,
+    select: exp.Select,
+    *,
+    as_of: datetime,
+    parts: dict[str, Any],
+    tables: dict[str, exp.Select],
 ) -> None:
     events = store.sql(table_expr(store.layout.events_table))
     fresh = f"{ROLLUP}_new"
@@ -166,6 +190,12 @@ def _write(
             f"SELECT coalesce(max(rowid), -1), count(*) FROM {events}"
         ).fetchone()
         con.execute(f"CREATE OR REPLACE TABLE {fresh} AS " + store.sql(select))
+        for name, table in tables.items():  # all read the old tables before any goes
+            con.execute(f"CREATE OR REPLACE TABLE {name}__new AS " + store.sql(table))
+        for name in _keyed_tables(store) - {f"{n}__new" for n in tables} - {fresh}:
+            con.execute(f"DROP TABLE {name}")
+        for name in tables:
+            con.execute(f"ALTER TABLE {name}__new RENAME TO {name}")
         con.execute(f"DROP TABLE IF EXISTS {ROLLUP}")
         con.execute(f"ALTER TABLE {fresh} RENAME TO {ROLLUP}")
         con.execute(
@@ -194,3 +224,5 @@ def drop(store: Store) -> None:
     con: Any = getattr(store, "con")  # noqa: B009
     con.execute(f"DROP TABLE IF EXISTS {META}")
     con.execute(f"DROP TABLE IF EXISTS {ROLLUP}")
+    for name in _keyed_tables(store):
+        con.execute(f"DROP TABLE IF EXISTS {name}")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from tests.evaluate.harness import make_oracle_store
 from tests.evaluate.oracle import Oracle, OracleStore, haversine_km, parse_instant
 
-__all__ = ["Example", "examples"]
+__all__ = ["Example", "examples", "keyed_examples"]
 
 AS_OFS = (
     datetime(2026, 11, 23, 0, 0, 0),
@@ -393,3 +393,72 @@ def examples(draw: st.DrawFn, max_segments: int = 4, depth: int = 2) -> Example:
         if draw(st.booleans())
     }
     return Example(store, segments, metrics, as_of, previous)
+
+
+# -- features kept as keyed rollup parts ---------------------------------------------------
+@st.composite
+def keyed_condition(draw: st.DrawFn, ctx: _Context) -> dict[str, Any]:
+    """A windowed condition of a kind the rollup keeps in a table of its own (windowed
+    min/max, ``per`` over count/sum/avg) or reads from events around it
+    (``not_followed_by`` with ``within``); a metric condition on a windowed
+    ``distinct_count``."""
+    store = ctx.store
+    props = {c: k for c, k in store.event_types.items() if c not in ("profile_id", "event", "ts")}
+    shape = draw(st.sampled_from(["extreme", "extreme", "per", "per", "followed", "distinct"]))
+    if shape == "distinct":
+        name = draw(st.sampled_from(sorted(ctx.metrics)))
+        return {"metric": name, **_comparisons(draw, [*ctx.metric_values[name], 0, 1, 2, 3])}
+    cond: dict[str, Any] = {
+        "event": draw(st.sampled_from(RULE_EVENTS)),
+        "within": draw(st.sampled_from(sorted(DURATIONS))),
+    }
+    where = draw(_where(props, store.events, ctx.as_of))
+    if where:
+        cond["where"] = where
+    amounts = [*_seen(store.events, "amount"), 0, 10.5, 20]
+    if shape == "extreme":
+        cond[draw(st.sampled_from(["min", "max"]))] = {
+            "property": "amount",
+            **_comparisons(draw, amounts),
+        }
+    elif shape == "per":
+        name = draw(st.sampled_from(["count", "count", "sum", "avg"]))
+        if name == "count":
+            cond["count"] = _comparisons(draw, [0, 1, 2, 3])
+        else:
+            cond[name] = {"property": "amount", **_comparisons(draw, amounts)}
+        cond["per"] = draw(st.sampled_from(["category", "destination", "amount", "gift"]))
+    else:
+        cond["not_followed_by"] = {
+            "event": draw(st.sampled_from(RULE_EVENTS)),
+            "within": draw(st.sampled_from(sorted(DURATIONS))),
+        }
+    return cond
+
+
+@st.composite
+def keyed_examples(draw: st.DrawFn) -> Example:
+    """A store, windowed ``distinct_count`` metrics and 1 to 4 segments, each one
+    ``keyed_condition``: every feature the rollup keeps in a table of its own, on data
+    around its window edges."""
+    as_of = draw(st.sampled_from(AS_OFS))
+    store = draw(stores(as_of))
+    metrics: dict[str, dict[str, Any]] = {}
+    for name in METRIC_NAMES[: draw(st.integers(1, 2))]:
+        metrics[name] = {
+            "event": draw(st.sampled_from(RULE_EVENTS)),
+            "aggregate": "distinct_count",
+            "property": draw(st.sampled_from(["category", "destination", "amount"])),
+            "within": draw(st.sampled_from(sorted(DURATIONS))),
+        }
+    oracle = Oracle(store, {}, metrics, as_of)
+    values = {
+        name: [v for p in store.profiles if (v := oracle.metric_value(name, p)) is not None]
+        for name in metrics
+    }
+    ctx = _Context(store, as_of, metrics, values, [])
+    segments = {
+        name: {"name": name, "rule": draw(keyed_condition(ctx))}
+        for name in SEGMENT_NAMES[: draw(st.integers(1, len(SEGMENT_NAMES)))]
+    }
+    return Example(store, segments, metrics, as_of)

@@ -1,0 +1,314 @@
+"""Keyed rollup parts: aggregates that are not a few numbers per profile, each kept in a
+table of its own (``Part.table``) beside the per-profile rollup, exact to the instant.
+
+- ``dv`` (``distinct_count``): ``(__pid, __v, __ts)``, per profile and distinct non-NULL
+  value (text normalised as compared), the latest timestamp of a matching event with it.
+  At ``T1`` the distinct values are those whose latest timestamp is in the window, plus the
+  values of the events added since;
+- ``emn`` / ``emx`` (windowed ``min`` / ``max``): ``(__pid, __ts, __v)``, the matching
+  events in the window that no later one beats (for min: every later event has a larger
+  value). The last event holding the window's minimum is always kept, so the minimum over
+  the kept events still in the window, and the events added since, is the window's;
+- ``g`` (``per`` with count, sum or avg): ``(__pid, __g, c[, n, s])``, per profile and
+  group (non-NULL ``per`` value, text normalised) the windowed parts, advanced like the
+  scalar ones (stored + added − gone).
+
+The delta rows (``__pid``, ``__name``, ``__ts``, properties, ``__new``) are those of
+``FeatureScan.delta_rows``: added events (``__new``) and those that left some window.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+
+from connector.evaluate.rollup import Part, combine, feature_value, part_value
+from connector.evaluate.sql import and_all, col, compare_all, lit, norm_text, ts_lit
+from connector.source.schema import ColumnType
+from connector.source.store import table_expr
+
+if TYPE_CHECKING:
+    from connector.evaluate.features import FeatureScan
+
+__all__ = ["advance", "build", "distinct_count", "extreme", "group_tests"]
+
+PID = "__pid"
+TS = "__ts"
+NEW = "__new"
+VALUE = "__v"
+GROUP = "__g"
+
+
+def _not_null(value: exp.Expr) -> exp.Expr:
+    return exp.Not(this=exp.Is(this=value, expression=exp.null()))
+
+
+def _value(scan: FeatureScan, name: str, *, normalise: bool = True) -> exp.Expr:
+    """Property ``name`` of the event rows (text normalised as rules compare it)."""
+    real = scan.resolve(name)
+    value: exp.Expr = col(scan.props[real])
+    if normalise and scan.schema.properties[real] is ColumnType.TEXT:
+        value = norm_text(value)
+    return value
+
+
+def _double(value: exp.Expr) -> exp.Expr:
+    return exp.cast(value, exp.DataType.build("DOUBLE"))
+
+
+def _since(part: Part, at: datetime) -> datetime | None:
+    return None if part.window is None else at - part.window
+
+
+def _stored(part: Part, since: datetime | None, *columns: str) -> exp.Select:
+    select = exp.select(*[col(c) for c in columns]).from_(table_expr(part.table), copy=False)
+    if since is not None:
+        select = select.where(exp.GTE(this=col(TS), expression=ts_lit(since)), copy=False)
+    return select
+
+
+def _added(scan: FeatureScan, part: Part, rows: exp.Expr, *extra: exp.Expr) -> exp.Expr:
+    """Delta rows added since the rollup that match the part at the scan's ``as_of``."""
+    flt = scan.part_filter(part, scan.as_of)
+    return and_all([col(NEW), scan.filter_sql(flt), *extra])
+
+
+# -- distinct values ----------------------------------------------------------------------
+def _dv_rows(scan: FeatureScan, part: Part, rows: exp.Expr) -> exp.Select:
+    assert part.prop is not None
+    value = _value(scan, part.prop)
+    return (
+        exp.select(col(PID), value.as_(VALUE, quoted=True), col(TS))
+        .from_(rows.copy(), copy=False)
+        .where(_added(scan, part, rows, _not_null(value.copy())))
+    )
+
+
+def distinct_count(scan: FeatureScan, part: Part, rows: exp.Expr, alias: str) -> exp.Select:
+    """Per profile, the distinct values at ``as_of`` (stored in the window ∪ added)."""
+    assert part.prop is not None
+    value = _value(scan, part.prop)
+    stored = _stored(part, _since(part, scan.as_of), PID, VALUE)
+    added = (
+        exp.select(col(PID), value.as_(VALUE, quoted=True))
+        .from_(rows.copy(), copy=False)
+        .where(_added(scan, part, rows, _not_null(value.copy())))
+    )
+    union = stored.union(added, distinct=True, copy=False)
+    return (
+        exp.select(col(PID), exp.Count(this=exp.Star()).as_(alias, quoted=True))
+        .from_(union.subquery("__dv"), copy=False)
+        .group_by(col(PID), copy=False)
+    )
+
+
+# -- suffix extremes ----------------------------------------------------------------------
+def _suffix(rows: exp.Query, kind: str) -> exp.Select:
+    """The rows (``__pid``, ``__ts``, ``__v``) no later row beats (ties: the last one)."""
+    is_min = kind == "emn"
+    order = exp.Order(
+        expressions=[exp.Ordered(this=col(TS)), exp.Ordered(this=col(VALUE), desc=is_min)]
+    )
+    func = exp.Min if is_min else exp.Max
+    later = exp.Window(
+        this=func(this=col(VALUE)),
+        partition_by=[col(PID)],
+        order=order,
+        spec=exp.WindowSpec(
+            kind="ROWS",
+            start="1",
+            start_side="FOLLOWING",
+            end="UNBOUNDED",
+            end_side="FOLLOWING",
+        ),
+    )
+    ranked = exp.select(col(PID), col(TS), col(VALUE), later.as_("__later", quoted=True)).from_(
+        rows.subquery("__x", copy=False), copy=False
+    )
+    beats = exp.LT if is_min else exp.GT
+    kept = exp.or_(
+        exp.Is(this=col("__later"), expression=exp.null()),
+        beats(this=col(VALUE), expression=col("__later")),
+    )
+    return (
+        exp.select(col(PID), col(TS), col(VALUE))
+        .from_(ranked.subquery("__ranked"), copy=False)
+        .where(kept, copy=False)
+    )
+
+
+def _ext_rows(scan: FeatureScan, part: Part, rows: exp.Expr) -> exp.Select:
+    assert part.prop is not None
+    value = _value(scan, part.prop, normalise=False)
+    return (
+        exp.select(col(PID), col(TS), _double(value).as_(VALUE, quoted=True))
+        .from_(rows.copy(), copy=False)
+        .where(_added(scan, part, rows, _not_null(value.copy())))
+    )
+
+
+def extreme(scan: FeatureScan, part: Part, rows: exp.Expr, alias: str) -> exp.Select:
+    """Per profile, the window's min (``emn``) or max (``emx``) at ``as_of``."""
+    stored = _stored(part, _since(part, scan.as_of), PID, TS, VALUE)
+    union = stored.union(_ext_rows(scan, part, rows), distinct=False, copy=False)
+    func = exp.Min if part.kind == "emn" else exp.Max
+    return (
+        exp.select(col(PID), func(this=col(VALUE)).as_(alias, quoted=True))
+        .from_(union.subquery("__ext"), copy=False)
+        .group_by(col(PID), copy=False)
+    )
+
+
+# -- per-group parts ----------------------------------------------------------------------
+def _group_kinds(part: Part) -> tuple[str, ...]:
+    return ("c",) if part.prop is None else ("c", "n", "s")
+
+
+def _group_now(scan: FeatureScan, part: Part, rows: exp.Expr) -> exp.Select:
+    """``(__pid, __g, c[, n, s])`` at ``as_of``: stored + added − gone, per group."""
+    assert part.group is not None
+    assert scan.rollup is not None
+    t0 = scan.rollup.as_of
+    t1 = scan.as_of
+    key = _value(scan, part.group)
+    prop = None if part.prop is None else _value(scan, part.prop, normalise=False)
+    added = _added(scan, part, rows)
+    gone: exp.Expr | None = None
+    if part.window is not None:
+        gone = and_all(
+            [
+                exp.Not(this=col(NEW)),
+                scan.filter_sql(scan.part_filter(part, None)),
+                exp.GTE(this=col(TS), expression=ts_lit(t0 - part.window)),
+                exp.LT(this=col(TS), expression=ts_lit(t1 - part.window)),
+            ]
+        )
+    delta = exp.select(col(PID), key.as_(GROUP, quoted=True))
+    for kind in _group_kinds(part):
+        for tag, cond in (("a", added), ("g", gone)):
+            if cond is None:
+                continue
+            value = part_value(kind, None if prop is None else prop.copy(), col(TS))
+            delta = delta.select(
+                exp.Filter(this=value, expression=exp.Where(this=cond.copy())).as_(
+                    f"__{tag}{kind}", quoted=True
+                ),
+                copy=False,
+            )
+    wanted = added if gone is None else exp.or_(exp.paren(added), exp.paren(gone))
+    delta = (
+        delta.from_(rows.copy(), copy=False)
+        .where(wanted, copy=False)
+        .where(_not_null(key.copy()), copy=False)
+        .group_by(col(PID), key.copy(), copy=False)
+    )
+    since = _since(part, t1)
+    combined = [
+        combine(
+            kind,
+            col(kind, "r"),
+            col(f"__a{kind}", "d"),
+            None if gone is None else col(f"__g{kind}", "d"),
+            since,
+        ).as_(kind, quoted=True)
+        for kind in _group_kinds(part)
+    ]
+    on = exp.and_(
+        exp.EQ(this=col(PID, "r"), expression=col(PID, "d")),
+        exp.EQ(this=col(GROUP, "r"), expression=col(GROUP, "d")),
+    )
+    return (
+        exp.select(
+            exp.func("COALESCE", col(PID, "r"), col(PID, "d")).as_(PID, quoted=True),
+            exp.func("COALESCE", col(GROUP, "r"), col(GROUP, "d")).as_(GROUP, quoted=True),
+            *combined,
+        )
+        .from_(exp.alias_(table_expr(part.table), "r"), copy=False)
+        .join(delta.subquery("d"), on=on, join_type="full", copy=False)
+    )
+
+
+def group_tests(
+    scan: FeatureScan,
+    part: Part,
+    rows: exp.Expr,
+    tests: list[tuple[str, str, tuple[tuple[str, float], ...]]],
+) -> exp.Select:
+    """Per profile, for each ``(alias, kind, comparisons)``: TRUE when some group's
+    aggregate passes (a group exists only through matching events in the window)."""
+    from_parts = {k: col(k) for k in _group_kinds(part)}
+    select = exp.select(col(PID))
+    for alias, kind, comparisons in tests:
+        value = feature_value(kind, {k: v.copy() for k, v in from_parts.items()})
+        test = compare_all(value, comparisons)
+        if kind == "count":
+            test = exp.and_(exp.GT(this=col("c"), expression=lit(0)), test)
+        select = select.select(exp.LogicalOr(this=test).as_(alias, quoted=True), copy=False)
+    return select.from_(_group_now(scan, part, rows).subquery("__groups")).group_by(
+        col(PID), copy=False
+    )
+
+
+# -- building and advancing ---------------------------------------------------------------
+def build(scan: FeatureScan, part: Part, events: exp.Expr) -> exp.Select:
+    """The part's table from scratch at the scan's ``as_of`` over ``events`` (normalised
+    event rows up to ``as_of``)."""
+    flt = scan.filter_sql(scan.part_filter(part, scan.as_of))
+    if part.kind == "dv":
+        assert part.prop is not None
+        value = _value(scan, part.prop)
+        return (
+            exp.select(col(PID), value.as_(VALUE, quoted=True))
+            .select(exp.Max(this=col(TS)).as_(TS, quoted=True))
+            .from_(events.copy(), copy=False)
+            .where(flt, copy=False)
+            .where(_not_null(value.copy()), copy=False)
+            .group_by(col(PID), value.copy())
+        )
+    if part.kind in ("emn", "emx"):
+        assert part.prop is not None
+        value = _value(scan, part.prop, normalise=False)
+        rows = (
+            exp.select(col(PID), col(TS), _double(value).as_(VALUE, quoted=True))
+            .from_(events.copy(), copy=False)
+            .where(flt, copy=False)
+            .where(_not_null(value.copy()), copy=False)
+        )
+        return _suffix(rows, part.kind)
+    assert part.kind == "g" and part.group is not None
+    key = _value(scan, part.group)
+    prop = None if part.prop is None else _value(scan, part.prop, normalise=False)
+    select = exp.select(col(PID), key.as_(GROUP, quoted=True))
+    for kind in _group_kinds(part):
+        value = part_value(kind, None if prop is None else prop.copy(), col(TS))
+        select = select.select(value.as_(kind, quoted=True), copy=False)
+    return (
+        select.from_(events.copy(), copy=False)
+        .where(flt, copy=False)
+        .where(_not_null(key.copy()), copy=False)
+        .group_by(col(PID), key.copy(), copy=False)
+    )
+
+
+def advance(scan: FeatureScan, part: Part, rows: exp.Expr) -> exp.Select:
+    """The part's table at the scan's ``as_of`` from the stored one and the delta rows;
+    what can no longer count for a later run (out of the window) is left out."""
+    since = _since(part, scan.as_of)
+    if part.kind == "dv":
+        stored = _stored(part, since, PID, VALUE, TS)
+        union = stored.union(_dv_rows(scan, part, rows), distinct=False, copy=False)
+        return (
+            exp.select(col(PID), col(VALUE), exp.Max(this=col(TS)).as_(TS, quoted=True))
+            .from_(union.subquery("__dv"), copy=False)
+            .group_by(col(PID), col(VALUE))
+        )
+    if part.kind in ("emn", "emx"):
+        stored = _stored(part, since, PID, TS, VALUE)
+        return _suffix(
+            stored.union(_ext_rows(scan, part, rows), distinct=False, copy=False), part.kind
+        )
+    now = _group_now(scan, part, rows)
+    kept = exp.select(exp.Star()).from_(now.subquery("__groups"), copy=False)
+    return kept.where(exp.GT(this=col("c"), expression=lit(0)))

@@ -22,6 +22,7 @@ try:  # typer >= 0.29 raises its own copy of click's exceptions for bad options
 except ImportError:  # pragma: no cover - older typer re-uses click's
     _TyperClickException = click.ClickException  # type: ignore[assignment,misc]
 
+from connector.cli import collector
 from connector.cli.app import app
 from connector.cli.logs import restored_logging
 from connector.cli.output import err
@@ -52,7 +53,7 @@ def _fail(as_json: bool, error: str, code: int, problems: list[dict[str, object]
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``segsync`` console script."""
-    with restored_logging():
+    with restored_logging(), collector.command():
         _main(argv)
 
 

@@ -13,6 +13,7 @@ from typer.core import TyperCommand, TyperGroup
 from typer.main import get_command_from_info, get_command_name
 
 from connector import __version__
+from connector.cli import collector
 from connector.cli.commands import COMMANDS
 from connector.cli.context import state
 from connector.cli.logs import configure_cli_logging, flag_level, resolve_level
@@ -30,7 +31,8 @@ class LazyGroup(TyperGroup):
 
     def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
-            importlib.import_module(COMMANDS[cmd_name].module)
+            with collector.loading():
+                importlib.import_module(COMMANDS[cmd_name].module)
             for info in app.registered_commands:
                 if cmd_name == (info.name or get_command_name(info.callback.__name__)):  # type: ignore[union-attr]
                     self.commands[cmd_name] = get_command_from_info(

@@ -84,9 +84,3 @@ class EmulatorOptions:
     """Seconds a bulk import job takes: queued, then processing, then complete."""
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     """Monotonic seconds for windows and job timing; tests may pass a fake clock."""
-
-    def key_for(self, esp: str) -> str:
-        """The API key this emulator accepts."""
-        if self.api_key:
-            return self.api_key
-        return DEFAULT_MAILCHIMP_KEY if esp == "mailchimp" else DEFAULT_KLAVIYO_KEY

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import signal
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Generic, Literal, TypeVar, overload
 
 import uvicorn
@@ -32,7 +34,8 @@ from connector.emulator.options import EmulatorOptions
 
 __all__ = ["Emulator", "EspName", "build_gateway", "run_emulator", "serve_forever"]
 
-EspName = Literal["mailchimp", "klaviyo"]
+EspName = str
+"""An ESP's ``esp:`` name; its emulator app is ``connector/emulator/<name>/app.py``."""
 StateT = TypeVar("StateT", MailchimpState, KlaviyoState)
 
 _START_TIMEOUT_S = 10.0
@@ -46,7 +49,7 @@ class Emulator(Generic[StateT]):
     host: str
     port: int
     base_url: str
-    """``http://127.0.0.1:<port>/3.0`` for Mailchimp, ``http://127.0.0.1:<port>`` for Klaviyo."""
+    """``http://127.0.0.1:<port>`` plus the app's ``BASE_PATH`` (``/3.0`` for Mailchimp)."""
     api_key: str
     state: StateT
     calls: CallLog
@@ -59,24 +62,34 @@ class Emulator(Generic[StateT]):
         self.gateway.rate_limiter.reset()
 
 
+def emulator_app(esp: EspName) -> ModuleType:
+    """The module of an ESP's emulator app, ``connector.emulator.<esp>.app``: its
+    ``build_app(options, calls, faults, key, base_url)``, the ``BASE_PATH`` its API is
+    served under and the ``DEFAULT_KEY`` it accepts. Imported only when that ESP is served
+    (``segsync emulator mailchimp`` loads none of the other emulators)."""
+    name = f"connector.emulator.{esp}.app"
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and name.startswith(exc.name):
+            raise ValueError(f"no emulator for the ESP {esp!r}") from None
+        raise
+
+
 def build_gateway(
     esp: EspName, options: EmulatorOptions, base_url: str
 ) -> tuple[Gateway, MailchimpState | KlaviyoState]:
     """The emulator's ASGI app (gateway + routes) and its state, not yet serving."""
-    calls = CallLog()
-    faults = FaultInjector(options)
-    key = options.key_for(esp)
-    # an ESP's app loads only when that ESP is served (`segsync emulator mailchimp` imports
-    # none of the Klaviyo emulator, and the reverse): the CLI starts faster
-    if esp == "mailchimp":
-        from connector.emulator.mailchimp.app import build_app as build_mailchimp  # noqa: PLC0415
+    app = emulator_app(esp)
+    gateway, state = app.build_app(
+        options, CallLog(), FaultInjector(options), _key(esp, options), base_url
+    )
+    return gateway, state
 
-        return build_mailchimp(options, calls, faults, key, base_url)
-    if esp == "klaviyo":
-        from connector.emulator.klaviyo.app import build_app as build_klaviyo  # noqa: PLC0415
 
-        return build_klaviyo(options, calls, faults, key, base_url)
-    raise ValueError(f"unknown ESP {esp!r}: expected 'mailchimp' or 'klaviyo'")
+def _key(esp: EspName, options: EmulatorOptions) -> str:
+    """The API key the emulator accepts: the options' own, or the app's fixed fake key."""
+    return options.api_key or str(emulator_app(esp).DEFAULT_KEY)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -96,7 +109,7 @@ def _bind(host: str, port: int) -> socket.socket:
 def _base_url(esp: EspName, host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host else host
     root = f"http://{shown}:{port}"
-    return f"{root}/3.0" if esp == "mailchimp" else root
+    return root + str(emulator_app(esp).BASE_PATH)
 
 
 class _Server(uvicorn.Server):
@@ -166,7 +179,7 @@ def _prepare(
         host=host,
         port=bound_port,
         base_url=base_url,
-        api_key=options.key_for(esp),
+        api_key=_key(esp, options),
         state=state,
         calls=gateway.calls,
         options=options,

@@ -28,10 +28,15 @@ from connector.emulator.klaviyo.profiles import ProfileHandlers
 from connector.emulator.klaviyo.segments import SegmentHandlers
 from connector.emulator.klaviyo.subscriptions import SubscriptionHandlers
 from connector.emulator.klaviyo.validation import CONTRACT, checker, contract_subset
-from connector.emulator.options import EmulatorOptions
+from connector.emulator.options import DEFAULT_KLAVIYO_KEY, EmulatorOptions
 from connector.emulator.ratelimit import RateLimit, parse_tier
 
-__all__ = ["RATE_LIMITS", "KlaviyoFlavor", "build_app"]
+__all__ = ["BASE_PATH", "DEFAULT_KEY", "RATE_LIMITS", "KlaviyoFlavor", "build_app"]
+
+BASE_PATH = ""
+"""Where the API is served under the emulator's root (the server's hook)."""
+DEFAULT_KEY = DEFAULT_KLAVIYO_KEY
+"""The key accepted when the options set none (the server's hook)."""
 
 _REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9]+)?$")
 

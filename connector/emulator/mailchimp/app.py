@@ -27,10 +27,15 @@ from connector.emulator.mailchimp.contract import CONTRACT, checker
 from connector.emulator.mailchimp.members import MemberHandlers
 from connector.emulator.mailchimp.problems import not_found, problem
 from connector.emulator.mailchimp.segments import SegmentHandlers
-from connector.emulator.options import EmulatorOptions
+from connector.emulator.options import DEFAULT_MAILCHIMP_KEY, EmulatorOptions
 from connector.emulator.ratelimit import RateLimit
 
-__all__ = ["MailchimpFlavor", "build_app", "extract_key"]
+__all__ = ["BASE_PATH", "DEFAULT_KEY", "MailchimpFlavor", "build_app", "extract_key"]
+
+BASE_PATH = "/3.0"
+"""Where the API is served under the emulator's root (the server's hook)."""
+DEFAULT_KEY = DEFAULT_MAILCHIMP_KEY
+"""The key accepted when the options set none (the server's hook)."""
 
 PREFIX = "/3.0"
 _SERVER_ERROR_TITLES = {

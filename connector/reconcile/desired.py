@@ -24,6 +24,7 @@ __all__ = [
     "DestinationState",
     "changed_fields",
     "desired_state",
+    "field_changes",
     "field_updates",
     "fields_hash",
     "has_changes",
@@ -190,13 +191,14 @@ def desired_state(
     return states
 
 
-def field_updates(
+def field_changes(
     target: DestinationState, known: Mapping[str, tuple[bool, bool, str | None, str | None]]
-) -> int:
+) -> list[str]:
     """Contacts present in the ESP with field values (mapped attributes, traits) other than
     those segsync pushed last: what a sync sends as field updates (``known``: the state
-    store's contacts, email → (present, consent, fields hash, id))."""
-    count = 0
+    store's contacts, email → (present, consent, fields hash, id)). Members first, then
+    the other contacts segsync pushed fields to, each in the evaluation's order."""
+    changed: list[str] = []
     for contacts in (target.contacts, target.everyone):
         for email, contact in contacts.items():
             if contacts is target.everyone and email in target.contacts:
@@ -208,8 +210,15 @@ def field_updates(
             if contacts is target.everyone and old is None:
                 continue  # never pushed fields there: left alone
             if old is None or (old != fields_hash(contact.fields) and has_changes(contact, old)):
-                count += 1
-    return count
+                changed.append(email)
+    return changed
+
+
+def field_updates(
+    target: DestinationState, known: Mapping[str, tuple[bool, bool, str | None, str | None]]
+) -> int:
+    """How many field updates a sync sends (``field_changes``)."""
+    return len(field_changes(target, known))
 
 
 def has_changes(contact: Contact, old: str) -> bool:

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from connector.definitions.destinations import Destination
@@ -31,8 +32,8 @@ from connector.reconcile.desired import (
     DesiredPart,
     DestinationState,
     changed_fields,
+    field_changes,
     fields_hash,
-    has_changes,
 )
 from connector.reconcile.diff import PartChanges, chunks
 from connector.reconcile.state import KnownContact, StateStore
@@ -106,6 +107,7 @@ class DestinationExecutor:
         progress: Progress,
         clock: Callable[[], float] = time.monotonic,
         known: dict[str, KnownContact] | None = None,
+        field_changes: list[str] | None = None,
     ) -> None:
         self.run_id = run_id
         self.state = state
@@ -132,6 +134,11 @@ class DestinationExecutor:
         self._recovered: dict[str, bool] = {}
         #: the state store's contacts as this run's diff read them (None: read them here)
         self._known = known
+        #: contacts whose pushed field values changed, as this run's diff found them (None:
+        #: find them here)
+        self._field_changes = field_changes
+        #: parts whose removals were sent while the contacts were pushed (``_early_removals``)
+        self._removed_early: set[str] = set()
         self._report_lock = threading.Lock()
 
     def _digest(self, contact: Contact) -> str:
@@ -176,34 +183,32 @@ class DestinationExecutor:
     def _contacts_to_push(self, known: dict[str, KnownContact]) -> list[Contact]:
         """Contacts to add to tags/lists or carrying native fields that are new to segsync
         or whose consent/fields changed, and contacts segsync pushed fields to before whose
-        values changed (even if they left every segment, or the ESP would keep stale ones)."""
-        needed = {e for ch in self.changes.values() for e in ch.adds} | self.target.carriers
+        values changed (even if they left every segment, or the ESP would keep stale ones).
+
+        Only the contacts that can need a push are looked at (the adds, the carriers, the
+        changed ones the diff found), not every desired contact: a 1 % change of 100,000
+        members looks at 1,000."""
+        changed = self._field_changes
+        if changed is None:
+            changed = field_changes(self.target, known)
         wanted: list[Contact] = []
-        for email, contact in self.target.contacts.items():
+        for email in changed:
+            contact = self._known_contact(email)
+            assert contact is not None  # the diff found it among the desired contacts
+            wanted.append(_delta(contact, known[email].fields_hash))
+        pushed = set(changed)
+        needed = {e for ch in self.changes.values() for e in ch.adds} | self.target.carriers
+        for email in sorted(needed - pushed):
+            contact = self.target.contacts.get(email)
+            if contact is None:
+                continue
             record = known.get(email)
             if record is None:
-                if email in needed:
-                    wanted.append(_first_push(contact))
-                continue
-            present, consent, old_digest = record.present, record.consent, record.fields_hash
-            digest = self._digest(contact)
-            if present and old_digest != digest:
-                # field values changed; a NULL now empties a value pushed before
-                if old_digest is None or has_changes(contact, old_digest):
-                    wanted.append(_delta(contact, old_digest))
-            elif (
-                not present
-                and email in needed
-                and (consent != contact.consent or old_digest != digest)
+                wanted.append(_first_push(contact))
+            elif not record.present and (
+                record.consent != contact.consent or record.fields_hash != self._digest(contact)
             ):
                 wanted.append(_first_push(contact))  # absent before; consent/fields changed
-        for email, contact in self.target.everyone.items():
-            if email in self.target.contacts:
-                continue
-            record = known.get(email)
-            old = record.fields_hash if record is not None and record.present else None
-            if old is not None and old != self._digest(contact) and has_changes(contact, old):
-                wanted.append(_delta(contact, old))
         return wanted
 
     def ensure_contacts(self) -> set[str]:
@@ -224,11 +229,33 @@ class DestinationExecutor:
         wanted = self._contacts_to_push(known)
         self._check_fields(wanted)
         self._present = {e for e, rec in known.items() if rec.present}
-        if self.adapter.limits.joins_on_import:
-            pushed = self._join_on_import(wanted)
-            wanted = [c for c in wanted if c.email not in pushed]
-        self._push(wanted)
+        with self._early_removals() as removals:
+            if self.adapter.limits.joins_on_import:
+                pushed = self._join_on_import(wanted)
+                wanted = [c for c in wanted if c.email not in pushed]
+            self._push(wanted)
+        # a tag/list the push found gone was created again, without the members to remove
+        self._recover_lost([n for n in removals.result() if not self._recovered.get(n)])
         return self._present
+
+    @contextmanager
+    def _early_removals(self) -> Iterator[Future[list[str]]]:
+        """Where an ESP removes members in calls of their own (not with the adds), the
+        removals depend on nothing the contacts' push does: they are sent while it runs,
+        journalled and confirmed batch by batch like any other. Yields the future of the
+        parts whose tag/list turned out to be gone."""
+        removals = [] if self.adapter.limits.adds_and_removes_per_call else self._removals()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="removals") as side:
+            if removals and not self.stop.is_set():
+                self._removed_early = {b.part.part.name for b in removals}
+                future = side.submit(self._run, removals)
+            else:
+                future = Future()
+                future.set_result([])
+            try:
+                yield future
+            finally:
+                future.exception()  # wait for the batches in flight, even on an error
 
     def _join_on_import(self, wanted: list[Contact]) -> set[str]:
         """Every part's adds through ``ensure_contacts(join=…)``, journalled and confirmed
@@ -391,7 +418,7 @@ class DestinationExecutor:
                 self._count_skipped(name, skipped)
             group = self.groups[name]
             adds = list(chunks(addable, size))
-            removes = list(chunks(change.removes, size))
+            removes = [] if name in self._removed_early else list(chunks(change.removes, size))
             if together:
                 for index in range(max(len(adds), len(removes))):
                     result.append(
@@ -406,6 +433,15 @@ class DestinationExecutor:
                 result += [Batch(desired, group, batch, []) for batch in adds]
                 result += [Batch(desired, group, [], batch) for batch in removes]
         return result
+
+    def _removals(self) -> list[Batch]:
+        """Every part's removals in batches of their own."""
+        size = self.adapter.limits.max_members_per_call
+        return [
+            Batch(desired, self.groups[desired.part.name], [], batch)
+            for desired in self.target.parts
+            for batch in chunks(self.changes[desired.part.name].removes, size)
+        ]
 
     def _send(self, batch: Batch) -> MembershipChange:
         """Journal, send and confirm one batch, in the worker thread: the journal writes of
@@ -425,7 +461,12 @@ class DestinationExecutor:
         When ``stop`` is set no new batch starts; those in flight finish and are confirmed.
         A tag/list the ESP no longer has (404) is created again and its membership re-sent.
         """
-        lost = self._run(batches)
+        if not batches and self._removed_early:
+            return  # the removals went with the contacts' push: nothing is left
+        self._recover_lost(self._run(batches))
+
+    def _recover_lost(self, lost: list[str]) -> None:
+        """Tags/lists found gone while sending: created again, their membership re-sent."""
         for name in lost:
             if self._recovered.get(name):
                 raise EspNotFoundError(
@@ -473,8 +514,9 @@ class DestinationExecutor:
                     self.progress.advance(self.name)
         if first_error is not None:
             raise first_error
-        self.report.stopped = self.stop.is_set() and next(pending, None) is not None
-        return [] if self.report.stopped else lost
+        stopped = self.stop.is_set() and next(pending, None) is not None
+        self.report.stopped = self.report.stopped or stopped
+        return [] if stopped else lost
 
     def _confirm(self, batch: Batch, result: MembershipChange) -> None:
         name = batch.part.part.name

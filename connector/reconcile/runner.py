@@ -47,7 +47,7 @@ from connector.reconcile.cohorts import record_cohorts
 from connector.reconcile.desired import (
     DestinationState,
     desired_state,
-    field_updates,
+    field_changes,
     fields_hash,
 )
 from connector.reconcile.diff import PartChanges, diff_part, digest
@@ -118,6 +118,8 @@ class Prepared:
     confirmed_from: dict[str, dict[str, str]] = field(default_factory=dict)
     #: per destination: contacts whose pushed field values changed (see ``field_updates``)
     field_updates: dict[str, int] = field(default_factory=dict)
+    #: per destination: those contacts' emails (``field_changes``), for the executor
+    field_changes: dict[str, list[str]] = field(default_factory=dict)
     #: per destination: the state store's contacts as the diff read them (read once; the
     #: executor of the same run uses them instead of reading 100,000 rows again)
     known: dict[str, dict[str, KnownContact]] = field(default_factory=dict)
@@ -487,7 +489,8 @@ def diff_all(
         prepared.confirmed_digests[dest] = {}
         prepared.confirmed_from[dest] = {}
         if target.splits and state is not None:
-            prepared.field_updates[dest] = field_updates(target, known)
+            changed = prepared.field_changes[dest] = field_changes(target, known)
+            prepared.field_updates[dest] = len(changed)
         for desired in target.parts:
             name = desired.part.name
             pending: set[str] = set()
@@ -637,6 +640,7 @@ def _execute(
             stop=stop,
             progress=progress,
             known=prepared.known.get(dest),
+            field_changes=prepared.field_changes.get(dest),
         )
         reports.append(executor.report)
         try:

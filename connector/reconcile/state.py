@@ -417,15 +417,8 @@ class StateStore:
         in the same transaction."""
         with self.transaction() as db:
             if operation == "remove":
-                db.executemany(
-                    "DELETE FROM members WHERE destination = ? AND part = ? AND email = ?",
-                    ((destination, part, e) for e in emails),
-                )
-            db.executemany(
-                "INSERT INTO pending (destination, part, email) VALUES (?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                ((destination, part, e) for e in emails),
-            )
+                _delete_members(db, "members", destination, part, emails)
+            _insert_members(db, "pending", destination, part, emails)
 
     def replace_confirmed(self, destination: str, part: str, emails: Iterable[str]) -> None:
         """Full resync: the ESP's actual membership becomes the confirmed state."""
@@ -436,11 +429,7 @@ class StateStore:
             db.execute(
                 "DELETE FROM members WHERE destination = ? AND part = ?", (destination, part)
             )
-            db.executemany(
-                "INSERT INTO members (destination, part, email) VALUES (?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                ((destination, part, e) for e in emails),
-            )
+            _insert_members(db, "members", destination, part, list(emails))
 
     def adopt(
         self, destination: str, name: str, group: EspObject, segment: str, emails: Iterable[str]
@@ -462,11 +451,7 @@ class StateStore:
             db.execute(
                 "DELETE FROM members WHERE destination = ? AND part = ?", (destination, name)
             )
-            db.executemany(
-                "INSERT INTO members (destination, part, email) VALUES (?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                ((destination, name, e) for e in emails),
-            )
+            _insert_members(db, "members", destination, name, list(emails))
 
     def confirm_batch(
         self,
@@ -485,32 +470,20 @@ class StateStore:
         batch the ESP answered for as not there (not applied, not refused): no longer
         pending."""
         now = _now()
+        refused = [e[0] for e in errors]
         with self.transaction() as db:
             if operation == "add":
-                db.executemany(
-                    "INSERT INTO members (destination, part, email) VALUES (?, ?, ?) "
-                    "ON CONFLICT DO NOTHING",
-                    ((destination, part, e) for e in applied),
-                )
+                _insert_members(db, "members", destination, part, applied)
             else:
-                db.executemany(
-                    "DELETE FROM members WHERE destination = ? AND part = ? AND email = ?",
-                    ((destination, part, e) for e in applied),
-                )
+                _delete_members(db, "members", destination, part, applied)
                 # the ESP refused to remove these: they are still members
-                db.executemany(
-                    "INSERT INTO members (destination, part, email) VALUES (?, ?, ?) "
-                    "ON CONFLICT DO NOTHING",
-                    ((destination, part, e[0]) for e in errors),
-                )
-            db.executemany(
-                "DELETE FROM pending WHERE destination = ? AND part = ? AND email = ?",
-                ((destination, part, e) for e in [*applied, *(e[0] for e in errors), *absent]),
-            )
-            db.executemany(
-                "DELETE FROM quarantine WHERE destination = ? AND part = ? AND email = ?",
-                ((destination, part, e) for e in applied),
-            )
+                _insert_members(db, "members", destination, part, refused)
+            _delete_members(db, "pending", destination, part, [*applied, *refused, *absent])
+            if applied and db.execute(
+                "SELECT 1 FROM quarantine WHERE destination = ? AND part = ? LIMIT 1",
+                (destination, part),
+            ):
+                _delete_members(db, "quarantine", destination, part, applied)
             db.executemany(
                 "INSERT INTO quarantine (destination, part, email, operation, reason, code, "
                 "permanent, attempts, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) "
@@ -560,17 +533,35 @@ class StateStore:
         destination: str,
         rows: Iterable[tuple[str, bool, bool, str | None, str | None]],
     ) -> None:
-        """Upsert ``(email, present, consent, fields_hash, esp_id)`` rows."""
+        """Upsert ``(email, present, consent, fields_hash, esp_id)`` rows (of one email
+        given twice, the later row).
+
+        Rows sharing their other values (contacts without mapped fields all have one hash)
+        go as one list of emails per shared value; SQLite reads a list of plain emails
+        several times faster than rows of five."""
+        latest = {row[0]: row for row in rows}
+        shared: dict[tuple[int, int, str | None, str | None], list[str]] = {}
+        for email, is_present, has_consent, digest, esp_id in latest.values():
+            key = (int(is_present), int(has_consent), digest, esp_id)
+            shared.setdefault(key, []).append(email)
+        mixed: list[tuple[str, int, int, str | None, str | None]] = []
         now = _now()
         with self.transaction() as db:
-            db.executemany(
-                "INSERT INTO contacts (destination, email, present, consent, fields_hash, esp_id, "
-                "checked_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (destination, email) DO "
-                "UPDATE SET present = excluded.present, consent = excluded.consent, "
-                "fields_hash = excluded.fields_hash, "
-                "esp_id = COALESCE(excluded.esp_id, contacts.esp_id), "
-                "checked_at = excluded.checked_at",
-                ((destination, e, int(p), int(c), h, i, now) for e, p, c, h, i in rows),
+            for (present, consent, digest, esp_id), emails in shared.items():
+                if len(emails) < _SHARED_ROWS:
+                    mixed += [(e, present, consent, digest, esp_id) for e in emails]
+                    continue
+                db.execute_rows(
+                    _UPSERT_CONTACTS.format(values="email, ?, ?, ?, ?, ?"),
+                    (destination, present, consent, digest, esp_id, now),
+                    sorted(emails),
+                    [("email", "text")],
+                )
+            db.execute_rows(
+                _UPSERT_CONTACTS.format(values="email, present, consent, fields_hash, esp_id, ?"),
+                (destination, now),
+                sorted(mixed),
+                _CONTACT_COLUMNS,
             )
 
     # -- static segments ----------------------------------------------------------------
@@ -795,6 +786,47 @@ class StateStore:
             (segment, limit),
         )
         return [_cohort(row) for row in reversed(rows)]
+
+
+#: from this many contact rows with the same values, one statement of their emails
+_SHARED_ROWS = 50
+_UPSERT_CONTACTS = (
+    "INSERT INTO contacts (destination, email, present, consent, fields_hash, esp_id, "
+    "checked_at) SELECT ?, {values} FROM {{rows}} WHERE true "
+    "ON CONFLICT (destination, email) DO UPDATE SET present = excluded.present, "
+    "consent = excluded.consent, fields_hash = excluded.fields_hash, "
+    "esp_id = COALESCE(excluded.esp_id, contacts.esp_id), checked_at = excluded.checked_at"
+)
+_CONTACT_COLUMNS = (
+    ("email", "text"),
+    ("present", "integer"),
+    ("consent", "integer"),
+    ("fields_hash", "text"),
+    ("esp_id", "text"),
+)
+
+
+def _insert_members(db: Tx, table: str, destination: str, part: str, emails: Sequence[str]) -> None:
+    """``emails`` into ``table`` (members or pending) of one part, in one statement; in
+    key order, which is several times faster for SQLite than arrival order."""
+    db.execute_rows(
+        f"INSERT INTO {table} (destination, part, email) SELECT ?, ?, email FROM {{rows}} "
+        "WHERE true ON CONFLICT DO NOTHING",
+        (destination, part),
+        sorted(emails),
+        [("email", "text")],
+    )
+
+
+def _delete_members(db: Tx, table: str, destination: str, part: str, emails: Sequence[str]) -> None:
+    """``emails`` out of ``table`` (members, pending, quarantine) of one part."""
+    db.execute_rows(
+        f"DELETE FROM {table} WHERE destination = ? AND part = ? "
+        "AND email IN (SELECT email FROM {rows})",
+        (destination, part),
+        sorted(emails),
+        [("email", "text")],
+    )
 
 
 #: newest first: by as_of, then by when the run started (SQLite's rowid is not portable)

@@ -12,6 +12,12 @@ talks to a ``StateDb``:
   schema version lives in ``segsync_schema``; tables go to the first schema of the search
   path, so one database can hold several state stores.
 
+Many rows go to one statement as a table parameter (``Tx.execute_rows``): the SQL names it
+``{rows}``, SQLite reads it from one JSON array (``json_each``), PostgreSQL from one array
+per column (``unnest``). One statement for a batch's 10,000 emails instead of 10,000
+executions: about three times faster on SQLite, and it holds Python's interpreter lock only
+to encode the array, so the HTTP threads of the run go on while SQLite works.
+
 Both migrate atomically: the write lock (``BEGIN IMMEDIATE``, an advisory transaction lock)
 is taken *before* the schema version is read, so two processes starting together on a new
 store never both create the tables. Every database error leaves as a ``StateError`` naming
@@ -24,6 +30,7 @@ SQLite file, a session advisory lock in PostgreSQL.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import stat
@@ -42,9 +49,11 @@ from connector.reconcile.state_url import StateUrl
 
 _T = TypeVar("_T")
 
-__all__ = ["PostgresDb", "SqliteDb", "StateDb", "Tx", "open_db"]
+__all__ = ["Column", "PostgresDb", "SqliteDb", "StateDb", "Tx", "open_db"]
 
 Row = tuple[Any, ...]
+#: a column of a table parameter: its name and its PostgreSQL type (``text``, ``integer``)
+Column = tuple[str, str]
 
 
 class Tx(Protocol):
@@ -53,6 +62,20 @@ class Tx(Protocol):
     def execute(self, sql: str, args: Sequence[Any] = ()) -> list[Row]: ...
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    def execute_rows(
+        self, sql: str, args: Sequence[Any], rows: Sequence[Any], columns: Sequence[Column]
+    ) -> None:
+        """One statement over many rows: ``sql`` uses ``{rows}`` once, as a FROM item with
+        ``columns``; ``args`` are the ``?`` values before and after it, in order; ``rows``
+        are tuples, or plain values for one column."""
+        ...
+
+
+def _split_args(sql: str, args: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+    """``args`` before and after the ``{rows}`` of ``sql``."""
+    before = sql.split("{rows}", 1)[0].count("?")
+    return list(args[:before]), list(args[before:])
 
 
 class StateDb(Protocol):
@@ -91,6 +114,22 @@ class _SqliteTx:
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.con.executemany(sql, rows)
+
+    def execute_rows(
+        self, sql: str, args: Sequence[Any], rows: Sequence[Any], columns: Sequence[Column]
+    ) -> None:
+        if not rows:
+            return
+        if len(columns) == 1:
+            table = f"(SELECT value AS {columns[0][0]} FROM json_each(?))"
+        else:
+            picks = ", ".join(
+                f"json_extract(value, '$[{i}]') AS {name}" for i, (name, _) in enumerate(columns)
+            )
+            table = f"(SELECT {picks} FROM json_each(?))"
+        before, after = _split_args(sql, args)
+        encoded = json.dumps(rows, separators=(",", ":"))
+        self.con.execute(sql.replace("{rows}", table), [*before, encoded, *after])
 
 
 _READ = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
@@ -275,6 +314,17 @@ class _PgTx:
         batch = list(rows)
         if batch:
             self.cursor.executemany(_pg(sql), batch)
+
+    def execute_rows(
+        self, sql: str, args: Sequence[Any], rows: Sequence[Any], columns: Sequence[Column]
+    ) -> None:
+        if not rows:
+            return
+        arrays = ", ".join(f"?::{kind}[]" for _, kind in columns)
+        table = f"unnest({arrays}) AS rows_({', '.join(n for n, _ in columns)})"
+        values = [list(rows)] if len(columns) == 1 else [list(c) for c in zip(*rows, strict=True)]
+        before, after = _split_args(sql, args)
+        self.cursor.execute(_pg(sql.replace("{rows}", table)), [*before, *values, *after])
 
 
 def _key(*parts: str) -> int:

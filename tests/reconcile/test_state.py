@@ -132,3 +132,30 @@ def test_cohorts_round_trip_bytes_and_order(store: StateStore) -> None:
     older = store.latest_cohort("s", until="2026-11-01T12:00:00")
     assert older is not None and older.run_id == "r1"
     assert store.latest_cohort("s", until="2026-10-01") is None
+
+
+def test_many_rows_in_one_statement_keep_every_value(store: StateStore) -> None:
+    """Batches and contact rows go as one table parameter (JSON on SQLite, arrays on
+    PostgreSQL): odd addresses survive, shared and mixed rows land alike, a known id is
+    kept, and the later of two rows for one email wins."""
+    odd = ["zoë@exämple.com", 'quo"te@x.com', "back\\slash@x.com", "o'neil@x.com"]
+    many = [f"m{i:03}@x.com" for i in range(120)] + odd
+    store.start_run("r1", "test", "x")
+    store.start_part("r1", "s", "d", "p", desired=len(many))
+    store.begin_batch("d", "p", "add", many)
+    assert store.pending("d", "p") == set(many)
+    store.confirm_batch("r1", "d", "p", "add", many[:-1], [], absent=many[-1:])
+    assert store.confirmed("d", "p") == set(many[:-1])
+    assert store.pending("d", "p") == set()
+    store.record_contacts("d", [("zoë@exämple.com", True, True, "h0", "ID0")])
+    rows = [(e, True, True, "{}", None) for e in many]  # shared values: one list of emails
+    rows += [(odd[0], True, False, '{"A":"1"}', None), (odd[1], False, False, None, "ID1")]
+    store.record_contacts("d", rows)
+    known = store.contacts("d")
+    assert len(known) == len(many)
+    assert known["m007@x.com"] == (True, True, "{}", None)
+    assert known[odd[0]] == (True, False, '{"A":"1"}', "ID0")  # later row; id kept
+    assert known[odd[1]] == (False, False, None, "ID1")
+    assert known[odd[3]] == (True, True, "{}", None)
+    store.begin_batch("d", "p", "remove", many[:100])
+    assert store.confirmed("d", "p") == set(many[100:-1])

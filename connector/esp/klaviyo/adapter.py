@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -247,26 +248,36 @@ class KlaviyoAdapter(EspAdapter):
                 return
 
     def _lookup(self, emails: Sequence[str]) -> dict[str, str]:
-        """Profile ids of the emails that have a profile (fresh from Klaviyo)."""
-        found: dict[str, str] = {}
+        """Profile ids of the emails that have a profile (fresh from Klaviyo): 100 emails
+        per ``GET /api/profiles``, those requests in parallel up to the concurrency."""
         unique = list(dict.fromkeys(e.strip().lower() for e in emails))
-        for start in range(0, len(unique), LOOKUP_PAGE):
-            chunk = unique[start : start + LOOKUP_PAGE]
-            query = f"any(email,[{','.join(quoted(e) for e in chunk)}])"
-
-            def fetch(cursor: str | None, query: str = query) -> Any:
-                return self._profiles.get_profiles(
-                    fields_profile=["email"],
-                    filter=query,
-                    page_size=LOOKUP_PAGE,
-                    page_cursor=cursor,
-                )
-
-            for profile in self._paged("GET", R_PROFILES, fetch):
-                email = email_of(profile)
-                if email and profile.get("id"):
-                    found[email] = str(profile["id"])
+        chunks = [unique[i : i + LOOKUP_PAGE] for i in range(0, len(unique), LOOKUP_PAGE)]
+        found: dict[str, str] = {}
+        if len(chunks) <= 1:
+            for chunk in chunks:
+                found.update(self._lookup_page(chunk))
+        else:
+            workers = min(len(chunks), self.limits.max_concurrency)
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="klaviyo") as pool:
+                for page in pool.map(self._lookup_page, chunks):
+                    found.update(page)
         self._ids.update(found)
+        return found
+
+    def _lookup_page(self, chunk: list[str]) -> dict[str, str]:
+        """One ``any(email,[…])`` look-up of up to 100 emails: email → profile id."""
+        query = f"any(email,[{','.join(quoted(e) for e in chunk)}])"
+
+        def fetch(cursor: str | None) -> Any:
+            return self._profiles.get_profiles(
+                fields_profile=["email"], filter=query, page_size=LOOKUP_PAGE, page_cursor=cursor
+            )
+
+        found: dict[str, str] = {}
+        for profile in self._paged("GET", R_PROFILES, fetch):
+            email = email_of(profile)
+            if email and profile.get("id"):
+                found[email] = str(profile["id"])
         return found
 
     def _resolve(self, emails: Sequence[str], *, fresh: bool) -> dict[str, str]:
@@ -415,16 +426,14 @@ class KlaviyoAdapter(EspAdapter):
         # may be created: bulk imports (upserts that grant no consent), all jobs at once,
         # carrying the list, so no profile id is needed to join it
         refused = self._imports.run(creatable, [join.id] if join else []) if creatable else {}
-        for contact in creatable:
-            error = refused.get(contact.email)
-            if error is not None:
-                result.errors.append(error)
-                continue
-            if self._ids.get(contact.email) is None:
-                result.created.append(contact.email)  # new to segsync (Klaviyo does not say)
-            result.present.append(contact.email)
-            if join is not None:
-                result.joined.append(contact.email)
+        imported = [c.email for c in creatable if c.email not in refused]
+        result.errors += [refused[c.email] for c in creatable if c.email in refused]
+        had_id = self._ids.having(imported)
+        # new to segsync (Klaviyo does not say)
+        result.created += [e for e in imported if e not in had_id] if had_id else imported
+        result.present += imported
+        if join is not None:
+            result.joined += imported
         # a NULL unsets a property pushed before (an import cannot clear a field)
         cleared = [c for c in creatable if c.cleared and c.email not in refused]
         for outcome in self._patch_all(cleared).values():

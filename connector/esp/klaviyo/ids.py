@@ -23,6 +23,11 @@ class ProfileIds:
         with self._lock:
             return self._ids.get(email.strip().lower())
 
+    def having(self, emails: Iterable[str]) -> set[str]:
+        """Those of ``emails`` (normalised) that have an id, under one lock."""
+        with self._lock:
+            return {e for e in emails if e.strip().lower() in self._ids}
+
     def update(self, mapping: Mapping[str, str]) -> None:
         with self._lock:
             self._ids.update({e.strip().lower(): pid for e, pid in mapping.items() if pid})

@@ -94,7 +94,30 @@ class BulkImports:
         profile is alone, so one bad row never blocks the others.
         """
         refused: dict[str, MemberError] = {}
-        jobs: list[tuple[list[Contact], list[str]]] = []
+        submitted: list[tuple[str, list[Contact]]] = []
+        workers = max(1, self._parallel)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="klaviyo-import") as pool:
+            # each job is sent as soon as it is encoded: the next one is encoded while the
+            # first is on the wire, instead of every job before the first is sent
+            futures = [
+                pool.submit(self._submit, batch, resources, lists)
+                for batch, resources in self._jobs(contacts, refused)
+            ]
+            for future in futures:
+                accepted, rejected = future.result()
+                submitted += accepted
+                refused.update(rejected)
+        finished = self._wait_all([job_id for job_id, _ in submitted])
+        for job_id, members in submitted:
+            refused.update(self._outcome(job_id, finished[job_id], members))
+        return refused
+
+    @staticmethod
+    def _jobs(
+        contacts: list[Contact], refused: dict[str, MemberError]
+    ) -> Iterator[tuple[list[Contact], list[str]]]:
+        """The contacts in jobs (≤ 10,000 profiles, < 5 MB each) with each profile's JSON
+        text, one job at a time; a profile over 100 KB goes to ``refused`` instead."""
         batch: list[Contact] = []
         resources: list[str] = []  # each profile's JSON text
         size = 0
@@ -115,25 +138,13 @@ class BulkImports:
                 )
                 continue
             if batch and (size + weight > MAX_IMPORT_BYTES or len(batch) >= MAX_IMPORT_PROFILES):
-                jobs.append((batch, resources))
+                yield batch, resources
                 batch, resources, size = [], [], 0
             batch.append(contact)
             resources.append(resource)
             size += weight
         if batch:
-            jobs.append((batch, resources))
-        submitted: list[tuple[str, list[Contact]]] = []
-        workers = max(1, min(len(jobs), self._parallel))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="klaviyo-import") as pool:
-            for accepted, rejected in pool.map(
-                lambda job: self._submit(job[0], job[1], lists), jobs
-            ):
-                submitted += accepted
-                refused.update(rejected)
-        finished = self._wait_all([job_id for job_id, _ in submitted])
-        for job_id, members in submitted:
-            refused.update(self._outcome(job_id, finished[job_id], members))
-        return refused
+            yield batch, resources
 
     def _submit(
         self, contacts: list[Contact], resources: list[str], lists: Sequence[str]

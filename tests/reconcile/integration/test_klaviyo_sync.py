@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from connector.definitions.destinations import Destination
 from connector.emulator import EmulatorOptions, run_emulator
+from connector.esp.base import EspAdapter, EspObject, MembershipChange, MembershipResult
+from connector.esp.klaviyo.adapter import KlaviyoAdapter
+from connector.esp.registry import adapter_for
 from connector.reconcile.runner import SyncOptions, run_sync
 from connector.settings import Settings, load_settings
 from tests.conftest import make_store, point_at_emulator, write_config
@@ -138,3 +142,70 @@ def test_klaviyo_sync_converges_through_rate_limits_and_faults(
     assert 429 in statuses and statuses & {500, 502, 503}
     state = emu.state  # type: ignore[attr-defined]
     assert state.list_emails(state.find_list("segsync:buyers").id) == {email(i) for i in buyers()}
+
+
+def test_removals_go_while_the_imports_run(world: tuple[Settings, object], tmp_path: Path) -> None:
+    """Klaviyo removes members in calls of their own: they are sent while the bulk imports
+    of the joiners are processed, not after them; their id look-ups go in parallel."""
+    settings, emu = world
+    assert run_sync(settings, options=SyncOptions(as_of=AS_OF)).status == "ok"
+    store_path = tmp_path / "c.duckdb"
+    store_path.unlink()
+    people = [
+        (f"p{i:04d}", email(i), i % 3 != 0, "CA", age(i), 1.0, False, AS_OF, None, None)
+        for i in range(N)
+    ]
+    orders = [  # the even buyers leave, the odd ones join
+        (f"p{i:04d}", "order_completed", AS_OF - timedelta(days=2), "tv", 5.0, None)
+        for i in range(1, N, 2)
+    ]
+    make_store(people, orders, path=store_path).close()
+    emu.options.import_delay_s = 1.0  # type: ignore[attr-defined]
+    emu.options.latency_ms = 30  # type: ignore[attr-defined]
+    events: list[str] = []
+    in_flight = [0, 0]  # look-ups now, most at once
+
+    def factory(destination: Destination, conf: Settings) -> EspAdapter:
+        adapter = adapter_for(destination, conf)
+        assert isinstance(adapter, KlaviyoAdapter)
+        wait_all, remove, page = (
+            adapter._imports._wait_all,
+            adapter.remove_members,
+            adapter._lookup_page,
+        )
+
+        def waited(job_ids: list[str]) -> dict[str, dict[str, object]]:
+            done = wait_all(job_ids)
+            events.append("imports done")
+            return done
+
+        def removed(group: EspObject, emails: Sequence[str]) -> MembershipResult:
+            result = remove(group, emails)
+            events.append("removed")
+            return result
+
+        def looked_up(chunk: list[str]) -> dict[str, str]:
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight)
+            try:
+                return page(chunk)
+            finally:
+                in_flight[0] -= 1
+
+        adapter._imports._wait_all = waited  # type: ignore[method-assign]
+        adapter.change_members = lambda g, adds, removes: MembershipChange(  # type: ignore[method-assign]
+            adapter.add_members(g, adds), removed(g, removes)
+        )
+        adapter._lookup_page = looked_up  # type: ignore[method-assign]
+        return adapter
+
+    options = SyncOptions(as_of=AS_OF, force=True)  # every member leaves: past the guard
+    summary = run_sync(settings, options=options, adapter_factory=factory)
+    assert summary.status == "ok", summary.errors
+    state = emu.state  # type: ignore[attr-defined]
+    leavers = {i for i in buyers()}
+    joiners = {i for i in range(1, N, 2) if present(i)}
+    assert state.list_emails(state.find_list("segsync:buyers").id) == {email(i) for i in joiners}
+    assert leavers and joiners and "removed" in events and "imports done" in events
+    assert events.index("removed") < events.index("imports done"), events
+    assert in_flight[1] > 1  # more than one look-up page in flight at once

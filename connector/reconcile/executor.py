@@ -321,8 +321,16 @@ class DestinationExecutor:
         every contact's presence and fields hash, quarantines refused ones."""
         create = self.destination.new_contacts == "consent_only"
         size = self.adapter.limits.max_contacts_per_upsert
-        # joining on import: one call, the adapter submits every job before waiting for any
-        batches = [contacts] if join is not None and contacts else list(chunks(contacts, size))
+        if join is not None:
+            # joining on import: one call, the adapter submits every job before waiting
+            batches = [contacts] if contacts else []
+        else:
+            # contacts that may not be created go together, first (the adapter looks them
+            # up or batches their field updates: Mailchimp's one POST /batches); the others
+            # in upserts of the ESP's size, in parallel
+            others = [c for c in contacts if not (create and c.consent)]
+            creatable = [c for c in contacts if create and c.consent]
+            batches = ([others] if others else []) + list(chunks(creatable, size))
         total = ContactsResult()
         if not batches:
             return total

@@ -439,9 +439,8 @@ class KlaviyoAdapter(EspAdapter):
         for outcome in self._patch_all(cleared).values():
             if isinstance(outcome, MemberError):
                 result.errors.append(outcome)
-        size = self.limits.max_contacts_per_upsert
-        for start in range(0, len(others), size):
-            result.merge(self._ensure_existing(others[start : start + size], join))
+        if others:
+            result.merge(self._ensure_existing(others, join))
         return result
 
     def _ensure_existing(self, others: list[Contact], join: EspObject | None) -> ContactsResult:
@@ -477,14 +476,17 @@ class KlaviyoAdapter(EspAdapter):
         return result
 
     def _patch_all(self, contacts: list[Contact]) -> dict[str, MemberError | bool]:
-        """``PATCH /api/profiles/{id}`` per contact (fields, and unset for cleared ones)."""
+        """``PATCH /api/profiles/{id}`` per contact (fields, and unset for cleared ones), in
+        parallel up to the concurrency."""
         if not contacts:
             return {}
         ids = self._resolve([c.email for c in contacts], fresh=False)
-        outcomes: dict[str, MemberError | bool] = {}
-        for contact in contacts:
-            pid = ids.get(contact.email)
-            outcomes[contact.email] = False if pid is None else self._patch(contact, pid)
+        found = [c for c in contacts if c.email in ids]
+        outcomes: dict[str, MemberError | bool] = {c.email: False for c in contacts}
+        workers = max(1, min(len(found), self.limits.max_concurrency))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="klaviyo") as pool:
+            patched = pool.map(lambda c: self._patch(c, ids[c.email]), found)
+            outcomes.update(zip((c.email for c in found), patched, strict=True))
         return outcomes
 
     def _patch(self, contact: Contact, profile_id: str) -> MemberError | bool:

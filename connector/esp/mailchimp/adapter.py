@@ -120,6 +120,9 @@ SCAN_MIN_LOOKUPS = 20
 #: from this many field updates of contacts that may not be created, one ``POST /batches``
 #: (plus its polls and the results download: 3 calls or more) beats one PATCH each
 BATCH_MIN_OPERATIONS = 4
+#: operations per ``POST /batches``: Mailchimp documents no limit; 10,000 PATCHes are about
+#: 2 MB of JSON, and a run's field updates beyond that go in more batches
+MAX_BATCH_OPERATIONS = 10_000
 
 
 def subscriber_hash(email: str) -> str:
@@ -608,55 +611,63 @@ class MailchimpAdapter(EspAdapter):
     def ensure_contacts(
         self, contacts: Sequence[Contact], *, create_new: bool, join: EspObject | None = None
     ) -> ContactsResult:
-        """Create consenting missing contacts (when allowed) and push fields to existing ones,
-        in batches of ``limits.max_contacts_per_upsert``; see the module docstring. Tags are
-        not joined here (``join`` must be None: ``limits.joins_on_import`` is false)."""
+        """Create consenting missing contacts (when allowed) and push fields to existing ones:
+        the first in upserts of ``limits.max_contacts_per_upsert``, the others (that may not
+        be created) all together, their field updates in one ``POST /batches`` (see the
+        module docstring). Tags are not joined here (``join`` must be None:
+        ``limits.joins_on_import`` is false)."""
         if join is not None:
             raise ValueError("Mailchimp tags are joined by change_members")
         result = ContactsResult()
         unique = dedupe_contacts(contacts)
+        creatable = [c for c in unique if create_new and c.consent]
         size = self.limits.max_contacts_per_upsert
-        for start in range(0, len(unique), size):
-            result.merge(self._ensure_batch(unique[start : start + size], create_new))
+        for start in range(0, len(creatable), size):
+            result.merge(self._upsert(creatable[start : start + size]))
+        others = [c for c in unique if not (create_new and c.consent)]
+        if others:
+            result.merge(self._ensure_existing(others))
         return result
 
-    def _ensure_batch(self, contacts: list[Contact], create_new: bool) -> ContactsResult:
+    def _upsert(self, creatable: list[Contact]) -> ContactsResult:
+        """Contacts that may be created: one upsert; ``status_if_new`` applies only to a
+        new one."""
         result = ContactsResult()
-        creatable = [c for c in contacts if create_new and c.consent]
-        others = [c for c in contacts if not (create_new and c.consent)]
+        data = self._batch([_batch_member(c) for c in creatable])
+        new = {str(m.get("email_address", "")).lower() for m in data.get("new_members", [])}
+        updated = {str(m.get("email_address", "")).lower() for m in data.get("updated_members", [])}
+        refused = _batch_errors(data)
+        for contact in creatable:
+            error = refused.get(contact.email)
+            if contact.email in new:
+                result.created.append(contact.email)
+                result.present.append(contact.email)
+            elif contact.email in updated:
+                result.present.append(contact.email)
+            elif error is not None:
+                result.errors.append(error)
+            else:
+                # neither created, updated nor refused: Mailchimp answered for it nowhere
+                result.errors.append(
+                    MemberError(contact.email, "not in Mailchimp's batch answer", "esp_error")
+                )
+        return result
 
-        # contacts that may be created: one upsert; status_if_new applies only to a new one
-        if creatable:
-            data = self._batch([_batch_member(c) for c in creatable])
-            new = {str(m.get("email_address", "")).lower() for m in data.get("new_members", [])}
-            updated = {
-                str(m.get("email_address", "")).lower() for m in data.get("updated_members", [])
-            }
-            refused = _batch_errors(data)
-            for contact in creatable:
-                error = refused.get(contact.email)
-                if contact.email in new:
-                    result.created.append(contact.email)
-                    result.present.append(contact.email)
-                elif contact.email in updated:
-                    result.present.append(contact.email)
-                elif error is not None:
-                    result.errors.append(error)
-                else:
-                    # neither created, updated nor refused: Mailchimp answered for it nowhere
-                    result.errors.append(
-                        MemberError(contact.email, "not in Mailchimp's batch answer", "esp_error")
-                    )
-
-        # contacts that may not be created never go in a batch (any batch member can be
-        # created): their fields go by PATCH, which answers 404 rather than creating a
-        # contact that is missing or was deleted since a read — many of them in one
-        # POST /batches, whose results also tell who is there; the others (a few, or none
-        # with fields to send) are read first (GET never creates)
+    def _ensure_existing(self, others: list[Contact]) -> ContactsResult:
+        """Contacts that may not be created never go in an upsert (any member of it can be
+        created): their fields go by PATCH, which answers 404 rather than creating a
+        contact that is missing or was deleted since a read — many of them in one
+        ``POST /batches`` (up to ``MAX_BATCH_OPERATIONS``), whose results also tell who is
+        there; the others (a few, or none with fields to send) are read first (GET never
+        creates)."""
+        result = ContactsResult()
         with_fields = [c for c in others if c.fields or c.cleared]
         batched: dict[str, MemberError | bool] = {}
         if len(with_fields) >= BATCH_MIN_OPERATIONS:
-            batched = self._patch_in_batch(with_fields)
+            for start in range(0, len(with_fields), MAX_BATCH_OPERATIONS):
+                batched.update(
+                    self._patch_in_batch(with_fields[start : start + MAX_BATCH_OPERATIONS])
+                )
         read = [c for c in others if c.email not in batched]
         statuses = self._statuses([c.email for c in read])
         to_patch: list[Contact] = []

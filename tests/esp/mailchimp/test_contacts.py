@@ -180,7 +180,10 @@ def test_contacts_are_batched_at_500_and_deduplicated(
     contacts = [Contact(f"p{i}@example.com", True) for i in range(1000)]
     contacts.append(Contact("P0@Example.com ", False, {"STATE": "CA"}))
     result = mailchimp.ensure_contacts(contacts, create_new=True)
-    assert [len(b["members"]) for b in audience.batches] == [499, 500]
+    assert [len(b["members"]) for b in audience.batches] == [
+        500,
+        499,
+    ]  # every batch full but the last
     assert len(result.created) == 999
     # the duplicate merged into p0: one copy has no consent, so the contact has none
     assert audience.batches[0]["members"][0]["email_address"] == "p1@example.com"

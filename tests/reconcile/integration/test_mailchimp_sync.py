@@ -302,3 +302,32 @@ def test_fully_native_segment_carries_and_refreshes_fields(
     quiet = emu.calls.total()  # type: ignore[attr-defined]
     assert sync(settings, names=["californians"]).total_api_calls == 1  # type: ignore[attr-defined]
     assert emu.calls.total() == quiet + 1  # the key check  # type: ignore[attr-defined]
+
+
+def test_field_updates_of_contacts_without_consent_go_in_one_batch(
+    world: tuple[Settings, object, Path],
+) -> None:
+    """Members that withdrew consent are never put in an upsert (it could create them), so
+    their new field values go by PATCH: all of a run's in one POST /batches, not one batch
+    per 500 contacts."""
+    settings, emu, store_path = world
+    con = duckdb.connect(str(store_path))
+    con.execute("DELETE FROM events")
+    insert_rows(con, "events", events(buyers=range(N)))  # everyone buys
+    con.close()
+    assert sync(settings).status == "ok"  # type: ignore[attr-defined]
+    con = duckdb.connect(str(store_path))
+    con.execute("UPDATE profiles SET email_consent = FALSE, region = 'WA'")
+    con.close()
+    state = emu.state  # type: ignore[attr-defined]
+    pushed = {e for e in state.emails(AUDIENCE) if state.member(AUDIENCE, e).merge_fields}
+    assert len(pushed) > 1000  # more than two upserts' worth
+    calls = emu.calls  # type: ignore[attr-defined]
+    batches = calls.total("POST", "/3.0/batches")
+    summary = sync(settings)
+    assert summary.status == "ok", summary.errors  # type: ignore[attr-defined]
+    assert summary.field_updates == {"mc": len(pushed)}  # type: ignore[attr-defined]
+    assert calls.total("POST", "/3.0/batches") == batches + 1
+    assert calls.total("PATCH", "/3.0/lists/{list_id}/members/{subscriber_hash}") == 0
+    assert {state.member(AUDIENCE, e).merge_fields.get("STATE") for e in pushed} == {"WA"}
+    assert state.contract_violations == []

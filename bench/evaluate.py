@@ -578,14 +578,20 @@ def parse_args() -> tuple[argparse.Namespace, str | None]:
     parser.add_argument(
         "--explain", metavar="FILE", help="write EXPLAIN ANALYZE output here (DuckDB)"
     )
+    parser.add_argument(
+        "--results",
+        action="store_true",
+        help="also measure what a run brings back (DuckDB): query vs fetch time, rows, "
+        "members, the result's size, profiles whose membership changed since the day before",
+    )
     args = parser.parse_args()
     try:
         kind = parse_store_url(args.store).kind if args.store else "duckdb"
     except ConfigError as exc:
         parser.error(str(exc))
     target = args.store if kind != "duckdb" else None  # duckdb: the working copy
-    if target and args.explain:
-        parser.error("--explain runs on the DuckDB working copy only")
+    if target and (args.explain or args.results):
+        parser.error("--explain and --results run on the DuckDB working copy only")
     return args, target
 
 
@@ -637,6 +643,7 @@ def main() -> None:
             shown, keeps_rollups = store.url.display(), store.incremental
         if args.explain:
             explain(url, defs, Path(args.explain))
+        results = results_report(url, defs) if args.results else {}
     finally:
         if target is not None and namespace is not None:
             drop_target(target, namespace)
@@ -661,6 +668,7 @@ def main() -> None:
         "repeat": args.repeat,
         "load_average": round(os.getloadavg()[0], 2),
         "mismatched": mismatched,
+        **results,
     }
     if args.json:
         print(json.dumps(report))
@@ -688,6 +696,14 @@ def show(
     print("targets: incremental / floor <= 2.0, full / floor <= 8")
     print(f"peak RSS: {report['peak_rss_mib']:,.0f} MiB (target <= 2048 MiB)")
     print(f"load average {report['load_average']} on {os.cpu_count()} CPUs")
+    if "result_rows" in report:
+        print(
+            f"results: query {report['query_s']:.2f} s, fetch {report['fetch_s']:.2f} s of a "
+            f"{report['run_s']:.2f} s run; {report['result_rows']:,} rows, "
+            f"{report['members_total']:,} members over the segments, "
+            f"{report['result_mib']:,} MiB; {report['changed_profiles']:,} profiles changed "
+            "membership since the day before"
+        )
     show_startup(report)
 
 
@@ -696,6 +712,62 @@ def _same(a: Evaluation, b: Evaluation, name: str) -> bool:
         np.array_equal(a.profile_ids[a.members[name]], b.profile_ids[b.members[name]])
         and np.array_equal(a.profile_ids[a.pushed(name)], b.profile_ids[b.pushed(name)])
     )
+
+
+class _TimedConnection:
+    """A DuckDB connection whose ``fetchnumpy`` records the time of the query before it
+    (``query_s``) and its own (``fetch_s``); the store's code runs unchanged around it."""
+
+    def __init__(self, con: Any, timed: dict[str, float]) -> None:
+        self._con, self._timed, self._executed = con, timed, 0.0
+
+    def execute(self, *args: Any) -> _TimedConnection:
+        started = time.perf_counter()
+        self._result = self._con.execute(*args)
+        self._executed = time.perf_counter() - started
+        return self
+
+    def fetchall(self) -> Any:
+        return self._result.fetchall()
+
+    def fetchnumpy(self) -> Any:
+        started = time.perf_counter()
+        arrays = self._result.fetchnumpy()
+        self._timed["query_s"] = self._executed
+        self._timed["fetch_s"] = time.perf_counter() - started
+        return arrays
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def results_report(url: str, defs: Any) -> dict[str, Any]:
+    """What a full run at ``AS_OF`` brings back from DuckDB and what it costs: the query's
+    execution and the fetch into numpy timed apart (one run), the rows (profiles that
+    qualify for any rule), the members of all segments added up (what per-segment id
+    arrays would hold), the result's size in Python, and the profiles whose membership in
+    some segment differs from a run a day earlier (what "changes only" would bring back)."""
+    timed: dict[str, float] = {}
+    with open_store(url) as store:
+        store.con = _TimedConnection(store.con, timed)  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        now = evaluate(store, defs, as_of=AS_OF, incremental=False)
+        timed["run_s"] = time.perf_counter() - started
+        before = evaluate(store, defs, as_of=AS_OF - TAIL, incremental=False)
+    changed: set[Any] = set()
+    for name in now.segments:
+        members_now = set(now.profile_ids[now.members[name]].tolist())
+        changed |= members_now ^ set(before.profile_ids[before.members[name]].tolist())
+    arrays = [now.profile_ids, now.raw_emails, now.emails, now.consent]
+    strings = sum(sys.getsizeof(v) for a in arrays if a.dtype == object for v in a if v is not None)
+    masks = sum(m.nbytes for m in now.qualified.values())
+    return {
+        **{k: round(v, 3) for k, v in timed.items()},
+        "result_rows": len(now.profile_ids),
+        "members_total": sum(now.size(n) for n in now.segments),
+        "result_mib": round((sum(a.nbytes for a in arrays) + strings + masks) / 2**20, 1),
+        "changed_profiles": len(changed),
+    }
 
 
 def explain(url: str, defs: Any, out: Path) -> None:

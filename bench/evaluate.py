@@ -753,6 +753,7 @@ def results_report(url: str, defs: Any) -> dict[str, Any]:
         started = time.perf_counter()
         now = evaluate(store, defs, as_of=AS_OF, incremental=False)
         timed["run_s"] = time.perf_counter() - started
+        figures = dict(timed)  # this run's (the run a day earlier records its own)
         before = evaluate(store, defs, as_of=AS_OF - TAIL, incremental=False)
     changed: set[Any] = set()
     for name in now.segments:
@@ -762,7 +763,7 @@ def results_report(url: str, defs: Any) -> dict[str, Any]:
     strings = sum(sys.getsizeof(v) for a in arrays if a.dtype == object for v in a if v is not None)
     masks = sum(m.nbytes for m in now.qualified.values())
     return {
-        **{k: round(v, 3) for k, v in timed.items()},
+        **{k: round(v, 3) for k, v in figures.items()},
         "result_rows": len(now.profile_ids),
         "members_total": sum(now.size(n) for n in now.segments),
         "result_mib": round((sum(a.nbytes for a in arrays) + strings + masks) / 2**20, 1),

@@ -271,9 +271,9 @@ class DestinationExecutor:
             if skipped:
                 self._count_skipped(name, skipped)
             size = self.adapter.limits.max_contacts_per_upsert
-            batches = list(chunks(candidates, size))
-            for chunk in batches:  # every job journalled before any is sent
-                self.state.begin_batch(self.name, name, "add", chunk)
+            jobs = -(-len(candidates) // size)
+            if candidates:  # every job journalled before any is sent, in one transaction
+                self.state.begin_batch(self.name, name, "add", candidates)
             contacts = [by_email.get(e) or self._present_contact(e) for e in candidates]
             try:
                 # the jobs of one part run in parallel, up to the ESP's concurrency
@@ -286,22 +286,29 @@ class DestinationExecutor:
                 return pushed | self._join_on_import(wanted)
             joined = {e.lower() for e in result.joined}
             refused = {e.email.lower(): e for e in result.errors if e.email.lower() not in joined}
-            for chunk in batches:
-                applied = sorted(e for e in chunk if e in joined)
-                errors = [refused[e] for e in chunk if e in refused]
-                # not in the ESP and not created: skipped, unless refused (quarantined)
-                not_there = [
-                    e
-                    for e in chunk
-                    if e not in joined and e not in self._present and e not in refused
-                ]
-                if not_there:
-                    self._count_skipped(name, len(not_there))
-                self.report.member_errors += len(errors)
+            applied = [e for e in candidates if e in joined]
+            errors = [refused[e] for e in candidates if e in refused] if refused else []
+            # not in the ESP and not created: skipped, unless refused (quarantined)
+            not_there = [
+                e
+                for e in candidates
+                if e not in joined and e not in self._present and e not in refused
+            ]
+            if not_there:
+                self._count_skipped(name, len(not_there))
+            self.report.member_errors += len(errors)
+            if candidates:  # every job acknowledged: confirmed together
                 self.state.confirm_batch(
-                    self.run_id, self.name, name, "add", applied, _errors(errors), absent=not_there
+                    self.run_id,
+                    self.name,
+                    name,
+                    "add",
+                    applied,
+                    _errors(errors),
+                    absent=not_there,
+                    api_calls=jobs,
                 )
-                self.progress.advance(self.name)
+                self.progress.advance(self.name, jobs)
             pushed.update(c.email for c in contacts)
             self.changes[name] = replace(change, adds=[])
         return pushed
@@ -339,10 +346,13 @@ class DestinationExecutor:
         with ThreadPoolExecutor(
             max_workers=max(1, min(len(batches), self.adapter.limits.max_concurrency))
         ) as pool:
-            for result in pool.map(
+            results = pool.map(
                 lambda batch: self.adapter.ensure_contacts(batch, create_new=create, join=join),
                 batches,
-            ):
+            )
+            # each contact's consent and fields hash, while the calls are in flight
+            recorded = {c.email: self._recorded(c.email) for c in contacts}
+            for result in results:
                 total.merge(result)
                 present = {e.lower() for e in result.present}
                 created = {e.lower() for e in result.created}
@@ -350,16 +360,13 @@ class DestinationExecutor:
                 failed = {e.email.strip().lower(): e for e in result.errors}
                 refused.update({e: err for e, err in failed.items() if e not in present})
                 for email in present:
-                    contact = self._known_contact(email)
+                    consent, digest = recorded.get(email) or self._recorded(email)
                     # a refused field update keeps no hash, so it is retried next run
-                    digest = self._digest(contact) if contact and email not in failed else None
-                    rows.append((email, True, bool(contact and contact.consent), digest, None))
-                for email in [*result.skipped_no_consent, *result.skipped_creation_disabled]:
-                    contact = self._known_contact(email.lower())
-                    digest = self._digest(contact) if contact else None
-                    rows.append(
-                        (email.lower(), False, bool(contact and contact.consent), digest, None)
-                    )
+                    rows.append((email, True, consent, None if email in failed else digest, None))
+                for skipped in [*result.skipped_no_consent, *result.skipped_creation_disabled]:
+                    email = skipped.lower()
+                    consent, digest = recorded.get(email) or self._recorded(email)
+                    rows.append((email, False, consent, digest, None))
         self.report.contacts_updated += len(rows) - len(total.created)
         mapping = self.adapter.known_ids()
         if mapping:
@@ -374,6 +381,12 @@ class DestinationExecutor:
             else:
                 self._present.discard(email)
         return total
+
+    def _recorded(self, email: str) -> tuple[bool, str | None]:
+        """What the state store records of a pushed contact: its consent and fields hash
+        (none for an email that is no desired contact)."""
+        contact = self._known_contact(email)
+        return (contact.consent, self._digest(contact)) if contact else (False, None)
 
     def _known_contact(self, email: str) -> Contact | None:
         """The desired contact of an email: a member's, else one segsync pushed fields to

@@ -139,6 +139,12 @@ class DestinationExecutor:
         self._field_changes = field_changes
         #: parts whose removals were sent while the contacts were pushed (``_early_removals``)
         self._removed_early: set[str] = set()
+        #: the push of the contacts that may not be created, still running while the
+        #: membership batches go (``_push_aside``), and the emails it will decide on
+        self._aside: Future[ContactsResult] | None = None
+        self._deferred: set[str] = set()
+        #: per part, the adds and removes of batches that wait for that push
+        self._held: dict[str, tuple[list[str], list[str]]] = {}
         self._report_lock = threading.Lock()
 
     def _digest(self, contact: Contact) -> str:
@@ -233,10 +239,36 @@ class DestinationExecutor:
             if self.adapter.limits.joins_on_import:
                 pushed = self._join_on_import(wanted)
                 wanted = [c for c in wanted if c.email not in pushed]
-            self._push(wanted)
+            self._push_aside([c for c in wanted if not self._creatable(c)])
+            try:
+                self._push([c for c in wanted if self._creatable(c)])
+            except BaseException:
+                self._wait_aside()
+                raise
         # a tag/list the push found gone was created again, without the members to remove
         self._recover_lost([n for n in removals.result() if not self._recovered.get(n)])
         return self._present
+
+    def _creatable(self, contact: Contact) -> bool:
+        return self.destination.new_contacts == "consent_only" and contact.consent
+
+    def _push_aside(self, contacts: list[Contact]) -> None:
+        """Contacts that may not be created are pushed beside the rest and the membership
+        batches: the ESP looks them up or batches their field updates (Mailchimp's POST
+        /batches is processed in the background and polled), which the others need not
+        wait for. Adds of these contacts wait for it (``_deferred``)."""
+        if not contacts:
+            return
+        self._deferred = {c.email for c in contacts}
+        side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aside")
+        self._aside = side.submit(self._push, contacts)
+        side.shutdown(wait=False)
+
+    def _wait_aside(self) -> None:
+        """Wait for ``_push_aside`` without its outcome (the run is failing already)."""
+        aside, self._aside = self._aside, None
+        if aside is not None:
+            aside.exception()
 
     @contextmanager
     def _early_removals(self) -> Iterator[Future[list[str]]]:
@@ -318,10 +350,10 @@ class DestinationExecutor:
         return _first_push(contact) if contact is not None else Contact(email, False)
 
     def _count_skipped(self, part: str, count: int) -> None:
-        self.report.skipped_no_consent[part] = self.report.skipped_no_consent.get(part, 0) + count
-        self.state.update_part(
-            self.run_id, self.name, part, skipped_no_consent=self.report.skipped_no_consent[part]
-        )
+        with self._report_lock:  # the contacts pushed aside count from their own thread
+            skipped = self.report.skipped_no_consent.get(part, 0) + count
+            self.report.skipped_no_consent[part] = skipped
+            self.state.update_part(self.run_id, self.name, part, skipped_no_consent=skipped)
 
     def _push(self, contacts: list[Contact], join: EspObject | None = None) -> ContactsResult:
         """``ensure_contacts`` in batches, in parallel up to the ESP's concurrency; records
@@ -356,7 +388,8 @@ class DestinationExecutor:
                 total.merge(result)
                 present = {e.lower() for e in result.present}
                 created = {e.lower() for e in result.created}
-                self.report.contacts_created += len(created)
+                with self._report_lock:
+                    self.report.contacts_created += len(created)
                 failed = {e.email.strip().lower(): e for e in result.errors}
                 refused.update({e: err for e, err in failed.items() if e not in present})
                 for email in present:
@@ -367,7 +400,8 @@ class DestinationExecutor:
                     email = skipped.lower()
                     consent, digest = recorded.get(email) or self._recorded(email)
                     rows.append((email, False, consent, digest, None))
-        self.report.contacts_updated += len(rows) - len(total.created)
+        with self._report_lock:
+            self.report.contacts_updated += len(rows) - len(total.created)
         mapping = self.adapter.known_ids()
         if mapping:
             rows = [(e, p, c, h, mapping.get(e)) for e, p, c, h, _ in rows]
@@ -418,28 +452,46 @@ class DestinationExecutor:
             adds = self.changes[desired.part.name].adds
             errors = [_errors([refused[e]])[0] for e in adds if e in refused]
             if errors:
-                self.report.member_errors += len(errors)
+                with self._report_lock:
+                    self.report.member_errors += len(errors)
                 self.state.confirm_batch(
                     self.run_id, self.name, desired.part.name, "add", [], errors, api_calls=0
                 )
 
     # -- membership ---------------------------------------------------------------------
-    def batches(self, present: set[str]) -> list[Batch]:
-        """Full batches per part; adds and removes share a call where the ESP allows it."""
+    def batches(self, present: set[str], *, deferred: bool = False) -> list[Batch]:
+        """Full batches per part; adds and removes share a call where the ESP allows it.
+
+        While contacts are pushed aside (``_push_aside``), their adds wait for that push,
+        and so does the last, partial batch of a part they would join (with the removes
+        it would share a call with), so every batch stays full but the last; ``deferred``:
+        the batches that waited, once the push is done."""
         size = self.adapter.limits.max_members_per_call
         together = self.adapter.limits.adds_and_removes_per_call
         result: list[Batch] = []
         for desired in self.target.parts:
             name = desired.part.name
             change = self.changes[name]
-            addable = [e for e in change.adds if e in present]
+            if deferred:
+                held_adds, removing = self._held.pop(name, ([], []))
+                fresh = [e for e in change.adds if e in self._deferred]
+            else:
+                held_adds = []
+                fresh = [e for e in change.adds if e not in self._deferred]
+                removing = [] if name in self._removed_early else change.removes
+            addable = held_adds + [e for e in fresh if e in present]
             # not in the ESP and not created: skipped, unless refused (quarantined)
-            skipped = sum(1 for e in change.adds if e not in present and e not in self._refused)
+            skipped = sum(1 for e in fresh if e not in present and e not in self._refused)
             if skipped:
                 self._count_skipped(name, skipped)
+            if not deferred and len(fresh) < len(change.adds):  # some adds wait
+                full = len(addable) // size * size
+                sent = full if together else len(removing)
+                self._held[name] = (addable[full:], removing[sent:])
+                addable, removing = addable[:full], removing[:sent]
             group = self.groups[name]
             adds = list(chunks(addable, size))
-            removes = [] if name in self._removed_early else list(chunks(change.removes, size))
+            removes = list(chunks(removing, size))
             if together:
                 for index in range(max(len(adds), len(removes))):
                     result.append(
@@ -482,9 +534,22 @@ class DestinationExecutor:
         When ``stop`` is set no new batch starts; those in flight finish and are confirmed.
         A tag/list the ESP no longer has (404) is created again and its membership re-sent.
         """
-        if not batches and self._removed_early:
-            return  # the removals went with the contacts' push: nothing is left
-        self._recover_lost(self._run(batches))
+        aside, self._aside = self._aside, None  # the outermost call waits for it
+        try:
+            if batches or not self._removed_early:  # else the removals went already
+                self._recover_lost(self._run(batches))
+        finally:
+            if aside is not None:
+                aside.exception()  # the contacts pushed aside are done, even on an error
+        if aside is None:
+            return
+        aside.result()
+        deferred = self.batches(self._present, deferred=True)
+        self._deferred, self._held = set(), {}
+        if self.stop.is_set():
+            self.report.stopped = self.report.stopped or bool(deferred)
+        elif deferred:
+            self.run_batches(deferred)
 
     def _recover_lost(self, lost: list[str]) -> None:
         """Tags/lists found gone while sending: created again, their membership re-sent."""

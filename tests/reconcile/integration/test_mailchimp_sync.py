@@ -6,14 +6,20 @@ Expectations come from the data's own formulas, not from segsync's pipeline.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
+from connector.definitions.destinations import Destination
 from connector.emulator import EmulatorOptions, run_emulator
+from connector.esp.base import EspAdapter, EspObject
+from connector.esp.mailchimp.adapter import MailchimpAdapter
+from connector.esp.mailchimp.batches import OperationResult
+from connector.esp.registry import adapter_for
 from connector.evaluate.identity import is_held_out
 from connector.reconcile.runner import SyncOptions, run_sync
 from connector.settings import Settings, load_settings
@@ -330,4 +336,50 @@ def test_field_updates_of_contacts_without_consent_go_in_one_batch(
     assert calls.total("POST", "/3.0/batches") == batches + 1
     assert calls.total("PATCH", "/3.0/lists/{list_id}/members/{subscriber_hash}") == 0
     assert {state.member(AUDIENCE, e).merge_fields.get("STATE") for e in pushed} == {"WA"}
+    assert state.contract_violations == []
+
+
+def test_tags_do_not_wait_for_the_batch_of_field_updates(
+    world: tuple[Settings, object, Path],
+) -> None:
+    """The POST /batches of no-consent field updates is processed in the background: the
+    tag batches of the contacts already upserted go while it is, not after it."""
+    settings, emu, store_path = world
+    assert sync(settings).status == "ok"  # type: ignore[attr-defined]
+    con = duckdb.connect(str(store_path))
+    con.execute(  # the members (even) withdraw consent and move; the odd ones join
+        "UPDATE profiles SET email_consent = FALSE, region = 'WA' "
+        "WHERE email_consent AND CAST(substr(profile_id, 2) AS INTEGER) % 2 = 0"
+    )
+    con.execute("DELETE FROM events")
+    insert_rows(con, "events", events(buyers=range(N)))  # everyone buys: new members join
+    con.close()
+    emu.options.import_delay_s = 1.0  # type: ignore[attr-defined]
+    events_seen: list[str] = []
+
+    def factory(destination: Destination, conf: Settings) -> EspAdapter:
+        adapter = adapter_for(destination, conf)
+        assert isinstance(adapter, MailchimpAdapter)
+        run, change = adapter._batch_runner.run, adapter.change_members
+
+        def batched(operations: Sequence[dict[str, Any]]) -> dict[str, OperationResult]:
+            done = run(operations)
+            events_seen.append("batch done")
+            return done
+
+        def tagged(group: EspObject, adds: Sequence[str], removes: Sequence[str]) -> Any:
+            result = change(group, adds, removes)
+            events_seen.append("tagged")
+            return result
+
+        adapter._batch_runner.run = batched  # type: ignore[method-assign]
+        adapter.change_members = tagged  # type: ignore[method-assign]
+        return adapter
+
+    summary = run_sync(settings, options=SyncOptions(as_of=AS_OF), adapter_factory=factory)
+    assert summary.status == "ok", summary.errors
+    assert events_seen.count("batch done") == 1 and "tagged" in events_seen
+    assert events_seen.index("tagged") < events_seen.index("batch done"), events_seen
+    state = emu.state  # type: ignore[attr-defined]
+    assert state.tag_members(AUDIENCE, "segsync:buyers") == expected_buyers(range(N))
     assert state.contract_violations == []

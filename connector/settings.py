@@ -5,9 +5,6 @@ variables, the ``.env`` file in the working directory, files in the secrets dire
 (``SEGSYNC_SECRETS_DIR``, default ``/run/secrets``; a file named
 ``segsync_mailchimp__api_key`` holds the Mailchimp key), then the defaults below.
 
-``load_settings`` reads the common inputs itself (``connector.settings_sources``) and leaves
-the rest to pydantic-settings, which it imports only then (~40 ms of start-up otherwise).
-
 API keys are ``SecretStr``: they print as ``**********`` and never reach logs or errors.
 
 Each ESP's section (key, base URL, limits) is declared by its package
@@ -19,16 +16,22 @@ named after its ``esp:`` value; the sections the lower layers read live with the
 from __future__ import annotations
 
 import os
-from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    NestedSecretsSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.exceptions import SettingsError
 
 from connector.errors import ConfigError, Issue, Location
 from connector.esp.registry import ESPS
 from connector.esp.sections import EspSection, RetrySettings
-from connector.settings_sources import deep_update, plain_values
 from connector.source.layout import StoreLayout
 from connector.timespec import Duration, Schedule, parse_duration, parse_schedule
 
@@ -45,7 +48,9 @@ DurationSetting = Annotated[
     Duration, BeforeValidator(lambda v: v if isinstance(v, Duration) else parse_duration(v))
 ]
 ScheduleSetting = Annotated[
-    Schedule, BeforeValidator(lambda v: v if isinstance(v, Schedule) else parse_schedule(v))
+    Schedule,
+    NoDecode,  # a plain string in the environment, not JSON
+    BeforeValidator(lambda v: v if isinstance(v, Schedule) else parse_schedule(v)),
 ]
 
 
@@ -80,11 +85,19 @@ class BudgetSettings(_Section):
     lease_seconds: float = Field(default=15.0, ge=2.0, le=600.0)
 
 
-class Settings(BaseModel):
+class Settings(BaseSettings):
     """Everything segsync reads from its environment. See the README's settings table."""
 
-    model_config = ConfigDict(
-        extra="ignore", frozen=True, arbitrary_types_allowed=True, validate_default=True
+    model_config = SettingsConfigDict(
+        env_prefix="SEGSYNC_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        secrets_dir_missing="ok",
+        secrets_nested_delimiter="__",
+        frozen=True,
+        arbitrary_types_allowed=True,
     )
 
     config_dir: Path = Path("config")
@@ -105,6 +118,19 @@ class Settings(BaseModel):
     __annotations__.update(_ESP_FIELDS)
     locals().update({name: section() for name, section in _ESP_FIELDS.items()})
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # nested secrets: /run/secrets/segsync_mailchimp__api_key -> mailchimp.api_key
+        secrets = NestedSecretsSettingsSource(file_secret_settings)
+        return init_settings, env_settings, dotenv_settings, secrets
+
     def esp_section(self, esp: str) -> EspSection:
         """The section of the ESP named ``esp`` (``SEGSYNC_<ESP>__*``)."""
         section = getattr(self, esp)
@@ -120,10 +146,6 @@ def _env_name(loc: tuple[int | str, ...]) -> str:
     return "SEGSYNC_" + "__".join(str(part).upper() for part in loc)
 
 
-ENV_PREFIX = "SEGSYNC_"
-ENV_DELIMITER = "__"
-
-
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings; a bad value raises ``ConfigError`` naming its variable.
 
@@ -132,17 +154,7 @@ def load_settings(**overrides: Any) -> Settings:
     explicit = {key: value for key, value in overrides.items() if value is not None}
     secrets_dir = os.environ.get("SEGSYNC_SECRETS_DIR", "/run/secrets")
     try:
-        values = plain_values(
-            Settings,
-            prefix=ENV_PREFIX,
-            delimiter=ENV_DELIMITER,
-            environ=os.environ,
-            env_file=Path(".env"),
-            secrets_dir=Path(secrets_dir),
-        )
-        if values is None:
-            return _read_by_pydantic_settings(explicit, secrets_dir)
-        return Settings(**deep_update(values, explicit))
+        return Settings(_secrets_dir=secrets_dir, **explicit)
     except ValidationError as exc:
         issues = [
             # msg only: pydantic's input_value could be a secret
@@ -150,64 +162,6 @@ def load_settings(**overrides: Any) -> Settings:
             for err in exc.errors()
         ]
         raise ConfigError(issues) from None
-
-
-@cache
-def environment_settings() -> type[Settings]:
-    """``Settings`` read by pydantic-settings: for the inputs ``plain_values`` leaves to it
-    (and, in tests, to check that both read the same). Built on first use: importing
-    pydantic-settings is the cost ``plain_values`` saves."""
-    from pydantic_settings import (  # noqa: PLC0415  (see above)
-        BaseSettings,
-        NestedSecretsSettingsSource,
-        NoDecode,
-        PydanticBaseSettingsSource,
-        SettingsConfigDict,
-    )
-
-    class EnvironmentSettings(BaseSettings, Settings):
-        model_config = SettingsConfigDict(
-            env_prefix=ENV_PREFIX,
-            env_nested_delimiter=ENV_DELIMITER,
-            env_file=".env",
-            env_file_encoding="utf-8",
-            extra="ignore",
-            secrets_dir_missing="ok",
-            secrets_nested_delimiter=ENV_DELIMITER,
-            frozen=True,
-            arbitrary_types_allowed=True,
-        )
-
-        # a plain string in the environment, not JSON
-        default_schedule: Annotated[ScheduleSetting, NoDecode] = Field(
-            default_factory=lambda: parse_schedule("1h")
-        )
-
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            # nested secrets: /run/secrets/segsync_mailchimp__api_key -> mailchimp.api_key
-            secrets = NestedSecretsSettingsSource(file_secret_settings)
-            return init_settings, env_settings, dotenv_settings, secrets
-
-    return EnvironmentSettings
-
-
-def _read_by_pydantic_settings(explicit: dict[str, Any], secrets_dir: str) -> Settings:
-    from pydantic_settings.exceptions import SettingsError  # noqa: PLC0415  (as above)
-
-    try:
-        read = environment_settings()(_secrets_dir=secrets_dir, **explicit)
     except SettingsError as exc:
         # e.g. a nested value that is not valid JSON; name the field, never the value
         raise ConfigError(f"invalid setting: {exc}") from None
-    # the same values as a plain ``Settings`` (what every reader compares and copies)
-    return Settings.model_construct(
-        read.model_fields_set, **{name: getattr(read, name) for name in Settings.model_fields}
-    )

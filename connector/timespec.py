@@ -23,10 +23,6 @@ __all__ = [
 _DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 DURATION_HINT = "use a whole number and m, h, d or w, e.g. 15m, 24h, 30d, 2w"
-#: minute, hour, day of month, month, day of week: the bounds of a plain cron field
-_CRON_BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
-#: ``*``, ``N`` or ``N-M``, each with an optional ``/STEP``
-_CRON_ITEM = re.compile(r"(?:\*|(\d{1,2})(?:-(\d{1,2}))?)(?:/(\d{1,2}))?")
 
 
 @dataclass(frozen=True)
@@ -114,28 +110,6 @@ class Schedule:
         return nxt
 
 
-def plain_cron(text: str) -> bool:
-    """Whether ``text`` is five fields of numbers, ``*``, ranges, steps and lists within
-    the fields' bounds (``0 6 * * 1-5``, ``*/15 * * * *``): croniter accepts every such
-    expression (a property test holds it to that), so it need not be imported to check one."""
-    fields = text.split()
-    if len(fields) != len(_CRON_BOUNDS):
-        return False
-    for field, (low, high) in zip(fields, _CRON_BOUNDS, strict=True):
-        for item in field.split(","):
-            match = _CRON_ITEM.fullmatch(item)
-            if match is None:
-                return False
-            start, end, step = match.groups()
-            first = low if start is None else int(start)
-            last = (high if start is None else first) if end is None else int(end)
-            if not low <= first <= last <= high:
-                return False
-            if step is not None and (int(step) == 0 or (start is not None and end is None)):
-                return False  # a zero step; ``N/STEP`` (croniter reads it its own way)
-    return True
-
-
 def parse_schedule(value: object) -> Schedule:
     """An interval (``15m``) or a five-field cron expression (``0 6 * * *``)."""
     if not isinstance(value, str) or not value.strip():
@@ -143,8 +117,6 @@ def parse_schedule(value: object) -> Schedule:
     text = value.strip()
     if _DURATION.match(text):
         return Schedule(text, interval=parse_duration(text))
-    if plain_cron(text):
-        return Schedule(text, cron=text)
     from croniter import croniter  # noqa: PLC0415  (as above)
 
     if len(text.split()) != 5 or not croniter.is_valid(text):

@@ -19,16 +19,16 @@ from tests.cli.conftest import CliRunner
 from tests.cli.test_evaluation_cmds import AS_OF, workspace  # noqa: F401  (fixture)
 
 #: statistics (report, audit), the ESP SDKs and their HTTP stack, PostgreSQL, the address
-#: library (plain addresses, as the workspace's, are checked without it), pydantic-settings
-#: (plain SEGSYNC_* variables are read without it), rich (plain lines, not a terminal) and
-#: croniter (a plain cron schedule is checked without it)
+#: library (plain addresses, as the workspace's, are checked without it) and rich (plain
+#: lines, not a terminal)
 NEVER_FOR_PREVIEW = {
     "pandas", "scipy", "statsmodels", "pyarrow", "psycopg", "httpx", "requests",
-    "klaviyo_api", "mailchimp_marketing", "email_validator", "pydantic_settings", "asyncio",
-    "rich", "croniter",
+    "klaviyo_api", "mailchimp_marketing", "email_validator", "rich",
 }  # fmt: skip
-#: ... and for a command's ``--help`` also what evaluating needs
-NEVER_FOR_COMMAND_HELP = NEVER_FOR_PREVIEW | {"numpy", "duckdb", "sqlglot"}
+#: ... and for a command's ``--help`` also what evaluating needs, and the settings' reader
+NEVER_FOR_COMMAND_HELP = NEVER_FOR_PREVIEW | {
+    "numpy", "duckdb", "sqlglot", "pydantic_settings", "asyncio",
+}  # fmt: skip
 #: ... and for ``segsync --help`` also pydantic (the settings' and definitions' models)
 NEVER_FOR_HELP = NEVER_FOR_COMMAND_HELP | {"pydantic", "pydantic_core"}
 
@@ -66,12 +66,9 @@ def test_help_imports_no_command_and_nothing_heavy() -> None:
     assert not modules & NEVER_FOR_HELP
 
 
-@pytest.mark.usefixtures("workspace")  # the working directory
+@pytest.mark.usefixtures("workspace")
 @pytest.mark.parametrize("output", [["-o", "/dev/null"], []], ids=["to-file", "to-stdout"])
 def test_preview_imports_only_what_evaluating_needs(output: list[str]) -> None:
-    Path("config/segments/nightly.yaml").write_text(
-        "name: nightly\nschedule: '0 6 * * *'\nrule: {attribute: region, op: eq, value: CA}\n"
-    )
     code, modules = probe(["preview", "buyers", "--as-of", AS_OF, *output])
     assert code == 0
     assert {"duckdb", "numpy", "sqlglot"} <= modules

@@ -1,7 +1,9 @@
 """Sync benchmark: segsync against the emulators with real latency and limits.
 
 For each ESP: an initial sync of N members, then a change of ``--change`` (1 %: that many
-members leave and as many join). Printed, in one run:
+members leave and as many join; on Mailchimp as many staying members also withdraw consent
+and change a mapped field, so their PATCHes take the one ``POST /batches`` path). Printed,
+in one run:
 
 - API calls vs the minimum the APIs' bulk capabilities allow for the diff (computed from
   the published limits, not from segsync's plan; target ≤ 1.05);
@@ -376,12 +378,16 @@ def _klaviyo_floor(
             ).json()
             jobs -= {j["id"] for j in listing["data"] if j["attributes"]["status"] == "complete"}
 
+    def look_up(emails: list[str]) -> list[str]:
+        query = "any(email,[" + ",".join(f'"{e}"' for e in emails) + "])"
+        page = client.get(f"{base}/api/profiles", params={"filter": query, "page[size]": 100})
+        return [p["id"] for p in page.json()["data"]]
+
     def remove(batch: list[str]) -> None:
-        ids: list[str] = []
-        for i in range(0, len(batch), 100):
-            query = "any(email,[" + ",".join(f'"{e}"' for e in batch[i : i + 100]) + "])"
-            page = client.get(f"{base}/api/profiles", params={"filter": query, "page[size]": 100})
-            ids += [p["id"] for p in page.json()["data"]]
+        """The profiles' ids (100 per look-up, the look-ups in parallel), then the DELETE."""
+        pages = [batch[i : i + 100] for i in range(0, len(batch), 100)]
+        with ThreadPoolExecutor(concurrency) as lookups:
+            ids = [i for found in lookups.map(look_up, pages) for i in found]
         body = {"data": [{"type": "profile", "id": pid} for pid in ids]}
         client.request("DELETE", f"{base}/api/lists/{list_id}/relationships/profiles", json=body)
 

@@ -30,6 +30,7 @@ import time
 from datetime import datetime, timedelta
 from importlib.resources import as_file, files
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -95,9 +96,10 @@ def main() -> None:
         sql = "SELECT profile_id, amount FROM events WHERE ts > ? AND ts <= ?"
         return con.execute(sql, window).fetchnumpy()
 
-    def aggregate() -> object:
+    def aggregate() -> list[Any]:
         sql = "SELECT count(*), sum(amount) FROM events WHERE ts > ? AND ts <= ?"
-        return con.execute(sql, window).fetchall()
+        rows: list[Any] = con.execute(sql, window).fetchall()
+        return rows
 
     def outcomes() -> object:
         return scan_outcomes(store, kpis, start)
@@ -120,7 +122,7 @@ def main() -> None:
     print(
         f"{schema.profile_count:,} profiles, {schema.event_count:,} events, "
         f"{in_window[0][0]:,} events in the window; {len(names)} segments, "
-        f"{sum(c.size for c in cohorts.values()):,} cohort profiles"  # type: ignore[index]
+        f"{sum(c.size for c in cohorts.values()):,} cohort profiles"
     )
     for label, spent in times.items():
         print(f"{label:27s} median {statistics.median(spent) * 1000:8.1f} ms   "

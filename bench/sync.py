@@ -511,16 +511,11 @@ def scenario(
                 source_url=f"duckdb:///{store}",
                 state_path=root / "state.db",
             )
-            if esp == "mailchimp":
-                settings = base.model_copy(
-                    update={"mailchimp": MailchimpSettings(api_key=key, base_url=url)}
-                )
-                concurrency = settings.mailchimp.max_connections
-            else:
-                settings = base.model_copy(
-                    update={"klaviyo": KlaviyoSettings(api_key=key, base_url=url)}
-                )
-                concurrency = settings.klaviyo.max_connections
+            section = (MailchimpSettings if esp == "mailchimp" else KlaviyoSettings)(
+                api_key=key, base_url=url
+            )
+            settings = base.model_copy(update={esp: section})
+            concurrency = section.max_connections
             moved = max(1, int(members * change))
             # members that stay but withdrew consent and got a first name (Mailchimp only)
             count = guarded_count(esp, members, change)

@@ -29,6 +29,7 @@ from connector.errors import ConfigError
 from connector.source import demo_data as data
 from connector.source import load_file, open_store
 from connector.source.duckdb_loader import Target
+from connector.source.email_key import EMAIL_KEY_COLUMN, email_key_sql
 from connector.source.layout import StoreLayout
 from connector.source.store import Store, table_expr
 from connector.source.url import StoreUrl, parse_store_url
@@ -120,6 +121,7 @@ def _profile_columns(layout: StoreLayout) -> list[tuple[str, str]]:
         ("signup_at", "TIMESTAMP"),
         ("interests", "VARCHAR"),
         ("predicted_clv", "DOUBLE"),
+        (EMAIL_KEY_COLUMN, "VARCHAR"),  # as ``segsync load`` writes it
     ]
 
 
@@ -168,7 +170,8 @@ def _profiles_sql(width: int) -> str:
         interests,
         "clv",
     ]
-    return "SELECT " + ", ".join(columns) + " FROM __demo_chunk"
+    inner = ", ".join(f"{value} AS __c{index}" for index, value in enumerate(columns))
+    return f"SELECT *, {email_key_sql('__c1')} FROM (SELECT {inner} FROM __demo_chunk)"
 
 
 def _events_sql(width: int) -> str:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import Any, ClassVar, Generic, Literal, TypeVar, overload
 
 import uvicorn
 
@@ -32,7 +32,14 @@ from connector.emulator.klaviyo.account import KlaviyoState
 from connector.emulator.mailchimp.account import MailchimpState
 from connector.emulator.options import EmulatorOptions
 
-__all__ = ["Emulator", "EspName", "build_gateway", "run_emulator", "serve_forever"]
+__all__ = [
+    "Emulator",
+    "EspName",
+    "ServedByName",
+    "build_gateway",
+    "run_emulator",
+    "serve_forever",
+]
 
 EspName = str
 """An ESP's ``esp:`` name; its emulator app is ``connector/emulator/<name>/app.py``."""
@@ -290,3 +297,29 @@ def serve_forever(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+class ServedByName:
+    """``run`` and ``serve`` of an ESP's ``EspEmulator`` (``connector/esp/<name>/emulated.py``)
+    whose app is ``connector/emulator/<esp>/app.py``: a mixin, so each ESP's hooks declare
+    only their name and what differs."""
+
+    esp: ClassVar[EspName]
+
+    def run(self, options: EmulatorOptions) -> contextlib.AbstractContextManager[Emulator[Any]]:
+        """Serve in a background thread for a ``with`` block (the demo)."""
+        return run_emulator(self.esp, options)
+
+    def serve(
+        self,
+        options: EmulatorOptions,
+        *,
+        host: str,
+        port: int,
+        access_log: bool,
+        on_ready: Callable[[Emulator[Any]], None],
+    ) -> None:
+        """Serve in the foreground until Ctrl-C or SIGTERM (``segsync emulator <name>``)."""
+        serve_forever(
+            self.esp, options, host=host, port=port, access_log=access_log, on_ready=on_ready
+        )

@@ -3,37 +3,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import SecretStr
 
 from connector.definitions.destinations import EspDestination
-from connector.emulator import EmulatorOptions, run_emulator
-from connector.emulator.server import Emulator, serve_forever
+from connector.emulator import EmulatorOptions
+from connector.emulator.server import Emulator, ServedByName
 from connector.esp.emulated import EspEmulator
 from connector.esp.klaviyo.configuration import KlaviyoSettings
 
 __all__ = ["EMULATOR"]
 
 
-class KlaviyoEmulator(EspEmulator):
-    def run(self, options: EmulatorOptions) -> AbstractContextManager[Emulator[Any]]:
-        return run_emulator("klaviyo", options)
-
-    def serve(
-        self,
-        options: EmulatorOptions,
-        *,
-        host: str,
-        port: int,
-        access_log: bool,
-        on_ready: Callable[[Emulator[Any]], None],
-    ) -> None:
-        serve_forever(
-            "klaviyo", options, host=host, port=port, access_log=access_log, on_ready=on_ready
-        )
+class KlaviyoEmulator(ServedByName, EspEmulator):
+    esp = "klaviyo"
 
     def demo_options(self, destinations: Sequence[EspDestination]) -> EmulatorOptions:
         del destinations  # lists and properties are created by the sync itself

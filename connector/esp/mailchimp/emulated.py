@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import SecretStr
 
 from connector.definitions.destinations import EspDestination
-from connector.emulator import EmulatorOptions, run_emulator
-from connector.emulator.server import Emulator, serve_forever
+from connector.emulator import EmulatorOptions
+from connector.emulator.server import Emulator, ServedByName
 from connector.esp.emulated import EspEmulator
 from connector.esp.mailchimp.configuration import MailchimpSettings
 from connector.esp.mailchimp.destination import MailchimpDestination
@@ -24,22 +23,8 @@ def _mailchimp(destination: EspDestination) -> MailchimpDestination:
     return destination
 
 
-class MailchimpEmulator(EspEmulator):
-    def run(self, options: EmulatorOptions) -> AbstractContextManager[Emulator[Any]]:
-        return run_emulator("mailchimp", options)
-
-    def serve(
-        self,
-        options: EmulatorOptions,
-        *,
-        host: str,
-        port: int,
-        access_log: bool,
-        on_ready: Callable[[Emulator[Any]], None],
-    ) -> None:
-        serve_forever(
-            "mailchimp", options, host=host, port=port, access_log=access_log, on_ready=on_ready
-        )
+class MailchimpEmulator(ServedByName, EspEmulator):
+    esp = "mailchimp"
 
     def demo_options(self, destinations: Sequence[EspDestination]) -> EmulatorOptions:
         mailchimp = [_mailchimp(d) for d in destinations]

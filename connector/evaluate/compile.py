@@ -41,7 +41,6 @@ from connector.errors import ConfigError
 from connector.evaluate.features import DR, EV, Aggregate, EventFilter, FeatureScan, compare_all
 from connector.evaluate.predicates import comparison
 from connector.evaluate.sql import and_all, as_bool, col, lit, not_, or_all, text_key
-from connector.source.email_key import EMAIL_KEY_COLUMN, email_key
 from connector.source.schema import ColumnType, StoreSchema
 from connector.source.store import table_expr
 from connector.timespec import Duration
@@ -303,10 +302,6 @@ class RuleCompiler:
         consent = StoreSchema.resolve(lay.consent, self.schema.attributes)
         if consent is not None:
             wanted.append(consent)
-        text_email = self.schema.profile_columns.get(lay.email) is ColumnType.TEXT
-        stored_key = text_email and self.schema.stored_email_key
-        if stored_key:
-            wanted.append(EMAIL_KEY_COLUMN)
         for name in [*sorted(self.attributes), *extra_columns]:
             if name not in wanted:
                 wanted.append(name)
@@ -357,10 +352,8 @@ class RuleCompiler:
             col(lay.profile_id).as_("profile_id", quoted=True),
             col(lay.email).as_("email", quoted=True),
             (
-                col(EMAIL_KEY_COLUMN)
-                if stored_key
-                else email_key(col(lay.email))
-                if text_email
+                email_key(col(lay.email))
+                if self.schema.profile_columns.get(lay.email) is ColumnType.TEXT
                 else exp.cast(exp.null(), exp.DataType.build("VARCHAR"))
             ).as_("email_key", quoted=True),
             consent_expr.as_("consent", quoted=True),
@@ -402,6 +395,31 @@ def _cume_dist(value: exp.Expr, *, descending: bool) -> exp.Select:
     double = exp.DataType.build("DOUBLE")
     share = exp.Div(this=exp.cast(running, double), expression=exp.cast(total, double))
     return exp.select(col("__v"), share.as_("__cd", quoted=True)).from_(counts.subquery("__c"))
+
+
+#: printable ASCII: there ``TRIM``, ``LOWER`` and the pattern below agree with Python's
+#: ``strip``, ``lower`` and ``\\s`` (space is the only whitespace among these characters)
+_PRINTABLE = "^[ -~]*$"
+_EMAIL_ASCII = "^[^@ ]+@[^@ ]+[.][^@ .]+$"
+
+
+def email_key(email: exp.Expr) -> exp.Expr:
+    """``normalise_email`` in SQL for printable-ASCII values: the trimmed, lower-cased
+    address, ``''`` when it is not a valid one; NULL for other values (NULL or holding
+    other characters), which Python normalises."""
+    key = exp.Lower(this=exp.Trim(this=email.copy()))
+    printable = exp.RegexpLike(this=email.copy(), expression=lit(_PRINTABLE))
+    valid = exp.and_(
+        exp.LTE(this=exp.Length(this=key.copy()), expression=lit(254)),
+        exp.RegexpLike(this=key.copy(), expression=lit(_EMAIL_ASCII)),
+    )
+    return exp.Case(
+        ifs=[
+            exp.If(
+                this=printable, true=exp.Case(ifs=[exp.If(this=valid, true=key)], default=lit(""))
+            )
+        ]
+    )
 
 
 def _thresholds(value: exp.Expr, *, descending: bool, cuts: list[tuple[float, str]]) -> exp.Select:

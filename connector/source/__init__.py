@@ -10,12 +10,10 @@ brings its driver (duckdb, psycopg, pyspark), and a command loads only the one i
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connector.errors import ConfigError
-from connector.source.email_key import EMAIL_KEY_COLUMN
 from connector.source.extras import require
 from connector.source.layout import StoreLayout
 from connector.source.schema import ColumnType, StoreSchema
@@ -105,23 +103,17 @@ def load_file(
     if parsed.kind == "duckdb":
         from connector.source.duckdb_loader import load_duckdb  # noqa: PLC0415
 
-        report = load_duckdb(
+        return load_duckdb(
             parsed, layout, target, file, append=append, replace=replace, dry_run=dry_run
         )
-    elif parsed.kind == "postgresql":
+    if parsed.kind == "postgresql":
         from connector.source.pg_loader import load_postgres  # noqa: PLC0415
 
-        report = load_postgres(
+        return load_postgres(
             parsed, layout, target, file, append=append, replace=replace, dry_run=dry_run
         )
-    else:
-        require("pyarrow", "spark", "Spark stores")
-        import_pyspark()
-        from connector.source.spark_loader import load_spark  # noqa: PLC0415
+    require("pyarrow", "spark", "Spark stores")
+    import_pyspark()
+    from connector.source.spark_loader import load_spark  # noqa: PLC0415
 
-        report = load_spark(
-            parsed, layout, target, file, append=append, replace=replace, dry_run=dry_run
-        )
-    # the normalised email that load keeps beside the raw one is segsync's, not the user's
-    shown = [(name, kind) for name, kind in report.columns if name != EMAIL_KEY_COLUMN]
-    return dataclasses.replace(report, columns=shown)
+    return load_spark(parsed, layout, target, file, append=append, replace=replace, dry_run=dry_run)

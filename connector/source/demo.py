@@ -29,7 +29,6 @@ from connector.errors import ConfigError
 from connector.source import demo_data as data
 from connector.source import load_file, open_store
 from connector.source.duckdb_loader import Target
-from connector.source.email_key import EMAIL_KEY_COLUMN, email_key_sql
 from connector.source.layout import StoreLayout
 from connector.source.store import Store, table_expr
 from connector.source.url import StoreUrl, parse_store_url
@@ -121,7 +120,6 @@ def _profile_columns(layout: StoreLayout) -> list[tuple[str, str]]:
         ("signup_at", "TIMESTAMP"),
         ("interests", "VARCHAR"),
         ("predicted_clv", "DOUBLE"),
-        (EMAIL_KEY_COLUMN, "VARCHAR"),  # as ``segsync load`` writes it
     ]
 
 
@@ -170,8 +168,7 @@ def _profiles_sql(width: int) -> str:
         interests,
         "clv",
     ]
-    inner = ", ".join(f"{value} AS __c{index}" for index, value in enumerate(columns))
-    return f"SELECT *, {email_key_sql('__c1')} FROM (SELECT {inner} FROM __demo_chunk)"
+    return "SELECT " + ", ".join(columns) + " FROM __demo_chunk"
 
 
 def _events_sql(width: int) -> str:

@@ -33,7 +33,6 @@ import duckdb
 from sqlglot import exp
 
 from connector.errors import ConfigError
-from connector.source.email_key import EMAIL_KEY_COLUMN, email_key_sql
 from connector.source.layout import StoreLayout
 from connector.source.url import StoreUrl, parse_store_url
 from connector.suggest import suggest
@@ -198,10 +197,6 @@ class _Load:
             )
         rows = self.con.execute("DESCRIBE __stage").fetchall()
         self.types = {str(r[0]): str(r[1]) for r in rows}
-        if self.target is Target.PROFILES:
-            # segsync's own column (a file exported from a store that ``load`` wrote has
-            # it): computed afresh in ``prepare``, never taken from the file
-            self.types.pop(EMAIL_KEY_COLUMN, None)
 
     def first(self, condition: str, value: str) -> tuple[int, Any] | None:
         """The first staged row (1-based) where ``condition`` holds, with ``value``."""
@@ -379,10 +374,6 @@ class _Load:
     def prepare(self) -> None:
         """The converted rows as view ``__load`` (with ``__row``, the 1-based file row)."""
         columns = [f"{self.expr(c)} AS {_ident(c)}" for c in self.types]
-        email = self.layout.email
-        if self.target is Target.PROFILES and self.types.get(email) == "VARCHAR":
-            # the normalised email beside the raw one, so evaluation need not compute it
-            columns.append(f"{email_key_sql(email)} AS {_ident(EMAIL_KEY_COLUMN)}")
         self.con.execute(
             "CREATE OR REPLACE TEMP VIEW __load AS SELECT rowid + 1 AS __row, "
             + ", ".join(columns)
@@ -455,10 +446,6 @@ class _Load:
         if not append or existing is None:
             return None
         columns = existing[1]
-        if EMAIL_KEY_COLUMN not in columns:
-            # a table written without it (by another tool or an older segsync) stays so:
-            # evaluation computes the key itself when the column is missing
-            self.types.pop(EMAIL_KEY_COLUMN, None)
         extra = [c for c in self.types if c not in columns]
         if extra:
             raise self.fail(

@@ -61,9 +61,6 @@ class StoreSchema:
     latest_event: datetime | None = None
     profile_id_type: ColumnType = ColumnType.TEXT
     event_counts: dict[str, int] = field(default_factory=dict)
-    #: the profiles table holds ``email_key.EMAIL_KEY_COLUMN`` (written by ``segsync load``),
-    #: which is not among ``profile_columns``
-    stored_email_key: bool = False
 
     @property
     def properties(self) -> dict[str, ColumnType]:

@@ -16,7 +16,6 @@ from sqlglot import exp
 
 from connector.errors import ConfigError
 from connector.source.dialect import render
-from connector.source.email_key import EMAIL_KEY_COLUMN
 from connector.source.layout import StoreLayout
 from connector.source.schema import ColumnType, StoreSchema, column_type
 from connector.source.url import StoreUrl
@@ -138,7 +137,6 @@ class Store(ABC):
                     + ", ".join(f"'{c}'" for c in missing)
                     + f" (columns: {', '.join(cols)}; see SEGSYNC_STORE__* settings)"
                 )
-        stored_key = profiles.pop(EMAIL_KEY_COLUMN, None) is not None
         profile_types = {k: column_type(v) for k, v in profiles.items()}
         event_types = {k: column_type(v) for k, v in events.items()}
         if event_types[lay.ts] not in (ColumnType.TIMESTAMP, ColumnType.DATE):
@@ -182,7 +180,6 @@ class Store(ABC):
             latest_event=_naive(latest),
             profile_id_type=profile_types[lay.profile_id],
             event_counts=event_counts,
-            stored_email_key=stored_key,
         )
         return self._schema
 

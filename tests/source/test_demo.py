@@ -86,7 +86,6 @@ def test_schema_and_shape(small: duckdb.DuckDBPyConnection) -> None:
         "signup_at": "TIMESTAMP",
         "interests": "VARCHAR",
         "predicted_clv": "DOUBLE",
-        "__segsync_email_norm": "VARCHAR",  # as segsync load writes it
     }
     ids = small.execute("SELECT min(profile_id), max(profile_id), count(DISTINCT profile_id), "
                         "count(*) FROM profiles").fetchone()  # fmt: skip

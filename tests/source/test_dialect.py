@@ -15,7 +15,6 @@ from datetime import datetime
 from importlib.resources import as_file, files
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pytest
 import sqlglot
@@ -27,7 +26,6 @@ from connector.evaluate.engine import evaluate
 from connector.source import open_store
 from connector.source.demo import DemoSpec, build_demo_store
 from connector.source.dialect import render
-from connector.source.email_key import EMAIL_KEY_COLUMN
 
 AS_OF = datetime(2026, 11, 23, 8)
 GOLDEN = Path(__file__).parent / "golden"
@@ -55,10 +53,6 @@ def sent_query(store_path: Path, config: Path, as_of: datetime) -> exp.Expr:
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     build_demo_store(f"duckdb:///{path}", DemoSpec(as_of=AS_OF, profiles=200))
-    # as in a warehouse filled by other tools: no normalised email written by segsync
-    # load, so the query normalises it (the construct these fixtures review)
-    with duckdb.connect(str(path)) as con:
-        con.execute(f"ALTER TABLE profiles DROP COLUMN {EMAIL_KEY_COLUMN}")
     return path
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import shellingham
 
 from connector.emulator import EmulatorOptions, run_emulator
 from tests.cli.conftest import CliRunner
@@ -125,7 +126,9 @@ def test_install_completion_writes_the_shell_hook(
     tmp_path: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("SHELL", "/bin/bash")
+    # typer asks shellingham, which walks the process tree (whatever runs the tests: make's
+    # sh, an IDE, a CI runner): the user's shell is bash here, whoever started pytest
+    monkeypatch.setattr(shellingham, "detect_shell", lambda: ("bash", "/bin/bash"))
     code, out, _ = run_cli(["--install-completion"])
     assert code == 0 and "bash completion installed" in out
     script = (tmp_path / ".bash_completions" / "segsync.sh").read_text()

@@ -9,6 +9,7 @@ where they fail: CI must not pass by skipping them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import textwrap
@@ -211,21 +212,28 @@ def store_factory() -> Iterator[Callable[..., Store]]:
         store.close()
 
 
-PG_URL = os.environ.get("SEGSYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+@contextlib.contextmanager
+def scratch_schema(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema ``<prefix>_<random>`` on the test server, dropped with all
+    it holds afterwards (each test works in a schema of its own)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as con:
+        con.execute(f"CREATE SCHEMA {name}")
+    try:
+        yield name
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as con:
+            con.execute(f"DROP SCHEMA {name} CASCADE")
 
 
 def pg_state_url(schema: str) -> str:
     """A state URL whose tables go to ``schema``."""
-    joiner = "&" if "?" in PG_URL else "?"
-    return f"{PG_URL}{joiner}options=-csearch_path%3D{schema}"
+    joiner = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{joiner}options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture
 def pg_state() -> Iterator[str]:
     """A PostgreSQL state URL on a fresh schema, dropped after the test."""
-    name = f"segsync_state_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as con:
-        con.execute(f"CREATE SCHEMA {name}")
-    yield pg_state_url(name)
-    with psycopg.connect(PG_URL, autocommit=True) as con:
-        con.execute(f"DROP SCHEMA {name} CASCADE")
+    with scratch_schema("segsync_state") as name:
+        yield pg_state_url(name)

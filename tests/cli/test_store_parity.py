@@ -18,7 +18,7 @@ from connector.evaluate.engine import has_esp_conditions
 from connector.source import parse_store_url
 from connector.source.spark_session import spark_session
 from tests.cli.conftest import CliRunner
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, scratch_schema
 
 AS_OF = "2026-11-23T08:00:00Z"
 LOCAL_SEGMENTS = (
@@ -68,13 +68,8 @@ def previews(run_cli: CliRunner) -> dict[str, list[str]]:
 
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
-    name = f"parity_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as con:
-        con.execute(f"CREATE SCHEMA {name}")
-        try:
-            yield name
-        finally:
-            con.execute(f"DROP SCHEMA {name} CASCADE")
+    with scratch_schema("parity") as name:
+        yield name
 
 
 @pytest.mark.postgres

@@ -3,7 +3,6 @@ loader's checks and flags, COPY in one transaction, the indexes, nothing written
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ from connector.errors import ConfigError, DependencyError
 from connector.settings import StoreLayout
 from connector.source import load_file, open_store
 from connector.source.duckdb_loader import Target
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, scratch_schema
 
 pytestmark = pytest.mark.postgres
 
@@ -32,13 +31,8 @@ EVENTS_CSV = (
 
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
-    name = f"load_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as con:
-        con.execute(f"CREATE SCHEMA {name}")
-        try:
-            yield name
-        finally:
-            con.execute(f"DROP SCHEMA {name} CASCADE")
+    with scratch_schema("load") as name:
+        yield name
 
 
 @pytest.fixture

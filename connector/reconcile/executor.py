@@ -261,7 +261,7 @@ class DestinationExecutor:
             return
         self._deferred = {c.email for c in contacts}
         side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aside")
-        self._aside = side.submit(self._push, contacts)
+        self._aside = side.submit(self._push, contacts, one_call=True)
         side.shutdown(wait=False)
 
     def _wait_aside(self) -> None:
@@ -355,21 +355,21 @@ class DestinationExecutor:
             self.report.skipped_no_consent[part] = skipped
             self.state.update_part(self.run_id, self.name, part, skipped_no_consent=skipped)
 
-    def _push(self, contacts: list[Contact], join: EspObject | None = None) -> ContactsResult:
+    def _push(
+        self, contacts: list[Contact], join: EspObject | None = None, *, one_call: bool = False
+    ) -> ContactsResult:
         """``ensure_contacts`` in batches, in parallel up to the ESP's concurrency; records
-        every contact's presence and fields hash, quarantines refused ones."""
+        every contact's presence and fields hash, quarantines refused ones.
+
+        In one call (``one_call``, or joining on import: the adapter submits every job
+        before waiting) or in upserts of the ESP's size. Contacts that may not be created
+        go in one call (``_push_aside``): the adapter looks them up or batches their field
+        updates (Mailchimp's one POST /batches)."""
         create = self.destination.new_contacts == "consent_only"
-        size = self.adapter.limits.max_contacts_per_upsert
-        if join is not None:
-            # joining on import: one call, the adapter submits every job before waiting
+        if join is not None or one_call:
             batches = [contacts] if contacts else []
         else:
-            # contacts that may not be created go together, first (the adapter looks them
-            # up or batches their field updates: Mailchimp's one POST /batches); the others
-            # in upserts of the ESP's size, in parallel
-            others = [c for c in contacts if not (create and c.consent)]
-            creatable = [c for c in contacts if create and c.consent]
-            batches = ([others] if others else []) + list(chunks(creatable, size))
+            batches = list(chunks(contacts, self.adapter.limits.max_contacts_per_upsert))
         total = ContactsResult()
         if not batches:
             return total

@@ -7,9 +7,7 @@ cannot be told apart from the others. So, once per evaluation, before anything i
 
 - every distinct address of a member is checked once, by ``email-validator`` (strict syntax, no
   DNS); the common plain-ASCII shape is accepted by a conservative pattern first, which only
-  ever accepts what the library accepts, and the common typo of that shape, a domain without
-  a period (``ann@gmail``), is refused with the library's own reason (property tests hold
-  both to the library);
+  ever accepts what the library accepts (a property test holds it to that);
 - rows with a NULL or duplicate ``profile_id`` are left out;
 - what was left out is counted by reason, with a few examples naming the profile (never the
   address), for ``sync``, ``preview`` and ``audit`` to show.
@@ -38,9 +36,6 @@ MISSING = "no email"
 _PLAIN = re.compile(
     r"[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
 )
-#: a plain local part at a domain of one label: the library says it needs a period
-_ONE_LABEL = re.compile(r"[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-NO_PERIOD = "The part after the @-sign is not valid. It should have a period."
 #: the last labels of email-validator's ``SPECIAL_USE_DOMAIN_NAMES`` (a test keeps them equal):
 #: written out so that plain addresses are checked without importing the library
 SPECIAL_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
@@ -58,13 +53,6 @@ def _plain(email: str) -> bool:
     )
 
 
-def _one_label(email: str) -> bool:
-    if len(email) > 254 or not _ONE_LABEL.fullmatch(email):
-        return False
-    local, _, domain = email.partition("@")
-    return len(local) <= 64 and "--" not in domain and domain not in SPECIAL_TLDS
-
-
 def check_email(raw: object) -> tuple[str | None, str]:
     """``(address, "")`` for a valid address (trimmed, lower-cased, domain normalised), or
     ``(None, why)``: ``"no email"`` when missing, else the library's reason."""
@@ -73,8 +61,6 @@ def check_email(raw: object) -> tuple[str | None, str]:
     email = raw.strip().lower()
     if _plain(email):
         return email, ""
-    if _one_label(email):
-        return None, NO_PERIOD
     # imported on first need: it compiles its RFC grammars on import (a third of the
     # imports of a `preview` whose addresses are all plain)
     from email_validator import EmailNotValidError, validate_email  # noqa: PLC0415

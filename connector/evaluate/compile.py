@@ -397,27 +397,31 @@ def _cume_dist(value: exp.Expr, *, descending: bool) -> exp.Select:
     return exp.select(col("__v"), share.as_("__cd", quoted=True)).from_(counts.subquery("__c"))
 
 
-#: printable ASCII: there ``TRIM``, ``LOWER`` and the pattern below agree with Python's
+#: printable ASCII: there ``TRIM``, ``LOWER`` and the patterns below agree with Python's
 #: ``strip``, ``lower`` and ``\\s`` (space is the only whitespace among these characters)
 _PRINTABLE = "^[ -~]*$"
-_EMAIL_ASCII = "^[^@ ]+@[^@ ]+[.][^@ .]+$"
+#: a printable-ASCII value whose trimmed, lower-cased form matches ``_EMAIL`` of
+#: ``identity`` (``^[^@\\s]+@[^@\\s]+\\.[^@\\s.]+$``): spaces around the address, the address
+#: of printable characters but space and ``@`` (and ``.`` after the last dot). Lower-casing
+#: maps letters to letters, so the raw value matches exactly when its key would
+_EMAIL_ASCII = "^ *[!-?A-~]+@[!-?A-~]+[.][!-,/-?A-~-]+ *$"
 
 
 def email_key(email: exp.Expr) -> exp.Expr:
     """``normalise_email`` in SQL for printable-ASCII values: the trimmed, lower-cased
     address, ``''`` when it is not a valid one; NULL for other values (NULL or holding
-    other characters), which Python normalises."""
-    key = exp.Lower(this=exp.Trim(this=email.copy()))
-    printable = exp.RegexpLike(this=email.copy(), expression=lit(_PRINTABLE))
+    other characters), which Python normalises. One pattern on the raw value decides the
+    usual case (a valid address); only the others are tested for printable ASCII."""
+    trimmed = exp.Trim(this=email.copy())
     valid = exp.and_(
-        exp.LTE(this=exp.Length(this=key.copy()), expression=lit(254)),
-        exp.RegexpLike(this=key.copy(), expression=lit(_EMAIL_ASCII)),
+        exp.RegexpLike(this=email.copy(), expression=lit(_EMAIL_ASCII)),
+        exp.LTE(this=exp.Length(this=trimmed.copy()), expression=lit(254)),
     )
+    printable = exp.RegexpLike(this=email.copy(), expression=lit(_PRINTABLE))
     return exp.Case(
         ifs=[
-            exp.If(
-                this=printable, true=exp.Case(ifs=[exp.If(this=valid, true=key)], default=lit(""))
-            )
+            exp.If(this=valid, true=exp.Lower(this=trimmed)),
+            exp.If(this=printable, true=lit("")),
         ]
     )
 

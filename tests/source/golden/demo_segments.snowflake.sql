@@ -167,13 +167,11 @@ WITH __all AS (
     profile_id AS profile_id,
     email AS email,
     CASE
+      WHEN REGEXP_LIKE(email, '^ *[!-?A-~]+@[!-?A-~]+[.][!-,/-?A-~-]+ *$')
+      AND LENGTH(TRIM(email)) <= 254
+      THEN LOWER(TRIM(email))
       WHEN REGEXP_LIKE(email, '^[ -~]*$')
-      THEN CASE
-        WHEN LENGTH(LOWER(TRIM(email))) <= 254
-        AND REGEXP_LIKE(LOWER(TRIM(email)), '^[^@ ]+@[^@ ]+[.][^@ .]+$')
-        THEN LOWER(TRIM(email))
-        ELSE ''
-      END
+      THEN ''
     END AS email_key,
     COALESCE((
       email_consent

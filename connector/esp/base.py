@@ -135,6 +135,9 @@ class ContactsResult:
     - ``errors``: contacts the ESP refused (not created, or fields not updated). An email
       can be both ``present`` and in ``errors`` (it exists, but its update was refused).
     - ``joined``: emails now members of the ``join`` group (``limits.joins_on_import``).
+    - ``missing_fields``: contact fields sent that the ESP's answers show it does not have
+      (their values were not stored); the caller stops the run and records nothing of
+      this push. An ESP that takes any field name never reports one.
     """
 
     present: list[str] = field(default_factory=list)
@@ -143,6 +146,7 @@ class ContactsResult:
     skipped_no_consent: list[str] = field(default_factory=list)
     skipped_creation_disabled: list[str] = field(default_factory=list)
     errors: list[MemberError] = field(default_factory=list)
+    missing_fields: list[str] = field(default_factory=list)
 
     def merge(self, other: ContactsResult) -> None:
         """Add another batch's result to this one."""
@@ -152,6 +156,7 @@ class ContactsResult:
         self.skipped_creation_disabled.extend(other.skipped_creation_disabled)
         self.errors.extend(other.errors)
         self.joined.extend(other.joined)
+        self.missing_fields.extend(f for f in other.missing_fields if f not in self.missing_fields)
 
 
 @dataclass
@@ -231,7 +236,9 @@ class EspAdapter(ABC):
     ) -> ContactsResult:
         """Push field values to existing contacts; create missing ones only when
         ``create_new`` and ``contact.consent``. Never changes a subscription status.
-        ``join`` (only when ``limits.joins_on_import``): add them to that group too."""
+        ``join`` (only when ``limits.joins_on_import``): add them to that group too.
+        Fields the ESP turned out not to have are reported (``missing_fields``), found from
+        its answers: the reconciler reads no field list before pushing."""
 
     @abstractmethod
     def change_members(
@@ -264,8 +271,10 @@ class EspAdapter(ABC):
 
     # -- may be overridden ----------------------------------------------------------------
     def missing_fields(self, names: Iterable[str]) -> list[str]:
-        """Which of these contact fields the ESP lacks (it would refuse values for them);
-        checked before field values are pushed. Default: none (any name is accepted)."""
+        """Which of these contact fields the ESP lacks (it would refuse or drop values for
+        them), read from the ESP: what ``doctor`` checks (a sync learns it
+        from the push's answers: ``ContactsResult.missing_fields``). Default: none (any
+        name is accepted)."""
         return []
 
     def field_types(self, fields: Sequence[str]) -> dict[str, str]:

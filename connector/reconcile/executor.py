@@ -233,7 +233,6 @@ class DestinationExecutor:
         if ids:
             self.adapter.remember_ids(ids)
         wanted = self._contacts_to_push(known)
-        self._check_fields(wanted)
         self._present = {e for e, rec in known.items() if rec.present}
         with self._early_removals() as removals:
             if self.adapter.limits.joins_on_import:
@@ -385,6 +384,9 @@ class DestinationExecutor:
             # each contact's consent and fields hash, while the calls are in flight
             recorded = {c.email: self._recorded(c.email) for c in contacts}
             for result in results:
+                if result.missing_fields:  # values dropped: nothing of this push recorded
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise self._fields_error(result.missing_fields)
                 total.merge(result)
                 present = {e.lower() for e in result.present}
                 created = {e.lower() for e in result.created}
@@ -427,21 +429,18 @@ class DestinationExecutor:
         before (``everyone``), whose fields hash must be recorded just the same."""
         return self.target.contacts.get(email) or self.target.everyone.get(email)
 
-    def _check_fields(self, contacts: list[Contact]) -> None:
-        """Before pushing field values, make sure the ESP has every mapped field (an ESP
-        that refuses unknown fields would refuse them member by member)."""
-        used = {name for contact in contacts for name in contact.fields}
-        missing = self.adapter.missing_fields(used) if used else []
-        if missing:
-            mapped = {v: k for k, v in self.destination.fields.items()}
-            mapped |= {name: "a trait" for name in self.destination.traits}
-            names = ", ".join(f"{name} (from {mapped.get(name, '?')})" for name in missing)
-            raise EspValidationError(
-                f"{self.name} has no {self.destination.field_noun} {names}: "
-                f"{self.adapter.field_hint} or change `fields`/`traits` in "
-                "config/destinations.yaml",
-                esp=self.adapter.esp,
-            )
+    def _fields_error(self, missing: list[str]) -> EspValidationError:
+        """The run's error when the ESP's answers to a push show mapped fields it does not
+        have (their values were dropped or refused): one clear error, not member errors."""
+        mapped = {v.upper(): k for k, v in self.destination.fields.items()}
+        mapped |= {name.upper(): "a trait" for name in self.destination.traits}
+        names = ", ".join(f"{name} (from {mapped.get(name.upper(), '?')})" for name in missing)
+        return EspValidationError(
+            f"{self.name} has no {self.destination.field_noun} {names}: "
+            f"{self.adapter.field_hint} or change `fields`/`traits` in "
+            "config/destinations.yaml",
+            esp=self.adapter.esp,
+        )
 
     def _quarantine_refused(self, refused: dict[str, MemberError]) -> None:
         """A contact the ESP refused cannot join any part: quarantine it where it is wanted."""

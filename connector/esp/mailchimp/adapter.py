@@ -70,6 +70,7 @@ from connector.esp.mailchimp.batches import (
 from connector.esp.mailchimp.capabilities import LIMITS
 from connector.esp.mailchimp.client import HttpxApiClient, body_of, response_fields
 from connector.esp.mailchimp.configuration import MailchimpSettings
+from connector.esp.mailchimp.echo import ECHO_FIELDS, EchoCheck
 from connector.esp.mailchimp.errors import (
     ESP,
     NOT_IN_AUDIENCE,
@@ -247,6 +248,8 @@ class MailchimpAdapter(EspAdapter):
         #: casefolded names of the owned tags ``list_owned`` found (None before it ran)
         self._listed: set[str] | None = None
         self._audience: dict[str, str] | None = None
+        #: were the merge fields sent stored? (``echo.py``: from the answers, no read first)
+        self._echo = EchoCheck()
 
     @classmethod
     def from_settings(
@@ -445,27 +448,29 @@ class MailchimpAdapter(EspAdapter):
                 self._listed.add(name.casefold())
             return EspObject(str(data["id"]), str(data.get("name", name)), "tag", created=True)
 
-    def _batch(self, members: list[dict[str, Any]]) -> dict[str, Any]:
+    def _batch(self, members: list[dict[str, Any]], *, echo: bool) -> dict[str, Any]:
         """``POST /lists/{id}`` with ``update_existing: true``: every member carries
-        ``status_if_new`` (never ``status``), so an existing contact's status cannot change."""
+        ``status_if_new`` (never ``status``), so an existing contact's status cannot change.
+        ``echo``: the members answered with their merge fields too (``echo.py``)."""
         body = {"members": members, "update_existing": True}
+        fields = _BATCH_FIELDS + ECHO_FIELDS if echo else _BATCH_FIELDS
 
         def send() -> Any:
-            with response_fields(_BATCH_FIELDS):
+            with response_fields(fields):
                 return self._lists.batch_list_members(
                     self.audience_id, body, skip_merge_validation=True
                 )
 
         return self._call("POST", R_LIST, send)
 
-    def _patch_fields(self, contact: Contact) -> MemberError | bool:
+    def _patch_fields(self, contact: Contact, suspects: set[str]) -> MemberError | bool:
         """Field values of one existing contact by ``PATCH …/members/{hash}``, which never
         creates a contact: True when done, False when it is gone (404), a ``MemberError``
-        when refused."""
+        when refused. The answer's merge fields tell whether they were stored (``echo.py``)."""
         body = {"merge_fields": _merge_fields(contact)}
 
         def send() -> Any:
-            with response_fields(("email_address",)):
+            with response_fields(("email_address", "merge_fields")):
                 return self._lists.update_list_member(
                     self.audience_id,
                     subscriber_hash(contact.email),
@@ -474,11 +479,13 @@ class MailchimpAdapter(EspAdapter):
                 )
 
         try:
-            self._call("PATCH", R_MEMBER, send)
+            data = self._call("PATCH", R_MEMBER, send)
         except EspNotFoundError:
             return False
         except EspValidationError as exc:
+            self._echo.refused(contact, suspects)
             return member_error(contact.email, exc.detail)
+        self._echo.answered(contact, data.get("merge_fields"), suspects)
         return True
 
     def _fetch_results(self, url: str) -> bytes:
@@ -516,11 +523,14 @@ class MailchimpAdapter(EspAdapter):
 
         return self._retry.call(attempt)
 
-    def _patch_in_batch(self, contacts: list[Contact]) -> dict[str, MemberError | bool]:
+    def _patch_in_batch(
+        self, contacts: list[Contact], suspects: set[str]
+    ) -> dict[str, MemberError | bool]:
         """Field values of existing contacts by one ``POST /batches`` of ``PATCH
         …/members/{hash}`` operations (a PATCH never creates a contact): True when done,
         False when the contact is missing or archived, a ``MemberError`` when refused. An
-        operation the batch did not settle (no result, 429 or 5xx) is sent on its own."""
+        operation the batch did not settle (no result, 429 or 5xx) is sent on its own. Each
+        result's body (the member) tells whether the merge fields were stored (``echo.py``)."""
         operations = [
             {
                 "method": "PATCH",
@@ -538,10 +548,14 @@ class MailchimpAdapter(EspAdapter):
             result = results.get(contact.email)
             if result is None or result.status == 429 or result.status >= 500:
                 unsettled.append(contact)
-            else:
-                outcomes[contact.email] = _patch_outcome(contact.email, result)
+                continue
+            outcomes[contact.email] = _patch_outcome(contact.email, result)
+            if 200 <= result.status < 300:
+                self._echo.answered(contact, result.body.get("merge_fields"), suspects)
+            elif result.status != 404:
+                self._echo.refused(contact, suspects)
         for contact in unsettled:
-            outcomes[contact.email] = self._patch_fields(contact)
+            outcomes[contact.email] = self._patch_fields(contact, suspects)
         return outcomes
 
     def _member_status(self, email: str) -> str | None:
@@ -622,30 +636,40 @@ class MailchimpAdapter(EspAdapter):
         unique = dedupe_contacts(contacts)
         creatable = [c for c in unique if create_new and c.consent]
         size = self.limits.max_contacts_per_upsert
+        suspects: set[str] = set()  # merge tags an answer did not confirm (``echo.py``)
         for start in range(0, len(creatable), size):
-            result.merge(self._upsert(creatable[start : start + size]))
+            result.merge(self._upsert(creatable[start : start + size], suspects))
         others = [c for c in unique if not (create_new and c.consent)]
         if others:
-            result.merge(self._ensure_existing(others))
+            result.merge(self._ensure_existing(others, suspects))
+        if suspects:  # something looked wrong: one read of the merge fields settles it
+            result.missing_fields = self.missing_fields(suspects)
         return result
 
-    def _upsert(self, creatable: list[Contact]) -> ContactsResult:
+    def _upsert(self, creatable: list[Contact], suspects: set[str]) -> ContactsResult:
         """Contacts that may be created: one upsert; ``status_if_new`` applies only to a
         new one."""
         result = ContactsResult()
-        data = self._batch([_batch_member(c) for c in creatable])
-        new = {str(m.get("email_address", "")).lower() for m in data.get("new_members", [])}
-        updated = {str(m.get("email_address", "")).lower() for m in data.get("updated_members", [])}
+        echo = self._echo.wanted(creatable)
+        data = self._batch([_batch_member(c) for c in creatable], echo=echo)
+        answers = {
+            str(m.get("email_address", "")).lower(): (created, m.get("merge_fields"))
+            for key, created in (("new_members", True), ("updated_members", False))
+            for m in data.get(key) or []
+        }
         refused = _batch_errors(data)
         for contact in creatable:
             error = refused.get(contact.email)
-            if contact.email in new:
-                result.created.append(contact.email)
+            answer = answers.get(contact.email)
+            if answer is not None:
+                if answer[0]:
+                    result.created.append(contact.email)
                 result.present.append(contact.email)
-            elif contact.email in updated:
-                result.present.append(contact.email)
+                if echo:
+                    self._echo.answered(contact, answer[1], suspects)
             elif error is not None:
                 result.errors.append(error)
+                self._echo.refused(contact, suspects)
             else:
                 # neither created, updated nor refused: Mailchimp answered for it nowhere
                 result.errors.append(
@@ -653,7 +677,7 @@ class MailchimpAdapter(EspAdapter):
                 )
         return result
 
-    def _ensure_existing(self, others: list[Contact]) -> ContactsResult:
+    def _ensure_existing(self, others: list[Contact], suspects: set[str]) -> ContactsResult:
         """Contacts that may not be created never go in an upsert (any member of it can be
         created): their fields go by PATCH, which answers 404 rather than creating a
         contact that is missing or was deleted since a read — many of them in one
@@ -666,7 +690,9 @@ class MailchimpAdapter(EspAdapter):
         if len(with_fields) >= BATCH_MIN_OPERATIONS:
             for start in range(0, len(with_fields), MAX_BATCH_OPERATIONS):
                 batched.update(
-                    self._patch_in_batch(with_fields[start : start + MAX_BATCH_OPERATIONS])
+                    self._patch_in_batch(
+                        with_fields[start : start + MAX_BATCH_OPERATIONS], suspects
+                    )
                 )
         read = [c for c in others if c.email not in batched]
         statuses = self._statuses([c.email for c in read])
@@ -685,7 +711,7 @@ class MailchimpAdapter(EspAdapter):
         if to_patch:
             workers = max(1, min(len(to_patch), self.limits.max_concurrency))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mailchimp") as pool:
-                outcomes = list(pool.map(self._patch_fields, to_patch))
+                outcomes = list(pool.map(partial(self._patch_fields, suspects=suspects), to_patch))
         patched = [c for c in others if c.email in batched] + to_patch
         outcomes = [batched[c.email] for c in others if c.email in batched] + outcomes
         for contact, outcome in zip(patched, outcomes, strict=True):

@@ -53,9 +53,18 @@ class FakeAudience:
     batches: list[dict[str, Any]] = field(default_factory=list)
     member_gets: list[str] = field(default_factory=list)
     patches: list[tuple[str, Any]] = field(default_factory=list)
+    #: the audience's merge fields: a member is answered with each of them (values of other
+    #: tags are dropped)
+    merge_tags: tuple[str, ...] = ("FNAME", "LNAME", "ADDRESS", "PHONE", "STATE", "STAGE", "X")
 
     def add(self, email: str, status: str = "subscribed", **merge_fields: Any) -> None:
         self.members[email] = {"status": status, "merge_fields": dict(merge_fields)}
+
+    def echo(self, email: str) -> dict[str, Any]:
+        """A member's ``merge_fields`` as Mailchimp answers them: every field of the
+        audience, ``""`` when empty."""
+        stored = self.members[email]["merge_fields"]
+        return {tag: stored.get(tag, "") for tag in self.merge_tags}
 
     def batch(self, request: httpx.Request) -> httpx.Response:
         body = body_of(request)
@@ -89,7 +98,13 @@ class FakeAudience:
                 if "status" in member:  # status_if_new never touches an existing contact
                     known["status"] = member["status"]
                 known["merge_fields"].update(member.get("merge_fields", {}))
-                updated.append({"email_address": email, "status": known["status"]})
+                updated.append(
+                    {
+                        "email_address": email,
+                        "status": known["status"],
+                        "merge_fields": self.echo(email),
+                    }
+                )
             elif email in self.compliance:
                 errors.append(
                     {
@@ -102,7 +117,9 @@ class FakeAudience:
             else:
                 status = member.get("status") or member["status_if_new"]
                 self.add(email, status, **member.get("merge_fields", {}))
-                new.append({"email_address": email, "status": status})
+                new.append(
+                    {"email_address": email, "status": status, "merge_fields": self.echo(email)}
+                )
         return httpx.Response(
             200,
             json={
@@ -128,7 +145,9 @@ class FakeAudience:
         for email, data in self.members.items():
             if subscriber_hash(email) == subscriber_hash_:
                 data["merge_fields"].update(body.get("merge_fields", {}))
-                return httpx.Response(200, json={"email_address": email})
+                return httpx.Response(
+                    200, json={"email_address": email, "merge_fields": self.echo(email)}
+                )
         return problem(404, "Resource Not Found", "The requested resource could not be found.")
 
     def install(self, router: respx.Router) -> None:

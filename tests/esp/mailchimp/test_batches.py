@@ -69,7 +69,8 @@ def test_no_consent_updates_go_in_one_batch_polled_until_finished(
 
     mc_router.post("/batches", name="start").mock(side_effect=start)
     mc_router.get("/batches/b1", name="status").mock(side_effect=status)
-    results = [result(e, 200, {"status": "unsubscribed"}) for e in emails[:3]]
+    member = {"status": "unsubscribed", "merge_fields": {"FNAME": "Ada", "LNAME": ""}}
+    results = [result(e, 200, member) for e in emails[:3]]
     results += [result(emails[3], 404, {"title": "Resource Not Found"})]
     results += [result(emails[4], 503, {"title": "Service Unavailable"})]
     audience.add(emails[4], "unsubscribed")  # the unsettled one is sent alone

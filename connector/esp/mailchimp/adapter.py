@@ -544,6 +544,7 @@ class MailchimpAdapter(EspAdapter):
         results = self._batch_runner.run(operations)
         outcomes: dict[str, MemberError | bool] = {}
         unsettled: list[Contact] = []
+        turned_down: list[Contact] = []
         for contact in contacts:
             result = results.get(contact.email)
             if result is None or result.status == 429 or result.status >= 500:
@@ -553,7 +554,9 @@ class MailchimpAdapter(EspAdapter):
             if 200 <= result.status < 300:
                 self._echo.answered(contact, result.body.get("merge_fields"), suspects)
             elif result.status != 404:
-                self._echo.refused(contact, suspects)
+                turned_down.append(contact)
+        for contact in turned_down:  # after the answers, which may confirm their tags
+            self._echo.refused(contact, suspects)
         for contact in unsettled:
             outcomes[contact.email] = self._patch_fields(contact, suspects)
         return outcomes
@@ -658,6 +661,7 @@ class MailchimpAdapter(EspAdapter):
             for m in data.get(key) or []
         }
         refused = _batch_errors(data)
+        turned_down: list[Contact] = []
         for contact in creatable:
             error = refused.get(contact.email)
             answer = answers.get(contact.email)
@@ -669,12 +673,14 @@ class MailchimpAdapter(EspAdapter):
                     self._echo.answered(contact, answer[1], suspects)
             elif error is not None:
                 result.errors.append(error)
-                self._echo.refused(contact, suspects)
+                turned_down.append(contact)
             else:
                 # neither created, updated nor refused: Mailchimp answered for it nowhere
                 result.errors.append(
                     MemberError(contact.email, "not in Mailchimp's batch answer", "esp_error")
                 )
+        for contact in turned_down:  # after the answers, which may confirm their tags
+            self._echo.refused(contact, suspects)
         return result
 
     def _ensure_existing(self, others: list[Contact], suspects: set[str]) -> ContactsResult:

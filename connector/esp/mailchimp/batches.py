@@ -6,10 +6,12 @@ each. A batch runs in the background: it is accepted ``pending``, goes ``started
 reference also names ``preprocessing`` and ``finalizing``) and ``finished``; only then does
 ``response_body_url`` point at a gzipped tar of JSON files, each an array of
 ``{status_code, operation_id, response}`` (``response``: the operation's answer body as
-text). ``GET /batches/{id}`` is polled, first after ``poll_seconds``, then doubling up to
-``max_poll_seconds``. The archive is a pre-signed link to file storage: it is fetched
-without credentials (the key never leaves for another host) and counted as a call under
-``R_RESULTS``.
+text). ``GET /batches/{id}`` is polled, first after ``poll_seconds``; then, while the batch
+reports progress (``finished_operations`` of ``total_operations``), when the rate so far
+says it will be done, else doubling; never later than doubling would, at most
+``max_poll_seconds`` apart (every poll is a call). The archive is a pre-signed link to file
+storage: it is fetched without credentials (the key never leaves for another host) and
+counted as a call under ``R_RESULTS``.
 
 A ``POST /batches`` retried after a lost answer may run its operations twice: PATCHes of
 the same values are idempotent, so nothing is done twice that matters.
@@ -31,7 +33,14 @@ __all__ = ["R_BATCH", "R_BATCHES", "R_RESULTS", "BatchRunner", "OperationResult"
 R_BATCHES = "/batches"
 R_BATCH = "/batches/{batch_id}"
 R_RESULTS = "response_body_url"
-_STATUS_FIELDS = ["id", "status", "total_operations", "errored_operations", "response_body_url"]
+_STATUS_FIELDS = [
+    "id",
+    "status",
+    "total_operations",
+    "finished_operations",
+    "errored_operations",
+    "response_body_url",
+]
 
 
 @dataclass(frozen=True)
@@ -95,13 +104,29 @@ class BatchRunner:
         self.max_poll_seconds = max_poll_seconds
         self.timeout_seconds = timeout_seconds
 
+    def _next_wait(self, batch: Mapping[str, Any], elapsed: float, wait: float) -> float:
+        """Seconds to the next poll: when the operations finished so far, at their rate
+        since the batch was sent, say the rest will be done (at least a fifth of the first
+        wait), but never later than doubling the last wait would."""
+        doubled = min(wait * 2, self.max_poll_seconds)
+        try:
+            total = int(batch.get("total_operations") or 0)
+            done = int(batch.get("finished_operations") or 0)
+        except (TypeError, ValueError):
+            return doubled
+        if not 0 < done < total:
+            return doubled
+        eta = elapsed * (total - done) / done
+        return min(max(eta, self.poll_seconds / 5), doubled)
+
     def run(self, operations: Sequence[dict[str, Any]]) -> dict[str, OperationResult]:
         """Results by ``operation_id``; an operation missing from them was not reported."""
         batch = self._start({"operations": list(operations)})
         batch_id = str(batch.get("id") or "")
         if not batch_id:
             raise EspError("Mailchimp accepted the batch without an id", esp="mailchimp")
-        deadline = self._now() + self.timeout_seconds
+        started = self._now()
+        deadline = started + self.timeout_seconds
         wait = self.poll_seconds
         while batch.get("status") != "finished":
             if self._now() + wait > deadline:
@@ -116,7 +141,7 @@ class BatchRunner:
             if self._stopped():
                 raise StopRequestedError("mailchimp: stopped while a batch was processed")
             batch = self._status(batch_id, _STATUS_FIELDS)
-            wait = min(wait * 2, self.max_poll_seconds)
+            wait = self._next_wait(batch, self._now() - started, wait)
         url = str(batch.get("response_body_url") or "")
         if not url:
             raise EspError(f"batch {batch_id} finished without results", esp="mailchimp")

@@ -14,7 +14,7 @@ import respx
 from connector.errors import EspError
 from connector.esp.base import Contact
 from connector.esp.mailchimp.adapter import MailchimpAdapter, subscriber_hash
-from connector.esp.mailchimp.batches import parse_results
+from connector.esp.mailchimp.batches import BatchRunner, parse_results
 from tests.esp.conftest import MAILCHIMP_KEY
 from tests.esp.mailchimp.conftest import AUDIENCE, FakeAudience
 
@@ -111,3 +111,39 @@ def test_results_that_cannot_be_read_fail_the_call_clearly(
     with pytest.raises(EspError, match="batch results not available") as caught:
         mailchimp.ensure_contacts(contacts, create_new=True)
     assert caught.value.status == 403 and "response_body_url" in str(caught.value)
+
+
+def test_polls_follow_the_batch_progress_never_later_than_doubling() -> None:
+    clock = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock[0] += seconds
+
+    def runner(statuses: list[dict[str, Any]]) -> BatchRunner:
+        answers = iter(statuses)
+        return BatchRunner(
+            start=lambda body: {"id": "b1", "status": "pending"},
+            status=lambda batch_id, fields: next(answers),
+            fetch=lambda url: archive([]),
+            sleep=sleep,
+            now=lambda: clock[0],
+            stopped=lambda: False,
+        )
+
+    def started(done: int) -> dict[str, Any]:
+        return {"status": "started", "total_operations": 1000, "finished_operations": done}
+
+    finished = {"status": "finished", "response_body_url": RESULTS}
+    # 800 of 1000 done after 0.25 s: the other 200 at that rate take 0.0625 s
+    runner([started(800), finished]).run([])
+    assert sleeps == [0.25, 0.0625]
+    # little done: no later than doubling; no progress reported: doubling
+    sleeps.clear()
+    runner([started(100), {"status": "started"}, {"status": "pending"}, finished]).run([])
+    assert sleeps == [0.25, 0.5, 1.0, 2.0]
+    # almost done: not sooner than a fifth of the first wait
+    sleeps.clear()
+    runner([started(999), finished]).run([])
+    assert sleeps == [0.25, 0.05]

@@ -19,6 +19,7 @@ from connector.definitions.conditions import PropertyCondition
 from connector.evaluate import keyed
 from connector.evaluate.predicates import comparison
 from connector.evaluate.rollup import (
+    VALUE_OF,
     Part,
     combine,
     exact_sum,
@@ -104,6 +105,34 @@ def _disjoint(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, d
         else:
             merged.append((low, high))
     return merged
+
+
+def _beside(delta: exp.Select, touched: list[exp.Select]) -> exp.Select:
+    """The delta's rows per profile with, beside them, each value part's recomputed
+    value (``__v<i>``) and whether the profile was touched (``__t<i>``): small tables
+    joined before the one join with the rollup's row per profile."""
+    pids = [col(PID, "dd")]
+    side = exp.select(
+        *[col(e.alias_or_name, "dd") for e in delta.expressions if e.alias_or_name != PID]
+    ).from_(delta.subquery("dd", copy=False), copy=False)
+    for tag, values in enumerate(touched):
+        alias = f"tv{tag}"
+        side = side.join(
+            values.subquery(alias, copy=False),
+            on=exp.EQ(
+                this=col(PID, alias), expression=exp.func("COALESCE", *[p.copy() for p in pids])
+            ),
+            join_type="full",
+            copy=False,
+        )
+        side = side.select(
+            col(PID, alias).as_(f"__t{tag}", quoted=True),
+            col("__v", alias).as_(f"__v{tag}", quoted=True),
+            copy=False,
+        )
+        pids = [*pids, col(PID, alias)]
+    pid = exp.func("COALESCE", *[p.copy() for p in pids])
+    return side.select(pid.as_(PID, quoted=True), copy=False)
 
 
 @dataclass(frozen=True)
@@ -422,7 +451,7 @@ class FeatureScan:
                 continue
             flt = self._filter_sql(self.part_filter(part, self.as_of))
             wanted.append(flt.copy())
-            value = part_value(part.kind, self._part_prop(part), col(TS))
+            value = part_value(part.kind, self._part_value(part), col(TS))
             select = select.select(
                 exp.Filter(this=value, expression=exp.Where(this=flt)).as_(part.column),
                 copy=False,
@@ -435,6 +464,14 @@ class FeatureScan:
             .group_by(col(PID), copy=False)
         )
         return main, tables
+
+    def _part_value(self, part: Part) -> exp.Expr | None:
+        """What a part aggregates: its property (normalised as the keyed ``dv`` keeps it,
+        for ``dc``)."""
+        if part.kind == "dc":
+            assert part.prop is not None
+            return keyed.value_of(self, part.prop)
+        return self._part_prop(part)
 
     def _part_prop(self, part: Part, table: str | None = None) -> exp.Expr | None:
         if part.prop is None:
@@ -484,8 +521,9 @@ class FeatureScan:
 
     def advance_parts(self, parts: list[Part], source: exp.Expr | None = None) -> exp.Select:
         """The rollup's scalar parts at ``as_of``: the stored ones (at ``rollup.as_of``)
-        plus the added events, minus the events that left a window. ``source``: the delta
-        rows (``delta_rows``) when they are a CTE already."""
+        plus the added events, minus the events that left a window; value parts
+        (``VALUE_OF``) recomputed for the profiles the change touches. ``source``: the
+        delta rows (``delta_rows``) when they are a CTE already."""
         use = self.rollup
         assert use is not None and use.as_of <= self.as_of
         t0, t1 = use.as_of, self.as_of
@@ -494,6 +532,7 @@ class FeatureScan:
         delta = exp.select(col(PID))
         wanted: list[exp.Expr] = []
         combined: list[exp.Expr] = []
+        touched: list[exp.Select] = []
         for index, part in enumerate(parts):
             if part.keyed:
                 continue
@@ -501,6 +540,17 @@ class FeatureScan:
             is_new = col(NEW)
             added = exp.and_(is_new, exp.paren(self._filter_sql(self.part_filter(part, t1))))
             wanted.append(added.copy())
+            if part.kind in VALUE_OF.values():
+                # the value at T0 unless the change touched the profile: then recomputed
+                tag = len(touched)
+                touched.append(keyed.touched_values(self, part.source, rows))
+                recomputed = exp.Not(this=exp.Is(this=col(f"__t{tag}", "d"), expression=exp.null()))
+                value_now = exp.Case(
+                    ifs=[exp.If(this=recomputed, true=col(f"__v{tag}", "d"))],
+                    default=col(part.column, "r"),
+                )
+                combined.append(value_now.as_(part.column))
+                continue
             delta = delta.select(
                 exp.Filter(
                     this=part_value(part.kind, value, ts.copy()),
@@ -536,12 +586,13 @@ class FeatureScan:
             .where(or_all(wanted), copy=False)
             .group_by(col(PID), copy=False)
         )
+        side = _beside(delta, touched) if touched else delta
         pid = exp.func("COALESCE", col(PID, "r"), col(PID, "d")).as_(PID)
         return (
             exp.select(pid, *combined, copy=False)
             .from_(exp.alias_(table_expr(ROLLUP_TABLE), "r"), copy=False)
             .join(
-                delta.subquery("d", copy=False),
+                side.subquery("d", copy=False),
                 on=exp.EQ(this=col(PID, "r"), expression=col(PID, "d")),
                 join_type="full",
                 copy=False,
@@ -558,7 +609,9 @@ class FeatureScan:
         return list(parts.values())
 
     def _scalar_served(self) -> dict[Aggregate, tuple[Part, ...]]:
-        return {a: ps for a, ps in self.served().items() if not any(p.keyed for p in ps)}
+        """The aggregates read from the rollup's row per profile (those with keyed parts
+        through their value parts)."""
+        return self.served()
 
     def _inc_cte(self) -> exp.Select:
         served = self._scalar_served()
@@ -579,12 +632,10 @@ class FeatureScan:
     def _keyed_served(
         self,
     ) -> list[tuple[str, Part, list[tuple[str, str, tuple[tuple[str, float], ...]]]]]:
-        """The features kept as keyed parts: CTE name, part, (alias, kind, comparisons)."""
+        """The ``per`` conditions kept as keyed parts: CTE name, part, (alias, kind,
+        comparisons). (``distinct_count`` and windowed min/max come with the rollup's row
+        per profile, ``_inc_cte``.)"""
         out: list[tuple[str, Part, list[tuple[str, str, tuple[tuple[str, float], ...]]]]] = []
-        for agg, parts in self.served().items():
-            if len(parts) == 1 and parts[0].keyed:
-                alias = self.aggregates[agg]
-                out.append((f"__k{alias}", parts[0], [(alias, agg.kind, ())]))
         groups: dict[str, tuple[Part, list[tuple[str, str, tuple[tuple[str, float], ...]]]]] = {}
         for per, part in self.served_pers().items():
             tests = groups.setdefault(part.column, (part, []))[1]
@@ -596,13 +647,7 @@ class FeatureScan:
     def _keyed_cte(
         self, part: Part, tests: list[tuple[str, str, tuple[tuple[str, float], ...]]]
     ) -> exp.Select:
-        source = exp.to_identifier(DR, quoted=True)
-        if part.kind == "g":
-            return keyed.group_tests(self, part, source, tests)
-        ((alias, _, _),) = tests
-        if part.kind == "dv":
-            return keyed.distinct_count(self, part, source, alias)
-        return keyed.extreme(self, part, source, alias)
+        return keyed.group_tests(self, part, exp.to_identifier(DR, quoted=True), tests)
 
     def _per_cte(self, group: str, items: list[tuple[_Per, str]]) -> exp.Select:
         kind = self.schema.properties[group]

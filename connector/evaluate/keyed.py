@@ -13,6 +13,9 @@ table of its own (``Part.table``) beside the per-profile rollup, exact to the in
   group (non-NULL ``per`` value, text normalised) the windowed parts, advanced like the
   scalar ones (stored + added − gone).
 
+A run reads ``dv``/``emn``/``emx`` only for the profiles the change touches
+(``touched_values``): their value parts (``VALUE_OF``) hold every other profile's value.
+
 The delta rows (``__pid``, ``__name``, ``__ts``, properties, ``__new``) are those of
 ``FeatureScan.delta_rows``: added events (``__new``) and those that left some window.
 """
@@ -32,7 +35,7 @@ from connector.source.store import table_expr
 if TYPE_CHECKING:
     from connector.evaluate.features import FeatureScan
 
-__all__ = ["advance", "build", "distinct_count", "extreme", "group_tests"]
+__all__ = ["VALUE", "advance", "build", "group_tests", "touched_values", "value_of"]
 
 PID = "__pid"
 TS = "__ts"
@@ -43,6 +46,11 @@ GROUP = "__g"
 
 def _not_null(value: exp.Expr) -> exp.Expr:
     return exp.Not(this=exp.Is(this=value, expression=exp.null()))
+
+
+def value_of(scan: FeatureScan, name: str) -> exp.Expr:
+    """Property ``name`` of the event rows as ``dv`` keeps it (text normalised)."""
+    return _value(scan, name)
 
 
 def _value(scan: FeatureScan, name: str, *, normalise: bool = True) -> exp.Expr:
@@ -83,24 +91,6 @@ def _dv_rows(scan: FeatureScan, part: Part, rows: exp.Expr) -> exp.Select:
         exp.select(col(PID), value.as_(VALUE, quoted=True), col(TS))
         .from_(rows.copy(), copy=False)
         .where(_added(scan, part, rows, _not_null(value.copy())))
-    )
-
-
-def distinct_count(scan: FeatureScan, part: Part, rows: exp.Expr, alias: str) -> exp.Select:
-    """Per profile, the distinct values at ``as_of`` (stored in the window ∪ added)."""
-    assert part.prop is not None
-    value = _value(scan, part.prop)
-    stored = _stored(part, _since(part, scan.as_of), PID, VALUE)
-    added = (
-        exp.select(col(PID), value.as_(VALUE, quoted=True))
-        .from_(rows.copy(), copy=False)
-        .where(_added(scan, part, rows, _not_null(value.copy())))
-    )
-    union = stored.union(added, distinct=True, copy=False)
-    return (
-        exp.select(col(PID), exp.Count(this=exp.Star()).as_(alias, quoted=True))
-        .from_(union.subquery("__dv"), copy=False)
-        .group_by(col(PID), copy=False)
     )
 
 
@@ -149,14 +139,39 @@ def _ext_rows(scan: FeatureScan, part: Part, rows: exp.Expr) -> exp.Select:
     )
 
 
-def extreme(scan: FeatureScan, part: Part, rows: exp.Expr, alias: str) -> exp.Select:
-    """Per profile, the window's min (``emn``) or max (``emx``) at ``as_of``."""
-    stored = _stored(part, _since(part, scan.as_of), PID, TS, VALUE)
-    union = stored.union(_ext_rows(scan, part, rows), distinct=False, copy=False)
-    func = exp.Min if part.kind == "emn" else exp.Max
+# -- values of the touched profiles -------------------------------------------------------
+def touched_values(scan: FeatureScan, part: Part, rows: exp.Expr) -> exp.Select:
+    """``(__pid, __v)``: the value at the scan's ``as_of`` of keyed part ``part`` (``dv``:
+    the distinct count; ``emn``/``emx``: the window's min/max, NULL when none) for each
+    profile whose value may differ from the one kept at the rollup's ``T0``: those with
+    matching events added since (``__new`` delta rows) and those with a kept row that left
+    the window between ``T0 − window`` and ``as_of − window``. Every other profile has the
+    same events in its window at both instants."""
+    assert scan.rollup is not None
+    t0, t1 = scan.rollup.as_of, scan.as_of
+    added = _dv_rows(scan, part, rows) if part.kind == "dv" else _ext_rows(scan, part, rows)
+    touched: exp.Query = exp.select(col(PID)).from_(added.subquery("__added"), copy=False)
+    if part.window is not None:
+        left = _stored(part, t0 - part.window, PID).where(
+            exp.LT(this=col(TS), expression=ts_lit(t1 - part.window)), copy=False
+        )
+        touched = touched.union(left, distinct=False, copy=False)
+    kept = _stored(part, _since(part, t1), PID, VALUE).where(
+        col(PID).isin(query=touched.copy()), copy=False
+    )
+    values = kept.union(
+        exp.select(col(PID), col(VALUE)).from_(added.subquery("__a")), distinct=False
+    ).union(
+        exp.select(col(PID), exp.null().as_(VALUE, quoted=True)).from_(touched.subquery("__t")),
+        distinct=False,
+    )
+    if part.kind == "dv":  # distinct (profile, value) pairs; the NULL of each profile not counted
+        func: exp.Expr = exp.Count(this=exp.Distinct(expressions=[col(VALUE)]))
+    else:
+        func = (exp.Min if part.kind == "emn" else exp.Max)(this=col(VALUE))
     return (
-        exp.select(col(PID), func(this=col(VALUE)).as_(alias, quoted=True))
-        .from_(union.subquery("__ext"), copy=False)
+        exp.select(col(PID), func.as_(VALUE, quoted=True))
+        .from_(values.subquery("__values"), copy=False)
         .group_by(col(PID), copy=False)
     )
 

@@ -23,6 +23,11 @@ table of its own (``connector.evaluate.keyed``): ``distinct_count`` (per profile
 its latest timestamp), windowed ``min``/``max`` (per profile, the events no later event
 beats: the window's extreme is always among them) and ``per`` conditions over count, sum or
 avg (per profile and group, the windowed count/n/s, advanced like the scalar parts).
+``distinct_count`` and windowed ``min``/``max`` also keep their value at ``T0`` per profile
+(a *value* part: ``dc``, ``wmn``, ``wmx``, beside the scalar parts). At ``T1`` only the
+profiles the change touches are recomputed from the keyed table: those with matching events
+added, and those with a kept row that left the window (``T0 − window <= ts < T1 − window``);
+every other profile's value is its value at ``T0`` (nothing entered or left its window).
 ``not_followed_by`` with its own ``within``, ``per`` over min/max and filters relative to
 ``as_of`` are computed from raw events as in a full run.
 
@@ -45,7 +50,16 @@ from connector.definitions.conditions import Op, PropertyCondition
 from connector.evaluate.sql import lit, ts_lit
 from connector.source.rollups import KEYED, ROLLUP
 
-__all__ = ["KEYED", "SUM_TYPE", "Part", "exact_sum", "group_part", "parts_of", "sum_value"]
+__all__ = [
+    "KEYED",
+    "SUM_TYPE",
+    "VALUE_OF",
+    "Part",
+    "exact_sum",
+    "group_part",
+    "parts_of",
+    "sum_value",
+]
 
 #: what sums add: each value rounded to 6 decimal places, added exactly (DuckDB, PostgreSQL
 #: and Spark round half away from zero alike), so a sum's value does not depend on the
@@ -53,6 +67,8 @@ __all__ = ["KEYED", "SUM_TYPE", "Part", "exact_sum", "group_part", "parts_of", "
 SUM_TYPE = "DECIMAL(38, 6)"
 
 _RELATIVE = (Op.WITHIN_LAST, Op.NOT_WITHIN_LAST)
+#: the value part kept beside a keyed part (its value per profile at the rollup's instant)
+VALUE_OF = {"dv": "dc", "emn": "wmn", "emx": "wmx"}
 
 
 @dataclass(frozen=True)
@@ -84,6 +100,12 @@ class Part:
     @property
     def keyed(self) -> bool:
         return self.kind in KEYED
+
+    @property
+    def source(self) -> Part:
+        """The keyed part a value part (``VALUE_OF``) is recomputed from."""
+        kind = next(k for k, v in VALUE_OF.items() if v == self.kind)
+        return Part(self.event, self.where, self.window, kind, self.prop)
 
     @property
     def table(self) -> str:
@@ -132,9 +154,10 @@ def parts_of(
     if kind in ("min", "max") and window is None:
         return (part("mn" if kind == "min" else "mx", prop),)
     if kind in ("min", "max"):
-        return (part("emn" if kind == "min" else "emx", prop),)
+        keyed = "emn" if kind == "min" else "emx"
+        return (part(keyed, prop), part(VALUE_OF[keyed], prop))
     if kind == "distinct_count":
-        return (part("dv", prop),)
+        return (part("dv", prop), part("dc", prop))
     return None
 
 
@@ -176,7 +199,8 @@ def sum_value(total: exp.Expr, count: exp.Expr | None = None) -> exp.Expr:
 
 # -- SQL over normalised event rows (``__pid``, ``__name``, ``__ts``, property aliases) --
 def part_value(kind: str, value: exp.Expr | None, ts: exp.Expr) -> exp.Expr:
-    """The aggregate computing a part over the rows it is given."""
+    """The aggregate computing a part over the rows it is given (for ``dc``, ``value`` is
+    the normalised value, as the keyed part keeps it)."""
     if kind == "c":
         return exp.Count(this=exp.Star())
     if kind == "l":
@@ -184,8 +208,10 @@ def part_value(kind: str, value: exp.Expr | None, ts: exp.Expr) -> exp.Expr:
     assert value is not None
     if kind == "s":
         return exact_sum(value)
+    if kind == "dc":
+        return exp.Count(this=exp.Distinct(expressions=[value]))
     double = exp.cast(value, exp.DataType.build("DOUBLE"))
-    func = {"n": exp.Count, "mn": exp.Min, "mx": exp.Max}[kind]
+    func = {"n": exp.Count, "mn": exp.Min, "mx": exp.Max, "wmn": exp.Min, "wmx": exp.Max}[kind]
     return func(this=double)
 
 
@@ -230,8 +256,11 @@ def feature_value(kind: str, parts: dict[str, exp.Expr]) -> exp.Expr:
         return parts["c"]
     if kind == "last_ts":
         return parts["l"]
+    if kind == "distinct_count":
+        return parts["dc"]
     if kind in ("min", "max"):
-        return parts["mn" if kind == "min" else "mx"]
+        plain, windowed = ("mn", "wmn") if kind == "min" else ("mx", "wmx")
+        return parts[plain] if plain in parts else parts[windowed]
     present = exp.GT(this=parts["n"].copy(), expression=lit(0))
     value = sum_value(parts["s"], parts["n"].copy() if kind == "avg" else None)
     return exp.Case(ifs=[exp.If(this=present, true=value)])

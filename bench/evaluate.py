@@ -36,7 +36,17 @@ after one warm-up each; median and min reported):
   - the least of ``--repeat`` runs (default 5; the machine is shared: other work only adds);
   - the demo store: ``segsync demo --no-sync`` (25,000 profiles) in a temporary directory;
   - reported beside them: the least wall time of the same commands without
-    ``-X importtime`` (of which the imports are part) and the load average.
+    ``-X importtime`` (of which the imports are part) and the load average;
+  - the floor, in the same rounds (one run after each command's): the imports of the
+    libraries ``preview`` cannot do without, ``python -X importtime -c "import duckdb,
+    pydantic, sqlglot, sqlglot.dialects.duckdb"`` (the store, the definitions' validation,
+    the SQL and its DuckDB dialect), added up the same way, least of the runs; and
+    ``preview``'s imports over it (the machine's speed varies from run to run by 2x: the
+    ratio moves less);
+  - of ``preview``'s imports (in its least run), segsync's own: the self times of the
+    ``connector`` modules (their code, the pydantic models and dataclasses they build, and
+    compiling their source where no bytecode is cached, as in an editable install run
+    with ``PYTHONDONTWRITEBYTECODE``); the rest is the libraries'.
 
 ``--store URL`` runs the same rounds on another store (PostgreSQL, Spark): the working
 copy's tables are exported as Parquet and written there with ``segsync load``'s loader (a
@@ -473,6 +483,10 @@ STARTUP_SEGMENT = "abandoned-cart-24h"
 STARTUP_TARGET_S = 0.3
 
 
+#: the libraries preview cannot do without (see the module's docstring)
+STARTUP_FLOOR = ("duckdb", "pydantic", "sqlglot", "sqlglot.dialects.duckdb")
+
+
 def imports_seconds(importtime: str) -> float:
     """A command's imports from its ``-X importtime`` output: the top-level entries after
     the interpreter's own start-up (``site``), added up (see the module's docstring)."""
@@ -490,6 +504,24 @@ def imports_seconds(importtime: str) -> float:
             total_us += int(cumulative)
     if not started:
         raise RuntimeError("no 'site' entry in the -X importtime output")
+    return total_us / 1e6
+
+
+def own_seconds(importtime: str) -> float:
+    """Of a command's imports, segsync's own: the self times of the ``connector`` modules
+    imported after ``site``."""
+    total_us = 0
+    started = False
+    for line in importtime.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        head, _, name = line.split("|")
+        if not started:
+            started = name.strip() == "site" and len(name) - len(name.lstrip(" ")) == 1
+            continue
+        module = name.strip()
+        if module == "connector" or module.startswith("connector."):
+            total_us += int(head.split(":")[1])
     return total_us / 1e6
 
 
@@ -513,32 +545,51 @@ def _segsync(args: list[str], cwd: Path, *, importtime: bool) -> tuple[float, st
     return wall, done.stderr
 
 
-def _least(args: list[str], cwd: Path, repeat: int) -> tuple[float, float]:
-    imports, walls = [], []
-    for _ in range(repeat):
-        imports.append(imports_seconds(_segsync(args, cwd, importtime=True)[1]))
-        walls.append(_segsync(args, cwd, importtime=False)[0])
-    return round(min(imports), 3), round(min(walls), 3)
+def _floor_imports(cwd: Path) -> float:
+    """The imports of ``STARTUP_FLOOR`` alone, in a fresh interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {', '.join(STARTUP_FLOOR)}"],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    return imports_seconds(done.stderr)
 
 
 def startup(repeat: int = 5) -> dict[str, Any]:
-    """The CLI's start-up figures (see the module's docstring)."""
+    """The CLI's start-up figures (see the module's docstring): rounds of ``--help``,
+    ``preview`` and the floor, one after the other, the least of each."""
     workspace = Path(tempfile.mkdtemp(prefix="segsync-bench-startup-"))
+    commands = {
+        "help": ["--help"],
+        "preview": ["preview", STARTUP_SEGMENT, "--as-of", STARTUP_AS_OF],
+    }
+    imports: dict[str, list[tuple[float, float]]] = {key: [] for key in commands}
+    walls: dict[str, list[float]] = {key: [] for key in commands}
+    floor: list[float] = []
     try:
         _segsync(["demo", "--no-sync", "--as-of", STARTUP_AS_OF], workspace, importtime=False)
-        help_imports, help_wall = _least(["--help"], workspace, repeat)
-        preview = ["preview", STARTUP_SEGMENT, "--as-of", STARTUP_AS_OF]
-        preview_imports, preview_wall = _least(preview, workspace, repeat)
+        for _ in range(repeat):
+            for key, args in commands.items():
+                output = _segsync(args, workspace, importtime=True)[1]
+                imports[key].append((imports_seconds(output), own_seconds(output)))
+                walls[key].append(_segsync(args, workspace, importtime=False)[0])
+                floor.append(_floor_imports(workspace))
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
-    return {
-        "help_import_s": help_imports,
-        "help_wall_s": help_wall,
-        "preview_import_s": preview_imports,
-        "preview_wall_s": preview_wall,
-        "startup_repeat": repeat,
-        "startup_load_average": round(os.getloadavg()[0], 2),
-    }
+    figures: dict[str, Any] = {}
+    for key in commands:
+        least, own = min(imports[key])
+        figures[f"{key}_import_s"] = round(least, 3)
+        figures[f"{key}_wall_s"] = round(min(walls[key]), 3)
+        figures[f"{key}_own_import_s"] = round(own, 3)
+    figures["floor_import_s"] = round(min(floor), 3)
+    figures["preview_floor_ratio"] = round(figures["preview_import_s"] / min(floor), 2)
+    figures["startup_repeat"] = repeat
+    figures["startup_load_average"] = round(os.getloadavg()[0], 2)
+    return figures
 
 
 def show_startup(report: dict[str, Any]) -> None:
@@ -547,9 +598,14 @@ def show_startup(report: dict[str, Any]) -> None:
     for key, command in commands:
         print(
             f"{command}: imports {report[f'{key}_import_s']:.3f} s "
-            f"(target <= {STARTUP_TARGET_S} s), wall {report[f'{key}_wall_s']:.3f} s "
+            f"(target <= {STARTUP_TARGET_S} s; segsync's own modules "
+            f"{report[f'{key}_own_import_s']:.3f} s), wall {report[f'{key}_wall_s']:.3f} s "
             f"(least of {n}; load average {report['startup_load_average']})"
         )
+    print(
+        f"floor (import {', '.join(STARTUP_FLOOR)}): {report['floor_import_s']:.3f} s "
+        f"(least of {2 * n}); preview / floor = {report['preview_floor_ratio']:.2f}"
+    )
 
 
 def parse_args() -> tuple[argparse.Namespace, str | None]:

@@ -6,12 +6,13 @@ import sys
 from collections.abc import Sequence
 
 from rich.console import Console
-from rich.table import Table
 
 __all__ = ["err", "is_terminal", "out", "print_table"]
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji=False: what is printed quotes names, values and the ESPs' messages, and rich would
+# turn a ':fire:' in them into an emoji (markup=False does not stop that)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def is_terminal() -> bool:
@@ -23,6 +24,8 @@ def print_table(
 ) -> None:
     """A table: boxed on a terminal, tab-separated lines (header first) otherwise."""
     if out.is_terminal:
+        from rich.table import Table  # noqa: PLC0415  (only a terminal gets a boxed table)
+
         table = Table(title=title, title_justify="left")
         for name in columns:
             table.add_column(name)

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.definitions.destinations import Destination, DestinationModels, EspDestination
-from connector.esp.base import EspAdapter
 from connector.esp.klaviyo import factory as klaviyo
 from connector.esp.mailchimp import factory as mailchimp
 from connector.esp.sections import EspSettings
 from connector.esp.spec import EspSpec
-from connector.plan.capabilities import Capabilities
-from connector.plan.model import NativeSegment
+
+if TYPE_CHECKING:  # (see spec.py: they load with what uses them)
+    from connector.esp.base import EspAdapter
+    from connector.plan.capabilities import Capabilities
+    from connector.plan.model import NativeSegment
 
 __all__ = [
     "ESPS",

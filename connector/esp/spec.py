@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.definitions.destinations import EspDestination
-from connector.esp.base import EspAdapter
-from connector.esp.emulated import EspEmulator
 from connector.esp.sections import EspSection
-from connector.plan.capabilities import Capabilities
-from connector.plan.model import NativeSegment
+
+if TYPE_CHECKING:  # the adapter's base, the emulator's hooks and the planner's models load
+    # with what uses them, not with the registry (preview validates destinations.yaml only)
+    from connector.esp.base import EspAdapter
+    from connector.esp.emulated import EspEmulator
+    from connector.plan.capabilities import Capabilities
+    from connector.plan.model import NativeSegment
 
 __all__ = ["EspSpec"]
 

@@ -20,10 +20,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from connector.errors import ConfigError
-from connector.source.warehouse_url import bigquery_target, snowflake_target
+
+if TYPE_CHECKING:
+    from connector.source.warehouse_url import BigQueryTarget, SnowflakeTarget
 
 __all__ = ["DIALECTS", "DUCKDB_MEMORY_LIMIT", "SCHEMES", "StoreUrl", "parse_store_url"]
 
@@ -75,10 +78,8 @@ class StoreUrl:
             netloc += f":{parts.port}"
         if parts.username:
             netloc = f"{parts.username}@{netloc}"
-        if self.kind == "bigquery":
-            return bigquery_target(self.dsn).display()
-        if self.kind == "snowflake":
-            return snowflake_target(self.dsn).display()
+        if self.kind in ("bigquery", "snowflake"):
+            return _warehouse_target(self.kind, self.dsn).display()
         if self.kind in ("spark", "sc"):
             query = f"?{parts.query}" if parts.query and self.kind == "spark" else ""
             return f"{self.kind}://{netloc}{parts.path}{query}"
@@ -117,10 +118,10 @@ def parse_store_url(url: str) -> StoreUrl:
             )
         return StoreUrl(base, dsn=f"{base}://{rest}")
     if base == "bigquery":
-        bigquery_target(f"bigquery://{rest}")  # raises on a bad project, dataset, parameter
+        _warehouse_target(base, f"bigquery://{rest}")  # raises on a bad project, dataset, …
         return StoreUrl(base, dsn=f"bigquery://{rest}")
     if base == "snowflake":
-        snowflake_target(f"snowflake://{rest}")  # raises on missing parts, bad parameters
+        _warehouse_target(base, f"snowflake://{rest}")  # raises on missing parts, bad parameters
         return StoreUrl(base, dsn=f"snowflake://{rest}")
     raise ConfigError(
         f"unsupported store '{scheme}://': segsync reads "
@@ -128,6 +129,16 @@ def parse_store_url(url: str) -> StoreUrl:
         + f" stores (e.g. {_EXAMPLES})",
         file="SEGSYNC_SOURCE_URL",
     )
+
+
+def _warehouse_target(kind: str, dsn: str) -> BigQueryTarget | SnowflakeTarget:
+    """A BigQuery or Snowflake URL's parts (raises on bad ones); their parser loads only
+    for those URLs."""
+    from connector.source import warehouse_url  # noqa: PLC0415
+
+    if kind == "bigquery":
+        return warehouse_url.bigquery_target(dsn)
+    return warehouse_url.snowflake_target(dsn)
 
 
 def _duckdb_memory_limit(url: str, query: str) -> str:

@@ -10,11 +10,18 @@ import pytest
 
 from connector.errors import ConfigError
 from connector.esp import EspAdapter
+from connector.esp.klaviyo import capabilities as klaviyo_caps
+from connector.esp.klaviyo import display as klaviyo_display
+from connector.esp.klaviyo import native as klaviyo_native
 from connector.esp.klaviyo.adapter import KlaviyoAdapter
 from connector.esp.klaviyo.destination import KlaviyoDestination
+from connector.esp.mailchimp import capabilities as mailchimp_caps
+from connector.esp.mailchimp import display as mailchimp_display
+from connector.esp.mailchimp import native as mailchimp_native
 from connector.esp.mailchimp.adapter import MailchimpAdapter
 from connector.esp.mailchimp.destination import MailchimpDestination
 from connector.esp.registry import ESPS, adapter_for
+from connector.plan.model import NativeLiteral, NativeSegment
 from connector.settings import load_settings
 from tests.esp.conftest import KLAVIYO_KEY, MAILCHIMP_KEY
 
@@ -105,3 +112,32 @@ def test_the_registry_loads_no_sdk_and_no_emulator() -> None:
     heavy = {"mailchimp_marketing", "klaviyo_api", "httpx", "uvicorn", "starlette"}
     assert not loaded & heavy
     assert not {m for m in done.stdout.split() if m.startswith("connector.emulator")}
+
+
+def test_the_registry_loads_no_planner_and_no_adapter_types() -> None:
+    """Reading destinations.yaml needs the destination models only: the capabilities,
+    native segments and their display (with the planner's models) and the adapters' base
+    types load when a command plans or syncs."""
+    probe = "import sys, connector.esp.registry; print(' '.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split())
+    assert not {m for m in loaded if m.startswith("connector.plan")}
+    lazy = {"base", "emulated"} | {
+        f"{esp}.{part}" for esp in ESPS for part in ("capabilities", "native", "display")
+    }
+    assert not {f"connector.esp.{name}" for name in lazy} & loaded
+
+
+def test_the_specs_reach_what_loads_on_first_use() -> None:
+    """The spec's capabilities, native rendering and display are the ESP modules' own."""
+    native = NativeSegment("vip", ((NativeLiteral(kind="part", part="vip-1"),),))
+    cases = [
+        (MAILCHIMP, mailchimp_caps, mailchimp_native, mailchimp_display),
+        (KLAVIYO, klaviyo_caps, klaviyo_native, klaviyo_display),
+    ]
+    for destination, caps, rendering, display in cases:
+        spec = ESPS[destination.esp]
+        assert spec.capabilities(destination) == caps.capabilities(destination)
+        rendered = spec.render_native(native, {"vip-1": "42"})
+        assert rendered == rendering.render_native(native, {"vip-1": "42"})
+        assert spec.native_lines("vip", rendered) == display.native_lines("vip", rendered)

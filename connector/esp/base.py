@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
@@ -99,6 +99,8 @@ def dedupe_contacts(contacts: Sequence[Contact]) -> list[Contact]:
     """One contact per normalised email: consent only if every copy has it, later fields
     win (docs/design.md, Semantics: two profiles with one email are one contact, and an explicit or
     unknown "no" wins)."""
+    if _distinct_and_normalised(contacts):
+        return list(contacts)  # nothing to merge: the reconciler's contacts are like this
     merged: dict[str, Contact] = {}
     for contact in contacts:
         email = contact.email.strip().lower()
@@ -120,6 +122,15 @@ def dedupe_contacts(contacts: Sequence[Contact]) -> list[Contact]:
                 email, previous.consent and contact.consent, fields, frozenset(cleared)
             )
     return list(merged.values())
+
+
+def _distinct_and_normalised(contacts: Sequence[Contact]) -> bool:
+    """Every email normalised and given once, no field None: ``dedupe_contacts`` would
+    keep each contact as it is (checked column by column, not contact by contact)."""
+    emails = [c.email for c in contacts]
+    if len(set(emails)) != len(emails) or [e.strip().lower() for e in emails] != emails:
+        return False
+    return not any(c.fields and any(v is None for v in c.fields.values()) for c in contacts)
 
 
 @dataclass
@@ -232,11 +243,18 @@ class EspAdapter(ABC):
 
     @abstractmethod
     def ensure_contacts(
-        self, contacts: Sequence[Contact], *, create_new: bool, join: EspObject | None = None
+        self,
+        contacts: Sequence[Contact],
+        *,
+        create_new: bool,
+        join: EspObject | None = None,
+        journal: Callable[[list[str]], None] | None = None,
     ) -> ContactsResult:
         """Push field values to existing contacts; create missing ones only when
         ``create_new`` and ``contact.consent``. Never changes a subscription status.
-        ``join`` (only when ``limits.joins_on_import``): add them to that group too.
+        ``join`` (only when ``limits.joins_on_import``): add them to that group too;
+        ``journal`` (with ``join``) is called with the emails of each call that may add
+        them to it, before that call is sent (the reconciler journals them there).
         Fields the ESP turned out not to have are reported (``missing_fields``), found from
         its answers: the reconciler reads no field list before pushing."""
 

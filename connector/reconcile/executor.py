@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from connector.definitions.destinations import Destination
 from connector.errors import EspNotFoundError, EspValidationError, MemberError
@@ -87,6 +88,14 @@ def _delta(contact: Contact, old_digest: str | None) -> Contact:
         return _first_push(contact)
     reduced = changed_fields(contact, old_digest)
     return contact if reduced is None else reduced
+
+
+def _then_set(
+    journal: Callable[[list[str]], None], event: threading.Event, emails: list[str]
+) -> None:
+    """``journal``, then ``event`` set: a call's emails are journalled and it is being sent."""
+    journal(emails)
+    event.set()
 
 
 def _errors(errors: list[MemberError]) -> list[tuple[str, str, str, bool]]:
@@ -203,8 +212,13 @@ class DestinationExecutor:
             assert contact is not None  # the diff found it among the desired contacts
             wanted.append(_delta(contact, known[email].fields_hash))
         pushed = set(changed)
-        needed = {e for ch in self.changes.values() for e in ch.adds} | self.target.carriers
-        for email in sorted(needed - pushed):
+        # each part's adds come sorted: sorting their concatenation only merges the runs
+        needed = sorted(
+            [*(e for ch in self.changes.values() for e in ch.adds), *self.target.carriers]
+        )
+        for email in dict.fromkeys(needed):
+            if email in pushed:
+                continue
             contact = self.target.contacts.get(email)
             if contact is None:
                 continue
@@ -290,7 +304,11 @@ class DestinationExecutor:
 
     def _join_on_import(self, wanted: list[Contact]) -> set[str]:
         """Every part's adds through ``ensure_contacts(join=…)``, journalled and confirmed
-        like a batch; returns the emails pushed that way."""
+        like a batch; returns the emails pushed that way.
+
+        Each job (or list call) is journalled by the adapter just before it is sent
+        (``journal``): the first job goes without waiting for the others' journal, which
+        is written while it is on the wire. Confirmed together once every job is done."""
         by_email = {c.email: c for c in wanted}
         pushed: set[str] = set()
         for desired in self.target.parts:
@@ -303,12 +321,12 @@ class DestinationExecutor:
                 self._count_skipped(name, skipped)
             size = self.adapter.limits.max_contacts_per_upsert
             jobs = -(-len(candidates) // size)
-            if candidates:  # every job journalled before any is sent, in one transaction
-                self.state.begin_batch(self.name, name, "add", candidates)
             contacts = [by_email.get(e) or self._present_contact(e) for e in candidates]
             try:
                 # the jobs of one part run in parallel, up to the ESP's concurrency
-                result = self._push(contacts, join=self.groups[name])
+                result = self._push(
+                    contacts, join=self.groups[name], journal=partial(self._journal_adds, name)
+                )
             except EspNotFoundError:
                 if self._recovered.get(name):
                     raise
@@ -344,6 +362,10 @@ class DestinationExecutor:
             self.changes[name] = replace(change, adds=[])
         return pushed
 
+    def _journal_adds(self, part: str, emails: list[str]) -> None:
+        """Journal one call's adds before it is sent (``ensure_contacts(journal=…)``)."""
+        self.state.begin_batch(self.name, part, "add", emails)
+
     def _present_contact(self, email: str) -> Contact:
         contact = self.target.contacts.get(email)
         return _first_push(contact) if contact is not None else Contact(email, False)
@@ -355,7 +377,12 @@ class DestinationExecutor:
             self.state.update_part(self.run_id, self.name, part, skipped_no_consent=skipped)
 
     def _push(
-        self, contacts: list[Contact], join: EspObject | None = None, *, one_call: bool = False
+        self,
+        contacts: list[Contact],
+        join: EspObject | None = None,
+        *,
+        one_call: bool = False,
+        journal: Callable[[list[str]], None] | None = None,
     ) -> ContactsResult:
         """``ensure_contacts`` in batches, in parallel up to the ESP's concurrency; records
         every contact's presence and fields hash, quarantines refused ones.
@@ -374,33 +401,54 @@ class DestinationExecutor:
             return total
         rows: list[tuple[str, bool, bool, str | None, str | None]] = []
         refused: dict[str, MemberError] = {}
+        # the adapter journals just before sending (``journal``): the rows below are made
+        # once the first call is on its way, not while it is being prepared
+        sent = threading.Event()
+        if journal is None:
+            sent.set()
+        else:
+            journal = partial(_then_set, journal, sent)
         with ThreadPoolExecutor(
             max_workers=max(1, min(len(batches), self.adapter.limits.max_concurrency))
         ) as pool:
-            results = pool.map(
-                lambda batch: self.adapter.ensure_contacts(batch, create_new=create, join=join),
-                batches,
-            )
-            # each contact's consent and fields hash, while the calls are in flight
-            recorded = {c.email: self._recorded(c.email) for c in contacts}
-            for result in results:
+            futures = [
+                pool.submit(
+                    self.adapter.ensure_contacts,
+                    batch,
+                    create_new=create,
+                    join=join,
+                    journal=journal,
+                )
+                for batch in batches
+            ]
+            for future in futures:
+                future.add_done_callback(lambda _: sent.set())
+            sent.wait()
+            # each contact's row if it turns out present, while the calls are in flight
+            expected = {c.email: (c.email, True, *self._recorded(c.email), None) for c in contacts}
+            for future in futures:
+                result = future.result()
                 if result.missing_fields:  # values dropped: nothing of this push recorded
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise self._fields_error(result.missing_fields)
                 total.merge(result)
-                present = {e.lower() for e in result.present}
-                created = {e.lower() for e in result.created}
+                # in the order the adapter answered (the contacts' order): the state store
+                # sorts the emails, which costs little when they come nearly sorted
+                present = dict.fromkeys(e.lower() for e in result.present)
                 with self._report_lock:
-                    self.report.contacts_created += len(created)
+                    self.report.contacts_created += len({e.lower() for e in result.created})
                 failed = {e.email.strip().lower(): e for e in result.errors}
                 refused.update({e: err for e, err in failed.items() if e not in present})
-                for email in present:
-                    consent, digest = recorded.get(email) or self._recorded(email)
-                    # a refused field update keeps no hash, so it is retried next run
-                    rows.append((email, True, consent, None if email in failed else digest, None))
+                fresh = [
+                    expected.get(email) or (email, True, *self._recorded(email), None)
+                    for email in present
+                ]
+                if failed:  # a refused field update keeps no hash, so it is retried
+                    fresh = [(e, p, c, None if e in failed else h, i) for e, p, c, h, i in fresh]
+                rows += fresh
                 for skipped in [*result.skipped_no_consent, *result.skipped_creation_disabled]:
                     email = skipped.lower()
-                    consent, digest = recorded.get(email) or self._recorded(email)
+                    consent, digest = self._recorded(email)
                     rows.append((email, False, consent, digest, None))
         with self._report_lock:
             self.report.contacts_updated += len(rows) - len(total.created)
@@ -411,11 +459,9 @@ class DestinationExecutor:
             self.state.record_contacts(self.name, rows)
         if join is None:
             self._quarantine_refused(refused)
-        for email, is_present, *_ in rows:
-            if is_present:
-                self._present.add(email)
-            else:
-                self._present.discard(email)
+        latest = {row[0]: row[1] for row in rows}  # of an email given twice, the later row
+        self._present -= {email for email, is_present in latest.items() if not is_present}
+        self._present |= {email for email, is_present in latest.items() if is_present}
         return total
 
     def _recorded(self, email: str) -> tuple[bool, str | None]:

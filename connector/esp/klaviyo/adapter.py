@@ -414,18 +414,27 @@ class KlaviyoAdapter(EspAdapter):
         return EspObject(str(data["data"]["id"]), name, "list", created=True)
 
     def ensure_contacts(
-        self, contacts: Sequence[Contact], *, create_new: bool, join: EspObject | None = None
+        self,
+        contacts: Sequence[Contact],
+        *,
+        create_new: bool,
+        join: EspObject | None = None,
+        journal: Callable[[list[str]], None] | None = None,
     ) -> ContactsResult:
         """Push contacts (creating consenting missing ones when allowed) and, with ``join``,
         add them to that list in the same bulk import; never subscribes anyone (see the
-        module docstring)."""
+        module docstring). ``journal`` (with ``join``): called with each job's or list
+        call's emails before it is sent."""
+        journal = journal if join is not None else None
         result = ContactsResult()
         unique = dedupe_contacts(contacts)
         creatable = [c for c in unique if create_new and c.consent]
         others = [c for c in unique if not (create_new and c.consent)]
         # may be created: bulk imports (upserts that grant no consent), all jobs at once,
         # carrying the list, so no profile id is needed to join it
-        refused = self._imports.run(creatable, [join.id] if join else []) if creatable else {}
+        refused = (
+            self._imports.run(creatable, [join.id] if join else [], journal) if creatable else {}
+        )
         imported = [c.email for c in creatable if c.email not in refused]
         result.errors += [refused[c.email] for c in creatable if c.email in refused]
         had_id = self._ids.having(imported)
@@ -440,10 +449,15 @@ class KlaviyoAdapter(EspAdapter):
             if isinstance(outcome, MemberError):
                 result.errors.append(outcome)
         if others:
-            result.merge(self._ensure_existing(others, join))
+            result.merge(self._ensure_existing(others, join, journal))
         return result
 
-    def _ensure_existing(self, others: list[Contact], join: EspObject | None) -> ContactsResult:
+    def _ensure_existing(
+        self,
+        others: list[Contact],
+        join: EspObject | None,
+        journal: Callable[[list[str]], None] | None = None,
+    ) -> ContactsResult:
         """Contacts that may not be created: never imported (an import creates a missing
         profile); seen in Klaviyo now, their fields set by PATCH and list joined by id,
         neither of which can create a profile deleted since the look-up."""
@@ -470,6 +484,8 @@ class KlaviyoAdapter(EspAdapter):
             joining = [c.email for c in existing if patched.get(c.email, True) is not False]
             for start in range(0, len(joining), self.limits.max_members_per_call):
                 chunk = joining[start : start + self.limits.max_members_per_call]
+                if journal is not None:
+                    journal(chunk)
                 added = self._change_members(join, chunk, adding=True)
                 result.joined.extend(added.applied)
                 result.errors.extend(added.errors)

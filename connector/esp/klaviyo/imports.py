@@ -80,9 +80,16 @@ class BulkImports:
         self._timeout_seconds = timeout_seconds
         self._parallel = parallel
 
-    def run(self, contacts: list[Contact], lists: Sequence[str] = ()) -> dict[str, MemberError]:
+    def run(
+        self,
+        contacts: list[Contact],
+        lists: Sequence[str] = (),
+        journal: Callable[[list[str]], None] | None = None,
+    ) -> dict[str, MemberError]:
         """Run bulk import jobs (≤ 10,000 profiles, < 5 MB each), adding every imported
-        profile to ``lists`` in the same job; refused emails → error.
+        profile to ``lists`` in the same job; refused emails → error. ``journal`` is
+        called with each job's emails before that job is sent (so the first job does not
+        wait for the others' journal, which is written while it is on the wire).
 
         Every job is submitted first (``parallel`` at a time), then all are waited for
         together: a job needs no connection while Klaviyo processes it, so the jobs of one
@@ -100,7 +107,7 @@ class BulkImports:
             # each job is sent as soon as it is encoded: the next one is encoded while the
             # first is on the wire, instead of every job before the first is sent
             futures = [
-                pool.submit(self._submit, batch, resources, lists)
+                pool.submit(self._journal_and_submit, batch, resources, lists, journal)
                 for batch, resources in self._jobs(contacts, refused)
             ]
             for future in futures:
@@ -145,6 +152,17 @@ class BulkImports:
             size += weight
         if batch:
             yield batch, resources
+
+    def _journal_and_submit(
+        self,
+        contacts: list[Contact],
+        resources: list[str],
+        lists: Sequence[str],
+        journal: Callable[[list[str]], None] | None,
+    ) -> tuple[list[tuple[str, list[Contact]]], dict[str, MemberError]]:
+        if journal is not None:
+            journal([c.email for c in contacts])
+        return self._submit(contacts, resources, lists)
 
     def _submit(
         self, contacts: list[Contact], resources: list[str], lists: Sequence[str]

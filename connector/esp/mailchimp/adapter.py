@@ -626,7 +626,12 @@ class MailchimpAdapter(EspAdapter):
             return dict(zip(emails, pool.map(self._member_status, emails), strict=True))
 
     def ensure_contacts(
-        self, contacts: Sequence[Contact], *, create_new: bool, join: EspObject | None = None
+        self,
+        contacts: Sequence[Contact],
+        *,
+        create_new: bool,
+        join: EspObject | None = None,
+        journal: Callable[[list[str]], None] | None = None,
     ) -> ContactsResult:
         """Create consenting missing contacts (when allowed) and push fields to existing ones:
         the first in upserts of ``limits.max_contacts_per_upsert``, the others (that may not

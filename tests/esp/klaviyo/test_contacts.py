@@ -268,3 +268,40 @@ def test_a_job_missing_from_the_listing_is_polled_by_its_id(
     assert [c.request.url.path for c in kl_router.routes["job"].calls] == [
         "/api/profile-bulk-import-jobs/JOB1"
     ]
+
+
+def test_each_job_is_journalled_just_before_it_is_sent(
+    klaviyo: KlaviyoAdapter,
+    account: FakeKlaviyo,
+    kl_router: respx.Router,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``journal`` gets each job's own emails before that job is sent, not every job's
+    before the first: the first job goes while the others are journalled."""
+    monkeypatch.setattr(klaviyo_imports, "MAX_IMPORT_PROFILES", 2)
+    list_id = account.add_list("segsync:vip")
+    journalled: list[list[str]] = []
+    sent: list[tuple[list[str], int]] = []  # each job's emails, journal calls made by then
+
+    def posted(request: httpx.Request) -> httpx.Response:
+        profiles = body_of(request)["data"]["attributes"]["profiles"]["data"]
+        sent.append(([p["attributes"]["email"] for p in profiles], len(journalled)))
+        return account.bulk_import(request)
+
+    kl_router.routes["import"].mock(side_effect=posted)
+    contacts = [Contact(f"p{i}@example.com", True) for i in range(5)]
+    result = klaviyo.ensure_contacts(
+        contacts,
+        create_new=True,
+        join=EspObject(list_id, "segsync:vip", "list"),
+        journal=journalled.append,
+    )
+    assert len(result.joined) == 5
+    jobs = [[c.email for c in contacts[i : i + 2]] for i in range(0, 5, 2)]
+    assert sorted(journalled) == jobs  # one journal call per job, with its emails
+    for emails, journalled_by_then in sent:
+        assert emails in journalled[:journalled_by_then]  # journalled before it was sent
+    # without ``join`` nothing joins a list, so nothing is journalled
+    journalled.clear()
+    klaviyo.ensure_contacts(contacts, create_new=True, journal=journalled.append)
+    assert journalled == []

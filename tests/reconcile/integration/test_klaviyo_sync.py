@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+import connector.esp.klaviyo.imports as klaviyo_imports
 from connector.definitions.destinations import Destination
 from connector.emulator import EmulatorOptions, run_emulator
 from connector.esp.base import EspAdapter, EspObject, MembershipChange, MembershipResult
@@ -209,3 +212,40 @@ def test_removals_go_while_the_imports_run(world: tuple[Settings, object], tmp_p
     assert leavers and joiners and "removed" in events and "imports done" in events
     assert events.index("removed") < events.index("imports done"), events
     assert in_flight[1] > 1  # more than one look-up page in flight at once
+
+
+def test_each_import_job_is_journalled_before_it_is_sent(
+    world: tuple[Settings, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The crash contract with jobs journalled one by one: when a job is sent, its
+    emails are in the state store's journal (``pending``) of their part, committed."""
+    settings, _ = world
+    monkeypatch.setattr(klaviyo_imports, "MAX_IMPORT_PROFILES", 20)
+    sent: list[tuple[str, set[str]]] = []  # each job's list, and its emails not journalled
+
+    def journalled(list_id: str) -> set[str]:
+        with sqlite3.connect(tmp_path / "s.db") as con:  # another connection: committed rows
+            rows = con.execute(
+                "SELECT p.email FROM pending p JOIN objects o ON o.destination = p.destination"
+                " AND o.name = p.part WHERE o.esp_id = ?",
+                (list_id,),
+            ).fetchall()
+        return {email for (email,) in rows}
+
+    def factory(destination: Destination, conf: Settings) -> EspAdapter:
+        adapter = adapter_for(destination, conf)
+        assert isinstance(adapter, KlaviyoAdapter)
+        create = adapter._imports._create
+
+        def checked(resources: list[str], lists: Sequence[str]) -> str:
+            emails = {json.loads(r)["attributes"]["email"] for r in resources}
+            sent.append((lists[0], emails - journalled(lists[0])))
+            return create(resources, lists)
+
+        adapter._imports._create = checked  # type: ignore[method-assign]
+        return adapter
+
+    summary = run_sync(settings, options=SyncOptions(as_of=AS_OF), adapter_factory=factory)
+    assert summary.status == "ok", summary.errors
+    assert len(sent) > 2 and all(not missing for _, missing in sent), sent
+    assert not journalled(sent[0][0])  # confirmed: the journal is empty again

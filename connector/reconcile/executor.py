@@ -155,6 +155,8 @@ class DestinationExecutor:
         #: per part, the adds and removes of batches that wait for that push
         self._held: dict[str, tuple[list[str], list[str]]] = {}
         self._report_lock = threading.Lock()
+        #: the contacts to push, picked while ``ensure_objects`` waited for the ESP
+        self._wanted: Future[list[Contact]] | None = None
 
     def _digest(self, contact: Contact) -> str:
         """The contact's field-values hash, computed once per run."""
@@ -165,14 +167,30 @@ class DestinationExecutor:
 
     # -- objects ------------------------------------------------------------------------
     def ensure_objects(self) -> None:
-        """Every part's tag/list, from the state store or found/created in the ESP."""
-        for desired in self.target.parts:
-            name = desired.part.name
-            record = self.state.object(self.name, name)
-            if record is not None:
-                self.groups[name] = EspObject(record.esp_id, name, record.kind)  # type: ignore[arg-type]
-                continue
-            self._adopt(desired, self.adapter.ensure_group(name))
+        """Every part's tag/list, from the state store or found/created in the ESP.
+
+        While the ESP is asked (a first run), the contacts to push are picked on the side
+        (``_contacts_to_push``, for ``ensure_contacts``): they do not depend on the
+        tags/lists, and the wait for the ESP would otherwise be idle."""
+        records = {
+            d.part.name: self.state.object(self.name, d.part.name) for d in self.target.parts
+        }
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="contacts") as side:
+            if any(record is None for record in records.values()):
+                self._wanted = side.submit(self._contacts_to_push, self._known_contacts())
+            for desired in self.target.parts:
+                name = desired.part.name
+                record = records[name]
+                if record is not None:
+                    self.groups[name] = EspObject(record.esp_id, name, record.kind)  # type: ignore[arg-type]
+                    continue
+                self._adopt(desired, self.adapter.ensure_group(name))
+
+    def _known_contacts(self) -> dict[str, KnownContact]:
+        """The state store's contacts as this run's diff read them (else read them now)."""
+        if self._known is None:
+            self._known = self.state.contacts(self.name)
+        return self._known
 
     def _adopt(self, desired: DesiredPart, group: EspObject) -> None:
         name = desired.part.name
@@ -242,11 +260,11 @@ class DestinationExecutor:
             unaddable = self.changes[desired.part.name].unaddable
             if unaddable:  # known missing from the ESP and not creatable: never sent
                 self._count_skipped(desired.part.name, len(unaddable))
-        known = self._known if self._known is not None else self.state.contacts(self.name)
+        known = self._known_contacts()
         ids = {email: rec.esp_id for email, rec in known.items() if rec.esp_id}
         if ids:
             self.adapter.remember_ids(ids)
-        wanted = self._contacts_to_push(known)
+        wanted = self._wanted.result() if self._wanted else self._contacts_to_push(known)
         self._present = {e for e, rec in known.items() if rec.present}
         with self._early_removals() as removals:
             if self.adapter.limits.joins_on_import:

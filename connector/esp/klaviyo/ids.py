@@ -26,6 +26,8 @@ class ProfileIds:
     def having(self, emails: Iterable[str]) -> set[str]:
         """Those of ``emails`` (normalised) that have an id, under one lock."""
         with self._lock:
+            if not self._ids:  # a first run: nothing learned yet, nothing to normalise
+                return set()
             return {e for e in emails if e.strip().lower() in self._ids}
 
     def update(self, mapping: Mapping[str, str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,10 +14,12 @@ import pytest
 import connector.esp.klaviyo.imports as klaviyo_imports
 from connector.definitions.destinations import Destination
 from connector.emulator import EmulatorOptions, run_emulator
-from connector.esp.base import EspAdapter, EspObject, MembershipChange, MembershipResult
+from connector.esp.base import Contact, EspAdapter, EspObject, MembershipChange, MembershipResult
 from connector.esp.klaviyo.adapter import KlaviyoAdapter
 from connector.esp.registry import adapter_for
+from connector.reconcile.executor import DestinationExecutor
 from connector.reconcile.runner import SyncOptions, run_sync
+from connector.reconcile.state import KnownContact
 from connector.settings import Settings, load_settings
 from tests.conftest import make_store, point_at_emulator, write_config
 
@@ -249,3 +252,38 @@ def test_each_import_job_is_journalled_before_it_is_sent(
     assert summary.status == "ok", summary.errors
     assert len(sent) > 2 and all(not missing for _, missing in sent), sent
     assert not journalled(sent[0][0])  # confirmed: the journal is empty again
+
+
+def test_contacts_are_picked_while_a_first_run_creates_its_lists(
+    world: tuple[Settings, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wait for the ESP's list creation is not idle: the contacts to push are picked
+    meanwhile, and the run's outcome is the same."""
+    settings, emu = world
+    picked = threading.Event()
+    during: list[bool] = []  # per list created: were the contacts picked by its answer?
+    original = DestinationExecutor._contacts_to_push
+
+    def pick(self: DestinationExecutor, known: dict[str, KnownContact]) -> list[Contact]:
+        wanted = original(self, known)
+        picked.set()
+        return wanted
+
+    monkeypatch.setattr(DestinationExecutor, "_contacts_to_push", pick)
+
+    def factory(destination: Destination, conf: Settings) -> EspAdapter:
+        adapter = adapter_for(destination, conf)
+        ensure_group = adapter.ensure_group
+
+        def slow(name: str) -> EspObject:
+            during.append(picked.wait(10))
+            return ensure_group(name)
+
+        adapter.ensure_group = slow  # type: ignore[method-assign]
+        return adapter
+
+    summary = run_sync(settings, options=SyncOptions(as_of=AS_OF), adapter_factory=factory)
+    assert summary.status == "ok", summary.errors
+    assert during and all(during)
+    state = emu.state  # type: ignore[attr-defined]
+    assert state.list_emails(state.find_list("segsync:buyers").id) == {email(i) for i in buyers()}

@@ -155,6 +155,9 @@ class DestinationExecutor:
         #: per part, the adds and removes of batches that wait for that push
         self._held: dict[str, tuple[list[str], list[str]]] = {}
         self._report_lock = threading.Lock()
+        #: set once the first joining import is sent (or none will be): early removals
+        #: wait for it (``_early_removals``)
+        self._imports_sent = threading.Event()
         #: the contacts to push, picked while ``ensure_objects`` waited for the ESP
         self._wanted: Future[list[Contact]] | None = None
 
@@ -270,6 +273,7 @@ class DestinationExecutor:
             if self.adapter.limits.joins_on_import:
                 pushed = self._join_on_import(wanted)
                 wanted = [c for c in wanted if c.email not in pushed]
+            self._imports_sent.set()
             self._push_aside([c for c in wanted if not self._creatable(c)])
             try:
                 self._push([c for c in wanted if self._creatable(c)])
@@ -306,19 +310,28 @@ class DestinationExecutor:
         """Where an ESP removes members in calls of their own (not with the adds), the
         removals depend on nothing the contacts' push does: they are sent while it runs,
         journalled and confirmed batch by batch like any other. Yields the future of the
-        parts whose tag/list turned out to be gone."""
+        parts whose tag/list turned out to be gone.
+
+        They start once the first joining import is on its way (``_imports_sent``): an
+        import waits for its job to be processed and polled, the longer chain, so its
+        request goes before the removals' id look-ups take every connection."""
         removals = [] if self.adapter.limits.adds_and_removes_per_call else self._removals()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="removals") as side:
             if removals and not self.stop.is_set():
                 self._removed_early = {b.part.part.name for b in removals}
-                future = side.submit(self._run, removals)
+                future = side.submit(self._run_after_imports_sent, removals)
             else:
                 future = Future()
                 future.set_result([])
             try:
                 yield future
             finally:
+                self._imports_sent.set()
                 future.exception()  # wait for the batches in flight, even on an error
+
+    def _run_after_imports_sent(self, batches: list[Batch]) -> list[str]:
+        self._imports_sent.wait()
+        return self._run(batches)
 
     def _join_on_import(self, wanted: list[Contact]) -> set[str]:
         """Every part's adds through ``ensure_contacts(join=…)``, journalled and confirmed
@@ -383,6 +396,7 @@ class DestinationExecutor:
     def _journal_adds(self, part: str, emails: list[str]) -> None:
         """Journal one call's adds before it is sent (``ensure_contacts(journal=…)``)."""
         self.state.begin_batch(self.name, part, "add", emails)
+        self._imports_sent.set()
 
     def _present_contact(self, email: str) -> Contact:
         contact = self.target.contacts.get(email)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -150,9 +152,28 @@ def test_klaviyo_sync_converges_through_rate_limits_and_faults(
     assert state.list_emails(state.find_list("segsync:buyers").id) == {email(i) for i in buyers()}
 
 
+def _slow_first_import(adapter: KlaviyoAdapter, events: list[str]) -> None:
+    """The adapter's imports take a while to prepare (a large first job being encoded),
+    and say when one is sent."""
+    jobs, create = adapter._imports._jobs, adapter._imports._create
+
+    def slow_jobs(*args: Any) -> Any:
+        time.sleep(0.3)
+        yield from jobs(*args)
+
+    def sent(resources: list[str], lists: Sequence[str]) -> str:
+        events.append("import sent")
+        return create(resources, lists)
+
+    adapter._imports._jobs = slow_jobs  # type: ignore[method-assign]
+    adapter._imports._create = sent  # type: ignore[method-assign]
+
+
 def test_removals_go_while_the_imports_run(world: tuple[Settings, object], tmp_path: Path) -> None:
     """Klaviyo removes members in calls of their own: they are sent while the bulk imports
-    of the joiners are processed, not after them; their id look-ups go in parallel."""
+    of the joiners are processed, not after them; their id look-ups go in parallel, once
+    the first import is sent (its job and poll are the longer chain: the look-ups must not
+    take its connection, even when the import takes a while to prepare)."""
     settings, emu = world
     assert run_sync(settings, options=SyncOptions(as_of=AS_OF)).status == "ok"
     store_path = tmp_path / "c.duckdb"
@@ -190,7 +211,10 @@ def test_removals_go_while_the_imports_run(world: tuple[Settings, object], tmp_p
             events.append("removed")
             return result
 
+        _slow_first_import(adapter, events)
+
         def looked_up(chunk: list[str]) -> dict[str, str]:
+            events.append("look-up")
             in_flight[0] += 1
             in_flight[1] = max(in_flight)
             try:
@@ -214,6 +238,7 @@ def test_removals_go_while_the_imports_run(world: tuple[Settings, object], tmp_p
     assert state.list_emails(state.find_list("segsync:buyers").id) == {email(i) for i in joiners}
     assert leavers and joiners and "removed" in events and "imports done" in events
     assert events.index("removed") < events.index("imports done"), events
+    assert events.index("import sent") < events.index("look-up"), events
     assert in_flight[1] > 1  # more than one look-up page in flight at once
 
 

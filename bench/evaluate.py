@@ -71,7 +71,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -487,42 +487,40 @@ STARTUP_TARGET_S = 0.3
 STARTUP_FLOOR = ("duckdb", "pydantic", "sqlglot", "sqlglot.dialects.duckdb")
 
 
-def imports_seconds(importtime: str) -> float:
-    """A command's imports from its ``-X importtime`` output: the top-level entries after
-    the interpreter's own start-up (``site``), added up (see the module's docstring)."""
-    total_us = 0
+def _after_site(importtime: str) -> Iterator[tuple[int, int, bool, str]]:
+    """The ``-X importtime`` entries after the interpreter's own start-up (``site``): self and
+    cumulative microseconds, whether top-level, and the module."""
     started = False
     for line in importtime.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
             continue
-        _, cumulative, name = line.split("|")
+        head, cumulative, name = line.split("|")
         top_level = len(name) - len(name.lstrip(" ")) == 1
         if not started:
             started = top_level and name.strip() == "site"
             continue
-        if top_level:
-            total_us += int(cumulative)
+        yield int(head.split(":")[1]), int(cumulative), top_level, name.strip()
     if not started:
         raise RuntimeError("no 'site' entry in the -X importtime output")
-    return total_us / 1e6
+
+
+def imports_seconds(importtime: str) -> float:
+    """A command's imports from its ``-X importtime`` output: the top-level entries after
+    the interpreter's own start-up (``site``), added up (see the module's docstring)."""
+    return sum(cum for _, cum, top, _ in _after_site(importtime) if top) / 1e6
 
 
 def own_seconds(importtime: str) -> float:
     """Of a command's imports, segsync's own: the self times of the ``connector`` modules
     imported after ``site``."""
-    total_us = 0
-    started = False
-    for line in importtime.splitlines():
-        if not line.startswith("import time:") or "self [us]" in line:
-            continue
-        head, _, name = line.split("|")
-        if not started:
-            started = name.strip() == "site" and len(name) - len(name.lstrip(" ")) == 1
-            continue
-        module = name.strip()
-        if module == "connector" or module.startswith("connector."):
-            total_us += int(head.split(":")[1])
-    return total_us / 1e6
+    return (
+        sum(
+            own
+            for own, _, _, module in _after_site(importtime)
+            if module == "connector" or module.startswith("connector.")
+        )
+        / 1e6
+    )
 
 
 def _segsync(args: list[str], cwd: Path, *, importtime: bool) -> tuple[float, str]:

@@ -15,7 +15,11 @@ body as a JSON string. ``GET /batches/{id}`` and ``GET /batches`` report on batc
 Each operation runs through this emulator's own routes, contract checks included (an
 operation's body that breaks the reference is a 400 result, recorded as a violation), but
 not through the gateway: operations are not client calls, take no connection and see no
-latency or injected fault. The archive is served without credentials, like the pre-signed
+latency or injected fault. Mailchimp processes a batch on its own servers, beside the
+account's API calls: here each operation is one direct call of the routes' ASGI app (no
+HTTP client per operation), and the event loop is handed back after each one, so the
+requests that arrive meanwhile are served between two operations, never after the whole
+batch. The archive is served without credentials, like the pre-signed
 link Mailchimp gives, from ``/mailchimp-api-batch/{id}-response.tar.gz``; fetching it is
 counted as a call (route ``RESULTS_ROUTE``).
 """
@@ -31,11 +35,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message
 
 from connector.emulator.common.http import Handlers, checked_body
 from connector.emulator.common.values import now_iso
@@ -154,7 +158,8 @@ class BatchHandlers(Handlers[Context]):
 
     async def _run(self, job: BatchJob) -> None:
         """pending → started → finished over about ``import_delay_s``; operations run one
-        after another while started."""
+        after another while started, each followed by a turn of the event loop (requests
+        that arrived meanwhile go first: a batch never holds up other calls)."""
         delay = self.ctx.options.import_delay_s
         begun = time.monotonic()
         await asyncio.sleep(delay / 4)
@@ -169,25 +174,58 @@ class BatchHandlers(Handlers[Context]):
             job.results.append(result)
             job.finished += 1
             job.errored += status >= 400
+            await asyncio.sleep(0)
         await asyncio.sleep(max(0.0, delay - (time.monotonic() - begun)))
         job.archive = _archive(job.id, job.results)
         job.completed_at = now_iso()
         job.status = "finished"
 
     async def _dispatch(self, operation: dict[str, Any]) -> tuple[int, str]:
-        """One operation through the routes: its status and answer body (text)."""
+        """One operation through the routes (one call of their ASGI app): its status and
+        answer body (text)."""
         assert self.app is not None
         params = operation.get("params") or {}
-        transport = httpx.ASGITransport(app=self.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://batch") as client:
-            answer = await client.request(
-                str(operation["method"]).upper(),
-                "/3.0/" + str(operation["path"]).lstrip("/"),
-                params={k: v for k, v in params.items() if v is not None},
-                content=str(operation.get("body") or "").encode("utf-8"),
-                headers={"content-type": "application/json"},
-            )
-        return answer.status_code, answer.text
+        query = urlencode({k: v for k, v in params.items() if v is not None})
+        body = str(operation.get("body") or "").encode("utf-8")
+        path = "/3.0/" + str(operation["path"]).lstrip("/")
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": str(operation["method"]).upper(),
+            "scheme": "http",
+            "server": ("batch", 80),
+            "client": None,
+            "root_path": "",
+            "path": path,
+            "raw_path": path.encode("utf-8"),
+            "query_string": query.encode("ascii"),
+            "headers": [
+                (b"host", b"batch"),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode("ascii")),
+            ],
+        }
+        sent = False
+        status = 500
+        chunks: list[bytes] = []
+
+        async def receive() -> Message:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, send)
+        return status, b"".join(chunks).decode("utf-8")
 
 
 def _archive(batch_id: str, results: list[dict[str, Any]]) -> bytes:

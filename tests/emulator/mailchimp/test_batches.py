@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import tarfile
 import time
 from typing import Any
 
 import httpx
+import mailchimp_marketing
 import pytest
 
 from connector.emulator import Emulator
@@ -138,3 +140,38 @@ def test_batch_endpoints_need_the_key_and_unknown_batches_are_404(
     assert mc.get("/batches/nope").status_code == 404
     root = mailchimp.base_url.removesuffix("/3.0")
     assert httpx.get(f"{root}/mailchimp-api-batch/nope-response.tar.gz").status_code == 404
+
+
+def test_calls_are_answered_while_a_batch_runs(mailchimp: Emulator[MailchimpState]) -> None:
+    """Mailchimp processes a batch on its own servers: the account's other calls (tag calls,
+    polls) are answered while its operations run, not after the last one. Through the SDK
+    over HTTP; each tag call is followed by a poll, and some poll must find the batch part
+    done."""
+    sdk = mailchimp_marketing.Client()
+    sdk.set_config({"api_key": mailchimp.api_key, "server": "us1"})
+    sdk.api_client.host = mailchimp.base_url
+    emails = [f"kept{i}@example.com" for i in range(3000)]
+    for address in emails:
+        mailchimp.state.add_member(AUDIENCE, address, "unsubscribed")
+    tag = sdk.lists.create_segment(AUDIENCE, {"name": "probe", "static_segment": []})
+    operations = [
+        {
+            "method": "PATCH",
+            "path": f"/lists/{AUDIENCE}/members/{_hash(address)}",
+            "body": json.dumps({"merge_fields": {"FNAME": "Ada"}}),
+            "operation_id": address,
+        }
+        for address in emails
+    ]
+    batch = sdk.batches.start({"operations": operations})
+    seen: list[tuple[str, int]] = []
+    for address in itertools.cycle(emails):
+        sdk.lists.batch_segment_members({"members_to_add": [address]}, AUDIENCE, tag["id"])
+        status = sdk.batches.status(batch["id"])
+        seen.append((status["status"], status["finished_operations"]))
+        if status["status"] == "finished":
+            break
+    assert status["finished_operations"] == len(emails) and status["errored_operations"] == 0
+    midway = [done for state, done in seen if 0 < done < len(emails)]
+    assert midway, f"no call was answered while the batch ran: {seen[:5]} … {seen[-5:]}"
+    assert mailchimp.state.contract_violations == []

@@ -160,6 +160,9 @@ class DestinationExecutor:
         self._imports_sent = threading.Event()
         #: the contacts to push, picked while ``ensure_objects`` waited for the ESP
         self._wanted: Future[list[Contact]] | None = None
+        #: ``_learn_known`` done (``_present`` and the adapter's ids seeded from the store)
+        self._learned = False
+        self._learn_lock = threading.Lock()
 
     def _digest(self, contact: Contact) -> str:
         """The contact's field-values hash, computed once per run."""
@@ -264,11 +267,9 @@ class DestinationExecutor:
             if unaddable:  # known missing from the ESP and not creatable: never sent
                 self._count_skipped(desired.part.name, len(unaddable))
         known = self._known_contacts()
-        ids = {email: rec.esp_id for email, rec in known.items() if rec.esp_id}
-        if ids:
-            self.adapter.remember_ids(ids)
         wanted = self._wanted.result() if self._wanted else self._contacts_to_push(known)
-        self._present = {e for e, rec in known.items() if rec.present}
+        # what the store knows of every contact (present ones, ESP ids) is taken in once
+        # the first call is on its way (``_learn_known``), not before it
         with self._early_removals() as removals:
             if self.adapter.limits.joins_on_import:
                 pushed = self._join_on_import(wanted)
@@ -280,9 +281,25 @@ class DestinationExecutor:
             except BaseException:
                 self._wait_aside()
                 raise
+        self._learn_known()
         # a tag/list the push found gone was created again, without the members to remove
         self._recover_lost([n for n in removals.result() if not self._recovered.get(n)])
         return self._present
+
+    def _learn_known(self) -> None:
+        """Once per run, from whichever thread needs it first: the contacts the state store
+        knows present (``_present``) and their ESP ids (given to the adapter). Work over
+        every known contact, done while the run's first call is in flight (``_push``,
+        ``_run_after_imports_sent``) rather than before it is sent."""
+        with self._learn_lock:
+            if self._learned:
+                return
+            known = self._known_contacts()
+            ids = {email: rec.esp_id for email, rec in known.items() if rec.esp_id}
+            if ids:
+                self.adapter.remember_ids(ids)
+            self._present |= {e for e, rec in known.items() if rec.present}
+            self._learned = True
 
     def _creatable(self, contact: Contact) -> bool:
         return self.destination.new_contacts == "consent_only" and contact.consent
@@ -331,6 +348,7 @@ class DestinationExecutor:
 
     def _run_after_imports_sent(self, batches: list[Batch]) -> list[str]:
         self._imports_sent.wait()
+        self._learn_known()  # the ids of the members to remove, known from earlier runs
         return self._run(batches)
 
     def _join_on_import(self, wanted: list[Contact]) -> set[str]:
@@ -346,7 +364,7 @@ class DestinationExecutor:
             name = desired.part.name
             change = self.changes[name]
             # a contact neither pushed now nor known present would only be looked up again
-            candidates = [e for e in change.adds if e in by_email or e in self._present]
+            candidates = [e for e in change.adds if e in by_email or self._was_present(e)]
             skipped = len(change.adds) - len(candidates)
             if skipped:
                 self._count_skipped(name, skipped)
@@ -393,6 +411,14 @@ class DestinationExecutor:
             self.changes[name] = replace(change, adds=[])
         return pushed
 
+    def _was_present(self, email: str) -> bool:
+        """Known present: ``_present`` once learned, else the store's record (so the first
+        push need not wait for ``_learn_known``)."""
+        if self._learned:
+            return email in self._present
+        record = self._known_contacts().get(email)
+        return record is not None and record.present
+
     def _journal_adds(self, part: str, emails: list[str]) -> None:
         """Journal one call's adds before it is sent (``ensure_contacts(journal=…)``)."""
         self.state.begin_batch(self.name, part, "add", emails)
@@ -435,11 +461,7 @@ class DestinationExecutor:
         refused: dict[str, MemberError] = {}
         # the adapter journals just before sending (``journal``): the rows below are made
         # once the first call is on its way, not while it is being prepared
-        sent = threading.Event()
-        if journal is None:
-            sent.set()
-        else:
-            journal = partial(_then_set, journal, sent)
+        sent, journal = self._first_sent(journal)
         with ThreadPoolExecutor(
             max_workers=max(1, min(len(batches), self.adapter.limits.max_concurrency))
         ) as pool:
@@ -456,6 +478,7 @@ class DestinationExecutor:
             for future in futures:
                 future.add_done_callback(lambda _: sent.set())
             sent.wait()
+            self._learn_known()  # while the first call is in flight
             # each contact's row if it turns out present, while the calls are in flight
             expected = {c.email: (c.email, True, *self._recorded(c.email), None) for c in contacts}
             for future in futures:
@@ -495,6 +518,20 @@ class DestinationExecutor:
         self._present -= {email for email, is_present in latest.items() if not is_present}
         self._present |= {email for email, is_present in latest.items() if is_present}
         return total
+
+    def _first_sent(
+        self, journal: Callable[[list[str]], None] | None
+    ) -> tuple[threading.Event, Callable[[list[str]], None] | None]:
+        """An event set once a push's first call is on its way (by ``journal``, which the
+        adapter calls just before sending), and the journal that sets it. Without a
+        journal it is set at once, the store's contacts taken in first: the adapter may
+        resolve ids of the contacts right away."""
+        sent = threading.Event()
+        if journal is None:
+            self._learn_known()
+            sent.set()
+            return sent, None
+        return sent, partial(_then_set, journal, sent)
 
     def _recorded(self, email: str) -> tuple[bool, str | None]:
         """What the state store records of a pushed contact: its consent and fields hash

@@ -242,6 +242,68 @@ def test_removals_go_while_the_imports_run(world: tuple[Settings, object], tmp_p
     assert in_flight[1] > 1  # more than one look-up page in flight at once
 
 
+def test_the_first_import_goes_before_the_stores_contacts_are_taken_in(
+    world: tuple[Settings, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the state store knows of every contact (which are present, their profile
+    ids) is taken in once the first import is journalled and on its way, not before it;
+    the ids it knew still spare the removals their look-ups."""
+    settings, emu = world
+    assert run_sync(settings, options=SyncOptions(as_of=AS_OF)).status == "ok"
+    state = emu.state  # type: ignore[attr-defined]
+    with sqlite3.connect(tmp_path / "s.db") as con:  # ids learned by an earlier run
+        con.executemany(
+            "UPDATE contacts SET esp_id = ? WHERE email = ?",
+            [(state.profile(email(i)).id, email(i)) for i in buyers()],
+        )
+    store_path = tmp_path / "c.duckdb"
+    store_path.unlink()
+    people = [
+        (f"p{i:04d}", email(i), i % 3 != 0, "CA", age(i), 1.0, False, AS_OF, None, None)
+        for i in range(N)
+    ]
+    orders = [  # the even buyers leave, the odd ones join
+        (f"p{i:04d}", "order_completed", AS_OF - timedelta(days=2), "tv", 5.0, None)
+        for i in range(1, N, 2)
+    ]
+    make_store(people, orders, path=store_path).close()
+    events: list[str] = []
+    looked_up: list[str] = []
+    journal_adds = DestinationExecutor._journal_adds
+
+    def journalled(self: DestinationExecutor, part: str, emails: list[str]) -> None:
+        events.append("import journalled")  # before the events it sets wake anyone
+        journal_adds(self, part, emails)
+
+    monkeypatch.setattr(DestinationExecutor, "_journal_adds", journalled)
+
+    def factory(destination: Destination, conf: Settings) -> EspAdapter:
+        adapter = adapter_for(destination, conf)
+        assert isinstance(adapter, KlaviyoAdapter)
+        remember, page = adapter.remember_ids, adapter._lookup_page
+
+        def remembered(mapping: dict[str, str]) -> None:
+            events.append("ids taken in")
+            remember(mapping)
+
+        def lookup(chunk: list[str]) -> dict[str, str]:
+            looked_up.extend(chunk)
+            return page(chunk)
+
+        adapter.remember_ids = remembered  # type: ignore[method-assign]
+        adapter._lookup_page = lookup  # type: ignore[method-assign]
+        return adapter
+
+    options = SyncOptions(as_of=AS_OF, force=True)  # every member leaves: past the guard
+    summary = run_sync(settings, options=options, adapter_factory=factory)
+    assert summary.status == "ok", summary.errors
+    joiners = {i for i in range(1, N, 2) if present(i)}
+    assert state.list_emails(state.find_list("segsync:buyers").id) == {email(i) for i in joiners}
+    assert events.count("ids taken in") == 1, events
+    assert events.index("import journalled") < events.index("ids taken in"), events
+    assert not {email(i) for i in buyers()} & set(looked_up)  # removed by the ids it knew
+
+
 def test_each_import_job_is_journalled_before_it_is_sent(
     world: tuple[Settings, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -59,6 +59,11 @@ class EspLimits:
     #: contacts join a list in the call that pushes them (Klaviyo's bulk import carries
     #: ``relationships.lists``): ``ensure_contacts(join=group)``
     joins_on_import: bool = False
+    #: the push of contacts that may not be created has the longest chain (Mailchimp: one
+    #: ``POST /batches``, processed in the background, polled, its results downloaded):
+    #: the reconciler starts it first and the other contacts' push once its first call is
+    #: being sent (``ensure_contacts(journal=…)`` is called just before)
+    aside_first: bool = False
 
     def with_concurrency(self, value: int) -> EspLimits:
         """The same limits with the account's configured concurrency."""
@@ -254,7 +259,9 @@ class EspAdapter(ABC):
         ``create_new`` and ``contact.consent``. Never changes a subscription status.
         ``join`` (only when ``limits.joins_on_import``): add them to that group too;
         ``journal`` (with ``join``) is called with the emails of each call that may add
-        them to it, before that call is sent (the reconciler journals them there).
+        them to it, before that call is sent (the reconciler journals them there); without
+        ``join`` (``limits.aside_first``), with the emails of the first call, just before it
+        is sent.
         Fields the ESP turned out not to have are reported (``missing_fields``), found from
         its answers: the reconciler reads no field list before pushing."""
 

@@ -98,6 +98,15 @@ def _then_set(
     event.set()
 
 
+def _set(event: threading.Event) -> Callable[[list[str]], None]:
+    """A ``journal`` that only marks a call as being sent (nothing to journal)."""
+
+    def sending(emails: list[str]) -> None:
+        event.set()
+
+    return sending
+
+
 def _errors(errors: list[MemberError]) -> list[tuple[str, str, str, bool]]:
     return [(e.email.strip().lower(), e.reason, e.code, e.permanent) for e in errors]
 
@@ -312,9 +321,20 @@ class DestinationExecutor:
         if not contacts:
             return
         self._deferred = {c.email for c in contacts}
+        # where this push has the longest chain (``limits.aside_first``: a batch processed
+        # in the background, polled, its results downloaded), its first request goes
+        # before the other contacts' upserts take the connections (and the CPU that
+        # encodes them): they start once it is being sent, or done
+        sent = threading.Event()
+        first = self.adapter.limits.aside_first
         side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aside")
-        self._aside = side.submit(self._push, contacts, one_call=True)
+        self._aside = side.submit(
+            self._push, contacts, one_call=True, journal=_set(sent) if first else None
+        )
         side.shutdown(wait=False)
+        if first:
+            self._aside.add_done_callback(lambda _: sent.set())
+            sent.wait()
 
     def _wait_aside(self) -> None:
         """Wait for ``_push_aside`` without its outcome (the run is failing already)."""

@@ -116,6 +116,10 @@ _SEGMENT_BATCH_FIELDS = (
     "total_removed",
     "error_count",
 )
+#: what a batched PATCH's result carries (``fields``): its status (archived?) and merge
+#: fields (stored? ``echo.py``); the whole member would make the results archive ten
+#: times larger
+_PATCH_RESULT_FIELDS = "email_address,status,merge_fields"
 #: below this many contacts to look up, one GET each beats reading the audience
 SCAN_MIN_LOOKUPS = 20
 #: from this many field updates of contacts that may not be created, one ``POST /batches``
@@ -524,7 +528,7 @@ class MailchimpAdapter(EspAdapter):
         return self._retry.call(attempt)
 
     def _patch_in_batch(
-        self, contacts: list[Contact], suspects: set[str]
+        self, contacts: list[Contact], suspects: set[str], sending: _Sending
     ) -> dict[str, MemberError | bool]:
         """Field values of existing contacts by one ``POST /batches`` of ``PATCH
         …/members/{hash}`` operations (a PATCH never creates a contact): True when done,
@@ -535,12 +539,14 @@ class MailchimpAdapter(EspAdapter):
             {
                 "method": "PATCH",
                 "path": f"/lists/{self.audience_id}/members/{subscriber_hash(c.email)}",
-                "params": {"skip_merge_validation": "true"},
+                # the result says only what is read of it: the archive stays small
+                "params": {"skip_merge_validation": "true", "fields": _PATCH_RESULT_FIELDS},
                 "body": json.dumps({"merge_fields": _merge_fields(c)}, separators=(",", ":")),
                 "operation_id": c.email,
             }
             for c in contacts
         ]
+        sending([c.email for c in contacts])
         results = self._batch_runner.run(operations)
         outcomes: dict[str, MemberError | bool] = {}
         unsettled: list[Contact] = []
@@ -637,28 +643,33 @@ class MailchimpAdapter(EspAdapter):
         the first in upserts of ``limits.max_contacts_per_upsert``, the others (that may not
         be created) all together, their field updates in one ``POST /batches`` (see the
         module docstring). Tags are not joined here (``join`` must be None:
-        ``limits.joins_on_import`` is false)."""
+        ``limits.joins_on_import`` is false). ``journal`` is called once, with the emails of
+        the first call, just before it is sent (``limits.aside_first``)."""
         if join is not None:
             raise ValueError("Mailchimp tags are joined by change_members")
+        sending = _once(journal)
         result = ContactsResult()
         unique = dedupe_contacts(contacts)
         creatable = [c for c in unique if create_new and c.consent]
         size = self.limits.max_contacts_per_upsert
         suspects: set[str] = set()  # merge tags an answer did not confirm (``echo.py``)
         for start in range(0, len(creatable), size):
-            result.merge(self._upsert(creatable[start : start + size], suspects))
+            result.merge(self._upsert(creatable[start : start + size], suspects, sending))
         others = [c for c in unique if not (create_new and c.consent)]
         if others:
-            result.merge(self._ensure_existing(others, suspects))
+            result.merge(self._ensure_existing(others, suspects, sending))
         if suspects:  # something looked wrong: one read of the merge fields settles it
             result.missing_fields = self.missing_fields(suspects)
         return result
 
-    def _upsert(self, creatable: list[Contact], suspects: set[str]) -> ContactsResult:
+    def _upsert(
+        self, creatable: list[Contact], suspects: set[str], sending: _Sending
+    ) -> ContactsResult:
         """Contacts that may be created: one upsert; ``status_if_new`` applies only to a
         new one."""
         result = ContactsResult()
         echo = self._echo.wanted(creatable)
+        sending([c.email for c in creatable])
         data = self._batch([_batch_member(c) for c in creatable], echo=echo)
         answers = {
             str(m.get("email_address", "")).lower(): (created, m.get("merge_fields"))
@@ -688,7 +699,9 @@ class MailchimpAdapter(EspAdapter):
             self._echo.refused(contact, suspects)
         return result
 
-    def _ensure_existing(self, others: list[Contact], suspects: set[str]) -> ContactsResult:
+    def _ensure_existing(
+        self, others: list[Contact], suspects: set[str], sending: _Sending
+    ) -> ContactsResult:
         """Contacts that may not be created never go in an upsert (any member of it can be
         created): their fields go by PATCH, which answers 404 rather than creating a
         contact that is missing or was deleted since a read — many of them in one
@@ -702,10 +715,12 @@ class MailchimpAdapter(EspAdapter):
             for start in range(0, len(with_fields), MAX_BATCH_OPERATIONS):
                 batched.update(
                     self._patch_in_batch(
-                        with_fields[start : start + MAX_BATCH_OPERATIONS], suspects
+                        with_fields[start : start + MAX_BATCH_OPERATIONS], suspects, sending
                     )
                 )
         read = [c for c in others if c.email not in batched]
+        if read:
+            sending([c.email for c in read])
         statuses = self._statuses([c.email for c in read])
         to_patch: list[Contact] = []
         for contact in read:
@@ -839,6 +854,20 @@ class MailchimpAdapter(EspAdapter):
     def close(self) -> None:
         self._http.close()
         self._files.close()
+
+
+_Sending = Callable[[list[str]], None]
+
+
+def _once(journal: _Sending | None) -> _Sending:
+    """``journal`` called for the first call only (none: nothing)."""
+    pending = [journal] if journal is not None else []
+
+    def sending(emails: list[str]) -> None:
+        if pending:
+            pending.pop()(emails)
+
+    return sending
 
 
 def _patch_outcome(email: str, result: OperationResult) -> MemberError | bool:

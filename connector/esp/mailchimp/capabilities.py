@@ -32,6 +32,7 @@ LIMITS = EspLimits(
     member_page_size=1000,
     max_concurrency=10,
     adds_and_removes_per_call=True,
+    aside_first=True,  # the no-consent contacts' fields: one POST /batches, polled
 )
 
 

@@ -6,6 +6,7 @@ Expectations come from the data's own formulas, not from segsync's pipeline.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from connector.definitions.destinations import Destination
 from connector.emulator import EmulatorOptions, run_emulator
 from connector.esp.base import EspAdapter, EspObject
+from connector.esp.mailchimp import adapter as mailchimp_adapter
 from connector.esp.mailchimp.adapter import MailchimpAdapter
 from connector.esp.mailchimp.batches import OperationResult
 from connector.esp.registry import adapter_for
@@ -339,21 +341,64 @@ def test_field_updates_of_contacts_without_consent_go_in_one_batch(
     assert state.contract_violations == []
 
 
+def _withdraw_and_join(settings: Settings, store_path: Path) -> None:
+    """After a first sync, the members (even) withdraw consent and move (their fields go in
+    a POST /batches); everyone buys, so the odd ones join (they are upserted)."""
+    assert sync(settings).status == "ok"  # type: ignore[attr-defined]
+    con = duckdb.connect(str(store_path))
+    con.execute(
+        "UPDATE profiles SET email_consent = FALSE, region = 'WA' "
+        "WHERE email_consent AND CAST(substr(profile_id, 2) AS INTEGER) % 2 = 0"
+    )
+    con.execute("DELETE FROM events")
+    insert_rows(con, "events", events(buyers=range(N)))
+    con.close()
+
+
+def test_the_batch_of_field_updates_is_sent_before_the_upserts(
+    world: tuple[Settings, object, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The POST /batches has the longest chain (processed in the background, polled, its
+    results downloaded): it leaves before the other contacts' upserts, which go once it
+    is being sent, however long its operations take to build (here: slowed down). The
+    order is the SDK's requests as they leave the client."""
+    settings, emu, store_path = world
+    _withdraw_and_join(settings, store_path)
+    sent: list[tuple[str, str]] = []
+    hashed = mailchimp_adapter.subscriber_hash
+
+    def slow_hash(address: str) -> str:  # each operation's path names the member's hash
+        time.sleep(0.0005)
+        return hashed(address)
+
+    monkeypatch.setattr(mailchimp_adapter, "subscriber_hash", slow_hash)
+
+    def factory(destination: Destination, conf: Settings) -> EspAdapter:
+        adapter = adapter_for(destination, conf)
+        assert isinstance(adapter, MailchimpAdapter)
+        adapter._http.client.event_hooks["request"].append(
+            lambda request: sent.append((request.method, request.url.path))
+        )
+        return adapter
+
+    summary = run_sync(settings, options=SyncOptions(as_of=AS_OF), adapter_factory=factory)
+    assert summary.status == "ok", summary.errors
+    batch = ("POST", "/3.0/batches")
+    upsert = ("POST", f"/3.0/lists/{AUDIENCE}")
+    assert sent.count(batch) == 1 and upsert in sent, sent
+    assert sent.index(batch) < sent.index(upsert), sent
+    state = emu.state  # type: ignore[attr-defined]
+    assert state.tag_members(AUDIENCE, "segsync:buyers") == expected_buyers(range(N))
+    assert state.contract_violations == []
+
+
 def test_tags_do_not_wait_for_the_batch_of_field_updates(
     world: tuple[Settings, object, Path],
 ) -> None:
     """The POST /batches of no-consent field updates is processed in the background: the
     tag batches of the contacts already upserted go while it is, not after it."""
     settings, emu, store_path = world
-    assert sync(settings).status == "ok"  # type: ignore[attr-defined]
-    con = duckdb.connect(str(store_path))
-    con.execute(  # the members (even) withdraw consent and move; the odd ones join
-        "UPDATE profiles SET email_consent = FALSE, region = 'WA' "
-        "WHERE email_consent AND CAST(substr(profile_id, 2) AS INTEGER) % 2 = 0"
-    )
-    con.execute("DELETE FROM events")
-    insert_rows(con, "events", events(buyers=range(N)))  # everyone buys: new members join
-    con.close()
+    _withdraw_and_join(settings, store_path)
     emu.options.import_delay_s = 1.0  # type: ignore[attr-defined]
     events_seen: list[str] = []
 

@@ -368,7 +368,13 @@ class DestinationExecutor:
 
     def _run_after_imports_sent(self, batches: list[Batch]) -> list[str]:
         self._imports_sent.wait()
-        self._learn_known()  # the ids of the members to remove, known from earlier runs
+        # the ids earlier runs learned of the members to remove, not of every contact
+        # (``_learn_known``, which the main thread does meanwhile)
+        known = self._known_contacts()
+        records = ((email, known.get(email)) for batch in batches for email in batch.removes)
+        ids = {email: rec.esp_id for email, rec in records if rec is not None and rec.esp_id}
+        if ids:
+            self.adapter.remember_ids(ids)
         return self._run(batches)
 
     def _join_on_import(self, wanted: list[Contact]) -> set[str]:

@@ -16,8 +16,10 @@ import json
 import re
 import string
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from connector.emulator.common.values import is_valid_email, now_iso
@@ -127,7 +129,9 @@ class ImportJob:
     list_ids: list[str]
     check_sizes: bool = True
     """False when the whole request was under 100 KB, so no profile can be over it."""
-    created_at: str = field(default_factory=now_iso)
+    created_wall: float = field(default_factory=time.time)
+    """Wall-clock creation time: the job's stamps are this plus its model's times."""
+    created_at: str = ""
     status: Literal["queued", "processing", "complete", "cancelled"] = "queued"
     started_at: str | None = None
     completed_at: str | None = None
@@ -135,9 +139,18 @@ class ImportJob:
     profile_ids: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.created_at = self.created_at or job_stamp(self.created_wall)
+
     @property
     def total_count(self) -> int:
         return len(self.entries)
+
+
+def job_stamp(wall: float) -> str:
+    """A job's timestamp as the API reference gives it, with microseconds
+    (``YYYY-MM-DDTHH:MM:SS.mmmmmm+00:00``)."""
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="microseconds")
 
 
 class KlaviyoState:
@@ -369,10 +382,13 @@ class KlaviyoState:
                     self._complete(job)
                 elif elapsed >= job.delay_s / 2 and job.status == "queued":
                     job.status = "processing"
-                    job.started_at = now_iso()
+                    job.started_at = job_stamp(job.created_wall + job.delay_s / 2)
 
     def _complete(self, job: ImportJob) -> None:
-        job.started_at = job.started_at or now_iso()
+        """Apply a job that is due (lazily, at the next request that ticks): its stamps
+        are the model's times — processing from half its delay, done at its delay — not
+        when a request happened to look."""
+        job.started_at = job.started_at or job_stamp(job.created_wall + job.delay_s / 2)
         touched: dict[str, None] = {}  # ordered set: one entry per profile, in job order
         stamp = now_iso()
         for index, entry in enumerate(job.entries):
@@ -397,7 +413,7 @@ class KlaviyoState:
             if list_id in self.lists:
                 self.add_to_list(list_id, job.profile_ids)
         job.status = "complete"
-        job.completed_at = now_iso()
+        job.completed_at = job_stamp(job.created_wall + job.delay_s)
 
 
 def _entry_problem(entry: dict[str, Any], *, check_size: bool = True) -> tuple[str, str] | None:

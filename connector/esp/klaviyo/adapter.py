@@ -55,6 +55,7 @@ from connector.esp.klaviyo.configuration import KlaviyoSettings
 from connector.esp.klaviyo.errors import ESP, NOT_FOUND, validate_response
 from connector.esp.klaviyo.ids import ProfileIds
 from connector.esp.klaviyo.imports import BulkImports
+from connector.esp.klaviyo.job_times import shared_job_times
 from connector.esp.klaviyo.shapes import (
     DEFAULT_TIER,
     ENDPOINT_TIERS,
@@ -155,6 +156,7 @@ class KlaviyoAdapter(EspAdapter):
             timeout_seconds=job_timeout_seconds,
             lists_exist=lambda ids: all(self._list_exists(i) for i in ids),
             parallel=max_connections,
+            times=shared_job_times(account),
         )
         self._group_lock = threading.Lock()
         #: names of the owned lists ``list_owned`` found (None before it listed lists)

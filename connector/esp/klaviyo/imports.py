@@ -32,6 +32,7 @@ from connector.errors import (
 )
 from connector.esp.base import Contact
 from connector.esp.klaviyo.errors import ESP, IMPORT_ERROR, import_error
+from connector.esp.klaviyo.job_times import JobTimes
 from connector.esp.klaviyo.shapes import (
     POINTER_INDEX,
     R_IMPORT,
@@ -70,6 +71,7 @@ class BulkImports:
         timeout_seconds: float,
         lists_exist: Callable[[Sequence[str]], bool] = lambda ids: True,
         parallel: int = 1,
+        times: JobTimes | None = None,
     ) -> None:
         self._api = api  # the SDK's Profiles API
         self._lists_exist = lists_exist
@@ -79,6 +81,7 @@ class BulkImports:
         self._poll_seconds = poll_seconds
         self._timeout_seconds = timeout_seconds
         self._parallel = parallel
+        self._times = times or JobTimes()
 
     def run(
         self,
@@ -101,7 +104,7 @@ class BulkImports:
         profile is alone, so one bad row never blocks the others.
         """
         refused: dict[str, MemberError] = {}
-        submitted: list[tuple[str, list[Contact]]] = []
+        submitted: list[tuple[str, list[Contact], float]] = []  # id, contacts, accepted at
         workers = max(1, self._parallel)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="klaviyo-import") as pool:
             # each job is sent as soon as it is encoded: the next one is encoded while the
@@ -114,10 +117,24 @@ class BulkImports:
                 accepted, rejected = future.result()
                 submitted += accepted
                 refused.update(rejected)
-        finished = self._wait_all([job_id for job_id, _ in submitted])
-        for job_id, members in submitted:
+        finished = self._wait_all(
+            [job_id for job_id, _, _ in submitted],
+            self._first_wait([(len(members), accepted) for _, members, accepted in submitted]),
+        )
+        for job_id, members, _ in submitted:
             refused.update(self._outcome(job_id, finished[job_id], members))
         return refused
+
+    def _first_wait(self, jobs: list[tuple[int, float]]) -> float:
+        """Seconds from now until every job (profiles, accepted at) is expected done: the
+        processing times Klaviyo reported for the account's earlier jobs (``JobTimes``),
+        else ``poll_seconds`` after each was accepted."""
+        now = self._clock.now()
+        waits = [0.0]
+        for profiles, accepted in jobs:
+            expected = self._times.expected(profiles)
+            waits.append((self._poll_seconds if expected is None else expected) - (now - accepted))
+        return max(waits)
 
     @staticmethod
     def _jobs(
@@ -159,10 +176,14 @@ class BulkImports:
         resources: list[str],
         lists: Sequence[str],
         journal: Callable[[list[str]], None] | None,
-    ) -> tuple[list[tuple[str, list[Contact]]], dict[str, MemberError]]:
+    ) -> tuple[list[tuple[str, list[Contact], float]], dict[str, MemberError]]:
+        """Journal, then submit, one job (split if refused whole); each accepted job's id,
+        contacts and the clock reading when it was accepted."""
         if journal is not None:
             journal([c.email for c in contacts])
-        return self._submit(contacts, resources, lists)
+        accepted, refused = self._submit(contacts, resources, lists)
+        now = self._clock.now()
+        return [(job_id, members, now) for job_id, members in accepted], refused
 
     def _submit(
         self, contacts: list[Contact], resources: list[str], lists: Sequence[str]
@@ -231,11 +252,13 @@ class BulkImports:
                 )
         return refused
 
-    def _wait_all(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+    def _wait_all(self, job_ids: list[str], first_wait: float) -> dict[str, dict[str, Any]]:
         """Poll the jobs until each is complete or cancelled; their attributes by id.
 
-        The first poll waits ``poll_seconds`` (a job is never done the instant it was
-        accepted), then the interval doubles. One poll reads the account's newest jobs
+        The first poll waits ``first_wait`` (until the jobs are expected done, or
+        ``poll_seconds``: a job is never done the instant it was accepted), then from
+        ``2 × poll_seconds`` the interval doubles. Each completed job's processing time
+        is learned (``JobTimes``). One poll reads the account's newest jobs
         (``GET /api/profile-bulk-import-jobs``, 100 a page): one call for every job of the
         run; a job not on that page (100 newer ones, from other integrations) is read by
         its id."""
@@ -244,9 +267,8 @@ class BulkImports:
         if not waiting:
             return finished
         deadline = self._clock.now() + self._timeout_seconds
-        delay = self._poll_seconds
-        self._clock.sleep(delay)
-        delay *= 2
+        self._clock.sleep(first_wait)
+        delay = self._poll_seconds * 2
         while True:
             seen = self._recent_jobs() if len(waiting) > 1 else {}
             status = None
@@ -257,6 +279,7 @@ class BulkImports:
                 status = attributes.get("status")
                 if status in ("complete", "cancelled"):
                     finished[job_id] = attributes
+                    self._times.observe(attributes)
             waiting = [j for j in waiting if j not in finished]
             if not waiting:
                 return finished
@@ -277,7 +300,13 @@ class BulkImports:
             "GET",
             R_IMPORTS,
             lambda: self._api.get_bulk_import_profiles_jobs(
-                fields_profile_bulk_import_job=["status", "failed_count"],
+                fields_profile_bulk_import_job=[
+                    "status",
+                    "failed_count",
+                    "total_count",
+                    "created_at",
+                    "completed_at",
+                ],
                 sort="-created_at",
                 page_size=100,
             ),

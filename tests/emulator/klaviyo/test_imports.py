@@ -3,9 +3,11 @@ complete lifecycle on the emulator's clock, errors, profiles, lists, upsert sema
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from connector.emulator import Emulator
 from connector.emulator.klaviyo.account import KlaviyoState
@@ -56,11 +58,18 @@ def test_job_lifecycle_errors_profiles_and_list(
     clock.advance(5)
     assert status(kl, job["id"])["status"] == "processing"
     assert kl.get(f"{JOBS}/{job['id']}/profiles").json()["data"] == []
-    clock.advance(5)
+    clock.advance(25)  # looked at well after it was done
     done = status(kl, job["id"])
     assert done["status"] == "complete"
     assert (done["completed_count"], done["failed_count"]) == (2, 3)
-    assert done["completed_at"] is not None
+    # stamped as the reference shows (microseconds), at the model's times: processing
+    # from half the 10 s delay, done at 10 s — not when a request happened to look
+    stamps = {
+        k: datetime.fromisoformat(done[k]) for k in ("created_at", "started_at", "completed_at")
+    }
+    assert all(len(done[k].split(".")[1]) == len("000000+00:00") for k in stamps)
+    assert (stamps["started_at"] - stamps["created_at"]).total_seconds() == pytest.approx(5)
+    assert (stamps["completed_at"] - stamps["created_at"]).total_seconds() == pytest.approx(10)
     errors = kl.get(f"{JOBS}/{job['id']}/import-errors").json()["data"]
     assert [e["attributes"]["source"]["pointer"] for e in errors] == [
         "/data/attributes/profiles/data/1/attributes/email",

@@ -246,3 +246,24 @@ def test_a_runs_import_jobs_are_processed_together_and_polled_by_one_listing(
     # (after the first 0.3 s wait) finds them all done, and no job is polled by its id
     assert emu.calls.total("GET", "/api/profile-bulk-import-jobs") == 1
     assert emu.calls.total("GET", "/api/profile-bulk-import-jobs/{job_id}") == 0
+
+
+def test_a_later_job_is_first_polled_when_the_accounts_jobs_say_it_is_done(
+    make_klaviyo: Callable[..., KlaviyoAdapter], klaviyo_emulator: Emulator[Any]
+) -> None:
+    """A job's resource stamps its creation and completion: the next run's job (another
+    adapter of the account, in the same process) is first polled once that processing
+    time has passed, so one poll finds it done where the fixed first wait took two."""
+    emu = klaviyo_emulator
+    emu.options.import_delay_s = 0.6
+    polls = ("GET", "/api/profile-bulk-import-jobs/{job_id}")
+    first = make_klaviyo(job_poll_seconds=0.25)
+    group = first.ensure_group("segsync:timed")
+    contacts = [Contact(f"a{i}@example.com", True) for i in range(50)]
+    assert len(first.ensure_contacts(contacts, create_new=True, join=group).joined) == 50
+    assert emu.calls.total(*polls) == 2  # at 0.25 s processing, at 0.75 s complete
+    later = make_klaviyo(job_poll_seconds=0.25)
+    contacts = [Contact(f"b{i}@example.com", True) for i in range(30)]
+    assert len(later.ensure_contacts(contacts, create_new=True, join=group).joined) == 30
+    assert emu.calls.total(*polls) == 3
+    assert len(emu.state.lists[group.id].members) == 80

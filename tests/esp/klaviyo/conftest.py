@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -62,6 +63,9 @@ class FakeKlaviyo:
     #: how import errors point at the profile: "payload" (original_payload) or "pointer"
     error_style: str = "payload"
     polls_until_complete: int = 2
+    #: with a value, job resources carry ``created_at`` and (done) ``completed_at`` that
+    #: many seconds later, with microseconds as the API reference shows them
+    processing_seconds: float | None = None
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     imports: list[dict[str, Any]] = field(default_factory=list)
     lookups: list[list[str]] = field(default_factory=list)
@@ -187,6 +191,12 @@ class FakeKlaviyo:
             "completed_count": job["total"] - len(job["errors"]) if done else 0,
             "failed_count": len(job["errors"]) if done else 0,
         }
+        if self.processing_seconds is not None:
+            created = datetime(2026, 11, 23, 12, tzinfo=UTC)
+            attributes["created_at"] = created.isoformat(timespec="microseconds")
+            if done:
+                completed = created + timedelta(seconds=self.processing_seconds)
+                attributes["completed_at"] = completed.isoformat(timespec="microseconds")
         return {"type": "profile-bulk-import-job", "id": job_id, "attributes": attributes}
 
     def get_job(self, request: httpx.Request, job_id: str) -> httpx.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -241,6 +242,35 @@ def test_every_job_is_submitted_before_any_poll_and_one_listing_polls_them_all(
     assert not kl_router.routes["job"].called
     assert kl_router.routes["jobs"].calls[0].request.url.params["sort"] == "-created_at"
     assert clock.sleeps == [0.25, 0.5]
+
+
+def test_a_later_jobs_first_poll_comes_when_the_accounts_jobs_say_it_is_done(
+    make_klaviyo: Callable[..., KlaviyoAdapter],
+    account: FakeKlaviyo,
+    kl_router: respx.Router,
+    clock: FakeClock,
+) -> None:
+    """Klaviyo stamps each job's creation and completion: once a job was seen done, a
+    later one is first polled when that processing time says it will be (scaled up for a
+    larger job at the same rate, not down for a smaller one) instead of after the fixed
+    first wait, by another adapter of the account too (the next run of the process)."""
+    account.processing_seconds = 0.6
+    list_id = account.add_list("segsync:vip")
+    group = EspObject(list_id, "segsync:vip", "list")
+
+    def run(adapter: KlaviyoAdapter, count: int, prefix: str) -> None:
+        contacts = [Contact(f"{prefix}{i}@example.com", True) for i in range(count)]
+        result = adapter.ensure_contacts(contacts, create_new=True, join=group)
+        assert len(result.joined) == count and result.errors == []
+
+    run(make_klaviyo(), 4, "a")  # nothing known: 0.25 s (processing), then 0.5 s (done)
+    assert kl_router.routes["job"].call_count == 2
+    account.polls_until_complete = 1
+    later = make_klaviyo()
+    run(later, 2, "b")  # smaller: as long as the 4-profile job took
+    run(later, 8, "c")  # twice as large: twice as long
+    assert clock.sleeps == [0.25, 0.5, 0.6, 1.2]
+    assert kl_router.routes["job"].call_count == 4  # one poll each
 
 
 def test_a_job_missing_from_the_listing_is_polled_by_its_id(

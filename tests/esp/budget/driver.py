@@ -3,8 +3,9 @@
 Settings come from the environment (``SEGSYNC_*``: ESP keys and base URLs, the state store,
 ``SEGSYNC_BUDGET__*``), as for ``segsync sync``.
 
-    python -m tests.esp.budget.driver work ESP PREFIX COUNT START_AT
-        at START_AT (epoch seconds), from as many threads as the ESP's connection setting:
+    python -m tests.esp.budget.driver work ESP PREFIX COUNT
+        prints "ready" once set up, then at the line "go" on stdin (so that several drivers
+        start together), from as many threads as the ESP's connection setting:
         Mailchimp: COUNT tag batches (``add_members``) on a tag PREFIX, each a request that
         is in flight for the emulator's latency; Klaviyo: COUNT lists named PREFIX-i
         (``ensure_group``: a look-up and a ``POST /api/lists``, 10 a second); prints the
@@ -18,7 +19,6 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -32,7 +32,7 @@ from connector.settings import load_settings
 AUDIENCE = "demo-audience"
 
 
-def work(esp: str, prefix: str, count: int, start_at: float) -> None:
+def work(esp: str, prefix: str, count: int) -> None:
     settings = load_settings()
     destination: Destination = (
         MailchimpDestination(esp="mailchimp", audience=AUDIENCE)
@@ -46,7 +46,8 @@ def work(esp: str, prefix: str, count: int, start_at: float) -> None:
         else settings.klaviyo.max_connections
     )
     tag = adapter.ensure_group(prefix) if esp == "mailchimp" else None
-    time.sleep(max(0.0, start_at - time.time()))
+    print("ready", flush=True)
+    assert sys.stdin.readline().strip() == "go", "no go on stdin"
     with ThreadPoolExecutor(threads) as pool:
         if tag is not None:
             emails = [[f"{prefix}-{i}@example.com"] for i in range(count)]
@@ -82,6 +83,6 @@ def hold(account: str, slots: int) -> None:
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "work":
-        work(args[0], args[1], int(args[2]), float(args[3]))
+        work(args[0], args[1], int(args[2]))
     else:
         hold(args[0], int(args[1]))

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -49,9 +48,9 @@ def _environment(emu: Emulator[object], state_url: str, *, shared: bool) -> dict
 
 
 def _two_processes(emu: Emulator[object], state_url: str, *, shared: bool) -> list[dict[str, int]]:
-    """Both drivers started together; each one's calls by status."""
+    """Both drivers started together (each says when it has imported everything and set up,
+    then both are told to go); each one's calls by status."""
     env = _environment(emu, state_url, shared=shared)
-    start_at = time.time() + 8.0  # both have imported everything by then
     procs = [
         subprocess.Popen(
             [
@@ -62,21 +61,35 @@ def _two_processes(emu: Emulator[object], state_url: str, *, shared: bool) -> li
                 emu.esp,
                 f"p{n}",
                 str(GROUPS[emu.esp]),
-                str(start_at),
             ],
             cwd=ROOT,
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for n in (1, 2)
     ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=180)
-        assert proc.returncode == 0, err[-2000:]
-        results.append({k: int(v) for k, v in json.loads(out.strip().splitlines()[-1]).items()})
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            ready = proc.stdout.readline()
+            assert ready == "ready\n", (ready, proc.stderr.read() if proc.stderr else "")
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        results = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=180)
+            assert proc.returncode == 0, err[-2000:]
+            results.append({k: int(v) for k, v in json.loads(out.strip().splitlines()[-1]).items()})
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     return results
 
 

@@ -76,13 +76,28 @@ def postgres_problem() -> str | None:
     return None
 
 
+def _start_rank(item: pytest.Item) -> int:
+    """Longest first: the Spark server tests (minutes), then the tests that run Spark in this
+    process (one after another, so they usually share one worker's Spark start-up), then the
+    other slow ones, then the rest."""
+    if item.get_closest_marker("spark") is not None:
+        return 1 if "spark_url" in getattr(item, "fixturenames", ()) else 0
+    return 2 if item.get_closest_marker("slow") is not None else 3
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the PostgreSQL tests, and start the longest tests first: with ``-n`` the tests
+    go to the workers one at a time (``--maxschedchunk 1`` in pyproject.toml), so a worker
+    that is done with a long one takes the next, and none is left with a minute-long test
+    at the end while the other idles (a stable sort: within each rank the collection's
+    order stays)."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         if item.get_closest_marker("postgres") is None and any(
             name in fixtures for name in _POSTGRES_FIXTURES
         ):
             item.add_marker(pytest.mark.postgres)
+    items.sort(key=_start_rank)
 
 
 @pytest.hookimpl(tryfirst=True)

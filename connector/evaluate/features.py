@@ -28,6 +28,7 @@ from connector.evaluate.rollup import (
     part_value,
     parts_of,
     sum_value,
+    verdict_part,
 )
 from connector.evaluate.sql import (
     and_all,
@@ -393,6 +394,13 @@ class FeatureScan:
             self._grouped[per] = found
         return self._grouped[per]
 
+    def verdict_part(self, per: _Per) -> Part | None:
+        """The value part (``gv``) keeping a ``per`` condition's verdict, if any."""
+        grouped = self.group_part(per)
+        if grouped is None:
+            return None
+        return verdict_part(grouped, per.aggregate.kind, per.comparisons)
+
     def parts(self) -> dict[str, Part]:
         """Every part the run's decomposable aggregates and ``per`` conditions need."""
         found: dict[str, Part] = {}
@@ -400,9 +408,10 @@ class FeatureScan:
             for part in self.decompose(agg) or ():
                 found[part.column] = part
         for per in self.pers:
-            grouped = self.group_part(per)
-            if grouped is not None:
-                found[grouped.column] = grouped
+            verdict = self.verdict_part(per)
+            if verdict is not None:
+                found[verdict.column] = verdict
+                found[verdict.source.column] = verdict.source
         return found
 
     def served(self) -> dict[Aggregate, tuple[Part, ...]]:
@@ -417,14 +426,17 @@ class FeatureScan:
         return out
 
     def served_pers(self) -> dict[_Per, Part]:
-        """The ``per`` conditions computed from the rollup's per-group parts."""
+        """The ``per`` conditions read from the rollup: their verdict parts (``gv``), with
+        the per-group part (``g``) they are recomputed from."""
         if self.rollup is None:
             return {}
         out: dict[_Per, Part] = {}
         for per in self.pers:
-            grouped = self.group_part(per)
-            if grouped is not None and grouped.column in self.rollup.columns:
-                out[per] = grouped
+            verdict = self.verdict_part(per)
+            if verdict is None:
+                continue
+            if {verdict.column, verdict.source.column} <= self.rollup.columns:
+                out[per] = verdict
         return out
 
     def part_filter(self, part: Part, at: datetime | None) -> EventFilter:
@@ -442,12 +454,12 @@ class FeatureScan:
 
     def build_parts(self, parts: list[Part]) -> tuple[exp.Select, dict[str, exp.Select]]:
         """The rollup from scratch at ``as_of``: one row per profile, one column per scalar
-        part; and per keyed part, its table."""
+        or value part; and per keyed part, its table."""
         self._register_parts(parts)
         select = exp.select(col(PID))
         wanted = []
         for part in parts:
-            if part.keyed:
+            if part.keyed or part.kind == "gv":  # gv: from the groups (_with_verdicts)
                 continue
             flt = self._filter_sql(self.part_filter(part, self.as_of))
             wanted.append(flt.copy())
@@ -463,7 +475,34 @@ class FeatureScan:
             .where(or_all(wanted), copy=False)
             .group_by(col(PID), copy=False)
         )
-        return main, tables
+        by_group: dict[str, list[Part]] = {}
+        for part in parts:
+            if part.kind == "gv":
+                by_group.setdefault(part.source.column, []).append(part)
+        if not by_group:
+            return main, tables
+        return self._with_verdicts(main, parts, by_group, rows), tables
+
+    def _with_verdicts(
+        self, main: exp.Select, parts: list[Part], by_group: dict[str, list[Part]], rows: exp.Expr
+    ) -> exp.Select:
+        """``main`` (per profile, the scalar parts) joined with the ``gv`` parts' verdicts,
+        computed per ``g`` part from the events (``keyed.verdicts``)."""
+        pids = [col(PID, "m")]
+        select = exp.select(
+            *[col(p.column, "m") for p in parts if not p.keyed and p.kind != "gv"]
+        ).from_(main.subquery("m", copy=False), copy=False)
+        for index, verdicts in enumerate(by_group.values()):
+            alias = f"v{index}"
+            values = keyed.verdicts(self, verdicts[0].source, verdicts, rows)
+            on = exp.EQ(this=col(PID, alias), expression=exp.func("COALESCE", *pids))
+            select = select.join(
+                values.subquery(alias, copy=False), on=on, join_type="full", copy=False
+            )
+            select = select.select(*[col(p.column, alias) for p in verdicts], copy=False)
+            pids = [*pids, col(PID, alias)]
+        pid = exp.func("COALESCE", *[p.copy() for p in pids]).as_(PID, quoted=True)
+        return select.select(pid, copy=False)
 
     def _part_value(self, part: Part) -> exp.Expr | None:
         """What a part aggregates: its property (normalised as the keyed ``dv`` keeps it,
@@ -495,7 +534,7 @@ class FeatureScan:
             ),
         ]
         windows = {
-            p.window for p in parts if p.window is not None and p.kind in ("c", "n", "s", "g")
+            p.window for p in parts if p.window is not None and p.kind in ("c", "n", "s", "g", "gv")
         }
         rows: exp.Query = added_rows[0].union(added_rows[1], distinct=False, copy=False)
         for low, high in _disjoint(sorted((t0 - w, t1 - w) for w in windows)):
@@ -536,20 +575,18 @@ class FeatureScan:
         for index, part in enumerate(parts):
             if part.keyed:
                 continue
+            if part.kind == "gv":  # the verdict of T0 unless the profile's groups changed
+                touched.append(keyed.touched_verdicts(self, part, rows))
+                combined.append(self._touched_or_kept(part, len(touched) - 1))
+                continue
             value = self._part_prop(part)
             is_new = col(NEW)
             added = exp.and_(is_new, exp.paren(self._filter_sql(self.part_filter(part, t1))))
             wanted.append(added.copy())
             if part.kind in VALUE_OF.values():
                 # the value at T0 unless the change touched the profile: then recomputed
-                tag = len(touched)
                 touched.append(keyed.touched_values(self, part.source, rows))
-                recomputed = exp.Not(this=exp.Is(this=col(f"__t{tag}", "d"), expression=exp.null()))
-                value_now = exp.Case(
-                    ifs=[exp.If(this=recomputed, true=col(f"__v{tag}", "d"))],
-                    default=col(part.column, "r"),
-                )
-                combined.append(value_now.as_(part.column))
+                combined.append(self._touched_or_kept(part, len(touched) - 1))
                 continue
             delta = delta.select(
                 exp.Filter(
@@ -599,6 +636,17 @@ class FeatureScan:
             )
         )
 
+    @staticmethod
+    def _touched_or_kept(part: Part, tag: int) -> exp.Expr:
+        """A value part at ``as_of``: recomputed (``__v<tag>``) for a touched profile, else
+        the stored one."""
+        recomputed = exp.Not(this=exp.Is(this=col(f"__t{tag}", "d"), expression=exp.null()))
+        value_now = exp.Case(
+            ifs=[exp.If(this=recomputed, true=col(f"__v{tag}", "d"))],
+            default=col(part.column, "r"),
+        )
+        return value_now.as_(part.column)
+
     def _served_parts(self) -> list[Part]:
         parts: dict[str, Part] = {}
         for agg_parts in self.served().values():
@@ -606,6 +654,7 @@ class FeatureScan:
                 parts[part.column] = part
         for part in self.served_pers().values():
             parts[part.column] = part
+            parts[part.source.column] = part.source
         return list(parts.values())
 
     def _scalar_served(self) -> dict[Aggregate, tuple[Part, ...]]:
@@ -625,29 +674,12 @@ class FeatureScan:
             select = select.select(
                 feature_value(agg.kind, refs).as_(self.aggregates[agg], quoted=True), copy=False
             )
+        for per, verdict in self.served_pers().items():
+            parts[verdict.column] = verdict
+            select = select.select(col(verdict.column).as_(self.pers[per], quoted=True), copy=False)
         source = exp.to_identifier(DR, quoted=True)
         inner = self.advance_parts(list(parts.values()), source)
         return select.from_(inner.subquery("__parts", copy=False), copy=False)
-
-    def _keyed_served(
-        self,
-    ) -> list[tuple[str, Part, list[tuple[str, str, tuple[tuple[str, float], ...]]]]]:
-        """The ``per`` conditions kept as keyed parts: CTE name, part, (alias, kind,
-        comparisons). (``distinct_count`` and windowed min/max come with the rollup's row
-        per profile, ``_inc_cte``.)"""
-        out: list[tuple[str, Part, list[tuple[str, str, tuple[tuple[str, float], ...]]]]] = []
-        groups: dict[str, tuple[Part, list[tuple[str, str, tuple[tuple[str, float], ...]]]]] = {}
-        for per, part in self.served_pers().items():
-            tests = groups.setdefault(part.column, (part, []))[1]
-            tests.append((self.pers[per], per.aggregate.kind, per.comparisons))
-        for index, (part, tests) in enumerate(groups.values()):
-            out.append((f"__kg{index}", part, tests))
-        return out
-
-    def _keyed_cte(
-        self, part: Part, tests: list[tuple[str, str, tuple[tuple[str, float], ...]]]
-    ) -> exp.Select:
-        return keyed.group_tests(self, part, exp.to_identifier(DR, quoted=True), tests)
 
     def _per_cte(self, group: str, items: list[tuple[_Per, str]]) -> exp.Select:
         kind = self.schema.properties[group]
@@ -748,10 +780,8 @@ class FeatureScan:
         if served:
             rows = self.delta_rows(served)
             result.append((DR, exp.select(exp.Star()).from_(rows.subquery("__delta"))))
-        if self._scalar_served():
+        if self._scalar_served() or self.served_pers():
             result.append((INC, self._inc_cte()))
-        for name, part, tests in self._keyed_served():
-            result.append((name, self._keyed_cte(part, tests)))
         for name, feats in self._feat_ctes().items():
             result.append((name, self._feat_cte(feats)))
         for index, (group, items) in enumerate(self._raw_pers().items()):
@@ -765,11 +795,10 @@ class FeatureScan:
     def joined(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """For each profile-level CTE: its name and (source column, output alias) pairs."""
         out: list[tuple[str, list[tuple[str, str]]]] = []
-        served = self._scalar_served()
+        served = [self.aggregates[agg] for agg in self._scalar_served()]
+        served += [self.pers[per] for per in self.served_pers()]
         if served:
-            out.append((INC, [(self.aggregates[agg], self.aggregates[agg]) for agg in served]))
-        for name, _, tests in self._keyed_served():
-            out.append((name, [(alias, alias) for alias, _, _ in tests]))
+            out.append((INC, [(alias, alias) for alias in served]))
         for name, feats in self._feat_ctes().items():
             out.append((name, [(alias, alias) for _, alias in feats]))
         for index, items in enumerate(self._raw_pers().values()):

@@ -104,9 +104,12 @@ def features_of(scan: FeatureScan) -> list[str]:
         )
     for per in scan.pers:
         agg = per.aggregate
-        how = "rollup" if scan.group_part(per) is not None else "events"
+        # the rollup keeps the groups and, per test, each profile's verdict
+        how = "rollup" if scan.verdict_part(per) is not None else "events"
+        what = agg.kind if agg.prop is None else f"{agg.kind}({agg.prop})"
+        test = " ".join(f"{op} {value:g}" for op, value in per.comparisons)
         lines.append(
-            f"{agg.kind} of {agg.filter.event} per {per.group}, "
+            f"{what} {test} of {agg.filter.event} per {per.group}, "
             f"{_window(scan, agg.filter.since)} [{how}]"
         )
     for fol in scan.follows:

@@ -15,6 +15,9 @@ table of its own (``Part.table``) beside the per-profile rollup, exact to the in
 
 A run reads ``dv``/``emn``/``emx`` only for the profiles the change touches
 (``touched_values``): their value parts (``VALUE_OF``) hold every other profile's value.
+So with ``g`` and each ``per`` test's verdict (value part ``gv``, ``touched_verdicts``):
+the touched profiles are those with delta rows of a group (matching, non-NULL group): an
+added event in the window, or a counted one that left it.
 
 The delta rows (``__pid``, ``__name``, ``__ts``, properties, ``__new``) are those of
 ``FeatureScan.delta_rows``: added events (``__new``) and those that left some window.
@@ -35,7 +38,15 @@ from connector.source.store import table_expr
 if TYPE_CHECKING:
     from connector.evaluate.features import FeatureScan
 
-__all__ = ["VALUE", "advance", "build", "group_tests", "touched_values", "value_of"]
+__all__ = [
+    "VALUE",
+    "advance",
+    "build",
+    "touched_values",
+    "touched_verdicts",
+    "value_of",
+    "verdicts",
+]
 
 PID = "__pid"
 TS = "__ts"
@@ -181,8 +192,12 @@ def _group_kinds(part: Part) -> tuple[str, ...]:
     return ("c",) if part.prop is None else ("c", "n", "s")
 
 
-def _group_now(scan: FeatureScan, part: Part, rows: exp.Expr) -> exp.Select:
-    """``(__pid, __g, c[, n, s])`` at ``as_of``: stored + added − gone, per group."""
+def _group_now(
+    scan: FeatureScan, part: Part, rows: exp.Expr, *, touched: bool = False
+) -> exp.Select:
+    """``(__pid, __g, c[, n, s])`` at ``as_of``: stored + added − gone, per group; with
+    ``touched``, only for the profiles with delta rows of a group (every group of theirs,
+    those without delta rows too); every other profile's groups are those of ``T0``."""
     assert part.group is not None
     assert scan.rollup is not None
     t0 = scan.rollup.as_of
@@ -234,36 +249,67 @@ def _group_now(scan: FeatureScan, part: Part, rows: exp.Expr) -> exp.Select:
         exp.EQ(this=col(PID, "r"), expression=col(PID, "d")),
         exp.EQ(this=col(GROUP, "r"), expression=col(GROUP, "d")),
     )
+    stored: exp.Expr = exp.alias_(table_expr(part.table), "r")
+    if touched:  # a semi-join on the (few) profiles with delta rows
+        pids = exp.select(col(PID)).from_(delta.subquery("__dp"))
+        stored = (
+            exp.select(exp.Star())
+            .from_(table_expr(part.table), copy=False)
+            .where(col(PID).isin(query=pids), copy=False)
+            .subquery("r", copy=False)
+        )
     return (
         exp.select(
             exp.func("COALESCE", col(PID, "r"), col(PID, "d")).as_(PID, quoted=True),
             exp.func("COALESCE", col(GROUP, "r"), col(GROUP, "d")).as_(GROUP, quoted=True),
             *combined,
         )
-        .from_(exp.alias_(table_expr(part.table), "r"), copy=False)
+        .from_(stored, copy=False)
         .join(delta.subquery("d"), on=on, join_type="full", copy=False)
     )
 
 
-def group_tests(
-    scan: FeatureScan,
-    part: Part,
-    rows: exp.Expr,
-    tests: list[tuple[str, str, tuple[tuple[str, float], ...]]],
+def _passes(verdict: Part, grouped: Part) -> exp.Expr:
+    """A group's row (``c[, n, s]``) passes the test of value part ``verdict`` (``gv``):
+    as in a full run, a group exists only through matching events in the window (``c >
+    0``; sum and avg are NULL without a non-NULL value, so fail)."""
+    assert verdict.test is not None
+    kind, comparisons = verdict.test
+    value = feature_value(kind, {k: col(k) for k in _group_kinds(grouped)})
+    return exp.and_(exp.GT(this=col("c"), expression=lit(0)), compare_all(value, comparisons))
+
+
+def _any_passes(
+    verdicts: list[Part], grouped: Part, groups: exp.Query, alias: str | None = None
 ) -> exp.Select:
-    """Per profile, for each ``(alias, kind, comparisons)``: TRUE when some group's
-    aggregate passes (a group exists only through matching events in the window)."""
-    from_parts = {k: col(k) for k in _group_kinds(part)}
+    """Per profile of ``groups``, for each ``gv`` part: does some group pass (named
+    ``alias`` if given, else the part's column)."""
     select = exp.select(col(PID))
-    for alias, kind, comparisons in tests:
-        value = feature_value(kind, {k: v.copy() for k, v in from_parts.items()})
-        test = compare_all(value, comparisons)
-        if kind == "count":
-            test = exp.and_(exp.GT(this=col("c"), expression=lit(0)), test)
-        select = select.select(exp.LogicalOr(this=test).as_(alias, quoted=True), copy=False)
-    return select.from_(_group_now(scan, part, rows).subquery("__groups")).group_by(
+    for verdict in verdicts:
+        name = alias or verdict.column
+        select = select.select(
+            exp.LogicalOr(this=_passes(verdict, grouped)).as_(name, quoted=True), copy=False
+        )
+    return select.from_(groups.subquery("__groups", copy=False), copy=False).group_by(
         col(PID), copy=False
     )
+
+
+def verdicts(scan: FeatureScan, grouped: Part, parts: list[Part], events: exp.Expr) -> exp.Select:
+    """``(__pid, <gv column>...)``: each ``gv`` part of ``g`` part ``grouped`` at the scan's
+    ``as_of``, from ``events`` (as ``build``); profiles without a group are absent."""
+    return _any_passes(parts, grouped, build(scan, grouped, events))
+
+
+def touched_verdicts(scan: FeatureScan, part: Part, rows: exp.Expr) -> exp.Select:
+    """``(__pid, __v)``: the verdict of ``gv`` part ``part`` at the scan's ``as_of`` for each
+    profile whose groups may differ from those kept at the rollup's ``T0``: those with delta
+    rows of a group (a matching event added in the window, or a counted one gone from it,
+    the group non-NULL). Every other profile has the same events in each group's window at
+    both instants, so its verdict of ``T0`` stands."""
+    grouped = part.source
+    now = _group_now(scan, grouped, rows, touched=True)
+    return _any_passes([part], grouped, now, VALUE)
 
 
 # -- building and advancing ---------------------------------------------------------------

@@ -28,6 +28,9 @@ avg (per profile and group, the windowed count/n/s, advanced like the scalar par
 profiles the change touches are recomputed from the keyed table: those with matching events
 added, and those with a kept row that left the window (``T0 − window <= ts < T1 − window``);
 every other profile's value is its value at ``T0`` (nothing entered or left its window).
+Each ``per`` test keeps its verdict the same way (a value part ``gv`` of its ``g`` table,
+one per aggregate kind and comparisons: "some group passes" at ``T0``), recomputed from the
+``g`` table and the delta only for the profiles with a matching event added or gone.
 ``not_followed_by`` with its own ``within``, ``per`` over min/max and filters relative to
 ``as_of`` are computed from raw events as in a full run.
 
@@ -59,6 +62,7 @@ __all__ = [
     "group_part",
     "parts_of",
     "sum_value",
+    "verdict_part",
 ]
 
 #: what sums add: each value rounded to 6 decimal places, added exactly (DuckDB, PostgreSQL
@@ -67,16 +71,22 @@ __all__ = [
 SUM_TYPE = "DECIMAL(38, 6)"
 
 _RELATIVE = (Op.WITHIN_LAST, Op.NOT_WITHIN_LAST)
-#: the value part kept beside a keyed part (its value per profile at the rollup's instant)
-VALUE_OF = {"dv": "dc", "emn": "wmn", "emx": "wmx"}
+#: the value part kept beside a keyed part (its value per profile at the rollup's instant;
+#: for ``g``, one ``gv`` per ``per`` test: whether some group passes it)
+VALUE_OF = {"dv": "dc", "emn": "wmn", "emx": "wmx", "g": "gv"}
+
+#: a ``per`` test: the aggregate kind (count, sum, avg) and its comparisons
+Test = tuple[str, tuple[tuple[str, float], ...]]
 
 
 @dataclass(frozen=True)
 class Part:
     """One stored column: ``kind`` of events ``event`` matching ``where`` within
     ``window`` (``None``: all history) of the run's ``as_of``; ``prop`` for n/s/mn/mx
-    (and the keyed kinds' values); ``group`` for ``g`` (the ``per`` property). Keyed
-    kinds (``KEYED``) are a table of their own, ``table``."""
+    (and the keyed kinds' values); ``group`` for ``g`` and ``gv`` (the ``per`` property);
+    ``test`` for ``gv`` (its aggregate kind and comparisons: part of its identity, so a
+    changed threshold is another part). Keyed kinds (``KEYED``) are a table of their own,
+    ``table``."""
 
     event: str
     where: tuple[PropertyCondition, ...]
@@ -84,6 +94,7 @@ class Part:
     kind: str
     prop: str | None = None
     group: str | None = None
+    test: Test | None = None
 
     def spec(self) -> dict[str, Any]:
         spec: dict[str, Any] = {
@@ -95,6 +106,9 @@ class Part:
         }
         if self.group is not None:
             spec["group"] = self.group
+        if self.test is not None:
+            kind, comparisons = self.test
+            spec["test"] = {"aggregate": kind, "comparisons": [list(c) for c in comparisons]}
         return spec
 
     @property
@@ -105,7 +119,7 @@ class Part:
     def source(self) -> Part:
         """The keyed part a value part (``VALUE_OF``) is recomputed from."""
         kind = next(k for k, v in VALUE_OF.items() if v == self.kind)
-        return Part(self.event, self.where, self.window, kind, self.prop)
+        return Part(self.event, self.where, self.window, kind, self.prop, self.group)
 
     @property
     def table(self) -> str:
@@ -121,6 +135,7 @@ class Part:
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> Part:
         window = spec["window"]
+        test = spec.get("test")
         return cls(
             event=str(spec["event"]),
             where=tuple(PropertyCondition.model_validate(c) for c in spec["where"]),
@@ -128,6 +143,9 @@ class Part:
             kind=str(spec["kind"]),
             prop=spec["prop"],
             group=spec.get("group"),
+            test=None
+            if test is None
+            else (str(test["aggregate"]), tuple((str(op), v) for op, v in test["comparisons"])),
         )
 
 
@@ -174,6 +192,20 @@ def group_part(
     if any(c.op in _RELATIVE for c in where) or kind not in ("count", "sum", "avg"):
         return None
     return Part(event, where, window, "g", prop if kind != "count" else None, group)
+
+
+def verdict_part(grouped: Part, kind: str, comparisons: tuple[tuple[str, float], ...]) -> Part:
+    """The value part keeping, per profile, whether some group of ``grouped`` (a ``g``
+    part) passes the test ``kind`` + ``comparisons``."""
+    return Part(
+        grouped.event,
+        grouped.where,
+        grouped.window,
+        "gv",
+        grouped.prop,
+        grouped.group,
+        (kind, tuple(comparisons)),
+    )
 
 
 def exact_sum(value: exp.Expr) -> exp.Expr:

@@ -4,7 +4,9 @@ Layers, each a CTE:
 
     __ev, __feat, __per*, __nfb*   the shared event scan (``features.py``)
     __base                         profiles LEFT JOIN the per-profile aggregates
-    __ranked                       + CUME_DIST windows for top/bottom_percent metrics
+    __mv, __thr*, __rank*          the top/bottom_percent metrics' values (narrow, held in
+                                   memory) and their thresholds / CUME_DIST per value
+    __ranked                       __base + the thresholds
     final SELECT                   profile id, email, consent, one TRUE/FALSE column per rule
 
 Every node compiles to an expression that is TRUE or FALSE, never NULL (docs/design.md, Semantics).
@@ -50,6 +52,7 @@ __all__ = ["EARTH_RADIUS_KM", "RuleCompiler", "Trace"]
 #: mean Earth radius used for great-circle (haversine) distances
 EARTH_RADIUS_KM = 6371.0
 BASE = "__base"
+METRICS = "__mv"  # the ranked / cut metrics' values per profile
 RANKED = "__ranked"
 
 
@@ -321,10 +324,25 @@ class RuleCompiler:
         every = exp.Column(this=exp.Star(), table=exp.to_identifier(BASE, quoted=True))
         ranked = exp.select(every).from_(exp.to_identifier(BASE, quoted=True))
         rank_ctes: list[tuple[str, exp.Select]] = []
+        # the metrics ranked or cut at a percent, one narrow column each (``__mv``): their
+        # distributions are read from it, not from the wide ``__base``, which then streams
+        # into ``__ranked`` once instead of being held in memory for every reader
+        metrics = [*{m: None for m, _ in self.ranks}, *{m: None for m, _, _ in self.thresholds}]
+        metric_cols = {m: f"__mv{i}" for i, m in enumerate(dict.fromkeys(metrics))}
+        if metric_cols:
+            rank_ctes.append(
+                (
+                    METRICS,
+                    exp.select(
+                        *[self.metric_value(m).as_(a, quoted=True) for m, a in metric_cols.items()]
+                    ).from_(exp.to_identifier(BASE, quoted=True)),
+                )
+            )
         for index, ((metric, direction), alias) in enumerate(self.ranks.items()):
             value = self.metric_value(metric)
             name = f"__rank{index}"
-            rank_ctes.append((name, _cume_dist(value, descending=direction == "top")))
+            shares = _cume_dist(col(metric_cols[metric]), descending=direction == "top")
+            rank_ctes.append((name, shares))
             ranked = ranked.join(
                 exp.to_identifier(name, quoted=True),
                 on=exp.EQ(this=col("__v", name), expression=value.copy()),
@@ -337,7 +355,7 @@ class RuleCompiler:
             by_metric.setdefault((metric, direction), []).append((percent, alias))
         for index, ((metric, direction), cuts) in enumerate(by_metric.items()):
             name = f"__thr{index}"
-            value = self.metric_value(metric)
+            value = col(metric_cols[metric])
             rank_ctes.append((name, _thresholds(value, descending=direction == "top", cuts=cuts)))
             ranked = ranked.join(
                 exp.to_identifier(name, quoted=True), join_type="cross", copy=False
@@ -367,7 +385,9 @@ class RuleCompiler:
         for cte_name, cte in ctes:
             # the event scan is inlined into each consumer rather than held in memory; the
             # rollup's delta rows (a day or so) are read once for every consumer
-            inline = False if cte_name == EV else True if cte_name == DR else None
+            inline = False if cte_name == EV else True if cte_name in (DR, METRICS) else None
+            if cte_name == BASE and metric_cols:  # read once, by ``__ranked`` (``__mv`` aside)
+                inline = False
             final = final.with_(
                 exp.to_identifier(cte_name, quoted=True), as_=cte, materialized=inline, copy=False
             )
@@ -375,7 +395,7 @@ class RuleCompiler:
 
 
 def _cume_dist(value: exp.Expr, *, descending: bool) -> exp.Select:
-    """Per distinct non-NULL ``value`` of ``__base``: its ``CUME_DIST()`` over the profiles
+    """Per distinct non-NULL ``value`` (a column of ``__mv``): its ``CUME_DIST()`` over the profiles
     whose value is not NULL (ordered descending for top_percent), as ``__v``, ``__cd``.
 
     Equal to ``CUME_DIST() OVER (PARTITION BY value IS NULL ORDER BY value)`` — the share
@@ -385,7 +405,7 @@ def _cume_dist(value: exp.Expr, *, descending: bool) -> exp.Select:
     size = exp.Count(this=exp.Star()).as_("__n", quoted=True)
     counts = (
         exp.select(value.as_("__v", quoted=True), size)
-        .from_(exp.to_identifier(BASE, quoted=True))
+        .from_(exp.to_identifier(METRICS, quoted=True))
         .where(exp.Not(this=exp.Is(this=value.copy(), expression=exp.null())))
         .group_by(value.copy())
     )

@@ -399,7 +399,8 @@ def examples(draw: st.DrawFn, max_segments: int = 4, depth: int = 2) -> Example:
 @st.composite
 def keyed_condition(draw: st.DrawFn, ctx: _Context) -> dict[str, Any]:
     """A windowed condition of a kind the rollup keeps in a table of its own (windowed
-    min/max, ``per`` over count/sum/avg) or reads from events around it
+    min/max, ``per`` over count/sum/avg, alone or with a second test of its groups) or
+    reads from events around it
     (``not_followed_by`` with ``within``); a metric condition on a windowed
     ``distinct_count``."""
     store = ctx.store
@@ -428,6 +429,16 @@ def keyed_condition(draw: st.DrawFn, ctx: _Context) -> dict[str, Any]:
         else:
             cond[name] = {"property": "amount", **_comparisons(draw, amounts)}
         cond["per"] = draw(st.sampled_from(["category", "destination", "amount", "gift"]))
+        if draw(st.booleans()):
+            # another test of the same groups (one kept table, a verdict per test): the
+            # other of count / sum / avg, or other comparisons
+            other = {k: v for k, v in cond.items() if k != name}
+            kind = draw(st.sampled_from(["count", "sum", "avg"]))
+            if kind == "count":
+                other["count"] = _comparisons(draw, [0, 1, 2, 3])
+            else:
+                other[kind] = {"property": "amount", **_comparisons(draw, amounts)}
+            return {draw(st.sampled_from(["all", "any"])): [cond, other]}
     else:
         cond["not_followed_by"] = {
             "event": draw(st.sampled_from(RULE_EVENTS)),

@@ -126,7 +126,7 @@ def test_a_spark_server_keeps_loaded_tables_between_commands(
     request: pytest.FixtureRequest,
 ) -> None:
     url: str = request.getfixturevalue(server)
-    on_duckdb = previews(run_cli)
+    on_duckdb = previews(run_cli, SEGMENTS)
     work = tmp_path / "on-cluster"
     work.mkdir()
     env = {

@@ -4,7 +4,7 @@ store give the same ``segsync preview`` members and holdout flags as on DuckDB."
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from importlib.resources import as_file, files
 from pathlib import Path
 
@@ -29,12 +29,14 @@ LOCAL_SEGMENTS = (
 
 @pytest.fixture
 def demo_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: CliRunner) -> Path:
-    """The demo built on DuckDB (2,000 profiles), its tables exported as Parquet."""
+    """The demo built on DuckDB (2,000 profiles), its tables exported as Parquet. Not synced:
+    the sync writes only the state store, which ``preview`` does not read (two thirds of
+    the demo's time; tests/cli/test_demo_cmd.py covers it)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SEGSYNC_SOURCE_URL", "duckdb:///data/customers.duckdb")
     monkeypatch.setenv("SEGSYNC_CONFIG_DIR", str(tmp_path / "conf"))
     monkeypatch.setenv("SEGSYNC_SECRETS_DIR", str(tmp_path / "secrets"))
-    code, _, err = run_cli(["demo", "--profiles", "2000", "--as-of", AS_OF])
+    code, _, err = run_cli(["demo", "--profiles", "2000", "--as-of", AS_OF, "--no-sync"])
     assert (code, err) == (0, "")
     con = duckdb.connect(str(tmp_path / "data" / "customers.duckdb"), read_only=True)
     for table in ("profiles", "events"):
@@ -54,10 +56,11 @@ def test_the_check_covers_every_local_demo_segment() -> None:
     assert list(LOCAL_SEGMENTS) == local_segments()
 
 
-def previews(run_cli: CliRunner) -> dict[str, list[str]]:
-    """Each local demo segment's members CSV (profile_id,email,holdout), sorted."""
+def previews(run_cli: CliRunner, names: Sequence[str] = LOCAL_SEGMENTS) -> dict[str, list[str]]:
+    """Each local demo segment's (or each of ``names``) members CSV (profile_id,email,holdout),
+    sorted."""
     found = {}
-    for name in LOCAL_SEGMENTS:
+    for name in names:
         code, out, err = run_cli(["preview", name, "--as-of", AS_OF])
         assert code == 0, err
         header, *rows = out.splitlines()

@@ -11,6 +11,7 @@ import numpy as np
 from sqlglot import exp
 
 from connector.errors import ConfigError
+from connector.source import rollups
 from connector.source.layout import StoreLayout
 from connector.source.store import Store
 from connector.source.url import StoreUrl
@@ -62,6 +63,11 @@ class DuckDBStore(Store):
     def rows(self, query: exp.Expr) -> list[tuple[Any, ...]]:
         with self.memory_guard():
             return self.con.execute(self.sql(query)).fetchall()
+
+    def event_stats(self) -> list[tuple[Any, ...]]:
+        """From the rollup's counts and the rows appended since, while it is valid."""
+        kept = rollups.event_stats(self)
+        return kept if kept is not None else super().event_stats()
 
     def columns(self, query: exp.Expr) -> dict[str, np.ndarray]:
         with self.memory_guard():

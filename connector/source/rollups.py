@@ -4,7 +4,10 @@
   (``connector.evaluate.rollup.Part``), as of one instant;
 - ``segsync_rollup_meta``: one row: that instant (``as_of``), the events table's
   ``rowid`` watermark and row count when the rollup was built, a fingerprint of the
-  table, and the parts (JSON, so the rollup can be advanced without the definitions).
+  table, and the parts (JSON, so the rollup can be advanced without the definitions);
+- ``segsync_rollup_events``: per event name, the rows up to the watermark and their latest
+  timestamp, so that describing the store (``Store.discover``) reads only the rows
+  appended since, not the whole table, while the rollup is valid (``event_stats``).
 
 A rollup is used only while the events table is the one it was built from (its first
 row and the row at its watermark are unchanged) and holds every row it held then (the
@@ -26,12 +29,14 @@ from typing import Any
 from sqlglot import exp
 
 from connector.source.store import Store, table_expr
+from connector.source.store import event_stats as stats_of
 
 __all__ = [
     "META",
     "ROLLUP",
     "RollupState",
     "drop",
+    "event_stats",
     "has_events_table",
     "read_state",
     "supports",
@@ -41,6 +46,7 @@ __all__ = [
 
 ROLLUP = "segsync_rollup"
 META = "segsync_rollup_meta"
+EVENTS = "segsync_rollup_events"
 #: 2: sums are exact decimals (rollups of version 1 summed doubles: rebuilt)
 VERSION = 2
 #: part kinds kept in a table of their own, ``segsync_rollup_<column>``
@@ -105,14 +111,44 @@ def has_events_table(store: Store) -> bool:
     return _events_oid(store) is not None
 
 
-def _has_meta(store: Store) -> bool:
+def _has_tables(store: Store, *names: str) -> bool:
     query = (
         exp.select(exp.func("count", exp.Star()))
         .from_(exp.func("duckdb_tables"))
         .where(exp.column("schema_name").eq(exp.Literal.string("main")))
-        .where(exp.column("table_name").isin(exp.Literal.string(META), exp.Literal.string(ROLLUP)))
+        .where(exp.column("table_name").isin(*[exp.Literal.string(n) for n in names]))
     )
-    return int(store.rows(query)[0][0]) == 2
+    return int(store.rows(query)[0][0]) == len(names)
+
+
+def _has_meta(store: Store) -> bool:
+    return _has_tables(store, META, ROLLUP)
+
+
+def event_stats(store: Store) -> list[tuple[Any, ...]] | None:
+    """``Store.event_stats`` from a valid rollup's counts up to its watermark and the rows
+    appended since (a range of ``rowid`` at the end of the table); ``None`` when the
+    store keeps none (then the whole table is read)."""
+    if not supports(store) or not _has_tables(store, META, ROLLUP, EVENTS):
+        return None
+    if not has_events_table(store):
+        return None
+    state = read_state(store)
+    if state is None:
+        return None
+    since = exp.GT(this=exp.column("rowid"), expression=exp.Literal.number(state.watermark))
+    kept = exp.select("ev", "n", "latest").from_(table_expr(EVENTS))
+    both = kept.union(stats_of(store.layout, since), distinct=False)
+    merged = (
+        exp.select(
+            exp.column("ev"),
+            exp.func("sum", exp.column("n")).as_("n"),
+            exp.func("max", exp.column("latest")).as_("latest"),
+        )
+        .from_(both.subquery("__stats"))
+        .group_by(exp.column("ev"))
+    )
+    return store.rows(merged)
 
 
 def read_state(store: Store) -> RollupState | None:
@@ -170,6 +206,7 @@ def _keyed_tables(store: Store) -> set[str]:
         .where(exp.func("starts_with", exp.column("table_name"), exp.Literal.string(f"{ROLLUP}_")))
     )
     query = query.where(exp.column("table_name").neq(exp.Literal.string(META)))
+    query = query.where(exp.column("table_name").neq(exp.Literal.string(EVENTS)))
     return {str(row[0]) for row in store.rows(query)}
 
 
@@ -213,6 +250,10 @@ def _write(
                 json.dumps(parts),
             ],
         )
+        upto = exp.LTE(this=exp.column("rowid"), expression=exp.Literal.number(int(watermark)))
+        con.execute(
+            f"CREATE OR REPLACE TABLE {EVENTS} AS " + store.sql(stats_of(store.layout, upto))
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -223,6 +264,7 @@ def drop(store: Store) -> None:
     """Forget the rollup (runs compute in full until it is rebuilt)."""
     con: Any = getattr(store, "con")  # noqa: B009
     con.execute(f"DROP TABLE IF EXISTS {META}")
+    con.execute(f"DROP TABLE IF EXISTS {EVENTS}")
     con.execute(f"DROP TABLE IF EXISTS {ROLLUP}")
     for name in _keyed_tables(store):
         con.execute(f"DROP TABLE IF EXISTS {name}")

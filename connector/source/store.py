@@ -20,7 +20,7 @@ from connector.source.layout import StoreLayout
 from connector.source.schema import ColumnType, StoreSchema, column_type
 from connector.source.url import StoreUrl
 
-__all__ = ["Store", "table_expr"]
+__all__ = ["Store", "event_stats", "table_expr"]
 
 
 def table_expr(name: str) -> exp.Table:
@@ -29,6 +29,22 @@ def table_expr(name: str) -> exp.Table:
     if len(parts) == 1:
         return exp.table_(parts[0], quoted=True)
     return exp.table_(parts[-1], db=parts[-2], quoted=True)
+
+
+def event_stats(layout: StoreLayout, where: exp.Expr | None = None) -> exp.Select:
+    """Per event name (trimmed, lower-cased) of the events table's rows (``where``): ``ev``,
+    ``n`` (rows), ``latest`` (largest timestamp)."""
+    name = exp.func("lower", exp.func("trim", exp.column(layout.event, quoted=True)))
+    stats = (
+        exp.select(
+            name.as_("ev"),
+            exp.func("count", exp.Star()).as_("n"),
+            exp.func("max", exp.column(layout.ts, quoted=True)).as_("latest"),
+        )
+        .from_(table_expr(layout.events_table))
+        .group_by(name)
+    )
+    return stats if where is None else stats.where(where)
 
 
 def _lit(value: str) -> exp.Expr:
@@ -113,6 +129,10 @@ class Store(ABC):
         )
         return {str(e) for (e,) in self.rows(query) if e}
 
+    def event_stats(self) -> list[tuple[Any, ...]]:
+        """Per event name (trimmed, lower-cased; NULL too): ``(name, count, latest ts)``."""
+        return self.rows(event_stats(self.layout))
+
     def discover(self, *, refresh: bool = False) -> StoreSchema:
         """Describe the store (cached): column types, event names, counts, latest event."""
         if self._schema is not None and not refresh:
@@ -150,19 +170,9 @@ class Store(ABC):
                 f"'{lay.events_table}.{lay.profile_id}' is {events[lay.profile_id]}: "
                 "they must have the same type"
             )
-        name = exp.func("lower", exp.func("trim", exp.column(lay.event, quoted=True)))
-        stats = (
-            exp.select(
-                name.as_("ev"),
-                exp.func("count", exp.Star()).as_("n"),
-                exp.func("max", exp.column(lay.ts, quoted=True)).as_("latest"),
-            )
-            .from_(table_expr(lay.events_table))
-            .group_by(name)
-        )
         event_counts: dict[str, int] = {}
         latest = None
-        for ev, count, last in self.rows(stats):
+        for ev, count, last in self.event_stats():
             if ev is not None:
                 event_counts[str(ev)] = int(count)
             if last is not None and (latest is None or last > latest):

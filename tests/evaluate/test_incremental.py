@@ -23,6 +23,7 @@ from connector.esp.registry import destination_models
 from connector.evaluate.engine import Evaluation, evaluate
 from connector.evaluate.incremental import advance
 from connector.source import open_store, rollups
+from connector.source.store import Store
 from tests.evaluate.harness import (
     append_events,
     compare,
@@ -98,6 +99,8 @@ def check(example: Example, data: st.DataObject) -> None:
                 step = data.draw(st.sampled_from([0.0, 0.5, 1.0]), label="to")
                 moment += (example.as_of - moment) * step
                 assert advance(db, moment) == (built.mode != "full")
+        # the store's description from the rollup's counts and the rows since: the same
+        assert sorted(db.event_stats(), key=repr) == sorted(Store.event_stats(db), key=repr)
         incremental, _, report = compare(
             db, example.store, Path(root), example.segments, example.metrics, example.as_of
         )

@@ -121,6 +121,11 @@ WITH `__all` AS (
       ON `__feat1`.`__pid` = `p`.`profile_id`
     LEFT JOIN `__per0`
       ON `__per0`.`__pid` = `p`.`profile_id`
+  ), `__mv` AS (
+    SELECT
+      COALESCE(`__f2`, 0) AS `__mv0`,
+      COALESCE(`__f4`, 0) AS `__mv1`
+    FROM `__base`
   ), `__thr0` AS (
     SELECT
       MIN(IF(`__cd` <= CAST(0.1 AS FLOAT64), `__v`, NULL)) AS `__t0`
@@ -130,13 +135,13 @@ WITH `__all` AS (
         CAST(SUM(`__n`) OVER (ORDER BY `__v` DESC) AS FLOAT64) / CAST(SUM(`__n`) OVER () AS FLOAT64) AS `__cd`
       FROM (
         SELECT
-          COALESCE(`__f2`, 0) AS `__v`,
+          `__mv0` AS `__v`,
           COUNT(*) AS `__n`
-        FROM `__base`
+        FROM `__mv`
         WHERE
-          NOT COALESCE(`__f2`, 0) IS NULL
+          NOT `__mv0` IS NULL
         GROUP BY
-          COALESCE(`__f2`, 0)
+          `__mv0`
       ) AS __c
     ) AS __cds
   ), `__thr1` AS (
@@ -148,13 +153,13 @@ WITH `__all` AS (
         CAST(SUM(`__n`) OVER (ORDER BY `__v` DESC) AS FLOAT64) / CAST(SUM(`__n`) OVER () AS FLOAT64) AS `__cd`
       FROM (
         SELECT
-          COALESCE(`__f4`, 0) AS `__v`,
+          `__mv1` AS `__v`,
           COUNT(*) AS `__n`
-        FROM `__base`
+        FROM `__mv`
         WHERE
-          NOT COALESCE(`__f4`, 0) IS NULL
+          NOT `__mv1` IS NULL
         GROUP BY
-          COALESCE(`__f4`, 0)
+          `__mv1`
       ) AS __c
     ) AS __cds
   ), `__ranked` AS (

@@ -538,6 +538,14 @@ WITH `__all` AS (
       ON `__per2`.`__pid` = `p`.`profile_id`
     LEFT JOIN `__nfb__n0`
       ON `__nfb__n0`.`__pid` = `p`.`profile_id`
+  ), `__mv` AS (
+    SELECT
+      CAST(`predicted_clv` AS FLOAT64) AS `__mv0`,
+      `__f14` AS `__mv1`,
+      COALESCE(`__f8`, 0) AS `__mv2`,
+      `__f19` AS `__mv3`,
+      COALESCE(`__f15`, 0) AS `__mv4`
+    FROM `__base`
   ), `__thr0` AS (
     SELECT
       MAX(IF(`__cd` <= CAST(0.2 AS FLOAT64), `__v`, NULL)) AS `__t0`
@@ -547,13 +555,13 @@ WITH `__all` AS (
         CAST(SUM(`__n`) OVER (ORDER BY `__v` ASC) AS FLOAT64) / CAST(SUM(`__n`) OVER () AS FLOAT64) AS `__cd`
       FROM (
         SELECT
-          CAST(`predicted_clv` AS FLOAT64) AS `__v`,
+          `__mv0` AS `__v`,
           COUNT(*) AS `__n`
-        FROM `__base`
+        FROM `__mv`
         WHERE
-          NOT CAST(`predicted_clv` AS FLOAT64) IS NULL
+          NOT `__mv0` IS NULL
         GROUP BY
-          CAST(`predicted_clv` AS FLOAT64)
+          `__mv0`
       ) AS __c
     ) AS __cds
   ), `__thr1` AS (
@@ -565,13 +573,13 @@ WITH `__all` AS (
         CAST(SUM(`__n`) OVER (ORDER BY `__v` DESC) AS FLOAT64) / CAST(SUM(`__n`) OVER () AS FLOAT64) AS `__cd`
       FROM (
         SELECT
-          `__f14` AS `__v`,
+          `__mv1` AS `__v`,
           COUNT(*) AS `__n`
-        FROM `__base`
+        FROM `__mv`
         WHERE
-          NOT `__f14` IS NULL
+          NOT `__mv1` IS NULL
         GROUP BY
-          `__f14`
+          `__mv1`
       ) AS __c
     ) AS __cds
   ), `__thr2` AS (
@@ -583,13 +591,13 @@ WITH `__all` AS (
         CAST(SUM(`__n`) OVER (ORDER BY `__v` DESC) AS FLOAT64) / CAST(SUM(`__n`) OVER () AS FLOAT64) AS `__cd`
       FROM (
         SELECT
-          COALESCE(`__f8`, 0) AS `__v`,
+          `__mv2` AS `__v`,
           COUNT(*) AS `__n`
-        FROM `__base`
+        FROM `__mv`
         WHERE
-          NOT COALESCE(`__f8`, 0) IS NULL
+          NOT `__mv2` IS NULL
         GROUP BY
-          COALESCE(`__f8`, 0)
+          `__mv2`
       ) AS __c
     ) AS __cds
   ), `__thr3` AS (
@@ -601,13 +609,13 @@ WITH `__all` AS (
         CAST(SUM(`__n`) OVER (ORDER BY `__v` DESC) AS FLOAT64) / CAST(SUM(`__n`) OVER () AS FLOAT64) AS `__cd`
       FROM (
         SELECT
-          `__f19` AS `__v`,
+          `__mv3` AS `__v`,
           COUNT(*) AS `__n`
-        FROM `__base`
+        FROM `__mv`
         WHERE
-          NOT `__f19` IS NULL
+          NOT `__mv3` IS NULL
         GROUP BY
-          `__f19`
+          `__mv3`
       ) AS __c
     ) AS __cds
   ), `__thr4` AS (
@@ -619,13 +627,13 @@ WITH `__all` AS (
         CAST(SUM(`__n`) OVER (ORDER BY `__v` DESC) AS FLOAT64) / CAST(SUM(`__n`) OVER () AS FLOAT64) AS `__cd`
       FROM (
         SELECT
-          COALESCE(`__f15`, 0) AS `__v`,
+          `__mv4` AS `__v`,
           COUNT(*) AS `__n`
-        FROM `__base`
+        FROM `__mv`
         WHERE
-          NOT COALESCE(`__f15`, 0) IS NULL
+          NOT `__mv4` IS NULL
         GROUP BY
-          COALESCE(`__f15`, 0)
+          `__mv4`
       ) AS __c
     ) AS __cds
   ), `__ranked` AS (

@@ -230,7 +230,7 @@ def _group_now(
     wanted = added if gone is None else exp.or_(exp.paren(added), exp.paren(gone))
     delta = (
         delta.from_(rows.copy(), copy=False)
-        .where(wanted, copy=False)
+        .where(wanted.copy(), copy=False)
         .where(_not_null(key.copy()), copy=False)
         .group_by(col(PID), key.copy(), copy=False)
     )
@@ -251,7 +251,12 @@ def _group_now(
     )
     stored: exp.Expr = exp.alias_(table_expr(part.table), "r")
     if touched:  # a semi-join on the (few) profiles with delta rows
-        pids = exp.select(col(PID)).from_(delta.subquery("__dp"))
+        pids = (
+            exp.select(col(PID))
+            .from_(rows.copy(), copy=False)
+            .where(wanted.copy(), copy=False)
+            .where(_not_null(key.copy()), copy=False)
+        )
         stored = (
             exp.select(exp.Star())
             .from_(table_expr(part.table), copy=False)

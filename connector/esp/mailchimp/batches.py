@@ -8,8 +8,8 @@ reference also names ``preprocessing`` and ``finalizing``) and ``finished``; onl
 ``{status_code, operation_id, response}`` (``response``: the operation's answer body as
 text). ``GET /batches/{id}`` is polled, first after ``poll_seconds``; then, while the batch
 reports progress (``finished_operations`` of ``total_operations``), when the rate so far
-says it will be done, else doubling; never later than doubling would, at most
-``max_poll_seconds`` apart (every poll is a call). The archive is a pre-signed link to file
+says it will be done (a poll sooner would only hear "not yet": every poll is a call), else
+doubling; at most ``max_poll_seconds`` apart. The archive is a pre-signed link to file
 storage: it is fetched without credentials (the key never leaves for another host) and
 counted as a call under ``R_RESULTS``.
 
@@ -107,7 +107,9 @@ class BatchRunner:
     def _next_wait(self, batch: Mapping[str, Any], elapsed: float, wait: float) -> float:
         """Seconds to the next poll: when the operations finished so far, at their rate
         since the batch was sent, say the rest will be done (at least a fifth of the first
-        wait), but never later than doubling the last wait would."""
+        wait, at most ``max_poll_seconds``); without progress to go by, doubling the last
+        wait. The rate since the batch was sent counts its time in the queue too, so the
+        estimate errs late rather than early (one poll more than needed is one call more)."""
         doubled = min(wait * 2, self.max_poll_seconds)
         try:
             total = int(batch.get("total_operations") or 0)
@@ -117,7 +119,7 @@ class BatchRunner:
         if not 0 < done < total:
             return doubled
         eta = elapsed * (total - done) / done
-        return min(max(eta, self.poll_seconds / 5), doubled)
+        return min(max(eta, self.poll_seconds / 5), self.max_poll_seconds)
 
     def run(self, operations: Sequence[dict[str, Any]]) -> dict[str, OperationResult]:
         """Results by ``operation_id``; an operation missing from them was not reported."""

@@ -115,7 +115,7 @@ def test_results_that_cannot_be_read_fail_the_call_clearly(
     assert caught.value.status == 403 and "response_body_url" in str(caught.value)
 
 
-def test_polls_follow_the_batch_progress_never_later_than_doubling() -> None:
+def test_polls_follow_the_batch_progress() -> None:
     clock = [0.0]
     sleeps: list[float] = []
 
@@ -141,10 +141,15 @@ def test_polls_follow_the_batch_progress_never_later_than_doubling() -> None:
     # 800 of 1000 done after 0.25 s: the other 200 at that rate take 0.0625 s
     runner([started(800), finished]).run([])
     assert sleeps == [0.25, 0.0625]
-    # little done: no later than doubling; no progress reported: doubling
+    # little done: when the rate says (not a poll sooner, which would hear "not yet");
+    # then no progress reported: doubling, never more than max_poll_seconds apart
     sleeps.clear()
     runner([started(100), {"status": "started"}, {"status": "pending"}, finished]).run([])
-    assert sleeps == [0.25, 0.5, 1.0, 2.0]
+    assert sleeps == [0.25, 2.25, 4.5, 5.0]
+    # a rate that says longer than max_poll_seconds: polled at the most that apart
+    sleeps.clear()
+    runner([started(10), finished]).run([])
+    assert sleeps == [0.25, 5.0]
     # almost done: not sooner than a fifth of the first wait
     sleeps.clear()
     runner([started(999), finished]).run([])

@@ -22,6 +22,7 @@ from connector.evaluate.identity import held_out_mask, normalise_email
 from connector.evaluate.incremental import attach
 from connector.evaluate.sql import col, lit, or_all
 from connector.evaluate.traits import compile_trait
+from connector.source.schema import ColumnType
 from connector.source.store import Store
 
 __all__ = ["Evaluation", "evaluate", "has_esp_conditions"]
@@ -147,10 +148,14 @@ def evaluate(
             exp.select(*[col(c) for c in fixed], *_packed(aliases))
             .from_(rows)
             .where(or_all([col(alias) for alias in aliases]))
-            .order_by(col("profile_id"))
             .with_(rows, as_=query, materialized=True, copy=False)
         )
+    numeric_ids = schema.profile_id_type is ColumnType.NUMBER
+    if not numeric_ids:  # text sorts as the store collates it
+        query = query.order_by(col("profile_id"), copy=False)
     data = store.columns(query)
+    if numeric_ids:
+        data = _by_profile_id(data)
     ids = data["profile_id"]
     raw = data["email"]
     result = Evaluation(
@@ -168,6 +173,24 @@ def evaluate(
         result.qualified[key] = _unpacked(data, index, len(ids))
     _apply_membership(result, selected)
     return result
+
+
+def _by_profile_id(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The rows in profile-id order, sorted here rather than by the store: numbers sort
+    the same everywhere, and sorting a million ids costs numpy far less than the store
+    sorting a million wide rows. NULL ids (an object array) go last, as SQL puts them."""
+    ids = data["profile_id"]
+    if len(ids) < 2:
+        return data
+    if ids.dtype.kind in "iuf":
+        if bool(np.all(ids[1:] >= ids[:-1])):
+            return data
+        order = np.argsort(ids, kind="stable")
+    else:
+        order = np.array(
+            sorted(range(len(ids)), key=lambda i: (ids[i] is None, ids[i] or 0)), dtype=np.intp
+        )
+    return {name: column[order] for name, column in data.items()}
 
 
 #: rules per packed column: bits 0..61 of a BIGINT (no sign bit, no overflow)

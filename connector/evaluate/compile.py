@@ -325,8 +325,8 @@ class RuleCompiler:
         ranked = exp.select(every).from_(exp.to_identifier(BASE, quoted=True))
         rank_ctes: list[tuple[str, exp.Select]] = []
         # the metrics ranked or cut at a percent, one narrow column each (``__mv``): their
-        # distributions are read from it, not from the wide ``__base``, which then streams
-        # into ``__ranked`` once instead of being held in memory for every reader
+        # distributions are read from it, not from the wide ``__base`` (which, from a
+        # rollup, then streams into ``__ranked`` instead of being held in memory)
         metrics = [*{m: None for m, _ in self.ranks}, *{m: None for m, _, _ in self.thresholds}]
         metric_cols = {m: f"__mv{i}" for i, m in enumerate(dict.fromkeys(metrics))}
         if metric_cols:
@@ -386,7 +386,10 @@ class RuleCompiler:
             # the event scan is inlined into each consumer rather than held in memory; the
             # rollup's delta rows (a day or so) are read once for every consumer
             inline = False if cte_name == EV else True if cte_name in (DR, METRICS) else None
-            if cte_name == BASE and metric_cols:  # read once, by ``__ranked`` (``__mv`` aside)
+            if cte_name == BASE and metric_cols and self.scan.rollup is not None:
+                # from the rollup, ``__base`` joins parts read once anyway: joined again
+                # (narrowly, for ``__mv``) it costs less than holding its wide rows. From
+                # raw events its features would be computed twice: then it is held
                 inline = False
             final = final.with_(
                 exp.to_identifier(cte_name, quoted=True), as_=cte, materialized=inline, copy=False

@@ -11,10 +11,15 @@ from connector.reconcile.state import StateStore
 
 
 def _checkpointed_rows(path: Path) -> int:
-    """Pending rows in the database file itself (``immutable``: the WAL is not read)."""
+    """Pending rows in the database file itself (``immutable``: the WAL is not read); 0
+    while not even the table has been checkpointed into it (it is in the WAL only)."""
     con = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
     try:
         return int(con.execute("SELECT count(*) FROM pending").fetchone()[0])
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        return 0
     finally:
         con.close()
 

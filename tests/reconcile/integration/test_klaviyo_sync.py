@@ -61,18 +61,25 @@ def buyers() -> set[int]:
     return {i for i in range(N) if i % 2 == 0 and present(i)}
 
 
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Settings, object]]:
-    store_path = tmp_path / "c.duckdb"
+def write_store(path: Path, *, first_buyer: int) -> None:
+    """The N profiles, every other one (from ``first_buyer``) with an order two days ago;
+    replaces the store at ``path``."""
+    path.unlink(missing_ok=True)
     people = [
         (f"p{i:04d}", email(i), i % 3 != 0, "CA", age(i), 1.0, False, AS_OF, None, None)
         for i in range(N)
     ]
     orders = [
         (f"p{i:04d}", "order_completed", AS_OF - timedelta(days=2), "tv", 5.0, None)
-        for i in range(0, N, 2)
+        for i in range(first_buyer, N, 2)
     ]
-    make_store(people, orders, path=store_path).close()
+    make_store(people, orders, path=path).close()
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Settings, object]]:
+    store_path = tmp_path / "c.duckdb"
+    write_store(store_path, first_buyer=0)
     write_config(
         tmp_path / "config", SEGMENTS, destinations="kl: {esp: klaviyo, fields: {age: age}}\n"
     )
@@ -176,17 +183,7 @@ def test_removals_go_while_the_imports_run(world: tuple[Settings, object], tmp_p
     take its connection, even when the import takes a while to prepare)."""
     settings, emu = world
     assert run_sync(settings, options=SyncOptions(as_of=AS_OF)).status == "ok"
-    store_path = tmp_path / "c.duckdb"
-    store_path.unlink()
-    people = [
-        (f"p{i:04d}", email(i), i % 3 != 0, "CA", age(i), 1.0, False, AS_OF, None, None)
-        for i in range(N)
-    ]
-    orders = [  # the even buyers leave, the odd ones join
-        (f"p{i:04d}", "order_completed", AS_OF - timedelta(days=2), "tv", 5.0, None)
-        for i in range(1, N, 2)
-    ]
-    make_store(people, orders, path=store_path).close()
+    write_store(tmp_path / "c.duckdb", first_buyer=1)  # the even buyers leave, the odd join
     emu.options.import_delay_s = 1.0  # type: ignore[attr-defined]
     emu.options.latency_ms = 30  # type: ignore[attr-defined]
     events: list[str] = []
@@ -256,17 +253,7 @@ def test_the_first_import_goes_before_the_stores_contacts_are_taken_in(
             "UPDATE contacts SET esp_id = ? WHERE email = ?",
             [(state.profile(email(i)).id, email(i)) for i in buyers()],
         )
-    store_path = tmp_path / "c.duckdb"
-    store_path.unlink()
-    people = [
-        (f"p{i:04d}", email(i), i % 3 != 0, "CA", age(i), 1.0, False, AS_OF, None, None)
-        for i in range(N)
-    ]
-    orders = [  # the even buyers leave, the odd ones join
-        (f"p{i:04d}", "order_completed", AS_OF - timedelta(days=2), "tv", 5.0, None)
-        for i in range(1, N, 2)
-    ]
-    make_store(people, orders, path=store_path).close()
+    write_store(tmp_path / "c.duckdb", first_buyer=1)  # the even buyers leave, the odd join
     events: list[str] = []
     looked_up: list[str] = []
     journal_adds = DestinationExecutor._journal_adds

@@ -327,8 +327,8 @@ class RuleCompiler:
         # the metrics ranked or cut at a percent, one narrow column each (``__mv``): their
         # distributions are read from it, not from the wide ``__base`` (which, from a
         # rollup, then streams into ``__ranked`` instead of being held in memory)
-        metrics = [*{m: None for m, _ in self.ranks}, *{m: None for m, _, _ in self.thresholds}]
-        metric_cols = {m: f"__mv{i}" for i, m in enumerate(dict.fromkeys(metrics))}
+        metrics = dict.fromkeys([*(m for m, _ in self.ranks), *(m for m, _, _ in self.thresholds)])
+        metric_cols = {m: f"__mv{i}" for i, m in enumerate(metrics)}
         if metric_cols:
             rank_ctes.append(
                 (

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
 
-from connector.esp.klaviyo.job_times import reset_job_times
+from connector.esp.processing_times import reset_processing_times
 from connector.reconcile.budget_db import close_budgets
 from connector.source import Store, open_store
 from connector.source.url import parse_store_url
@@ -51,11 +51,11 @@ def spark_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(autouse=True)
 def _close_rate_budgets() -> Iterator[None]:
     """Each test's syncs open the rate budget of their own state store: close it after.
-    Klaviyo job processing times learned in one test (an emulator's port may come back)
+    Job and batch processing times learned in one test (an emulator's port may come back)
     are forgotten too."""
     yield
     close_budgets()
-    reset_job_times()
+    reset_processing_times()
 
 
 def in_ci() -> bool:

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal
 
 from connector.definitions.destinations import GroupKind
 from connector.errors import MemberError
+from connector.esp.processing_times import ProcessingTime
 
 __all__ = [
     "Contact",
@@ -206,7 +207,9 @@ class EspAdapter(ABC):
     - may be overridden (defaults that fit an ESP without the feature): ``missing_fields``
       (an ESP that takes any field name has none missing), ``field_types`` (free-form
       fields have no type of their own), ``remember_ids`` / ``known_ids``
-      (an ESP addressed by email keeps no ids), ``add_members`` / ``remove_members`` (one
+      (an ESP addressed by email keeps no ids), ``processing_times`` /
+      ``remember_processing_times`` (an ESP with no background work polls nothing),
+      ``add_members`` / ``remove_members`` (one
       direction of ``change_members``), and how to create a missing field (``field_hint``).
 
     Implementations are safe to call from several threads.
@@ -318,6 +321,17 @@ class EspAdapter(ABC):
         """Every email → ESP contact id the adapter knows now, for the state store to keep.
         Default: none."""
         return {}
+
+    def remember_processing_times(self, times: Sequence[ProcessingTime]) -> None:
+        """Seed the adapter with the processing times of the account's background work
+        (import jobs, batches) seen by earlier runs (the state store keeps them), so its
+        first poll of new work is timed from them. Default: nothing polled, nothing kept."""
+        return None
+
+    def processing_times(self) -> list[ProcessingTime]:
+        """The account's newest processing times the adapter knows now, for the state
+        store to keep. Default: none."""
+        return []
 
     def add_members(self, group: EspObject, emails: Sequence[str]) -> MembershipResult:
         """Add up to ``limits.max_members_per_call`` emails to a tag/list."""

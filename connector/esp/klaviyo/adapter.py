@@ -55,7 +55,6 @@ from connector.esp.klaviyo.configuration import KlaviyoSettings
 from connector.esp.klaviyo.errors import ESP, NOT_FOUND, validate_response
 from connector.esp.klaviyo.ids import ProfileIds
 from connector.esp.klaviyo.imports import BulkImports
-from connector.esp.klaviyo.job_times import shared_job_times
 from connector.esp.klaviyo.shapes import (
     DEFAULT_TIER,
     ENDPOINT_TIERS,
@@ -72,6 +71,10 @@ from connector.esp.klaviyo.shapes import (
     next_cursor,
     profile_attributes,
     quoted,
+)
+from connector.esp.processing_times import (
+    ProcessingTime,
+    shared_processing_times,
 )
 from connector.esp.ratelimit import (
     Clock,
@@ -147,6 +150,7 @@ class KlaviyoAdapter(EspAdapter):
         self._segments = sdk.Segments
         self._retry = RetryPolicy(retry, sleep=self.clock.sleep)
         self._ids = ProfileIds()
+        self._times = shared_processing_times(account)
         self._imports = BulkImports(
             self._profiles,
             call=self._call,
@@ -156,7 +160,7 @@ class KlaviyoAdapter(EspAdapter):
             timeout_seconds=job_timeout_seconds,
             lists_exist=lambda ids: all(self._list_exists(i) for i in ids),
             parallel=max_connections,
-            times=shared_job_times(account),
+            times=self._times,
         )
         self._group_lock = threading.Lock()
         #: names of the owned lists ``list_owned`` found (None before it listed lists)
@@ -204,6 +208,14 @@ class KlaviyoAdapter(EspAdapter):
     def remember_ids(self, mapping: Mapping[str, str]) -> None:
         """Seed the map (ids persisted by an earlier run)."""
         self._ids.update(mapping)
+
+    def processing_times(self) -> list[ProcessingTime]:
+        """The account's newest bulk import job times (for the state store to keep)."""
+        return self._times.records()
+
+    def remember_processing_times(self, times: Sequence[ProcessingTime]) -> None:
+        """Seed the job times with those an earlier run kept (``job_times.py``)."""
+        self._times.seed(times)
 
     # -- plumbing -----------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from connector.errors import (
 )
 from connector.esp.base import Contact
 from connector.esp.klaviyo.errors import ESP, IMPORT_ERROR, import_error
-from connector.esp.klaviyo.job_times import JobTimes
+from connector.esp.klaviyo.job_times import job_time
 from connector.esp.klaviyo.shapes import (
     POINTER_INDEX,
     R_IMPORT,
@@ -41,6 +41,7 @@ from connector.esp.klaviyo.shapes import (
     payload_email,
     profile_attributes,
 )
+from connector.esp.processing_times import ProcessingTimes
 from connector.esp.ratelimit import Clock
 
 __all__ = ["MAX_IMPORT_BYTES", "MAX_IMPORT_PROFILES", "MAX_PROFILE_BYTES", "BulkImports"]
@@ -71,7 +72,7 @@ class BulkImports:
         timeout_seconds: float,
         lists_exist: Callable[[Sequence[str]], bool] = lambda ids: True,
         parallel: int = 1,
-        times: JobTimes | None = None,
+        times: ProcessingTimes | None = None,
     ) -> None:
         self._api = api  # the SDK's Profiles API
         self._lists_exist = lists_exist
@@ -81,7 +82,7 @@ class BulkImports:
         self._poll_seconds = poll_seconds
         self._timeout_seconds = timeout_seconds
         self._parallel = parallel
-        self._times = times or JobTimes()
+        self._times = times or ProcessingTimes()
 
     def run(
         self,
@@ -127,7 +128,7 @@ class BulkImports:
 
     def _first_wait(self, jobs: list[tuple[int, float]]) -> float:
         """Seconds from now until every job (profiles, accepted at) is expected done: the
-        processing times Klaviyo reported for the account's earlier jobs (``JobTimes``),
+        processing times Klaviyo reported for the account's earlier jobs (``job_times.py``),
         else ``poll_seconds`` after each was accepted."""
         now = self._clock.now()
         waits = [0.0]
@@ -258,7 +259,7 @@ class BulkImports:
         The first poll waits ``first_wait`` (until the jobs are expected done, or
         ``poll_seconds``: a job is never done the instant it was accepted), then from
         ``2 × poll_seconds`` the interval doubles. Each completed job's processing time
-        is learned (``JobTimes``). One poll reads the account's newest jobs
+        is learned (``job_times.py``). One poll reads the account's newest jobs
         (``GET /api/profile-bulk-import-jobs``, 100 a page): one call for every job of the
         run; a job not on that page (100 newer ones, from other integrations) is read by
         its id."""
@@ -279,7 +280,9 @@ class BulkImports:
                 status = attributes.get("status")
                 if status in ("complete", "cancelled"):
                     finished[job_id] = attributes
-                    self._times.observe(attributes)
+                    learned = job_time(job_id, attributes)
+                    if learned is not None:
+                        self._times.add(learned)
             waiting = [j for j in waiting if j not in finished]
             if not waiting:
                 return finished

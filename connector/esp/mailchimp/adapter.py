@@ -79,6 +79,7 @@ from connector.esp.mailchimp.errors import (
     problem_message,
     validate_response,
 )
+from connector.esp.processing_times import ProcessingTime, shared_processing_times
 from connector.esp.ratelimit import account_fingerprint, shared_concurrency_gate
 from connector.esp.retry import RetryPolicy, Sleep
 from connector.esp.sections import RetrySettings
@@ -204,7 +205,10 @@ class MailchimpAdapter(EspAdapter):
         sleep: Sleep = time.sleep,
         transport: httpx.BaseTransport | None = None,
         budget: SharedBudget | None = None,
+        now: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``sleep`` and ``now`` (monotonic seconds) are injectable for tests: retries
+        and batch polls wait with ``sleep``; a batch's progress and times use ``now``."""
         root = mailchimp_base_url(api_key, base_url)
         if not audience_id:
             raise ConfigError("a Mailchimp destination needs an audience id")
@@ -244,8 +248,9 @@ class MailchimpAdapter(EspAdapter):
             ),
             fetch=self._fetch_results,
             sleep=sleep,
-            now=time.monotonic,
+            now=now,
             stopped=lambda: self._http.stop is not None and self._http.stop.is_set(),
+            times=shared_processing_times(account),
         )
         self._group_lock = threading.Lock()
         self._scan_lock = threading.Lock()
@@ -850,6 +855,14 @@ class MailchimpAdapter(EspAdapter):
     def stop_on(self, event: threading.Event) -> None:
         self._http.stop = event
         self._retry.stop = event
+
+    def processing_times(self) -> list[ProcessingTime]:
+        """The account's newest batch processing times (for the state store to keep)."""
+        return self._batch_runner.times.records()
+
+    def remember_processing_times(self, times: Sequence[ProcessingTime]) -> None:
+        """Seed the batch times with those an earlier run kept (``batch_times.py``)."""
+        self._batch_runner.times.seed(times)
 
     def close(self) -> None:
         self._http.close()

@@ -6,10 +6,12 @@ each. A batch runs in the background: it is accepted ``pending``, goes ``started
 reference also names ``preprocessing`` and ``finalizing``) and ``finished``; only then does
 ``response_body_url`` point at a gzipped tar of JSON files, each an array of
 ``{status_code, operation_id, response}`` (``response``: the operation's answer body as
-text). ``GET /batches/{id}`` is polled, first after ``poll_seconds``; then, while the batch
-reports progress (``finished_operations`` of ``total_operations``), when the rate so far
-says it will be done (a poll sooner would only hear "not yet": every poll is a call), else
-doubling; at most ``max_poll_seconds`` apart. The archive is a pre-signed link to file
+text). ``GET /batches/{id}`` is polled, first when the account's earlier batches say it will be
+done (``batch_times.py``: their ``submitted_at``/``completed_at``, per operation; kept in the
+state store across runs), or after ``poll_seconds`` when none is known; then, while the
+batch reports progress (``finished_operations`` of ``total_operations``), when the rate so
+far says it will be done (a poll sooner would only hear "not yet": every poll is a call),
+else doubling; at most ``max_poll_seconds`` apart. The archive is a pre-signed link to file
 storage: it is fetched without credentials (the key never leaves for another host) and
 counted as a call under ``R_RESULTS``.
 
@@ -27,6 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector.errors import EspError, RetriableEspError, StopRequestedError
+from connector.esp.mailchimp.batch_times import batch_time
+from connector.esp.processing_times import ProcessingTimes
 
 __all__ = ["R_BATCH", "R_BATCHES", "R_RESULTS", "BatchRunner", "OperationResult", "parse_results"]
 
@@ -40,6 +44,8 @@ _STATUS_FIELDS = [
     "finished_operations",
     "errored_operations",
     "response_body_url",
+    "submitted_at",
+    "completed_at",
 ]
 
 
@@ -93,6 +99,7 @@ class BatchRunner:
         poll_seconds: float = 0.25,
         max_poll_seconds: float = 5.0,
         timeout_seconds: float = 1800.0,
+        times: ProcessingTimes | None = None,
     ) -> None:
         self._start = start
         self._status = status
@@ -103,6 +110,8 @@ class BatchRunner:
         self.poll_seconds = poll_seconds
         self.max_poll_seconds = max_poll_seconds
         self.timeout_seconds = timeout_seconds
+        #: the account's batch processing times (a new one each runner when not shared)
+        self.times = times if times is not None else ProcessingTimes()
 
     def _next_wait(self, batch: Mapping[str, Any], elapsed: float, wait: float) -> float:
         """Seconds to the next poll: when the operations finished so far, at their rate
@@ -121,6 +130,28 @@ class BatchRunner:
         eta = elapsed * (total - done) / done
         return min(max(eta, self.poll_seconds / 5), self.max_poll_seconds)
 
+    def _first_wait(self, operations: int) -> float:
+        """Seconds from the batch's acceptance to its first poll: when the account's earlier
+        batches say it will be done, else ``poll_seconds``; at most half the timeout, so a
+        batch is polled before it is given up."""
+        expected = self.times.expected(operations)
+        if expected is None:
+            return self.poll_seconds
+        return min(max(expected, self.poll_seconds / 5), self.timeout_seconds / 2)
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep until the next poll, at most ``max_poll_seconds`` at a time, so a stop
+        request is heard within that even during a long learned wait."""
+        remaining = seconds
+        while True:
+            step = min(remaining, self.max_poll_seconds)
+            self._sleep(step)
+            remaining -= step
+            if self._stopped():
+                raise StopRequestedError("mailchimp: stopped while a batch was processed")
+            if remaining <= 0:
+                return
+
     def run(self, operations: Sequence[dict[str, Any]]) -> dict[str, OperationResult]:
         """Results by ``operation_id``; an operation missing from them was not reported."""
         batch = self._start({"operations": list(operations)})
@@ -129,7 +160,8 @@ class BatchRunner:
             raise EspError("Mailchimp accepted the batch without an id", esp="mailchimp")
         started = self._now()
         deadline = started + self.timeout_seconds
-        wait = self.poll_seconds
+        wait = self._first_wait(len(operations))
+        waited: float | None = None  # no poll: a batch finished when accepted teaches nothing
         while batch.get("status") != "finished":
             if self._now() + wait > deadline:
                 raise RetriableEspError(
@@ -139,11 +171,13 @@ class BatchRunner:
                     method="GET",
                     path=R_BATCH,
                 )
-            self._sleep(wait)
-            if self._stopped():
-                raise StopRequestedError("mailchimp: stopped while a batch was processed")
+            self._pause(wait)
+            waited = self._now() - started
             batch = self._status(batch_id, _STATUS_FIELDS)
             wait = self._next_wait(batch, self._now() - started, wait)
+        learned = batch_time(batch, waited) if waited is not None else None
+        if learned is not None:
+            self.times.add(learned)
         url = str(batch.get("response_body_url") or "")
         if not url:
             raise EspError(f"batch {batch_id} finished without results", esp="mailchimp")

@@ -1,0 +1,50 @@
+"""How long a Mailchimp batch (``POST /batches``) took: when to poll the next one first.
+
+A finished batch says when Mailchimp received it and when all its operations completed
+(``submitted_at``, ``completed_at``: ISO 8601; Mailchimp's examples and answers give whole
+seconds, ``2024-01-15T10:30:00+00:00``) and how many operations it carried
+(``total_operations``). The time between the stamps, a second longer when they are whole
+seconds (each is truncated), is a wait after the batch was accepted that certainly finds
+it done. The client knows one more such wait: how long after the ``POST /batches`` answer
+it sent the poll that found the batch finished. The smaller of the two is kept: for a
+batch of minutes the stamps say more (the polls are seconds apart by then), for one of
+less than a second the poll does (whole-second stamps cannot tell 0.2 s from 1.9 s).
+
+Kept with the account's other batch times (``connector.esp.processing_times``: the least
+over them, scaled up at a batch's rate to more operations, never down), per process and in
+the state store across runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from connector.esp.processing_times import ProcessingTime, stamp
+
+__all__ = ["batch_time"]
+
+
+def batch_time(batch: Mapping[str, Any], waited: float) -> ProcessingTime | None:
+    """A finished batch's processing time; ``waited``: seconds from the ``POST /batches``
+    answer to the sending of the poll that found it finished (None: not finished, or
+    neither the stamps nor the wait say anything)."""
+    if batch.get("status") != "finished":
+        return None
+    operations = batch.get("total_operations")
+    batch_id = str(batch.get("id") or "")
+    if not isinstance(operations, int) or operations <= 0 or not batch_id:
+        return None
+    seconds = waited if waited >= 0 else None
+    submitted = stamp(batch.get("submitted_at"))
+    completed = stamp(batch.get("completed_at"))
+    if submitted is not None and completed is not None:
+        stamped = (completed[0] - submitted[0]).total_seconds()
+        if stamped >= 0:
+            if not (submitted[1] and completed[1]):
+                stamped += 1.0  # each truncated to the second: up to a second longer
+            seconds = stamped if seconds is None else min(seconds, stamped)
+    if seconds is None:
+        return None
+    return ProcessingTime(batch_id, operations, seconds, time.time())

@@ -1,0 +1,131 @@
+"""How long an account's background work takes: when to poll a job or batch the first time.
+
+Both ESPs run bulk work in the background and are polled for it (Klaviyo's bulk import
+jobs, Mailchimp's ``POST /batches``). A poll sent before the work is done is a call spent
+for nothing; one sent long after it delays the run. Each ESP's package turns what it saw of
+a finished job into a ``ProcessingTime``: ``seconds`` after the ESP's answer accepting it,
+a first poll would have found it done (from the ESP's own stamps, bounded above by the
+client's own polls where those say more), for ``items`` operations or profiles.
+
+The expectation for new work of ``m`` items is the least, over the times kept, of their
+seconds scaled up to ``m`` when ``m`` is larger (at that job's rate) and not scaled down
+when it is smaller: smaller work is assumed no slower than larger work, but not faster in
+proportion (its time is not only its items: queueing too). For work whose time is a fixed
+part plus a part per item, scaling up at the rate of a whole job overestimates, never
+underestimates: the first poll errs late (one poll), not early (two).
+
+Kept per account (API key and host), shared by the adapters of one process, the newest
+``KEEP``; the state store keeps them per destination (``EspAdapter.processing_times``), so
+a new process (the daemon's next run, a CI job) times its first poll from the earlier runs.
+With none, the caller's cautious fixed first wait applies.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "KEEP",
+    "ProcessingTime",
+    "ProcessingTimes",
+    "reset_processing_times",
+    "shared_processing_times",
+    "stamp",
+]
+
+KEEP = 20  # the newest processing times kept per account (and per destination in the store)
+
+
+def stamp(value: Any) -> tuple[datetime, bool] | None:
+    """The instant of an ISO 8601 stamp with a time zone, and whether it has fractional
+    seconds (None: not such a stamp). A stamp without them is truncated to the second:
+    a time between two such stamps may be up to a second longer than they say."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment, "." in value
+
+
+@dataclass(frozen=True)
+class ProcessingTime:
+    """One finished job or batch: the ESP's id for it, how many items it carried, the
+    seconds after it was accepted that a poll finds it done, and when this was learned
+    (Unix seconds: the newest are kept)."""
+
+    id: str
+    items: int
+    seconds: float
+    seen_at: float
+
+
+class ProcessingTimes:
+    """The newest processing times of an account's finished jobs (one per job id)."""
+
+    def __init__(self, keep: int = KEEP) -> None:
+        self._lock = threading.Lock()
+        self._keep = keep
+        self._seen: OrderedDict[str, ProcessingTime] = OrderedDict()
+
+    def add(self, time: ProcessingTime) -> None:
+        """Learn one job's time (a job already known keeps its first time)."""
+        if time.items <= 0 or time.seconds < 0 or not time.id:
+            return
+        with self._lock:
+            self._insert(time)
+
+    def seed(self, times: Iterable[ProcessingTime]) -> None:
+        """Learn times kept by earlier runs (the state store's), oldest first."""
+        with self._lock:
+            for time in sorted(times, key=lambda t: t.seen_at):
+                if time.items > 0 and time.seconds >= 0 and time.id:
+                    self._insert(time)
+
+    def _insert(self, time: ProcessingTime) -> None:
+        if time.id in self._seen:
+            return
+        self._seen[time.id] = time
+        ordered = sorted(self._seen.values(), key=lambda t: t.seen_at)[-self._keep :]
+        if len(ordered) < len(self._seen):
+            self._seen = OrderedDict((t.id, t) for t in ordered)
+
+    def records(self) -> list[ProcessingTime]:
+        """The times kept, oldest first (what the state store keeps)."""
+        with self._lock:
+            return sorted(self._seen.values(), key=lambda t: t.seen_at)
+
+    def expected(self, items: int) -> float | None:
+        """Seconds work of ``items`` is expected to take (None: none seen yet)."""
+        with self._lock:
+            seen = list(self._seen.values())
+        if not seen:
+            return None
+        return min(t.seconds * max(1.0, items / t.items) for t in seen)
+
+
+_registry: dict[str, ProcessingTimes] = {}
+_registry_lock = threading.Lock()
+
+
+def shared_processing_times(account: str) -> ProcessingTimes:
+    """The processing times of one account's jobs, shared by the process's adapters."""
+    with _registry_lock:
+        times = _registry.get(account)
+        if times is None:
+            times = _registry[account] = ProcessingTimes()
+        return times
+
+
+def reset_processing_times() -> None:
+    """Forget every account's processing times (a new process; for tests and benchmarks)."""
+    with _registry_lock:
+        _registry.clear()

@@ -316,10 +316,7 @@ def run_sync(
                 return summary
             # recorded from here on: a run killed from now on shows as interrupted
             state.start_run(run_id, summary.trigger, summary.as_of)
-        for name, target in prepared.targets.items():
-            if target.splits:
-                adapter = adapters[name] = adapter_factory(defs.destinations[name], settings)
-                adapter.stop_on(stop)
+        _open_adapters(adapters, prepared, defs, settings, adapter_factory, state, stop)
         before = {name: adapter.calls.copy() for name, adapter in adapters.items()}
         try:
             apply_static(prepared, defs, state, options.dry_run)
@@ -344,7 +341,7 @@ def run_sync(
             summary.api_calls[name] = _api_calls(adapter, before[name])
         summary.duration_seconds = round(time.monotonic() - started, 3)
         if summary.status != "dry_run":
-            _record(state, summary)
+            _record(state, summary, adapters)
     finally:
         for adapter in adapters.values():
             adapter.close()
@@ -353,6 +350,25 @@ def run_sync(
         if own_state:
             state.close()
     return summary
+
+
+def _open_adapters(
+    adapters: dict[str, EspAdapter],
+    prepared: Prepared,
+    defs: Definitions,
+    settings: Settings,
+    factory: AdapterFactory,
+    state: StateStore,
+    stop: threading.Event,
+) -> None:
+    """An adapter for each destination with something to sync, into ``adapters`` (the
+    caller closes them), seeded with the processing times earlier runs kept, so its first
+    poll of a job or batch is timed by them."""
+    for name, target in prepared.targets.items():
+        if target.splits:
+            adapter = adapters[name] = factory(defs.destinations[name], settings)
+            adapter.stop_on(stop)
+            adapter.remember_processing_times(state.processing_times(name))
 
 
 def _prepare_closing(
@@ -680,5 +696,9 @@ def _execute(
         summary.status, summary.exit_code = "quarantined", EXIT_QUARANTINE
 
 
-def _record(state: StateStore, summary: RunSummary) -> None:
+def _record(state: StateStore, summary: RunSummary, adapters: dict[str, EspAdapter]) -> None:
+    """The run's outcome, and the processing times its adapters know now (the next
+    process times its first poll of a job or batch from them)."""
+    for name, adapter in adapters.items():
+        state.record_processing_times(name, adapter.processing_times())
     state.finish_run(summary.run_id, summary.status, summary.exit_code, summary.to_json())

@@ -24,6 +24,9 @@ Tables (migrations below, applied in order, recorded in ``PRAGMA user_version``)
 - ``run_qualified``: per run and segment with ``hysteresis``, the profile ids that
   qualified (before exclusive groups, holdout and min_size), compressed; the next run's
   hysteresis keeps them while within P + N %.
+- ``processing_times``: per destination, the newest ``KEEP`` processing times of the
+  account's background work (Klaviyo import jobs, Mailchimp batches: the ESP's id, items,
+  seconds, when learned; no key), so a new process times its first poll from them.
 - ``run_cohorts``: per run and segment, the cohort the report measures (``--run ID``):
   size, entered and exited since the segment's previous recorded run, and the member and
   held-out profile ids, each set compressed (``reconcile/idsets.py``).
@@ -42,6 +45,7 @@ from typing import Any, NamedTuple
 
 from connector.errors import StateBusyError
 from connector.esp.base import EspObject
+from connector.esp.processing_times import KEEP, ProcessingTime
 from connector.reconcile.state_db import StateDb, Tx, open_db
 from connector.reconcile.state_url import StateUrl, parse_state_url
 
@@ -171,6 +175,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, segment)
     );
     CREATE INDEX run_qualified_segment ON run_qualified(segment, recorded_at);
+    """,
+    """
+    CREATE TABLE processing_times (
+        destination TEXT NOT NULL,
+        id TEXT NOT NULL,
+        items INTEGER NOT NULL,
+        seconds DOUBLE PRECISION NOT NULL,
+        seen_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (destination, id)
+    );
     """,
 ]
 
@@ -562,6 +576,36 @@ class StateStore:
                 (destination, now),
                 sorted(mixed),
                 _CONTACT_COLUMNS,
+            )
+
+    # -- processing times of background work -------------------------------------------
+    def processing_times(self, destination: str) -> list[ProcessingTime]:
+        """The destination's newest processing times kept, oldest first."""
+        rows = self._rows(
+            "SELECT id, items, seconds, seen_at FROM processing_times WHERE destination = ? "
+            "ORDER BY seen_at, id",
+            (destination,),
+        )
+        return [ProcessingTime(str(i), int(n), float(s), float(t)) for i, n, s, t in rows]
+
+    def record_processing_times(
+        self, destination: str, times: Sequence[ProcessingTime], keep: int = KEEP
+    ) -> None:
+        """Keep these processing times (a job already kept keeps its first), then only the
+        destination's newest ``keep``."""
+        if not times:
+            return
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO processing_times (destination, id, items, seconds, seen_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (destination, id) DO NOTHING",
+                [(destination, t.id, t.items, t.seconds, t.seen_at) for t in times],
+            )
+            db.execute(
+                "DELETE FROM processing_times WHERE destination = ? AND id NOT IN "
+                "(SELECT id FROM processing_times WHERE destination = ? "
+                "ORDER BY seen_at DESC, id DESC LIMIT ?)",
+                (destination, destination, keep),
             )
 
     # -- static segments ----------------------------------------------------------------

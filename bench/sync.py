@@ -2,8 +2,10 @@
 
 For each ESP: an initial sync of N members, then a change of ``--change`` (1 %: that many
 members leave and as many join; on Mailchimp as many staying members also withdraw consent
-and change a mapped field, so their PATCHes take the one ``POST /batches`` path). Printed,
-in one run:
+and change a mapped field, so their PATCHes take the one ``POST /batches`` path), a no-op
+resync, and a "steady 1%" row: another such change synced as a new segsync process would
+(no processing times learned in this process; the same state store), what a daemon's later
+runs cost. Printed, in one run:
 
 - API calls vs the minimum the APIs' bulk capabilities allow for the diff (computed from
   the published limits, not from segsync's plan; target ≤ 1.05);
@@ -55,6 +57,7 @@ from connector.esp.base import EspAdapter
 from connector.esp.klaviyo.configuration import KlaviyoSettings
 from connector.esp.klaviyo.shapes import ENDPOINT_TIERS
 from connector.esp.mailchimp.configuration import MailchimpSettings
+from connector.esp.processing_times import reset_processing_times
 from connector.esp.registry import adapter_for
 from connector.reconcile.budget_db import budget_for, close_budgets
 from connector.reconcile.executor import DestinationExecutor
@@ -73,17 +76,20 @@ class Measure:
     esp_seconds: float
 
 
-def build_store(path: Path, members: int, first: int, guarded: range = range(0)) -> None:
+def build_store(
+    path: Path, members: int, first: int, guarded: range = range(0), name: str = "Name"
+) -> None:
     """N profiles; members are profiles first .. first+members-1 (one recent order each).
-    ``guarded``: profiles without consent whose first name is set (NULL for the others):
-    members already in the ESP whose field changed, which a sync may not create."""
+    ``guarded``: profiles without consent whose first name is set (``name`` and the
+    number; NULL for the others): members already in the ESP whose field changed, which a
+    sync may not create."""
     con = duckdb.connect(str(path))
     total = members + members // 10 + 10
     con.execute(
         "CREATE OR REPLACE TABLE profiles AS SELECT 'p' || lpad(i::VARCHAR, 8, '0') AS profile_id,"
         " 'u' || i || '@example.com' AS email, i NOT BETWEEN ? AND ? AS email_consent,"
-        " CASE WHEN i BETWEEN ? AND ? THEN 'Name' || i END AS first_name FROM range(?) t(i)",
-        [guarded.start, guarded.stop - 1, guarded.start, guarded.stop - 1, total],
+        " CASE WHEN i BETWEEN ? AND ? THEN ? || i END AS first_name FROM range(?) t(i)",
+        [guarded.start, guarded.stop - 1, guarded.start, guarded.stop - 1, name, total],
     )
     con.execute(
         "CREATE OR REPLACE TABLE events AS SELECT 'p' || lpad(i::VARCHAR, 8, '0') AS profile_id,"
@@ -546,12 +552,28 @@ def scenario(
                 )
             )
             rows.append(Row("no-op", 0, 0, measured_sync(settings, budget=budget), 0))
+            # a daemon's later run: another 1 % change (the next `moved` leave and join,
+            # the guarded members' first names change again) with new process state (no
+            # processing times learned in this process), the same state store
+            build_store(store, members, first=2 * moved, guarded=guarded, name="Renamed")
+            reset_processing_times()
+            rows.append(
+                Row(
+                    "steady 1%",
+                    moved,
+                    moved,
+                    measured_sync(settings, budget=budget),
+                    minimum_calls(esp, moved, moved, first=False, guarded=count),
+                    guarded=count,
+                )
+            )
             if budget:
                 shared = budget_for(settings)
                 assert shared is not None
                 rows[0].transactions = shared.store.transactions  # type: ignore[attr-defined]
                 close_budgets()
     rows[0].floor, rows[1].floor = floors
+    rows[3].floor = floors[1]  # the steady state sends what the 1 % change sends
     return rows, concurrency
 
 
@@ -608,7 +630,7 @@ def bench(
         )
     else:
         print(f"1% change: no members without consent ({NO_GUARDED_WHY[esp]})")
-    for index in (0, 1):
+    for index in (0, 1, 3):
         routes = sorted(runs[0][0][index].measure.by_route.items())
         print(
             f"calls by route ({runs[0][0][index].name}): "

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -107,13 +107,29 @@ class DestinationState:
         return self.create_new and contact.consent
 
 
-def _contact_fields(result: Evaluation, row: int, mapping: Mapping[str, str]) -> dict[str, Any]:
+class _Mapped(NamedTuple):
+    """A destination's field mapping resolved against the evaluation once (not per row)."""
+
+    #: (the attribute's values by row, the ESP field) for each mapped attribute evaluated
+    columns: list[tuple[Any, str]]
+    #: every ESP field of the mapping
+    fields: frozenset[str]
+
+
+def _mapped(result: Evaluation, mapping: Mapping[str, str]) -> _Mapped:
+    by_name = {c.lower(): c for c in reversed(list(result.attributes))}  # the first wins
+    columns = [
+        (result.attributes[by_name[attribute.lower()]], esp_field)
+        for attribute, esp_field in mapping.items()
+        if attribute.lower() in by_name
+    ]
+    return _Mapped(columns, frozenset(mapping.values()))
+
+
+def _contact_fields(mapped: _Mapped, row: int) -> dict[str, Any]:
     fields: dict[str, Any] = {}
-    for attribute, esp_field in mapping.items():
-        column = next((c for c in result.attributes if c.lower() == attribute.lower()), None)
-        if column is None:
-            continue
-        value = push_value(result.attributes[column][row])
+    for values, esp_field in mapped.columns:
+        value = push_value(values[row])
         if value is not None:
             fields[esp_field] = value
     return fields
@@ -154,6 +170,7 @@ def desired_state(
             )
             continue
         state.splits.append(split)
+        mapped = _mapped(result, split.fields)
         for part in split.parts:
             rows = part_members(result, split, part, holdouts)
             emails: set[str] = set()
@@ -164,14 +181,14 @@ def desired_state(
                     no_email += 1
                     continue
                 emails.add(email)
-                _add_contact(state.contacts, email, result, int(row), split.fields, no_consent)
+                _add_contact(state.contacts, email, result, int(row), mapped, no_consent)
             state.parts.append(DesiredPart(split, part, emails, int(rows.sum()), no_email))
         key = carrier_key(split)
         if key in result.qualified:
             for row in np.flatnonzero(result.qualified[key]):
                 email = addresses.email(int(row))
                 if email is not None:
-                    _add_contact(state.contacts, email, result, int(row), split.fields, no_consent)
+                    _add_contact(state.contacts, email, result, int(row), mapped, no_consent)
                     state.carriers.add(email)
     traits = traits or {}
     if EVERYONE in result.qualified:
@@ -179,12 +196,11 @@ def desired_state(
         for name, state in states.items():
             if not mappings.get(name) and not traits.get(name):
                 continue
+            mapped = _mapped(result, mappings.get(name) or {})
             for row in np.flatnonzero(result.qualified[EVERYONE]):
                 email = addresses.email(int(row), count=False)
                 if email is not None:
-                    _add_contact(
-                        state.everyone, email, result, int(row), mappings[name], no_consent
-                    )
+                    _add_contact(state.everyone, email, result, int(row), mapped, no_consent)
     for name, state in states.items():
         if traits.get(name):
             _apply_traits(state, result, traits[name], addresses)
@@ -260,7 +276,7 @@ def _add_contact(
     email: str,
     result: Evaluation,
     row: int,
-    mapping: Mapping[str, str],
+    mapped: _Mapped,
     no_consent: Set[str],
 ) -> None:
     """One contact per email: consent only if every one of its profiles has it
@@ -271,10 +287,10 @@ def _add_contact(
     consent = bool(result.consent[row]) and email not in no_consent
     if known is not None:
         consent = consent and known.consent
-    fields = _contact_fields(result, row, mapping)
+    fields = _contact_fields(mapped, row)
     if known is not None:
         fields = {**known.fields, **fields}
-    cleared = frozenset(v for v in mapping.values() if v not in fields)
+    cleared = mapped.fields - fields.keys()
     if known is not None:
         cleared = (cleared | known.cleared) - fields.keys()
     contacts[email] = Contact(email, consent, fields, frozenset(cleared))

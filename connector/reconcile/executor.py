@@ -78,7 +78,11 @@ class ExecutionReport:
 def _first_push(contact: Contact) -> Contact:
     """A contact segsync never pushed fields to: NULL fields are left out, not emptied
     (segsync does not blank a value someone else put there)."""
-    return replace(contact, cleared=frozenset()) if contact.cleared else contact
+    if not contact.cleared:
+        return contact
+    # built directly: dataclasses.replace introspects the fields on every call, several
+    # times slower, and a first sync makes one of these per contact with a NULL field
+    return Contact(contact.email, contact.consent, contact.fields)
 
 
 def _delta(contact: Contact, old_digest: str | None) -> Contact:

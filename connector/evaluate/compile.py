@@ -15,7 +15,7 @@ Every node compiles to an expression that is TRUE or FALSE, never NULL (docs/des
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -47,12 +47,15 @@ from connector.source.schema import ColumnType, StoreSchema
 from connector.source.store import table_expr
 from connector.timespec import Duration
 
-__all__ = ["EARTH_RADIUS_KM", "RuleCompiler", "Trace"]
+__all__ = ["EARTH_RADIUS_KM", "RuleCompiler", "Trace", "thresholds"]
 
 #: mean Earth radius used for great-circle (haversine) distances
 EARTH_RADIUS_KM = 6371.0
 BASE = "__base"
 METRICS = "__mv"  # the ranked / cut metrics' values per profile
+#: the ranked metrics' values of the whole population when a run evaluates only some
+#: profiles (``population`` of ``RuleCompiler.query``)
+POPULATION = "__mvall"
 RANKED = "__ranked"
 
 
@@ -294,9 +297,17 @@ class RuleCompiler:
         extra_columns: Sequence[str] = (),
         values: Sequence[tuple[str, exp.Expr]] = (),
         where: exp.Expr | None = None,
+        population: Callable[[dict[str, str]], exp.Query] | None = None,
+        cut_offs: Mapping[str, float | None] | None = None,
     ) -> exp.Select:
         """The full query: profile id, email, consent, ``extra_columns``, ``values`` (named
         value expressions, e.g. traits) and ``outputs``.
+
+        ``population``: when the run evaluates only some profiles (the scan's ``only``),
+        the ranked metrics' values of every profile, given the metric -> column names of
+        ``__mv`` (it may read ``__mv``, the evaluated profiles' values): the percent
+        thresholds are those of the whole population. ``cut_offs``: the thresholds
+        themselves, by column (``thresholds``), known from an earlier query of the run.
 
         Compile every rule first (``segment``/``compile``), then call this once.
         """
@@ -311,6 +322,8 @@ class RuleCompiler:
         base = exp.select(*[col(c, "p") for c in wanted]).from_(
             exp.alias_(table_expr(lay.profiles_table), "p")
         )
+        if self.scan.only is not None:  # only these profiles (their features need no others)
+            base = base.where(col(lay.profile_id, "p").isin(query=self.scan.only_pids()))
         for cte_name, columns in self.scan.joined():
             base = base.join(
                 exp.to_identifier(cte_name, quoted=True),
@@ -323,25 +336,24 @@ class RuleCompiler:
             )
         every = exp.Column(this=exp.Star(), table=exp.to_identifier(BASE, quoted=True))
         ranked = exp.select(every).from_(exp.to_identifier(BASE, quoted=True))
-        rank_ctes: list[tuple[str, exp.Select]] = []
         # the metrics ranked or cut at a percent, one narrow column each (``__mv``): their
         # distributions are read from it, not from the wide ``__base`` (which, from a
         # rollup, then streams into ``__ranked`` instead of being held in memory)
         metrics = dict.fromkeys([*(m for m, _ in self.ranks), *(m for m, _, _ in self.thresholds)])
+        if cut_offs is not None and not self.ranks:  # no distribution to read
+            metrics = {}
+            given = [
+                lit(cut_offs[alias]).as_(alias, quoted=True) for alias in self.thresholds.values()
+            ]
+            ranked = ranked.select(*given, copy=False)
         metric_cols = {m: f"__mv{i}" for i, m in enumerate(metrics)}
-        if metric_cols:
-            rank_ctes.append(
-                (
-                    METRICS,
-                    exp.select(
-                        *[self.metric_value(m).as_(a, quoted=True) for m, a in metric_cols.items()]
-                    ).from_(exp.to_identifier(BASE, quoted=True)),
-                )
-            )
+        rank_ctes, source = self._values_ctes(metric_cols, population)
         for index, ((metric, direction), alias) in enumerate(self.ranks.items()):
             value = self.metric_value(metric)
             name = f"__rank{index}"
-            shares = _cume_dist(col(metric_cols[metric]), descending=direction == "top")
+            shares = _cume_dist(
+                col(metric_cols[metric]), descending=direction == "top", source=source
+            )
             rank_ctes.append((name, shares))
             ranked = ranked.join(
                 exp.to_identifier(name, quoted=True),
@@ -352,11 +364,14 @@ class RuleCompiler:
             ranked = ranked.select(col("__cd", name).as_(alias, quoted=True), copy=False)
         by_metric: dict[tuple[str, str], list[tuple[float, str]]] = {}
         for (metric, direction, percent), alias in self.thresholds.items():
-            by_metric.setdefault((metric, direction), []).append((percent, alias))
+            if metrics:
+                by_metric.setdefault((metric, direction), []).append((percent, alias))
         for index, ((metric, direction), cuts) in enumerate(by_metric.items()):
             name = f"__thr{index}"
             value = col(metric_cols[metric])
-            rank_ctes.append((name, _thresholds(value, descending=direction == "top", cuts=cuts)))
+            rank_ctes.append(
+                (name, thresholds(value, descending=direction == "top", cuts=cuts, source=source))
+            )
             ranked = ranked.join(
                 exp.to_identifier(name, quoted=True), join_type="cross", copy=False
             )
@@ -365,17 +380,8 @@ class RuleCompiler:
             ids = [lit(pid) for pid in self.previous[owner]]
             kept = exp.In(this=col(lay.profile_id, BASE), expressions=ids)
             ranked = ranked.select(as_bool(kept).as_(alias, quoted=True), copy=False)
-        consent_expr: exp.Expr = as_bool(col(consent)) if consent else exp.false()
         final = exp.select(
-            col(lay.profile_id).as_("profile_id", quoted=True),
-            col(lay.email).as_("email", quoted=True),
-            (
-                email_key(col(lay.email))
-                if self.schema.profile_columns.get(lay.email) is ColumnType.TEXT
-                else exp.cast(exp.null(), exp.DataType.build("VARCHAR"))
-            ).as_("email_key", quoted=True),
-            consent_expr.as_("consent", quoted=True),
-            *[col(c).as_(f"attr:{c}", quoted=True) for c in extra_columns],
+            *self.identity(extra_columns),
             *[expr.as_(alias, quoted=True) for alias, expr in values],
             *[expr.as_(alias, quoted=True) for alias, expr in outputs],
         ).from_(exp.to_identifier(RANKED, quoted=True))
@@ -385,7 +391,9 @@ class RuleCompiler:
         for cte_name, cte in ctes:
             # the event scan is inlined into each consumer rather than held in memory; the
             # rollup's delta rows (a day or so) are read once for every consumer
-            inline = False if cte_name == EV else True if cte_name in (DR, METRICS) else None
+            inline = (
+                False if cte_name == EV else True if cte_name in (DR, METRICS, POPULATION) else None
+            )
             if cte_name == BASE and metric_cols and self.scan.rollup is not None:
                 # from the rollup, ``__base`` joins parts read once anyway: joined again
                 # (narrowly, for ``__mv``) it costs less than holding its wide rows. From
@@ -396,8 +404,51 @@ class RuleCompiler:
             )
         return final
 
+    def _values_ctes(
+        self,
+        metric_cols: dict[str, str],
+        population: Callable[[dict[str, str]], exp.Query] | None,
+    ) -> tuple[list[tuple[str, exp.Select]], str]:
+        """``__mv`` (the ranked metrics' values, ``metric_cols``) and, with a
+        ``population``, ``__mvall``; and the CTE the distributions are read from."""
+        if not metric_cols:
+            return [], METRICS
+        ctes = [
+            (
+                METRICS,
+                exp.select(
+                    *[self.metric_value(m).as_(a, quoted=True) for m, a in metric_cols.items()]
+                ).from_(exp.to_identifier(BASE, quoted=True)),
+            )
+        ]
+        if population is None:
+            return ctes, METRICS
+        everyone = exp.select(exp.Star()).from_(population(metric_cols).subquery("__everyone"))
+        return [*ctes, (POPULATION, everyone)], POPULATION
 
-def _cume_dist(value: exp.Expr, *, descending: bool) -> exp.Select:
+    def identity(
+        self, extra_columns: Sequence[str] = (), table: str | None = None
+    ) -> list[exp.Expr]:
+        """The columns every run returns per profile (of the profiles table, or the
+        ``table`` holding its columns): profile id, email, its key, consent and the
+        ``extra_columns`` (``attr:<name>``)."""
+        lay = self.schema.layout
+        consent = StoreSchema.resolve(lay.consent, self.schema.attributes)
+        consent_expr: exp.Expr = as_bool(col(consent, table)) if consent else exp.false()
+        return [
+            col(lay.profile_id, table).as_("profile_id", quoted=True),
+            col(lay.email, table).as_("email", quoted=True),
+            (
+                email_key(col(lay.email, table))
+                if self.schema.profile_columns.get(lay.email) is ColumnType.TEXT
+                else exp.cast(exp.null(), exp.DataType.build("VARCHAR"))
+            ).as_("email_key", quoted=True),
+            consent_expr.as_("consent", quoted=True),
+            *[col(c, table).as_(f"attr:{c}", quoted=True) for c in extra_columns],
+        ]
+
+
+def _cume_dist(value: exp.Expr, *, descending: bool, source: str = METRICS) -> exp.Select:
     """Per distinct non-NULL ``value`` (a column of ``__mv``): its ``CUME_DIST()`` over the profiles
     whose value is not NULL (ordered descending for top_percent), as ``__v``, ``__cd``.
 
@@ -408,7 +459,7 @@ def _cume_dist(value: exp.Expr, *, descending: bool) -> exp.Select:
     size = exp.Count(this=exp.Star()).as_("__n", quoted=True)
     counts = (
         exp.select(value.as_("__v", quoted=True), size)
-        .from_(exp.to_identifier(METRICS, quoted=True))
+        .from_(exp.to_identifier(source, quoted=True))
         .where(exp.Not(this=exp.Is(this=value.copy(), expression=exp.null())))
         .group_by(value.copy())
     )
@@ -449,12 +500,15 @@ def email_key(email: exp.Expr) -> exp.Expr:
     )
 
 
-def _thresholds(value: exp.Expr, *, descending: bool, cuts: list[tuple[float, str]]) -> exp.Select:
+def thresholds(
+    value: exp.Expr, *, descending: bool, cuts: list[tuple[float, str]], source: str = METRICS
+) -> exp.Select:
     """One row: per (percent, alias) of ``cuts``, the value at the cut-off — the lowest
     value (top) or highest (bottom) whose ``CUME_DIST`` is within the percent; NULL when
-    none is, and then no profile qualifies."""
+    none is, and then no profile qualifies. ``value``: a column of the table or CTE
+    ``source``."""
     pick = exp.Min if descending else exp.Max
-    shares = _cume_dist(value, descending=descending).subquery("__cds")
+    shares = _cume_dist(value, descending=descending, source=source).subquery("__cds")
     return exp.select(
         *[
             exp.Filter(

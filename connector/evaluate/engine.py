@@ -17,10 +17,12 @@ from connector.definitions.loader import Definitions
 from connector.definitions.segment import Segment
 from connector.definitions.traits import Trait
 from connector.definitions.walk import has_esp_conditions
+from connector.evaluate import snapshot
 from connector.evaluate.compile import RuleCompiler
 from connector.evaluate.identity import held_out_mask, normalise_email
 from connector.evaluate.incremental import attach
-from connector.evaluate.sql import col, lit, or_all
+from connector.evaluate.packing import BITS, packed
+from connector.evaluate.sql import col, or_all
 from connector.evaluate.traits import compile_trait
 from connector.source.schema import ColumnType
 from connector.source.store import Store
@@ -49,8 +51,9 @@ class Evaluation:
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
     #: trait values by the caller's key (raw store values; None where NULL)
     traits: dict[str, np.ndarray] = field(default_factory=dict)
-    #: how features were computed: full (from raw events), rollup, or rebuilt (rollup
-    #: rebuilt by this run first)
+    #: how features were computed: full (from raw events), rollup, rebuilt (rollup
+    #: rebuilt by this run first), or snapshot (the rollup's verdict snapshot for every
+    #: profile but those whose results can have changed since: ``snapshot.py``)
     mode: str = "full"
 
     def pushed(self, name: str) -> np.ndarray:
@@ -115,14 +118,17 @@ def evaluate(
     raise_for_schema(defs, schema, selected)
     compiler = RuleCompiler(defs, schema, as_of, previous)
     outputs: list[tuple[str, exp.Expr]] = []
+    rules: list[snapshot.Output] = []
     keys: list[str] = []
     for index, name in enumerate(selected):
         outputs.append((f"__s{index}", compiler.segment(name)))
+        rules.append(snapshot.Output(f"__s{index}", defs.segments[name].rule, segment=name))
         keys.append(name)
     for index, (name, rule) in enumerate((extra_rules or {}).items()):
         owner = (owners or {}).get(name)
         compiled = compiler.compile(rule) if owner is None else compiler.owned(owner, rule)
         outputs.append((f"__x{index}", compiled))
+        rules.append(snapshot.Output(f"__x{index}", rule, owner=owner))
         keys.append(name)
     trait_keys = list(traits or {})
     values = [
@@ -135,25 +141,24 @@ def evaluate(
         real = schema.resolve(attribute, schema.attributes)
         if real is not None:
             real_attributes.append(real)
-    aliases = [alias for alias, _ in outputs]
-    query = compiler.query(outputs, extra_columns=real_attributes, values=values)
-    if aliases:
-        # MATERIALIZED: else the filter is pushed below the projection and every rule is
-        # evaluated twice (once to filter, once to return)
-        rows = exp.to_identifier("__all", quoted=True)
-        fixed = ["profile_id", "email", "email_key", "consent"]
-        fixed += [f"attr:{a}" for a in real_attributes]
-        fixed += [alias for alias, _ in values]
-        query = (
-            exp.select(*[col(c) for c in fixed], *_packed(aliases))
-            .from_(rows)
-            .where(or_all([col(alias) for alias in aliases]))
-            .with_(rows, as_=query, materialized=True, copy=False)
-        )
     numeric_ids = schema.profile_id_type is ColumnType.NUMBER
-    if not numeric_ids:  # text sorts as the store collates it
-        query = query.order_by(col("profile_id"), copy=False)
-    data = store.columns(query)
+    data = None
+    if mode != "full":
+        plan = snapshot.plan(
+            defs,
+            schema,
+            compiler,
+            rules,
+            hysteresis=any(len(ids) for ids in (previous or {}).values()),
+            traits=bool(trait_keys),
+        )
+        if plan is not None and snapshot.due(store, compiler, plan):
+            snapshot.write(store, compiler, plan)
+        elif plan is not None:
+            data = snapshot.run(store, compiler, plan, real_attributes, order=not numeric_ids)
+            mode = "snapshot" if data is not None else mode
+    if data is None:
+        data = store.columns(_query(compiler, outputs, real_attributes, values, numeric_ids))
     if numeric_ids:
         data = _by_profile_id(data)
     ids = data["profile_id"]
@@ -175,6 +180,35 @@ def evaluate(
     return result
 
 
+def _query(
+    compiler: RuleCompiler,
+    outputs: list[tuple[str, exp.Expr]],
+    real_attributes: list[str],
+    values: list[tuple[str, exp.Expr]],
+    numeric_ids: bool,
+) -> exp.Select:
+    """The run's query: per profile that qualifies for some rule, its identity columns,
+    ``values`` and the rules packed (``packed``)."""
+    aliases = [alias for alias, _ in outputs]
+    query = compiler.query(outputs, extra_columns=real_attributes, values=values)
+    if aliases:
+        # MATERIALIZED: else the filter is pushed below the projection and every rule is
+        # evaluated twice (once to filter, once to return)
+        rows = exp.to_identifier("__all", quoted=True)
+        fixed = ["profile_id", "email", "email_key", "consent"]
+        fixed += [f"attr:{a}" for a in real_attributes]
+        fixed += [alias for alias, _ in values]
+        query = (
+            exp.select(*[col(c) for c in fixed], *packed(aliases))
+            .from_(rows)
+            .where(or_all([col(alias) for alias in aliases]))
+            .with_(rows, as_=query, materialized=True, copy=False)
+        )
+    if not numeric_ids:  # text sorts as the store collates it
+        query = query.order_by(col("profile_id"), copy=False)
+    return query
+
+
 def _by_profile_id(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The rows in profile-id order, sorted here rather than by the store: numbers sort
     the same everywhere, and sorting a million ids costs numpy far less than the store
@@ -193,38 +227,13 @@ def _by_profile_id(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {name: column[order] for name, column in data.items()}
 
 
-#: rules per packed column: bits 0..61 of a BIGINT (no sign bit, no overflow)
-_BITS = 62
-
-
-def _packed(aliases: Sequence[str]) -> list[exp.Expr]:
-    """The rules' booleans as bits of BIGINT columns ``__m0``, ``__m1``, ... (NULL as
-    false): one column per 62 rules instead of one per rule, so a run brings back a
-    few integers per qualifying profile rather than a profiles × rules matrix."""
-    bigint = exp.DataType.build("BIGINT")
-    packed = []
-    for start in range(0, len(aliases), _BITS):
-        bits = [
-            exp.cast(
-                exp.Case(ifs=[exp.If(this=col(alias), true=lit(1 << bit))], default=lit(0)),
-                bigint,
-            )
-            for bit, alias in enumerate(aliases[start : start + _BITS])
-        ]
-        total: exp.Expr = bits[0]
-        for bit in bits[1:]:
-            total = exp.Add(this=total, expression=bit)
-        packed.append(total.as_(f"__m{start // _BITS}", quoted=True))
-    return packed
-
-
 def _unpacked(data: Mapping[str, np.ndarray], index: int, rows: int) -> np.ndarray:
     """Rule ``index``'s booleans from the packed columns (read-only: shared below)."""
-    column = data.get(f"__m{index // _BITS}")
+    column = data.get(f"__m{index // BITS}")
     if column is None:  # no rules at all: no rows either
         return _false(rows)
     bits = np.asarray(column, dtype=np.int64)
-    qualified: np.ndarray = (bits & (1 << (index % _BITS))) != 0
+    qualified: np.ndarray = (bits & (1 << (index % BITS))) != 0
     qualified.setflags(write=False)
     return qualified
 

@@ -158,8 +158,15 @@ class FeatureScan:
     tops: dict[_Top, str] = field(default_factory=dict)
     props: dict[str, str] = field(default_factory=dict)
     rollup: RollupUse | None = None
+    #: a table of profile ids (``__pid``): compute the features of these profiles only
+    only: str | None = None
     _decomposed: dict[Aggregate, tuple[Part, ...] | None] = field(default_factory=dict, repr=False)
     _grouped: dict[_Per, Part | None] = field(default_factory=dict, repr=False)
+
+    def only_pids(self) -> exp.Select:
+        """``SELECT __pid FROM <only>`` (the profiles the scan is restricted to)."""
+        assert self.only is not None
+        return exp.select(col(PID)).from_(table_expr(self.only))
 
     # -- registration ------------------------------------------------------------------
     def _prop(self, name: str) -> str:
@@ -369,6 +376,8 @@ class FeatureScan:
         if new is not None:
             select = select.select(lit(new).as_(NEW, quoted=True), copy=False)
         select = select.where(exp.LTE(this=ts.copy(), expression=ts_lit(until)), copy=False)
+        if self.only is not None:
+            select = select.where(col(lay.profile_id).isin(query=self.only_pids()), copy=False)
         for predicate in extra:
             select = select.where(predicate, copy=False)
         return select
@@ -625,9 +634,17 @@ class FeatureScan:
         )
         side = _beside(delta, touched) if touched else delta
         pid = exp.func("COALESCE", col(PID, "r"), col(PID, "d")).as_(PID)
+        stored: exp.Expr = exp.alias_(table_expr(ROLLUP_TABLE), "r")
+        if self.only is not None:
+            stored = (
+                exp.select(exp.Star())
+                .from_(table_expr(ROLLUP_TABLE))
+                .where(col(PID).isin(query=self.only_pids()))
+                .subquery("r")
+            )
         return (
             exp.select(pid, *combined, copy=False)
-            .from_(exp.alias_(table_expr(ROLLUP_TABLE), "r"), copy=False)
+            .from_(stored, copy=False)
             .join(
                 side.subquery("d", copy=False),
                 on=exp.EQ(this=col(PID, "r"), expression=col(PID, "d")),

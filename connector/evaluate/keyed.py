@@ -81,8 +81,13 @@ def _since(part: Part, at: datetime) -> datetime | None:
     return None if part.window is None else at - part.window
 
 
-def _stored(part: Part, since: datetime | None, *columns: str) -> exp.Select:
+def _stored(
+    part: Part, since: datetime | None, *columns: str, only: exp.Select | None = None
+) -> exp.Select:
+    """The part's stored rows (from ``since``; of the profiles ``only`` selects)."""
     select = exp.select(*[col(c) for c in columns]).from_(table_expr(part.table), copy=False)
+    if only is not None:
+        select = select.where(col(PID).isin(query=only), copy=False)
     if since is not None:
         select = select.where(exp.GTE(this=col(TS), expression=ts_lit(since)), copy=False)
     return select
@@ -162,8 +167,9 @@ def touched_values(scan: FeatureScan, part: Part, rows: exp.Expr) -> exp.Select:
     t0, t1 = scan.rollup.as_of, scan.as_of
     added = _dv_rows(scan, part, rows) if part.kind == "dv" else _ext_rows(scan, part, rows)
     touched: exp.Query = exp.select(col(PID)).from_(added.subquery("__added"), copy=False)
+    only = scan.only_pids() if scan.only is not None else None
     if part.window is not None:
-        left = _stored(part, t0 - part.window, PID).where(
+        left = _stored(part, t0 - part.window, PID, only=only).where(
             exp.LT(this=col(TS), expression=ts_lit(t1 - part.window)), copy=False
         )
         touched = touched.union(left, distinct=False, copy=False)

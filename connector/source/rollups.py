@@ -16,7 +16,8 @@ rows appended later are read from the table by the watermark. Otherwise (the tab
 replaced, rows deleted) runs compute in full until the rollup is rebuilt. Rows updated in
 place are not noticed: rebuild the rollup then (``segsync load`` without ``--append``
 drops it). PostgreSQL, Spark, BigQuery and Snowflake stores evaluate in full
-(``Store.incremental``).
+(``Store.incremental``). Replacing or dropping the rollup drops the verdict snapshot kept
+beside it (``connector.source.verdicts``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlglot import exp
 
 from connector.source.store import Store, table_expr
 from connector.source.store import event_stats as stats_of
+from connector.source.verdicts import drop_sql as drop_verdicts
 
 __all__ = [
     "META",
@@ -235,6 +237,8 @@ def _write(
             con.execute(f"ALTER TABLE {name}__new RENAME TO {name}")
         con.execute(f"DROP TABLE IF EXISTS {ROLLUP}")
         con.execute(f"ALTER TABLE {fresh} RENAME TO {ROLLUP}")
+        for statement in drop_verdicts():  # they belong to the rollup replaced
+            con.execute(statement)
         con.execute(
             f"CREATE OR REPLACE TABLE {META} (version INTEGER, as_of TIMESTAMP, "
             "watermark BIGINT, rows BIGINT, fingerprint VARCHAR, parts VARCHAR)"
@@ -263,6 +267,8 @@ def _write(
 def drop(store: Store) -> None:
     """Forget the rollup (runs compute in full until it is rebuilt)."""
     con: Any = getattr(store, "con")  # noqa: B009
+    for statement in drop_verdicts():
+        con.execute(statement)
     con.execute(f"DROP TABLE IF EXISTS {META}")
     con.execute(f"DROP TABLE IF EXISTS {EVENTS}")
     con.execute(f"DROP TABLE IF EXISTS {ROLLUP}")

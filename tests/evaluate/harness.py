@@ -34,6 +34,7 @@ __all__ = [
     "load_spark",
     "make_oracle_store",
     "postgres_layout",
+    "replace_profiles",
     "spark_layout",
     "write_config",
 ]
@@ -106,6 +107,13 @@ def append_events(db: Store, events: Sequence[Mapping[str, Any]]) -> None:
         tuples = ", ".join(f"({', '.join([mark] * len(EVENT_SQL))})" for _ in rows)
         params = [r[c] for r in rows for c in EVENT_SQL]
         con.execute(f"INSERT INTO {db.layout.events_table} VALUES {tuples}", params)
+    db.discover(refresh=True)
+
+
+def replace_profiles(db: Store, profiles: Sequence[Mapping[str, Any]]) -> None:
+    """Replace the store's profiles table (rows updated, added, removed), events kept."""
+    rows = [{c: p.get(c) for c in PROFILE_SQL} for p in profiles]
+    _create(db.con, "profiles", PROFILE_SQL, rows)  # type: ignore[attr-defined]
     db.discover(refresh=True)
 
 

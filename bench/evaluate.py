@@ -18,7 +18,10 @@ after one warm-up each; median and min reported):
 - full: ``evaluate(store, defs, as_of=..., incremental=False)``: every feature from raw
   events, end to end on a freshly opened store (schema discovery, SQL, fetching, holdout);
 - incremental: ``evaluate(store, defs, as_of=...)``: what a run after the append does
-  (rollups, where the store keeps them, plus raw events of the boundary days);
+  (rollups, where the store keeps them, plus raw events of the boundary days; on DuckDB
+  the verdict snapshot the run before the append wrote at ``as_of - 1 day``, beside the
+  rollup it built: every timed run opens the store read-only, so none writes a snapshot
+  of ``as_of`` that a later round would read);
 - ratios to the floor (targets: incremental <= 2.0, full <= 8) and the peak RSS of this
   process (target <= 2 GiB);
 - the CLI's start-up (target <= 0.3 s of imports each; ``--startup-only`` measures just

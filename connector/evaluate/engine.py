@@ -53,7 +53,7 @@ class Evaluation:
     traits: dict[str, np.ndarray] = field(default_factory=dict)
     #: how features were computed: full (from raw events), rollup, rebuilt (rollup
     #: rebuilt by this run first), or snapshot (the rollup's verdict snapshot for every
-    #: profile but those whose results can have changed since: ``snapshot.py``)
+    #: profile but those whose results can have changed since: ``snapshot``)
     mode: str = "full"
 
     def pushed(self, name: str) -> np.ndarray:

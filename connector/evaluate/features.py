@@ -97,8 +97,9 @@ class _Follow:
     within: timedelta
 
 
-def _disjoint(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    """Sorted half-open ranges merged where they overlap or touch."""
+def disjoint(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Sorted ranges merged where they overlap or touch (the rollup's half-open event
+    ranges here, the verdict snapshot's closed bands in ``snapshot.changed``)."""
     merged: list[tuple[datetime, datetime]] = []
     for low, high in ranges:
         if merged and low <= merged[-1][1]:
@@ -546,7 +547,7 @@ class FeatureScan:
             p.window for p in parts if p.window is not None and p.kind in ("c", "n", "s", "g", "gv")
         }
         rows: exp.Query = added_rows[0].union(added_rows[1], distinct=False, copy=False)
-        for low, high in _disjoint(sorted((t0 - w, t1 - w) for w in windows)):
+        for low, high in disjoint(sorted((t0 - w, t1 - w) for w in windows)):
             gone = self._events_select(
                 t0,
                 (

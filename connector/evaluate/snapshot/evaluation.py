@@ -1,0 +1,252 @@
+"""A run from the verdict snapshot: the profiles of ``D`` (``changed``) evaluated, the
+thresholds of the run's instant over their values and the snapshot's of every other
+profile, a second pass for the profiles a moved threshold can reach, and every profile's
+row merged from the evaluated results and the snapshot's."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlglot import exp
+
+from connector.evaluate.compile import METRICS, RuleCompiler
+from connector.evaluate.packing import BITS, packed
+from connector.evaluate.snapshot.changed import changed
+from connector.evaluate.snapshot.planning import Plan, fits
+from connector.evaluate.snapshot.table import PID, threshold_row, unique_ids
+from connector.evaluate.sql import col, lit, or_all
+from connector.source import verdicts
+from connector.source.store import Store, table_expr
+from connector.source.verdicts import VerdictMeta
+
+CHANGED = "__segsync_changed"  # temporary tables of one run
+MOVERS = "__segsync_movers"
+FRESH = "__segsync_fresh"
+FRESH_MOVERS = "__segsync_fresh_movers"
+
+
+def _population(
+    plan_: Plan, meta: VerdictMeta, mine: Callable[[dict[str, str]], exp.Select]
+) -> Callable[[dict[str, str]], exp.Query]:
+    """The ranked values of every profile: those ``mine`` selects (the profiles of ``D``,
+    under the compiler's metric column names) and the snapshot's of every other profile."""
+
+    def population(metric_cols: dict[str, str]) -> exp.Query:
+        kept = (
+            exp.select(
+                *[
+                    col(meta.metrics[plan_.metrics[m]]).as_(a, quoted=True)
+                    for m, a in metric_cols.items()
+                ]
+            )
+            .from_(table_expr(verdicts.TABLE))
+            .where(exp.Not(this=col(PID).isin(query=exp.select(col(PID)).from_(CHANGED))))
+        )
+        return mine(metric_cols).union(kept, distinct=False)
+
+    return population
+
+
+def _own_values(metric_cols: dict[str, str]) -> exp.Select:
+    """The evaluated profiles' ranked values, from the query's own ``__mv``."""
+    return exp.select(*[col(a) for a in metric_cols.values()]).from_(
+        exp.to_identifier(METRICS, quoted=True)
+    )
+
+
+def _fresh_values(plan_: Plan) -> Callable[[dict[str, str]], exp.Select]:
+    """The first pass's ranked values (table ``FRESH``), for the second pass."""
+    names = {m: f"__val{i}" for i, m in enumerate(plan_.metrics)}
+
+    def values(metric_cols: dict[str, str]) -> exp.Select:
+        return exp.select(
+            *[col(names[m]).as_(a, quoted=True) for m, a in metric_cols.items()]
+        ).from_(FRESH)
+
+    return values
+
+
+def _evaluated(
+    compiler: RuleCompiler,
+    plan_: Plan,
+    population: Callable[[dict[str, str]], exp.Query] | None,
+    cut_offs: dict[str, float | None] | None = None,
+) -> exp.Select:
+    """The rules (packed), ranked values and thresholds of the scan's ``only`` profiles
+    (thresholds over ``population``, or ``cut_offs`` by threshold key)."""
+    metric_names = list(plan_.metrics)
+    values = [(f"__val{i}", compiler.metric_value(m)) for i, m in enumerate(metric_names)]
+    values += [(f"__thv{i}", col(alias)) for i, alias in enumerate(compiler.thresholds.values())]
+    outputs = [(o.alias, o.compile(compiler)) for o in plan_.outputs]
+    given = None
+    if cut_offs is not None:
+        given = {alias: cut_offs[plan_.thresholds[k]] for k, alias in compiler.thresholds.items()}
+    query = compiler.query(outputs, values=values, population=population, cut_offs=given)
+    return exp.select(
+        col("profile_id").as_(PID, quoted=True),
+        *packed([o.alias for o in plan_.outputs]),
+        *[col(alias) for alias, _ in values],
+    ).from_(query.subquery("__run"))
+
+
+def _thresholds_now(
+    store: Store,
+    compiler: RuleCompiler,
+    plan_: Plan,
+    population: Callable[[dict[str, str]], exp.Query],
+) -> dict[str, float | None]:
+    """Each threshold at the run's instant, by its key: the first pass's (every row holds
+    them), or, when it evaluated no profile, those of the population."""
+    keys = list(plan_.thresholds.values())
+    rows = store.rows(
+        exp.select(*[col(f"__thv{i}") for i in range(len(keys))]).from_(FRESH).limit(1)
+    )
+    if not rows:
+        names = {m: f"__pv{i}" for i, m in enumerate(plan_.metrics)}
+        row = threshold_row(plan_, "__pop", names.__getitem__)
+        assert row is not None
+        everyone = population(names)
+        rows = store.rows(row.with_("__pop", as_=everyone))
+    return {
+        key: None if value is None else float(value)
+        for key, value in zip(keys, rows[0], strict=True)
+    }
+
+
+def _merged(
+    compiler: RuleCompiler,
+    plan_: Plan,
+    meta: VerdictMeta,
+    parts: list[str],
+    extra_columns: Sequence[str],
+) -> exp.Select:
+    """Every profile's row: the evaluated results where it was evaluated (``parts``),
+    the snapshot's otherwise; only the rows that qualify for some rule."""
+    lay = compiler.schema.layout
+    count = (len(plan_.outputs) + BITS - 1) // BITS
+    bits = [f"__m{i}" for i in range(count)]
+    fresh: exp.Query = exp.select(col(PID), *[col(b) for b in bits]).from_(parts[0])
+    for part in parts[1:]:
+        fresh = fresh.union(
+            exp.select(col(PID), *[col(b) for b in bits]).from_(part), distinct=False
+        )
+    kept = _snapshot_bits(plan_, meta)
+    rows = (
+        exp.select(
+            *compiler.identity(extra_columns, "p"),
+            *[
+                exp.func("COALESCE", col(b, "f"), stored).as_(b, quoted=True)
+                for b, stored in zip(bits, kept, strict=True)
+            ],
+        )
+        .from_(exp.alias_(table_expr(lay.profiles_table), "p"))
+        .join(
+            fresh.subquery("f"),
+            on=exp.EQ(this=col(PID, "f"), expression=col(lay.profile_id, "p")),
+            join_type="left",
+        )
+        .join(
+            exp.alias_(table_expr(verdicts.TABLE), "s"),
+            on=exp.EQ(this=col(PID, "s"), expression=col(lay.profile_id, "p")),
+            join_type="left",
+        )
+    )
+    qualifies = or_all([exp.NEQ(this=col(b), expression=lit(0)) for b in bits])
+    return exp.select(exp.Star()).from_(rows.subquery("__rows")).where(qualifies)
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    return a == b or (a is None and b is None)
+
+
+def _movers(plan_: Plan, meta: VerdictMeta, now: dict[str, float | None]) -> exp.Select | None:
+    """The profiles outside ``D`` whose standing against a moved threshold may change."""
+    conditions: list[exp.Expr] = []
+    for (metric, direction, _), key in plan_.thresholds.items():
+        before, after = meta.thresholds[key], now[key]
+        if _same(before, after):
+            continue
+        value = col(meta.metrics[plan_.metrics[metric]])
+        given = [t for t in (before, after) if t is not None]
+        if len(given) == 2:
+            conditions.append(exp.Between(this=value, low=lit(min(given)), high=lit(max(given))))
+        else:  # from or to "nobody": those beyond the one threshold
+            beyond = exp.GTE if direction == "top" else exp.LTE
+            conditions.append(beyond(this=value, expression=lit(given[0])))
+    if not conditions:
+        return None
+    return (
+        exp.select(col(PID))
+        .from_(table_expr(verdicts.TABLE))
+        .where(or_all(conditions))
+        .where(exp.Not(this=col(PID).isin(query=exp.select(col(PID)).from_(CHANGED))))
+    )
+
+
+def _snapshot_bits(plan_: Plan, meta: VerdictMeta) -> list[exp.Expr]:
+    """The snapshot's results packed in this run's order (its own packed columns when the
+    order is the same)."""
+    aliases = [o.alias for o in plan_.outputs]
+    if meta.order == plan_.rules:
+        return [col(f"__m{i}", "s") for i in range((len(aliases) + BITS - 1) // BITS)]
+    stored = [meta.rules[f] for f in plan_.rules]
+    return [e.unalias() for e in packed(stored, "s")]
+
+
+def run(
+    store: Store,
+    compiler: RuleCompiler,
+    plan_: Plan,
+    extra_columns: Sequence[str],
+    *,
+    order: bool,
+) -> dict[str, Any] | None:
+    """The run's rows (as ``evaluate``'s query returns them; ``order``: sorted by profile
+    id) from the snapshot and the profiles that can change, or ``None`` when the store
+    keeps no snapshot for these rules and the rollup the run uses."""
+    use = compiler.scan.rollup
+    if use is None or use.as_of > compiler.as_of:
+        return None
+    meta = verdicts.read(store)
+    if meta is None or not fits(meta, plan_, use.as_of, use.watermark):
+        return None
+    if any(math.isnan(v) for v in meta.thresholds.values() if v is not None):
+        return None  # NaN sorts above every number in SQL, not in Python: not bounded here
+    schema = compiler.schema
+    if not unique_ids(store, schema):
+        return None
+    con: Any = getattr(store, "con")  # noqa: B009 (DuckDB only)
+    temporary = [CHANGED, FRESH, MOVERS, FRESH_MOVERS]
+    scan = compiler.scan
+    try:
+        query = changed(plan_, schema, meta, compiler.as_of)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS " + store.sql(query))
+        scan.only = CHANGED
+        first = _evaluated(compiler, plan_, _population(plan_, meta, _own_values))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {FRESH} AS " + store.sql(first))
+        parts = [FRESH]
+        if plan_.thresholds:
+            population = _population(plan_, meta, _fresh_values(plan_))
+            now = _thresholds_now(store, compiler, plan_, population)
+            if any(math.isnan(v) for v in now.values() if v is not None):
+                return None
+            movers = _movers(plan_, meta, now)
+            if movers is not None:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {MOVERS} AS " + store.sql(movers))
+                if con.execute(f"SELECT count(*) FROM {MOVERS}").fetchone()[0]:
+                    scan.only = MOVERS
+                    second = _evaluated(compiler, plan_, None, now)
+                    con.execute(
+                        f"CREATE OR REPLACE TEMP TABLE {FRESH_MOVERS} AS " + store.sql(second)
+                    )
+                    parts.append(FRESH_MOVERS)
+        merged = _merged(compiler, plan_, meta, parts, extra_columns)
+        if order:
+            merged = merged.order_by(col("profile_id"), copy=False)
+        return store.columns(merged)
+    finally:
+        scan.only = None
+        for name in temporary:
+            con.execute(f"DROP TABLE IF EXISTS temp.{name}")

@@ -1,0 +1,246 @@
+"""Which runs can use the verdict snapshot, and what a snapshot of their rules holds: the
+fingerprints of the compiled rules and ranked metrics, the profile columns the rules read,
+and the durations the rules measure back from ``as_of`` (the bands of ``changed``).
+
+What cannot be bounded so runs the whole run in full: hysteresis with previous members,
+traits, property conditions relative to ``as_of`` (``within_last`` in a ``where``), percent
+ranks of ``days_since_last`` (for those ``plan`` returns ``None``); stores without rollups,
+profile ids that are NULL or repeated (``writing.due`` / ``write`` and ``evaluation.run``
+find those).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlglot import exp
+
+from connector.definitions.conditions import (
+    AllOf,
+    AnyOf,
+    AttributeCondition,
+    Condition,
+    EventCondition,
+    InSegmentCondition,
+    MetricCondition,
+    NearCondition,
+    NotOf,
+    Op,
+    PropertyCondition,
+)
+from connector.definitions.loader import Definitions
+from connector.definitions.metrics import EventMetric
+from connector.definitions.walk import children
+from connector.evaluate.compile import RuleCompiler
+from connector.evaluate.sql import text_key
+from connector.source.schema import StoreSchema
+from connector.source.verdicts import VerdictMeta, thresholds_key
+
+#: the instant rules are compiled at for their fingerprints (any fixed one would do)
+REFERENCE = datetime(2000, 1, 1)
+_RELATIVE = (Op.WITHIN_LAST, Op.NOT_WITHIN_LAST)
+
+
+@dataclass(frozen=True)
+class Output:
+    """One rule a run evaluates: its column (``__s0``, ``__x0``), and how to compile it
+    (a segment by name, or an extra rule with its owner)."""
+
+    alias: str
+    rule: Condition
+    segment: str | None = None
+    owner: str | None = None
+
+    def compile(self, compiler: RuleCompiler) -> exp.Expr:
+        if self.segment is not None:
+            return compiler.segment(self.segment)
+        if self.owner is not None:
+            return compiler.owned(self.owner, self.rule)
+        return compiler.compile(self.rule)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a snapshot of these rules holds and what bounds the profiles that can change."""
+
+    outputs: list[Output]
+    #: per output, the fingerprint of its compiled rule (in output order)
+    rules: list[str]
+    #: ranked metric name -> fingerprint
+    metrics: dict[str, str]
+    #: (metric, direction, percent) of the compiler's thresholds -> key in the snapshot
+    thresholds: dict[tuple[str, str, float], str]
+    #: the profile columns the rules read (the digest's)
+    digest: list[str]
+    #: durations measured back from as_of over events (per event name, normalised), and
+    #: per timestamp attribute
+    windows: dict[str, frozenset[timedelta]]
+    attributes: dict[str, frozenset[timedelta]]
+
+
+def _relative(where: Sequence[PropertyCondition]) -> bool:
+    return any(c.op in _RELATIVE for c in where)
+
+
+@dataclass
+class _Bounds:
+    #: per event name (normalised), the durations measured back from as_of over its events
+    windows: dict[str, set[timedelta]]
+    #: per timestamp attribute, the durations relative conditions measure back
+    attributes: dict[str, set[timedelta]]
+
+    def window(self, event: str, duration: timedelta) -> None:
+        self.windows.setdefault(text_key(event), set()).add(duration)
+
+
+def _day_counts(comparisons: Sequence[tuple[str, float]]) -> set[int]:
+    """The whole numbers of days at which ``floor(days since) <op> value`` can change:
+    ``>= v`` flips at ``ceil(v)`` days, ``> v`` and ``<= v`` at ``floor(v) + 1``,
+    ``< v`` at ``ceil(v)``, ``== v`` / ``!= v`` at ``v`` and ``v + 1``."""
+    days: set[int] = set()
+    for op, value in comparisons:
+        low, high = math.floor(value), math.ceil(value)
+        days |= {
+            "gte": {high},
+            "lt": {high},
+            "gt": {low + 1},
+            "lte": {low + 1},
+            "eq": {low, low + 1, high},
+            "neq": {low, low + 1, high},
+        }[op]
+    return {d for d in days if d >= 0}
+
+
+def _bounds(
+    defs: Definitions, schema: StoreSchema, rules: Sequence[Condition], hysteresis: bool
+) -> _Bounds | None:
+    """The durations the rules measure back from ``as_of``; ``None`` when some rule
+    depends on ``as_of`` in a way not bounded here."""
+    found = _Bounds({}, {})
+    seen: set[str] = set()
+    stack = list(rules)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, AllOf | AnyOf | NotOf):
+            stack.extend(child for child, _ in children(node))
+        elif isinstance(node, InSegmentCondition):
+            if node.in_segment not in seen:
+                seen.add(node.in_segment)
+                stack.append(defs.segments[node.in_segment].rule)
+        elif isinstance(node, AttributeCondition):
+            if node.op in _RELATIVE:
+                real = StoreSchema.resolve(node.attribute, schema.attributes)
+                assert real is not None
+                found.attributes.setdefault(real, set()).add(node.value.delta)
+        elif isinstance(node, NearCondition):
+            continue
+        elif isinstance(node, EventCondition):
+            follow = node.not_followed_by
+            if _relative(node.where) or (follow is not None and _relative(follow.where)):
+                return None
+            if node.within is not None:
+                found.window(node.event, node.within.delta)
+            # a follow-up's own ``within`` counts from the latest matching event, not
+            # from as_of: follow-ups between T0 and T1 are in D by their time
+        elif isinstance(node, MetricCondition):
+            if node.hysteresis and hysteresis:
+                return None
+            metric = defs.metrics[node.metric]
+            if not isinstance(metric, EventMetric):
+                continue  # an attribute: in the digest
+            if _relative(metric.where):
+                return None
+            if metric.within is not None:
+                found.window(metric.event, metric.within.delta)
+            if metric.aggregate == "days_since_last":
+                if node.percent() is not None:
+                    return None  # every profile's value moves with as_of
+                for days in _day_counts(node.comparisons()):
+                    found.window(metric.event, timedelta(days=days))
+        else:
+            return None
+    return found
+
+
+def _digest_of(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _fingerprint(compiler: RuleCompiler, expr: exp.Expr) -> str:
+    """The compiled expression and what the scan registered for it, at ``REFERENCE``."""
+    scan = compiler.scan
+    types = {
+        name: str(kind)
+        for name, kind in [*compiler.schema.attributes.items(), *compiler.schema.properties.items()]
+        if name in compiler.attributes or name in scan.props
+    }
+    text = json.dumps(
+        [
+            expr.sql(dialect="duckdb"),
+            [repr(item) for item in scan.aggregates.items()],
+            [repr(item) for item in scan.pers.items()],
+            [repr(item) for item in scan.follows.items()],
+            [repr(item) for item in scan.tops.items()],
+            sorted(scan.props.items()),
+            [repr(item) for item in compiler.thresholds.items()],
+            sorted(types.items()),
+        ]
+    )
+    return _digest_of(text)
+
+
+def plan(
+    defs: Definitions,
+    schema: StoreSchema,
+    compiler: RuleCompiler,
+    outputs: list[Output],
+    *,
+    hysteresis: bool,
+    traits: bool,
+) -> Plan | None:
+    """The snapshot plan of a run's rules (compiled by ``compiler``), or ``None`` when they
+    cannot use one. ``hysteresis``: the run keeps previous members (then a percent
+    condition with hysteresis is not bounded); ``traits``: the run computes traits."""
+    if traits or not outputs or compiler.previous_columns or compiler.ranks:
+        return None
+    found = _bounds(defs, schema, [o.rule for o in outputs], hysteresis)
+    if found is None:
+        return None
+    fingerprints = []
+    for output in outputs:
+        reference = RuleCompiler(defs, schema, REFERENCE)
+        fingerprints.append(_fingerprint(reference, output.compile(reference)))
+    metrics: dict[str, str] = {}
+    for metric, _, _ in compiler.thresholds:
+        if metric not in metrics:
+            reference = RuleCompiler(defs, schema, REFERENCE)
+            metrics[metric] = _fingerprint(reference, reference.metric_value(metric))
+    keys = {(m, d, p): thresholds_key(metrics[m], d, p) for (m, d, p) in compiler.thresholds}
+    return Plan(
+        outputs=outputs,
+        rules=fingerprints,
+        metrics=metrics,
+        thresholds=keys,
+        digest=sorted(compiler.attributes),
+        windows={e: frozenset(d) for e, d in found.windows.items()},
+        attributes={a: frozenset(d) for a, d in found.attributes.items()},
+    )
+
+
+def fits(meta: VerdictMeta | None, plan_: Plan, as_of: datetime, watermark: int) -> bool:
+    """The snapshot belongs to the rollup of ``as_of`` / ``watermark`` and holds every rule,
+    ranked metric and threshold of ``plan_``, its digest over the columns the rules read."""
+    return (
+        meta is not None
+        and meta.as_of == as_of
+        and meta.watermark == watermark
+        and set(plan_.rules) <= set(meta.rules)
+        and set(plan_.metrics.values()) <= set(meta.metrics)
+        and set(plan_.thresholds.values()) <= set(meta.thresholds)
+        and set(plan_.digest) <= set(meta.digest)
+    )

@@ -1,0 +1,56 @@
+"""The snapshot table's key and digest columns, and the queries over a store that both
+writing the snapshot and using it run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlglot import exp
+
+from connector.evaluate.compile import thresholds
+from connector.evaluate.snapshot.planning import Plan
+from connector.evaluate.sql import col, lit
+from connector.source.schema import StoreSchema
+from connector.source.store import Store, table_expr
+
+PID = "__pid"
+DIGEST = "__digest"
+
+
+def digest(columns: Sequence[str], table: str | None = None) -> exp.Expr:
+    """A 64-bit hash of the profile row's ``columns`` (0 when there are none)."""
+    if not columns:
+        return exp.func("hash", lit(0))
+    return exp.func("hash", *[col(c, table) for c in columns])
+
+
+def unique_ids(store: Store, schema: StoreSchema) -> bool:
+    """Every profile row has an id of its own (the snapshot is keyed by it)."""
+    lay = schema.layout
+    pid = col(lay.profile_id)
+    query = exp.select(
+        exp.Count(this=exp.Star()), exp.Count(this=exp.Distinct(expressions=[pid]))
+    ).from_(table_expr(lay.profiles_table))
+    total, distinct = store.rows(query)[0]
+    return int(total) == int(distinct)
+
+
+def threshold_row(plan_: Plan, source: str, column: Callable[[str], str]) -> exp.Select | None:
+    """One row: each threshold of ``plan_`` (in the order of its keys) over the values
+    of the table or CTE ``source`` (column ``column(metric)`` per metric)."""
+    by_metric: dict[tuple[str, str], list[tuple[float, str]]] = {}
+    for index, (metric, direction, percent) in enumerate(plan_.thresholds):
+        by_metric.setdefault((metric, direction), []).append((percent, f"__k{index}"))
+    if not by_metric:
+        return None
+    row: exp.Select | None = None
+    for index, ((metric, direction), cuts) in enumerate(by_metric.items()):
+        part = thresholds(
+            col(column(metric)), descending=direction == "top", cuts=cuts, source=source
+        ).subquery(f"__tr{index}")
+        row = (
+            exp.select(*[col(f"__k{i}") for i in range(len(plan_.thresholds))]).from_(part)
+            if row is None
+            else row.join(part, join_type="cross")
+        )
+    return row

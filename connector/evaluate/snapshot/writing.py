@@ -1,0 +1,123 @@
+"""Writing the verdict snapshot: a writable run evaluating at exactly the rollup's instant
+keeps every profile's results, ranked values and thresholds, with the neighbourhood of
+each threshold (the profiles a later run evaluates so that a threshold moving a little
+needs no second pass)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlglot import exp
+
+from connector.evaluate.compile import RuleCompiler
+from connector.evaluate.packing import packed
+from connector.evaluate.snapshot.planning import Plan, fits
+from connector.evaluate.snapshot.table import DIGEST, PID, digest, threshold_row, unique_ids
+from connector.evaluate.sql import col, lit
+from connector.source import rollups, verdicts
+from connector.source.store import Store, table_expr
+from connector.source.verdicts import VerdictMeta
+
+
+def _rule_column(fingerprint: str) -> str:
+    return f"v_{fingerprint}"
+
+
+def _metric_column(fingerprint: str) -> str:
+    return f"m_{fingerprint}"
+
+
+def due(store: Store, compiler: RuleCompiler, plan_: Plan) -> bool:
+    """Whether this run writes the snapshot: a writable store whose rollup the run uses
+    is of the run's own instant, and the snapshot kept (if any) is not of it and these
+    rules."""
+    use = compiler.scan.rollup
+    if use is None or use.as_of != compiler.as_of or not rollups.writable(store):
+        return False
+    meta = verdicts.read(store)
+    return not fits(meta, plan_, use.as_of, use.watermark)
+
+
+def write(store: Store, compiler: RuleCompiler, plan_: Plan) -> None:
+    """Keep every profile's results of this run (at the rollup's instant) as the snapshot
+    (nothing when profile ids are not unique)."""
+    use = compiler.scan.rollup
+    assert use is not None
+    schema = compiler.schema
+    if not unique_ids(store, schema):
+        return
+    metric_names = list(plan_.metrics)
+    values = [(f"__val{i}", compiler.metric_value(m)) for i, m in enumerate(metric_names)]
+    values.append((DIGEST, digest(plan_.digest)))
+    aliases = [o.alias for o in plan_.outputs]
+    query = compiler.query([(o.alias, o.compile(compiler)) for o in plan_.outputs], values=values)
+    rule_columns: dict[str, str] = {}
+    columns: list[exp.Expr] = [col("profile_id").as_(PID, quoted=True), col(DIGEST)]
+    for alias, fingerprint in zip(aliases, plan_.rules, strict=True):
+        if fingerprint not in rule_columns:
+            rule_columns[fingerprint] = _rule_column(fingerprint)
+            columns.append(col(alias).as_(rule_columns[fingerprint], quoted=True))
+    columns += packed(aliases)
+    metric_columns = {plan_.metrics[m]: _metric_column(plan_.metrics[m]) for m in metric_names}
+    columns += [
+        col(f"__val{i}").as_(metric_columns[plan_.metrics[m]], quoted=True)
+        for i, m in enumerate(metric_names)
+    ]
+    select = exp.select(*columns).from_(query.subquery("__run"))
+    meta = VerdictMeta(
+        as_of=use.as_of,
+        watermark=use.watermark,
+        rules=rule_columns,
+        order=list(plan_.rules),
+        metrics=metric_columns,
+        digest=list(plan_.digest),
+        thresholds=dict.fromkeys(plan_.thresholds.values()),
+    )
+    row = threshold_row(plan_, verdicts.TABLE, lambda m: metric_columns[plan_.metrics[m]])
+    columns_by_key = {
+        key: metric_columns[plan_.metrics[metric]]
+        for (metric, _, _), key in plan_.thresholds.items()
+    }
+    verdicts.write(store, select, meta, row, _neighbourhood(columns_by_key))
+
+
+#: the neighbourhood of a threshold: this share of the profiles either side of it
+NEAR = 1 / 1000
+
+
+def _neighbourhood(
+    columns: dict[str, str],
+) -> Callable[[dict[str, float | None], int], exp.Query | None]:
+    """Per threshold (key -> the snapshot's value column): the value ``NEAR`` of the
+    profiles below it (``low``) and above it (``high``), and whether no more than that
+    many hold its own value. A later run evaluates the profiles strictly between
+    ``low`` and ``high`` with the others it must evaluate (``changed.changed``): a
+    threshold that moved a little then has no movers left for a second pass."""
+
+    def query(values: dict[str, float | None], rows: int) -> exp.Query | None:
+        size = int(rows * NEAR)
+        table = table_expr(verdicts.TABLE)
+        picked: list[exp.Expr] = []
+        for key, value in values.items():
+            if value is None:
+                continue
+            column = col(columns[key])
+            for side, beyond, pick in ((0, exp.LT, exp.Min), (1, exp.GT, exp.Max)):
+                nearest = (
+                    exp.select(column.copy().as_("__v", quoted=True))
+                    .from_(table.copy())
+                    .where(beyond(this=column.copy(), expression=lit(value)))
+                    .order_by(exp.Ordered(this=column.copy(), desc=side == 0))
+                    .limit(size)
+                )
+                bound = exp.select(pick(this=col("__v"))).from_(nearest.subquery("__near"))
+                picked.append(bound.subquery())
+            ties = (
+                exp.select(exp.LTE(this=exp.Count(this=exp.Star()), expression=lit(size)))
+                .from_(table.copy())
+                .where(exp.EQ(this=column.copy(), expression=lit(value)))
+            )
+            picked.append(ties.subquery())
+        return exp.select(*picked) if picked else None
+
+    return query

@@ -33,18 +33,17 @@ __all__ = [
     "KEEP",
     "ProcessingTime",
     "ProcessingTimes",
+    "elapsed",
     "reset_processing_times",
     "shared_processing_times",
-    "stamp",
 ]
 
 KEEP = 20  # the newest processing times kept per account (and per destination in the store)
 
 
-def stamp(value: Any) -> tuple[datetime, bool] | None:
+def _stamp(value: Any) -> tuple[datetime, bool] | None:
     """The instant of an ISO 8601 stamp with a time zone, and whether it has fractional
-    seconds (None: not such a stamp). A stamp without them is truncated to the second:
-    a time between two such stamps may be up to a second longer than they say."""
+    seconds (None: not such a stamp)."""
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -54,6 +53,22 @@ def stamp(value: Any) -> tuple[datetime, bool] | None:
     if moment.tzinfo is None:
         return None
     return moment, "." in value
+
+
+def elapsed(start: Any, end: Any) -> float | None:
+    """Seconds from the ESP's stamp ``start`` to its stamp ``end`` (ISO 8601 with a time
+    zone; None: either is not such a stamp, or ``end`` comes first). A stamp without
+    fractional seconds is truncated to the second, so then the time may be up to a second
+    longer than the stamps say: it is counted so."""
+    first, last = _stamp(start), _stamp(end)
+    if first is None or last is None:
+        return None
+    seconds = (last[0] - first[0]).total_seconds()
+    if seconds < 0:
+        return None
+    if not (first[1] and last[1]):
+        seconds += 1.0
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -78,8 +93,6 @@ class ProcessingTimes:
 
     def add(self, time: ProcessingTime) -> None:
         """Learn one job's time (a job already known keeps its first time)."""
-        if time.items <= 0 or time.seconds < 0 or not time.id:
-            return
         with self._lock:
             self._insert(time)
 
@@ -87,11 +100,12 @@ class ProcessingTimes:
         """Learn times kept by earlier runs (the state store's), oldest first."""
         with self._lock:
             for time in sorted(times, key=lambda t: t.seen_at):
-                if time.items > 0 and time.seconds >= 0 and time.id:
-                    self._insert(time)
+                self._insert(time)
 
     def _insert(self, time: ProcessingTime) -> None:
-        if time.id in self._seen:
+        """Keep ``time`` unless it says nothing (no id, no items, negative) or its job is
+        known already; only the newest ``keep`` stay."""
+        if time.items <= 0 or time.seconds < 0 or not time.id or time.id in self._seen:
             return
         self._seen[time.id] = time
         ordered = sorted(self._seen.values(), key=lambda t: t.seen_at)[-self._keep :]

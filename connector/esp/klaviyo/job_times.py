@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from connector.esp.processing_times import ProcessingTime, stamp
+from connector.esp.processing_times import ProcessingTime, elapsed
 
 __all__ = ["job_time"]
 
@@ -24,14 +24,8 @@ def job_time(job_id: str, attributes: Mapping[str, Any]) -> ProcessingTime | Non
     """A complete job's processing time (None: not complete, or no usable stamps)."""
     if attributes.get("status") != "complete":
         return None
-    created = stamp(attributes.get("created_at"))
-    completed = stamp(attributes.get("completed_at"))
+    seconds = elapsed(attributes.get("created_at"), attributes.get("completed_at"))
     profiles = attributes.get("total_count")
-    if created is None or completed is None or not isinstance(profiles, int) or profiles <= 0:
+    if seconds is None or not isinstance(profiles, int) or profiles <= 0:
         return None
-    seconds = (completed[0] - created[0]).total_seconds()
-    if seconds < 0:
-        return None
-    if not (created[1] and completed[1]):
-        seconds += 1.0  # truncated to the second: up to a second longer
     return ProcessingTime(job_id, profiles, seconds, time.time())

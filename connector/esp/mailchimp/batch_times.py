@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from connector.esp.processing_times import ProcessingTime, stamp
+from connector.esp.processing_times import ProcessingTime, elapsed
 
 __all__ = ["batch_time"]
 
@@ -37,14 +37,9 @@ def batch_time(batch: Mapping[str, Any], waited: float) -> ProcessingTime | None
     if not isinstance(operations, int) or operations <= 0 or not batch_id:
         return None
     seconds = waited if waited >= 0 else None
-    submitted = stamp(batch.get("submitted_at"))
-    completed = stamp(batch.get("completed_at"))
-    if submitted is not None and completed is not None:
-        stamped = (completed[0] - submitted[0]).total_seconds()
-        if stamped >= 0:
-            if not (submitted[1] and completed[1]):
-                stamped += 1.0  # each truncated to the second: up to a second longer
-            seconds = stamped if seconds is None else min(seconds, stamped)
+    stamped = elapsed(batch.get("submitted_at"), batch.get("completed_at"))
+    if stamped is not None:
+        seconds = stamped if seconds is None else min(seconds, stamped)
     if seconds is None:
         return None
     return ProcessingTime(batch_id, operations, seconds, time.time())

@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from connector.definitions.loader import Definitions, load_definitions
@@ -201,6 +203,34 @@ def write_config(
         (folder / f"{name}.yaml").write_text(dump_yaml(dict(segment)), encoding="utf-8")
     (root / "metrics.yaml").write_text(dump_yaml(dict(metrics)) if metrics else "", "utf-8")
     return load_definitions(root, destination_models())
+
+
+def arrival_chunks(
+    events: Sequence[Mapping[str, Any]], data: st.DataObject
+) -> list[list[Mapping[str, Any]]]:
+    """``events`` in a drawn order, cut into drawn chunks (``data``: hypothesis's
+    ``st.data()``). The orphans' events name every event a rule uses: they come first, in
+    the first chunk (else the schema check refuses the rules); the others in any order."""
+    others = [e for e in events if e["profile_id"] != "zz-orphan"]
+    orphans = [e for e in events if e["profile_id"] == "zz-orphan"]
+    order = data.draw(st.permutations(range(len(others))), label="arrival order")
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(others)), max_size=4), label="cuts"))
+    bounds = zip([0, *cuts], [*cuts, len(others)], strict=True)
+    chunks = [[others[i] for i in order[a:b]] for a, b in bounds]
+    chunks[0] = orphans + chunks[0]
+    return chunks
+
+
+def same_rows(a: Evaluation, b: Evaluation, *, what: str) -> list[str]:
+    """Where two evaluations of one store differ (their rows, each rule's booleans);
+    ``what`` names ``a`` in the lines (``b`` is the full run)."""
+    if list(a.profile_ids) != list(b.profile_ids):
+        return [f"rows {list(a.profile_ids)} != {list(b.profile_ids)}"]
+    return [
+        f"{name}: {what} {a.qualified[name]} full {b.qualified[name]}"
+        for name in a.qualified
+        if not np.array_equal(a.qualified[name], b.qualified[name])
+    ]
 
 
 def disagreements(evaluation: Evaluation, expected: OracleResult) -> list[str]:

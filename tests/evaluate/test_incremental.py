@@ -13,22 +13,23 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from connector.definitions.loader import load_definitions
 from connector.esp.registry import destination_models
-from connector.evaluate.engine import Evaluation, evaluate
+from connector.evaluate.engine import evaluate
 from connector.evaluate.incremental import advance
 from connector.source import open_store, rollups, verdicts
 from connector.source.store import Store
 from tests.evaluate.harness import (
     append_events,
+    arrival_chunks,
     compare,
     load_duckdb,
     make_oracle_store,
+    same_rows,
     write_config,
 )
 from tests.evaluate.oracle import OracleStore
@@ -38,17 +39,6 @@ from tests.evaluate.test_property import PROFILE
 #: how long before as_of the rollup is first built: none, a second, across window edges
 BACKS = [timedelta(0), timedelta(seconds=1), timedelta(days=1), timedelta(days=3, hours=5)]
 BACKS += [timedelta(days=8), timedelta(days=40), timedelta(days=500)]
-
-
-def _same(a: Evaluation, b: Evaluation) -> list[str]:
-    problems = []
-    if list(a.profile_ids) != list(b.profile_ids):
-        problems.append(f"rows {list(a.profile_ids)} != {list(b.profile_ids)}")
-        return problems
-    for name in a.qualified:
-        if not np.array_equal(a.qualified[name], b.qualified[name]):
-            problems.append(f"{name}: incremental {a.qualified[name]} full {b.qualified[name]}")
-    return problems
 
 
 @settings(PROFILE, max_examples=max(10, PROFILE.max_examples // 2))
@@ -68,15 +58,7 @@ def test_keyed_rollup_parts_equal_full_and_oracle(example: Example, data: st.Dat
 def check(example: Example, data: st.DataObject) -> None:
     """Events arrive in random chunks after the rollup is built; a run from the rollup
     equals a full run and the oracle."""
-    # the orphans' events name every event a rule uses: they come first (else the schema
-    # check refuses the rules), the others arrive in any order
-    events = [e for e in example.store.events if e["profile_id"] != "zz-orphan"]
-    orphans = [e for e in example.store.events if e["profile_id"] == "zz-orphan"]
-    order = data.draw(st.permutations(range(len(events))), label="arrival order")
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(events)), max_size=4), label="cuts"))
-    bounds = zip([0, *cuts], [*cuts, len(events)], strict=True)
-    chunks = [[events[i] for i in order[a:b]] for a, b in bounds]
-    chunks[0] = orphans + chunks[0]
+    chunks = arrival_chunks(example.store.events, data)
     t0 = example.as_of - data.draw(st.sampled_from(BACKS), label="as_of - T0")
     first = OracleStore(
         profiles=example.store.profiles,
@@ -117,7 +99,7 @@ def check(example: Example, data: st.DataObject) -> None:
             as_of=example.as_of,
             incremental=False,
         )
-        problems = _same(incremental, full)
+        problems = same_rows(incremental, full, what="incremental")
         assert not problems, "\n".join(problems)
         assert rollups.read_state(db) is not None or built.mode == "full"
 

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -27,26 +26,18 @@ from connector.evaluate.engine import Evaluation, evaluate
 from connector.source import open_store, verdicts
 from tests.evaluate.harness import (
     append_events,
+    arrival_chunks,
     compare,
     load_duckdb,
     make_oracle_store,
     replace_profiles,
+    same_rows,
     write_config,
 )
 from tests.evaluate.oracle import OracleStore
 from tests.evaluate.strategies import Example, examples, keyed_examples
 from tests.evaluate.test_incremental import BACKS
 from tests.evaluate.test_property import PROFILE
-
-
-def _same(a: Evaluation, b: Evaluation) -> list[str]:
-    if list(a.profile_ids) != list(b.profile_ids):
-        return [f"rows {list(a.profile_ids)} != {list(b.profile_ids)}"]
-    return [
-        f"{name}: snapshot {a.qualified[name]} full {b.qualified[name]}"
-        for name in a.qualified
-        if not np.array_equal(a.qualified[name], b.qualified[name])
-    ]
 
 
 def _profiles_at_t0(example: Example, data: st.DataObject) -> list[dict[str, Any]]:
@@ -83,13 +74,7 @@ def test_snapshot_of_keyed_rules_equals_full_and_oracle(
 def check(example: Example, data: st.DataObject) -> None:
     """Snapshot at ``T0``; events appended in chunks and profile rows changed; the run at
     ``as_of`` equals a full run and the oracle."""
-    events = [e for e in example.store.events if e["profile_id"] != "zz-orphan"]
-    orphans = [e for e in example.store.events if e["profile_id"] == "zz-orphan"]
-    order = data.draw(st.permutations(range(len(events))), label="arrival order")
-    cuts = sorted(data.draw(st.lists(st.integers(0, len(events)), max_size=4), label="cuts"))
-    bounds = zip([0, *cuts], [*cuts, len(events)], strict=True)
-    chunks = [[events[i] for i in order[a:b]] for a, b in bounds]
-    chunks[0] = orphans + chunks[0]
+    chunks = arrival_chunks(example.store.events, data)
     t0 = example.as_of - data.draw(st.sampled_from(BACKS), label="as_of - T0")
     first = OracleStore(
         profiles=_profiles_at_t0(example, data),
@@ -126,7 +111,7 @@ def check(example: Example, data: st.DataObject) -> None:
             incremental=False,
             previous=example.previous or None,
         )
-        problems = _same(run, full)
+        problems = same_rows(run, full, what="snapshot")
         assert not problems, "\n".join(problems)
 
 
@@ -168,12 +153,30 @@ def _runs(
         run = evaluate(db, defs, as_of=T1)
         full = evaluate(db, defs, as_of=T1, incremental=False)
     assert run.mode == "snapshot"
-    assert not _same(run, full), _same(run, full)
+    problems = same_rows(run, full, what="snapshot")
+    assert not problems, "\n".join(problems)
     return run, full
 
 
 def _members(result: Evaluation, name: str) -> set[str]:
     return {str(p) for p in result.profile_ids[result.qualified[name]]}
+
+
+def _top_half(tmp: Path, **change: Any) -> set[str]:
+    """The top 50 % by orders of a, b, c, d (4, 3, 2 and 1 orders a month before T0) at
+    ``T1``, after ``change`` (``appended`` events, ``profiles_t1``)."""
+    old = T0 - timedelta(days=30)
+    counts = {"a": 4, "b": 3, "c": 2, "d": 1}
+    events = [_order(pid, old) for pid, n in counts.items() for _ in range(n)]
+    run, _ = _runs(
+        tmp,
+        {"top": {"metric": "orders", "top_percent": 50}},
+        _people(*counts),
+        events,
+        metrics={"orders": {"event": ORDER, "aggregate": "count"}},
+        **change,
+    )
+    return _members(run, "top")
 
 
 def _people(*ids: str) -> list[dict[str, Any]]:
@@ -194,18 +197,8 @@ def test_window_edge_to_the_second(tmp_path: Path) -> None:
 def test_threshold_moving_past_an_unchanged_profile(tmp_path: Path) -> None:
     """Another profile's new orders lift the top-50 % threshold above ``b``'s count: ``b``
     (no event of its own since T0) drops out."""
-    old = T0 - timedelta(days=30)
-    counts = {"a": 4, "b": 3, "c": 2, "d": 1}
-    events = [_order(pid, old) for pid, n in counts.items() for _ in range(n)]
-    run, _ = _runs(
-        tmp_path,
-        {"top": {"metric": "orders", "top_percent": 50}},
-        _people(*counts),
-        events,
-        metrics={"orders": {"event": ORDER, "aggregate": "count"}},
-        appended=[_order("c", T1 - timedelta(hours=1)) for _ in range(2)],
-    )
-    assert _members(run, "top") == {"a", "c"}
+    appended = [_order("c", T1 - timedelta(hours=1)) for _ in range(2)]
+    assert _top_half(tmp_path, appended=appended) == {"a", "c"}
 
 
 def test_profile_row_updated_added_and_removed(tmp_path: Path) -> None:
@@ -283,18 +276,7 @@ def test_event_recorded_ahead_of_its_time(tmp_path: Path) -> None:
 
 def test_gone_profile_leaves_the_ranking(tmp_path: Path) -> None:
     """A profile deleted after T0 no longer counts for the top-50 % threshold."""
-    old = T0 - timedelta(days=30)
-    counts = {"a": 4, "b": 3, "c": 2, "d": 1}
-    events = [_order(pid, old) for pid, n in counts.items() for _ in range(n)]
-    run, _ = _runs(
-        tmp_path,
-        {"top": {"metric": "orders", "top_percent": 50}},
-        _people(*counts),
-        events,
-        metrics={"orders": {"event": ORDER, "aggregate": "count"}},
-        profiles_t1=_people("a", "b", "c"),
-    )
-    assert _members(run, "top") == {"a"}
+    assert _top_half(tmp_path, profiles_t1=_people("a", "b", "c")) == {"a"}
 
 
 def test_appended_event_without_a_profile(tmp_path: Path) -> None:

@@ -299,6 +299,7 @@ class RuleCompiler:
         where: exp.Expr | None = None,
         population: Callable[[dict[str, str]], exp.Query] | None = None,
         cut_offs: Mapping[str, float | None] | None = None,
+        bands: Mapping[str, tuple[float | None, float | None]] | None = None,
     ) -> exp.Select:
         """The full query: profile id, email, consent, ``extra_columns``, ``values`` (named
         value expressions, e.g. traits) and ``outputs``.
@@ -308,6 +309,9 @@ class RuleCompiler:
         ``__mv`` (it may read ``__mv``, the evaluated profiles' values): the percent
         thresholds are those of the whole population. ``cut_offs``: the thresholds
         themselves, by column (``thresholds``), known from an earlier query of the run.
+        ``bands``: by threshold column, a value range the threshold is expected in
+        (``band_threshold``): the distribution is read only there, and the column
+        ``sure(alias)`` says whether the threshold found is certainly the exact one.
 
         Compile every rule first (``segment``/``compile``), then call this once.
         """
@@ -362,20 +366,8 @@ class RuleCompiler:
                 copy=False,
             )
             ranked = ranked.select(col("__cd", name).as_(alias, quoted=True), copy=False)
-        by_metric: dict[tuple[str, str], list[tuple[float, str]]] = {}
-        for (metric, direction, percent), alias in self.thresholds.items():
-            if metrics:
-                by_metric.setdefault((metric, direction), []).append((percent, alias))
-        for index, ((metric, direction), cuts) in enumerate(by_metric.items()):
-            name = f"__thr{index}"
-            value = col(metric_cols[metric])
-            rank_ctes.append(
-                (name, thresholds(value, descending=direction == "top", cuts=cuts, source=source))
-            )
-            ranked = ranked.join(
-                exp.to_identifier(name, quoted=True), join_type="cross", copy=False
-            )
-            ranked = ranked.select(*[col(alias, name) for _, alias in cuts], copy=False)
+        if metrics:
+            ranked = self._cut_offs(ranked, rank_ctes, metric_cols, source, bands)
         for owner, alias in self.previous_columns.items():
             ids = [lit(pid) for pid in self.previous[owner]]
             kept = exp.In(this=col(lay.profile_id, BASE), expressions=ids)
@@ -403,6 +395,50 @@ class RuleCompiler:
                 exp.to_identifier(cte_name, quoted=True), as_=cte, materialized=inline, copy=False
             )
         return final
+
+    def _cut_offs(
+        self,
+        ranked: exp.Select,
+        rank_ctes: list[tuple[str, exp.Select]],
+        metric_cols: dict[str, str],
+        source: str,
+        bands: Mapping[str, tuple[float | None, float | None]] | None,
+    ) -> exp.Select:
+        """``ranked`` with every percent threshold as a column (one CTE each, added to
+        ``rank_ctes``, over the distribution of ``source``): read from its band where
+        ``bands`` gives one (``band_threshold``), else over the whole distribution (the
+        cuts of one metric and direction together, ``thresholds``)."""
+        by_metric: dict[tuple[str, str], list[tuple[float, str]]] = {}
+        for (metric, direction, percent), alias in self.thresholds.items():
+            if bands is not None and alias in bands:
+                name = f"__thb{len(rank_ctes)}"
+                low, high = bands[alias]
+                banded = band_threshold(
+                    col(metric_cols[metric]),
+                    descending=direction == "top",
+                    percent=percent,
+                    band=(low, high),
+                    alias=alias,
+                    source=source,
+                )
+                rank_ctes.append((name, banded))
+                ranked = ranked.join(
+                    exp.to_identifier(name, quoted=True), join_type="cross", copy=False
+                )
+                ranked = ranked.select(col(alias, name), col(sure(alias), name), copy=False)
+                continue
+            by_metric.setdefault((metric, direction), []).append((percent, alias))
+        for index, ((metric, direction), cuts) in enumerate(by_metric.items()):
+            name = f"__thr{index}"
+            value = col(metric_cols[metric])
+            rank_ctes.append(
+                (name, thresholds(value, descending=direction == "top", cuts=cuts, source=source))
+            )
+            ranked = ranked.join(
+                exp.to_identifier(name, quoted=True), join_type="cross", copy=False
+            )
+            ranked = ranked.select(*[col(alias, name) for _, alias in cuts], copy=False)
+        return ranked
 
     def _values_ctes(
         self,
@@ -469,6 +505,86 @@ def _cume_dist(value: exp.Expr, *, descending: bool, source: str = METRICS) -> e
     double = exp.DataType.build("DOUBLE")
     share = exp.Div(this=exp.cast(running, double), expression=exp.cast(total, double))
     return exp.select(col("__v"), share.as_("__cd", quoted=True)).from_(counts.subquery("__c"))
+
+
+def sure(alias: str) -> str:
+    """The column saying whether the banded threshold ``alias`` is exact."""
+    return f"{alias}__sure"
+
+
+def band_threshold(
+    value: exp.Expr,
+    *,
+    descending: bool,
+    percent: float,
+    band: tuple[float | None, float | None],
+    alias: str,
+    source: str,
+) -> exp.Select:
+    """``thresholds`` of one cut read from a value range ``band`` (``None``: unbounded on
+    that side) of ``source``: one row, the threshold as ``alias`` and ``sure(alias)``,
+    true when it is certainly the one ``thresholds`` gives.
+
+    In ranking order (descending for top) the values whose ``CUME_DIST`` is within the
+    percent are a prefix and the threshold is its last value. Each value's share is the
+    same integer count over the same total as in ``thresholds`` (the profiles beyond the
+    band counted, not grouped), so equal to the last double. The prefix is known to end
+    inside the band when the band's first value is in it and its last is not (a side
+    left unbounded holds every value beyond it); otherwise ``sure`` is false and the
+    caller computes the threshold over the whole distribution.
+    """
+    low, high = band
+    before, after = (high, low) if descending else (low, high)
+    inside: list[exp.Expr] = [exp.Not(this=exp.Is(this=value.copy(), expression=exp.null()))]
+    if low is not None:
+        inside.append(exp.GTE(this=value.copy(), expression=lit(low)))
+    if high is not None:
+        inside.append(exp.LTE(this=value.copy(), expression=lit(high)))
+    counts = (
+        exp.select(
+            value.as_("__v", quoted=True), exp.Count(this=exp.Star()).as_("__n", quoted=True)
+        )
+        .from_(exp.to_identifier(source, quoted=True))
+        .where(exp.and_(*inside))
+        .group_by(value.copy())
+    )
+    beyond_before: exp.Expr = lit(0)
+    if before is not None:
+        past = exp.GT if descending else exp.LT
+        beyond_before = exp.Filter(
+            this=exp.Count(this=exp.Star()),
+            expression=exp.Where(this=past(this=value.copy(), expression=lit(before))),
+        )
+    totals = exp.select(
+        exp.Count(this=value.copy()).as_("__total", quoted=True),
+        beyond_before.as_("__before", quoted=True),
+    ).from_(exp.to_identifier(source, quoted=True))
+    order = exp.Order(expressions=[exp.Ordered(this=col("__v"), desc=descending)])
+    running = exp.Add(
+        this=col("__before"), expression=exp.Window(this=exp.Sum(this=col("__n")), order=order)
+    )
+    double = exp.DataType.build("DOUBLE")
+    share = exp.Div(this=exp.cast(running, double), expression=exp.cast(col("__total"), double))
+    shares = (
+        exp.select(col("__v"), share.as_("__cd", quoted=True))
+        .from_(counts.subquery("__c"))
+        .join(totals.subquery("__t"), join_type="cross")
+    )
+    cut = lit(percent / 100.0)
+    pick = exp.Min if descending else exp.Max
+    checks: list[exp.Expr] = []
+    if before is not None:  # the band's first value is in the prefix
+        checks.append(exp.LTE(this=exp.Min(this=col("__cd")), expression=cut.copy()))
+    if after is not None:  # and its last value is not
+        checks.append(exp.GT(this=exp.Max(this=col("__cd")), expression=cut.copy()))
+    certain = exp.func("COALESCE", exp.and_(*checks), exp.false()) if checks else exp.true()
+    return exp.select(
+        exp.Filter(
+            this=pick(this=col("__v")),
+            expression=exp.Where(this=exp.LTE(this=col("__cd"), expression=cut.copy())),
+        ).as_(alias, quoted=True),
+        certain.as_(sure(alias), quoted=True),
+    ).from_(shares.subquery("__cds"))
 
 
 #: printable ASCII: there ``TRIM``, ``LOWER`` and the patterns below agree with Python's

@@ -298,3 +298,45 @@ def test_appended_event_without_a_profile(tmp_path: Path) -> None:
         ],
     )
     assert _members(run, "top") == {"a"}
+
+
+def _top(tmp: Path, percent: float, **change: Any) -> Evaluation:
+    """The top ``percent`` by orders of p1..p10 (1 to 10 orders a month before T0; the
+    snapshot keeps the nearest value either side of the threshold) at ``T1``, after
+    ``change`` (``appended`` events, ``profiles_t1``)."""
+    old = T0 - timedelta(days=30)
+    events = [_order(f"p{n}", old) for n in range(1, 11) for _ in range(n)]
+    run, _ = _runs(
+        tmp,
+        {"top": {"metric": "orders", "top_percent": percent}},
+        _people(*[f"p{n}" for n in range(1, 11)]),
+        events,
+        metrics={"orders": {"event": ORDER, "aggregate": "count"}},
+        **change,
+    )
+    return run
+
+
+def test_threshold_leaving_its_neighbourhood(tmp_path: Path) -> None:
+    """Top 20 %: three profiles overtake everyone, and the threshold (22 orders) is far
+    above the values the snapshot keeps around it (8 to 10): it is read from the whole
+    distribution."""
+    appended = [_order(f"p{n}", T1 - timedelta(hours=1)) for n in (1, 2, 3) for _ in range(20)]
+    assert _members(_top(tmp_path, 20, appended=appended), "top") == {"p2", "p3"}
+
+
+def test_threshold_falling_below_its_neighbourhood(tmp_path: Path) -> None:
+    """Top 30 %: the three profiles at the top are deleted (and p1 orders again, so the
+    run evaluates some profile); the threshold falls from 8 to 6 orders, below the values
+    kept around it (7 to 9), though 7 still qualifies."""
+    kept = _people(*[f"p{n}" for n in range(1, 8)])
+    again = [_order("p1", T1 - timedelta(hours=1))]
+    run = _top(tmp_path, 30, profiles_t1=kept, appended=again)
+    assert _members(run, "top") == {"p6", "p7"}
+
+
+def test_threshold_moving_within_its_neighbourhood(tmp_path: Path) -> None:
+    """Top 20 %: one profile overtakes the top two, and the threshold moves from 9 to 10
+    orders, within the snapshot's neighbourhood (8 to 10), counting the profile beyond."""
+    appended = [_order("p1", T1 - timedelta(hours=1)) for _ in range(20)]
+    assert _members(_top(tmp_path, 20, appended=appended), "top") == {"p1", "p10"}

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from connector.evaluate.compile import METRICS, RuleCompiler
+from connector.evaluate.compile import METRICS, RuleCompiler, sure
 from connector.evaluate.packing import BITS, packed
 from connector.evaluate.snapshot.changed import changed
 from connector.evaluate.snapshot.planning import Plan, fits
@@ -73,22 +73,60 @@ def _evaluated(
     plan_: Plan,
     population: Callable[[dict[str, str]], exp.Query] | None,
     cut_offs: dict[str, float | None] | None = None,
+    bands: dict[str, tuple[float | None, float | None]] | None = None,
 ) -> exp.Select:
     """The rules (packed), ranked values and thresholds of the scan's ``only`` profiles
-    (thresholds over ``population``, or ``cut_offs`` by threshold key)."""
+    (thresholds over ``population``, or ``cut_offs`` by threshold key); ``bands`` (by
+    threshold key): where to read each threshold from, with ``__thok<i>`` saying whether
+    it is certainly exact (``band_threshold``)."""
     metric_names = list(plan_.metrics)
     values = [(f"__val{i}", compiler.metric_value(m)) for i, m in enumerate(metric_names)]
     values += [(f"__thv{i}", col(alias)) for i, alias in enumerate(compiler.thresholds.values())]
-    outputs = [(o.alias, o.compile(compiler)) for o in plan_.outputs]
     given = None
     if cut_offs is not None:
         given = {alias: cut_offs[plan_.thresholds[k]] for k, alias in compiler.thresholds.items()}
-    query = compiler.query(outputs, values=values, population=population, cut_offs=given)
+    by_alias = None
+    if bands:
+        by_alias = {
+            alias: bands[plan_.thresholds[k]]
+            for k, alias in compiler.thresholds.items()
+            if plan_.thresholds[k] in bands
+        }
+        values += [
+            (f"__thok{i}", col(sure(alias)) if alias in by_alias else exp.true())
+            for i, alias in enumerate(compiler.thresholds.values())
+        ]
+    outputs = [(o.alias, o.compile(compiler)) for o in plan_.outputs]
+    query = compiler.query(
+        outputs, values=values, population=population, cut_offs=given, bands=by_alias
+    )
     return exp.select(
         col("profile_id").as_(PID, quoted=True),
         *packed([o.alias for o in plan_.outputs]),
         *[col(alias) for alias, _ in values],
     ).from_(query.subquery("__run"))
+
+
+def _bands(plan_: Plan, meta: VerdictMeta) -> dict[str, tuple[float | None, float | None]]:
+    """Per threshold key, the values where the threshold of the run's instant is looked
+    for first: the snapshot's neighbourhood of its threshold (``writing._neighbourhood``;
+    a side with no value kept is unbounded)."""
+    found: dict[str, tuple[float | None, float | None]] = {}
+    for key in plan_.thresholds.values():
+        near = meta.near.get(key)
+        if meta.thresholds.get(key) is None or near is None:
+            continue
+        low, high, _ = near
+        found[key] = (low, high)
+    return found
+
+
+def _sure(store: Store, plan_: Plan) -> bool:
+    """Whether every threshold the first pass read from a band is certainly exact (no
+    profile evaluated: no row to tell, and ``_thresholds_now`` reads the population)."""
+    flags = [col(f"__thok{i}") for i in range(len(plan_.thresholds))]
+    rows = store.rows(exp.select(*flags).from_(FRESH).limit(1))
+    return not rows or all(bool(flag) for flag in rows[0])
 
 
 def _thresholds_now(
@@ -224,8 +262,13 @@ def run(
         query = changed(plan_, schema, meta, compiler.as_of)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS " + store.sql(query))
         scan.only = CHANGED
-        first = _evaluated(compiler, plan_, _population(plan_, meta, _own_values))
+        population = _population(plan_, meta, _own_values)
+        bands = _bands(plan_, meta)
+        first = _evaluated(compiler, plan_, population, bands=bands)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {FRESH} AS " + store.sql(first))
+        if bands and not _sure(store, plan_):  # a threshold left its band: read them all
+            first = _evaluated(compiler, plan_, population)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {FRESH} AS " + store.sql(first))
         parts = [FRESH]
         if plan_.thresholds:
             population = _population(plan_, meta, _fresh_values(plan_))

@@ -95,7 +95,7 @@ def _neighbourhood(
     threshold that moved a little then has no movers left for a second pass."""
 
     def query(values: dict[str, float | None], rows: int) -> exp.Query | None:
-        size = int(rows * NEAR)
+        size = max(1, int(rows * NEAR))  # at least the nearest value each side
         table = table_expr(verdicts.TABLE)
         picked: list[exp.Expr] = []
         for key, value in values.items():

@@ -463,25 +463,31 @@ class RuleCompiler:
         return [*ctes, (POPULATION, everyone)], POPULATION
 
     def identity(
-        self, extra_columns: Sequence[str] = (), table: str | None = None
+        self,
+        extra_columns: Sequence[str] = (),
+        table: str | None = None,
+        key: exp.Expr | None = None,
     ) -> list[exp.Expr]:
         """The columns every run returns per profile (of the profiles table, or the
-        ``table`` holding its columns): profile id, email, its key, consent and the
-        ``extra_columns`` (``attr:<name>``)."""
+        ``table`` holding its columns): profile id, email, its key (``email_key_of``, or
+        ``key``), consent and the ``extra_columns`` (``attr:<name>``)."""
         lay = self.schema.layout
         consent = StoreSchema.resolve(lay.consent, self.schema.attributes)
         consent_expr: exp.Expr = as_bool(col(consent, table)) if consent else exp.false()
         return [
             col(lay.profile_id, table).as_("profile_id", quoted=True),
             col(lay.email, table).as_("email", quoted=True),
-            (
-                email_key(col(lay.email, table))
-                if self.schema.profile_columns.get(lay.email) is ColumnType.TEXT
-                else exp.cast(exp.null(), exp.DataType.build("VARCHAR"))
-            ).as_("email_key", quoted=True),
+            (self.email_key_of(table) if key is None else key).as_("email_key", quoted=True),
             consent_expr.as_("consent", quoted=True),
             *[col(c, table).as_(f"attr:{c}", quoted=True) for c in extra_columns],
         ]
+
+    def email_key_of(self, table: str | None = None) -> exp.Expr:
+        """The email's key (``email_key``) where the store holds emails as text, else NULL."""
+        lay = self.schema.layout
+        if self.schema.profile_columns.get(lay.email) is ColumnType.TEXT:
+            return email_key(col(lay.email, table))
+        return exp.cast(exp.null(), exp.DataType.build("VARCHAR"))
 
 
 def _cume_dist(value: exp.Expr, *, descending: bool, source: str = METRICS) -> exp.Select:

@@ -1,10 +1,11 @@
 """Where the store keeps the verdict snapshot beside its rollup (DuckDB): two tables.
 
 - ``segsync_verdicts``: one row per profile (``__pid``) as evaluated at the rollup's
-  instant: a digest of the profile columns the rules read (``__digest``), one BOOLEAN per
-  rule (``v_<fingerprint>``), the same rules packed into BIGINTs in the order of
-  ``VerdictMeta.order`` (``__m0``, ``__m1``, ...) and the values of the metrics that
-  percent conditions rank (``m_<fingerprint>``);
+  instant: a digest of the profile columns the rules read and the email (``__digest``),
+  the email's key (``__email_key``), one BOOLEAN per rule (``v_<fingerprint>``), the
+  same rules packed into BIGINTs in the order of ``VerdictMeta.order`` (``__m0``,
+  ``__m1``, ...) and the values of the metrics that percent conditions rank
+  (``m_<fingerprint>``);
 - ``segsync_verdicts_meta``: one row: the rollup's instant and watermark the verdicts
   belong to, and (JSON) the rules' and metrics' fingerprints, the packing order, the
   digest's columns and the percent thresholds at that instant.
@@ -30,7 +31,7 @@ __all__ = ["META", "TABLE", "VerdictMeta", "drop", "drop_sql", "read", "threshol
 
 TABLE = "segsync_verdicts"
 META = "segsync_verdicts_meta"
-VERSION = 1
+VERSION = 2  # 2: the email's key per profile, the email in the digest
 
 
 @dataclass(frozen=True)

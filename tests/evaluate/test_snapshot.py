@@ -215,6 +215,17 @@ def test_profile_row_updated_added_and_removed(tmp_path: Path) -> None:
     assert _members(run, "ca") == {"stays", "new"}
 
 
+def test_changed_email_gets_its_new_key(tmp_path: Path) -> None:
+    """A profile whose email alone changed after T0 comes back with its new address and
+    key (the snapshot keeps keys for unchanged emails only); the others keep theirs."""
+    profiles = _people("moved", "stays")
+    later = [{**profiles[0], "email": " Moved@New.Example.COM "}, profiles[1]]
+    events = [_order("moved", T0 - timedelta(days=2)), _order("stays", T0 - timedelta(days=2))]
+    run, _ = _runs(tmp_path, {"buyers": BUYERS}, profiles, events, profiles_t1=later)
+    emails = dict(zip(run.profile_ids.tolist(), run.emails.tolist(), strict=True))
+    assert emails == {"moved": "moved@new.example.com", "stays": "stays@example.com"}
+
+
 def test_late_event_with_an_old_time(tmp_path: Path) -> None:
     """An event appended after T0 with a time long before it counts."""
     rule = {"event": ORDER, "count": {"gte": 2}}

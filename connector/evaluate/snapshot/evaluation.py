@@ -15,7 +15,7 @@ from connector.evaluate.compile import METRICS, RuleCompiler, sure
 from connector.evaluate.packing import BITS, packed
 from connector.evaluate.snapshot.changed import changed
 from connector.evaluate.snapshot.planning import Plan, fits
-from connector.evaluate.snapshot.table import PID, threshold_row, unique_ids
+from connector.evaluate.snapshot.table import EMAIL_KEY, PID, threshold_row, unique_ids
 from connector.evaluate.sql import col, lit, or_all
 from connector.source import verdicts
 from connector.source.store import Store, table_expr
@@ -171,9 +171,20 @@ def _merged(
             exp.select(col(PID), *[col(b) for b in bits]).from_(part), distinct=False
         )
     kept = _snapshot_bits(plan_, meta)
+    # the email's key computed for the evaluated profiles only (the others' email is the
+    # snapshot's: it is in the digest)
+    key = exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.Is(this=col(PID, "f"), expression=exp.null()),
+                true=col(EMAIL_KEY, "s"),
+            )
+        ],
+        default=compiler.email_key_of("p"),
+    )
     rows = (
         exp.select(
-            *compiler.identity(extra_columns, "p"),
+            *compiler.identity(extra_columns, "p", key),
             *[
                 exp.func("COALESCE", col(b, "f"), stored).as_(b, quoted=True)
                 for b, stored in zip(bits, kept, strict=True)

@@ -75,7 +75,7 @@ class Plan:
     metrics: dict[str, str]
     #: (metric, direction, percent) of the compiler's thresholds -> key in the snapshot
     thresholds: dict[tuple[str, str, float], str]
-    #: the profile columns the rules read (the digest's)
+    #: the profile columns the rules read and the email (the digest's)
     digest: list[str]
     #: durations measured back from as_of over events (per event name, normalised), and
     #: per timestamp attribute
@@ -226,7 +226,8 @@ def plan(
         rules=fingerprints,
         metrics=metrics,
         thresholds=keys,
-        digest=sorted(compiler.attributes),
+        # the email too: a profile outside D keeps the snapshot's email key
+        digest=sorted({*compiler.attributes, schema.layout.email}),
         windows={e: frozenset(d) for e, d in found.windows.items()},
         attributes={a: frozenset(d) for a, d in found.attributes.items()},
     )

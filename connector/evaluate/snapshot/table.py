@@ -15,6 +15,9 @@ from connector.source.store import Store, table_expr
 
 PID = "__pid"
 DIGEST = "__digest"
+#: the email's key (``RuleCompiler.email_key_of``): the email is in the digest, so a
+#: profile outside ``D`` has the key of the snapshot
+EMAIL_KEY = "__email_key"
 
 
 def digest(columns: Sequence[str], table: str | None = None) -> exp.Expr:

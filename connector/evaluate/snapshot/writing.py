@@ -12,7 +12,14 @@ from sqlglot import exp
 from connector.evaluate.compile import RuleCompiler
 from connector.evaluate.packing import packed
 from connector.evaluate.snapshot.planning import Plan, fits
-from connector.evaluate.snapshot.table import DIGEST, PID, digest, threshold_row, unique_ids
+from connector.evaluate.snapshot.table import (
+    DIGEST,
+    EMAIL_KEY,
+    PID,
+    digest,
+    threshold_row,
+    unique_ids,
+)
 from connector.evaluate.sql import col, lit
 from connector.source import rollups, verdicts
 from connector.source.store import Store, table_expr
@@ -49,10 +56,15 @@ def write(store: Store, compiler: RuleCompiler, plan_: Plan) -> None:
     metric_names = list(plan_.metrics)
     values = [(f"__val{i}", compiler.metric_value(m)) for i, m in enumerate(metric_names)]
     values.append((DIGEST, digest(plan_.digest)))
+    values.append((EMAIL_KEY, compiler.email_key_of()))
     aliases = [o.alias for o in plan_.outputs]
     query = compiler.query([(o.alias, o.compile(compiler)) for o in plan_.outputs], values=values)
     rule_columns: dict[str, str] = {}
-    columns: list[exp.Expr] = [col("profile_id").as_(PID, quoted=True), col(DIGEST)]
+    columns: list[exp.Expr] = [
+        col("profile_id").as_(PID, quoted=True),
+        col(DIGEST),
+        col(EMAIL_KEY),
+    ]
     for alias, fingerprint in zip(aliases, plan_.rules, strict=True):
         if fingerprint not in rule_columns:
             rule_columns[fingerprint] = _rule_column(fingerprint)

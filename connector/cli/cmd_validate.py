@@ -77,7 +77,10 @@ def validate(
         return
     print_table(["segment", "type", "schedule", "destinations", "evaluation"], rows)
     if any(features.values()):
-        out.print("features read from events ([rollup]: kept incrementally in the store):")
+        out.print(
+            "features read from events ([rollup]: kept incrementally in the store):",
+            markup=False,
+        )
         for name, lines in features.items():
             for line in lines:
                 out.print(f"  {name}: {line}", markup=False)

@@ -20,6 +20,7 @@ from connector.errors import ConfigError
 from connector.esp.registry import capabilities_for
 from connector.evaluate.engine import has_esp_conditions
 from connector.evaluate.incremental import segment_features
+from connector.evaluate.snapshot import full_reason
 from connector.plan.split import plan_splits
 from connector.source.schema import StoreSchema
 
@@ -37,9 +38,11 @@ def validate(
     """Check every segment, metric and destination; exit 1 with located errors if any."""
     defs = load_config()
     schema = None
+    snapshots = False  # the store keeps rollups and verdict snapshots (DuckDB)
     if not offline:
         with open_source() as store:
             schema = store.discover()
+            snapshots = store.incremental
         raise_for_schema(defs, schema)
     plan_splits(
         defs, schema=schema, capabilities=capabilities_for
@@ -60,12 +63,18 @@ def validate(
         for name, seg in defs.segments.items()
     ]
     features = _features(defs, schema)
+    full = _full_reasons(defs, schema) if snapshots and schema is not None else {}
     if as_json:
         payload = {
             "ok": True,
             "segments": [
-                {"name": r[0], "type": r[1], "schedule": r[2], "destinations": r[3]}
+                _segment_json(r)
                 | ({"features": features[r[0]]} if r[0] in features else {})
+                | (
+                    {"snapshot": r[0] not in full, "full_reason": full.get(r[0])}
+                    if snapshots and r[4] == "local"
+                    else {}
+                )
                 for r in rows
             ],
             "metrics": sorted(defs.metrics),
@@ -84,6 +93,8 @@ def validate(
         for name, lines in features.items():
             for line in lines:
                 out.print(f"  {name}: {line}", markup=False)
+    if snapshots and any(row[4] == "local" for row in rows):
+        _print_snapshot(full)
     for note in fields.unchecked:
         out.print(f"trait fields not checked against the ESP: {note}", markup=False)
     checked = "YAML only" if offline else "against the customer store"
@@ -91,6 +102,38 @@ def validate(
         f"ok: {len(defs.segments)} segments, {len(defs.metrics)} metrics, "
         f"{len(defs.destinations)} destinations valid ({checked})"
     )
+
+
+def _segment_json(row: tuple[str, str, str, str, str]) -> dict[str, object]:
+    return {"name": row[0], "type": row[1], "schedule": row[2], "destinations": row[3]}
+
+
+def _print_snapshot(full: dict[str, str]) -> None:
+    """Which segments' runs can use the verdict snapshot (later runs evaluate only the
+    profiles whose results can change) and why the others evaluate every profile."""
+    head = "verdict snapshot (later runs evaluate only the profiles that can change):"
+    if not full:
+        out.print(f"{head} every local segment", markup=False)
+        return
+    out.print(f"{head} runs with these segments evaluate every profile", markup=False)
+    for name, reason in full.items():
+        out.print(f"  {name}: {reason}", markup=False)
+
+
+def _full_reasons(defs: Definitions, schema: StoreSchema) -> dict[str, str]:
+    """Per local segment whose rule (or whose destinations' traits, for sync runs) keeps
+    its runs from the verdict snapshot, why."""
+    found = {}
+    for name, seg in defs.segments.items():
+        if has_esp_conditions(seg.rule):
+            continue
+        reason = full_reason(defs, schema, seg.rule)
+        mapped = [d.to for d in seg.destinations if defs.destinations[d.to].traits]
+        if reason is None and mapped:  # a sync run computes them for every contact
+            reason = f"traits mapped for {', '.join(mapped)}: sync and plan runs compute them"
+        if reason is not None:
+            found[name] = reason
+    return found
 
 
 def _features(defs: Definitions, schema: StoreSchema | None) -> dict[str, list[str]]:

@@ -81,6 +81,31 @@ def test_validate_ok(workspace: Path, run_cli: CliRunner) -> None:
     assert "ok: 4 segments, 1 metrics, 0 destinations valid (against the customer store)" in out
 
 
+def test_validate_says_which_segments_keep_runs_from_the_verdict_snapshot(
+    workspace: Path, run_cli: CliRunner
+) -> None:
+    code, out, _ = run_cli(["validate"])
+    assert code == 0
+    head = "verdict snapshot (later runs evaluate only the profiles that can change):"
+    assert f"{head} every local segment" in out
+    metrics = workspace / "config/metrics.yaml"
+    metrics.write_text(
+        metrics.read_text() + "recency: {event: order_completed, aggregate: days_since_last}\n"
+    )
+    (workspace / "config/segments/recent.yaml").write_text(
+        "name: recent\nrule: {metric: recency, bottom_percent: 10}\n"
+    )
+    code, out, _ = run_cli(["validate"])
+    assert code == 0
+    assert f"{head} runs with these segments evaluate every profile" in out
+    assert "  recent: a percent rank of days_since_last (recency)" in out
+    code, out, _ = run_cli(["validate", "--json"])
+    by_name = {s["name"]: s for s in json.loads(out)["segments"]}
+    assert by_name["buyers"]["snapshot"] is True and by_name["buyers"]["full_reason"] is None
+    assert by_name["recent"]["snapshot"] is False
+    assert "days_since_last" in by_name["recent"]["full_reason"]
+
+
 def test_validate_reports_located_errors_with_exit_1(workspace: Path, run_cli: CliRunner) -> None:
     (workspace / "config/segments/buyers.yaml").write_text(
         "name: buyers\nrule: {attribute: regoin, op: eq, value: CA}\n"

@@ -118,9 +118,9 @@ def _day_counts(comparisons: Sequence[tuple[str, float]]) -> set[int]:
 
 def _bounds(
     defs: Definitions, schema: StoreSchema, rules: Sequence[Condition], hysteresis: bool
-) -> _Bounds | None:
-    """The durations the rules measure back from ``as_of``; ``None`` when some rule
-    depends on ``as_of`` in a way not bounded here."""
+) -> _Bounds | str:
+    """The durations the rules measure back from ``as_of``; or, when some rule depends on
+    ``as_of`` in a way not bounded here, why (``full_reason``)."""
     found = _Bounds({}, {})
     seen: set[str] = set()
     stack = list(rules)
@@ -142,29 +142,37 @@ def _bounds(
         elif isinstance(node, EventCondition):
             follow = node.not_followed_by
             if _relative(node.where) or (follow is not None and _relative(follow.where)):
-                return None
+                return f"a where relative to as_of (within_last) on {node.event}"
             if node.within is not None:
                 found.window(node.event, node.within.delta)
             # a follow-up's own ``within`` counts from the latest matching event, not
             # from as_of: follow-ups between T0 and T1 are in D by their time
         elif isinstance(node, MetricCondition):
             if node.hysteresis and hysteresis:
-                return None
+                return f"hysteresis on {node.metric} (once there are previous members)"
             metric = defs.metrics[node.metric]
             if not isinstance(metric, EventMetric):
                 continue  # an attribute: in the digest
             if _relative(metric.where):
-                return None
+                return f"a where relative to as_of (within_last) in metric {node.metric}"
             if metric.within is not None:
                 found.window(metric.event, metric.within.delta)
             if metric.aggregate == "days_since_last":
-                if node.percent() is not None:
-                    return None  # every profile's value moves with as_of
+                if node.percent() is not None:  # every profile's value moves with as_of
+                    return f"a percent rank of days_since_last ({node.metric})"
                 for days in _day_counts(node.comparisons()):
                     found.window(metric.event, timedelta(days=days))
         else:
-            return None
+            return f"a condition the ESP evaluates ({type(node).__name__})"
     return found
+
+
+def full_reason(defs: Definitions, schema: StoreSchema, rule: Condition) -> str | None:
+    """Why runs with this rule evaluate every profile rather than use the verdict snapshot
+    (``None``: they can use it). Run-wide reasons (traits, a store without rollups,
+    repeated profile ids) are not the rule's."""
+    found = _bounds(defs, schema, [rule], hysteresis=True)
+    return found if isinstance(found, str) else None
 
 
 def _digest_of(text: str) -> str:
@@ -209,7 +217,7 @@ def plan(
     if traits or not outputs or compiler.previous_columns or compiler.ranks:
         return None
     found = _bounds(defs, schema, [o.rule for o in outputs], hysteresis)
-    if found is None:
+    if isinstance(found, str):
         return None
     fingerprints = []
     for output in outputs:

@@ -194,14 +194,14 @@ class MemberHandlers(Handlers[Context]):
             skip_merge=flag(request, "skip_merge_validation"),
         )
         payload = member_json(audience, member, self.ctx.base_url)
-        return json_response(payload)
+        return json_response(filter_fields(payload, request))
 
     async def patch_member(self, request: Request) -> Response:
         body = checked_body(request)
         audience = self.ctx.audience(request)
         member = write_member(self.ctx, audience, body, self._member(request), None)
         payload = member_json(audience, member, self.ctx.base_url)
-        return json_response(payload)
+        return json_response(filter_fields(payload, request))
 
     # -- member tags --------------------------------------------------------------------
     async def member_tags(self, request: Request) -> Response:

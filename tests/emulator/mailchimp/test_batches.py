@@ -55,6 +55,7 @@ def test_a_batch_runs_its_operations_and_reports_each_result(
         {
             "method": "PATCH",
             "path": f"/lists/{AUDIENCE}/members/{_hash('kept@example.com')}",
+            "params": {"fields": "email_address,status,merge_fields"},
             "body": json.dumps({"merge_fields": {"FNAME": "Ada"}}),
             "operation_id": "kept@example.com",
         },
@@ -80,7 +81,10 @@ def test_a_batch_runs_its_operations_and_reports_each_result(
     assert (done["finished_operations"], done["errored_operations"]) == (3, 1)
     results = {r["operation_id"]: r for r in _results(done["response_body_url"])}
     assert results["kept@example.com"]["status_code"] == 200
-    assert json.loads(results["kept@example.com"]["response"])["merge_fields"]["FNAME"] == "Ada"
+    kept = json.loads(results["kept@example.com"]["response"])
+    # ``fields`` applies to an operation's answer as to any response (partial responses)
+    assert set(kept) == {"email_address", "status", "merge_fields"}
+    assert kept["merge_fields"]["FNAME"] == "Ada"
     assert results["gone@example.com"]["status_code"] == 404  # PATCH never creates
     assert json.loads(results["read"]["response"]) == {"status": "unsubscribed"}
     member = mailchimp.state.audience(AUDIENCE).find_member("kept@example.com")

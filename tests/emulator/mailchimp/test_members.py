@@ -227,6 +227,18 @@ def test_single_member_get_put_patch(mc: httpx.Client, mailchimp: Emulator[Mailc
     assert mismatch.status_code == 400
     patched = mc.patch(f"{LIST}/members/new@x.com", json={"status": "unsubscribed"}).json()
     assert patched["status"] == "unsubscribed"
+    # PUT and PATCH answers honour ``fields`` like every other response
+    only = {"fields": "email_address,status"}
+    assert mc.patch(f"{LIST}/members/new@x.com", params=only, json={}).json() == {
+        "email_address": "new@x.com",
+        "status": "unsubscribed",
+    }
+    put_only = mc.put(
+        f"{LIST}/members/new@x.com",
+        params={"fields": "status"},
+        json={"email_address": "new@x.com", "status_if_new": "subscribed"},
+    )
+    assert put_only.json() == {"status": "unsubscribed"}
     assert mc.patch(f"{LIST}/members/new@x.com", json={"status": "subscribed"}).status_code == 400
     assert mc.patch(f"{LIST}/members/ghost@x.com", json={}).status_code == 404
     bad = mc.patch(f"{LIST}/members/new@x.com", json={"merge_fields": {"NOPE": 1}})

@@ -18,6 +18,11 @@ Kept per account (API key and host), shared by the adapters of one process, the 
 ``KEEP``; the state store keeps them per destination (``EspAdapter.processing_times``), so
 a new process (the daemon's next run, a CI job) times its first poll from the earlier runs.
 With none, the caller's cautious fixed first wait applies.
+
+A time learned from the client's own polls (Mailchimp's whole-second stamps say less) is
+only an upper bound: the work was done by the poll that found it so, and is known not done
+at the latest poll that found it unfinished (``not_before``). The two bracket the real
+time; ``first_poll`` narrows a wide bracket across runs by polling inside it (``SEARCH``).
 """
 
 from __future__ import annotations
@@ -25,12 +30,13 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 __all__ = [
     "KEEP",
+    "SEARCH",
     "ProcessingTime",
     "ProcessingTimes",
     "elapsed",
@@ -39,6 +45,12 @@ __all__ = [
 ]
 
 KEEP = 20  # the newest processing times kept per account (and per destination in the store)
+#: a bracket of the account's work is searched (its middle polled first) while its upper end
+#: is more than this many times its lower end, so the poll comes at least (1 + SEARCH) / 2
+#: times the latest wait that found such work unfinished: work may take 2.5 times as long
+#: as earlier work was seen unfinished without a poll for nothing (loaded runs of one batch
+#: were seen to vary by 2 times)
+SEARCH = 4.0
 
 
 def _stamp(value: Any) -> tuple[datetime, bool] | None:
@@ -74,13 +86,15 @@ def elapsed(start: Any, end: Any) -> float | None:
 @dataclass(frozen=True)
 class ProcessingTime:
     """One finished job or batch: the ESP's id for it, how many items it carried, the
-    seconds after it was accepted that a poll finds it done, and when this was learned
-    (Unix seconds: the newest are kept)."""
+    seconds after it was accepted that a poll finds it done, when this was learned (Unix
+    seconds: the newest are kept), and the seconds after acceptance of the latest poll that
+    found it unfinished (0: none did; a lower bound of its real time, ``seconds`` the upper)."""
 
     id: str
     items: int
     seconds: float
     seen_at: float
+    not_before: float = 0.0
 
 
 class ProcessingTimes:
@@ -107,6 +121,8 @@ class ProcessingTimes:
         known already; only the newest ``keep`` stay."""
         if time.items <= 0 or time.seconds < 0 or not time.id or time.id in self._seen:
             return
+        if not 0 <= time.not_before <= time.seconds:  # no lower bound above the upper one
+            time = replace(time, not_before=0.0)
         self._seen[time.id] = time
         ordered = sorted(self._seen.values(), key=lambda t: t.seen_at)[-self._keep :]
         if len(ordered) < len(self._seen):
@@ -124,6 +140,33 @@ class ProcessingTimes:
         if not seen:
             return None
         return min(t.seconds * max(1.0, items / t.items) for t in seen)
+
+    def first_poll(self, items: int) -> float | None:
+        """Seconds after acceptance to poll work of ``items`` first (None: none seen yet).
+
+        ``expected`` (a poll then finds it done, as far as the account's work tells),
+        unless the work that time comes from bracketed its own time widely: it was seen
+        unfinished (``not_before``) at under ``1 / SEARCH`` of the time it was found done.
+        Then the middle of that bracket (scaled like ``expected``), though never under
+        ``(1 + SEARCH) / 2`` times the most any kept work was seen unfinished (scaled down
+        to fewer items at its rate, not up: larger work takes no less). Found done, the
+        poll lowers the upper end for the next run; found unfinished (one poll more), it
+        raises the lower end, which ends the search. A search across runs for a time the
+        ESP's whole-second stamps cannot give."""
+        with self._lock:
+            seen = list(self._seen.values())
+        if not seen:
+            return None
+        scale = {t.id: max(1.0, items / t.items) for t in seen}
+        best = min(seen, key=lambda t: t.seconds * scale[t.id])
+        upper = best.seconds * scale[best.id]
+        if not 0 < best.not_before * SEARCH < best.seconds:
+            return upper
+        lower = max(t.not_before * min(1.0, items / t.items) for t in seen)
+        middle = max(
+            (best.not_before + best.seconds) / 2 * scale[best.id], lower * (1 + SEARCH) / 2
+        )
+        return min(middle, upper)
 
 
 _registry: dict[str, ProcessingTimes] = {}

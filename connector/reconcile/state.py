@@ -26,7 +26,8 @@ Tables (migrations below, applied in order, recorded in ``PRAGMA user_version``)
   hysteresis keeps them while within P + N %.
 - ``processing_times``: per destination, the newest ``KEEP`` processing times of the
   account's background work (Klaviyo import jobs, Mailchimp batches: the ESP's id, items,
-  seconds, when learned; no key), so a new process times its first poll from them.
+  seconds, when learned, the latest poll that found it unfinished; no key), so a new
+  process times its first poll from them.
 - ``run_cohorts``: per run and segment, the cohort the report measures (``--run ID``):
   size, entered and exited since the segment's previous recorded run, and the member and
   held-out profile ids, each set compressed (``reconcile/idsets.py``).
@@ -185,6 +186,9 @@ MIGRATIONS: list[str] = [
         seen_at DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (destination, id)
     );
+    """,
+    """
+    ALTER TABLE processing_times ADD COLUMN not_before DOUBLE PRECISION NOT NULL DEFAULT 0;
     """,
 ]
 
@@ -582,11 +586,13 @@ class StateStore:
     def processing_times(self, destination: str) -> list[ProcessingTime]:
         """The destination's newest processing times kept, oldest first."""
         rows = self._rows(
-            "SELECT id, items, seconds, seen_at FROM processing_times WHERE destination = ? "
-            "ORDER BY seen_at, id",
+            "SELECT id, items, seconds, seen_at, not_before FROM processing_times "
+            "WHERE destination = ? ORDER BY seen_at, id",
             (destination,),
         )
-        return [ProcessingTime(str(i), int(n), float(s), float(t)) for i, n, s, t in rows]
+        return [
+            ProcessingTime(str(i), int(n), float(s), float(t), float(b)) for i, n, s, t, b in rows
+        ]
 
     def record_processing_times(
         self, destination: str, times: Sequence[ProcessingTime], keep: int = KEEP
@@ -597,9 +603,9 @@ class StateStore:
             return
         with self.transaction() as db:
             db.executemany(
-                "INSERT INTO processing_times (destination, id, items, seconds, seen_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (destination, id) DO NOTHING",
-                [(destination, t.id, t.items, t.seconds, t.seen_at) for t in times],
+                "INSERT INTO processing_times (destination, id, items, seconds, seen_at, "
+                "not_before) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (destination, id) DO NOTHING",
+                [(destination, t.id, t.items, t.seconds, t.seen_at, t.not_before) for t in times],
             )
             db.execute(
                 "DELETE FROM processing_times WHERE destination = ? AND id NOT IN "

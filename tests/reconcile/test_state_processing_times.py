@@ -36,4 +36,14 @@ def test_processing_times_survive_a_new_process_newest_kept_per_destination(
     seeded = ProcessingTimes()
     seeded.seed(reopened.processing_times("mc"))
     assert seeded.expected(108) == 1.5
+    # the latest poll that found a batch unfinished is kept too: a bracket later runs search
+    bracketed = ProcessingTime("b99", 1000, 2.5, 1_900_000_000.0, not_before=0.25)
+    reopened.record_processing_times("br", [bracketed])
     reopened.close()
+    again = StateStore(state_url)
+    assert again.processing_times("br") == [bracketed]
+    assert again.processing_times("mc")[0].not_before == 0.0
+    seeded = ProcessingTimes()
+    seeded.seed(again.processing_times("br"))
+    assert seeded.first_poll(1000) == 1.375
+    again.close()

@@ -12,7 +12,9 @@ less than a second the poll does (whole-second stamps cannot tell 0.2 s from 1.9
 
 Kept with the account's other batch times (``connector.esp.processing_times``: the least
 over them, scaled up at a batch's rate to more operations, never down), per process and in
-the state store across runs.
+the state store across runs. The latest poll that found the batch unfinished is kept too:
+the real time lies between it and the poll that found it done, a bracket later runs narrow
+(``ProcessingTimes.first_poll``) where the whole-second stamps cannot.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ from connector.esp.processing_times import ProcessingTime, elapsed
 __all__ = ["batch_time"]
 
 
-def batch_time(batch: Mapping[str, Any], waited: float) -> ProcessingTime | None:
+def batch_time(
+    batch: Mapping[str, Any], waited: float, not_before: float = 0.0
+) -> ProcessingTime | None:
     """A finished batch's processing time; ``waited``: seconds from the ``POST /batches``
-    answer to the sending of the poll that found it finished (None: not finished, or
-    neither the stamps nor the wait say anything)."""
+    answer to the sending of the poll that found it finished; ``not_before``: to the
+    sending of the latest poll that found it unfinished (0: none), which it took longer
+    than (None: not finished, or neither the stamps nor the wait say anything)."""
     if batch.get("status") != "finished":
         return None
     operations = batch.get("total_operations")
@@ -42,4 +47,5 @@ def batch_time(batch: Mapping[str, Any], waited: float) -> ProcessingTime | None
         seconds = stamped if seconds is None else min(seconds, stamped)
     if seconds is None:
         return None
-    return ProcessingTime(batch_id, operations, seconds, time.time())
+    lower = not_before if 0 < not_before <= seconds else 0.0
+    return ProcessingTime(batch_id, operations, seconds, time.time(), lower)

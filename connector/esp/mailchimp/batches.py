@@ -132,9 +132,10 @@ class BatchRunner:
 
     def _first_wait(self, operations: int) -> float:
         """Seconds from the batch's acceptance to its first poll: when the account's earlier
-        batches say it will be done, else ``poll_seconds``; at most half the timeout, so a
-        batch is polled before it is given up."""
-        expected = self.times.expected(operations)
+        batches say it will be done (or inside a wide bracket of their times:
+        ``ProcessingTimes.first_poll``), else ``poll_seconds``; at most half the timeout,
+        so a batch is polled before it is given up."""
+        expected = self.times.first_poll(operations)
         if expected is None:
             return self.poll_seconds
         return min(max(expected, self.poll_seconds / 5), self.timeout_seconds / 2)
@@ -161,7 +162,10 @@ class BatchRunner:
         started = self._now()
         deadline = started + self.timeout_seconds
         wait = self._first_wait(len(operations))
+        # a poll after this finds a batch like it done, as far as the account's batches tell
+        done_by = self.times.expected(len(operations))
         waited: float | None = None  # no poll: a batch finished when accepted teaches nothing
+        not_before = 0.0  # the latest poll that found it unfinished
         while batch.get("status") != "finished":
             if self._now() + wait > deadline:
                 raise RetriableEspError(
@@ -172,10 +176,17 @@ class BatchRunner:
                     path=R_BATCH,
                 )
             self._pause(wait)
+            if waited is not None:
+                not_before = waited
             waited = self._now() - started
             batch = self._status(batch_id, _STATUS_FIELDS)
-            wait = self._next_wait(batch, self._now() - started, wait)
-        learned = batch_time(batch, waited) if waited is not None else None
+            elapsed = self._now() - started
+            wait = self._next_wait(batch, elapsed, wait)
+            if done_by is not None and elapsed < done_by:
+                # a first poll inside the bracket found it unfinished: no later than the
+                # time the account's batches were found done by
+                wait = min(wait, max(done_by - elapsed, self.poll_seconds / 5))
+        learned = batch_time(batch, waited, not_before) if waited is not None else None
         if learned is not None:
             self.times.add(learned)
         url = str(batch.get("response_body_url") or "")

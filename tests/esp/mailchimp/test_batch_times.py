@@ -188,3 +188,51 @@ def test_a_new_process_seeded_with_kept_times_polls_once(
     third = make_mailchimp(sleep=clock.sleep, now=clock.now)
     third.ensure_contacts(contacts, create_new=True)
     assert polls.call_count == 8 and clock.sleeps[0] == 0.25
+
+
+def progress(done: int, total: int = 1000) -> dict[str, Any]:
+    return {"status": "started", "total_operations": total, "finished_operations": done}
+
+
+def test_the_polls_bracket_a_batch_and_a_wide_bracket_is_searched_once(
+    clock: FakeClock,
+) -> None:
+    """The latest poll that found a batch unfinished is kept with the one that found it
+    done; a later batch is polled first in the middle of a wide bracket. Found done there,
+    that is its time; found unfinished, its next poll comes no later than the time known
+    to find such a batch done, and the search ends (one poll more, once)."""
+    times = ProcessingTimes()
+    done = finished("2026-12-07T10:00:00+00:00", "2026-12-07T10:00:02+00:00")
+    # nothing known: 0.25 s, then 100 of 1000 at that rate: 2.25 s more
+    runner(clock, [progress(100), done], times).run([{}] * 1000)
+    assert clock.sleeps == [0.25, 2.25]
+    (first,) = times.records()
+    assert (first.not_before, first.seconds) == (0.25, 2.5)
+    # the bracket 0.25-2.5 s is wide (over SEARCH times): its middle, found done
+    clock.sleeps.clear()
+    runner(clock, [{**done, "id": "b2"}], times).run([{}] * 1000)
+    assert clock.sleeps == [pytest.approx(1.375)]
+    second = times.records()[-1]
+    assert (second.not_before, second.seconds) == (0.0, pytest.approx(1.375))
+    # found done at 1.375 s with no lower end of its own: polled there, no further search
+    clock.sleeps.clear()
+    runner(clock, [{**done, "id": "b3"}], times).run([{}] * 1000)
+    assert clock.sleeps == [pytest.approx(1.375)]
+
+
+def test_a_search_that_finds_the_batch_unfinished_polls_next_at_the_known_time(
+    clock: FakeClock,
+) -> None:
+    times = ProcessingTimes()
+    times.add(ProcessingTime("old", 1000, 2.5, 0.0, not_before=0.25))
+    done = finished("2026-12-07T10:00:00+00:00", "2026-12-07T10:00:02+00:00")
+    # the middle (1.375 s) is too soon; the rate (10 of 1000) says far later, but a poll
+    # at 2.5 s found such a batch done: polled then
+    runner(clock, [progress(10), done], times).run([{}] * 1000)
+    assert clock.sleeps == [pytest.approx(1.375), pytest.approx(1.125)]
+    learned = times.records()[-1]
+    assert (learned.not_before, learned.seconds) == (pytest.approx(1.375), pytest.approx(2.5))
+    # its lower end (x2.5 is over 2.5 s) ends the search: one poll, at the known time
+    clock.sleeps.clear()
+    runner(clock, [{**done, "id": "b3"}], times).run([{}] * 1000)
+    assert clock.sleeps == [pytest.approx(2.5)]

@@ -241,10 +241,14 @@ def _select(node: Any, paths: list[list[str]], keep: bool) -> Any:
         return [_select(item, paths, keep) for item in node]
     if not isinstance(node, dict):
         return node
+    by_key: dict[str, list[list[str]]] = {}  # each path under its first key, once per node
+    for path in paths:
+        if path:
+            by_key.setdefault(path[0], []).append(path[1:])
     out: dict[str, Any] = {}
     for key, value in node.items():
-        inner = [p[1:] for p in paths if p and p[0] == key]
-        whole = any(not p for p in inner)
+        inner = by_key.get(key)
+        whole = inner is not None and any(not p for p in inner)
         if keep and inner:
             out[key] = value if whole else _select(value, inner, keep)
         elif not keep and not whole:

@@ -48,8 +48,8 @@ KEEP = 20  # the newest processing times kept per account (and per destination i
 #: a bracket of the account's work is searched (its middle polled first) while its upper end
 #: is more than this many times its lower end, so the poll comes at least (1 + SEARCH) / 2
 #: times the latest wait that found such work unfinished: work may take 2.5 times as long
-#: as earlier work was seen unfinished without a poll for nothing (loaded runs of one batch
-#: were seen to vary by 2 times)
+#: as earlier work was seen unfinished without a poll for nothing (one batch of 1,000
+#: operations on a loaded machine took 2-3 times as long in one run as in the next)
 SEARCH = 4.0
 
 

@@ -236,3 +236,36 @@ def test_a_search_that_finds_the_batch_unfinished_polls_next_at_the_known_time(
     clock.sleeps.clear()
     runner(clock, [{**done, "id": "b3"}], times).run([{}] * 1000)
     assert clock.sleeps == [pytest.approx(2.5)]
+
+
+def test_a_new_process_searches_a_kept_bracket_and_keeps_what_it_found(
+    make_mailchimp: Callable[..., MailchimpAdapter],
+    audience: FakeAudience,
+    mc_router: respx.Router,
+    clock: FakeClock,
+) -> None:
+    """Over respx: a bracket kept by an earlier run (seen unfinished at 0.25 s, found done
+    at 2.5 s) reaches a new process through the state store's records; its one poll comes
+    in the middle, and what it found is what it keeps for the next."""
+    emails = [f"k{i}@x.com" for i in range(5)]
+    for email in emails:
+        audience.add(email, "unsubscribed")
+    mc_router.post("/batches").mock(
+        return_value=httpx.Response(200, json={"id": "b2", "status": "pending"})
+    )
+    body = finished("2026-12-07T10:00:00+00:00", "2026-12-07T10:00:04+00:00", 5)
+    polls = mc_router.get("/batches/b2").mock(
+        return_value=httpx.Response(200, json={**body, "id": "b2"})
+    )
+    member = {"status": "unsubscribed", "merge_fields": {"FNAME": "Ada"}}
+    mc_router.get(RESULTS).mock(
+        return_value=httpx.Response(200, content=archive([result(e, 200, member) for e in emails]))
+    )
+    reset_processing_times()
+    adapter = make_mailchimp(sleep=clock.sleep, now=clock.now)
+    adapter.remember_processing_times([ProcessingTime("b1", 5, 2.5, 0.0, not_before=0.25)])
+    contacts = [Contact(e, False, {"FNAME": "Ada"}) for e in emails]
+    assert len(adapter.ensure_contacts(contacts, create_new=True).present) == 5
+    assert polls.call_count == 1 and clock.sleeps == [pytest.approx(1.375)]
+    kept = {t.id: (t.seconds, t.not_before) for t in adapter.processing_times()}
+    assert kept == {"b1": (2.5, 0.25), "b2": (pytest.approx(1.375), 0.0)}

@@ -20,7 +20,7 @@ from connector.errors import ConfigError
 from connector.esp.registry import capabilities_for
 from connector.evaluate.engine import has_esp_conditions
 from connector.evaluate.incremental import segment_features
-from connector.evaluate.snapshot import full_reason
+from connector.evaluate.snapshot import full_reason, trait_reason
 from connector.plan.split import plan_splits
 from connector.source.schema import StoreSchema
 
@@ -121,16 +121,18 @@ def _print_snapshot(full: dict[str, str]) -> None:
 
 
 def _full_reasons(defs: Definitions, schema: StoreSchema) -> dict[str, str]:
-    """Per local segment whose rule (or whose destinations' traits, for sync runs) keeps
-    its runs from the verdict snapshot, why."""
+    """Per local segment whose rule (or a trait its destinations map, for sync and plan
+    runs) keeps its runs from the verdict snapshot, why."""
     found = {}
     for name, seg in defs.segments.items():
         if has_esp_conditions(seg.rule):
             continue
         reason = full_reason(defs, schema, seg.rule)
-        mapped = [d.to for d in seg.destinations if defs.destinations[d.to].traits]
-        if reason is None and mapped:  # a sync run computes them for every contact
-            reason = f"traits mapped for {', '.join(mapped)}: sync and plan runs compute them"
+        for destination in seg.destinations:  # sync and plan runs compute their traits
+            for esp_field, trait in defs.destinations[destination.to].traits.items():
+                why = trait_reason(defs, trait)
+                if reason is None and why is not None:
+                    reason = f"{why} mapped to {destination.to}.{esp_field} (sync and plan runs)"
         if reason is not None:
             found[name] = reason
     return found

@@ -150,12 +150,14 @@ def evaluate(
             compiler,
             rules,
             hysteresis=any(len(ids) for ids in (previous or {}).values()),
-            traits=bool(trait_keys),
+            traits=[(traits or {})[k] for k in trait_keys],
         )
         if plan is not None and snapshot.due(store, compiler, plan):
-            snapshot.write(store, compiler, plan)
+            snapshot.write(store, compiler, plan, values)
         elif plan is not None:
-            data = snapshot.run(store, compiler, plan, real_attributes, order=not numeric_ids)
+            data = snapshot.run(
+                store, compiler, plan, real_attributes, order=not numeric_ids, traits=values
+            )
             mode = "snapshot" if data is not None else mode
     if data is None:
         data = store.columns(_query(compiler, outputs, real_attributes, values, numeric_ids))

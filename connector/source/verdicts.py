@@ -4,8 +4,8 @@
   instant: a digest of the profile columns the rules read and the email (``__digest``),
   the email's key (``__email_key``), one BOOLEAN per rule (``v_<fingerprint>``), the
   same rules packed into BIGINTs in the order of ``VerdictMeta.order`` (``__m0``,
-  ``__m1``, ...) and the values of the metrics that percent conditions rank
-  (``m_<fingerprint>``);
+  ``__m1``, ...), the values of the metrics that percent conditions rank
+  (``m_<fingerprint>``) and of the traits the run computed (``t_<fingerprint>``);
 - ``segsync_verdicts_meta``: one row: the rollup's instant and watermark the verdicts
   belong to, and (JSON) the rules' and metrics' fingerprints, the packing order, the
   digest's columns and the percent thresholds at that instant.
@@ -51,6 +51,8 @@ class VerdictMeta:
     #: per threshold key: ``[low, high, ties]``, values a few ranks either side of the
     #: threshold and whether its own value is held by few profiles (``Neighbourhood``)
     near: dict[str, list[Any]] = field(default_factory=dict)
+    #: per trait fingerprint, its value's column
+    traits: dict[str, str] = field(default_factory=dict)
 
 
 def thresholds_key(metric: str, direction: str, percent: float) -> str:
@@ -86,6 +88,7 @@ def read(store: Store) -> VerdictMeta | None:
         digest=list(spec["digest"]),
         thresholds=dict(spec["thresholds"]),
         near=dict(spec.get("near", {})),
+        traits=dict(spec.get("traits", {})),
     )
 
 
@@ -133,6 +136,7 @@ def write(
                 "digest": meta.digest,
                 "thresholds": values,
                 "near": around,
+                "traits": meta.traits,
             }
             con.execute(
                 f"CREATE OR REPLACE TABLE {META} "

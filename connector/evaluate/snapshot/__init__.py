@@ -13,7 +13,7 @@ evaluates only the profiles whose results can differ and takes the others' from 
 from __future__ import annotations
 
 from connector.evaluate.snapshot.evaluation import run
-from connector.evaluate.snapshot.planning import Output, Plan, full_reason, plan
+from connector.evaluate.snapshot.planning import Output, Plan, full_reason, plan, trait_reason
 from connector.evaluate.snapshot.writing import due, write
 
-__all__ = ["Output", "Plan", "due", "full_reason", "plan", "run", "write"]
+__all__ = ["Output", "Plan", "due", "full_reason", "plan", "run", "trait_reason", "write"]

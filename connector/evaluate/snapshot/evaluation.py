@@ -74,6 +74,7 @@ def _evaluated(
     population: Callable[[dict[str, str]], exp.Query] | None,
     cut_offs: dict[str, float | None] | None = None,
     bands: dict[str, tuple[float | None, float | None]] | None = None,
+    traits: Sequence[tuple[str, exp.Expr]] = (),
 ) -> exp.Select:
     """The rules (packed), ranked values and thresholds of the scan's ``only`` profiles
     (thresholds over ``population``, or ``cut_offs`` by threshold key); ``bands`` (by
@@ -82,6 +83,7 @@ def _evaluated(
     metric_names = list(plan_.metrics)
     values = [(f"__val{i}", compiler.metric_value(m)) for i, m in enumerate(metric_names)]
     values += [(f"__thv{i}", col(alias)) for i, alias in enumerate(compiler.thresholds.values())]
+    values += [(alias, expr.copy()) for alias, expr in traits]
     given = None
     if cut_offs is not None:
         given = {alias: cut_offs[plan_.thresholds[k]] for k, alias in compiler.thresholds.items()}
@@ -159,29 +161,28 @@ def _merged(
     meta: VerdictMeta,
     parts: list[str],
     extra_columns: Sequence[str],
+    traits: Sequence[str],
 ) -> exp.Select:
-    """Every profile's row: the evaluated results where it was evaluated (``parts``),
-    the snapshot's otherwise; only the rows that qualify for some rule."""
+    """Every profile's row: the evaluated results and ``traits`` values (their aliases)
+    where it was evaluated (``parts``), the snapshot's otherwise; only the rows that
+    qualify for some rule."""
     lay = compiler.schema.layout
     count = (len(plan_.outputs) + BITS - 1) // BITS
     bits = [f"__m{i}" for i in range(count)]
-    fresh: exp.Query = exp.select(col(PID), *[col(b) for b in bits]).from_(parts[0])
+    carried = [*bits, *traits]
+    fresh: exp.Query = exp.select(col(PID), *[col(c) for c in carried]).from_(parts[0])
     for part in parts[1:]:
         fresh = fresh.union(
-            exp.select(col(PID), *[col(b) for b in bits]).from_(part), distinct=False
+            exp.select(col(PID), *[col(c) for c in carried]).from_(part), distinct=False
         )
     kept = _snapshot_bits(plan_, meta)
     # the email's key computed for the evaluated profiles only (the others' email is the
     # snapshot's: it is in the digest)
-    key = exp.Case(
-        ifs=[
-            exp.If(
-                this=exp.Is(this=col(PID, "f"), expression=exp.null()),
-                true=col(EMAIL_KEY, "s"),
-            )
-        ],
-        default=compiler.email_key_of("p"),
-    )
+    key = _kept_or(col(EMAIL_KEY, "s"), compiler.email_key_of("p"))
+    trait_values = [
+        _kept_or(col(meta.traits[fingerprint], "s"), col(alias, "f")).as_(alias, quoted=True)
+        for alias, fingerprint in zip(traits, plan_.traits, strict=True)
+    ]
     rows = (
         exp.select(
             *compiler.identity(extra_columns, "p", key),
@@ -189,6 +190,7 @@ def _merged(
                 exp.func("COALESCE", col(b, "f"), stored).as_(b, quoted=True)
                 for b, stored in zip(bits, kept, strict=True)
             ],
+            *trait_values,
         )
         .from_(exp.alias_(table_expr(lay.profiles_table), "p"))
         .join(
@@ -204,6 +206,14 @@ def _merged(
     )
     qualifies = or_all([exp.NEQ(this=col(b), expression=lit(0)) for b in bits])
     return exp.select(exp.Star()).from_(rows.subquery("__rows")).where(qualifies)
+
+
+def _kept_or(kept: exp.Expr, evaluated: exp.Expr) -> exp.Expr:
+    """The snapshot's value for a profile not evaluated by this run, else ``evaluated``."""
+    return exp.Case(
+        ifs=[exp.If(this=exp.Is(this=col(PID, "f"), expression=exp.null()), true=kept)],
+        default=evaluated,
+    )
 
 
 def _same(a: float | None, b: float | None) -> bool:
@@ -251,8 +261,10 @@ def run(
     extra_columns: Sequence[str],
     *,
     order: bool,
+    traits: Sequence[tuple[str, exp.Expr]] = (),
 ) -> dict[str, Any] | None:
-    """The run's rows (as ``evaluate``'s query returns them; ``order``: sorted by profile
+    """The run's rows (as ``evaluate``'s query returns them, with the ``traits`` values:
+    alias, expression, in the order of ``plan_.traits``; ``order``: sorted by profile
     id) from the snapshot and the profiles that can change, or ``None`` when the store
     keeps no snapshot for these rules and the rollup the run uses."""
     use = compiler.scan.rollup
@@ -275,10 +287,10 @@ def run(
         scan.only = CHANGED
         population = _population(plan_, meta, _own_values)
         bands = _bands(plan_, meta)
-        first = _evaluated(compiler, plan_, population, bands=bands)
+        first = _evaluated(compiler, plan_, population, bands=bands, traits=traits)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {FRESH} AS " + store.sql(first))
         if bands and not _sure(store, plan_):  # a threshold left its band: read them all
-            first = _evaluated(compiler, plan_, population)
+            first = _evaluated(compiler, plan_, population, traits=traits)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {FRESH} AS " + store.sql(first))
         parts = [FRESH]
         if plan_.thresholds:
@@ -291,12 +303,13 @@ def run(
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {MOVERS} AS " + store.sql(movers))
                 if con.execute(f"SELECT count(*) FROM {MOVERS}").fetchone()[0]:
                     scan.only = MOVERS
-                    second = _evaluated(compiler, plan_, None, now)
+                    second = _evaluated(compiler, plan_, None, now, traits=traits)
                     con.execute(
                         f"CREATE OR REPLACE TEMP TABLE {FRESH_MOVERS} AS " + store.sql(second)
                     )
                     parts.append(FRESH_MOVERS)
-        merged = _merged(compiler, plan_, meta, parts, extra_columns)
+        aliases = [alias for alias, _ in traits]
+        merged = _merged(compiler, plan_, meta, parts, extra_columns, aliases)
         if order:
             merged = merged.order_by(col("profile_id"), copy=False)
         return store.columns(merged)

@@ -3,10 +3,10 @@ fingerprints of the compiled rules and ranked metrics, the profile columns the r
 and the durations the rules measure back from ``as_of`` (the bands of ``changed``).
 
 What cannot be bounded so runs the whole run in full: hysteresis with previous members,
-traits, property conditions relative to ``as_of`` (``within_last`` in a ``where``), percent
-ranks of ``days_since_last`` (for those ``plan`` returns ``None``); stores without rollups,
-profile ids that are NULL or repeated (``writing.due`` / ``write`` and ``evaluation.run``
-find those).
+property conditions relative to ``as_of`` (``within_last`` in a ``where``), percent ranks of
+``days_since_last`` and traits of its value unbucketed (for those ``plan`` returns
+``None``); stores without rollups, profile ids that are NULL or repeated (``writing.due`` /
+``write`` and ``evaluation.run`` find those).
 """
 
 from __future__ import annotations
@@ -35,9 +35,11 @@ from connector.definitions.conditions import (
 )
 from connector.definitions.loader import Definitions
 from connector.definitions.metrics import EventMetric
+from connector.definitions.traits import BucketTrait, MetricTrait, TopValueTrait, Trait
 from connector.definitions.walk import children
 from connector.evaluate.compile import RuleCompiler
 from connector.evaluate.sql import text_key
+from connector.evaluate.traits import compile_trait
 from connector.source.schema import StoreSchema
 from connector.source.verdicts import VerdictMeta, thresholds_key
 
@@ -71,6 +73,8 @@ class Plan:
     outputs: list[Output]
     #: per output, the fingerprint of its compiled rule (in output order)
     rules: list[str]
+    #: per trait value of the run (``__trait<i>``), the fingerprint of its expression
+    traits: list[str]
     #: ranked metric name -> fingerprint
     metrics: dict[str, str]
     #: (metric, direction, percent) of the compiler's thresholds -> key in the snapshot
@@ -175,6 +179,48 @@ def full_reason(defs: Definitions, schema: StoreSchema, rule: Condition) -> str 
     return found if isinstance(found, str) else None
 
 
+def _metric_bounds(
+    defs: Definitions, name: str, found: _Bounds, edges: Sequence[float] | None
+) -> str | None:
+    """A metric's value as a trait (``edges``: bucketed at them): its window; why it is
+    not bounded (a relative ``where``, a ``days_since_last`` taken as it is)."""
+    metric = defs.metrics[name]
+    if not isinstance(metric, EventMetric):
+        return None  # an attribute: in the digest
+    if _relative(metric.where):
+        return f"a where relative to as_of (within_last) in metric {name}"
+    if metric.within is not None:
+        found.window(metric.event, metric.within.delta)
+    if metric.aggregate == "days_since_last":
+        if edges is None:  # every profile's value moves with as_of
+            return f"a trait of days_since_last ({name})"
+        for days in _day_counts([("lt", edge) for edge in edges]):
+            found.window(metric.event, timedelta(days=days))
+    return None
+
+
+def _trait_bounds(defs: Definitions, trait: Trait, found: _Bounds) -> str | None:
+    """The durations a trait's value measures back from ``as_of`` (added to ``found``), or
+    why it is not bounded. Attributes are in the digest."""
+    if isinstance(trait, MetricTrait):
+        return _metric_bounds(defs, trait.metric, found, None)
+    if isinstance(trait, BucketTrait) and trait.bucket.metric is not None:
+        return _metric_bounds(defs, trait.bucket.metric, found, trait.bucket.edges)
+    if isinstance(trait, TopValueTrait):
+        spec = trait.top_value
+        if _relative(spec.where):
+            return f"a where relative to as_of (within_last) in a top_value of {spec.event}"
+        if spec.within is not None:
+            found.window(spec.event, spec.within.delta)
+    return None
+
+
+def trait_reason(defs: Definitions, trait: Trait) -> str | None:
+    """Why runs computing this trait evaluate every profile (``None``: they can use the
+    verdict snapshot)."""
+    return _trait_bounds(defs, trait, _Bounds({}, {}))
+
+
 def _digest_of(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -209,16 +255,24 @@ def plan(
     outputs: list[Output],
     *,
     hysteresis: bool,
-    traits: bool,
+    traits: Sequence[Trait] = (),
 ) -> Plan | None:
-    """The snapshot plan of a run's rules (compiled by ``compiler``), or ``None`` when they
-    cannot use one. ``hysteresis``: the run keeps previous members (then a percent
-    condition with hysteresis is not bounded); ``traits``: the run computes traits."""
-    if traits or not outputs or compiler.previous_columns or compiler.ranks:
+    """The snapshot plan of a run's rules (compiled by ``compiler``) and ``traits`` (the
+    run's trait values, in order), or ``None`` when they cannot use one. ``hysteresis``:
+    the run keeps previous members (then a percent condition with hysteresis is not
+    bounded)."""
+    if not outputs or compiler.previous_columns or compiler.ranks:
         return None
     found = _bounds(defs, schema, [o.rule for o in outputs], hysteresis)
     if isinstance(found, str):
         return None
+    for trait in traits:
+        if _trait_bounds(defs, trait, found) is not None:
+            return None
+    trait_prints = []
+    for trait in traits:
+        reference = RuleCompiler(defs, schema, REFERENCE)
+        trait_prints.append(_fingerprint(reference, compile_trait(reference, trait)))
     fingerprints = []
     for output in outputs:
         reference = RuleCompiler(defs, schema, REFERENCE)
@@ -232,6 +286,7 @@ def plan(
     return Plan(
         outputs=outputs,
         rules=fingerprints,
+        traits=trait_prints,
         metrics=metrics,
         thresholds=keys,
         # the email too: a profile outside D keeps the snapshot's email key
@@ -249,6 +304,7 @@ def fits(meta: VerdictMeta | None, plan_: Plan, as_of: datetime, watermark: int)
         and meta.as_of == as_of
         and meta.watermark == watermark
         and set(plan_.rules) <= set(meta.rules)
+        and set(plan_.traits) <= set(meta.traits)
         and set(plan_.metrics.values()) <= set(meta.metrics)
         and set(plan_.thresholds.values()) <= set(meta.thresholds)
         and set(plan_.digest) <= set(meta.digest)

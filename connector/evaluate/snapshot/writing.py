@@ -5,7 +5,7 @@ needs no second pass)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlglot import exp
 
@@ -45,9 +45,15 @@ def due(store: Store, compiler: RuleCompiler, plan_: Plan) -> bool:
     return not fits(meta, plan_, use.as_of, use.watermark)
 
 
-def write(store: Store, compiler: RuleCompiler, plan_: Plan) -> None:
-    """Keep every profile's results of this run (at the rollup's instant) as the snapshot
-    (nothing when profile ids are not unique)."""
+def write(
+    store: Store,
+    compiler: RuleCompiler,
+    plan_: Plan,
+    traits: Sequence[tuple[str, exp.Expr]] = (),
+) -> None:
+    """Keep every profile's results and ``traits`` values (alias, expression, in the order
+    of ``plan_.traits``) of this run (at the rollup's instant) as the snapshot (nothing
+    when profile ids are not unique)."""
     use = compiler.scan.rollup
     assert use is not None
     schema = compiler.schema
@@ -57,6 +63,7 @@ def write(store: Store, compiler: RuleCompiler, plan_: Plan) -> None:
     values = [(f"__val{i}", compiler.metric_value(m)) for i, m in enumerate(metric_names)]
     values.append((DIGEST, digest(plan_.digest)))
     values.append((EMAIL_KEY, compiler.email_key_of()))
+    values += [(alias, expr.copy()) for alias, expr in traits]
     aliases = [o.alias for o in plan_.outputs]
     query = compiler.query([(o.alias, o.compile(compiler)) for o in plan_.outputs], values=values)
     rule_columns: dict[str, str] = {}
@@ -69,6 +76,11 @@ def write(store: Store, compiler: RuleCompiler, plan_: Plan) -> None:
         if fingerprint not in rule_columns:
             rule_columns[fingerprint] = _rule_column(fingerprint)
             columns.append(col(alias).as_(rule_columns[fingerprint], quoted=True))
+    trait_columns: dict[str, str] = {}
+    for (alias, _), fingerprint in zip(traits, plan_.traits, strict=True):
+        if fingerprint not in trait_columns:
+            trait_columns[fingerprint] = f"t_{fingerprint}"
+            columns.append(col(alias).as_(trait_columns[fingerprint], quoted=True))
     columns += packed(aliases)
     metric_columns = {plan_.metrics[m]: _metric_column(plan_.metrics[m]) for m in metric_names}
     columns += [
@@ -84,6 +96,7 @@ def write(store: Store, compiler: RuleCompiler, plan_: Plan) -> None:
         metrics=metric_columns,
         digest=list(plan_.digest),
         thresholds=dict.fromkeys(plan_.thresholds.values()),
+        traits=trait_columns,
     )
     row = threshold_row(plan_, verdicts.TABLE, lambda m: metric_columns[plan_.metrics[m]])
     columns_by_key = {

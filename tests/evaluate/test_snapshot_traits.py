@@ -1,0 +1,127 @@
+"""Runs that compute traits (what a sync does for destinations mapping them) use the verdict
+snapshot too: the snapshot keeps each trait's value, and the profiles whose value can have
+changed since ``T0`` are evaluated again — those a trait's window or a bucket edge of a
+``days_since_last`` reaches, besides the rules' own. A trait of a ``days_since_last``
+value itself moves for every profile each day: such runs evaluate every profile."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from connector.definitions.traits import Trait
+from connector.evaluate.engine import Evaluation, evaluate
+from connector.source import open_store, verdicts
+from tests.evaluate.harness import (
+    append_events,
+    load_duckdb,
+    make_oracle_store,
+    replace_profiles,
+    same_rows,
+    write_config,
+)
+
+T1 = datetime(2026, 11, 23)
+T0 = T1 - timedelta(days=1)
+ORDER = "order_completed"
+EVERYONE = {"attribute": "profile_id", "op": "exists"}
+METRICS = {"recency": {"event": ORDER, "aggregate": "days_since_last"}}
+
+
+def _order(pid: str, ts: datetime, category: str = "books") -> dict[str, Any]:
+    return {"profile_id": pid, "event": ORDER, "ts": ts, "category": category, "amount": 1.0}
+
+
+def _people(*ids: str) -> list[dict[str, Any]]:
+    return [{"profile_id": pid, "email": f"{pid}@example.com"} for pid in ids]
+
+
+def _runs(
+    tmp: Path,
+    traits: Mapping[str, Any],
+    profiles: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    *,
+    appended: Sequence[Mapping[str, Any]] = (),
+    profiles_t1: list[dict[str, Any]] | None = None,
+) -> tuple[Evaluation, dict[str, dict[str, Any]]]:
+    """The snapshot written at ``T0`` by a run computing ``traits`` (everyone qualifies, as
+    in a sync), events appended and profile rows replaced; then a read-only run at ``T1``
+    checked against a full one, rules and traits. Returns the run and, per trait, each
+    profile's value."""
+    segments = {
+        "everyone": {"name": "everyone", "rule": EVERYONE},
+        "buyers": {"name": "buyers", "rule": {"event": ORDER}},  # the store keeps a rollup
+    }
+    defs = write_config(tmp / "config", segments, METRICS)
+    wanted = {k: TypeAdapter(Trait).validate_python(v) for k, v in traits.items()}
+    url = f"duckdb:///{tmp / 'store.duckdb'}"
+    with open_store(url, read_only=False) as db:
+        load_duckdb(make_oracle_store(profiles, events), db)
+        assert evaluate(db, defs, as_of=T0, traits=wanted).mode == "rebuilt"
+        kept = verdicts.read(db) is not None
+        append_events(db, appended)
+        if profiles_t1 is not None:
+            replace_profiles(db, profiles_t1)
+    with open_store(url) as db:
+        run = evaluate(db, defs, as_of=T1, traits=wanted)
+        full = evaluate(db, defs, as_of=T1, traits=wanted, incremental=False)
+    problems = same_rows(run, full, what="snapshot")
+    assert not problems, "\n".join(problems)
+    values = {key: _by_profile(run, key) for key in traits}
+    assert values == {key: _by_profile(full, key) for key in traits}
+    assert kept == (run.mode == "snapshot")  # a snapshot kept at T0 is used at T1
+    return run, values
+
+
+def _by_profile(result: Evaluation, key: str) -> dict[str, Any]:
+    return dict(zip(map(str, result.profile_ids), result.traits[key].tolist(), strict=True))
+
+
+def test_a_top_value_whose_window_moved_on(tmp_path: Path) -> None:
+    """``a``'s two books leave the 7-day window between T0 and T1 with no event of its
+    own since: its top category turns from books to toys."""
+    edge = T0 - timedelta(days=7) + timedelta(hours=12)
+    events = [_order("a", edge), _order("a", edge), _order("a", T0 - timedelta(days=1), "toys")]
+    events += [_order("b", T0 - timedelta(days=2), "games")]
+    traits = {"top": {"top_value": {"event": ORDER, "property": "category", "within": "7d"}}}
+    run, values = _runs(tmp_path, traits, _people("a", "b"), events)
+    assert run.mode == "snapshot"
+    assert values["top"] == {"a": "toys", "b": "games"}
+
+
+def test_a_days_since_last_bucket_crossing_an_edge(tmp_path: Path) -> None:
+    """``a`` last ordered 29.5 days before T0: at T1 it is 30 days, the next bucket."""
+    events = [_order("a", T0 - timedelta(days=29, hours=12)), _order("b", T0 - timedelta(days=2))]
+    bucket = {"metric": "recency", "edges": [30, 90], "labels": ["recent", "lapsing", "gone"]}
+    run, values = _runs(tmp_path, {"stage": {"bucket": bucket}}, _people("a", "b"), events)
+    assert run.mode == "snapshot"
+    assert values["stage"] == {"a": "lapsing", "b": "recent"}
+
+
+def test_a_changed_attribute_and_a_new_event(tmp_path: Path) -> None:
+    """An attribute trait follows the profile row; a top value the appended event."""
+    profiles = [{**p, "region": "CA"} for p in _people("a", "b")]
+    later = [{**profiles[0], "region": "NY"}, profiles[1]]
+    events = [_order("a", T0 - timedelta(days=3)), _order("b", T0 - timedelta(days=3))]
+    appended = [_order("b", T1 - timedelta(hours=1), "toys")] * 2
+    traits = {
+        "region": {"attribute": "region"},
+        "top": {"top_value": {"event": ORDER, "property": "category"}},
+    }
+    run, values = _runs(tmp_path, traits, profiles, events, appended=appended, profiles_t1=later)
+    assert run.mode == "snapshot"
+    assert values["region"] == {"a": "NY", "b": "CA"}
+    assert values["top"] == {"a": "books", "b": "toys"}
+
+
+def test_a_days_since_last_value_evaluates_every_profile(tmp_path: Path) -> None:
+    """Every profile's days since its last order grows each day: no snapshot is kept."""
+    events = [_order("a", T0 - timedelta(days=5))]
+    run, values = _runs(tmp_path, {"days": {"metric": "recency"}}, _people("a", "b"), events)
+    assert run.mode == "rollup"
+    assert values["days"] == {"a": 6, "b": None}

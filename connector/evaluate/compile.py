@@ -194,14 +194,22 @@ class RuleCompiler:
             self.attributes.add(real)
             return exp.cast(col(real), exp.DataType.build("DOUBLE"))
         assert isinstance(metric, EventMetric)
-        flt = self.event_filter(metric.event, metric.where, metric.within)
         if metric.aggregate == "days_since_last":
-            last = self.scan.aggregate(Aggregate(flt, "last_ts"))
-            seconds = exp.Sub(
-                this=lit(float(_epoch(self.as_of))), expression=exp.TimeToUnix(this=last)
-            )
-            return exp.Floor(this=exp.Div(this=exp.paren(seconds), expression=lit(86400.0)))
+            return self.days_since(self.last_seen(name))
+        flt = self.event_filter(metric.event, metric.where, metric.within)
         return self.scan.aggregate(Aggregate(flt, metric.aggregate, metric.property))
+
+    def last_seen(self, name: str) -> exp.Expr:
+        """The latest matching event's time of the ``days_since_last`` metric ``name``."""
+        metric = self.defs.metrics[name]
+        assert isinstance(metric, EventMetric) and metric.aggregate == "days_since_last"
+        flt = self.event_filter(metric.event, metric.where, metric.within)
+        return self.scan.aggregate(Aggregate(flt, "last_ts"))
+
+    def days_since(self, last: exp.Expr) -> exp.Expr:
+        """Whole days from the instant ``last`` to ``as_of`` (a ``days_since_last`` value)."""
+        seconds = exp.Sub(this=lit(float(_epoch(self.as_of))), expression=exp.TimeToUnix(this=last))
+        return exp.Floor(this=exp.Div(this=exp.paren(seconds), expression=lit(86400.0)))
 
     def _metric(self, node: MetricCondition, path: Path, trace: Trace | None) -> exp.Expr:
         value = self.metric_value(node.metric)

@@ -2,7 +2,8 @@
 snapshot too: the snapshot keeps each trait's value, and the profiles whose value can have
 changed since ``T0`` are evaluated again — those a trait's window or a bucket edge of a
 ``days_since_last`` reaches, besides the rules' own. A trait of a ``days_since_last``
-value itself moves for every profile each day: such runs evaluate every profile."""
+value itself moves for every profile each day: the snapshot keeps the latest event's time,
+and a run works the days out from it."""
 
 from __future__ import annotations
 
@@ -119,9 +120,12 @@ def test_a_changed_attribute_and_a_new_event(tmp_path: Path) -> None:
     assert values["top"] == {"a": "books", "b": "toys"}
 
 
-def test_a_days_since_last_value_evaluates_every_profile(tmp_path: Path) -> None:
-    """Every profile's days since its last order grows each day: no snapshot is kept."""
-    events = [_order("a", T0 - timedelta(days=5))]
-    run, values = _runs(tmp_path, {"days": {"metric": "recency"}}, _people("a", "b"), events)
-    assert run.mode == "rollup"
-    assert values["days"] == {"a": 6, "b": None}
+def test_a_days_since_last_value_moves_for_every_profile(tmp_path: Path) -> None:
+    """Every profile's days since its last order grows each day without an event: the
+    snapshot keeps the last order's time, and the run counts the days to T1."""
+    events = [_order("a", T0 - timedelta(days=5)), _order("c", T0 - timedelta(hours=1))]
+    appended = [_order("c", T1 - timedelta(hours=1))]
+    traits = {"days": {"metric": "recency"}}
+    run, values = _runs(tmp_path, traits, _people("a", "b", "c"), events, appended=appended)
+    assert run.mode == "snapshot"
+    assert values["days"] == {"a": 6, "b": None, "c": 0}

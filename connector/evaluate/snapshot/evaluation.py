@@ -179,10 +179,12 @@ def _merged(
     # the email's key computed for the evaluated profiles only (the others' email is the
     # snapshot's: it is in the digest)
     key = _kept_or(col(EMAIL_KEY, "s"), compiler.email_key_of("p"))
-    trait_values = [
-        _kept_or(col(meta.traits[fingerprint], "s"), col(alias, "f")).as_(alias, quoted=True)
-        for alias, fingerprint in zip(traits, plan_.traits, strict=True)
-    ]
+    trait_values = []
+    for alias, fingerprint, metric in zip(traits, plan_.traits, plan_.aged, strict=True):
+        value: exp.Expr = col(meta.traits[fingerprint], "s")
+        if metric is not None:  # the latest event's time: its days at this run's instant
+            value = compiler.days_since(value)
+        trait_values.append(_kept_or(value, col(alias, "f")).as_(alias, quoted=True))
     rows = (
         exp.select(
             *compiler.identity(extra_columns, "p", key),

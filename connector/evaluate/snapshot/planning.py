@@ -75,6 +75,8 @@ class Plan:
     rules: list[str]
     #: per trait value of the run (``__trait<i>``), the fingerprint of its expression
     traits: list[str]
+    #: per trait, the ``days_since_last`` metric it is the value of (``aged``), or None
+    aged: list[str | None]
     #: ranked metric name -> fingerprint
     metrics: dict[str, str]
     #: (metric, direction, percent) of the compiler's thresholds -> key in the snapshot
@@ -182,8 +184,9 @@ def full_reason(defs: Definitions, schema: StoreSchema, rule: Condition) -> str 
 def _metric_bounds(
     defs: Definitions, name: str, found: _Bounds, edges: Sequence[float] | None
 ) -> str | None:
-    """A metric's value as a trait (``edges``: bucketed at them): its window; why it is
-    not bounded (a relative ``where``, a ``days_since_last`` taken as it is)."""
+    """A metric's value as a trait (``edges``: bucketed at them): its window, the day
+    counts a ``days_since_last`` crosses an edge at; or why it is not bounded (a
+    relative ``where``)."""
     metric = defs.metrics[name]
     if not isinstance(metric, EventMetric):
         return None  # an attribute: in the digest
@@ -191,11 +194,11 @@ def _metric_bounds(
         return f"a where relative to as_of (within_last) in metric {name}"
     if metric.within is not None:
         found.window(metric.event, metric.within.delta)
-    if metric.aggregate == "days_since_last":
-        if edges is None:  # every profile's value moves with as_of
-            return f"a trait of days_since_last ({name})"
+    if metric.aggregate == "days_since_last" and edges is not None:
         for days in _day_counts([("lt", edge) for edge in edges]):
             found.window(metric.event, timedelta(days=days))
+    # unbucketed, the value moves with as_of for every profile: the snapshot keeps the
+    # latest event's time instead (``aged``), from which a run works it out
     return None
 
 
@@ -212,6 +215,17 @@ def _trait_bounds(defs: Definitions, trait: Trait, found: _Bounds) -> str | None
             return f"a where relative to as_of (within_last) in a top_value of {spec.event}"
         if spec.within is not None:
             found.window(spec.event, spec.within.delta)
+    return None
+
+
+def aged(defs: Definitions, trait: Trait) -> str | None:
+    """The ``days_since_last`` metric a trait is the value of (the snapshot keeps its
+    latest event's time: ``RuleCompiler.last_seen``), else ``None``."""
+    if not isinstance(trait, MetricTrait):
+        return None
+    metric = defs.metrics[trait.metric]
+    if isinstance(metric, EventMetric) and metric.aggregate == "days_since_last":
+        return trait.metric
     return None
 
 
@@ -272,7 +286,9 @@ def plan(
     trait_prints = []
     for trait in traits:
         reference = RuleCompiler(defs, schema, REFERENCE)
-        trait_prints.append(_fingerprint(reference, compile_trait(reference, trait)))
+        printed = _fingerprint(reference, compile_trait(reference, trait))
+        # an aged trait's column holds another value (the latest event's time)
+        trait_prints.append(_digest_of(f"last_ts {printed}") if aged(defs, trait) else printed)
     fingerprints = []
     for output in outputs:
         reference = RuleCompiler(defs, schema, REFERENCE)
@@ -287,6 +303,7 @@ def plan(
         outputs=outputs,
         rules=fingerprints,
         traits=trait_prints,
+        aged=[aged(defs, trait) for trait in traits],
         metrics=metrics,
         thresholds=keys,
         # the email too: a profile outside D keeps the snapshot's email key

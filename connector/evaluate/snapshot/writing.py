@@ -63,7 +63,11 @@ def write(
     values = [(f"__val{i}", compiler.metric_value(m)) for i, m in enumerate(metric_names)]
     values.append((DIGEST, digest(plan_.digest)))
     values.append((EMAIL_KEY, compiler.email_key_of()))
-    values += [(alias, expr.copy()) for alias, expr in traits]
+    # an aged trait (a days_since_last value) is kept as the latest event's time
+    values += [
+        (alias, expr.copy() if metric is None else compiler.last_seen(metric))
+        for (alias, expr), metric in zip(traits, plan_.aged, strict=True)
+    ]
     aliases = [o.alias for o in plan_.outputs]
     query = compiler.query([(o.alias, o.compile(compiler)) for o in plan_.outputs], values=values)
     rule_columns: dict[str, str] = {}

@@ -128,4 +128,13 @@ def _rollups(target: Target, report: LoadReport) -> str | None:
         defs = load_config()
     except ConfigError:
         defs = None
-    return after_load(settings.source_url, settings.store, appended=report.appended, defs=defs)
+    note = after_load(settings.source_url, settings.store, appended=report.appended, defs=defs)
+    if defs is None or note is None:
+        return note
+    from connector.reconcile.snapshot_upkeep import keep_snapshot  # noqa: PLC0415 (heavy)
+
+    try:
+        kept = keep_snapshot(settings, defs)
+    except ConfigError:  # a split the store cannot serve: validate and sync say why
+        kept = None
+    return note if kept is None else f"{note}; {kept}"

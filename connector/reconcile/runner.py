@@ -60,6 +60,7 @@ from connector.reconcile.summary import PartSummary, RunSummary
 from connector.settings import Settings
 from connector.source import open_store
 from connector.source.schema import StoreSchema
+from connector.source.store import Store
 from connector.timespec import format_instant, utc_now
 
 __all__ = [
@@ -142,29 +143,45 @@ def prepare(
         schema = store.discover()
         raise_for_schema(defs, schema, wanted)
         splits = plan_splits(defs, wanted, schema, capabilities=capabilities_for)
-        local = [n for n in wanted if not has_esp_conditions(defs.segments[n].rule)]
-        sticky = hysteretic(defs, wanted)
         traits = trait_fields(defs, schema, sorted({s.destination for s in splits}))
-        rules = part_rules(splits, schema.layout.profile_id)
-        if traits:  # every contact segsync manages takes them, members or not
-            rules[EVERYONE] = everyone_rule(schema.layout.profile_id)
-        result = evaluate(
-            store,
-            defs,
-            as_of=as_of,
-            names=sorted({*local, *sticky}),
-            extra_rules=rules,
-            attributes=sorted({a for s in splits for a in s.fields}),
-            previous=previous_qualified(state, sticky) if state is not None else None,
-            owners={part_key(s, p): s.segment for s in splits for p in s.parts},
-            traits={t.key: t.trait for fields in traits.values() for t in fields},
-        )
+        result = evaluate_for_sync(store, defs, schema, wanted, splits, as_of, state)
         no_consent = store.emails_without_shared_consent() if splits else set()
     addresses = Addresses(result)
     targets = desired_state(
         defs, result, splits, no_consent=no_consent, addresses=addresses, traits=traits
     )
     return Prepared(as_of, schema, splits, result, targets, addresses.rejects())
+
+
+def evaluate_for_sync(
+    store: Store,
+    defs: Definitions,
+    schema: StoreSchema,
+    wanted: Sequence[str],
+    splits: Sequence[Split],
+    as_of: datetime,
+    state: StateStore | None,
+) -> Evaluation:
+    """The one evaluation a sync of ``wanted`` runs: its local segments (and those whose
+    previous members hysteresis keeps), the parts of its splits, the fields and traits
+    its destinations map."""
+    local = [n for n in wanted if not has_esp_conditions(defs.segments[n].rule)]
+    sticky = hysteretic(defs, wanted)
+    traits = trait_fields(defs, schema, sorted({s.destination for s in splits}))
+    rules = part_rules(splits, schema.layout.profile_id)
+    if traits:  # every contact segsync manages takes them, members or not
+        rules[EVERYONE] = everyone_rule(schema.layout.profile_id)
+    return evaluate(
+        store,
+        defs,
+        as_of=as_of,
+        names=sorted({*local, *sticky}),
+        extra_rules=rules,
+        attributes=sorted({a for s in splits for a in s.fields}),
+        previous=previous_qualified(state, sticky) if state is not None else None,
+        owners={part_key(s, p): s.segment for s in splits for p in s.parts},
+        traits={t.key: t.trait for fields in traits.values() for t in fields},
+    )
 
 
 def apply_static(prepared: Prepared, defs: Definitions, state: StateStore, dry_run: bool) -> None:

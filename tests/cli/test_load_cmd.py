@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from connector.definitions.loader import load_definitions
+from connector.esp.registry import destination_models
+from connector.reconcile.runner import prepare
+from connector.settings import Settings
 from tests.cli.conftest import CliRunner
 from tests.conftest import write_config
 
@@ -166,3 +171,33 @@ def test_an_unknown_store_scheme_names_the_supported_ones(
     for scheme in ("duckdb://", "postgresql://", "spark://", "sc://"):
         assert scheme in err
     assert "Traceback" not in err and "secret" not in err
+
+
+def test_loading_events_keeps_the_verdict_snapshot_later_runs_start_from(
+    workspace: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``load events`` builds the rollup and, for the segments with destinations, the
+    verdict snapshot; a later sync (read-only store) evaluates from it."""
+    write_config(
+        workspace / "config",
+        {
+            "buyers": "name: buyers\nrule: {event: order_completed, within: 30d}\n"
+            "destinations: [{to: mc, mode: tag}]\n"
+        },
+        destinations="mc: {esp: mailchimp, audience: demo-audience}\n",
+    )
+    monkeypatch.setenv("SEGSYNC_CONFIG_DIR", str(workspace / "config"))
+    assert run_cli(["load", "profiles", "p.csv"])[0] == 0
+    code, out, _ = run_cli(["load", "events", "e.csv"])
+    assert code == 0
+    kept = "verdict snapshot kept: later runs evaluate only the profiles that can change"
+    assert f"rollups rebuilt as of 2026-01-01T23:00:00Z; {kept}" in out
+    (workspace / "more.csv").write_text("profile_id,event,ts\nc2,order_completed,2026-01-03\n")
+    code, out, _ = run_cli(["load", "events", "more.csv", "--append"])
+    assert code == 0 and f"rollups advanced as of 2026-01-03T00:00:00Z; {kept}" in out
+    settings = Settings()
+    defs = load_definitions(workspace / "config", destination_models())
+    later = prepare(settings, defs, names=None, as_of=datetime(2026, 1, 10))
+    assert later.evaluation.mode == "snapshot"
+    members = later.evaluation.profile_ids[later.evaluation.members["buyers"]]
+    assert sorted(members.tolist()) == ["c1", "c2"]

@@ -13,14 +13,10 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from typing import TypeVar, cast
 
-import click
 import typer
-
-try:  # typer >= 0.29 raises its own copy of click's exceptions for bad options
-    from typer._click.exceptions import ClickException as _TyperClickException
-except ImportError:  # pragma: no cover - older typer re-uses click's
-    _TyperClickException = click.ClickException  # type: ignore[assignment,misc]
+from typer._click.exceptions import ClickException as _TyperClickException
 
 from connector.cli import collector
 from connector.cli.app import app
@@ -29,6 +25,8 @@ from connector.cli.output import err
 from connector.errors import ConfigError, ConnectorError
 
 __all__ = ["app", "failure_json", "main", "wants_json"]
+
+E = TypeVar("E", bound=BaseException)
 
 
 def wants_json(argv: Sequence[str]) -> bool:
@@ -57,17 +55,29 @@ def main(argv: list[str] | None = None) -> None:
         _main(argv)
 
 
+def _or_clicks(own: type[E], name: str) -> tuple[type[E], ...]:
+    """``own`` and click's exception ``name`` when a library has loaded click: typer (>= 0.29)
+    raises its own classes (its copy of click, ``typer._click``) and imports no click, so a
+    click exception exists only where a library imported click. An ``except`` evaluates
+    this only when an exception reaches it. click's ``exceptions.Exit``, ``Abort`` and
+    ``ClickException`` have the attributes used here of typer's namesakes."""
+    click = sys.modules.get("click")
+    if click is None:
+        return (own,)
+    return (own, cast("type[E]", getattr(click.exceptions, name)))
+
+
 def _main(argv: list[str] | None) -> None:
     as_json = wants_json(sys.argv[1:] if argv is None else argv)
     try:
         # without standalone mode, click *returns* the code of a `typer.Exit` it caught
         code = app(args=argv, prog_name="segsync", standalone_mode=False)
-    except (click.exceptions.Exit, typer.Exit) as exc:
+    except _or_clicks(typer.Exit, "Exit") as exc:
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, typer.Abort):
+    except _or_clicks(typer.Abort, "Abort"):
         err.print("aborted")
         _fail(as_json, "aborted", 130, [])
-    except (click.ClickException, _TyperClickException) as exc:
+    except _or_clicks(_TyperClickException, "ClickException") as exc:
         exc.show()
         code = 1 if exc.exit_code == 2 else exc.exit_code  # usage errors are input errors
         _fail(as_json, exc.format_message(), code, [{"message": exc.format_message()}])

@@ -1,19 +1,23 @@
 """Commands load on demand: ``segsync --help`` imports no command module and none of the
-heavy libraries (not even pydantic), ``preview`` imports what evaluating needs (DuckDB,
-numpy, sqlglot) and nothing for statistics, the ESPs or settings it is not given, nor the
-planner, the ESP adapters' types or the warehouse URL parsers; the table's summaries are the
-commands' own."""
+heavy libraries (not even pydantic, nor click: typer has its own copy), ``preview`` imports
+what evaluating needs (DuckDB, numpy, sqlglot) and nothing for statistics, the ESPs or
+settings it is not given, nor the planner, the ESP adapters' types or the warehouse URL
+parsers; the table's summaries are the commands' own."""
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import typer
+from typer._click.exceptions import ClickException as TyperClickException
 
+from connector.cli import _or_clicks
 from connector.cli.app import LazyGroup, _summary, app
 from connector.cli.commands import COMMANDS
 from tests.cli.conftest import CliRunner
@@ -23,7 +27,7 @@ from tests.cli.test_evaluation_cmds import AS_OF, workspace  # noqa: F401  (fixt
 #: library (plain addresses, as the workspace's, are checked without it); of segsync's own
 #: modules the split planner and the ESPs' capabilities, native segments and adapter types
 #: (the registry gives the destination models only), the BigQuery/Snowflake URL parser;
-#: rich's tables (output to a file or pipe is plain lines)
+#: rich's tables (output to a file or pipe is plain lines); click (typer has its own copy)
 NEVER_FOR_PREVIEW = {
     "pandas", "scipy", "statsmodels", "pyarrow", "psycopg", "httpx", "requests",
     "klaviyo_api", "mailchimp_marketing", "email_validator",
@@ -31,7 +35,7 @@ NEVER_FOR_PREVIEW = {
     "connector.esp.mailchimp.capabilities", "connector.esp.mailchimp.native",
     "connector.esp.mailchimp.display", "connector.esp.klaviyo.capabilities",
     "connector.esp.klaviyo.native", "connector.esp.klaviyo.display",
-    "connector.source.warehouse_url", "rich.table",
+    "connector.source.warehouse_url", "rich.table", "click",
 }  # fmt: skip
 #: ... and for a command's ``--help`` also what evaluating needs, and the settings' reader
 NEVER_FOR_COMMAND_HELP = NEVER_FOR_PREVIEW | {
@@ -39,6 +43,8 @@ NEVER_FOR_COMMAND_HELP = NEVER_FOR_PREVIEW | {
 }  # fmt: skip
 #: ... and for ``segsync --help`` also pydantic (the settings' and definitions' models)
 NEVER_FOR_HELP = NEVER_FOR_COMMAND_HELP | {"pydantic", "pydantic_core"}
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import json, sys
@@ -57,6 +63,7 @@ def probe(args: list[str]) -> tuple[int, set[str]]:
     module's full name, so a package's name is there when any of its modules is)."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(args)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},  # this tree's segsync, from any directory
         capture_output=True,
         text=True,
         check=False,
@@ -116,3 +123,13 @@ def test_a_command_help_loads_that_command(tmp_path: Path) -> None:
     assert {m for m in modules if m.startswith("connector.cli.cmd_")} == {
         "connector.cli.cmd_schema"
     }
+
+
+def test_click_exceptions_are_caught_once_click_is_loaded() -> None:
+    """typer raises its own copies of click's exceptions; click's own are caught too where a
+    library has loaded click (and only then looked up)."""
+    import click  # noqa: PLC0415  (loaded here, as a library that uses click would)
+
+    assert _or_clicks(typer.Exit, "Exit") == (typer.Exit, click.exceptions.Exit)
+    assert _or_clicks(typer.Abort, "Abort") == (typer.Abort, click.exceptions.Abort)
+    assert click.ClickException in _or_clicks(TyperClickException, "ClickException")

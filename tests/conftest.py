@@ -32,6 +32,17 @@ from connector.source.url import parse_store_url
 settings.register_profile("segsync", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("segsync")
 
+# Every Spark JVM the tests start (the in-process sessions, the segsync processes and the
+# servers of tests/cli/test_spark_cluster.py) compiles with the quick JIT only (C1): they
+# live seconds to minutes on small data, where the optimising compiler's threads cost more
+# CPU than they give back (a local session's start and first queries take about a third
+# less on this 2-core machine). What Spark computes is the same. SPARK_SUBMIT_OPTS reaches
+# the drivers (spark-submit), SPARK_DAEMON_JAVA_OPTS a standalone master and worker; a
+# value already set is kept.
+SPARK_JAVA_OPTS = "-XX:TieredStopAtLevel=1"
+for _name in ("SPARK_SUBMIT_OPTS", "SPARK_DAEMON_JAVA_OPTS"):
+    os.environ.setdefault(_name, SPARK_JAVA_OPTS)
+
 POSTGRES_URL = os.environ.get(
     "SEGSYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )

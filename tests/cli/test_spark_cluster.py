@@ -1,10 +1,11 @@
 """``spark://HOST:PORT`` on a real standalone Spark cluster (a master and one worker) and
 ``sc://HOST:PORT`` on a real Spark Connect server, both started from PySpark's own
-distribution, with ``segsync load`` and ``segsync preview`` run as separate processes: the
-tables one command writes are in the catalog for the next, and the members are DuckDB's."""
+distribution, with ``segsync load`` and ``segsync preview`` run in separate processes: the
+tables one process writes are in the catalog for the next, and the members are DuckDB's."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -19,10 +20,26 @@ import pytest
 from tests.cli.conftest import CliRunner
 from tests.cli.test_store_parity import AS_OF, demo_files, previews
 
+ROOT = Path(__file__).resolve().parents[2]
+
 __all__ = ["demo_files"]  # the fixture, imported for this module's tests
 
-#: attributes, metrics over event windows and a holdout (each preview starts a Spark driver)
+#: attributes, metrics over event windows and a holdout
 SEGMENTS = ("churn-risk",)
+TABLES = ("profiles", "events")
+
+#: runs each segsync command given as a JSON list of argument lists, in order, in this one
+#: process (one Spark driver for all of them), and exits with the first failure's code
+_COMMANDS = """
+import json, sys
+from connector.cli import main
+for args in json.loads(sys.argv[1]):
+    try:
+        main(args)
+    except SystemExit as exc:
+        if exc.code:
+            raise
+"""
 
 
 def _free_port() -> int:
@@ -108,9 +125,12 @@ def connect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"sc://127.0.0.1:{port}"
 
 
-def _segsync(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _segsync(
+    commands: list[list[str]], cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """``segsync`` with each of ``commands``, one after another in one new process."""
     return subprocess.run(
-        [sys.executable, "-c", "from connector.cli import main; main()", *args],
+        [sys.executable, "-c", _COMMANDS, json.dumps(commands)],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
 
@@ -131,15 +151,20 @@ def test_a_spark_server_keeps_loaded_tables_between_commands(
     work.mkdir()
     env = {
         **os.environ,
+        "PYTHONPATH": str(ROOT),  # this checkout's segsync, not whichever the venv installed
         "SEGSYNC_SOURCE_URL": url,
         "SEGSYNC_CONFIG_DIR": str(demo_files / "conf"),
         "SEGSYNC_SECRETS_DIR": str(demo_files / "secrets"),
     }
-    for table in ("profiles", "events"):  # each load its own process (and Spark driver)
-        done = _segsync(["load", table, str(demo_files / f"{table}.parquet")], work, env)
-        assert done.returncode == 0, done.stderr
+    # two processes (on a cluster, a Spark driver each, the most of this test's time): one
+    # loads both tables, the next finds them in the catalog and previews from them
+    loads = [["load", table, str(demo_files / f"{table}.parquet")] for table in TABLES]
+    done = _segsync(loads, work, env)
+    assert done.returncode == 0, done.stderr
+    loaded = [line.split()[4] for line in done.stdout.splitlines() if line.startswith("loaded ")]
+    assert loaded == list(TABLES), done.stdout  # "loaded N rows into TABLE ..."
     for name in SEGMENTS:
-        done = _segsync(["preview", name, "--as-of", AS_OF], work, env)
+        done = _segsync([["preview", name, "--as-of", AS_OF]], work, env)
         assert done.returncode == 0, done.stderr
         header, *rows = done.stdout.splitlines()
         assert header == "profile_id,email,holdout"

@@ -101,6 +101,7 @@ def _check(db: Store, events: list[dict[str, Any]], segments: dict[str, Any], ro
     return evaluation
 
 
+@pytest.mark.slow
 @settings(PROFILE, max_examples=max(20, PROFILE.max_examples // 2))
 @given(case=cases(), data=st.data())
 def test_incremental_sums_are_exact(
@@ -137,6 +138,7 @@ def test_incremental_sums_are_exact(
             assert np.array_equal(incremental.qualified[name], full.qualified[name]), name
 
 
+@pytest.mark.slow
 @settings(PROFILE, max_examples=max(10, PROFILE.max_examples // 4))
 @given(case=cases())
 def test_full_sums_are_exact_on_duckdb(

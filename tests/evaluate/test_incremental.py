@@ -41,12 +41,14 @@ BACKS = [timedelta(0), timedelta(seconds=1), timedelta(days=1), timedelta(days=3
 BACKS += [timedelta(days=8), timedelta(days=40), timedelta(days=500)]
 
 
+@pytest.mark.slow
 @settings(PROFILE, max_examples=max(10, PROFILE.max_examples // 2))
 @given(example=examples(), data=st.data())
 def test_incremental_equals_full_and_oracle(example: Example, data: st.DataObject) -> None:
     check(example, data)
 
 
+@pytest.mark.slow
 @settings(PROFILE, max_examples=max(10, PROFILE.max_examples // 2))
 @given(example=keyed_examples(), data=st.data())
 def test_keyed_rollup_parts_equal_full_and_oracle(example: Example, data: st.DataObject) -> None:

@@ -57,12 +57,14 @@ def _profiles_at_t0(example: Example, data: st.DataObject) -> list[dict[str, Any
     return kept
 
 
+@pytest.mark.slow
 @settings(PROFILE, max_examples=max(10, PROFILE.max_examples // 2))
 @given(example=examples(), data=st.data())
 def test_snapshot_equals_full_and_oracle(example: Example, data: st.DataObject) -> None:
     check(example, data)
 
 
+@pytest.mark.slow
 @settings(PROFILE, max_examples=max(10, PROFILE.max_examples // 2))
 @given(example=keyed_examples(), data=st.data())
 def test_snapshot_of_keyed_rules_equals_full_and_oracle(

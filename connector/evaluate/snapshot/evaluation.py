@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlglot import exp
 
-from connector.evaluate.compile import METRICS, RuleCompiler, sure
+from connector.evaluate.compile import METRICS, RuleCompiler
 from connector.evaluate.packing import BITS, packed
+from connector.evaluate.percent_cuts import sure
 from connector.evaluate.snapshot.changed import changed
 from connector.evaluate.snapshot.planning import Plan, fits
 from connector.evaluate.snapshot.table import EMAIL_KEY, PID, threshold_row, unique_ids

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from sqlglot import exp
 
-from connector.evaluate.compile import thresholds
+from connector.evaluate.percent_cuts import thresholds
 from connector.evaluate.snapshot.planning import Plan
 from connector.evaluate.sql import col, lit
 from connector.source.schema import StoreSchema

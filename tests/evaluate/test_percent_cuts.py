@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
-from connector.evaluate.compile import band_threshold, thresholds
+from connector.evaluate.percent_cuts import band_threshold, thresholds
 from connector.evaluate.sql import col
 
 VALUES = st.lists(st.one_of(st.none(), st.integers(0, 12).map(float)), max_size=40)

@@ -29,7 +29,7 @@ from tests.evaluate.harness import (
     same_rows,
     write_config,
 )
-from tests.evaluate.test_traits import CATEGORIES, TRAITS, profile_rows
+from tests.evaluate.test_traits import CATEGORIES, TRAITS, event_dicts, profile_rows
 from tests.evaluate.test_traits import METRICS as TRAIT_METRICS
 
 T1 = datetime(2026, 11, 23)
@@ -172,16 +172,7 @@ def test_every_trait_from_the_snapshot_equals_a_full_run(
     same traits and members as a full one."""
     t0 = T1 - back
     profiles = [{"profile_id": f"p{i}", "email": f"u{i}@x.com", **p} for i, p in enumerate(people)]
-    events = [
-        {
-            "profile_id": f"p{e['who']}",
-            "event": e["event"],
-            "ts": T1 - timedelta(days=e["days"], hours=1),
-            "category": e["category"],
-            "amount": e["amount"],
-        }
-        for e in happenings
-    ]
+    events = event_dicts(happenings, T1)
     # events after T0 arrive after the snapshot, as do some of the others (late data)
     kept = [i for i, e in enumerate(events) if e["ts"] <= t0 and not arrived[i % len(arrived)]]
     early = [events[i] for i in kept]

@@ -4,7 +4,7 @@ DuckDB and PostgreSQL (docs/design.md, Traits: top_value, bucket, map, metrics, 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -106,6 +106,21 @@ event_rows = st.lists(
 )
 
 
+def event_dicts(happenings: list[dict[str, Any]], as_of: datetime) -> list[dict[str, Any]]:
+    """The drawn events (``event_rows``) as store rows: ``days`` (and an hour) before
+    ``as_of``, by profile ``p<who>``."""
+    return [
+        {
+            "profile_id": f"p{e['who']}",
+            "event": e["event"],
+            "ts": as_of - timedelta(days=e["days"], hours=1),
+            "category": e["category"],
+            "amount": e["amount"],
+        }
+        for e in happenings
+    ]
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -117,17 +132,7 @@ def test_trait_values_match_plain_python(
         {"profile_id": f"p{i}", "email": f"u{i}@x.com", "email_consent": True, **p}
         for i, p in enumerate(people)
     ]
-    events = [
-        {
-            "profile_id": f"p{e['who']}",
-            "event": e["event"],
-            "ts": AS_OF - timedelta(days=e["days"], hours=1),
-            "category": e["category"],
-            "amount": e["amount"],
-        }
-        for e in happenings
-        if e["who"] < len(profiles)
-    ]
+    events = event_dicts([e for e in happenings if e["who"] < len(profiles)], AS_OF)
     store = make_oracle_store(profiles, [*events, *ORPHANS])
     db = both.load(store)
     defs = write_config(both.root, {}, METRICS)

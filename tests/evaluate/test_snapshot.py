@@ -295,22 +295,12 @@ def test_gone_profile_leaves_the_ranking(tmp_path: Path) -> None:
 def test_appended_event_without_a_profile(tmp_path: Path) -> None:
     """An event with no profile id appended after T0 is in no ranking: ``c`` and ``d``
     each ordered once more, and the top half is ``a`` alone (4 orders; then 3, 3, 2)."""
-    old = T0 - timedelta(days=30)
-    counts = {"a": 4, "b": 3, "c": 2, "d": 1}
-    events = [_order(pid, old) for pid, n in counts.items() for _ in range(n)]
-    run, _ = _runs(
-        tmp_path,
-        {"top": {"metric": "orders", "top_percent": 50}},
-        _people(*counts),
-        events,
-        metrics={"orders": {"event": ORDER, "aggregate": "count"}},
-        appended=[
-            {"profile_id": None, "event": ORDER, "ts": T1 - timedelta(hours=1)},
-            _order("c", T1 - timedelta(hours=1)),
-            _order("d", T1 - timedelta(hours=1)),
-        ],
-    )
-    assert _members(run, "top") == {"a"}
+    appended = [
+        {"profile_id": None, "event": ORDER, "ts": T1 - timedelta(hours=1)},
+        _order("c", T1 - timedelta(hours=1)),
+        _order("d", T1 - timedelta(hours=1)),
+    ]
+    assert _top_half(tmp_path, appended=appended) == {"a"}
 
 
 def _top(tmp: Path, percent: float, **change: Any) -> Evaluation:

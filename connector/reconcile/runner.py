@@ -37,7 +37,7 @@ from connector.errors import (
 from connector.esp.base import EspAdapter, EspObject
 from connector.esp.registry import adapter_for, capabilities_for, destination_models
 from connector.evaluate.engine import Evaluation, evaluate, has_esp_conditions
-from connector.evaluate.traits import trait_fields
+from connector.evaluate.traits import TraitField, trait_fields
 from connector.plan.membership import EVERYONE, everyone_rule, part_key, part_rules
 from connector.plan.model import Split
 from connector.plan.split import plan_splits
@@ -144,7 +144,7 @@ def prepare(
         raise_for_schema(defs, schema, wanted)
         splits = plan_splits(defs, wanted, schema, capabilities=capabilities_for)
         traits = trait_fields(defs, schema, sorted({s.destination for s in splits}))
-        result = evaluate_for_sync(store, defs, schema, wanted, splits, as_of, state)
+        result = evaluate_for_sync(store, defs, schema, wanted, splits, traits, as_of, state)
         no_consent = store.emails_without_shared_consent() if splits else set()
     addresses = Addresses(result)
     targets = desired_state(
@@ -159,15 +159,16 @@ def evaluate_for_sync(
     schema: StoreSchema,
     wanted: Sequence[str],
     splits: Sequence[Split],
+    traits: Mapping[str, Sequence[TraitField]],
     as_of: datetime,
     state: StateStore | None,
 ) -> Evaluation:
     """The one evaluation a sync of ``wanted`` runs: its local segments (and those whose
-    previous members hysteresis keeps), the parts of its splits, the fields and traits
-    its destinations map."""
+    previous members hysteresis keeps), the parts of its splits, the fields its
+    destinations map and their ``traits`` (``trait_fields`` of the splits'
+    destinations)."""
     local = [n for n in wanted if not has_esp_conditions(defs.segments[n].rule)]
     sticky = hysteretic(defs, wanted)
-    traits = trait_fields(defs, schema, sorted({s.destination for s in splits}))
     rules = part_rules(splits, schema.layout.profile_id)
     if traits:  # every contact segsync manages takes them, members or not
         rules[EVERYONE] = everyone_rule(schema.layout.profile_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from connector.definitions.loader import Definitions
 from connector.esp.registry import capabilities_for
+from connector.evaluate.traits import trait_fields
 from connector.plan.split import plan_splits
 from connector.reconcile.runner import evaluate_for_sync
 from connector.settings import Settings
@@ -27,7 +28,8 @@ def keep_snapshot(settings: Settings, defs: Definitions) -> str | None:
             return None
         schema = store.discover()
         splits = plan_splits(defs, wanted, schema, capabilities=capabilities_for)
-        evaluate_for_sync(store, defs, schema, wanted, splits, kept.as_of, None)
+        traits = trait_fields(defs, schema, sorted({s.destination for s in splits}))
+        evaluate_for_sync(store, defs, schema, wanted, splits, traits, kept.as_of, None)
         if verdicts.read(store) is None:  # rules the snapshot cannot bound (validate says)
             return None
     return "verdict snapshot kept: later runs evaluate only the profiles that can change"

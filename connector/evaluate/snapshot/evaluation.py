@@ -110,7 +110,9 @@ def _evaluated(
     ).from_(query.subquery("__run"))
 
 
-def _bands(plan_: Plan, meta: VerdictMeta) -> dict[str, tuple[float | None, float | None]]:
+def _threshold_bands(
+    plan_: Plan, meta: VerdictMeta
+) -> dict[str, tuple[float | None, float | None]]:
     """Per threshold key, the values where the threshold of the run's instant is looked
     for first: the snapshot's neighbourhood of its threshold (``writing._neighbourhood``;
     a side with no value kept is unbounded)."""
@@ -289,7 +291,7 @@ def run(
         con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS " + store.sql(query))
         scan.only = CHANGED
         population = _population(plan_, meta, _own_values)
-        bands = _bands(plan_, meta)
+        bands = _threshold_bands(plan_, meta)
         first = _evaluated(compiler, plan_, population, bands=bands, traits=traits)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {FRESH} AS " + store.sql(first))
         if bands and not _sure(store, plan_):  # a threshold left its band: read them all

@@ -152,13 +152,16 @@ def evaluate(
             hysteresis=any(len(ids) for ids in (previous or {}).values()),
             traits=[(traits or {})[k] for k in trait_keys],
         )
-        if plan is not None and snapshot.due(store, compiler, plan):
+        written = plan is not None and snapshot.due(store, compiler, plan)
+        if plan is not None and written:
             snapshot.write(store, compiler, plan, values)
-        elif plan is not None:
+        if plan is not None:
+            # just written: this run's rows are the snapshot's (a second evaluation of
+            # every rule would repeat the one that wrote it)
             data = snapshot.run(
                 store, compiler, plan, real_attributes, order=not numeric_ids, traits=values
             )
-            mode = "snapshot" if data is not None else mode
+            mode = "snapshot" if data is not None and not written else mode
     if data is None:
         data = store.columns(_query(compiler, outputs, real_attributes, values, numeric_ids))
     if numeric_ids:

@@ -47,5 +47,5 @@ def batch_time(
         seconds = stamped if seconds is None else min(seconds, stamped)
     if seconds is None:
         return None
-    lower = not_before if 0 < not_before <= seconds else 0.0
-    return ProcessingTime(batch_id, operations, seconds, time.time(), lower)
+    # a lower end above the upper one is dropped where times are kept (ProcessingTimes.add)
+    return ProcessingTime(batch_id, operations, seconds, time.time(), not_before)

@@ -43,7 +43,7 @@ from connector.errors import ConfigError
 from connector.evaluate.features import DR, EV, Aggregate, EventFilter, FeatureScan, compare_all
 from connector.evaluate.percent_cuts import band_threshold, cume_dist, sure, thresholds
 from connector.evaluate.predicates import comparison
-from connector.evaluate.sql import and_all, as_bool, col, lit, not_, or_all, text_key
+from connector.evaluate.sql import and_all, as_bool, col, lit, not_, or_all, sql_type, text_key
 from connector.source.schema import ColumnType, StoreSchema
 from connector.source.store import table_expr
 from connector.timespec import Duration
@@ -193,7 +193,7 @@ class RuleCompiler:
             real = StoreSchema.resolve(metric.attribute, self.schema.attributes)
             assert real is not None
             self.attributes.add(real)
-            return exp.cast(col(real), exp.DataType.build("DOUBLE"))
+            return exp.cast(col(real), sql_type("DOUBLE"), copy=False)
         assert isinstance(metric, EventMetric)
         if metric.aggregate == "days_since_last":
             return self.days_since(self.last_seen(name))
@@ -333,7 +333,7 @@ class RuleCompiler:
             if name not in wanted:
                 wanted.append(name)
         base = exp.select(*[col(c, "p") for c in wanted]).from_(
-            exp.alias_(table_expr(lay.profiles_table), "p")
+            exp.alias_(table_expr(lay.profiles_table), "p"), copy=False
         )
         if self.scan.only is not None:  # only these profiles (their features need no others)
             base = base.where(col(lay.profile_id, "p").isin(query=self.scan.only_pids()))
@@ -348,7 +348,7 @@ class RuleCompiler:
                 *[col(src, cte_name).as_(dst, quoted=True) for src, dst in columns], copy=False
             )
         every = exp.Column(this=exp.Star(), table=exp.to_identifier(BASE, quoted=True))
-        ranked = exp.select(every).from_(exp.to_identifier(BASE, quoted=True))
+        ranked = exp.select(every).from_(exp.to_identifier(BASE, quoted=True), copy=False)
         # the metrics ranked or cut at a percent, one narrow column each (``__mv``): their
         # distributions are read from it, not from the wide ``__base`` (which, from a
         # rollup, then streams into ``__ranked`` instead of being held in memory)
@@ -385,9 +385,9 @@ class RuleCompiler:
             *self.identity(extra_columns),
             *[expr.as_(alias, quoted=True) for alias, expr in values],
             *[expr.as_(alias, quoted=True) for alias, expr in outputs],
-        ).from_(exp.to_identifier(RANKED, quoted=True))
+        ).from_(exp.to_identifier(RANKED, quoted=True), copy=False)
         if where is not None:
-            final = final.where(where)
+            final = final.where(where, copy=False)
         ctes = [*self.scan.ctes(), (BASE, base), *rank_ctes, (RANKED, ranked)]
         for cte_name, cte in ctes:
             # the event scan is inlined into each consumer rather than held in memory; the
@@ -468,7 +468,9 @@ class RuleCompiler:
         ]
         if population is None:
             return ctes, METRICS
-        everyone = exp.select(exp.Star()).from_(population(metric_cols).subquery("__everyone"))
+        everyone = exp.select(exp.Star()).from_(
+            population(metric_cols).subquery("__everyone", copy=False), copy=False
+        )
         return [*ctes, (POPULATION, everyone)], POPULATION
 
     def identity(
@@ -496,7 +498,7 @@ class RuleCompiler:
         lay = self.schema.layout
         if self.schema.profile_columns.get(lay.email) is ColumnType.TEXT:
             return email_key(col(lay.email, table))
-        return exp.cast(exp.null(), exp.DataType.build("VARCHAR"))
+        return exp.cast(exp.null(), sql_type("VARCHAR"), copy=False)
 
 
 #: printable ASCII: there ``TRIM``, ``LOWER`` and the patterns below agree with Python's
@@ -535,13 +537,13 @@ def _epoch(moment: datetime) -> float:
 def haversine_km(lat: exp.Expr, lon: exp.Expr, lat0: float, lon0: float) -> exp.Expr:
     """Great-circle distance in km between (lat, lon) columns and a fixed point."""
 
+    # every argument below is built here and used once: adopted, not copied
     def rad(e: exp.Expr) -> exp.Expr:
-        return exp.func("RADIANS", e)
+        return exp.func("RADIANS", e, copy=False)
 
     def half_sin_sq(delta: exp.Expr) -> exp.Expr:
-        return exp.Pow(
-            this=exp.func("SIN", exp.Div(this=rad(delta), expression=lit(2.0))), expression=lit(2)
-        )
+        sine = exp.func("SIN", exp.Div(this=rad(delta), expression=lit(2.0)), copy=False)
+        return exp.Pow(this=sine, expression=lit(2))
 
     dlat = exp.Sub(this=lat.copy(), expression=lit(float(lat0)))
     dlon = exp.Sub(this=lon.copy(), expression=lit(float(lon0)))
@@ -549,11 +551,13 @@ def haversine_km(lat: exp.Expr, lon: exp.Expr, lat0: float, lon0: float) -> exp.
         this=half_sin_sq(dlat),
         expression=exp.Mul(
             this=exp.Mul(
-                this=exp.func("COS", rad(lit(float(lat0)))),
-                expression=exp.func("COS", rad(lat.copy())),
+                this=exp.func("COS", rad(lit(float(lat0))), copy=False),
+                expression=exp.func("COS", rad(lat.copy()), copy=False),
             ),
             expression=half_sin_sq(dlon),
         ),
     )
-    bounded = exp.func("LEAST", lit(1.0), exp.func("SQRT", inner))
-    return exp.Mul(this=lit(2.0 * EARTH_RADIUS_KM), expression=exp.func("ASIN", bounded))
+    bounded = exp.func("LEAST", lit(1.0), exp.func("SQRT", inner, copy=False), copy=False)
+    return exp.Mul(
+        this=lit(2.0 * EARTH_RADIUS_KM), expression=exp.func("ASIN", bounded, copy=False)
+    )

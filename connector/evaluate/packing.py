@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
-from connector.evaluate.sql import col, lit
+from connector.evaluate.sql import col, lit, sql_type
 
 __all__ = ["BITS", "packed"]
 
@@ -19,13 +19,13 @@ def packed(aliases: Sequence[str], table: str | None = None) -> list[exp.Expr]:
     BIGINT columns ``__m0``, ``__m1``, ... (NULL as false): one column per 62 rules
     instead of one per rule, so a run brings back a few integers per qualifying profile
     rather than a profiles × rules matrix."""
-    bigint = exp.DataType.build("BIGINT")
     columns = []
     for start in range(0, len(aliases), BITS):
         bits = [
             exp.cast(
                 exp.Case(ifs=[exp.If(this=col(alias, table), true=lit(1 << bit))], default=lit(0)),
-                bigint,
+                sql_type("BIGINT"),
+                copy=False,
             )
             for bit, alias in enumerate(aliases[start : start + BITS])
         ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from connector.evaluate.sql import col, lit
+from connector.evaluate.sql import col, lit, sql_type
 
 __all__ = ["band_threshold", "cume_dist", "sure", "thresholds"]
 
@@ -29,9 +29,11 @@ def cume_dist(value: exp.Expr, *, descending: bool, source: str) -> exp.Select:
     order = exp.Order(expressions=[exp.Ordered(this=col("__v"), desc=descending)])
     running = exp.Window(this=exp.Sum(this=col("__n")), order=order)
     total = exp.Window(this=exp.Sum(this=col("__n")))
-    double = exp.DataType.build("DOUBLE")
+    double = sql_type("DOUBLE")
     share = exp.Div(this=exp.cast(running, double), expression=exp.cast(total, double))
-    return exp.select(col("__v"), share.as_("__cd", quoted=True)).from_(counts.subquery("__c"))
+    return exp.select(col("__v"), share.as_("__cd", quoted=True)).from_(
+        counts.subquery("__c", copy=False), copy=False
+    )
 
 
 def sure(alias: str) -> str:
@@ -90,12 +92,12 @@ def band_threshold(
     running = exp.Add(
         this=col("__before"), expression=exp.Window(this=exp.Sum(this=col("__n")), order=order)
     )
-    double = exp.DataType.build("DOUBLE")
+    double = sql_type("DOUBLE")
     share = exp.Div(this=exp.cast(running, double), expression=exp.cast(col("__total"), double))
     shares = (
         exp.select(col("__v"), share.as_("__cd", quoted=True))
-        .from_(counts.subquery("__c"))
-        .join(totals.subquery("__t"), join_type="cross")
+        .from_(counts.subquery("__c", copy=False), copy=False)
+        .join(totals.subquery("__t", copy=False), join_type="cross", copy=False)
     )
     cut = lit(percent / 100.0)
     pick = exp.Min if descending else exp.Max
@@ -111,7 +113,7 @@ def band_threshold(
             expression=exp.Where(this=exp.LTE(this=col("__cd"), expression=cut.copy())),
         ).as_(alias, quoted=True),
         certain.as_(sure(alias), quoted=True),
-    ).from_(shares.subquery("__cds"))
+    ).from_(shares.subquery("__cds", copy=False), copy=False)
 
 
 def thresholds(
@@ -122,7 +124,7 @@ def thresholds(
     none is, and then no profile qualifies. ``value``: a column of the table or CTE
     ``source``."""
     pick = exp.Min if descending else exp.Max
-    shares = cume_dist(value, descending=descending, source=source).subquery("__cds")
+    shares = cume_dist(value, descending=descending, source=source).subquery("__cds", copy=False)
     return exp.select(
         *[
             exp.Filter(
@@ -133,4 +135,4 @@ def thresholds(
             ).as_(alias, quoted=True)
             for percent, alias in cuts
         ]
-    ).from_(shares)
+    ).from_(shares, copy=False)

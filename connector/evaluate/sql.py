@@ -4,6 +4,7 @@ the two-valued wrappers that keep every condition TRUE or FALSE, never NULL."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlglot import exp
@@ -17,6 +18,7 @@ __all__ = [
     "norm_text",
     "not_",
     "or_all",
+    "sql_type",
     "text_key",
     "ts_lit",
 ]
@@ -27,9 +29,21 @@ def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
 
 
+@cache
+def _parsed_type(name: str) -> exp.DataType:
+    return exp.DataType.build(name)
+
+
+def sql_type(name: str) -> exp.DataType:
+    """``exp.DataType.build(name)``, parsed once per name: a copy of that (a node belongs
+    to one tree), which costs far less than parsing the name again."""
+    return _parsed_type(name).copy()
+
+
 def ts_lit(value: datetime) -> exp.Expr:
     """``CAST('2026-05-01 12:00:00' AS TIMESTAMP)`` for a naive UTC datetime."""
-    return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), exp.DataType.build("TIMESTAMP"))
+    text = exp.Literal.string(value.isoformat(sep=" "))
+    return exp.cast(text, sql_type("TIMESTAMP"), copy=False)
 
 
 def lit(value: Any) -> exp.Expr:
@@ -39,7 +53,7 @@ def lit(value: Any) -> exp.Expr:
     if isinstance(value, int):
         return exp.Literal.number(value)
     if isinstance(value, float):
-        return exp.cast(exp.Literal.number(repr(value)), exp.DataType.build("DOUBLE"))
+        return exp.cast(exp.Literal.number(repr(value)), sql_type("DOUBLE"), copy=False)
     if isinstance(value, datetime):
         return ts_lit(value)
     if value is None:
@@ -60,8 +74,11 @@ def norm_text(expr: exp.Expr, *, case_sensitive: bool = False) -> exp.Expr:
 
 
 def as_bool(expr: exp.Expr) -> exp.Expr:
-    """``COALESCE(expr, FALSE)``: a comparison with NULL is false, never unknown."""
-    return exp.func("COALESCE", exp.paren(expr, copy=False), exp.false())
+    """``COALESCE(expr, FALSE)``: a comparison with NULL is false, never unknown.
+
+    ``expr`` becomes part of the result, not copied (callers build it for this call): a
+    copy per call would copy every nested condition again at each level."""
+    return exp.func("COALESCE", exp.paren(expr, copy=False), exp.false(), copy=False)
 
 
 def not_(expr: exp.Expr) -> exp.Expr:

@@ -109,7 +109,12 @@ def render(query: exp.Expr, dialect: str, *, pretty: bool = False) -> str:
     """``query`` as SQL text in ``dialect`` (a sqlglot dialect name); ``pretty``: the same
     text laid out on lines (for reading and reviewed fixtures)."""
     if dialect == "duckdb":  # the compiler's own dialect: nothing to rewrite
-        return query.sql(dialect=dialect, pretty=pretty)
+        # rendered from the tree itself, not a copy (sqlglot's default): copying a run's
+        # query costs about as much as rendering it, and DuckDB's generator changes
+        # nothing in the trees the compiler builds (tests/source/test_dialect.py). A
+        # subtree is still copied: rendered where it stands, its parent would change how
+        # sqlglot writes it
+        return query.sql(dialect=dialect, pretty=pretty, copy=query.parent is not None)
     tree = query.copy()
     if dialect not in MATERIALIZED_HINTS:
         for cte in tree.find_all(exp.CTE):

@@ -94,6 +94,25 @@ def test_rendered_sql_is_valid_in_the_dialect(
 
 
 @pytest.mark.parametrize("name", ["demo_segments", "test_segments"])
+def test_duckdb_renders_the_tree_itself_and_leaves_it_as_it_was(
+    queries: dict[str, exp.Expr], name: str
+) -> None:
+    """DuckDB's text comes from the query's own tree, not a copy: the tree is the same
+    afterwards and renders the same again, and a subquery (a tree with a parent) renders
+    as it does on its own."""
+    query = queries[name].copy()
+    before = query.copy()
+    text = render(query, "duckdb")
+    assert query == before
+    assert render(query, "duckdb") == text == before.sql("duckdb")
+    subqueries = list(query.find_all(exp.Subquery))
+    assert subqueries
+    for subquery in subqueries:
+        assert render(subquery.this, "duckdb") == subquery.this.copy().sql("duckdb")
+    assert query == before
+
+
+@pytest.mark.parametrize("name", ["demo_segments", "test_segments"])
 @pytest.mark.parametrize("dialect", ["bigquery", "snowflake"])
 def test_warehouse_sql_matches_the_reviewed_fixture(
     queries: dict[str, exp.Expr], name: str, dialect: str

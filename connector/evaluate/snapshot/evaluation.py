@@ -107,7 +107,7 @@ def _evaluated(
         col("profile_id").as_(PID, quoted=True),
         *packed([o.alias for o in plan_.outputs]),
         *[col(alias) for alias, _ in values],
-    ).from_(query.subquery("__run"))
+    ).from_(query.subquery("__run", copy=False), copy=False)
 
 
 def _threshold_bands(

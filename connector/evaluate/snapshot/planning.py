@@ -249,7 +249,8 @@ def _fingerprint(compiler: RuleCompiler, expr: exp.Expr) -> str:
     }
     text = json.dumps(
         [
-            expr.sql(dialect="duckdb"),
+            # rendered in place (a root of the reference compiler, not shared)
+            expr.sql(dialect="duckdb", copy=expr.parent is not None),
             [repr(item) for item in scan.aggregates.items()],
             [repr(item) for item in scan.pers.items()],
             [repr(item) for item in scan.follows.items()],

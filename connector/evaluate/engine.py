@@ -179,8 +179,8 @@ def evaluate(
         attributes={a: data[f"attr:{a}"] for a in real_attributes},
         traits={key: data[alias] for key, (alias, _) in zip(trait_keys, values, strict=True)},
     )
-    for index, key in enumerate(keys):
-        result.qualified[key] = _unpacked(data, index, len(ids))
+    for key, qualified in zip(keys, _unpacked(data, len(keys), len(ids)), strict=True):
+        result.qualified[key] = qualified
     _apply_membership(result, selected)
     return result
 
@@ -232,15 +232,24 @@ def _by_profile_id(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {name: column[order] for name, column in data.items()}
 
 
-def _unpacked(data: Mapping[str, np.ndarray], index: int, rows: int) -> np.ndarray:
-    """Rule ``index``'s booleans from the packed columns (read-only: shared below)."""
-    column = data.get(f"__m{index // BITS}")
-    if column is None:  # no rules at all: no rows either
-        return _false(rows)
-    bits = np.asarray(column, dtype=np.int64)
-    qualified: np.ndarray = (bits & (1 << (index % BITS))) != 0
-    qualified.setflags(write=False)
-    return qualified
+def _unpacked(data: Mapping[str, np.ndarray], count: int, rows: int) -> list[np.ndarray]:
+    """The ``count`` rules' booleans from the packed columns, in rule order (read-only:
+    shared below). Each column is split into its 8 bytes first (one row of ``rows`` bytes
+    per byte of the BIGINT): a rule's bit is then read from one byte per profile, not
+    from the whole integer."""
+    masks: list[np.ndarray] = []
+    for start in range(0, count, BITS):
+        column = data.get(f"__m{start // BITS}")
+        if column is None:  # no rules at all: no rows either
+            masks += [_false(rows)] * min(BITS, count - start)
+            continue
+        bits = np.ascontiguousarray(column, dtype="<i8")  # little-endian: byte i is bits 8i..
+        planes = np.ascontiguousarray(bits.view(np.uint8).reshape(-1, 8).T)
+        for bit in range(min(BITS, count - start)):
+            qualified = (planes[bit // 8] & (1 << (bit % 8))).astype(bool)
+            qualified.setflags(write=False)
+            masks.append(qualified)
+    return masks
 
 
 def _false(rows: int) -> np.ndarray:

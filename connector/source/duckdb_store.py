@@ -78,6 +78,9 @@ class DuckDBStore(Store):
             if isinstance(values, np.ma.MaskedArray):
                 if values.dtype == np.bool_:
                     array = values.filled(False)
+                elif values.dtype == object:  # fetched for this call: NULLs set in place
+                    array = values.data
+                    array[np.ma.getmaskarray(values)] = None
                 else:
                     # not np.ma.filled(..., None): None means "the default fill value",
                     # which is '?' for object arrays, so NULL came back as the text '?'

@@ -109,6 +109,33 @@ def disjoint(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, da
     return merged
 
 
+def _by_event(deltas: list[exp.Select]) -> exp.Select:
+    """The per-event delta aggregates (at least one) side by side, one row per profile
+    (``__pid``): the events' grouped rows joined on the profile."""
+    if len(deltas) == 1:
+        return deltas[0]
+    pids: list[exp.Expr] = []
+    side = exp.select()
+    for tag, delta in enumerate(deltas):
+        alias = f"de{tag}"
+        names = [e.alias_or_name for e in delta.expressions if e.alias_or_name != PID]
+        if tag == 0:
+            side = side.from_(delta.subquery(alias, copy=False), copy=False)
+        else:
+            side = side.join(
+                delta.subquery(alias, copy=False),
+                on=exp.EQ(
+                    this=col(PID, alias),
+                    expression=exp.func("COALESCE", *[p.copy() for p in pids]),
+                ),
+                join_type="full",
+                copy=False,
+            )
+        side = side.select(*[col(n, alias) for n in names], copy=False)
+        pids.append(col(PID, alias))
+    return side.select(exp.func("COALESCE", *pids).as_(PID, quoted=True), copy=False)
+
+
 def _beside(delta: exp.Select, touched: list[exp.Select]) -> exp.Select:
     """The delta's rows per profile with, beside them, each value part's recomputed
     value (``__v<i>``) and whether the profile was touched (``__t<i>``): small tables
@@ -578,8 +605,9 @@ class FeatureScan:
         t0, t1 = use.as_of, self.as_of
         ts = col(TS)
         rows = source if source is not None else self.delta_rows(parts).subquery("__e")
-        delta = exp.select(col(PID))
-        wanted: list[exp.Expr] = []
+        # per event name: its parts' aggregates over its rows only (a row meets only the
+        # filters of its own event's parts, not every part's)
+        by_event: dict[str, tuple[list[exp.Expr], list[exp.Expr]]] = {}
         combined: list[exp.Expr] = []
         touched: list[exp.Select] = []
         for index, part in enumerate(parts):
@@ -589,37 +617,41 @@ class FeatureScan:
                 touched.append(keyed.touched_verdicts(self, part, rows))
                 combined.append(self._touched_or_kept(part, len(touched) - 1))
                 continue
-            value = self._part_prop(part)
-            is_new = col(NEW)
-            added = exp.and_(is_new, exp.paren(self._filter_sql(self.part_filter(part, t1))))
-            wanted.append(added.copy())
             if part.kind in VALUE_OF.values():
                 # the value at T0 unless the change touched the profile: then recomputed
                 touched.append(keyed.touched_values(self, part.source, rows))
                 combined.append(self._touched_or_kept(part, len(touched) - 1))
                 continue
-            delta = delta.select(
+            value = self._part_prop(part)
+            aggregates, wanted = by_event.setdefault(part.event, ([], []))
+            added = exp.and_(
+                col(NEW),
+                exp.paren(self._filter_sql(self.part_filter(part, t1), with_name=False)),
+            )
+            wanted.append(added.copy())
+            aggregates.append(
                 exp.Filter(
-                    this=part_value(part.kind, value, ts.copy()),
-                    expression=exp.Where(this=added),
-                ).as_(f"__a{index}"),
-                copy=False,
+                    this=part_value(part.kind, value, ts.copy()), expression=exp.Where(this=added)
+                ).as_(f"__a{index}")
             )
             gone_ref: exp.Expr | None = None
             if part.window is not None and part.kind in ("c", "n", "s"):
                 left = exp.and_(
                     exp.Not(this=col(NEW)),
-                    exp.paren(self._filter_sql(EventFilter(part.event, part.where, None))),
+                    exp.paren(
+                        self._filter_sql(
+                            EventFilter(part.event, part.where, None), with_name=False
+                        )
+                    ),
                     exp.GTE(this=ts.copy(), expression=ts_lit(t0 - part.window)),
                     exp.LT(this=ts.copy(), expression=ts_lit(t1 - part.window)),
                 )
                 wanted.append(left.copy())
-                delta = delta.select(
+                aggregates.append(
                     exp.Filter(
                         this=part_value(part.kind, value.copy() if value else None, ts.copy()),
                         expression=exp.Where(this=left),
-                    ).as_(f"__g{index}"),
-                    copy=False,
+                    ).as_(f"__g{index}")
                 )
                 gone_ref = col(f"__g{index}", "d")
             since = None if part.window is None else t1 - part.window
@@ -628,10 +660,17 @@ class FeatureScan:
                     part.kind, col(part.column, "r"), col(f"__a{index}", "d"), gone_ref, since
                 ).as_(part.column)
             )
-        delta = (
-            delta.from_(rows.copy(), copy=False)
-            .where(or_all(wanted), copy=False)
-            .group_by(col(PID), copy=False)
+        delta = _by_event(
+            [
+                exp.select(col(PID), *aggregates, copy=False)
+                .from_(rows.copy(), copy=False)
+                .where(exp.EQ(this=col(NAME), expression=lit(event)), copy=False)
+                .where(or_all(wanted), copy=False)
+                .group_by(col(PID), copy=False)
+                for event, (aggregates, wanted) in sorted(by_event.items())
+            ]
+            # no scalar part: no row (the value parts' recomputed values come beside)
+            or [exp.select(col(PID)).from_(rows.copy()).where(exp.false()).group_by(col(PID))]
         )
         side = _beside(delta, touched) if touched else delta
         pid = exp.func("COALESCE", col(PID, "r"), col(PID, "d")).as_(PID)

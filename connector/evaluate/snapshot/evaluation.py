@@ -12,6 +12,7 @@ from typing import Any
 from sqlglot import exp
 
 from connector.evaluate.compile import METRICS, RuleCompiler
+from connector.evaluate.features import DR
 from connector.evaluate.packing import BITS, packed
 from connector.evaluate.percent_cuts import sure
 from connector.evaluate.snapshot.changed import changed
@@ -26,6 +27,7 @@ CHANGED = "__segsync_changed"  # temporary tables of one run
 MOVERS = "__segsync_movers"
 FRESH = "__segsync_fresh"
 FRESH_MOVERS = "__segsync_fresh_movers"
+DELTA = "__segsync_delta"
 
 
 def _population(
@@ -108,6 +110,32 @@ def _evaluated(
         *packed([o.alias for o in plan_.outputs]),
         *[col(alias) for alias, _ in values],
     ).from_(query.subquery("__run", copy=False), copy=False)
+
+
+def _hoisted(con: Any, store: Store, query: exp.Select) -> exp.Select:
+    """``query`` reading the rollup's delta rows (its CTE ``__dr``) from a temporary table
+    created here: a table's exact size lets the planner build its joins' hash tables on
+    the small side (the delta, ``D``'s rows), where the CTE's estimate led it to build
+    them over whole keyed tables; and its rows are stored once, not fanned out to every
+    consumer. Unchanged when the query has no such CTE."""
+    for cte in query.find_all(exp.CTE):
+        if cte.alias != DR:
+            continue
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {DELTA} AS " + store.sql(cte.this))
+        with_ = cte.parent
+        cte.pop()
+        if isinstance(with_, exp.With) and not with_.expressions:
+            with_.pop()
+        # the CTE is read as a table or (``FROM "__dr"``) a bare name
+        for table in list(query.find_all(exp.Table)):
+            if table.name == DR and not table.db:
+                table.set("this", exp.to_identifier(DELTA))
+        for source in list(query.find_all(exp.From, exp.Join)):
+            name = source.this
+            if isinstance(name, exp.Identifier) and name.this == DR:
+                source.set("this", exp.to_identifier(DELTA))
+        break
+    return query
 
 
 def _threshold_bands(
@@ -284,7 +312,7 @@ def run(
     if not unique_ids(store, schema):
         return None
     con: Any = getattr(store, "con")  # noqa: B009 (DuckDB only)
-    temporary = [CHANGED, FRESH, MOVERS, FRESH_MOVERS]
+    temporary = [CHANGED, DELTA, FRESH, MOVERS, FRESH_MOVERS]
     scan = compiler.scan
     try:
         query = changed(plan_, schema, meta, compiler.as_of)
@@ -293,6 +321,7 @@ def run(
         population = _population(plan_, meta, _own_values)
         bands = _threshold_bands(plan_, meta)
         first = _evaluated(compiler, plan_, population, bands=bands, traits=traits)
+        first = _hoisted(con, store, first)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {FRESH} AS " + store.sql(first))
         if bands and not _sure(store, plan_):  # a threshold left its band: read them all
             first = _evaluated(compiler, plan_, population, traits=traits)

@@ -639,9 +639,7 @@ class FeatureScan:
                 left = exp.and_(
                     exp.Not(this=col(NEW)),
                     exp.paren(
-                        self._filter_sql(
-                            EventFilter(part.event, part.where, None), with_name=False
-                        )
+                        self._filter_sql(EventFilter(part.event, part.where, None), with_name=False)
                     ),
                     exp.GTE(this=ts.copy(), expression=ts_lit(t0 - part.window)),
                     exp.LT(this=ts.copy(), expression=ts_lit(t1 - part.window)),

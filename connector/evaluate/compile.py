@@ -530,6 +530,25 @@ def email_key(email: exp.Expr) -> exp.Expr:
     )
 
 
+#: beside ``email_key`` in a run's rows: TRUE where the key is the raw email itself (the
+#: key column is NULL there: a million addresses are fetched once, not twice)
+EMAIL_AS_KEY = "email_as_key"
+
+
+def fetched_key(key: exp.Expr, email: exp.Expr) -> list[exp.Expr]:
+    """``email_key`` and ``email_as_key`` as a run returns them, from the key and email
+    columns: the key NULL where it equals the raw email (most addresses are stored
+    trimmed and lower-cased), and a flag saying so; elsewhere the key as it is (NULL: for
+    Python to normalise, ``''``: invalid)."""
+    same = exp.EQ(this=key.copy(), expression=email.copy())
+    return [
+        exp.Case(ifs=[exp.If(this=same.copy(), true=exp.null())], default=key.copy()).as_(
+            "email_key", quoted=True
+        ),
+        exp.func("COALESCE", same, exp.false()).as_(EMAIL_AS_KEY, quoted=True),
+    ]
+
+
 def _epoch(moment: datetime) -> float:
     return moment.replace(tzinfo=UTC).timestamp()
 

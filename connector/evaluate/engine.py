@@ -18,7 +18,7 @@ from connector.definitions.segment import Segment
 from connector.definitions.traits import Trait
 from connector.definitions.walk import has_esp_conditions
 from connector.evaluate import snapshot
-from connector.evaluate.compile import RuleCompiler
+from connector.evaluate.compile import EMAIL_AS_KEY, RuleCompiler, fetched_key
 from connector.evaluate.identity import held_out_mask, normalise_email
 from connector.evaluate.incremental import attach
 from connector.evaluate.packing import BITS, packed
@@ -174,7 +174,7 @@ def evaluate(
         segments={n: defs.segments[n] for n in selected},
         profile_ids=ids,
         raw_emails=raw,
-        emails=_emails(raw, data["email_key"]),
+        emails=_emails(raw, data["email_key"], data.get(EMAIL_AS_KEY)),
         consent=np.asarray(data["consent"], dtype=bool),
         attributes={a: data[f"attr:{a}"] for a in real_attributes},
         traits={key: data[alias] for key, (alias, _) in zip(trait_keys, values, strict=True)},
@@ -200,11 +200,17 @@ def _query(
         # MATERIALIZED: else the filter is pushed below the projection and every rule is
         # evaluated twice (once to filter, once to return)
         rows = exp.to_identifier("__all", quoted=True)
-        fixed = ["profile_id", "email", "email_key", "consent"]
-        fixed += [f"attr:{a}" for a in real_attributes]
+        fixed = [f"attr:{a}" for a in real_attributes]
         fixed += [alias for alias, _ in values]
         query = (
-            exp.select(*[col(c) for c in fixed], *packed(aliases))
+            exp.select(
+                col("profile_id"),
+                col("email"),
+                *fetched_key(col("email_key"), col("email")),
+                col("consent"),
+                *[col(c) for c in fixed],
+                *packed(aliases),
+            )
             .from_(rows)
             .where(or_all([col(alias) for alias in aliases]))
             .with_(rows, as_=query, materialized=True, copy=False)
@@ -259,10 +265,13 @@ def _false(rows: int) -> np.ndarray:
     return mask
 
 
-def _emails(raw: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Normalised emails: the store's ``email_key`` where it gave one ('' = invalid),
-    ``normalise_email`` for the rest (values beyond printable ASCII)."""
+def _emails(raw: np.ndarray, keys: np.ndarray, as_key: np.ndarray | None) -> np.ndarray:
+    """Normalised emails: the raw email where it is its own key (``as_key``), else the
+    store's ``email_key`` where it gave one ('' = invalid), ``normalise_email`` for the
+    rest (values beyond printable ASCII)."""
     emails = np.asarray(keys, dtype=object).copy()
+    if as_key is not None:  # absent from a run of no rule (no row either)
+        emails = np.where(np.asarray(as_key, dtype=bool), raw, emails)
     unknown = emails == None  # noqa: E711 (elementwise)
     emails[emails == ""] = None
     for row in np.flatnonzero(unknown):

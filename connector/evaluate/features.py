@@ -109,58 +109,39 @@ def disjoint(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, da
     return merged
 
 
-def _by_event(deltas: list[exp.Select]) -> exp.Select:
-    """The per-event delta aggregates (at least one) side by side, one row per profile
-    (``__pid``): the events' grouped rows joined on the profile."""
-    if len(deltas) == 1:
-        return deltas[0]
+def _side_by_side(
+    sides: list[tuple[exp.Select, list[tuple[str, str]]]], only: exp.Expr | None
+) -> exp.Select:
+    """One row per profile (``__pid``) of the ``sides`` (at least one; each a query of one
+    row per profile) with each side's columns (source, output name): joined in a chain of
+    full joins, or, with ``only`` (a table of ``__pid``: every profile of the sides is in
+    it), each left-joined to it (hash tables built on the sides, probed once per profile,
+    not full joins of growing chains)."""
     pids: list[exp.Expr] = []
     side = exp.select()
-    for tag, delta in enumerate(deltas):
-        alias = f"de{tag}"
-        names = [e.alias_or_name for e in delta.expressions if e.alias_or_name != PID]
-        if tag == 0:
-            side = side.from_(delta.subquery(alias, copy=False), copy=False)
+    if only is not None:
+        side = side.from_(exp.alias_(only, "o"), copy=False)
+        pids.append(col(PID, "o"))
+    for tag, (query, columns) in enumerate(sides):
+        alias = f"s{tag}"
+        if not pids:
+            side = side.from_(query.subquery(alias, copy=False), copy=False)
         else:
+            key = (
+                pids[0].copy()
+                if only is not None
+                else exp.func("COALESCE", *[p.copy() for p in pids])
+            )
             side = side.join(
-                delta.subquery(alias, copy=False),
-                on=exp.EQ(
-                    this=col(PID, alias),
-                    expression=exp.func("COALESCE", *[p.copy() for p in pids]),
-                ),
-                join_type="full",
+                query.subquery(alias, copy=False),
+                on=exp.EQ(this=col(PID, alias), expression=key),
+                join_type="left" if only is not None else "full",
                 copy=False,
             )
-        side = side.select(*[col(n, alias) for n in names], copy=False)
-        pids.append(col(PID, alias))
-    return side.select(exp.func("COALESCE", *pids).as_(PID, quoted=True), copy=False)
-
-
-def _beside(delta: exp.Select, touched: list[exp.Select]) -> exp.Select:
-    """The delta's rows per profile with, beside them, each value part's recomputed
-    value (``__v<i>``) and whether the profile was touched (``__t<i>``): small tables
-    joined before the one join with the rollup's row per profile."""
-    pids = [col(PID, "dd")]
-    side = exp.select(
-        *[col(e.alias_or_name, "dd") for e in delta.expressions if e.alias_or_name != PID]
-    ).from_(delta.subquery("dd", copy=False), copy=False)
-    for tag, values in enumerate(touched):
-        alias = f"tv{tag}"
-        side = side.join(
-            values.subquery(alias, copy=False),
-            on=exp.EQ(
-                this=col(PID, alias), expression=exp.func("COALESCE", *[p.copy() for p in pids])
-            ),
-            join_type="full",
-            copy=False,
-        )
-        side = side.select(
-            col(PID, alias).as_(f"__t{tag}", quoted=True),
-            col("__v", alias).as_(f"__v{tag}", quoted=True),
-            copy=False,
-        )
-        pids = [*pids, col(PID, alias)]
-    pid = exp.func("COALESCE", *[p.copy() for p in pids])
+        side = side.select(*[col(c, alias).as_(out, quoted=True) for c, out in columns], copy=False)
+        if only is None:
+            pids.append(col(PID, alias))
+    pid = pids[0] if len(pids) == 1 else exp.func("COALESCE", *pids)
     return side.select(pid.as_(PID, quoted=True), copy=False)
 
 
@@ -658,28 +639,37 @@ class FeatureScan:
                     part.kind, col(part.column, "r"), col(f"__a{index}", "d"), gone_ref, since
                 ).as_(part.column)
             )
-        delta = _by_event(
-            [
+        sides: list[tuple[exp.Select, list[tuple[str, str]]]] = [
+            (
                 exp.select(col(PID), *aggregates, copy=False)
                 .from_(rows.copy(), copy=False)
                 .where(exp.EQ(this=col(NAME), expression=lit(event)), copy=False)
                 .where(or_all(wanted), copy=False)
-                .group_by(col(PID), copy=False)
-                for event, (aggregates, wanted) in sorted(by_event.items())
-            ]
-            # no scalar part: no row (the value parts' recomputed values come beside)
-            or [exp.select(col(PID)).from_(rows.copy()).where(exp.false()).group_by(col(PID))]
-        )
-        side = _beside(delta, touched) if touched else delta
-        pid = exp.func("COALESCE", col(PID, "r"), col(PID, "d")).as_(PID)
-        stored: exp.Expr = exp.alias_(table_expr(ROLLUP_TABLE), "r")
-        if self.only is not None:
-            stored = (
-                exp.select(exp.Star())
-                .from_(table_expr(ROLLUP_TABLE))
-                .where(col(PID).isin(query=self.only_pids()))
-                .subquery("r")
+                .group_by(col(PID), copy=False),
+                [(a.alias, a.alias) for a in aggregates],
             )
+            for event, (aggregates, wanted) in sorted(by_event.items())
+        ]
+        for tag, values in enumerate(touched):
+            sides.append((values, [(PID, f"__t{tag}"), ("__v", f"__v{tag}")]))
+        if not sides:  # no row to add (none of the parts is scalar or a value)
+            nothing = exp.select(col(PID)).from_(rows.copy()).where(exp.false())
+            sides.append((nothing.group_by(col(PID)), []))
+        stored: exp.Expr = exp.alias_(table_expr(ROLLUP_TABLE), "r")
+        only = table_expr(self.only) if self.only is not None else None
+        side = _side_by_side(sides, only)
+        if only is not None:  # a row per profile of ``only``: its stored row beside
+            return (
+                exp.select(col(PID, "d").as_(PID), *combined, copy=False)
+                .from_(side.subquery("d", copy=False), copy=False)
+                .join(
+                    stored,
+                    on=exp.EQ(this=col(PID, "r"), expression=col(PID, "d")),
+                    join_type="left",
+                    copy=False,
+                )
+            )
+        pid = exp.func("COALESCE", col(PID, "r"), col(PID, "d")).as_(PID)
         return (
             exp.select(pid, *combined, copy=False)
             .from_(stored, copy=False)

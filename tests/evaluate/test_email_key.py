@@ -1,6 +1,8 @@
 """``email_key`` (the SQL half of email normalisation) and Python's ``normalise_email`` give
 the same address for any value, in DuckDB and PostgreSQL: what the query leaves NULL,
-Python normalises (``engine._emails``), so the two together must equal Python alone."""
+Python normalises (``engine._emails``), so the two together must equal Python alone. The
+key is fetched as a run fetches it (``fetched_key``: NULL with a flag where it is the raw
+email itself)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
-from connector.evaluate.compile import email_key
+from connector.evaluate.compile import email_key, fetched_key
 from connector.evaluate.engine import _emails
 from connector.evaluate.identity import normalise_email
 from connector.evaluate.sql import col
@@ -43,13 +45,22 @@ def _addresses(draw: st.DrawFn) -> str:
     return draw(_SPACES) + body + draw(_SPACES)
 
 
+def _query() -> exp.Select:
+    """Per row of ``t``, in order: ``email_key`` and ``email_as_key`` as a run fetches them."""
+    keyed = exp.select(col("i"), col("email"), email_key(col("email")).as_("k")).from_("t")
+    return (
+        exp.select(*fetched_key(col("k"), col("email")))
+        .from_(keyed.subquery("keyed"))
+        .order_by("i")
+    )
+
+
 def _duckdb_keys(values: Sequence[str | None]) -> list[Any]:
     con = duckdb.connect()
     try:
         con.execute("CREATE TABLE t (i INTEGER, email VARCHAR)")
         con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
-        query = exp.select(email_key(col("email"))).from_("t").order_by("i")
-        return [row[0] for row in con.execute(query.sql("duckdb")).fetchall()]
+        return [tuple(row) for row in con.execute(_query().sql("duckdb")).fetchall()]
     finally:
         con.close()
 
@@ -59,21 +70,35 @@ def _postgres_keys(values: Sequence[str | None]) -> list[Any]:
         con.execute("CREATE TEMPORARY TABLE t (i INTEGER, email TEXT)")
         with con.cursor() as cur:
             cur.executemany("INSERT INTO t VALUES (%s, %s)", list(enumerate(values)))
-        query = exp.select(email_key(col("email"))).from_("t").order_by("i")
-        return [row[0] for row in con.execute(query.sql("postgres")).fetchall()]
+        return [tuple(row) for row in con.execute(_query().sql("postgres")).fetchall()]
 
 
 def _check(keys_of: Callable[[Sequence[str | None]], list[Any]], values: list[str | None]) -> None:
     raw = np.asarray(values, dtype=object)
-    keys = np.asarray(keys_of(values), dtype=object)
-    got = list(_emails(raw, keys))
+    fetched = keys_of(values)
+    keys = np.asarray([key for key, _ in fetched] + [None], dtype=object)[:-1]
+    as_key = np.asarray([same for _, same in fetched], dtype=bool)
+    got = list(_emails(raw, keys, as_key))
     assert got == [normalise_email(v) for v in values]
-    for value, key in zip(values, keys, strict=True):  # SQL decides every printable value
-        if value is not None and all(" " <= c <= "~" for c in value):
-            assert key is not None, value
+    for value, key, same in zip(values, keys, as_key, strict=True):
+        if same:  # the key ('' when invalid) is the raw email itself
+            assert key is None and value == (normalise_email(value) or ""), value
+        elif value is not None and all(" " <= c <= "~" for c in value):
+            assert key is not None, value  # SQL decides every printable value
 
 
-_EDGES = [" A@X.com ", "a@b", "a@b.", "a@.b", "a@b.c.", "a.@b.c", "a@b..c", "@b.c", "a@b.c d"]
+_EDGES = [
+    " A@X.com ",
+    "a@x.com",
+    "a@b",
+    "a@b.",
+    "a@.b",
+    "a@b.c.",
+    "a.@b.c",
+    "a@b..c",
+    "@b.c",
+    "a@b.c d",
+]
 
 
 @settings(PROFILE)

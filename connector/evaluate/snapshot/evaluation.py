@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from connector.evaluate.compile import METRICS, RuleCompiler
+from connector.evaluate.compile import METRICS, RuleCompiler, fetched_key
 from connector.evaluate.features import DR
 from connector.evaluate.packing import BITS, packed
 from connector.evaluate.percent_cuts import sure
@@ -238,7 +238,18 @@ def _merged(
         )
     )
     qualifies = or_all([exp.NEQ(this=col(b), expression=lit(0)) for b in bits])
-    return exp.select(exp.Star()).from_(rows.subquery("__rows")).where(qualifies)
+    return (
+        exp.select(
+            col("profile_id"),
+            col("email"),
+            *fetched_key(col("email_key"), col("email")),
+            col("consent"),
+            *[col(f"attr:{c}") for c in extra_columns],
+            *[col(c) for c in carried],
+        )
+        .from_(rows.subquery("__rows"))
+        .where(qualifies)
+    )
 
 
 def _kept_or(kept: exp.Expr, evaluated: exp.Expr) -> exp.Expr:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlglot import exp
@@ -112,16 +113,17 @@ def _evaluated(
     ).from_(query.subquery("__run", copy=False), copy=False)
 
 
-def _hoisted(con: Any, store: Store, query: exp.Select) -> exp.Select:
-    """``query`` reading the rollup's delta rows (its CTE ``__dr``) from a temporary table
-    created here: a table's exact size lets the planner build its joins' hash tables on
-    the small side (the delta, ``D``'s rows), where the CTE's estimate led it to build
+def _hoisted(query: exp.Select) -> tuple[exp.Select, exp.Query | None]:
+    """``query`` reading the rollup's delta rows (its CTE ``__dr``) from the temporary
+    table ``DELTA`` instead, and the rows that table is to hold (None: no such CTE, the
+    query unchanged). A table's exact size lets the planner build its joins' hash tables
+    on the small side (the delta, ``D``'s rows), where the CTE's estimate led it to build
     them over whole keyed tables; and its rows are stored once, not fanned out to every
-    consumer. Unchanged when the query has no such CTE."""
+    consumer."""
     for cte in query.find_all(exp.CTE):
         if cte.alias != DR:
             continue
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {DELTA} AS " + store.sql(cte.this))
+        rows = cte.this
         with_ = cte.parent
         cte.pop()
         if isinstance(with_, exp.With) and not with_.expressions:
@@ -134,8 +136,8 @@ def _hoisted(con: Any, store: Store, query: exp.Select) -> exp.Select:
             name = source.this
             if isinstance(name, exp.Identifier) and name.this == DR:
                 source.set("this", exp.to_identifier(DELTA))
-        break
-    return query
+        return query, rows
+    return query, None
 
 
 def _threshold_bands(
@@ -298,6 +300,41 @@ def _snapshot_bits(plan_: Plan, meta: VerdictMeta) -> list[exp.Expr]:
     return [e.unalias() for e in packed(stored, "s")]
 
 
+def _first_pass(
+    store: Store,
+    compiler: RuleCompiler,
+    plan_: Plan,
+    meta: VerdictMeta,
+    traits: Sequence[tuple[str, exp.Expr]],
+) -> tuple[Callable[[dict[str, str]], exp.Query], dict[str, tuple[float | None, float | None]]]:
+    """``D`` (table ``CHANGED``) and its profiles evaluated (table ``FRESH``), thresholds
+    read from their bands; the population and bands it used. The store finds ``D`` while
+    the first pass's SQL is built here (the driver leaves Python free while a statement
+    runs; nothing else uses the connection meanwhile)."""
+    con: Any = getattr(store, "con")  # noqa: B009 (DuckDB only)
+    scan = compiler.scan
+    query = changed(plan_, compiler.schema, meta, compiler.as_of)
+    with ThreadPoolExecutor(1) as side:
+        finding = side.submit(
+            con.execute, f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS " + store.sql(query)
+        )
+        try:
+            scan.only = CHANGED
+            population = _population(plan_, meta, _own_values)
+            bands = _threshold_bands(plan_, meta)
+            first, delta = _hoisted(
+                _evaluated(compiler, plan_, population, bands=bands, traits=traits)
+            )
+            statements = [f"CREATE OR REPLACE TEMP TABLE {FRESH} AS " + store.sql(first)]
+            if delta is not None:
+                statements.insert(0, f"CREATE OR REPLACE TEMP TABLE {DELTA} AS " + store.sql(delta))
+        finally:
+            finding.result()
+    for statement in statements:
+        con.execute(statement)
+    return population, bands
+
+
 def run(
     store: Store,
     compiler: RuleCompiler,
@@ -326,14 +363,7 @@ def run(
     temporary = [CHANGED, DELTA, FRESH, MOVERS, FRESH_MOVERS]
     scan = compiler.scan
     try:
-        query = changed(plan_, schema, meta, compiler.as_of)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS " + store.sql(query))
-        scan.only = CHANGED
-        population = _population(plan_, meta, _own_values)
-        bands = _threshold_bands(plan_, meta)
-        first = _evaluated(compiler, plan_, population, bands=bands, traits=traits)
-        first = _hoisted(con, store, first)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {FRESH} AS " + store.sql(first))
+        population, bands = _first_pass(store, compiler, plan_, meta, traits)
         if bands and not _sure(store, plan_):  # a threshold left its band: read them all
             first = _evaluated(compiler, plan_, population, traits=traits)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {FRESH} AS " + store.sql(first))

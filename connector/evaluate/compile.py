@@ -500,6 +500,12 @@ class RuleCompiler:
             return email_key(col(lay.email, table))
         return exp.cast(exp.null(), sql_type("VARCHAR"), copy=False)
 
+    def fetched_key(self, key: exp.Expr, email: exp.Expr) -> list[exp.Expr]:
+        """``fetched_key`` for this store's email column."""
+        lay = self.schema.layout
+        text = self.schema.profile_columns.get(lay.email) is ColumnType.TEXT
+        return fetched_key(key, email, text=text)
+
 
 #: printable ASCII: there ``TRIM``, ``LOWER`` and the patterns below agree with Python's
 #: ``strip``, ``lower`` and ``\\s`` (space is the only whitespace among these characters)
@@ -535,11 +541,17 @@ def email_key(email: exp.Expr) -> exp.Expr:
 EMAIL_AS_KEY = "email_as_key"
 
 
-def fetched_key(key: exp.Expr, email: exp.Expr) -> list[exp.Expr]:
+def fetched_key(key: exp.Expr, email: exp.Expr, *, text: bool = True) -> list[exp.Expr]:
     """``email_key`` and ``email_as_key`` as a run returns them, from the key and email
     columns: the key NULL where it equals the raw email (most addresses are stored
     trimmed and lower-cased), and a flag saying so; elsewhere the key as it is (NULL: for
-    Python to normalise, ``''``: invalid)."""
+    Python to normalise, ``''``: invalid). ``text``: the store holds emails as text (else
+    the key, always NULL, is not compared with them)."""
+    if not text:
+        return [
+            key.copy().as_("email_key", quoted=True),
+            exp.false().as_(EMAIL_AS_KEY, quoted=True),
+        ]
     same = exp.EQ(this=key.copy(), expression=email.copy())
     return [
         exp.Case(ifs=[exp.If(this=same.copy(), true=exp.null())], default=key.copy()).as_(

@@ -18,7 +18,7 @@ from connector.definitions.segment import Segment
 from connector.definitions.traits import Trait
 from connector.definitions.walk import has_esp_conditions
 from connector.evaluate import snapshot
-from connector.evaluate.compile import EMAIL_AS_KEY, RuleCompiler, fetched_key
+from connector.evaluate.compile import EMAIL_AS_KEY, RuleCompiler
 from connector.evaluate.identity import held_out_mask, normalise_email
 from connector.evaluate.incremental import attach
 from connector.evaluate.packing import BITS, packed
@@ -206,7 +206,7 @@ def _query(
             exp.select(
                 col("profile_id"),
                 col("email"),
-                *fetched_key(col("email_key"), col("email")),
+                *compiler.fetched_key(col("email_key"), col("email")),
                 col("consent"),
                 *[col(c) for c in fixed],
                 *packed(aliases),

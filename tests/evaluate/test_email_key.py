@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -19,9 +21,11 @@ from hypothesis import strategies as st
 from sqlglot import exp
 
 from connector.evaluate.compile import email_key, fetched_key
-from connector.evaluate.engine import _emails
+from connector.evaluate.engine import _emails, evaluate
 from connector.evaluate.identity import normalise_email
 from connector.evaluate.sql import col
+from connector.source import open_store
+from tests.evaluate.harness import write_config
 from tests.evaluate.test_property import PROFILE
 
 PG_URL = os.environ.get("SEGSYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -114,3 +118,28 @@ def test_duckdb_email_key_matches_python(values: list[str | None]) -> None:
 @example(values=_EDGES)
 def test_postgres_email_key_matches_python(values: list[str | None]) -> None:
     _check(_postgres_keys, [v.replace("\x00", "") if v else v for v in values])
+
+
+def test_a_store_whose_emails_are_not_text_gives_no_address(tmp_path: Path) -> None:
+    """The key is compared with the raw email only where emails are text: a numeric
+    column is no address, and the query must not compare it with a text key (strict
+    dialects such as BigQuery reject that; DuckDB would cast)."""
+    sent: list[exp.Expr] = []
+    with open_store("duckdb:///:memory:", read_only=False) as db:
+        con = db.con  # type: ignore[attr-defined]
+        con.execute("CREATE TABLE profiles (profile_id BIGINT, email BIGINT, age INTEGER)")
+        con.execute("INSERT INTO profiles VALUES (1, 42, 30), (2, NULL, 40)")
+        con.execute("CREATE TABLE events (profile_id BIGINT, event VARCHAR, ts TIMESTAMP)")
+        original = db.columns
+
+        def spy(query: exp.Expr) -> Any:
+            sent.append(query.copy())
+            return original(query)
+
+        db.columns = spy  # type: ignore[method-assign]
+        segments = {"all": {"name": "all", "rule": {"attribute": "age", "op": "gte", "value": 0}}}
+        result = evaluate(db, write_config(tmp_path, segments, {}), as_of=datetime(2026, 11, 23))
+    assert list(result.profile_ids) == [1, 2]
+    assert list(result.emails) == [None, None]
+    (query,) = sent
+    assert "`email_key` = `email`" not in query.sql("bigquery")

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from connector.evaluate.compile import METRICS, RuleCompiler, fetched_key
+from connector.evaluate.compile import METRICS, RuleCompiler
 from connector.evaluate.features import DR
 from connector.evaluate.packing import BITS, packed
 from connector.evaluate.percent_cuts import sure
@@ -244,7 +244,7 @@ def _merged(
         exp.select(
             col("profile_id"),
             col("email"),
-            *fetched_key(col("email_key"), col("email")),
+            *compiler.fetched_key(col("email_key"), col("email")),
             col("consent"),
             *[col(f"attr:{c}") for c in extra_columns],
             *[col(c) for c in carried],

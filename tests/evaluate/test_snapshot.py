@@ -343,3 +343,22 @@ def test_threshold_moving_within_its_neighbourhood(tmp_path: Path) -> None:
     orders, within the snapshot's neighbourhood (8 to 10), counting the profile beyond."""
     appended = [_order("p1", T1 - timedelta(hours=1)) for _ in range(20)]
     assert _members(_top(tmp_path, 20, appended=appended), "top") == {"p1", "p10"}
+
+
+def test_a_profile_id_duplicated_after_t0_falls_back_to_a_full_run(tmp_path: Path) -> None:
+    """The snapshot is keyed by profile id: once two rows share one, a run evaluates every
+    profile (both rows, as a full run returns them) instead of merging from it."""
+    bodies = {"buyers": {"name": "buyers", "rule": BUYERS}}
+    defs = write_config(tmp_path / "config", bodies, {})
+    url = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    people = _people("a", "b")
+    with open_store(url, read_only=False) as db:
+        load_duckdb(make_oracle_store(people, [_order("a", T0), _order("b", T0)]), db)
+        assert evaluate(db, defs, as_of=T0).mode == "rebuilt"
+        replace_profiles(db, [*people, {**people[0], "email": "a2@example.com"}])
+    with open_store(url) as db:
+        run = evaluate(db, defs, as_of=T1)
+        full = evaluate(db, defs, as_of=T1, incremental=False)
+    assert run.mode != "snapshot"
+    assert sorted(map(str, run.raw_emails)) == ["a2@example.com", "a@example.com", "b@example.com"]
+    assert not same_rows(run, full, what="fallback")

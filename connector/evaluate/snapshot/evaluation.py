@@ -306,18 +306,27 @@ def _first_pass(
     plan_: Plan,
     meta: VerdictMeta,
     traits: Sequence[tuple[str, exp.Expr]],
-) -> tuple[Callable[[dict[str, str]], exp.Query], dict[str, tuple[float | None, float | None]]]:
+) -> (
+    tuple[Callable[[dict[str, str]], exp.Query], dict[str, tuple[float | None, float | None]]]
+    | None
+):
     """``D`` (table ``CHANGED``) and its profiles evaluated (table ``FRESH``), thresholds
-    read from their bands; the population and bands it used. The store finds ``D`` while
-    the first pass's SQL is built here (the driver leaves Python free while a statement
-    runs; nothing else uses the connection meanwhile)."""
+    read from their bands; the population and bands it used (None: some profile id is
+    not unique, the snapshot cannot be used). The store checks the ids and finds ``D``
+    while the first pass's SQL is built here (the driver leaves Python free while a
+    statement runs; nothing else uses the connection meanwhile)."""
     con: Any = getattr(store, "con")  # noqa: B009 (DuckDB only)
     scan = compiler.scan
     query = changed(plan_, compiler.schema, meta, compiler.as_of)
+
+    def find() -> bool:
+        if not unique_ids(store, compiler.schema):
+            return False
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS " + store.sql(query))
+        return True
+
     with ThreadPoolExecutor(1) as side:
-        finding = side.submit(
-            con.execute, f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS " + store.sql(query)
-        )
+        finding = side.submit(find)
         try:
             scan.only = CHANGED
             population = _population(plan_, meta, _own_values)
@@ -329,7 +338,9 @@ def _first_pass(
             if delta is not None:
                 statements.insert(0, f"CREATE OR REPLACE TEMP TABLE {DELTA} AS " + store.sql(delta))
         finally:
-            finding.result()
+            unique = finding.result()
+    if not unique:
+        return None
     for statement in statements:
         con.execute(statement)
     return population, bands
@@ -356,14 +367,14 @@ def run(
         return None
     if any(math.isnan(v) for v in meta.thresholds.values() if v is not None):
         return None  # NaN sorts above every number in SQL, not in Python: not bounded here
-    schema = compiler.schema
-    if not unique_ids(store, schema):
-        return None
     con: Any = getattr(store, "con")  # noqa: B009 (DuckDB only)
     temporary = [CHANGED, DELTA, FRESH, MOVERS, FRESH_MOVERS]
     scan = compiler.scan
     try:
-        population, bands = _first_pass(store, compiler, plan_, meta, traits)
+        passed = _first_pass(store, compiler, plan_, meta, traits)
+        if passed is None:
+            return None
+        population, bands = passed
         if bands and not _sure(store, plan_):  # a threshold left its band: read them all
             first = _evaluated(compiler, plan_, population, traits=traits)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {FRESH} AS " + store.sql(first))

@@ -659,11 +659,15 @@ class FeatureScan:
         only = table_expr(self.only) if self.only is not None else None
         side = _side_by_side(sides, only)
         if only is not None:  # a row per profile of ``only``: its stored row beside
+            # (the stored rows cut down to those profiles first: the join then hashes
+            # a few narrow rows, not one wide row per profile of the store)
+            mine = exp.select(exp.Star()).from_(table_expr(ROLLUP_TABLE), copy=False)
+            mine = mine.where(col(PID).isin(query=self.only_pids()), copy=False)
             return (
                 exp.select(col(PID, "d").as_(PID), *combined, copy=False)
                 .from_(side.subquery("d", copy=False), copy=False)
                 .join(
-                    stored,
+                    mine.subquery("r", copy=False),
                     on=exp.EQ(this=col(PID, "r"), expression=col(PID, "d")),
                     join_type="left",
                     copy=False,

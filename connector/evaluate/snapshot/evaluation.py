@@ -18,7 +18,7 @@ from connector.evaluate.packing import BITS, packed
 from connector.evaluate.percent_cuts import sure
 from connector.evaluate.snapshot.changed import changed
 from connector.evaluate.snapshot.planning import Plan, fits
-from connector.evaluate.snapshot.table import EMAIL_KEY, PID, threshold_row, unique_ids
+from connector.evaluate.snapshot.table import EMAIL_KEY, PID, ids_counted, threshold_row
 from connector.evaluate.sql import col, lit, or_all
 from connector.source import verdicts
 from connector.source.store import Store, table_expr
@@ -312,21 +312,27 @@ def _first_pass(
 ):
     """``D`` (table ``CHANGED``) and its profiles evaluated (table ``FRESH``), thresholds
     read from their bands; the population and bands it used (None: some profile id is
-    not unique, the snapshot cannot be used). The store checks the ids and finds ``D``
-    while the first pass's SQL is built here (the driver leaves Python free while a
-    statement runs; nothing else uses the connection meanwhile)."""
+    not unique, the snapshot cannot be used). The store checks the ids (on a connection
+    of its own) and finds ``D`` while the first pass's SQL is built here: the driver
+    leaves Python free while a statement runs, and nothing else uses the connection
+    meanwhile."""
     con: Any = getattr(store, "con")  # noqa: B009 (DuckDB only)
     scan = compiler.scan
     query = changed(plan_, compiler.schema, meta, compiler.as_of)
 
-    def find() -> bool:
-        if not unique_ids(store, compiler.schema):
-            return False
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS " + store.sql(query))
-        return True
+    def ids_unique() -> bool:  # on a connection of its own: beside D's statement
+        cursor = con.cursor()
+        try:
+            total, distinct = cursor.execute(store.sql(ids_counted(compiler.schema))).fetchone()
+        finally:
+            cursor.close()
+        return int(total) == int(distinct)
 
-    with ThreadPoolExecutor(1) as side:
-        finding = side.submit(find)
+    with ThreadPoolExecutor(2) as side:
+        checking = side.submit(ids_unique)
+        finding = side.submit(
+            con.execute, f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS " + store.sql(query)
+        )
         try:
             scan.only = CHANGED
             population = _population(plan_, meta, _own_values)
@@ -338,7 +344,8 @@ def _first_pass(
             if delta is not None:
                 statements.insert(0, f"CREATE OR REPLACE TEMP TABLE {DELTA} AS " + store.sql(delta))
         finally:
-            unique = finding.result()
+            finding.result()
+            unique = checking.result()
     if not unique:
         return None
     for statement in statements:

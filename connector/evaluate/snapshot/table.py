@@ -29,13 +29,17 @@ def digest(columns: Sequence[str], table: str | None = None) -> exp.Expr:
 
 def unique_ids(store: Store, schema: StoreSchema) -> bool:
     """Every profile row has an id of its own (the snapshot is keyed by it)."""
+    total, distinct = store.rows(ids_counted(schema))[0]
+    return int(total) == int(distinct)
+
+
+def ids_counted(schema: StoreSchema) -> exp.Select:
+    """One row: the profile rows, and their distinct ids (equal: every id is unique)."""
     lay = schema.layout
     pid = col(lay.profile_id)
-    query = exp.select(
+    return exp.select(
         exp.Count(this=exp.Star()), exp.Count(this=exp.Distinct(expressions=[pid]))
     ).from_(table_expr(lay.profiles_table))
-    total, distinct = store.rows(query)[0]
-    return int(total) == int(distinct)
 
 
 def threshold_row(plan_: Plan, source: str, column: Callable[[str], str]) -> exp.Select | None:

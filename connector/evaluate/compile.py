@@ -18,6 +18,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import IntEnum
 from typing import Any
 
 from sqlglot import exp
@@ -536,29 +537,44 @@ def email_key(email: exp.Expr) -> exp.Expr:
     )
 
 
-#: beside ``email_key`` in a run's rows: TRUE where the key is the raw email itself (the
-#: key column is NULL there: a million addresses are fetched once, not twice)
-EMAIL_AS_KEY = "email_as_key"
+#: beside ``email_key`` in a run's rows, what the key is (``EmailForm``): the key column
+#: holds only keys that differ from the raw email (most addresses are stored trimmed and
+#: lower-cased: a million addresses are fetched once, not twice)
+EMAIL_FORM = "email_form"
+
+
+class EmailForm(IntEnum):
+    """What a row's ``email_key`` is (``email_form``)."""
+
+    RAW = 0  #: the raw email itself (the key column is NULL)
+    KEY = 1  #: the key column's value
+    INVALID = 2  #: not a valid address (the key column is NULL)
+    UNKNOWN = 3  #: not decided in SQL (NULL, or beyond printable ASCII): Python normalises
 
 
 def fetched_key(key: exp.Expr, email: exp.Expr, *, text: bool = True) -> list[exp.Expr]:
-    """``email_key`` and ``email_as_key`` as a run returns them, from the key and email
-    columns: the key NULL where it equals the raw email (most addresses are stored
-    trimmed and lower-cased), and a flag saying so; elsewhere the key as it is (NULL: for
-    Python to normalise, ``''``: invalid). ``text``: the store holds emails as text (else
-    the key, always NULL, is not compared with them)."""
+    """``email_key`` and ``email_form`` as a run returns them, from the key
+    (``email_key``'s: NULL for Python to normalise, ``''``: invalid) and email columns.
+    ``text``: the store holds emails as text (else the key, always NULL, is not compared
+    with them)."""
     if not text:
         return [
             key.copy().as_("email_key", quoted=True),
-            exp.false().as_(EMAIL_AS_KEY, quoted=True),
+            lit(int(EmailForm.UNKNOWN)).as_(EMAIL_FORM, quoted=True),
         ]
     same = exp.EQ(this=key.copy(), expression=email.copy())
-    return [
-        exp.Case(ifs=[exp.If(this=same.copy(), true=exp.null())], default=key.copy()).as_(
-            "email_key", quoted=True
-        ),
-        exp.func("COALESCE", same, exp.false()).as_(EMAIL_AS_KEY, quoted=True),
-    ]
+    invalid = exp.EQ(this=key.copy(), expression=lit(""))
+    unknown = exp.Is(this=key.copy(), expression=exp.null())
+    form = exp.Case(
+        ifs=[
+            exp.If(this=unknown, true=lit(int(EmailForm.UNKNOWN))),
+            exp.If(this=invalid.copy(), true=lit(int(EmailForm.INVALID))),
+            exp.If(this=same.copy(), true=lit(int(EmailForm.RAW))),
+        ],
+        default=lit(int(EmailForm.KEY)),
+    )
+    kept = exp.Case(ifs=[exp.If(this=exp.or_(same, invalid), true=exp.null())], default=key.copy())
+    return [kept.as_("email_key", quoted=True), form.as_(EMAIL_FORM, quoted=True)]
 
 
 def _epoch(moment: datetime) -> float:

@@ -18,7 +18,7 @@ from connector.definitions.segment import Segment
 from connector.definitions.traits import Trait
 from connector.definitions.walk import has_esp_conditions
 from connector.evaluate import snapshot
-from connector.evaluate.compile import EMAIL_AS_KEY, RuleCompiler
+from connector.evaluate.compile import EMAIL_FORM, EmailForm, RuleCompiler
 from connector.evaluate.identity import held_out_mask, normalise_email
 from connector.evaluate.incremental import attach
 from connector.evaluate.packing import BITS, packed
@@ -174,7 +174,7 @@ def evaluate(
         segments={n: defs.segments[n] for n in selected},
         profile_ids=ids,
         raw_emails=raw,
-        emails=_emails(raw, data["email_key"], data.get(EMAIL_AS_KEY)),
+        emails=_emails(raw, data["email_key"], data.get(EMAIL_FORM)),
         consent=np.asarray(data["consent"], dtype=bool),
         attributes={a: data[f"attr:{a}"] for a in real_attributes},
         traits={key: data[alias] for key, (alias, _) in zip(trait_keys, values, strict=True)},
@@ -265,16 +265,20 @@ def _false(rows: int) -> np.ndarray:
     return mask
 
 
-def _emails(raw: np.ndarray, keys: np.ndarray, as_key: np.ndarray | None) -> np.ndarray:
-    """Normalised emails: the raw email where it is its own key (``as_key``), else the
-    store's ``email_key`` where it gave one ('' = invalid), ``normalise_email`` for the
-    rest (values beyond printable ASCII)."""
-    emails = np.asarray(keys, dtype=object).copy()
-    if as_key is not None:  # absent from a run of no rule (no row either)
-        emails = np.where(np.asarray(as_key, dtype=bool), raw, emails)
-    unknown = emails == None  # noqa: E711 (elementwise)
-    emails[emails == ""] = None
-    for row in np.flatnonzero(unknown):
+def _emails(raw: np.ndarray, keys: np.ndarray, form: np.ndarray | None) -> np.ndarray:
+    """Normalised emails from the raw ones, the store's ``email_key`` and ``email_form``
+    (``EmailForm``: the raw email itself, the key, invalid, or ``normalise_email`` for
+    values beyond printable ASCII); without ``form`` (a run of no rule: no row either),
+    from the key alone ('' = invalid, NULL = undecided)."""
+    keys = np.asarray(keys, dtype=object)
+    if form is None:
+        form = np.full(len(keys), int(EmailForm.KEY), dtype=np.int8)
+        form[keys == None] = EmailForm.UNKNOWN  # noqa: E711 (elementwise)
+        form[keys == ""] = EmailForm.INVALID
+    form = np.asarray(form, dtype=np.int8)
+    emails = np.where(form == EmailForm.RAW, raw, keys)
+    emails[form == EmailForm.INVALID] = None
+    for row in np.flatnonzero(form == EmailForm.UNKNOWN):
         emails[row] = normalise_email(raw[row])
     return emails
 

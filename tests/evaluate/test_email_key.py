@@ -20,7 +20,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
-from connector.evaluate.compile import email_key, fetched_key
+from connector.evaluate.compile import EmailForm, email_key, fetched_key
 from connector.evaluate.engine import _emails, evaluate
 from connector.evaluate.identity import normalise_email
 from connector.evaluate.sql import col
@@ -49,46 +49,55 @@ def _addresses(draw: st.DrawFn) -> str:
     return draw(_SPACES) + body + draw(_SPACES)
 
 
-def _query() -> exp.Select:
-    """Per row of ``t``, in order: ``email_key`` and ``email_as_key`` as a run fetches them."""
+def _query(plain: bool) -> exp.Select:
+    """Per row of ``t``, in order: ``email_key`` and ``email_form`` as a run fetches them
+    (``plain``: the key alone, as a run of no rule returns it)."""
     keyed = exp.select(col("i"), col("email"), email_key(col("email")).as_("k")).from_("t")
-    return (
-        exp.select(*fetched_key(col("k"), col("email")))
-        .from_(keyed.subquery("keyed"))
-        .order_by("i")
-    )
+    fetched = [col("k")] if plain else fetched_key(col("k"), col("email"))
+    return exp.select(*fetched).from_(keyed.subquery("keyed")).order_by("i")
 
 
-def _duckdb_keys(values: Sequence[str | None]) -> list[Any]:
+def _rows(rows: list[tuple[Any, ...]], plain: bool) -> list[Any]:
+    return [row[0] if plain else tuple(row) for row in rows]
+
+
+def _duckdb_keys(values: Sequence[str | None], plain: bool = False) -> list[Any]:
     con = duckdb.connect()
     try:
         con.execute("CREATE TABLE t (i INTEGER, email VARCHAR)")
         con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
-        return [tuple(row) for row in con.execute(_query().sql("duckdb")).fetchall()]
+        return _rows(con.execute(_query(plain).sql("duckdb")).fetchall(), plain)
     finally:
         con.close()
 
 
-def _postgres_keys(values: Sequence[str | None]) -> list[Any]:
+def _postgres_keys(values: Sequence[str | None], plain: bool = False) -> list[Any]:
     with psycopg.connect(PG_URL, autocommit=True) as con:
         con.execute("CREATE TEMPORARY TABLE t (i INTEGER, email TEXT)")
         with con.cursor() as cur:
             cur.executemany("INSERT INTO t VALUES (%s, %s)", list(enumerate(values)))
-        return [tuple(row) for row in con.execute(_query().sql("postgres")).fetchall()]
+        return _rows(con.execute(_query(plain).sql("postgres")).fetchall(), plain)
 
 
-def _check(keys_of: Callable[[Sequence[str | None]], list[Any]], values: list[str | None]) -> None:
+def _check(keys_of: Callable[..., list[Any]], values: list[str | None]) -> None:
     raw = np.asarray(values, dtype=object)
     fetched = keys_of(values)
     keys = np.asarray([key for key, _ in fetched] + [None], dtype=object)[:-1]
-    as_key = np.asarray([same for _, same in fetched], dtype=bool)
-    got = list(_emails(raw, keys, as_key))
-    assert got == [normalise_email(v) for v in values]
-    for value, key, same in zip(values, keys, as_key, strict=True):
-        if same:  # the key ('' when invalid) is the raw email itself
-            assert key is None and value == (normalise_email(value) or ""), value
-        elif value is not None and all(" " <= c <= "~" for c in value):
-            assert key is not None, value  # SQL decides every printable value
+    form = np.asarray([kind for _, kind in fetched], dtype=np.int8)
+    expected = [normalise_email(v) for v in values]
+    assert list(_emails(raw, keys, form)) == expected
+    assert (
+        list(_emails(raw, np.asarray(keys_of(values, plain=True), dtype=object), None)) == expected
+    )
+    for value, key, kind in zip(values, keys, form, strict=True):
+        if kind == EmailForm.RAW:  # only the flag is fetched: the raw email is the key
+            assert key is None and value == normalise_email(value), value
+        elif kind == EmailForm.KEY:
+            assert key is not None and key != value, value
+        elif kind == EmailForm.INVALID:
+            assert key is None and normalise_email(value) is None, value
+        else:  # SQL decides every printable value
+            assert value is None or not all(" " <= c <= "~" for c in value), value
 
 
 _EDGES = [

@@ -120,24 +120,27 @@ def _hoisted(query: exp.Select) -> tuple[exp.Select, exp.Query | None]:
     on the small side (the delta, ``D``'s rows), where the CTE's estimate led it to build
     them over whole keyed tables; and its rows are stored once, not fanned out to every
     consumer."""
-    for cte in query.find_all(exp.CTE):
-        if cte.alias != DR:
-            continue
-        rows = cte.this
-        with_ = cte.parent
-        cte.pop()
-        if isinstance(with_, exp.With) and not with_.expressions:
-            with_.pop()
-        # the CTE is read as a table or (``FROM "__dr"``) a bare name
-        for table in list(query.find_all(exp.Table)):
-            if table.name == DR and not table.db:
-                table.set("this", exp.to_identifier(DELTA))
-        for source in list(query.find_all(exp.From, exp.Join)):
-            name = source.this
+    found: exp.CTE | None = None
+    reads: list[exp.Expr] = []  # one walk of the (large) tree: its CTE and its readers
+    for node in query.walk():
+        if isinstance(node, exp.CTE) and node.alias == DR:
+            found = node
+        elif isinstance(node, exp.Table) and node.name == DR and not node.db:
+            reads.append(node)  # read as a table
+        elif isinstance(node, exp.From | exp.Join):
+            name = node.this  # or (``FROM "__dr"``) as a bare name
             if isinstance(name, exp.Identifier) and name.this == DR:
-                source.set("this", exp.to_identifier(DELTA))
-        return query, rows
-    return query, None
+                reads.append(node)
+    if found is None:
+        return query, None
+    rows = found.this
+    with_ = found.parent
+    found.pop()
+    if isinstance(with_, exp.With) and not with_.expressions:
+        with_.pop()
+    for read in reads:
+        read.set("this", exp.to_identifier(DELTA))
+    return query, rows
 
 
 def _threshold_bands(

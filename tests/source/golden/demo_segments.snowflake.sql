@@ -399,8 +399,16 @@ WITH __all AS (
 SELECT
   profile_id,
   email,
-  CASE WHEN email_key = email THEN NULL ELSE email_key END AS email_key,
-  COALESCE(email_key = email, FALSE) AS email_as_key,
+  CASE WHEN email_key = email OR email_key = '' THEN NULL ELSE email_key END AS email_key,
+  CASE
+    WHEN email_key IS NULL
+    THEN 3
+    WHEN email_key = ''
+    THEN 2
+    WHEN email_key = email
+    THEN 0
+    ELSE 1
+  END AS email_form,
   consent,
   CAST(CASE WHEN __s0 THEN 1 ELSE 0 END AS BIGINT) + CAST(CASE WHEN __s1 THEN 2 ELSE 0 END AS BIGINT) + CAST(CASE WHEN __s2 THEN 4 ELSE 0 END AS BIGINT) + CAST(CASE WHEN __s3 THEN 8 ELSE 0 END AS BIGINT) + CAST(CASE WHEN __s4 THEN 16 ELSE 0 END AS BIGINT) + CAST(CASE WHEN __s5 THEN 32 ELSE 0 END AS BIGINT) + CAST(CASE WHEN __s6 THEN 64 ELSE 0 END AS BIGINT) + CAST(CASE WHEN __s7 THEN 128 ELSE 0 END AS BIGINT) + CAST(CASE WHEN __s8 THEN 256 ELSE 0 END AS BIGINT) AS __m0
 FROM __all

@@ -131,9 +131,14 @@ def one_segment(defs: Definitions, name: str) -> str:
 
 
 def complete_segment(incomplete: str) -> list[str]:
-    """Shell completion for segment names: the files in the config's ``segments/``."""
+    """Shell completion for segment names: the files in the config's ``segments/``.
+    Completion runs without the app's callback (which resets the CLI's state), so the
+    settings are read afresh from the environment, never kept from an earlier invocation
+    in the same process."""
     try:
-        folder = state.settings().config_dir / "segments"
+        from connector.settings import load_settings  # noqa: PLC0415 (not for --help)
+
+        folder = load_settings().config_dir / "segments"
         names = sorted(path.stem for path in folder.glob("*.yaml"))
     except Exception:  # completion must never print a traceback into the shell
         return []

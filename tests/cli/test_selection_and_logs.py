@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import shellingham
 
+from connector.cli.context import state
 from connector.emulator import EmulatorOptions, run_emulator
 from tests.cli.conftest import CliRunner
 from tests.conftest import make_store, point_at_emulator, write_config
@@ -120,6 +121,28 @@ def test_shell_completion_knows_commands_and_segments(
     assert complete("segsync preview o") == ["other"]
     code, out, _ = run_cli(["--help"])
     assert code == 0 and "--install-completion" in out and "--show-completion" in out
+
+
+def test_completion_ignores_an_earlier_invocations_settings(
+    workspace: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Completion runs without the app's callback, which resets the CLI's state: segment
+    names come from the settings the environment gives now, not from settings an earlier
+    invocation in the same process left behind (another config's segments)."""
+    other = workspace / "other-config"
+    write_config(other, {"stale": _segment("stale", 3)})
+    state.reset()
+    state.config_dir = other
+    state.settings()  # what an earlier `--config other-config` invocation keeps
+    monkeypatch.setenv("_SEGSYNC_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", "segsync sync ")
+    monkeypatch.setenv("COMP_CWORD", "2")
+    try:
+        code, out, err = run_cli([])
+    finally:
+        state.reset()
+    assert code == 0, err
+    assert out.split() == ["other", "vip-a", "vip-b"]
 
 
 def test_install_completion_writes_the_shell_hook(

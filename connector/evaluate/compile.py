@@ -496,16 +496,17 @@ class RuleCompiler:
 
     def email_key_of(self, table: str | None = None) -> exp.Expr:
         """The email's key (``email_key``) where the store holds emails as text, else NULL."""
-        lay = self.schema.layout
-        if self.schema.profile_columns.get(lay.email) is ColumnType.TEXT:
-            return email_key(col(lay.email, table))
+        if self._text_emails():
+            return email_key(col(self.schema.layout.email, table))
         return exp.cast(exp.null(), sql_type("VARCHAR"), copy=False)
 
     def fetched_key(self, key: exp.Expr, email: exp.Expr) -> list[exp.Expr]:
         """``fetched_key`` for this store's email column."""
-        lay = self.schema.layout
-        text = self.schema.profile_columns.get(lay.email) is ColumnType.TEXT
-        return fetched_key(key, email, text=text)
+        return fetched_key(key, email, text=self._text_emails())
+
+    def _text_emails(self) -> bool:
+        """The store holds emails as text (else they have no key)."""
+        return self.schema.profile_columns.get(self.schema.layout.email) is ColumnType.TEXT
 
 
 #: printable ASCII: there ``TRIM``, ``LOWER`` and the patterns below agree with Python's

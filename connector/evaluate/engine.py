@@ -268,8 +268,9 @@ def _false(rows: int) -> np.ndarray:
 def _emails(raw: np.ndarray, keys: np.ndarray, form: np.ndarray | None) -> np.ndarray:
     """Normalised emails from the raw ones, the store's ``email_key`` and ``email_form``
     (``EmailForm``: the raw email itself, the key, invalid, or ``normalise_email`` for
-    values beyond printable ASCII); without ``form`` (a run of no rule: no row either),
-    from the key alone ('' = invalid, NULL = undecided)."""
+    values beyond printable ASCII); without ``form`` (the query of a run of no rule
+    returns the key as the compiler gives it), from the key alone ('' = invalid, NULL =
+    undecided)."""
     keys = np.asarray(keys, dtype=object)
     if form is None:
         form = np.full(len(keys), int(EmailForm.KEY), dtype=np.int8)

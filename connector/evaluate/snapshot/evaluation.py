@@ -18,7 +18,7 @@ from connector.evaluate.packing import BITS, packed
 from connector.evaluate.percent_cuts import sure
 from connector.evaluate.snapshot.changed import changed
 from connector.evaluate.snapshot.planning import Plan, fits
-from connector.evaluate.snapshot.table import EMAIL_KEY, PID, ids_counted, threshold_row
+from connector.evaluate.snapshot.table import EMAIL_KEY, PID, threshold_row, unique_ids
 from connector.evaluate.sql import col, lit, or_all
 from connector.source import verdicts
 from connector.source.store import Store, table_expr
@@ -326,10 +326,9 @@ def _first_pass(
     def ids_unique() -> bool:  # on a connection of its own: beside D's statement
         cursor = con.cursor()
         try:
-            total, distinct = cursor.execute(store.sql(ids_counted(compiler.schema))).fetchone()
+            return unique_ids(store, compiler.schema, cursor)
         finally:
             cursor.close()
-        return int(total) == int(distinct)
 
     with ThreadPoolExecutor(2) as side:
         checking = side.submit(ids_unique)
@@ -386,7 +385,8 @@ def run(
             return None
         population, bands = passed
         if bands and not _sure(store, plan_):  # a threshold left its band: read them all
-            first = _evaluated(compiler, plan_, population, traits=traits)
+            # over the same profiles, so the same delta rows: those the first pass kept
+            first, _ = _hoisted(_evaluated(compiler, plan_, population, traits=traits))
             con.execute(f"CREATE OR REPLACE TEMP TABLE {FRESH} AS " + store.sql(first))
         parts = [FRESH]
         if plan_.thresholds:

@@ -4,6 +4,7 @@ writing the snapshot and using it run."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlglot import exp
 
@@ -27,19 +28,19 @@ def digest(columns: Sequence[str], table: str | None = None) -> exp.Expr:
     return exp.func("hash", *[col(c, table) for c in columns])
 
 
-def unique_ids(store: Store, schema: StoreSchema) -> bool:
-    """Every profile row has an id of its own (the snapshot is keyed by it)."""
-    total, distinct = store.rows(ids_counted(schema))[0]
-    return int(total) == int(distinct)
-
-
-def ids_counted(schema: StoreSchema) -> exp.Select:
-    """One row: the profile rows, and their distinct ids (equal: every id is unique)."""
+def unique_ids(store: Store, schema: StoreSchema, cursor: Any = None) -> bool:
+    """Every profile row has an id of its own (the snapshot is keyed by it); asked on
+    ``cursor`` (a DuckDB connection of its own) when given, else on the store's."""
     lay = schema.layout
     pid = col(lay.profile_id)
-    return exp.select(
+    query = exp.select(
         exp.Count(this=exp.Star()), exp.Count(this=exp.Distinct(expressions=[pid]))
     ).from_(table_expr(lay.profiles_table))
+    if cursor is None:
+        total, distinct = store.rows(query)[0]
+    else:
+        total, distinct = cursor.execute(store.sql(query)).fetchone()
+    return int(total) == int(distinct)
 
 
 def threshold_row(plan_: Plan, source: str, column: Callable[[str], str]) -> exp.Select | None:

@@ -11,13 +11,15 @@ from connector.reconcile.state import StateStore
 
 
 def _checkpointed_rows(path: Path) -> int:
-    """Pending rows in the database file itself (``immutable``: the WAL is not read); 0
-    while not even the table has been checkpointed into it (it is in the WAL only)."""
+    """Pending rows in the database file itself (``immutable``: the WAL is not read, and
+    no lock is taken); 0 while not even the table has been checkpointed into it (it is in
+    the WAL only), or while the checkpointer is writing the very pages this read meets (a
+    torn image: "malformed"); the caller reads again until every row is there."""
     con = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
     try:
         return int(con.execute("SELECT count(*) FROM pending").fetchone()[0])
-    except sqlite3.OperationalError as exc:
-        if "no such table" not in str(exc):
+    except sqlite3.DatabaseError as exc:
+        if "no such table" not in str(exc) and "malformed" not in str(exc):
             raise
         return 0
     finally:

@@ -20,7 +20,7 @@ class TerminalProgress(ProgressCallbacks):
             MofNCompleteColumn(),
             TextColumn("batches"),
             TimeElapsedColumn(),
-            console=err,
+            console=err.console,
             transient=False,
         )
         self.tasks: dict[str, int] = {}

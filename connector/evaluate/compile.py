@@ -327,7 +327,7 @@ class RuleCompiler:
         """
         lay = self.schema.layout
         wanted = [lay.profile_id, lay.email]
-        consent = StoreSchema.resolve(lay.consent, self.schema.attributes)
+        consent = self.consent_column()
         if consent is not None:
             wanted.append(consent)
         for name in [*sorted(self.attributes), *extra_columns]:
@@ -474,30 +474,28 @@ class RuleCompiler:
         )
         return [*ctes, (POPULATION, everyone)], POPULATION
 
-    def identity(
-        self,
-        extra_columns: Sequence[str] = (),
-        table: str | None = None,
-        key: exp.Expr | None = None,
-    ) -> list[exp.Expr]:
-        """The columns every run returns per profile (of the profiles table, or the
-        ``table`` holding its columns): profile id, email, its key (``email_key_of``, or
-        ``key``), consent and the ``extra_columns`` (``attr:<name>``)."""
+    def identity(self, extra_columns: Sequence[str] = ()) -> list[exp.Expr]:
+        """The columns every run returns per profile: profile id, email, its key
+        (``email_key_of``), consent and the ``extra_columns`` (``attr:<name>``)."""
         lay = self.schema.layout
-        consent = StoreSchema.resolve(lay.consent, self.schema.attributes)
-        consent_expr: exp.Expr = as_bool(col(consent, table)) if consent else exp.false()
+        consent = self.consent_column()
+        consent_expr: exp.Expr = as_bool(col(consent)) if consent else exp.false()
         return [
-            col(lay.profile_id, table).as_("profile_id", quoted=True),
-            col(lay.email, table).as_("email", quoted=True),
-            (self.email_key_of(table) if key is None else key).as_("email_key", quoted=True),
+            col(lay.profile_id).as_("profile_id", quoted=True),
+            col(lay.email).as_("email", quoted=True),
+            self.email_key_of().as_("email_key", quoted=True),
             consent_expr.as_("consent", quoted=True),
-            *[col(c, table).as_(f"attr:{c}", quoted=True) for c in extra_columns],
+            *[col(c).as_(f"attr:{c}", quoted=True) for c in extra_columns],
         ]
 
-    def email_key_of(self, table: str | None = None) -> exp.Expr:
+    def consent_column(self) -> str | None:
+        """The profiles' consent column (None: the store has none, nobody consents)."""
+        return StoreSchema.resolve(self.schema.layout.consent, self.schema.attributes)
+
+    def email_key_of(self) -> exp.Expr:
         """The email's key (``email_key``) where the store holds emails as text, else NULL."""
         if self._text_emails():
-            return email_key(col(self.schema.layout.email, table))
+            return email_key(col(self.schema.layout.email))
         return exp.cast(exp.null(), sql_type("VARCHAR"), copy=False)
 
     def fetched_key(self, key: exp.Expr, email: exp.Expr) -> list[exp.Expr]:

@@ -154,7 +154,7 @@ def evaluate(
         )
         written = plan is not None and snapshot.due(store, compiler, plan)
         if plan is not None and written:
-            snapshot.write(store, compiler, plan, values)
+            snapshot.write(store, compiler, plan, values, real_attributes)
         if plan is not None:
             # just written: this run's rows are the snapshot's (a second evaluation of
             # every rule would repeat the one that wrote it)

@@ -1,14 +1,18 @@
 """Where the store keeps the verdict snapshot beside its rollup (DuckDB): two tables.
 
 - ``segsync_verdicts``: one row per profile (``__pid``) as evaluated at the rollup's
-  instant: a digest of the profile columns the rules read and the email (``__digest``),
-  the email's key (``__email_key``), one BOOLEAN per rule (``v_<fingerprint>``), the
+  instant: a digest of the profile columns the rules read, the email, the consent and
+  the mapped attributes (``__digest``); the profile's identity as a run returns it: its
+  email (``__email``), the email's key and form as fetched (``__email_key``,
+  ``__email_form``: ``compile.fetched_key``), its consent (``__consent``) and the
+  attributes the writing run returned (``a_<n>``); one BOOLEAN per rule (``v_<fingerprint>``), the
   same rules packed into BIGINTs in the order of ``VerdictMeta.order`` (``__m0``,
   ``__m1``, ...), the values of the metrics that percent conditions rank
   (``m_<fingerprint>``) and of the traits the run computed (``t_<fingerprint>``);
 - ``segsync_verdicts_meta``: one row: the rollup's instant and watermark the verdicts
   belong to, and (JSON) the rules' and metrics' fingerprints, the packing order, the
-  digest's columns and the percent thresholds at that instant.
+  digest's columns, the kept attributes' columns and the percent thresholds at that
+  instant.
 
 The snapshot belongs to one rollup: writing or dropping the rollup drops it
 (``connector.source.rollups``), and a run uses it only while the rollup's instant and
@@ -31,7 +35,9 @@ __all__ = ["META", "TABLE", "VerdictMeta", "drop", "drop_sql", "read", "threshol
 
 TABLE = "segsync_verdicts"
 META = "segsync_verdicts_meta"
-VERSION = 2  # 2: the email's key per profile, the email in the digest
+#: 2: the email's key per profile, the email in the digest; 3: the identity a run returns
+#: (email, fetched key and form, consent, attributes), consent and attributes in the digest
+VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,8 @@ class VerdictMeta:
     near: dict[str, list[Any]] = field(default_factory=dict)
     #: per trait fingerprint, its value's column
     traits: dict[str, str] = field(default_factory=dict)
+    #: per profile attribute kept (one the writing run returned), its column
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 def thresholds_key(metric: str, direction: str, percent: float) -> str:
@@ -89,6 +97,7 @@ def read(store: Store) -> VerdictMeta | None:
         thresholds=dict(spec["thresholds"]),
         near=dict(spec.get("near", {})),
         traits=dict(spec.get("traits", {})),
+        attributes=dict(spec.get("attributes", {})),
     )
 
 
@@ -137,6 +146,7 @@ def write(
                 "thresholds": values,
                 "near": around,
                 "traits": meta.traits,
+                "attributes": meta.attributes,
             }
             con.execute(
                 f"CREATE OR REPLACE TABLE {META} "

@@ -8,6 +8,7 @@ reads, and ``disagreements`` lists every profile on which the two evaluations di
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -221,12 +222,28 @@ def arrival_chunks(
     return chunks
 
 
+def _values(array: np.ndarray) -> list[Any]:
+    """The values, NaN as None (so that two missing values compare equal)."""
+    return [None if isinstance(v, float) and math.isnan(v) else v for v in array.tolist()]
+
+
 def same_rows(a: Evaluation, b: Evaluation, *, what: str) -> list[str]:
     """Where two evaluations of one store differ (their rows, each rule's booleans);
     ``what`` names ``a`` in the lines (``b`` is the full run)."""
     if list(a.profile_ids) != list(b.profile_ids):
         return [f"rows {list(a.profile_ids)} != {list(b.profile_ids)}"]
-    return [
+    columns = {
+        "raw email": (a.raw_emails, b.raw_emails),
+        "email": (a.emails, b.emails),
+        "consent": (a.consent, b.consent),
+        **{f"attribute {n}": (a.attributes[n], b.attributes.get(n)) for n in a.attributes},
+    }
+    problems = [
+        f"{column}: {what} {_values(ours)} full {theirs if theirs is None else _values(theirs)}"
+        for column, (ours, theirs) in columns.items()
+        if theirs is None or _values(ours) != _values(theirs)
+    ]
+    return problems + [
         f"{name}: {what} {a.qualified[name]} full {b.qualified[name]}"
         for name in a.qualified
         if not np.array_equal(a.qualified[name], b.qualified[name])

@@ -228,6 +228,45 @@ def test_changed_email_gets_its_new_key(tmp_path: Path) -> None:
     assert emails == {"moved": "moved@new.example.com", "stays": "stays@example.com"}
 
 
+def test_changed_consent_comes_back(tmp_path: Path) -> None:
+    """A profile whose consent alone changed after T0 (no rule reads it) comes back with
+    its new consent: the snapshot keeps consent for unchanged rows only."""
+    profiles = [{**p, "email_consent": True} for p in _people("withdrew", "stays")]
+    later = [{**profiles[0], "email_consent": False}, profiles[1]]
+    events = [_order(p, T0 - timedelta(days=2)) for p in ("withdrew", "stays")]
+    run, _ = _runs(tmp_path, {"buyers": BUYERS}, profiles, events, profiles_t1=later)
+    consent = dict(zip(run.profile_ids.tolist(), run.consent.tolist(), strict=True))
+    assert consent == {"withdrew": False, "stays": True}
+
+
+def test_mapped_attributes_kept_and_read(tmp_path: Path) -> None:
+    """The snapshot keeps the attributes its writing run returned (ESP fields): a later
+    run returning them gets a changed one anew (the digest covers them), and one it does
+    not keep is read from the profiles table."""
+    bodies = {"buyers": {"name": "buyers", "rule": BUYERS}}
+    defs = write_config(tmp_path / "config", bodies, {})
+    url = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    people = [
+        {**p, "region": "CA", "city": city}
+        for p, city in zip(_people("moved", "stays"), ["Fresno", "Napa"], strict=True)
+    ]
+    events = [_order(p["profile_id"], T0 - timedelta(days=2)) for p in people]
+    with open_store(url, read_only=False) as db:
+        load_duckdb(make_oracle_store(people, events), db)
+        assert evaluate(db, defs, as_of=T0, attributes=["region"]).mode == "rebuilt"
+        meta = verdicts.read(db)
+        assert meta is not None and list(meta.attributes) == ["region"]
+        replace_profiles(db, [{**people[0], "region": "NY", "city": "Albany"}, people[1]])
+    with open_store(url) as db:
+        for attributes in (["region"], ["city", "region"]):
+            run = evaluate(db, defs, as_of=T1, attributes=attributes)
+            full = evaluate(db, defs, as_of=T1, incremental=False, attributes=attributes)
+            assert run.mode == "snapshot"
+            assert not same_rows(run, full, what="snapshot")
+    assert run.attributes["region"].tolist() == ["NY", "CA"]
+    assert run.attributes["city"].tolist() == ["Albany", "Napa"]
+
+
 def test_late_event_with_an_old_time(tmp_path: Path) -> None:
     """An event appended after T0 with a time long before it counts."""
     rule = {"event": ORDER, "count": {"gte": 2}}

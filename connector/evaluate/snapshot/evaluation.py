@@ -18,7 +18,7 @@ from connector.evaluate.packing import BITS, packed
 from connector.evaluate.percent_cuts import sure
 from connector.evaluate.snapshot.changed import changed
 from connector.evaluate.snapshot.planning import Plan, fits
-from connector.evaluate.snapshot.table import EMAIL_KEY, PID, threshold_row, unique_ids
+from connector.evaluate.snapshot.table import IDENTITY, PID, identity, threshold_row, unique_ids
 from connector.evaluate.sql import col, lit, or_all
 from connector.source import verdicts
 from connector.source.store import Store, table_expr
@@ -79,11 +79,13 @@ def _evaluated(
     cut_offs: dict[str, float | None] | None = None,
     bands: dict[str, tuple[float | None, float | None]] | None = None,
     traits: Sequence[tuple[str, exp.Expr]] = (),
+    attributes: Sequence[str] = (),
 ) -> exp.Select:
-    """The rules (packed), ranked values and thresholds of the scan's ``only`` profiles
-    (thresholds over ``population``, or ``cut_offs`` by threshold key); ``bands`` (by
-    threshold key): where to read each threshold from, with ``__thok<i>`` saying whether
-    it is certainly exact (``band_threshold``)."""
+    """The identity (``table.identity``, with ``attributes`` as ``attr:<name>``), rules
+    (packed), ranked values and thresholds of the scan's ``only`` profiles (thresholds
+    over ``population``, or ``cut_offs`` by threshold key); ``bands`` (by threshold key):
+    where to read each threshold from, with ``__thok<i>`` saying whether it is certainly
+    exact (``band_threshold``)."""
     metric_names = list(plan_.metrics)
     values = [(f"__val{i}", compiler.metric_value(m)) for i, m in enumerate(metric_names)]
     values += [(f"__thv{i}", col(alias)) for i, alias in enumerate(compiler.thresholds.values())]
@@ -104,10 +106,16 @@ def _evaluated(
         ]
     outputs = [(o.alias, o.compile(compiler)) for o in plan_.outputs]
     query = compiler.query(
-        outputs, values=values, population=population, cut_offs=given, bands=by_alias
+        outputs,
+        extra_columns=attributes,
+        values=values,
+        population=population,
+        cut_offs=given,
+        bands=by_alias,
     )
     return exp.select(
         col("profile_id").as_(PID, quoted=True),
+        *identity(compiler, {a: f"attr:{a}" for a in attributes}),
         *packed([o.alias for o in plan_.outputs]),
         *[col(alias) for alias, _ in values],
     ).from_(query.subquery("__run", copy=False), copy=False)
@@ -196,72 +204,64 @@ def _merged(
     plan_: Plan,
     meta: VerdictMeta,
     parts: list[str],
+    evaluated: list[str],
     extra_columns: Sequence[str],
     traits: Sequence[str],
 ) -> exp.Select:
-    """Every profile's row: the evaluated results and ``traits`` values (their aliases)
-    where it was evaluated (``parts``), the snapshot's otherwise; only the rows that
-    qualify for some rule."""
-    lay = compiler.schema.layout
+    """Every profile's row: those of the tables ``parts`` (evaluated: rows as
+    ``_evaluated`` gives them) and the snapshot's of every other profile (those not in
+    the tables ``evaluated``: ``D`` and the movers); only the rows that qualify for some
+    rule. The others' identity is the snapshot's (its digest covers every column it
+    comes from), and so are the attributes it keeps; one it does not keep is read from
+    the profiles table."""
     count = (len(plan_.outputs) + BITS - 1) // BITS
     bits = [f"__m{i}" for i in range(count)]
-    carried = [*bits, *traits]
-    fresh: exp.Query = exp.select(col(PID), *[col(c) for c in carried]).from_(parts[0])
-    for part in parts[1:]:
-        fresh = fresh.union(
-            exp.select(col(PID), *[col(c) for c in carried]).from_(part), distinct=False
+    attrs = [f"attr:{c}" for c in extra_columns]
+    fresh: exp.Query | None = None
+    for part in parts:
+        rows = exp.select(
+            col(PID).as_("profile_id", quoted=True),
+            *[col(stored).as_(name, quoted=True) for name, stored in IDENTITY.items()],
+            *[col(c) for c in [*attrs, *bits, *traits]],
+        ).from_(part)
+        fresh = rows if fresh is None else fresh.union(rows, distinct=False)
+    assert fresh is not None
+    lay = compiler.schema.layout
+    missing = [c for c in extra_columns if c not in meta.attributes]
+    attr_values = [
+        (col(c, "p") if c in missing else col(meta.attributes[c], "s")).as_(
+            f"attr:{c}", quoted=True
         )
-    kept = _snapshot_bits(plan_, meta)
-    # the email's key computed for the evaluated profiles only (the others' email is the
-    # snapshot's: it is in the digest)
-    key = _kept_or(col(EMAIL_KEY, "s"), compiler.email_key_of("p"))
+        for c in extra_columns
+    ]
     trait_values = []
     for alias, fingerprint, metric in zip(traits, plan_.traits, plan_.aged, strict=True):
         value: exp.Expr = col(meta.traits[fingerprint], "s")
         if metric is not None:  # the latest event's time: its days at this run's instant
             value = compiler.days_since(value)
-        trait_values.append(_kept_or(value, col(alias, "f")).as_(alias, quoted=True))
-    rows = (
-        exp.select(
-            *compiler.identity(extra_columns, "p", key),
-            *[
-                exp.func("COALESCE", col(b, "f"), stored).as_(b, quoted=True)
-                for b, stored in zip(bits, kept, strict=True)
-            ],
-            *trait_values,
-        )
-        .from_(exp.alias_(table_expr(lay.profiles_table), "p"))
-        .join(
-            fresh.subquery("f"),
-            on=exp.EQ(this=col(PID, "f"), expression=col(lay.profile_id, "p")),
+        trait_values.append(value.as_(alias, quoted=True))
+    stored_bits = _snapshot_bits(plan_, meta)
+    kept = exp.select(
+        col(PID, "s").as_("profile_id", quoted=True),
+        *[col(stored, "s").as_(name, quoted=True) for name, stored in IDENTITY.items()],
+        *attr_values,
+        *[b.as_(name, quoted=True) for b, name in zip(stored_bits, bits, strict=True)],
+        *trait_values,
+    ).from_(exp.alias_(table_expr(verdicts.TABLE), "s"))
+    if missing:  # read where the snapshot keeps none
+        kept = kept.join(
+            exp.alias_(table_expr(lay.profiles_table), "p"),
+            on=exp.EQ(this=col(lay.profile_id, "p"), expression=col(PID, "s")),
             join_type="left",
         )
-        .join(
-            exp.alias_(table_expr(verdicts.TABLE), "s"),
-            on=exp.EQ(this=col(PID, "s"), expression=col(lay.profile_id, "p")),
-            join_type="left",
-        )
-    )
+    for table in evaluated:
+        kept = kept.where(exp.Not(this=col(PID, "s").isin(query=exp.select(col(PID)).from_(table))))
     qualifies = or_all([exp.NEQ(this=col(b), expression=lit(0)) for b in bits])
     return (
-        exp.select(
-            col("profile_id"),
-            col("email"),
-            *compiler.fetched_key(col("email_key"), col("email")),
-            col("consent"),
-            *[col(f"attr:{c}") for c in extra_columns],
-            *[col(c) for c in carried],
-        )
-        .from_(rows.subquery("__rows"))
+        exp.select(col("profile_id"), *[col(n) for n in IDENTITY], *[col(c) for c in attrs])
+        .select(*[col(c) for c in [*bits, *traits]])
+        .from_(kept.union(fresh, distinct=False).subquery("__rows"))
         .where(qualifies)
-    )
-
-
-def _kept_or(kept: exp.Expr, evaluated: exp.Expr) -> exp.Expr:
-    """The snapshot's value for a profile not evaluated by this run, else ``evaluated``."""
-    return exp.Case(
-        ifs=[exp.If(this=exp.Is(this=col(PID, "f"), expression=exp.null()), true=kept)],
-        default=evaluated,
     )
 
 
@@ -309,6 +309,7 @@ def _first_pass(
     plan_: Plan,
     meta: VerdictMeta,
     traits: Sequence[tuple[str, exp.Expr]],
+    attributes: Sequence[str],
 ) -> (
     tuple[Callable[[dict[str, str]], exp.Query], dict[str, tuple[float | None, float | None]]]
     | None
@@ -340,7 +341,9 @@ def _first_pass(
             population = _population(plan_, meta, _own_values)
             bands = _threshold_bands(plan_, meta)
             first, delta = _hoisted(
-                _evaluated(compiler, plan_, population, bands=bands, traits=traits)
+                _evaluated(
+                    compiler, plan_, population, bands=bands, traits=traits, attributes=attributes
+                )
             )
             statements = [f"CREATE OR REPLACE TEMP TABLE {FRESH} AS " + store.sql(first)]
             if delta is not None:
@@ -380,13 +383,15 @@ def run(
     temporary = [CHANGED, DELTA, FRESH, MOVERS, FRESH_MOVERS]
     scan = compiler.scan
     try:
-        passed = _first_pass(store, compiler, plan_, meta, traits)
+        passed = _first_pass(store, compiler, plan_, meta, traits, extra_columns)
         if passed is None:
             return None
         population, bands = passed
         if bands and not _sure(store, plan_):  # a threshold left its band: read them all
             # over the same profiles, so the same delta rows: those the first pass kept
-            first, _ = _hoisted(_evaluated(compiler, plan_, population, traits=traits))
+            first, _ = _hoisted(
+                _evaluated(compiler, plan_, population, traits=traits, attributes=extra_columns)
+            )
             con.execute(f"CREATE OR REPLACE TEMP TABLE {FRESH} AS " + store.sql(first))
         parts = [FRESH]
         if plan_.thresholds:
@@ -399,13 +404,16 @@ def run(
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {MOVERS} AS " + store.sql(movers))
                 if con.execute(f"SELECT count(*) FROM {MOVERS}").fetchone()[0]:
                     scan.only = MOVERS
-                    second = _evaluated(compiler, plan_, None, now, traits=traits)
+                    second = _evaluated(
+                        compiler, plan_, None, now, traits=traits, attributes=extra_columns
+                    )
                     con.execute(
                         f"CREATE OR REPLACE TEMP TABLE {FRESH_MOVERS} AS " + store.sql(second)
                     )
                     parts.append(FRESH_MOVERS)
         aliases = [alias for alias, _ in traits]
-        merged = _merged(compiler, plan_, meta, parts, extra_columns, aliases)
+        evaluated = [CHANGED, MOVERS][: len(parts)]
+        merged = _merged(compiler, plan_, meta, parts, evaluated, extra_columns, aliases)
         if order:
             merged = merged.order_by(col("profile_id"), copy=False)
         return store.columns(merged)

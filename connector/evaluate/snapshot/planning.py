@@ -81,7 +81,8 @@ class Plan:
     metrics: dict[str, str]
     #: (metric, direction, percent) of the compiler's thresholds -> key in the snapshot
     thresholds: dict[tuple[str, str, float], str]
-    #: the profile columns the rules read and the email (the digest's)
+    #: the profile columns the rules read, the email and the consent (the digest's; a
+    #: snapshot's adds the attributes its writing run returned)
     digest: list[str]
     #: durations measured back from as_of over events (per event name, normalised), and
     #: per timestamp attribute
@@ -300,6 +301,7 @@ def plan(
             reference = RuleCompiler(defs, schema, REFERENCE)
             metrics[metric] = _fingerprint(reference, reference.metric_value(metric))
     keys = {(m, d, p): thresholds_key(metrics[m], d, p) for (m, d, p) in compiler.thresholds}
+    consent = [c for c in [compiler.consent_column()] if c is not None]
     return Plan(
         outputs=outputs,
         rules=fingerprints,
@@ -307,8 +309,8 @@ def plan(
         aged=[aged(defs, trait) for trait in traits],
         metrics=metrics,
         thresholds=keys,
-        # the email too: a profile outside D keeps the snapshot's email key
-        digest=sorted({*compiler.attributes, schema.layout.email}),
+        # the email and consent too: a profile outside D keeps the snapshot's identity
+        digest=sorted({*compiler.attributes, schema.layout.email, *consent}),
         windows={e: frozenset(d) for e, d in found.windows.items()},
         attributes={a: frozenset(d) for a, d in found.attributes.items()},
     )

@@ -3,11 +3,13 @@ writing the snapshot and using it run."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlglot import exp
 
+from connector.evaluate.compile import EMAIL_FORM as FETCHED_FORM
+from connector.evaluate.compile import RuleCompiler
 from connector.evaluate.percent_cuts import thresholds
 from connector.evaluate.snapshot.planning import Plan
 from connector.evaluate.sql import col, lit
@@ -16,9 +18,29 @@ from connector.source.store import Store, table_expr
 
 PID = "__pid"
 DIGEST = "__digest"
-#: the email's key (``RuleCompiler.email_key_of``): the email is in the digest, so a
-#: profile outside ``D`` has the key of the snapshot
+#: a profile's identity as a run returns it (``RuleCompiler.identity``, the key and form
+#: as fetched: ``compile.fetched_key``): every column it is computed from is in the
+#: digest, so a profile outside ``D`` has the snapshot's
+EMAIL = "__email"
 EMAIL_KEY = "__email_key"
+EMAIL_FORM = "__email_form"
+CONSENT = "__consent"
+#: a run's identity columns (``RuleCompiler.identity``'s, the key and form as fetched)
+#: -> the columns the snapshot and the evaluated profiles' tables hold them in
+IDENTITY = {"email": EMAIL, "email_key": EMAIL_KEY, FETCHED_FORM: EMAIL_FORM, "consent": CONSENT}
+
+
+def identity(compiler: RuleCompiler, attributes: Mapping[str, str]) -> list[exp.Expr]:
+    """Over a run's rows (``RuleCompiler.query``'s columns): the identity as the snapshot
+    keeps it (``EMAIL``, ``EMAIL_KEY`` and ``EMAIL_FORM`` as fetched, ``CONSENT``) and
+    each of ``attributes`` (name -> the column to keep it as)."""
+    key, form = compiler.fetched_key(col("email_key"), col("email"))
+    values = {"email": col("email"), "email_key": key.unalias(), FETCHED_FORM: form.unalias()}
+    values["consent"] = col("consent")
+    return [
+        *[values[name].as_(column, quoted=True) for name, column in IDENTITY.items()],
+        *[col(f"attr:{a}").as_(column, quoted=True) for a, column in attributes.items()],
+    ]
 
 
 def digest(columns: Sequence[str], table: str | None = None) -> exp.Expr:

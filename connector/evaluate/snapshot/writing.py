@@ -14,9 +14,9 @@ from connector.evaluate.packing import packed
 from connector.evaluate.snapshot.planning import Plan, fits
 from connector.evaluate.snapshot.table import (
     DIGEST,
-    EMAIL_KEY,
     PID,
     digest,
+    identity,
     threshold_row,
     unique_ids,
 )
@@ -50,10 +50,12 @@ def write(
     compiler: RuleCompiler,
     plan_: Plan,
     traits: Sequence[tuple[str, exp.Expr]] = (),
+    attributes: Sequence[str] = (),
 ) -> None:
-    """Keep every profile's results and ``traits`` values (alias, expression, in the order
-    of ``plan_.traits``) of this run (at the rollup's instant) as the snapshot (nothing
-    when profile ids are not unique)."""
+    """Keep every profile's results, identity, ``attributes`` (the profile columns the run
+    returns) and ``traits`` values (alias, expression, in the order of ``plan_.traits``)
+    of this run (at the rollup's instant) as the snapshot (nothing when profile ids are
+    not unique). The digest covers every column the identity and attributes come from."""
     use = compiler.scan.rollup
     assert use is not None
     schema = compiler.schema
@@ -61,20 +63,25 @@ def write(
         return
     metric_names = list(plan_.metrics)
     values = [(f"__val{i}", compiler.metric_value(m)) for i, m in enumerate(metric_names)]
-    values.append((DIGEST, digest(plan_.digest)))
-    values.append((EMAIL_KEY, compiler.email_key_of()))
+    kept_attributes = {a: f"a_{i}" for i, a in enumerate(dict.fromkeys(attributes))}
+    digested = sorted({*plan_.digest, *kept_attributes})
+    values.append((DIGEST, digest(digested)))
     # an aged trait (a days_since_last value) is kept as the latest event's time
     values += [
         (alias, expr.copy() if metric is None else compiler.last_seen(metric))
         for (alias, expr), metric in zip(traits, plan_.aged, strict=True)
     ]
     aliases = [o.alias for o in plan_.outputs]
-    query = compiler.query([(o.alias, o.compile(compiler)) for o in plan_.outputs], values=values)
+    query = compiler.query(
+        [(o.alias, o.compile(compiler)) for o in plan_.outputs],
+        extra_columns=list(kept_attributes),
+        values=values,
+    )
     rule_columns: dict[str, str] = {}
     columns: list[exp.Expr] = [
         col("profile_id").as_(PID, quoted=True),
         col(DIGEST),
-        col(EMAIL_KEY),
+        *identity(compiler, kept_attributes),
     ]
     for alias, fingerprint in zip(aliases, plan_.rules, strict=True):
         if fingerprint not in rule_columns:
@@ -98,9 +105,10 @@ def write(
         rules=rule_columns,
         order=list(plan_.rules),
         metrics=metric_columns,
-        digest=list(plan_.digest),
+        digest=digested,
         thresholds=dict.fromkeys(plan_.thresholds.values()),
         traits=trait_columns,
+        attributes=kept_attributes,
     )
     row = threshold_row(plan_, verdicts.TABLE, lambda m: metric_columns[plan_.metrics[m]])
     columns_by_key = {

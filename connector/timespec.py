@@ -88,29 +88,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-#: a plain cron field each: ``*`` or a number in the field's range (minute, hour, day of the
-#: month up to 28, so valid in every month, month, day of the week 0-6)
-_PLAIN_CRON = tuple(
-    re.compile(rf"\*|{numbers}")
-    for numbers in (
-        r"[1-5]?[0-9]",
-        r"1?[0-9]|2[0-3]",
-        r"[1-9]|1[0-9]|2[0-8]",
-        r"[1-9]|1[0-2]",
-        r"[0-6]",
-    )
-)
-
-
-def _plain_cron(text: str) -> bool:
-    """Whether ``text`` is a cron line of plain fields: croniter accepts every one of them
-    (a test holds it to that), so checking them needs no croniter (~10 ms to import)."""
-    fields = text.split()
-    return len(fields) == len(_PLAIN_CRON) and all(
-        pattern.fullmatch(field) for pattern, field in zip(_PLAIN_CRON, fields, strict=True)
-    )
-
-
 @dataclass(frozen=True)
 class Schedule:
     """When a segment runs: every ``interval`` or on a cron expression."""
@@ -140,8 +117,6 @@ def parse_schedule(value: object) -> Schedule:
     text = value.strip()
     if _DURATION.match(text):
         return Schedule(text, interval=parse_duration(text))
-    if _plain_cron(text):
-        return Schedule(text, cron=text)
     from croniter import croniter  # noqa: PLC0415  (as above)
 
     if len(text.split()) != 5 or not croniter.is_valid(text):

@@ -20,7 +20,7 @@ class TerminalProgress(ProgressCallbacks):
             MofNCompleteColumn(),
             TextColumn("batches"),
             TimeElapsedColumn(),
-            console=err.console,
+            console=err,
             transient=False,
         )
         self.tasks: dict[str, int] = {}

@@ -13,6 +13,7 @@ from connector.definitions.loader import load_definitions
 from connector.esp.registry import destination_models
 from connector.reconcile.runner import prepare
 from connector.settings import Settings
+from connector.source import open_store, verdicts
 from tests.cli.conftest import CliRunner
 from tests.conftest import write_config
 
@@ -177,14 +178,15 @@ def test_loading_events_keeps_the_verdict_snapshot_later_runs_start_from(
     workspace: Path, run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``load events`` builds the rollup and, for the segments with destinations, the
-    verdict snapshot; a later sync (read-only store) evaluates from it."""
+    verdict snapshot (with the fields the destinations map); a later sync (read-only
+    store) evaluates from it, the mapped field and consent included."""
     write_config(
         workspace / "config",
         {
             "buyers": "name: buyers\nrule: {event: order_completed, within: 30d}\n"
             "destinations: [{to: mc, mode: tag}]\n"
         },
-        destinations="mc: {esp: mailchimp, audience: demo-audience}\n",
+        destinations="mc: {esp: mailchimp, audience: demo-audience, fields: {age: AGE}}\n",
     )
     monkeypatch.setenv("SEGSYNC_CONFIG_DIR", str(workspace / "config"))
     assert run_cli(["load", "profiles", "p.csv"])[0] == 0
@@ -201,3 +203,12 @@ def test_loading_events_keeps_the_verdict_snapshot_later_runs_start_from(
     assert later.evaluation.mode == "snapshot"
     members = later.evaluation.profile_ids[later.evaluation.members["buyers"]]
     assert sorted(members.tolist()) == ["c1", "c2"]
+    with open_store(settings.source_url) as store:
+        meta = verdicts.read(store)
+    assert meta is not None and list(meta.attributes) == ["age"]
+    rows = later.evaluation
+    assert dict(zip(rows.profile_ids.tolist(), rows.attributes["age"].tolist(), strict=True)) == {
+        "c1": 30,
+        "c2": 41,
+    }
+    assert rows.consent.tolist() == [True, False]

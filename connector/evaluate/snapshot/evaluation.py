@@ -46,11 +46,17 @@ def _population(
                 ]
             )
             .from_(table_expr(verdicts.TABLE))
-            .where(exp.Not(this=col(PID).isin(query=exp.select(col(PID)).from_(CHANGED))))
+            .where(_outside(CHANGED))
         )
         return mine(metric_cols).union(kept, distinct=False)
 
     return population
+
+
+def _outside(table: str, pid: exp.Expr | None = None) -> exp.Expr:
+    """``pid`` (default: the column ``__pid``) is not among the profiles of ``table``."""
+    among = (pid or col(PID)).isin(query=exp.select(col(PID)).from_(table))
+    return exp.Not(this=among)
 
 
 def _own_values(metric_cols: dict[str, str]) -> exp.Select:
@@ -255,7 +261,7 @@ def _merged(
             join_type="left",
         )
     for table in evaluated:
-        kept = kept.where(exp.Not(this=col(PID, "s").isin(query=exp.select(col(PID)).from_(table))))
+        kept = kept.where(_outside(table, col(PID, "s")))
     qualifies = or_all([exp.NEQ(this=col(b), expression=lit(0)) for b in bits])
     return (
         exp.select(col("profile_id"), *[col(n) for n in IDENTITY], *[col(c) for c in attrs])
@@ -289,7 +295,7 @@ def _movers(plan_: Plan, meta: VerdictMeta, now: dict[str, float | None]) -> exp
         exp.select(col(PID))
         .from_(table_expr(verdicts.TABLE))
         .where(or_all(conditions))
-        .where(exp.Not(this=col(PID).isin(query=exp.select(col(PID)).from_(CHANGED))))
+        .where(_outside(CHANGED))
     )
 
 
@@ -393,7 +399,7 @@ def run(
                 _evaluated(compiler, plan_, population, traits=traits, attributes=extra_columns)
             )
             con.execute(f"CREATE OR REPLACE TEMP TABLE {FRESH} AS " + store.sql(first))
-        parts = [FRESH]
+        parts, evaluated = [FRESH], [CHANGED]  # rows, and the profiles they hold
         if plan_.thresholds:
             population = _population(plan_, meta, _fresh_values(plan_))
             now = _thresholds_now(store, compiler, plan_, population)
@@ -411,8 +417,8 @@ def run(
                         f"CREATE OR REPLACE TEMP TABLE {FRESH_MOVERS} AS " + store.sql(second)
                     )
                     parts.append(FRESH_MOVERS)
+                    evaluated.append(MOVERS)
         aliases = [alias for alias, _ in traits]
-        evaluated = [CHANGED, MOVERS][: len(parts)]
         merged = _merged(compiler, plan_, meta, parts, evaluated, extra_columns, aliases)
         if order:
             merged = merged.order_by(col("profile_id"), copy=False)

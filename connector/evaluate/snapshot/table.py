@@ -35,8 +35,12 @@ def identity(compiler: RuleCompiler, attributes: Mapping[str, str]) -> list[exp.
     keeps it (``EMAIL``, ``EMAIL_KEY`` and ``EMAIL_FORM`` as fetched, ``CONSENT``) and
     each of ``attributes`` (name -> the column to keep it as)."""
     key, form = compiler.fetched_key(col("email_key"), col("email"))
-    values = {"email": col("email"), "email_key": key.unalias(), FETCHED_FORM: form.unalias()}
-    values["consent"] = col("consent")
+    values = {
+        "email": col("email"),
+        "email_key": key.unalias(),
+        FETCHED_FORM: form.unalias(),
+        "consent": col("consent"),
+    }
     return [
         *[values[name].as_(column, quoted=True) for name, column in IDENTITY.items()],
         *[col(f"attr:{a}").as_(column, quoted=True) for a, column in attributes.items()],

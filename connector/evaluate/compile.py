@@ -523,10 +523,13 @@ def email_key(email: exp.Expr) -> exp.Expr:
     other characters), which Python normalises. One pattern on the raw value decides the
     usual case (a valid address); only the others are tested for printable ASCII."""
     trimmed = exp.Trim(this=email.copy())
-    valid = exp.and_(
-        exp.RegexpLike(this=email.copy(), expression=lit(_EMAIL_ASCII)),
+    # the trimmed address's length, read from the raw value where that is short enough: a
+    # value is never shorter trimmed, and trimming a long text copies it
+    short = exp.or_(
+        exp.LTE(this=exp.Length(this=email.copy()), expression=lit(254)),
         exp.LTE(this=exp.Length(this=trimmed.copy()), expression=lit(254)),
     )
+    valid = exp.and_(exp.RegexpLike(this=email.copy(), expression=lit(_EMAIL_ASCII)), short)
     printable = exp.RegexpLike(this=email.copy(), expression=lit(_PRINTABLE))
     return exp.Case(
         ifs=[

@@ -111,6 +111,11 @@ _EDGES = [
     "a@b..c",
     "@b.c",
     "a@b.c d",
+    # 254 characters trimmed (the limit: an address), with spaces around it longer
+    " " + "a" * 249 + "@b.co ",
+    "  " + "a" * 249 + "@b.co",
+    # 255 trimmed: too long, however it is padded
+    " " + "a" * 250 + "@b.co ",
 ]
 
 

@@ -176,7 +176,9 @@ WITH `__all` AS (
     `email` AS `email`,
     CASE
       WHEN REGEXP_CONTAINS(`email`, '^ *[!-?A-~]+@[!-?A-~]+[.][!-,/-?A-~-]+ *$')
-      AND LENGTH(TRIM(`email`)) <= 254
+      AND (
+        LENGTH(`email`) <= 254 OR LENGTH(TRIM(`email`)) <= 254
+      )
       THEN LOWER(TRIM(`email`))
       WHEN REGEXP_CONTAINS(`email`, '^[ -~]*$')
       THEN ''

@@ -523,8 +523,8 @@ def email_key(email: exp.Expr) -> exp.Expr:
     other characters), which Python normalises. One pattern on the raw value decides the
     usual case (a valid address); only the others are tested for printable ASCII."""
     trimmed = exp.Trim(this=email.copy())
-    # the trimmed address's length, read from the raw value where that is short enough: a
-    # value is never shorter trimmed, and trimming a long text copies it
+    # the trimmed address's length, read from the raw value where that is short enough:
+    # trimming never makes a value longer, and trimming a long text copies it
     short = exp.or_(
         exp.LTE(this=exp.Length(this=email.copy()), expression=lit(254)),
         exp.LTE(this=exp.Length(this=trimmed.copy()), expression=lit(254)),
